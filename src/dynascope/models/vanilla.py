@@ -1,0 +1,50 @@
+"""Discrete-time vanilla RNN: h' = φ(W h + U x + b)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+
+from dynascope.models._base import Model, Params, check_choice
+from dynascope.models._init import recurrent_matrix
+from dynascope.models._registry import register
+
+ACTIVATIONS = {"tanh": jnp.tanh, "relu": jax.nn.relu}
+
+
+@register("vanilla")
+@dataclasses.dataclass(frozen=True)
+class Vanilla(Model):
+    """Vanilla (Elman) RNN map h_{t+1} = φ(W h_t + U x_t + b), read out as y = W_out h + b_out.
+
+    Options: `activation` ('tanh' or 'relu'); `weight_init` of W: 'normal' (entries N(0, g²/N), Sompolinsky
+    et al. 1988), 'orthogonal' (g·Q, Saxe et al. 2014) or 'identity' (g·I, the IRNN of Le et al. 2015,
+    meant for relu); `gain` g.
+    """
+
+    activation: str = "tanh"
+    weight_init: str = "normal"
+    gain: float = 1.0
+
+    def validate(self) -> None:
+        super().validate()
+        check_choice("activation", self.activation, tuple(ACTIVATIONS))
+        check_choice("weight_init", self.weight_init, ("normal", "orthogonal", "identity"))
+
+    def init(self, key: jax.Array) -> Params:  # type: ignore[override]
+        k_rec, k_in, k_out = jax.random.split(key, 3)
+        n, i, o = self.n_hidden, self.n_inputs, self.n_outputs
+        return {
+            "W": recurrent_matrix(k_rec, n, self.weight_init, self.gain),
+            "U": jax.random.normal(k_in, (n, i)) / jnp.sqrt(i),
+            "b": jnp.zeros(n),
+            "W_out": jax.random.normal(k_out, (o, n)) / jnp.sqrt(n),
+            "b_out": jnp.zeros(o),
+            "h0": jnp.zeros(n),
+        }
+
+    def step(self, params: Params, state: jax.Array, x: jax.Array) -> jax.Array:
+        phi = ACTIVATIONS[self.activation]
+        return phi(params["W"] @ state + params["U"] @ x + params["b"])

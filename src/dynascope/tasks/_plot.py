@@ -1,0 +1,48 @@
+"""Plot one trial of any task (used by `Task.plot_trial` and the report)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import jax
+    import matplotlib.figure
+
+    from dynascope.tasks._base import Task, Trials
+
+# Okabe–Ito: colour-blind safe.
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+
+
+def plot_trial(
+    task: "Task", trials: "Trials", outputs: "jax.Array | None", index: int
+) -> "matplotlib.figure.Figure":
+    """Figure with the inputs of trial `index` (top) and its targets/outputs (bottom) against time in ms."""
+    from matplotlib.figure import Figure
+
+    x = np.asarray(trials.inputs[index])
+    y = np.asarray(trials.targets[index])
+    m = np.asarray(trials.mask[index])
+    t = np.arange(x.shape[0]) * task.dt
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    ax_in, ax_out = fig.subplots(2, 1, sharex=True)
+    in_names = task.input_names or tuple(f"input {i}" for i in range(x.shape[1]))
+    out_names = task.output_names or tuple(f"output {i}" for i in range(y.shape[1]))
+    for i in range(x.shape[1]):
+        ax_in.plot(t, x[:, i], color=PALETTE[i % len(PALETTE)], label=in_names[i] if i < len(in_names) else f"input {i}")
+    ax_in.set_ylabel("input (a.u.)")
+    ax_in.set_title(f"{task.name}: example trial")
+    ax_in.legend(loc="upper right", fontsize="small", ncol=min(4, x.shape[1]))
+    for o in range(y.shape[1]):
+        c = PALETTE[o % len(PALETTE)]
+        name = out_names[o] if o < len(out_names) else f"output {o}"
+        ty = np.where(m[:, o] > 0, y[:, o], np.nan)
+        ax_out.plot(t, ty, "--", color=c, label=f"target {name}")
+        if outputs is not None:
+            ax_out.plot(t, np.asarray(outputs[index])[:, o], "-", color=c, alpha=0.8, label=f"network {name}")
+    ax_out.set_xlabel("time (ms)")
+    ax_out.set_ylabel("output (a.u.)")
+    ax_out.legend(loc="upper right", fontsize="small", ncol=2)
+    return fig
