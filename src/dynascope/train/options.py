@@ -1,0 +1,84 @@
+"""Training hyperparameters shared by every network of a population."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from dynascope.errors import ConfigError, check_positive_int
+
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainOptions:
+    """Hyperparameters of `train_population` (one value for the whole population unless noted).
+
+    batch_size: trials per step. learning_rate: a float, or one per network (a sweep).
+    optimizer: 'adam' (Kingma & Ba 2015) or 'sgd'. grad_clip: global-norm clip (0 = off).
+    l2_weight: penalty on the squared weight matrices. l2_activity: penalty on mean squared activity.
+    state_noise: std of Gaussian state noise while training (scaled by sqrt(alpha) for flows).
+    stop_loss: a network whose training loss falls below it stops updating (early stop); None = never.
+    checkpoint_every: steps per compiled chunk; the checkpoint and progress granularity.
+    eval_batch: trials used for the final loss and task metric.
+    """
+
+    batch_size: int = 128
+    learning_rate: float | tuple[float, ...] = 1e-3
+    optimizer: str = "adam"
+    grad_clip: float = 1.0
+    l2_weight: float = 0.0
+    l2_activity: float = 0.0
+    state_noise: float = 0.0
+    stop_loss: float | None = None
+    checkpoint_every: int = 100
+    eval_batch: int = 256
+
+    def validate(self, n_networks: int) -> None:
+        """Raise ConfigError naming the first bad option."""
+        check_positive_int("batch_size", self.batch_size)
+        check_positive_int("checkpoint_every", self.checkpoint_every)
+        check_positive_int("eval_batch", self.eval_batch)
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}.")
+        lrs = self.learning_rates(n_networks)
+        if any(not (lr > 0) for lr in lrs):
+            raise ConfigError(f"learning_rate must be positive, got {self.learning_rate!r}.")
+        for name in ("grad_clip", "l2_weight", "l2_activity", "state_noise"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or v < 0:
+                raise ConfigError(f"{name} must be a number ≥ 0, got {v!r}.")
+        if self.stop_loss is not None and not self.stop_loss > 0:
+            raise ConfigError(f"stop_loss must be positive or None, got {self.stop_loss!r}.")
+
+    def learning_rates(self, n_networks: int) -> tuple[float, ...]:
+        """One learning rate per network."""
+        lr = self.learning_rate
+        if isinstance(lr, (int, float)):
+            return (float(lr),) * n_networks
+        lr = tuple(float(v) for v in lr)
+        if len(lr) != n_networks:
+            raise ConfigError(
+                f"learning_rate has {len(lr)} values but there are {n_networks} networks; "
+                "give one value, or one per network."
+            )
+        return lr
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form (TOML-friendly: None becomes absent)."""
+        d = dataclasses.asdict(self)
+        if isinstance(d["learning_rate"], tuple):
+            d["learning_rate"] = list(d["learning_rate"])
+        return {k: v for k, v in d.items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainOptions":
+        """Inverse of `to_dict`; unknown keys raise ConfigError."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        bad = sorted(set(d) - fields)
+        if bad:
+            raise ConfigError(f"unknown training option(s) {', '.join(bad)}; known: {', '.join(sorted(fields))}.")
+        d = dict(d)
+        if isinstance(d.get("learning_rate"), list):
+            d["learning_rate"] = tuple(d["learning_rate"])
+        return cls(**d)

@@ -1,0 +1,268 @@
+"""Train every network of one shape in one compiled program (vmap over stacked params and keys)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from dynascope.errors import ConfigError, RunFolderError, check_positive_int
+from dynascope.models import Model, Params
+from dynascope.tasks import Task, Trials
+from dynascope.train import checkpoint
+from dynascope.train.options import TrainOptions
+
+Progress = Callable[[int, np.ndarray], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class Population:
+    """A trained population of `n` networks of one model: params stacked along a leading axis.
+
+    params: pytree with leaves `[n, ...]`. seeds `[n]`, learning_rates `[n]`.
+    loss_history `[n, steps]`: training loss (before the update) at each step.
+    final_loss `[n]`: masked MSE on a fresh evaluation batch. metric `[n]`: task score in [0, 1].
+    trained `[n]`: metric ≥ task.criterion. diverged `[n]`: loss went non-finite, params frozen at the
+    last finite values. stopped_at `[n]`: step at which the early-stop criterion was met (−1 if never).
+    seconds: wall-clock time of the whole group (all networks trained together).
+    """
+
+    task: Task
+    model: Model
+    params: Params
+    seeds: np.ndarray
+    learning_rates: np.ndarray
+    loss_history: np.ndarray
+    final_loss: np.ndarray
+    metric: np.ndarray
+    trained: np.ndarray
+    diverged: np.ndarray
+    stopped_at: np.ndarray
+    seconds: float
+    options: TrainOptions
+
+    def __len__(self) -> int:
+        return int(self.seeds.shape[0])
+
+    def network(self, i: int) -> Params:
+        """The params of network `i` (unstacked)."""
+        return jax.tree_util.tree_map(lambda a: a[i], self.params)
+
+
+class _State(NamedTuple):
+    step: jax.Array  # scalar int32: steps completed
+    params: Params
+    opt_state: Any
+    diverged: jax.Array  # [n] bool
+    stopped_at: jax.Array  # [n] int32, -1 while training
+    loss_history: jax.Array  # [n, steps] float32
+
+
+def masked_mse(outputs: jax.Array, trials: Trials) -> jax.Array:
+    """Mean squared error over the scored entries (mask = 1) of a batch."""
+    m = trials.mask
+    return (m * (outputs - trials.targets) ** 2).sum() / jnp.maximum(m.sum(), 1.0)
+
+
+def _loss_fn(task: Task, model: Model, opts: TrainOptions) -> Callable[..., jax.Array]:
+    def loss(params: Params, trials: Trials, noise_key: jax.Array) -> jax.Array:
+        states, outputs = model.run(params, trials.inputs, noise_key=noise_key, noise_std=opts.state_noise)
+        total = masked_mse(outputs, trials)
+        if opts.l2_weight:
+            total = total + opts.l2_weight * sum(jnp.mean(params[k] ** 2) for k in model.weight_names(params))
+        if opts.l2_activity:
+            total = total + opts.l2_activity * jnp.mean(model.activity(states) ** 2)
+        return total
+
+    return loss
+
+
+def _optimizer(opts: TrainOptions) -> optax.GradientTransformation:
+    parts = [optax.clip_by_global_norm(opts.grad_clip)] if opts.grad_clip else []
+    if opts.optimizer == "adam":
+        parts.append(optax.scale_by_adam())
+    # The learning rate is applied per network outside the transformation, so one compiled program
+    # serves a whole learning-rate sweep.
+    return optax.chain(*parts) if parts else optax.identity()
+
+
+def _all_finite(tree: Any) -> jax.Array:
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]))
+
+
+def _make_chunk(task: Task, model: Model, opts: TrainOptions, length: int) -> Callable[..., _State]:
+    """A jitted function advancing every network `length` steps."""
+    loss = _loss_fn(task, model, opts)
+    opt = _optimizer(opts)
+
+    def net_step(params, opt_state, diverged, stopped_at, key, lr, t):
+        k = jax.random.fold_in(key, t)
+        k_data, k_noise = jax.random.split(k)
+        trials = task.sample(k_data, opts.batch_size)
+        value, grads = jax.value_and_grad(loss)(params, trials, k_noise)
+        updates, new_opt = opt.update(grads, opt_state, params)
+        new_params = jax.tree_util.tree_map(lambda p, u: p - lr * u, params, updates)
+        active = ~diverged & (stopped_at < 0)
+        finite = jnp.isfinite(value) & _all_finite(grads) & _all_finite(new_params)
+        reached = finite & (value < opts.stop_loss) if opts.stop_loss is not None else jnp.zeros((), bool)
+        take = active & finite & ~reached
+        pick = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(take, a, b), new, old)  # noqa: E731
+        return (
+            pick(new_params, params),
+            pick(new_opt, opt_state),
+            diverged | (active & ~finite),
+            jnp.where(active & reached, t, stopped_at),
+            value,
+        )
+
+    batched = jax.vmap(net_step, in_axes=(0, 0, 0, 0, 0, 0, None))
+
+    def run_chunk(state: _State, keys: jax.Array, lrs: jax.Array) -> _State:
+        def body(carry, t):
+            params, opt_state, div, stopped = carry
+            params, opt_state, div, stopped, value = batched(params, opt_state, div, stopped, keys, lrs, t)
+            return (params, opt_state, div, stopped), value
+
+        ts = state.step + jnp.arange(length, dtype=jnp.int32)
+        (params, opt_state, div, stopped), values = jax.lax.scan(
+            body, (state.params, state.opt_state, state.diverged, state.stopped_at), ts
+        )
+        history = jax.lax.dynamic_update_slice(state.loss_history, values.T, (0, state.step))
+        return _State(state.step + length, params, opt_state, div, stopped, history)
+
+    return jax.jit(run_chunk, donate_argnums=0)
+
+
+def _evaluate(task: Task, model: Model, params: Params, key: jax.Array, batch: int) -> tuple[jax.Array, jax.Array]:
+    trials = task.sample(key, batch)
+
+    def one(p):
+        _, outputs = model.run(p, trials.inputs)
+        return masked_mse(outputs, trials), task.metric(outputs, trials).mean()
+
+    return jax.jit(jax.vmap(one))(params)
+
+
+def fingerprint(task: Task, model: Model, n_networks: int, steps: int, seeds: tuple[int, ...], key: jax.Array, opts: TrainOptions) -> str:
+    """A hash of everything that determines the training result (used to refuse a mismatched resume)."""
+    desc = {
+        "task": [task.name, task.options()],
+        "model": [model.name, model.n_inputs, model.n_hidden, model.n_outputs, model.options()],
+        "n": n_networks,
+        "steps": steps,
+        "seeds": list(seeds),
+        "key": np.asarray(jax.random.key_data(key)).tolist(),
+        "options": opts.to_dict(),
+    }
+    return hashlib.sha256(json.dumps(desc, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def train_population(
+    task: Task,
+    model: Model,
+    n_networks: int,
+    steps: int,
+    key: jax.Array,
+    *,
+    seeds: tuple[int, ...] | None = None,
+    checkpoint_dir: str | Path | None = None,
+    progress: Progress | None = None,
+    **options: Any,
+) -> Population:
+    """Train `n_networks` copies of `model` on `task` for `steps` optimizer steps, all at once.
+
+    Network i is initialised and fed trials from keys derived from `key` and its seed `seeds[i]`
+    (default 0..n−1), so its result does not depend on which other networks share the program.
+    `options` are the fields of `TrainOptions`. With `checkpoint_dir`, the state is saved every
+    `checkpoint_every` steps and a later call with the same arguments resumes from it and ends with the
+    same parameters as an uninterrupted run (bit-identical on CPU). `progress(steps_done, losses[n])`
+    is called after every chunk.
+    """
+    if not isinstance(task, Task):
+        raise ConfigError(f"task must be a dynascope Task (from dynascope.tasks.get), got {type(task).__name__}.")
+    if not isinstance(model, Model):
+        raise ConfigError(f"model must be a dynascope Model (from dynascope.models.get), got {type(model).__name__}.")
+    n_networks = check_positive_int("n_networks", n_networks)
+    steps = check_positive_int("steps", steps)
+    if (model.n_inputs, model.n_outputs) != (task.n_inputs, task.n_outputs):
+        raise ConfigError(
+            f"model has {model.n_inputs} inputs and {model.n_outputs} outputs but task {task.name!r} has "
+            f"{task.n_inputs} and {task.n_outputs}; build the model with "
+            f"models.get(..., n_inputs={task.n_inputs}, n_outputs={task.n_outputs})."
+        )
+    opts = TrainOptions.from_dict(options) if options else TrainOptions()
+    opts.validate(n_networks)
+    seeds = tuple(range(n_networks)) if seeds is None else tuple(int(s) for s in seeds)
+    if len(seeds) != n_networks:
+        raise ConfigError(f"seeds has {len(seeds)} entries but n_networks is {n_networks}; give one seed per network.")
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError("seeds must be distinct: two networks with one seed would be identical copies.")
+
+    t0 = time.perf_counter()
+    net_keys = jnp.stack([jax.random.fold_in(key, s) for s in seeds])
+    init_keys, train_keys = jax.vmap(jax.random.split, out_axes=1)(net_keys)
+    params = jax.jit(jax.vmap(model.init))(init_keys)
+    opt_state = jax.vmap(_optimizer(opts).init)(params)
+    lrs = jnp.asarray(opts.learning_rates(n_networks), jnp.float32)
+    state = _State(
+        jnp.zeros((), jnp.int32),
+        params,
+        opt_state,
+        jnp.zeros(n_networks, bool),
+        jnp.full(n_networks, -1, jnp.int32),
+        jnp.full((n_networks, steps), jnp.nan, jnp.float32),
+    )
+
+    ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    fp = fingerprint(task, model, n_networks, steps, seeds, key, opts)
+    if ckpt is not None:
+        restored = checkpoint.load(ckpt, state)
+        if restored is not None:
+            loaded, meta = restored
+            if meta.get("fingerprint") != fp:
+                raise RunFolderError(
+                    f"checkpoint in {ckpt} was written by a different configuration; resume with the "
+                    "original arguments, or delete that folder to start over."
+                )
+            state = jax.tree_util.tree_map(jnp.asarray, loaded)
+
+    chunk_len = min(opts.checkpoint_every, steps)
+    chunks: dict[int, Callable[..., _State]] = {}
+    while int(state.step) < steps:
+        length = min(chunk_len, steps - int(state.step))
+        if length not in chunks:
+            chunks[length] = _make_chunk(task, model, opts, length)
+        state = chunks[length](state, train_keys, lrs)
+        done = int(state.step)
+        if ckpt is not None:
+            checkpoint.save(ckpt, state, {"fingerprint": fp, "step": done, "steps": steps})
+        if progress is not None:
+            progress(done, np.asarray(state.loss_history[:, done - 1]))
+
+    eval_key = jax.random.fold_in(key, 2**31 - 1)
+    final_loss, metric = _evaluate(task, model, state.params, eval_key, opts.eval_batch)
+    metric = np.asarray(metric)
+    diverged = np.asarray(state.diverged)
+    return Population(
+        task=task,
+        model=model,
+        params=state.params,
+        seeds=np.asarray(seeds, np.int64),
+        learning_rates=np.asarray(lrs),
+        loss_history=np.asarray(state.loss_history),
+        final_loss=np.asarray(final_loss),
+        metric=metric,
+        trained=(metric >= task.criterion) & ~diverged,
+        diverged=diverged,
+        stopped_at=np.asarray(state.stopped_at),
+        seconds=time.perf_counter() - t0,
+        options=opts,
+    )
