@@ -1,0 +1,27 @@
+"""Run folders: config.toml, a Parquet catalog queried with DuckDB, safetensors weights."""
+
+from dynascope.store.run import RunFolder, open, versions
+from dynascope.store.schema import TABLES
+from dynascope.store.sweep import (
+    StoredGroup,
+    SweepConfig,
+    group_key,
+    load_group,
+    network_id,
+    run_sweep,
+    save_population,
+)
+
+__all__ = [
+    "RunFolder",
+    "StoredGroup",
+    "SweepConfig",
+    "TABLES",
+    "group_key",
+    "load_group",
+    "network_id",
+    "open",
+    "run_sweep",
+    "save_population",
+    "versions",
+]
