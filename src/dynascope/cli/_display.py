@@ -1,0 +1,58 @@
+"""Rich tables and progress bars shared by the CLI commands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+console = Console()
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
+    """A rich table with `columns` and string-formatted `rows`."""
+    t = Table(title=title, title_justify="left")
+    for c in columns:
+        t.add_column(c, overflow="fold")
+    for r in rows:
+        t.add_row(*(_fmt(v) for v in r))
+    return t
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return "[green]yes[/]" if v else "[red]no[/]"
+    if isinstance(v, (float, np.floating)):
+        return f"{v:.3g}" if abs(v) < 1e4 else f"{v:.3e}"
+    return escape(str(v))
+
+
+def progress() -> Progress:
+    """The progress bar used for long work: one row per group, steps done, elapsed time, a status field."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def networks_table(run: Any, title: str) -> Table:
+    """The per-network training summary of a run folder."""
+    rows = run.sql(
+        "select network, arch, n_hidden, final_loss, metric, trained, diverged, train_seconds "
+        "from networks order by network"
+    ).fetchall()
+    return table(
+        title,
+        ["network", "architecture", "hidden", "final loss", "task score", "trained", "diverged", "seconds (group)"],
+        [list(r) for r in rows],
+    )

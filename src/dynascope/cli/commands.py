@@ -1,0 +1,148 @@
+"""CLI commands for tasks, models, training and browsing run folders."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from dynascope.cli._app import app, parse_list, parse_options
+from dynascope.cli._display import console, networks_table, progress, table
+from dynascope.errors import RunFolderError
+
+
+@app.command("tasks")
+def tasks_cmd() -> None:
+    """List the registered tasks with their sizes."""
+    from dynascope import tasks
+
+    rows = []
+    for name in tasks.names():
+        t = tasks.get(name)
+        doc = (type(t).__doc__ or "").strip().splitlines()[0]
+        rows.append([name, t.n_inputs, t.n_outputs, t.n_time, t.dt, doc])
+    rows.append(["neurogym:<Env>", "", "", "", "", "any NeuroGym supervised task (pip install 'dynascope[neurogym]')"])
+    console.print(table("tasks", ["name", "inputs", "outputs", "steps", "dt (ms)", "description"], rows))
+
+
+@app.command("models")
+def models_cmd() -> None:
+    """List the registered models with their hyperparameters."""
+    from dynascope import models
+
+    rows = []
+    for name in models.names():
+        m = models.get(name, n_inputs=1, n_hidden=4, n_outputs=1)
+        doc = (type(m).__doc__ or "").strip().splitlines()[0]
+        opts = ", ".join(f"{k}={v}" for k, v in m.options().items())
+        rows.append([name, "flow" if m.continuous else "map", opts, doc])
+    console.print(table("models", ["name", "time", "options (defaults)", "description"], rows))
+
+
+def train_run(config, out: Path, resume: bool) -> None:
+    """Run a sweep with a progress bar per group, then print the network table."""
+    from dynascope.store import run_sweep
+
+    config.validate()
+    with progress() as bar:
+        rows: dict[str, int] = {}
+        for group, _, _ in config.groups():
+            rows[group] = bar.add_task(group, total=config.steps, status="waiting")
+
+        def on_progress(group: str, step: int, losses) -> None:
+            import numpy as np
+
+            finite = losses[np.isfinite(losses)]
+            med = f"median loss {np.median(finite):.3g}" if finite.size else "all diverged"
+            bar.update(rows[group], completed=step, status=f"{config.seeds} nets, {med}")
+
+        def on_group(group: str, pop) -> None:
+            bar.update(rows[group], completed=config.steps, status=f"{int(pop.trained.sum())}/{len(pop)} trained")
+
+        run = run_sweep(config, out, resume=resume, progress=on_progress, on_group=on_group)
+        for group in rows:
+            if bar.tasks[rows[group]].completed == 0:
+                bar.update(rows[group], completed=config.steps, status="done earlier")
+    console.print(networks_table(run, f"networks in {out}"))
+
+
+@app.command("train")
+def train_cmd(
+    task: str = typer.Option("flipflop", help="task name (see `dynascope tasks`)"),
+    arch: str = typer.Option("gru", help="comma-separated architectures, e.g. gru,lstm,vanilla"),
+    hidden: str = typer.Option("64", help="comma-separated hidden sizes, e.g. 32,64"),
+    seeds: int = typer.Option(10, help="networks per architecture and size"),
+    steps: int = typer.Option(2000, help="optimizer steps"),
+    batch: int = typer.Option(128, help="trials per step"),
+    lr: float = typer.Option(1e-3, help="learning rate (Adam)"),
+    seed: int = typer.Option(0, help="master random seed"),
+    out: Path = typer.Option(..., help="run folder to create (or continue with --resume)"),
+    resume: bool = typer.Option(False, "--resume", help="continue an interrupted run in --out"),
+    task_opt: list[str] = typer.Option([], "--task-opt", help="task option KEY=VALUE (repeatable)"),
+    model_opt: list[str] = typer.Option([], "--model-opt", help="model option KEY=VALUE for every arch (repeatable)"),
+    l2: float = typer.Option(0.0, help="L2 penalty on weights"),
+    l2_activity: float = typer.Option(0.0, "--l2-activity", help="L2 penalty on activity"),
+    noise: float = typer.Option(0.0, help="state noise std during training"),
+    stop_loss: Optional[float] = typer.Option(None, "--stop-loss", help="per-network early-stop loss"),
+    checkpoint_every: int = typer.Option(100, "--checkpoint-every", help="steps between checkpoints"),
+) -> None:
+    """Train a population: every architecture × hidden size × seed, into one run folder."""
+    from dynascope.store import SweepConfig
+    from dynascope.train import TrainOptions
+
+    archs = parse_list("--arch", arch)
+    model_options = parse_options("--model-opt", model_opt)
+    config = SweepConfig(
+        task=task,
+        archs=archs,
+        hidden=parse_list("--hidden", hidden, int),
+        seeds=seeds,
+        steps=steps,
+        seed=seed,
+        task_options=parse_options("--task-opt", task_opt),
+        model_options={a: dict(model_options) for a in archs} if model_options else {},
+        train=TrainOptions(
+            batch_size=batch,
+            learning_rate=lr,
+            l2_weight=l2,
+            l2_activity=l2_activity,
+            state_noise=noise,
+            stop_loss=stop_loss,
+            checkpoint_every=checkpoint_every,
+        ),
+    )
+    train_run(config, out, resume)
+
+
+@app.command("runs")
+def runs_cmd(root: Path = typer.Argument(Path("runs"), help="folder holding run folders")) -> None:
+    """List the run folders under ROOT."""
+    from dynascope.store import open as open_run
+
+    if not root.is_dir():
+        raise RunFolderError(f"{root} does not exist; train a run with `dynascope train --out {root}/NAME`.")
+    rows = []
+    for p in sorted(root.iterdir()):
+        if not (p / "config.toml").is_file():
+            continue
+        run = open_run(p)
+        s = run.config.get("sweep", {})
+        n, trained = run.sql("select count(*), coalesce(sum(trained::int), 0) from networks").fetchone()
+        n_fp = run.sql("select count(*) from fixed_points").fetchone()[0]
+        rows.append([str(p), s.get("task", "?"), ",".join(s.get("archs", [])), n, trained, n_fp,
+                     "yes" if (p / "report.html").exists() else "no"])
+    console.print(table(f"runs in {root}", ["run", "task", "archs", "networks", "trained", "fixed points", "report"], rows))
+
+
+@app.command("show")
+def show_cmd(run_path: Path = typer.Argument(..., metavar="RUN", help="run folder")) -> None:
+    """Show a run's config, versions and networks."""
+    from dynascope.store import open as open_run
+
+    run = open_run(run_path)
+    cfg = run.config
+    rows = [[f"{section}.{k}", v] for section in ("sweep", "train", "versions") for k, v in cfg.get(section, {}).items()]
+    console.print(table(f"config of {run_path}", ["key", "value"], rows))
+    console.print(networks_table(run, "networks"))
