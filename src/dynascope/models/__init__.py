@@ -2,6 +2,25 @@
 
 from dynascope.models._base import Model, Params
 from dynascope.models._registry import get, names, register
-from dynascope.models import vanilla  # noqa: F401  (registers)
+from dynascope.models.vanilla import Vanilla
+from dynascope.models.ctrnn import CTRNN
+from dynascope.models.gru import GRU
+from dynascope.models.lstm import LSTM
+from dynascope.models.ugrnn import UGRNN
+from dynascope.models.lowrank import LowRank
+from dynascope.models.dale import Dale
 
-__all__ = ["Model", "Params", "get", "names", "register"]
+__all__ = [
+    "CTRNN",
+    "GRU",
+    "LSTM",
+    "UGRNN",
+    "Dale",
+    "LowRank",
+    "Model",
+    "Params",
+    "Vanilla",
+    "get",
+    "names",
+    "register",
+]

@@ -86,7 +86,8 @@ class Model(abc.ABC):
             initial_states = jnp.broadcast_to(self.initial_state(params), (batch, self.n_state))
         step = jax.vmap(self.step, in_axes=(None, 0, 0))
         xs = jnp.swapaxes(inputs, 0, 1)
-        if noise_key is None or noise_std == 0.0:
+        # A traced noise_std (a vmapped noise sweep) cannot be compared to 0 in Python; it takes the noisy path.
+        if noise_key is None or (isinstance(noise_std, (int, float)) and noise_std == 0.0):
 
             def body(s, x):
                 s = step(params, s, x)

@@ -2,6 +2,25 @@
 
 from dynascope.tasks._base import Task, Trials
 from dynascope.tasks._registry import get, names, register
-from dynascope.tasks import flipflop  # noqa: F401  (registers)
 
-__all__ = ["Task", "Trials", "get", "names", "register"]
+# Importing a task module registers it.
+from dynascope.tasks.cdi import ContextDependentIntegration
+from dynascope.tasks.delayed_match import DelayedMatch
+from dynascope.tasks.flipflop import FlipFlop
+from dynascope.tasks.perceptual_dm import PerceptualDecision
+from dynascope.tasks.rsg import ReadySetGo
+from dynascope.tasks.sinewave import SineWave
+
+__all__ = [
+    "ContextDependentIntegration",
+    "DelayedMatch",
+    "FlipFlop",
+    "PerceptualDecision",
+    "ReadySetGo",
+    "SineWave",
+    "Task",
+    "Trials",
+    "get",
+    "names",
+    "register",
+]

@@ -73,7 +73,7 @@ class Task(abc.ABC):
     def validate(self) -> None:
         """Check the options; raise ConfigError naming the bad one. Subclasses extend this."""
         check_positive_int("n_time", self.n_time)
-        if not self.dt > 0:
+        if isinstance(self.dt, bool) or not isinstance(self.dt, (int, float)) or not self.dt > 0:
             raise ConfigError(f"dt must be a positive number of milliseconds, got {self.dt!r}.")
 
     def options(self) -> dict[str, Any]:

@@ -66,5 +66,5 @@ class FlipFlop(Task):
 
     def metric(self, outputs: jax.Array, trials: Trials) -> jax.Array:
         """Fraction of scored steps and bits whose output has the sign of the target, per trial `[B]`."""
-        hit = (jnp.sign(outputs) == trials.targets) * trials.mask
+        hit = (jnp.sign(outputs) == trials.targets).astype(jnp.float32) * trials.mask
         return hit.sum(axis=(1, 2)) / jnp.maximum(trials.mask.sum(axis=(1, 2)), 1.0)

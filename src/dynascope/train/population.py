@@ -108,7 +108,9 @@ def _make_chunk(task: Task, model: Model, opts: TrainOptions, length: int) -> Ca
         k_data, k_noise = jax.random.split(k)
         trials = task.sample(k_data, opts.batch_size)
         value, grads = jax.value_and_grad(loss)(params, trials, k_noise)
-        updates, new_opt = opt.update(grads, opt_state, params)
+        # optax mixes int32 step counts with Python floats, which strict promotion rejects.
+        with jax.numpy_dtype_promotion("standard"):
+            updates, new_opt = opt.update(grads, opt_state, params)
         new_params = jax.tree_util.tree_map(lambda p, u: p - lr * u, params, updates)
         active = ~diverged & (stopped_at < 0)
         finite = jnp.isfinite(value) & _all_finite(grads) & _all_finite(new_params)

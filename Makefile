@@ -1,0 +1,38 @@
+# Two entry points for a fresh machine: `make demo` and `make test`. Both create .venv and install into it.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+
+.PHONY: demo test install install-dev browser bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(PIP) -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+# Headless Chromium for the report's browser test (Debian package; skipped with a reason if unavailable).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) 2>/dev/null \
+	  || echo "note: chromium could not be installed; the browser test will be skipped"; }
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/dynascope demo --out runs/demo
+
+test: $(VENV)/.installed-dev browser
+	$(PY) -m pytest -n 2 -q
+
+bench: $(VENV)/.installed-dev
+	$(PY) benchmarks/train_population.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

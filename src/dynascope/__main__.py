@@ -1,0 +1,5 @@
+"""`python -m dynascope` runs the command-line interface."""
+
+from dynascope.cli import main
+
+main()

@@ -1,0 +1,190 @@
+"""Canonical correlation analysis (CCA) and singular-vector CCA (SVCCA) between two populations.
+
+Every metric here takes two sets of states, `X: [conditions, time, units_x]` or already flattened
+`X: [samples, units_x]` (conditions × time are flattened into samples), and `Y` with the same samples
+and possibly a different number of units. Both are centred over samples; the comparison only sees
+the orthonormal principal basis of each, so zero-padded units, rank deficiency and an invertible
+linear map of either set leave the result unchanged.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dynascope.errors import ConfigError, ShapeError
+
+
+def as_samples(x: jax.Array | np.ndarray, name: str = "X") -> jax.Array:
+    """Return states `[conditions, time, units]` or `[samples, units]` as a float array `[samples, units]`."""
+    x = jnp.asarray(x)
+    if x.ndim == 3:
+        x = x.reshape(-1, x.shape[-1])
+    elif x.ndim != 2:
+        raise ShapeError(
+            f"{name} must be states [conditions, time, units] or [samples, units], got an array of "
+            f"shape {tuple(x.shape)}; reshape it to one of those."
+        )
+    if not jnp.issubdtype(x.dtype, jnp.floating) or x.dtype.itemsize < 4:
+        x = x.astype(jnp.float32)
+    return x
+
+
+def as_sample_pair(
+    x: jax.Array | np.ndarray, y: jax.Array | np.ndarray
+) -> tuple[jax.Array, jax.Array]:
+    """Flatten both sets to `[samples, units]`, check the sample counts agree and give them one float dtype."""
+    x, y = as_samples(x, "X"), as_samples(y, "Y")
+    if x.shape[0] != y.shape[0]:
+        raise ShapeError(
+            f"X and Y must hold the same samples (conditions × time) in the same order, got "
+            f"{x.shape[0]} samples in X and {y.shape[0]} in Y; record both on the same trials."
+        )
+    # Strict dtype promotion forbids mixing float32 and float64, so cast to the wider one explicitly.
+    dtype = x.dtype if x.dtype.itemsize >= y.dtype.itemsize else y.dtype
+    return x.astype(dtype), y.astype(dtype)
+
+
+def centered_basis(x: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Orthonormal principal basis of the centred states.
+
+    Args:
+        x: states `[samples, units]`.
+
+    Returns:
+        `(u, s, rank_mask)`: left singular vectors `u [samples, k]`, singular values `s [k]` in
+        decreasing order and `rank_mask [k]` (1 where `s` is numerically non-zero), `k = min(samples, units)`.
+    """
+    xc = x - x.mean(axis=0)
+    # QR first: on tall matrices a QR plus a small k×k SVD is much cheaper than a tall SVD, on CPU and GPU.
+    q, r = jnp.linalg.qr(xc)
+    ur, s, _ = jnp.linalg.svd(r, full_matrices=False)
+    tol = s[0] * max(x.shape) * jnp.finfo(x.dtype).eps
+    return q @ ur, s, (s > tol).astype(x.dtype)
+
+
+def _keep_mask(s: jax.Array, rank_mask: jax.Array, keep: float | int | None) -> jax.Array:
+    """Which principal components to keep: all of the rank, the top `keep` (int) or a variance fraction (float)."""
+    if keep is None:
+        return rank_mask
+    if isinstance(keep, int):
+        return rank_mask * (jnp.arange(s.shape[0]) < keep).astype(s.dtype)
+    var = (s * rank_mask) ** 2
+    before = jnp.cumsum(var) - var
+    return rank_mask * (before < keep * var.sum()).astype(s.dtype)
+
+
+def _check_keep(keep: float | int) -> None:
+    if isinstance(keep, bool) or not isinstance(keep, (int, float)):
+        raise ConfigError(
+            f"keep must be a number of components (int >= 1) or a variance fraction (float in (0, 1]), "
+            f"got {keep!r}."
+        )
+    if isinstance(keep, int) and keep < 1:
+        raise ConfigError(f"keep must be at least 1 component, got {keep}; pass e.g. keep=10 or keep=0.99.")
+    if isinstance(keep, float) and not 0.0 < keep <= 1.0:
+        raise ConfigError(
+            f"keep as a variance fraction must lie in (0, 1], got {keep}; pass e.g. keep=0.99, "
+            f"or an int for a fixed number of components."
+        )
+
+
+def _check_eps(eps: float) -> None:
+    if not isinstance(eps, (int, float)) or isinstance(eps, bool) or not eps >= 0.0:
+        raise ConfigError(f"eps must be a non-negative ridge, got {eps!r}; the default 1e-6 suits most data.")
+
+
+def _canonical(
+    x: jax.Array, y: jax.Array, eps: float, keep: float | int | None
+) -> tuple[jax.Array, jax.Array]:
+    """Canonical correlations `[min(units_x, units_y)]` (descending) and how many of them are meaningful."""
+    x, y = as_sample_pair(x, y)
+    ux, sx, rx = centered_basis(x)
+    uy, sy, ry = centered_basis(y)
+    mx, my = _keep_mask(sx, rx, keep), _keep_mask(sy, ry, keep)
+
+    def shrink(s: jax.Array, m: jax.Array) -> jax.Array:
+        # Ridge on the covariance, relative to its mean kept eigenvalue: λ -> λ + eps·mean(λ).
+        lam = s**2
+        mean = (lam * m).sum() / jnp.maximum(m.sum(), 1.0)
+        return m * jnp.sqrt(lam / (lam + eps * mean + jnp.finfo(s.dtype).tiny))
+
+    fx, fy = shrink(sx, mx), shrink(sy, my)
+    rho = jnp.linalg.svd((ux * fx).T @ (uy * fy), compute_uv=False)
+    k = jnp.minimum(mx.sum(), my.sum())
+    n = min(x.shape[1], y.shape[1])
+    return rho[:n], k
+
+
+def _mean_of_top(rho: jax.Array, k: jax.Array) -> jax.Array:
+    top = (jnp.arange(rho.shape[0]) < k).astype(rho.dtype)
+    return (rho * top).sum() / jnp.maximum(k, 1.0)
+
+
+def cca_correlations(
+    X: jax.Array | np.ndarray, Y: jax.Array | np.ndarray, *, eps: float = 1e-6
+) -> jax.Array:
+    """Canonical correlations between two sets of states, in decreasing order.
+
+    Args:
+        X: states `[conditions, time, units_x]` or `[samples, units_x]`.
+        Y: states with the same samples, `[..., units_y]`.
+        eps: ridge added to each covariance eigenvalue, relative to the mean eigenvalue.
+
+    Returns:
+        `rho [min(units_x, units_y)]`; entries beyond the smaller rank are ~0.
+
+    Reference: Hotelling 1936; the SVD form used here is that of Raghu et al. 2017.
+    """
+    _check_eps(eps)
+    return _canonical(X, Y, eps, None)[0]
+
+
+def cca_similarity(X: jax.Array | np.ndarray, Y: jax.Array | np.ndarray, *, eps: float = 1e-6) -> jax.Array:
+    """Mean canonical correlation ρ̄ in [0, 1] over the smaller of the two ranks (scalar).
+
+    `X [conditions, time, units_x]` or `[samples, units_x]`; `Y` the same samples with `units_y`.
+    Invariant to any invertible linear map of either set. Reference: Hotelling 1936.
+    """
+    _check_eps(eps)
+    return _mean_of_top(*_canonical(X, Y, eps, None))
+
+
+def cca_distance(X: jax.Array | np.ndarray, Y: jax.Array | np.ndarray, *, eps: float = 1e-6) -> jax.Array:
+    """CCA distance 1 − ρ̄ (scalar), with ρ̄ the mean canonical correlation of `cca_similarity`."""
+    return 1.0 - cca_similarity(X, Y, eps=eps)
+
+
+def svcca_similarity(
+    X: jax.Array | np.ndarray,
+    Y: jax.Array | np.ndarray,
+    *,
+    keep: float | int = 0.99,
+    eps: float = 1e-6,
+) -> jax.Array:
+    """SVCCA: mean canonical correlation after keeping each set's top principal components (scalar).
+
+    Args:
+        X: states `[conditions, time, units_x]` or `[samples, units_x]`.
+        Y: states with the same samples, `[..., units_y]`.
+        keep: a float in (0, 1] keeps the fewest components explaining that fraction of the variance;
+            an int keeps that many components.
+        eps: ridge relative to the mean kept covariance eigenvalue.
+
+    Reference: Raghu, Gilmer, Yosinski & Sohl-Dickstein 2017, "SVCCA".
+    """
+    _check_keep(keep)
+    _check_eps(eps)
+    return _mean_of_top(*_canonical(X, Y, eps, keep))
+
+
+def svcca_distance(
+    X: jax.Array | np.ndarray,
+    Y: jax.Array | np.ndarray,
+    *,
+    keep: float | int = 0.99,
+    eps: float = 1e-6,
+) -> jax.Array:
+    """SVCCA distance 1 − (mean canonical correlation of the top principal components), scalar."""
+    return 1.0 - svcca_similarity(X, Y, keep=keep, eps=eps)

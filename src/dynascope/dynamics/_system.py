@@ -1,0 +1,201 @@
+"""The dynamical system a Model or a bare step function defines: its map, its vector field, their Jacobians."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dynascope.errors import ConfigError, ShapeError
+from dynascope.models._base import Model
+
+StepFn = Callable[[Any, jax.Array, jax.Array], jax.Array]
+
+
+@dataclasses.dataclass(frozen=True)
+class _EulerFlow:
+    """The vector field (F(s) − s)/alpha of a bare step function F (hashable, so jit can key on it)."""
+
+    step: StepFn
+    alpha: float
+
+    def __call__(self, params: Any, state: jax.Array, x: jax.Array) -> jax.Array:
+        return (self.step(params, state, x) - state) / self.alpha
+
+
+@dataclasses.dataclass(frozen=True)
+class System:
+    """A map `step` F and its vector field `flow`; `continuous` says which of the two is analysed.
+
+    For maps `flow` is F(s) − s and alpha is 1. For flows F(s) = s + alpha·flow(s) is the Euler step.
+    """
+
+    step: StepFn
+    flow: StepFn
+    continuous: bool
+    alpha: float
+
+    def residual(self, params: Any, state: jax.Array, x: jax.Array) -> jax.Array:
+        """F(s) − s `[S]`, computed as alpha·flow so that a continuous model keeps full precision."""
+        return self.alpha * self.flow(params, state, x)
+
+    def analysed(self) -> StepFn:
+        """The function whose Jacobian is analysed: the flow of a flow, the map F of a map."""
+        return self.flow if self.continuous else self.step
+
+
+def as_system(model: Any, *, continuous: bool | None = None, alpha: float | None = None) -> System:
+    """Resolve a dynascope Model, or a bare callable `step(params, state, x) -> state`, to a System.
+
+    A Model brings its own `continuous` and `alpha`; for a bare callable they default to a map
+    (`continuous=False`, `alpha=1`) and `continuous=True, alpha=a` declares it an Euler step of a flow.
+    """
+    if isinstance(model, Model):
+        if continuous is not None or alpha is not None:
+            raise ConfigError(
+                f"continuous={continuous!r} and alpha={alpha!r} were given with the model {model.name!r}, "
+                f"which defines its own (continuous={model.continuous}, alpha={model.alpha}); "
+                "pass them only with a bare step function."
+            )
+        return System(model.step, model.flow, bool(model.continuous), float(model.alpha))
+    if not callable(model):
+        raise ConfigError(
+            "model must be a dynascope Model or a callable step(params, state, x) -> state, "
+            f"got {type(model).__name__} {model!r}."
+        )
+    cont = False if continuous is None else continuous
+    if not isinstance(cont, bool):
+        raise ConfigError(f"continuous must be True or False, got {continuous!r}.")
+    a = 1.0 if alpha is None else alpha
+    if isinstance(a, bool) or not isinstance(a, (int, float)) or not a > 0:
+        raise ConfigError(
+            f"alpha (the Euler step dt/τ of a continuous-time step function) must be a positive number, got {alpha!r}."
+        )
+    if not cont and a != 1.0:
+        raise ConfigError(
+            f"alpha={alpha!r} was given for a map; pass continuous=True as well if the step function "
+            "is an Euler step s + alpha·f(s) of a flow f."
+        )
+    return System(model, _EulerFlow(model, float(a)), cont, float(a))
+
+
+# -- dtypes and shapes ----------------------------------------------------------------------------
+def float_dtype(params: Any, fallback: Any) -> np.dtype:
+    """The floating dtype of the first floating leaf of `params`, else that of `fallback`, else float32."""
+    for leaf in jax.tree.leaves(params):
+        dtype = np.result_type(leaf)
+        if np.issubdtype(dtype, np.floating):
+            return dtype
+    dtype = np.result_type(fallback)
+    return dtype if np.issubdtype(dtype, np.floating) else np.dtype(np.float32)
+
+
+def cast(tree: Any, dtype: Any) -> Any:
+    """Every floating leaf of `tree` as a jax array of `dtype` (other leaves unchanged)."""
+
+    def one(leaf: Any) -> Any:
+        if np.issubdtype(np.result_type(leaf), np.floating):
+            return jnp.asarray(leaf, dtype)
+        return leaf
+
+    return jax.tree.map(one, tree)
+
+
+def check_step(system: System, model: Any, params: Any, n_state: int, n_inputs: int) -> None:
+    """Raise ShapeError unless step(params, state [S], x [I]) returns a state `[S]` (checked abstractly)."""
+    if isinstance(model, Model):
+        for name, got, want in (("state", n_state, model.n_state), ("input", n_inputs, model.n_inputs)):
+            if got != want:
+                raise ShapeError(
+                    f"the {model.name!r} model has {name} size {want}, but the arrays passed have {name} "
+                    f"size {got}; pass initial_states [K, {model.n_state}] and inputs [K, {model.n_inputs}]."
+                )
+    dtype = float_dtype(params, np.float32)
+    state = jax.ShapeDtypeStruct((n_state,), dtype)
+    x = jax.ShapeDtypeStruct((n_inputs,), dtype)
+    try:
+        out = jax.eval_shape(system.step, params, state, x)
+    except Exception as err:  # re-raised with the shapes that were tried; never swallowed
+        raise ShapeError(
+            f"step(params, state [{n_state}], x [{n_inputs}]) failed: {err}. "
+            "Check that initial_states is [K, S] and inputs is [I] or [K, I] for this step function."
+        ) from err
+    if getattr(out, "shape", None) != (n_state,):
+        raise ShapeError(
+            f"step(params, state [{n_state}], x [{n_inputs}]) must return a state of shape ({n_state},), "
+            f"got {getattr(out, 'shape', type(out).__name__)}."
+        )
+
+
+def bucket(n: int) -> int:
+    """The next power of two ≥ n (at least 1): padded batch sizes keep the number of compilations small."""
+    return 1 << max(0, int(n) - 1).bit_length()
+
+
+def pad_rows(a: np.ndarray, size: int, axis: int = 0) -> np.ndarray:
+    """`a` padded along `axis` to `size` with copies of its first row (valid points, so no NaN appears)."""
+    n = a.shape[axis]
+    if n == size:
+        return a
+    first = np.take(a, [0] * (size - n), axis=axis) if n else np.zeros(
+        a.shape[:axis] + (size,) + a.shape[axis + 1 :], a.dtype
+    )
+    return np.concatenate([a, first], axis=axis) if n else first
+
+
+def x64_scope(on: bool) -> contextlib.AbstractContextManager:
+    """`jax.enable_x64(True)` when `on`, else a no-op (so a caller's own x64 setting is left alone)."""
+    return jax.enable_x64(True) if on else contextlib.nullcontext()
+
+
+# -- Jacobians --------------------------------------------------------------------------------------
+def _jacobians_one(system: System, with_inputs: bool, params: Any, states: jax.Array, inputs: jax.Array):
+    f = system.analysed()
+    jac = jax.vmap(jax.jacfwd(f, argnums=1), in_axes=(None, 0, 0))(params, states, inputs)
+    if not with_inputs:
+        return jac, None
+    jac_in = jax.vmap(jax.jacfwd(f, argnums=2), in_axes=(None, 0, 0))(params, states, inputs)
+    return jac, jac_in
+
+
+@functools.partial(jax.jit, static_argnames=("system", "with_inputs", "population"))
+def _jacobians(system: System, params: Any, states: jax.Array, inputs: jax.Array, *, with_inputs: bool, population: bool):
+    one = functools.partial(_jacobians_one, system, with_inputs)
+    return jax.vmap(one)(params, states, inputs) if population else one(params, states, inputs)
+
+
+def jacobians(
+    system: System,
+    params: Any,
+    states: np.ndarray,
+    inputs: np.ndarray,
+    *,
+    float64: bool,
+    population: bool = False,
+    with_inputs: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Jacobians of the analysed function (map F, or flow f) at `states [(n,) P, S]` under `inputs [(n,) P, I]`.
+
+    Returns host arrays `[(n,) P, S, S]` and, with `with_inputs`, the input Jacobians `[(n,) P, S, I]`.
+    The point axis is padded to a power of two for the compiled call, so few shapes are ever compiled.
+    With `float64`, params and points are cast to float64 inside a `jax.enable_x64` scope.
+    """
+    axis = 1 if population else 0
+    p = states.shape[axis]
+    size = bucket(p)
+    states_p, inputs_p = pad_rows(states, size, axis), pad_rows(inputs, size, axis)
+    with x64_scope(float64):
+        dtype = np.float64 if float64 else float_dtype(params, states)
+        jac, jac_in = _jacobians(
+            system, cast(params, dtype), jnp.asarray(states_p, dtype), jnp.asarray(inputs_p, dtype),
+            with_inputs=with_inputs, population=population,
+        )
+        index = (slice(None), slice(0, p)) if population else (slice(0, p),)
+        jac = np.asarray(jac)[index]
+        jac_in = None if jac_in is None else np.asarray(jac_in)[index]
+    return jac, jac_in

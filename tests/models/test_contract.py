@@ -1,0 +1,170 @@
+"""The Model contract, checked for every registered model (a newly registered model is tested automatically)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from dynascope import models
+from dynascope.errors import ShapeError
+
+SIZES = {"n_inputs": 2, "n_hidden": 6, "n_outputs": 3}
+B, T = 4, 5
+# Every registered model with its defaults, plus option settings that change the parameter set.
+CASES: list[tuple[str, dict[str, Any]]] = [(name, {}) for name in models.names()] + [
+    ("lowrank", {"rank": 2, "bulk_gain": 0.8}),
+    ("dale", {"autapses": True, "activation": "softplus"}),
+    ("lstm", {"forget_bias": 0.0}),
+]
+
+
+@dataclasses.dataclass
+class Built:
+    model: models.Model
+    params: models.Params
+    inputs: jax.Array
+    states: jax.Array
+    outputs: jax.Array
+
+
+@pytest.fixture(scope="module", params=CASES, ids=lambda c: c[0] + "".join(f"-{k}={v}" for k, v in c[1].items()))
+def built(request: pytest.FixtureRequest) -> Built:
+    name, options = request.param
+    model = models.get(name, **SIZES, **options)
+    params = jax.jit(model.init)(jax.random.key(0))
+    inputs = jax.random.normal(jax.random.key(1), (B, T, SIZES["n_inputs"]))
+    states, outputs = jax.jit(model.run)(params, inputs)
+    return Built(model, params, inputs, states, outputs)
+
+
+def test_init_is_float32_finite_and_matches_its_own_shapes(built: Built) -> None:
+    m, p = built.model, built.params
+    assert isinstance(p, dict) and p
+    for k, v in p.items():
+        assert v.dtype == jnp.float32, k
+        assert bool(jnp.all(jnp.isfinite(v))), k
+    m.check_params(p)
+    assert p["h0"].shape == (m.n_state,)
+    assert p["b_out"].shape == (m.n_outputs,)
+    assert p["W_out"].shape == (m.n_outputs, m.activity(p["h0"]).shape[-1])
+    assert m.initial_state(p).shape == (m.n_state,)
+    assert set(m.weight_names(p)) <= set(p) and "W_out" in m.weight_names(p)
+
+
+def test_same_key_same_params_other_key_other_params(built: Built) -> None:
+    init = jax.jit(built.model.init)
+    again = init(jax.random.key(0))
+    other = init(jax.random.key(1))
+    for k, v in built.params.items():
+        np.testing.assert_array_equal(np.asarray(again[k]), np.asarray(v))
+    assert any(not np.array_equal(np.asarray(other[k]), np.asarray(v)) for k, v in built.params.items())
+
+
+def test_step_under_jit(built: Built) -> None:
+    m, p = built.model, built.params
+    s = m.initial_state(p)
+    nxt = jax.jit(m.step)(p, s, built.inputs[0, 0])
+    assert nxt.shape == (m.n_state,) and nxt.dtype == jnp.float32
+    assert bool(jnp.all(jnp.isfinite(nxt)))
+    assert not np.allclose(np.asarray(nxt), np.asarray(s))
+
+
+def test_run_is_the_iterated_step_and_its_readout(built: Built) -> None:
+    m, p = built.model, built.params
+    assert built.states.shape == (B, T, m.n_state) and built.states.dtype == jnp.float32
+    assert built.outputs.shape == (B, T, m.n_outputs) and built.outputs.dtype == jnp.float32
+    step = jax.jit(jax.vmap(m.step, in_axes=(None, 0, 0)))
+    s = jnp.broadcast_to(m.initial_state(p), (B, m.n_state))
+    for t in range(T):
+        s = step(p, s, built.inputs[:, t])
+        np.testing.assert_allclose(np.asarray(built.states[:, t]), np.asarray(s), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(built.outputs), np.asarray(m.readout(p, built.states)), rtol=1e-5, atol=1e-6
+    )
+    assert m.activity(built.states).shape == (B, T, p["W_out"].shape[1])
+
+
+def test_run_from_given_initial_states(built: Built) -> None:
+    m, p = built.model, built.params
+    s0 = jax.random.uniform(jax.random.key(2), (B, m.n_state), minval=-0.5, maxval=0.5)
+    states, _ = jax.jit(m.run)(p, built.inputs, initial_states=s0)
+    first = jax.vmap(m.step, in_axes=(None, 0, 0))(p, s0, built.inputs[:, 0])
+    np.testing.assert_allclose(np.asarray(states[:, 0]), np.asarray(first), rtol=1e-5, atol=1e-6)
+
+
+def test_gradient_through_run_is_finite_and_reaches_the_recurrence(built: Built) -> None:
+    m = built.model
+
+    def loss(params: models.Params) -> jax.Array:
+        states, outputs = m.run(params, built.inputs)
+        return jnp.mean(outputs**2) + jnp.mean(m.activity(states) ** 2)
+
+    grads = jax.jit(jax.grad(loss))(built.params)
+    assert set(grads) == set(built.params)
+    for k, g in grads.items():
+        assert g.shape == built.params[k].shape and bool(jnp.all(jnp.isfinite(g))), k
+    assert float(jnp.abs(grads["W_out"]).max()) > 0
+    recurrent = [k for k in m.weight_names(built.params) if k != "W_out"]
+    assert any(float(jnp.abs(grads[k]).max()) > 0 for k in recurrent), recurrent
+
+
+def test_population_vmaps_over_init_and_run(built: Built) -> None:
+    m = built.model
+    keys = jax.random.split(jax.random.key(3), 3)
+    pop = jax.jit(jax.vmap(m.init))(keys)
+    for k, v in pop.items():
+        assert v.shape == (3,) + built.params[k].shape, k
+    states, outputs = jax.jit(jax.vmap(m.run, in_axes=(0, None)))(pop, built.inputs)
+    assert states.shape == (3, B, T, m.n_state) and outputs.shape == (3, B, T, m.n_outputs)
+    single = m.init(keys[1])
+    _, out1 = m.run(single, built.inputs)
+    np.testing.assert_allclose(np.asarray(outputs[1]), np.asarray(out1), rtol=1e-4, atol=1e-5)
+
+
+def test_flow_is_the_step_increment_per_alpha(built: Built) -> None:
+    m, p = built.model, built.params
+    s = jax.random.uniform(jax.random.key(4), (m.n_state,), minval=-0.8, maxval=0.8)
+    x = built.inputs[0, 0]
+    f = jax.jit(m.flow)(p, s, x)
+    np.testing.assert_allclose(
+        np.asarray(f), np.asarray((m.step(p, s, x) - s) / m.alpha), rtol=1e-4, atol=1e-4
+    )
+    if m.continuous:
+        # A flow is a property of the ODE, not of its discretisation.
+        other = dataclasses.replace(m, alpha=0.5)
+        np.testing.assert_allclose(np.asarray(other.flow(p, s, x)), np.asarray(f), rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(
+            np.asarray(other.step(p, s, x)), np.asarray(s + 0.5 * f), rtol=1e-5, atol=1e-6
+        )
+    else:
+        assert m.alpha == 1.0
+
+
+def test_check_params_rejects_wrong_shapes_and_names(built: Built) -> None:
+    m, p = built.model, built.params
+    bad = dict(p, W_out=jnp.zeros((m.n_outputs + 1, p["W_out"].shape[1])))
+    with pytest.raises(ShapeError, match=r"parameter 'W_out' must have shape \(3, \d+\), got \(4, \d+\)"):
+        m.check_params(bad)
+    missing = {k: v for k, v in p.items() if k != "h0"}
+    with pytest.raises(ShapeError, match="parameters must be named"):
+        m.check_params(missing)
+
+
+def test_options_rebuild_the_same_model(built: Built) -> None:
+    m = built.model
+    assert models.get(m.name, **SIZES, **m.options()) == m
+
+
+def test_traced_noise_std_runs_under_jit() -> None:
+    m = models.get("vanilla", **SIZES)
+    p = m.init(jax.random.key(0))
+    inputs = jnp.zeros((2, 3, SIZES["n_inputs"]))
+    noisy = jax.jit(lambda std: m.run(p, inputs, noise_key=jax.random.key(5), noise_std=std)[0])
+    quiet = np.asarray(m.run(p, inputs)[0])
+    np.testing.assert_allclose(np.asarray(noisy(0.0)), quiet, atol=1e-7)
+    assert not np.allclose(np.asarray(noisy(0.1)), quiet)
