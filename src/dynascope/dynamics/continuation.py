@@ -81,10 +81,15 @@ class _Problem:
     def __init__(self, family: Family, continuous: bool, alpha: float, tol: float, max_newton: int):
         self.family, self.continuous, self.alpha = family, continuous, alpha
         self.tol, self.max_newton = tol, max_newton
+        self._last: tuple[bytes, tuple[np.ndarray, np.ndarray]] | None = None
 
     def eval(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # The tangent and the spectrum are taken where the corrector just stopped: reuse that evaluation.
+        if self._last is not None and self._last[0] == u.tobytes():
+            return self._last[1]
         r, jac = _residual_jacobian(self.family, jnp.asarray(u, jnp.float64))
-        return np.asarray(r), np.asarray(jac)
+        self._last = (u.tobytes(), (np.asarray(r), np.asarray(jac)))
+        return self._last[1]
 
     def correct(self, u: np.ndarray, normal: np.ndarray | None) -> np.ndarray | None:
         """Newton onto G = 0 within the hyperplane through `u` normal to `normal` (None: fixed p)."""
@@ -289,9 +294,10 @@ def _bifurcations(
 def interpolate_inputs(inputs_path: np.ndarray, t: Any) -> Any:
     """The input at path coordinate t ∈ [0, P−1] on the polyline through `inputs_path [P, I]`: `[I]`."""
     path = jnp.asarray(inputs_path)
-    i = jnp.clip(jnp.floor(t), 0, path.shape[0] - 2).astype(jnp.int32)
+    i = jnp.clip(jnp.floor(t), 0, path.shape[0] - 2)
     w = t - i
-    return (1.0 - w) * path[i] + w * path[i + 1]
+    j = i.astype(jnp.int32)
+    return (1.0 - w) * path[j] + w * path[j + 1]
 
 
 def continue_along_inputs(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import warnings
 from typing import Any
 
 import jax
@@ -222,7 +223,11 @@ def _draw(
 ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """Draw `pool_size` trials: per trial ob `[T_i, I]`, gt `[T_i]` or `[T_i, A]`, scored steps `[T_i]` bool,
     and the fixation-period observations `[F_i, I]` (empty without a fixation period)."""
-    env.seed(seed)
+    with warnings.catch_warnings():
+        # NeuroGym's collection envs (yang19.*) reach `seed` through a gymnasium wrapper attribute lookup
+        # that gymnasium 0.29 flags as deprecated; the call still seeds the wrapped envs.
+        warnings.filterwarnings("ignore", message=r".*to get variables from other wrappers is deprecated")
+        env.seed(seed)
     obs, gts, scored, fixation = [], [], [], []
     for _ in range(pool_size):
         env.new_trial()
@@ -288,7 +293,12 @@ def _space_names(space: Any, n: int, kind: str) -> tuple[str, ...]:
     """Channel names from a NeuroGym space's `name` dict ({"fixation": 0, "stimulus": [1, 2]})."""
     names = [f"{kind} {i}" for i in range(n)]
     for label, where in (getattr(space, "name", None) or {}).items():
-        idx = [where] if isinstance(where, (int, np.integer)) else list(where) if isinstance(where, (list, tuple, range)) else []
+        if isinstance(where, (int, np.integer)):
+            idx = [int(where)]
+        elif isinstance(where, (list, tuple, range, np.ndarray)):
+            idx = [int(i) for i in np.ravel(where)]
+        else:
+            idx = []
         for j, i in enumerate(idx):
             if 0 <= int(i) < n:
                 names[int(i)] = label if len(idx) == 1 else f"{label} {j + 1}"
