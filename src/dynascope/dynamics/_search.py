@@ -43,7 +43,9 @@ def _descend(system: System, steps: int, learning_rate: float, tol: float, param
         i, x, opt_state, done = carry
         (_, q), g = jax.value_and_grad(loss, has_aux=True)(x)
         done = done | (q < tol) | ~jnp.isfinite(q)
-        updates, opt_state = opt.update(g, opt_state, x)
+        # optax mixes its int32 step count with Python floats, which strict promotion rejects.
+        with jax.numpy_dtype_promotion("standard"):
+            updates, opt_state = opt.update(g, opt_state, x)
         x_new = x + updates
         keep = done[:, None] | ~jnp.isfinite(x_new)
         return i + 1, jnp.where(keep, x, x_new), opt_state, done

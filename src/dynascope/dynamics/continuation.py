@@ -333,6 +333,12 @@ def continue_along_inputs(
             f"{tuple(path.shape)}; for a constant-input sweep from a to b pass np.stack([a, b])."
         )
     if isinstance(model, Model):
+        if continuous is not None or alpha is not None:
+            raise ConfigError(
+                f"continuous={continuous!r} and alpha={alpha!r} were given with the model {model.name!r}, "
+                f"which defines its own (continuous={model.continuous}, alpha={model.alpha}); pass them "
+                "only with a bare step function."
+            )
         step, continuous, alpha = model.step, model.continuous, model.alpha
     elif callable(model):
         step, continuous, alpha = model, bool(continuous), 1.0 if alpha is None else alpha

@@ -40,7 +40,8 @@ class LimitCycle:
     """A closed orbit of a discretised flow (or an invariant closed curve of a map).
 
     `status`: 'converged', or why not: 'fixed_point' (the trajectory settled on a fixed point),
-    'no_return' (it did not return to its Poincaré section within `max_period` steps) or
+    'diverged' (it became non-finite), 'no_return' (it did not return to its Poincaré section
+    within `max_period` steps) or
     'not_converged' (Newton on the return map did not reach `tol`); other fields are then the last
     iterate. `period_steps`: the period in steps (a real number); `period_ms`: times `dt`, when given.
     `states [P+1, S]`: s, F(s), …, F^P(s) with P = ⌊period_steps⌋. `multipliers [S−1]` (complex): the
@@ -327,10 +328,11 @@ def find_limit_cycle(
         s0 = jnp.asarray(s_init, jnp.float64)
         settled = _settle(step, p64, x64, s0, n_settle)
         traj = np.asarray(_trajectories(step, p64, x64, settled[None], max_period + 2)[0])
-        speed = np.linalg.norm(traj[1] - traj[0])
-        t0 = None if speed <= 1e-12 * (1.0 + np.linalg.norm(traj[0])) else _first_return(traj)
+        at_rest = np.linalg.norm(traj[1] - traj[0]) <= 1e-12 * (1.0 + np.linalg.norm(traj[0]))
+        finite = bool(np.all(np.isfinite(traj)))
+        t0 = _first_return(traj) if finite and not at_rest else None
         if t0 is None:
-            status = "fixed_point" if speed <= 1e-12 * (1.0 + np.linalg.norm(traj[0])) else "no_return"
+            status = "diverged" if not finite else "fixed_point" if at_rest else "no_return"
             return LimitCycle(status, np.nan, None, traj[:1], np.zeros(0, complex), complex(np.nan), False, np.nan)
         section, normal = traj[0], traj[1] - traj[0]
         s, period = traj[0].copy(), t0

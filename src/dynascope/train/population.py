@@ -99,7 +99,17 @@ def _all_finite(tree: Any) -> jax.Array:
 
 
 def _make_chunk(task: Task, model: Model, opts: TrainOptions, length: int) -> Callable[..., _State]:
-    """A jitted function advancing every network `length` steps."""
+    """A jitted function advancing every network `length` steps (cached: one compile per configuration)."""
+    # The learning rates are an argument of the compiled program, so they are not part of the cache key.
+    cache_key = ("chunk", task, model, dataclasses.replace(opts, learning_rate=0.0), length)
+    return _cached(cache_key, lambda: _build_chunk(task, model, opts, length))
+
+
+#: Compiled programs, keyed by everything they close over (tasks, models and options are frozen).
+_CHUNKS: dict[Any, Callable[..., Any]] = {}
+
+
+def _build_chunk(task: Task, model: Model, opts: TrainOptions, length: int) -> Callable[..., _State]:
     loss = _loss_fn(task, model, opts)
     opt = _optimizer(opts)
 
@@ -143,14 +153,29 @@ def _make_chunk(task: Task, model: Model, opts: TrainOptions, length: int) -> Ca
     return jax.jit(run_chunk, donate_argnums=0)
 
 
+def _cached(cache_key: Any, build: Callable[[], Callable[..., Any]]) -> Callable[..., Any]:
+    try:
+        if cache_key not in _CHUNKS:
+            _CHUNKS[cache_key] = build()
+        return _CHUNKS[cache_key]
+    except TypeError:  # unhashable options: compile without caching
+        return build()
+
+
 def _evaluate(task: Task, model: Model, params: Params, key: jax.Array, batch: int) -> tuple[jax.Array, jax.Array]:
-    trials = task.sample(key, batch)
+    def build() -> Callable[..., Any]:
+        def evaluate(params: Params, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+            trials = task.sample(key, batch)
 
-    def one(p):
-        _, outputs = model.run(p, trials.inputs)
-        return masked_mse(outputs, trials), task.metric(outputs, trials).mean()
+            def one(p: Params) -> tuple[jax.Array, jax.Array]:
+                _, outputs = model.run(p, trials.inputs)
+                return masked_mse(outputs, trials), task.metric(outputs, trials).mean()
 
-    return jax.jit(jax.vmap(one))(params)
+            return jax.vmap(one)(params)
+
+        return jax.jit(evaluate)
+
+    return _cached(("evaluate", task, model, batch), build)(params, key)
 
 
 def fingerprint(task: Task, model: Model, n_networks: int, steps: int, seeds: tuple[int, ...], key: jax.Array, opts: TrainOptions) -> str:
@@ -211,7 +236,7 @@ def train_population(
     t0 = time.perf_counter()
     net_keys = jnp.stack([jax.random.fold_in(key, s) for s in seeds])
     init_keys, train_keys = jax.vmap(jax.random.split, out_axes=1)(net_keys)
-    params = jax.jit(jax.vmap(model.init))(init_keys)
+    params = _cached(("init", model), lambda: jax.jit(jax.vmap(model.init)))(init_keys)
     opt_state = jax.vmap(_optimizer(opts).init)(params)
     lrs = jnp.asarray(opts.learning_rates(n_networks), jnp.float32)
     state = _State(

@@ -1,0 +1,441 @@
+"""Fixed and slow points: minima of q(s) = ½‖F(s) − s‖², searched from many initial states at once.
+
+Phase 1 runs Adam on q from every initial state (batched, one compiled loop); phase 2 polishes every end
+point with damped Newton on q using its exact Hessian, in float64 by default, so a true fixed point
+reaches q ~ 1e-28. End points are classified (converged / slow / failed), de-duplicated on the host
+with a tolerance relative to the state's norm, and linearized. This improves on FixedPointFinder
+(Golub & Sussillo 2018), which runs Adam alone on one network at a time.
+References: Sussillo & Barak 2013; Golub & Sussillo 2018.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dynascope.dynamics._search import descend, newton
+from dynascope.dynamics._system import (
+    System, as_system, bucket, cast, check_step, float_dtype, jacobians, pad_rows, x64_scope,
+)
+from dynascope.dynamics.linearization import sorted_eigvals, stable_modes, unstable_modes
+from dynascope.dynamics.seeds import saddle_seeds
+from dynascope.errors import ConfigError, ShapeError
+from dynascope.models._base import Model
+
+
+class Status(enum.IntEnum):
+    """Outcome of the search per point (like diffrax's RESULTS)."""
+
+    CONVERGED = 0  #: q < q_tol: a fixed point
+    SLOW = 1  #: a local minimum of q above q_tol (the slope of the speed is ~0): a slow point
+    FAILED = 2  #: neither, within the iteration budget (or not finite)
+
+
+#: Tolerances used when an option is left at None: (with float64 polish, without it).
+DEFAULT_TOLERANCES = {"q_tol": (1e-12, 1e-10), "slow_tol": (1e-6, 1e-3), "dedup_tol": (1e-6, 1e-3)}
+
+
+@dataclasses.dataclass(frozen=True)
+class FixedPointOptions:
+    """Settings of `find_fixed_points`; every field can also be passed to it as a keyword.
+
+    descent_steps, learning_rate, descent_tol: phase 1, Adam on q with a cosine-decayed learning rate;
+        a point stops once q < descent_tol.
+    newton_steps: phase 2 iterations of damped Newton (each point stops when q cannot fall further).
+    float64: run phase 2 and the linearization in float64 (inside `jax.enable_x64`).
+    q_tol: converged iff q < q_tol (default 1e-12 with float64, 1e-10 without), q measured on the
+        map F (for flows: on the Euler step, q = ½alpha²‖f‖²).
+    slow_tol: a non-converged point is slow iff ‖∇‖F(s) − s‖‖ < slow_tol (default 1e-6 / 1e-3).
+    dedup_tol: two points are one iff ‖a − b‖ ≤ dedup_tol·(1 + max(‖a‖, ‖b‖)) (default 1e-6 / 1e-3).
+    keep_failed: also return the end points of failed searches (status FAILED), de-duplicated.
+    saddle_seeds_per_pair: > 0 runs a second round seeded between pairs of the stable points found
+        (`saddle_seeds`), which finds the saddles trajectory seeds miss; 0 (default) runs one round.
+    saddle_neighbours: in that round pair each stable point with this many nearest ones (None: all).
+    reachable_margin: a point is `outside_reachable` when it lies outside the box of `reachable_states`
+        widened by this fraction of the box's width on every side.
+    """
+
+    descent_steps: int = 500
+    learning_rate: float = 1e-2
+    descent_tol: float = 1e-10
+    newton_steps: int = 50
+    float64: bool = True
+    q_tol: float | None = None
+    slow_tol: float | None = None
+    dedup_tol: float | None = None
+    keep_failed: bool = False
+    saddle_seeds_per_pair: int = 0
+    saddle_neighbours: int | None = None
+    reachable_margin: float = 0.1
+
+    def tolerance(self, name: str) -> float:
+        """The value of tolerance `name` ('q_tol', 'slow_tol', 'dedup_tol'), or its default for `float64`."""
+        value = getattr(self, name)
+        return DEFAULT_TOLERANCES[name][0 if self.float64 else 1] if value is None else float(value)
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first field with a bad value."""
+        for name in ("descent_steps", "newton_steps", "saddle_seeds_per_pair"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ConfigError(f"{name} must be an integer ≥ 0, got {v!r}.")
+        for name in ("learning_rate", "descent_tol", "q_tol", "slow_tol", "dedup_tol"):
+            v = getattr(self, name)
+            if v is None and name in DEFAULT_TOLERANCES:
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+                raise ConfigError(f"{name} must be a positive number, got {v!r}.")
+        for name in ("float64", "keep_failed"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be True or False, got {getattr(self, name)!r}.")
+        nb = self.saddle_neighbours
+        if nb is not None and (isinstance(nb, bool) or not isinstance(nb, int) or nb < 1):
+            raise ConfigError(f"saddle_neighbours must be None (all pairs) or an integer ≥ 1, got {nb!r}.")
+        m = self.reachable_margin
+        if isinstance(m, bool) or not isinstance(m, (int, float)) or not m >= 0:
+            raise ConfigError(f"reachable_margin must be a number ≥ 0, got {m!r}.")
+
+
+def make_options(options: FixedPointOptions | None, overrides: dict[str, Any]) -> FixedPointOptions:
+    """`options` (default FixedPointOptions()) with `overrides` applied, validated."""
+    if options is not None and not isinstance(options, FixedPointOptions):
+        raise ConfigError(f"options must be a FixedPointOptions, got {type(options).__name__}.")
+    fields = {f.name for f in dataclasses.fields(FixedPointOptions)}
+    bad = sorted(set(overrides) - fields)
+    if bad:
+        raise ConfigError(
+            f"unknown fixed-point option {', '.join(map(repr, bad))}; the options are: {', '.join(sorted(fields))}."
+        )
+    opts = dataclasses.replace(options or FixedPointOptions(), **overrides)
+    opts.validate()
+    return opts
+
+
+_DATA_FIELDS = (
+    "states", "inputs", "q", "speed", "eigvals", "n_unstable", "is_stable", "converged", "status",
+    "n_found", "outside_reachable",
+)
+_META_FIELDS = ("continuous", "alpha", "n_seeds", "n_failed")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class FixedPoints:
+    """Unique fixed (and slow) points of one network, as NumPy arrays (a pytree; K points, S states).
+
+    states [K, S]; inputs [K, I] (the constant input of each point); q [K] = ½‖F(s) − s‖² on the map
+    (for flows, on the Euler step: ½alpha²‖f(s)‖²); speed [K] = sqrt(2q), per step; eigvals [K, S]
+    (complex, dominant first) of ∂F/∂s for maps and of the flow Jacobian ∂f/∂s = (∂F/∂s − I)/alpha
+    for flows; n_unstable [K] modes with |λ| > 1 (maps) or Re λ > 0 (flows); is_stable [K] every mode
+    decays; converged [K] = status == CONVERGED; status [K] a `Status` code; n_found [K] how many
+    seeds ended at the point (a rough basin size); outside_reachable [K] the point lies outside the
+    region of `reachable_states` (False everywhere when none were given). n_seeds / n_failed count
+    the initial states and those whose search failed (dropped unless `keep_failed`).
+    """
+
+    states: np.ndarray
+    inputs: np.ndarray
+    q: np.ndarray
+    speed: np.ndarray
+    eigvals: np.ndarray
+    n_unstable: np.ndarray
+    is_stable: np.ndarray
+    converged: np.ndarray
+    status: np.ndarray
+    n_found: np.ndarray
+    outside_reachable: np.ndarray
+    continuous: bool = False
+    alpha: float = 1.0
+    n_seeds: int = 0
+    n_failed: int = 0
+
+    def __len__(self) -> int:
+        return int(self.states.shape[0])
+
+    def select(self, which: Any) -> FixedPoints:
+        """The points picked by a boolean mask `[K]` or integer indices."""
+        return dataclasses.replace(self, **{f: getattr(self, f)[np.asarray(which)] for f in _DATA_FIELDS})
+
+    def counts(self) -> dict[str, int]:
+        """How many points are converged, slow, failed, stable, and outside the reachable region."""
+        return {
+            "converged": int(np.sum(self.status == Status.CONVERGED)),
+            "slow": int(np.sum(self.status == Status.SLOW)),
+            "failed": int(np.sum(self.status == Status.FAILED)),
+            "stable": int(np.sum(self.is_stable)),
+            "outside_reachable": int(np.sum(self.outside_reachable)),
+        }
+
+
+jax.tree_util.register_dataclass(FixedPoints, data_fields=list(_DATA_FIELDS), meta_fields=list(_META_FIELDS))
+
+
+class _Points(NamedTuple):
+    """Classified end points of one network: states [K,S], inputs [K,I], q [K], status [K], weight [K]."""
+
+    states: np.ndarray
+    inputs: np.ndarray
+    q: np.ndarray
+    status: np.ndarray
+    weight: np.ndarray
+
+
+# -- the public entry points -------------------------------------------------------------------------
+def find_fixed_points(
+    model: Any,
+    params: Any,
+    inputs: Any,
+    initial_states: Any,
+    *,
+    options: FixedPointOptions | None = None,
+    reachable_states: Any = None,
+    continuous: bool | None = None,
+    alpha: float | None = None,
+    **overrides: Any,
+) -> FixedPoints:
+    """Find the unique fixed and slow points of one network from `initial_states [K, S]`.
+
+    `model` is a dynascope Model or any callable `step(params, state [S], x [I]) -> state [S]` (a map
+    by default; `continuous=True, alpha=a` declares it the Euler step s + a·f(s) of a flow f, analysed
+    as a flow). `inputs` is one constant input `[I]` for every initial state or one per state `[K, I]`
+    (stack several inputs with their seeds to analyse them together; points under different inputs are
+    never merged). `reachable_states [..., S]` (e.g. `[B, T, S]` from `model.run`) flags, without
+    dropping, the points outside the region the network visits. Settings: `options` or keywords of
+    `FixedPointOptions`. Returns a `FixedPoints`.
+    References: Sussillo & Barak 2013; Golub & Sussillo 2018; Levenberg 1944; Marquardt 1963.
+    """
+    system = as_system(model, continuous=continuous, alpha=alpha)
+    opts = make_options(options, overrides)
+    x0 = _matrix("initial_states", initial_states, "[K, S]")
+    u = _per_point_inputs(inputs, x0.shape[0], "[I] or [K, I]")
+    if isinstance(model, Model):
+        model.check_params(params)
+    check_step(system, model, params, x0.shape[1], u.shape[1])
+    box = None if reachable_states is None else _box(reachable_states, x0.shape[1], opts.reachable_margin)
+    return _find(system, params, x0[None], u[None], opts, [box], population=False)[0]
+
+
+def find_fixed_points_population(
+    model: Any,
+    stacked_params: Any,
+    inputs: Any,
+    initial_states: Any,
+    *,
+    options: FixedPointOptions | None = None,
+    reachable_states: Any = None,
+    continuous: bool | None = None,
+    alpha: float | None = None,
+    **overrides: Any,
+) -> list[FixedPoints]:
+    """Find the fixed points of n networks at once: one compiled program vmapped over the population.
+
+    `stacked_params` has a leading network axis n on every leaf. `initial_states` is `[K, S]` (shared)
+    or `[n, K, S]`; `inputs` is `[I]`, `[K, I]` (shared) or `[n, K, I]`; `reachable_states`, if given,
+    is `[n, ..., S]`. De-duplication runs per network on the host. Returns one `FixedPoints` per network,
+    equal (to rounding) to calling `find_fixed_points` on each. Other arguments as `find_fixed_points`.
+    """
+    system = as_system(model, continuous=continuous, alpha=alpha)
+    opts = make_options(options, overrides)
+    n = _population_size(stacked_params)
+    x0 = np.asarray(initial_states)
+    if x0.ndim == 2:
+        x0 = np.broadcast_to(x0, (n,) + x0.shape)
+    if x0.ndim != 3 or x0.shape[0] != n or 0 in x0.shape:
+        raise ShapeError(
+            f"initial_states must be [K, S] (shared) or [n, K, S] with n = {n} networks, got shape {np.shape(initial_states)}."
+        )
+    u = np.asarray(inputs)
+    if u.ndim == 3:
+        if u.shape[:2] != x0.shape[:2]:
+            raise ShapeError(f"inputs [n, K, I] must have n, K = {x0.shape[:2]}, got shape {u.shape}.")
+    else:
+        u = np.broadcast_to(_per_point_inputs(u, x0.shape[1], "[I], [K, I] or [n, K, I]"), x0.shape[:2] + u.shape[-1:])
+    first = jax.tree.map(lambda a: a[0], stacked_params)
+    if isinstance(model, Model):
+        model.check_params(first)
+    check_step(system, model, first, x0.shape[2], u.shape[2])
+    boxes: list = [None] * n
+    if reachable_states is not None:
+        reach = np.asarray(reachable_states)
+        if reach.ndim < 2 or reach.shape[0] != n:
+            raise ShapeError(f"reachable_states must be [n, ..., S] with n = {n} networks, got shape {reach.shape}.")
+        boxes = [_box(r, x0.shape[2], opts.reachable_margin) for r in reach]
+    return _find(system, stacked_params, x0, u, opts, boxes, population=True)
+
+
+# -- validation helpers --------------------------------------------------------------------------------
+def _matrix(name: str, value: Any, shape: str) -> np.ndarray:
+    a = np.asarray(value)
+    if a.ndim != 2 or 0 in a.shape:
+        raise ShapeError(f"{name} must be a non-empty {shape} array, got shape {a.shape}; stack one state per row.")
+    return a
+
+
+def _per_point_inputs(inputs: Any, k: int, shape: str) -> np.ndarray:
+    u = np.asarray(inputs)
+    if u.ndim == 1:
+        return np.broadcast_to(u, (k, u.shape[0]))
+    if u.ndim == 2 and u.shape[0] == k:
+        return u
+    raise ShapeError(
+        f"inputs must be {shape} (one constant input, or one per initial state, K = {k}), got shape {u.shape}."
+    )
+
+
+def _population_size(stacked_params: Any) -> int:
+    sizes = {np.shape(leaf)[0] if np.ndim(leaf) else None for leaf in jax.tree.leaves(stacked_params)}
+    if len(sizes) != 1 or None in sizes:
+        raise ShapeError(
+            "stacked_params must hold arrays that all have the same leading network axis n, "
+            f"got leading sizes {sorted(map(str, sizes))}; stack per-network params with jax.tree.map(jnp.stack, ...)."
+        )
+    return int(sizes.pop())
+
+
+def _box(reachable: Any, n_state: int, margin: float) -> tuple[np.ndarray, np.ndarray]:
+    r = np.asarray(reachable)
+    if r.ndim < 1 or r.shape[-1] != n_state or r.size == 0:
+        raise ShapeError(f"reachable_states must be [..., S] with S = {n_state}, got shape {r.shape}.")
+    flat = r.reshape(-1, n_state).astype(np.float64)
+    lo, hi = flat.min(axis=0), flat.max(axis=0)
+    # The tiny absolute term keeps a point exactly on a flat (zero-width) side of the box inside it.
+    pad = margin * (hi - lo) + 1e-6 * (1.0 + np.maximum(np.abs(lo), np.abs(hi)))
+    return lo - pad, hi + pad
+
+
+# -- the pipeline ----------------------------------------------------------------------------------------
+def _find(system: System, params: Any, x0: np.ndarray, u: np.ndarray, opts: FixedPointOptions, boxes: list, population: bool) -> list[FixedPoints]:
+    """x0 [n,K,S], u [n,K,I] (n = 1 unless `population`) -> one FixedPoints per network."""
+    weight = np.ones(x0.shape[:2])
+    cands = _classify_endpoints(system, params, u, x0, weight, opts, population)
+    n_seeds = [int(x0.shape[1])] * x0.shape[0]
+    n_failed = [_failed(c) for c in cands]
+    rows = [_unique(c, opts) for c in cands]
+    results = _assemble(system, params, rows, boxes, opts, population, n_seeds, n_failed)
+    if opts.saddle_seeds_per_pair:
+        seeds = _saddle_round(results, opts)
+        if seeds is not None:
+            s, su, sw = seeds
+            new = _classify_endpoints(system, params, su, s, sw, opts, population)
+            n_seeds = [a + int(w.sum()) for a, w in zip(n_seeds, sw)]
+            n_failed = [a + _failed(c) for a, c in zip(n_failed, new)]
+            rows = [_unique(_Points(*map(np.concatenate, zip(r, c))), opts) for r, c in zip(rows, new)]
+            results = _assemble(system, params, rows, boxes, opts, population, n_seeds, n_failed)
+    return results
+
+
+def _failed(c: _Points) -> int:
+    return int(c.weight[c.status == Status.FAILED].sum())
+
+
+def _classify_endpoints(system: System, params: Any, u: np.ndarray, x0: np.ndarray, weight: np.ndarray, opts: FixedPointOptions, population: bool) -> list[_Points]:
+    """Run both phases from x0 [n,K,S] and classify every end point; one _Points per network."""
+    dtype = float_dtype(params, x0)
+    squeeze = (lambda a: a) if population else (lambda a: a[0])
+    x = descend(
+        system, params, jnp.asarray(squeeze(u), dtype), jnp.asarray(squeeze(x0), dtype),
+        steps=opts.descent_steps, learning_rate=float(opts.learning_rate), tol=float(opts.descent_tol),
+        population=population,
+    )
+    with x64_scope(opts.float64):
+        d = np.float64 if opts.float64 else dtype
+        x, q, slope = newton(
+            system, cast(params, d), jnp.asarray(squeeze(u), d), jnp.asarray(x, d),
+            steps=opts.newton_steps, population=population,
+        )
+        x, q, slope = np.asarray(x), np.asarray(q), np.asarray(slope)
+    if not population:
+        x, q, slope = x[None], q[None], slope[None]
+    finite = np.isfinite(q) & np.all(np.isfinite(x), axis=-1)
+    status = np.where(
+        finite & (q < opts.tolerance("q_tol")), Status.CONVERGED,
+        np.where(finite & (slope < opts.tolerance("slow_tol")), Status.SLOW, Status.FAILED),
+    ).astype(np.int8)
+    return [_Points(x[i], np.asarray(u[i], x.dtype), q[i], status[i], weight[i]) for i in range(x.shape[0])]
+
+
+def _unique(p: _Points, opts: FixedPointOptions) -> _Points:
+    """Leader clustering, best status then lowest q first: each leader absorbs the points within
+    dedup_tol·(1 + max norm) of it under the same input; its weight becomes the cluster's total."""
+    keep = p.status != Status.FAILED if not opts.keep_failed else np.ones(p.q.shape, bool)
+    keep &= p.weight > 0
+    idx = np.flatnonzero(keep)
+    idx = idx[np.lexsort((p.q[idx], p.status[idx]))]
+    tol = opts.tolerance("dedup_tol")
+    _, group = np.unique(p.inputs, axis=0, return_inverse=True)
+    group = group.reshape(-1)
+    norms = np.linalg.norm(p.states, axis=-1)
+    leaders, weights = [], []
+    while idx.size:
+        i = idx[0]
+        d = np.linalg.norm(p.states[idx] - p.states[i], axis=-1)
+        same = (d <= tol * (1.0 + np.maximum(norms[idx], norms[i]))) & (group[idx] == group[i])
+        same[0] = True  # a NaN end point (kept failure) must still leave the queue
+        leaders.append(i)
+        weights.append(p.weight[idx[same]].sum())
+        idx = idx[~same]
+    sel = np.asarray(leaders, dtype=int)
+    return _Points(p.states[sel], p.inputs[sel], p.q[sel], p.status[sel], np.asarray(weights, dtype=p.weight.dtype))
+
+
+def _assemble(system: System, params: Any, rows: list[_Points], boxes: list, opts: FixedPointOptions, population: bool, n_seeds: list[int], n_failed: list[int]) -> list[FixedPoints]:
+    """Linearize every network's unique points in one compiled call and build the FixedPoints."""
+    sizes = [r.states.shape[0] for r in rows]
+    size = bucket(max(sizes))
+    states = np.stack([pad_rows(r.states, size) for r in rows])
+    inputs = np.stack([pad_rows(r.inputs, size) for r in rows])
+    if max(sizes):
+        if population:
+            jac, _ = jacobians(system, params, states, inputs, float64=opts.float64, population=True)
+        else:
+            jac = jacobians(system, params, states[0], inputs[0], float64=opts.float64)[0][None]
+    else:
+        jac = np.zeros(states.shape + states.shape[-1:])
+    out = []
+    for i, r in enumerate(rows):
+        k = sizes[i]
+        w = sorted_eigvals(jac[i, :k], system.continuous) if k else np.zeros(r.states.shape, complex)
+        lo_hi = boxes[i]
+        outside = np.zeros(k, bool) if lo_hi is None else np.any((r.states < lo_hi[0]) | (r.states > lo_hi[1]), axis=-1)
+        out.append(
+            FixedPoints(
+                states=r.states, inputs=r.inputs, q=r.q, speed=np.sqrt(2.0 * r.q), eigvals=w,
+                n_unstable=unstable_modes(w, system.continuous).sum(axis=-1),
+                is_stable=np.all(stable_modes(w, system.continuous), axis=-1),
+                converged=r.status == Status.CONVERGED, status=r.status,
+                n_found=np.rint(r.weight).astype(np.int64), outside_reachable=outside,
+                continuous=system.continuous, alpha=system.alpha, n_seeds=n_seeds[i], n_failed=n_failed[i],
+            )
+        )
+    return out
+
+
+def _saddle_round(results: list[FixedPoints], opts: FixedPointOptions) -> tuple[np.ndarray, ...] | None:
+    """Seeds [n,K2,S], inputs [n,K2,I], weights [n,K2] between the stable points of each network and input;
+    networks with fewer seeds are padded with weight-0 copies. None when no network has two stable points."""
+    per_net = []
+    for fp in results:
+        stable = fp.converged & fp.is_stable
+        seeds, seed_inputs = [], []
+        for row in np.unique(fp.inputs[stable], axis=0):
+            same = stable & np.all(fp.inputs == row, axis=1)
+            s = saddle_seeds(fp.states[same], opts.saddle_seeds_per_pair, opts.saddle_neighbours)
+            seeds.append(s)
+            seed_inputs.append(np.broadcast_to(row, (s.shape[0], row.shape[0])))
+        n_state, n_in = fp.states.shape[1], fp.inputs.shape[1]
+        per_net.append((
+            np.concatenate(seeds) if seeds else np.zeros((0, n_state), fp.states.dtype),
+            np.concatenate(seed_inputs) if seed_inputs else np.zeros((0, n_in), fp.inputs.dtype),
+        ))
+    counts = [s.shape[0] for s, _ in per_net]
+    if max(counts) == 0:
+        return None
+    size = bucket(max(counts))
+    seeds = np.stack([pad_rows(s, size) for s, _ in per_net])
+    inputs = np.stack([pad_rows(u, size) for _, u in per_net])
+    weight = (np.arange(size)[None, :] < np.asarray(counts)[:, None]).astype(float)
+    return seeds, inputs, weight

@@ -1,0 +1,67 @@
+"""Every option a user can get wrong raises a ConfigError / UnknownNameError that says how to fix it."""
+
+from __future__ import annotations
+
+import pytest
+
+from dynascope import tasks
+from dynascope.errors import ConfigError, DynascopeError, UnknownNameError
+
+
+def test_unknown_task_name_suggests_a_close_match():
+    with pytest.raises(UnknownNameError, match=r"unknown task 'flipflopp'\. Did you mean 'flipflop'\?.*sinewave"):
+        tasks.get("flipflopp")
+
+
+def test_task_name_must_be_a_string():
+    with pytest.raises(ConfigError, match=r"task name must be a string, got 3"):
+        tasks.get(3)  # type: ignore[arg-type]
+
+
+def test_unknown_option_lists_the_options():
+    with pytest.raises(ConfigError, match=r"task 'flipflop' has no option 'n_bit'; its options are: .*n_bits"):
+        tasks.get("flipflop", n_bit=3)
+
+
+def test_errors_are_dynascope_errors():
+    assert issubclass(ConfigError, DynascopeError) and issubclass(UnknownNameError, DynascopeError)
+
+
+BAD_OPTIONS = [
+    # name, options, message
+    ("flipflop", {"n_bits": 0}, r"n_bits must be a positive integer, got 0"),
+    ("flipflop", {"n_bits": 2.5}, r"n_bits must be a positive integer, got 2\.5 \(float\)"),
+    ("flipflop", {"pulse_prob": 0.0}, r"pulse_prob must be in \(0, 1\], got 0\.0"),
+    ("flipflop", {"n_time": -1}, r"n_time must be a positive integer, got -1"),
+    ("flipflop", {"dt": 0.0}, r"dt must be a positive number of milliseconds, got 0\.0"),
+    ("flipflop", {"dt": "10"}, r"dt must be a positive number of milliseconds, got '10'"),
+    ("sinewave", {"n_frequencies": 0}, r"n_frequencies must be a positive integer, got 0"),
+    ("sinewave", {"freq_min_hz": 0.0}, r"freq_min_hz must be a positive frequency in Hz, got 0\.0"),
+    ("sinewave", {"freq_max_hz": 0.5}, r"freq_max_hz must be >= freq_min_hz=1\.0 Hz, got 0\.5"),
+    ("sinewave", {"freq_max_hz": 1.0}, r"would all be the same; pass a larger freq_max_hz or n_frequencies=1"),
+    ("sinewave", {"freq_max_hz": 50.0}, r"at or above the Nyquist frequency 50 Hz of dt=10\.0 ms; pass freq_max_hz < 50"),
+    ("cdi", {"coherences": ()}, r"coherences must be a non-empty tuple of numbers, got \(\)"),
+    ("cdi", {"coherences": (0.1, -0.2)}, r"every value of coherences must be a number in \[0, inf\], got -0\.2"),
+    ("cdi", {"noise_std": -1.0}, r"noise_std must be a number >= 0, got -1\.0"),
+    ("cdi", {"n_time": 70}, r"n_time=70 steps leaves no response epoch for cdi: .* take 70 steps .*pass n_time >= 71"),
+    ("cdi", {"stimulus_ms": 2.0}, r"stimulus_ms must last at least one step of dt=10\.0 ms, got 2\.0"),
+    ("rsg", {"n_time": 60}, r"n_time=60 steps is too short for rsg: the latest Go .* falls on step 95 .*pass n_time >= 96"),
+    ("rsg", {"intervals": (1000.0,)}, r"pass n_time >= 116"),
+    ("rsg", {"intervals": ()}, r"intervals must be a non-empty tuple of numbers"),
+    ("rsg", {"gains": (0.0,)}, r"every value of gains must be positive, got \(0\.0,\)"),
+    ("rsg", {"intervals": (5.0,)}, r"the shortest interval to measure or produce, 5 ms, is under one step of dt=20\.0 ms"),
+    ("rsg", {"ready_ms": (300.0, 100.0)}, r"ready_ms must be an \(earliest, latest\) pair .*got \(300\.0, 100\.0\)"),
+    ("rsg", {"pulse_ms": 5.0}, r"pulse_ms must last at least one step of dt=20\.0 ms, got 5\.0"),
+    ("delayed_match", {"n_stimuli": 1}, r"n_stimuli must be at least 2 so that a non-match exists, got 1"),
+    ("delayed_match", {"match_prob": 1.5}, r"match_prob must be a probability in \[0, 1\], got 1\.5"),
+    ("delayed_match", {"delay_ms": 2000.0}, r"leaves no response epoch for delayed_match: .*pass n_time >= 126"),
+    ("perceptual_dm", {"coherences": (150.0,)}, r"every value of coherences must be a number in \[0, 100\], got 150\.0"),
+    ("perceptual_dm", {"noise_std": "high"}, r"noise_std must be a number >= 0, got 'high'"),
+    ("perceptual_dm", {"fixation_ms": 0.0}, r"fixation_ms must last at least one step of dt=20\.0 ms, got 0\.0"),
+]
+
+
+@pytest.mark.parametrize(("name", "options", "message"), BAD_OPTIONS, ids=[f"{n}-{next(iter(o))}" for n, o, _ in BAD_OPTIONS])
+def test_bad_option_message(name, options, message):
+    with pytest.raises(ConfigError, match=message):
+        tasks.get(name, **options)
