@@ -13,6 +13,13 @@ from dynascope.dynamics.cycles import find_limit_cycle, find_periodic_orbits
 from dynascope.errors import ConfigError, ShapeError
 
 
+def vanilla_params(**weights) -> dict[str, jax.Array]:
+    """float32 parameters of a 'vanilla' model with the given W, U, b and an unused readout."""
+    params = {k: jnp.asarray(v, jnp.float32) for k, v in weights.items()}
+    n = params["W"].shape[0]
+    return params | {"W_out": jnp.zeros((1, n)), "b_out": jnp.zeros(1), "h0": jnp.zeros(n)}
+
+
 def logistic(params, state, x):
     return params["r"] * state * (1.0 - state)
 
@@ -43,7 +50,7 @@ def test_period_two_orbit_of_a_float32_model_matches_scipy_root():
     # h' = tanh(w h) with w = −2 alternates ±h*, where h* = tanh(2 h*): each step's derivative is
     # w (1 − h*²), so the 2-cycle's multiplier is (w (1 − h*²))².
     model = models.get("vanilla", n_inputs=1, n_hidden=1, n_outputs=1)
-    params = dict(model.init(jax.random.key(0)), W=jnp.array([[-2.0]]), U=jnp.zeros((1, 1)))
+    params = vanilla_params(W=[[-2.0]], U=[[0.0]], b=[0.0])
     h_star = scipy.optimize.brentq(lambda h: h - np.tanh(2.0 * h), 0.5, 1.0, xtol=1e-15)
     found = find_periodic_orbits(model, params, jnp.zeros(1), jnp.array([[0.3], [0.8], [-0.6]]), period=2)
     cycle = int(np.flatnonzero(found.period == 2)[0])
@@ -114,7 +121,7 @@ def test_limit_cycle_reports_a_fixed_point():
 
 def test_cycle_errors_name_the_argument():
     model = models.get("vanilla", n_inputs=2, n_hidden=3, n_outputs=1)
-    params = model.init(jax.random.key(0))
+    params = vanilla_params(W=np.zeros((3, 3)), U=np.zeros((3, 2)), b=np.zeros(3))
     with pytest.raises(ShapeError, match=r"initial_states must have shape \[K, S\] with S = 3, got shape \(3,\).*states\[None\]"):
         find_periodic_orbits(model, params, jnp.zeros(2), jnp.zeros(3), period=2)
     with pytest.raises(ShapeError, match=r"x must be one constant input of shape \(2,\), got shape \(1, 2\)"):

@@ -129,8 +129,8 @@ def runs_cmd(root: Path = typer.Argument(Path("runs"), help="folder holding run 
             continue
         run = open_run(p)
         s = run.config.get("sweep", {})
-        n, trained = run.sql("select count(*), coalesce(sum(trained::int), 0) from networks").fetchone()
-        n_fp = run.sql("select count(*) from fixed_points").fetchone()[0]
+        n, trained = run.sql("select count(*), coalesce(sum(trained::int), 0) from networks").fetchall()[0]
+        n_fp = run.sql("select count(*) from fixed_points").fetchall()[0][0]
         rows.append([str(p), s.get("task", "?"), ",".join(s.get("archs", [])), n, trained, n_fp,
                      "yes" if (p / "report.html").exists() else "no"])
     console.print(table(f"runs in {root}", ["run", "task", "archs", "networks", "trained", "fixed points", "report"], rows))

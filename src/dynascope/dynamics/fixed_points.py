@@ -1,8 +1,8 @@
 """Fixed and slow points: minima of q(s) = ½‖F(s) − s‖², searched from many initial states at once.
 
-Phase 1 runs Adam on q from every initial state (batched, one compiled loop); phase 2 polishes every end
-point with damped Newton on q using its exact Hessian, in float64 by default, so a true fixed point
-reaches q ~ 1e-28. End points are classified (converged / slow / failed), de-duplicated on the host
+Phase 1 runs damped Newton on q (its exact Hessian, Levenberg damping), or Adam, from every initial
+state in the working precision (batched, one compiled loop); phase 2 polishes every end point with the
+same damped Newton in float64 by default, so a true fixed point reaches q ~ 1e-28. End points are classified (converged / slow / failed), de-duplicated on the host
 with a tolerance relative to the state's norm, and linearized. This improves on FixedPointFinder
 (Golub & Sussillo 2018), which runs Adam alone on one network at a time.
 References: Sussillo & Barak 2013; Golub & Sussillo 2018.
@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dynascope.dynamics._search import descend, newton
+from dynascope.dynamics._search import adam, newton
 from dynascope.dynamics._system import (
     System, as_system, bucket, cast, check_step, float_dtype, jacobians, pad_rows, x64_scope,
 )
@@ -44,8 +44,9 @@ DEFAULT_TOLERANCES = {"q_tol": (1e-12, 1e-10), "slow_tol": (1e-6, 1e-3), "dedup_
 class FixedPointOptions:
     """Settings of `find_fixed_points`; every field can also be passed to it as a keyword.
 
-    descent_steps, learning_rate, descent_tol: phase 1, Adam on q with a cosine-decayed learning rate;
-        a point stops once q < descent_tol.
+    descent: phase 1 in the working precision: 'newton' (damped Newton on q, the default) or 'adam'
+        (Adam with a cosine-decayed `learning_rate`, FixedPointFinder's method; give it ~2000 steps).
+    descent_steps, descent_tol: phase 1 iterations; a point stops once q < descent_tol.
     newton_steps: phase 2 iterations of damped Newton (each point stops when q cannot fall further).
     float64: run phase 2 and the linearization in float64 (inside `jax.enable_x64`).
     q_tol: converged iff q < q_tol (default 1e-12 with float64, 1e-10 without), q measured on the
@@ -60,10 +61,11 @@ class FixedPointOptions:
         widened by this fraction of the box's width on every side.
     """
 
-    descent_steps: int = 500
+    descent: str = "newton"
+    descent_steps: int = 100
     learning_rate: float = 1e-2
     descent_tol: float = 1e-10
-    newton_steps: int = 50
+    newton_steps: int = 20
     float64: bool = True
     q_tol: float | None = None
     slow_tol: float | None = None
@@ -80,6 +82,8 @@ class FixedPointOptions:
 
     def validate(self) -> None:
         """Raise ConfigError naming the first field with a bad value."""
+        if self.descent not in ("newton", "adam"):
+            raise ConfigError(f"descent must be 'newton' or 'adam', got {self.descent!r}.")
         for name in ("descent_steps", "newton_steps", "saddle_seeds_per_pair"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
@@ -336,16 +340,19 @@ def _classify_endpoints(system: System, params: Any, u: np.ndarray, x0: np.ndarr
     """Run both phases from x0 [n,K,S] and classify every end point; one _Points per network."""
     dtype = float_dtype(params, x0)
     squeeze = (lambda a: a) if population else (lambda a: a[0])
-    x = descend(
-        system, params, jnp.asarray(squeeze(u), dtype), jnp.asarray(squeeze(x0), dtype),
-        steps=opts.descent_steps, learning_rate=float(opts.learning_rate), tol=float(opts.descent_tol),
-        population=population,
-    )
+    u1, x = jnp.asarray(squeeze(u), dtype), jnp.asarray(squeeze(x0), dtype)
+    if opts.descent == "adam":
+        x = adam(
+            system, params, u1, x, steps=opts.descent_steps, learning_rate=float(opts.learning_rate),
+            tol=float(opts.descent_tol), population=population,
+        )
+    elif opts.descent_steps:
+        x = newton(system, params, u1, x, steps=opts.descent_steps, tol=float(opts.descent_tol), population=population)[0]
     with x64_scope(opts.float64):
         d = np.float64 if opts.float64 else dtype
         x, q, slope = newton(
             system, cast(params, d), jnp.asarray(squeeze(u), d), jnp.asarray(x, d),
-            steps=opts.newton_steps, population=population,
+            steps=opts.newton_steps, tol=0.0, population=population,
         )
         x, q, slope = np.asarray(x), np.asarray(q), np.asarray(slope)
     if not population:
