@@ -21,22 +21,20 @@ def make_noncontiguous(module: torch.nn.Module) -> torch.nn.Module:
     for name, p in list(module.named_parameters()):
         data = p.detach()
         view = data.t().contiguous().t() if data.ndim == 2 else torch.stack([data, data], dim=1)[:, 0]
-        assert not view.is_contiguous()
         setattr(module, name, torch.nn.Parameter(view))
+        assert not getattr(module, name).is_contiguous()
     return module
 
 
-def torch_trajectory(module, inputs: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor) -> np.ndarray:
-    """PyTorch's hidden states `[B, T, H]` (and cell states for an LSTM, concatenated as dynascope's)."""
+def torch_trajectory(module, inputs: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor):
+    """PyTorch's states `[B, T, ·]` (an LSTM's sequence output holds only h: its last c comes second)."""
     with torch.no_grad():
         if isinstance(module, torch.nn.RNNBase):
             x = inputs if module.batch_first else inputs.transpose(0, 1)
             hx = (h0[None], c0[None]) if isinstance(module, torch.nn.LSTM) else h0[None]
             out, last = module(x, hx)
             out = out if module.batch_first else out.transpose(0, 1)
-            if isinstance(module, torch.nn.LSTM):  # the sequence output holds h only: check c at the end
-                return np.concatenate([out.numpy(), np.zeros_like(out.numpy())], -1), last[1][0].numpy()
-            return out.numpy(), None
+            return out.numpy(), last[1][0].numpy() if isinstance(module, torch.nn.LSTM) else None
         states, h, c = [], h0, c0
         for t in range(inputs.shape[1]):
             if isinstance(module, torch.nn.LSTMCell):
@@ -72,10 +70,9 @@ def test_imported_model_reproduces_torch_trajectories(name):
     assert model.name == ("lstm" if is_lstm else "gru" if "gru" in name else "vanilla")
     states, outputs = model.run(params, jnp.asarray(inputs.numpy()), initial_states=jnp.asarray(start.numpy()))
     states = np.asarray(states)
-    if c_last is None:
-        np.testing.assert_allclose(states, expected, atol=1e-5)
-    else:
-        np.testing.assert_allclose(states[..., :HIDDEN], expected[..., :HIDDEN], atol=1e-5)
+    assert states.shape == (BATCH, T, 2 * HIDDEN if is_lstm else HIDDEN)
+    np.testing.assert_allclose(states[..., : expected.shape[-1]], expected, atol=1e-5)
+    if c_last is not None:
         np.testing.assert_allclose(states[:, -1, HIDDEN:], c_last, atol=1e-5)
     assert outputs.shape == (BATCH, T, 1) and not np.asarray(outputs).any()  # the default zero readout
 

@@ -18,14 +18,18 @@ B, T = 4, 5
 # Every registered model with its defaults, plus option settings that change the parameter set.
 CASES: list[tuple[str, dict[str, Any]]] = [(name, {}) for name in models.names()] + [
     ("lowrank", {"rank": 2, "bulk_gain": 0.8}),
-    ("dale", {"autapses": True, "activation": "softplus"}),
-    ("lstm", {"forget_bias": 0.0}),
+    ("ctrnn", {"activation": "relu", "weight_init": "identity"}),
 ]
 
 
 @dataclasses.dataclass
 class Built:
+    """A model with its compiled functions (compiled once per case: compile time dominates these tests)."""
+
     model: models.Model
+    init: Any
+    step: Any
+    run: Any
     params: models.Params
     inputs: jax.Array
     states: jax.Array
@@ -36,10 +40,11 @@ class Built:
 def built(request: pytest.FixtureRequest) -> Built:
     name, options = request.param
     model = models.get(name, **SIZES, **options)
-    params = jax.jit(model.init)(jax.random.key(0))
+    init, step, run = jax.jit(model.init), jax.jit(model.step), jax.jit(model.run)
+    params = init(jax.random.key(0))
     inputs = jax.random.normal(jax.random.key(1), (B, T, SIZES["n_inputs"]))
-    states, outputs = jax.jit(model.run)(params, inputs)
-    return Built(model, params, inputs, states, outputs)
+    states, outputs = run(params, inputs)
+    return Built(model, init, step, run, params, inputs, states, outputs)
 
 
 def test_init_is_float32_finite_and_matches_its_own_shapes(built: Built) -> None:
@@ -57,9 +62,8 @@ def test_init_is_float32_finite_and_matches_its_own_shapes(built: Built) -> None
 
 
 def test_same_key_same_params_other_key_other_params(built: Built) -> None:
-    init = jax.jit(built.model.init)
-    again = init(jax.random.key(0))
-    other = init(jax.random.key(1))
+    again = built.init(jax.random.key(0))
+    other = built.init(jax.random.key(1))
     for k, v in built.params.items():
         np.testing.assert_array_equal(np.asarray(again[k]), np.asarray(v))
     assert any(not np.array_equal(np.asarray(other[k]), np.asarray(v)) for k, v in built.params.items())
@@ -68,7 +72,7 @@ def test_same_key_same_params_other_key_other_params(built: Built) -> None:
 def test_step_under_jit(built: Built) -> None:
     m, p = built.model, built.params
     s = m.initial_state(p)
-    nxt = jax.jit(m.step)(p, s, built.inputs[0, 0])
+    nxt = built.step(p, s, built.inputs[0, 0])
     assert nxt.shape == (m.n_state,) and nxt.dtype == jnp.float32
     assert bool(jnp.all(jnp.isfinite(nxt)))
     assert not np.allclose(np.asarray(nxt), np.asarray(s))
@@ -78,23 +82,23 @@ def test_run_is_the_iterated_step_and_its_readout(built: Built) -> None:
     m, p = built.model, built.params
     assert built.states.shape == (B, T, m.n_state) and built.states.dtype == jnp.float32
     assert built.outputs.shape == (B, T, m.n_outputs) and built.outputs.dtype == jnp.float32
-    step = jax.jit(jax.vmap(m.step, in_axes=(None, 0, 0)))
-    s = jnp.broadcast_to(m.initial_state(p), (B, m.n_state))
-    for t in range(T):
-        s = step(p, s, built.inputs[:, t])
-        np.testing.assert_allclose(np.asarray(built.states[:, t]), np.asarray(s), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(
-        np.asarray(built.outputs), np.asarray(m.readout(p, built.states)), rtol=1e-5, atol=1e-6
-    )
+    for b in range(B):
+        s = m.initial_state(p)
+        for t in range(T):
+            s = built.step(p, s, built.inputs[b, t])
+            np.testing.assert_allclose(np.asarray(built.states[b, t]), np.asarray(s), rtol=1e-5, atol=1e-6)
+    readout = jax.jit(m.readout)(p, built.states)
+    np.testing.assert_allclose(np.asarray(built.outputs), np.asarray(readout), rtol=1e-5, atol=1e-6)
     assert m.activity(built.states).shape == (B, T, p["W_out"].shape[1])
 
 
 def test_run_from_given_initial_states(built: Built) -> None:
     m, p = built.model, built.params
     s0 = jax.random.uniform(jax.random.key(2), (B, m.n_state), minval=-0.5, maxval=0.5)
-    states, _ = jax.jit(m.run)(p, built.inputs, initial_states=s0)
-    first = jax.vmap(m.step, in_axes=(None, 0, 0))(p, s0, built.inputs[:, 0])
-    np.testing.assert_allclose(np.asarray(states[:, 0]), np.asarray(first), rtol=1e-5, atol=1e-6)
+    states, _ = built.run(p, built.inputs, initial_states=s0)
+    for b in range(B):
+        first = built.step(p, s0[b], built.inputs[b, 0])
+        np.testing.assert_allclose(np.asarray(states[b, 0]), np.asarray(first), rtol=1e-5, atol=1e-6)
 
 
 def test_gradient_through_run_is_finite_and_reaches_the_recurrence(built: Built) -> None:
@@ -121,8 +125,7 @@ def test_population_vmaps_over_init_and_run(built: Built) -> None:
         assert v.shape == (3,) + built.params[k].shape, k
     states, outputs = jax.jit(jax.vmap(m.run, in_axes=(0, None)))(pop, built.inputs)
     assert states.shape == (3, B, T, m.n_state) and outputs.shape == (3, B, T, m.n_outputs)
-    single = m.init(keys[1])
-    _, out1 = m.run(single, built.inputs)
+    _, out1 = built.run(built.init(keys[1]), built.inputs)
     np.testing.assert_allclose(np.asarray(outputs[1]), np.asarray(out1), rtol=1e-4, atol=1e-5)
 
 
@@ -132,15 +135,14 @@ def test_flow_is_the_step_increment_per_alpha(built: Built) -> None:
     x = built.inputs[0, 0]
     f = jax.jit(m.flow)(p, s, x)
     np.testing.assert_allclose(
-        np.asarray(f), np.asarray((m.step(p, s, x) - s) / m.alpha), rtol=1e-4, atol=1e-4
+        np.asarray(f), np.asarray((built.step(p, s, x) - s) / m.alpha), rtol=1e-4, atol=1e-4
     )
     if m.continuous:
         # A flow is a property of the ODE, not of its discretisation.
         other = dataclasses.replace(m, alpha=0.5)
-        np.testing.assert_allclose(np.asarray(other.flow(p, s, x)), np.asarray(f), rtol=1e-6, atol=1e-6)
-        np.testing.assert_allclose(
-            np.asarray(other.step(p, s, x)), np.asarray(s + 0.5 * f), rtol=1e-5, atol=1e-6
-        )
+        f2, s2 = jax.jit(lambda p, s, x: (other.flow(p, s, x), other.step(p, s, x)))(p, s, x)
+        np.testing.assert_allclose(np.asarray(f2), np.asarray(f), rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(np.asarray(s2), np.asarray(s + 0.5 * f), rtol=1e-5, atol=1e-6)
     else:
         assert m.alpha == 1.0
 

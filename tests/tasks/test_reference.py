@@ -13,13 +13,14 @@ from scipy.stats import norm
 from dynascope import tasks
 
 
-def _np(trials):
-    return tuple(np.asarray(a) for a in trials)
+def _sample(task, key, batch_size):
+    """NumPy copies of `task.sample(key, batch_size)`, compiled (one compile beats eager op-by-op dispatch)."""
+    return tuple(np.asarray(a) for a in jax.jit(task.sample, static_argnums=1)(key, batch_size))
 
 
 def test_flipflop_targets_follow_the_last_pulse(key):
     task = tasks.get("flipflop", n_bits=3, n_time=64, pulse_prob=0.05)
-    x, y, m = _np(task.sample(key, 64))
+    x, y, m = _sample(task, key, 64)
     want_y, want_m = np.zeros_like(y), np.zeros_like(m)
     for b in range(x.shape[0]):
         for i in range(x.shape[2]):
@@ -39,7 +40,7 @@ def test_flipflop_targets_follow_the_last_pulse(key):
 
 def test_flipflop_without_set_at_start_leaves_unset_bits_unscored(key):
     task = tasks.get("flipflop", n_bits=2, n_time=40, pulse_prob=0.02, set_at_start=False)
-    x, y, m = _np(task.sample(key, 32))
+    x, y, m = _sample(task, key, 32)
     first = np.array([[np.flatnonzero(x[b, :, i])[:1].tolist() or [40] for i in range(2)] for b in range(32)])[..., 0]
     t = np.arange(40)[None, :, None]
     np.testing.assert_array_equal(m, (t >= first[:, None, :]).astype(np.float32))
@@ -49,7 +50,7 @@ def test_flipflop_without_set_at_start_leaves_unset_bits_unscored(key):
 def test_sinewave_matches_the_closed_form(key):
     k, f_lo, f_hi, dt = 51, 1.0, 6.0, 10.0
     task = tasks.get("sinewave", n_frequencies=k, freq_min_hz=f_lo, freq_max_hz=f_hi, dt=dt, n_time=100)
-    x, y, m = _np(task.sample(key, 32))
+    x, y, m = _sample(task, key, 32)
     assert (x == x[:, :1]).all(), "the frequency cue is static"
     j = np.rint((x[:, 0, 0] - 0.25) * k).astype(int)  # level j/K + 0.25, j = 1..K
     assert ((j >= 1) & (j <= k)).all()
@@ -64,7 +65,7 @@ def test_sinewave_matches_the_closed_form(key):
 def test_cdi_noise_free_targets(key):
     dt = 10.0
     task = tasks.get("cdi", coherences=(0.1, 0.3), noise_std=0.0, fixation_ms=100.0, stimulus_ms=600.0, n_time=90, dt=dt)
-    x, y, m = _np(task.sample(key, 64))
+    x, y, m = _sample(task, key, 64)
     stim_on, resp_on = 10, 70  # 100 ms and 100 + 600 ms at 10 ms per step
     for b in range(x.shape[0]):
         ctx = x[b, :, 2:]
@@ -88,7 +89,7 @@ def test_cdi_noise_free_targets(key):
 
 def test_cdi_noise_statistics_and_zero_coherence(key):
     task = tasks.get("cdi", coherences=(0.4,), noise_std=0.5, score_fixation=False)
-    x, y, m = _np(task.sample(key, 256))
+    x, y, m = _sample(task, key, 256)
     stim = x[:, 10:70, :2]
     resid = stim - stim.mean(axis=1, keepdims=True)
     assert abs(resid.std() * np.sqrt(60 / 59) - 0.5) < 0.02
@@ -98,7 +99,7 @@ def test_cdi_noise_statistics_and_zero_coherence(key):
     np.testing.assert_array_equal(np.sign(mean_rel), y[:, -1, 0])
     assert (m[:, :70] == 0).all() and (m[:, 70:] == 1).all()
     zero = tasks.get("cdi", coherences=(0.0,), noise_std=0.0)
-    x0, y0, _ = _np(zero.sample(key, 64))
+    x0, y0, _ = _sample(zero, key, 64)
     assert (x0[..., :2] == 0).all()
     assert set(np.unique(y0[:, -1, 0])) == {-1.0, 1.0}
 
@@ -106,7 +107,7 @@ def test_cdi_noise_statistics_and_zero_coherence(key):
 def test_rsg_ramp_is_rebuilt_from_the_pulses(key):
     dt, intervals, gains = 20.0, (480.0, 640.0, 800.0), (1.0, 1.5)
     task = tasks.get("rsg", intervals=intervals, gains=gains, ready_ms=(100.0, 300.0), pulse_ms=40.0, n_time=120, dt=dt)
-    x, y, m = _np(task.sample(key, 64))
+    x, y, m = _sample(task, key, 64)
     seen = set()
     for b in range(x.shape[0]):
         ready = np.flatnonzero(x[b, :, 0])
@@ -129,21 +130,21 @@ def test_rsg_ramp_is_rebuilt_from_the_pulses(key):
 
 def test_rsg_metric_hand_worked(key):
     task = tasks.get("rsg")
-    trials = task.sample(key, 16)
-    x, y, _ = _np(trials)
+    trials = jax.jit(task.sample, static_argnums=1)(key, 16)
+    x, y, _ = (np.asarray(a) for a in trials)
     shift = 4
     late = np.concatenate([np.zeros_like(y[:, :shift]), y[:, :-shift]], axis=1)
     s = np.argmax(x[:, :, 1] > 0, axis=1)
     t_target = np.array([np.flatnonzero((y[b, :, 0] >= 0.9) & (np.arange(y.shape[1]) > s[b]))[0] for b in range(16)])
     want = 1.0 - shift / (t_target - s)
-    np.testing.assert_allclose(np.asarray(task.metric(jax.numpy.asarray(late), trials)), want, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(jax.jit(task.metric)(jax.numpy.asarray(late), trials)), want, rtol=1e-6)
     never = np.full_like(y, 0.5)
-    np.testing.assert_array_equal(np.asarray(task.metric(jax.numpy.asarray(never), trials)), 0.0)
+    np.testing.assert_array_equal(np.asarray(jax.jit(task.metric)(jax.numpy.asarray(never), trials)), 0.0)
 
 
 def test_delayed_match_answer_is_sample_equals_test(key):
     task = tasks.get("delayed_match", n_stimuli=3, dt=20.0, n_time=65)
-    x, y, m = _np(task.sample(key, 256))
+    x, y, m = _sample(task, key, 256)
     fix, sample_on, delay_on, test_on, resp_on = 0, 5, 15, 45, 55  # 100, 200, 600, 200 ms at 20 ms/step
     pairs = set()
     for b in range(x.shape[0]):
@@ -162,20 +163,20 @@ def test_delayed_match_answer_is_sample_equals_test(key):
 
 def test_perceptual_dm_noise_free_and_ideal_observer(key):
     task = tasks.get("perceptual_dm", noise_std=0.0)
-    x, y, _ = _np(task.sample(key, 128))
+    x, y, _ = _sample(task, key, 128)
     stim_on, resp_on = 5, 45  # 100 ms, then 800 ms, at 20 ms per step
     diff = x[:, stim_on, 2] - x[:, stim_on, 1]
-    coh = np.round(np.abs(diff) * 100, 3)
-    assert set(coh) <= {0.0, 3.2, 6.4, 12.8, 25.6, 51.2}
+    coh = np.abs(diff) * 100
+    assert np.isclose(coh[:, None], [0.0, 3.2, 6.4, 12.8, 25.6, 51.2], atol=1e-4).any(axis=1).all()
     np.testing.assert_allclose(x[:, stim_on, 1] + x[:, stim_on, 2], 1.0, atol=1e-6)
-    nonzero = coh > 0
+    nonzero = coh > 1e-4
     np.testing.assert_array_equal(np.sign(diff[nonzero]), y[nonzero, -1, 0])
     assert set(y[~nonzero, -1, 0]) == {-1.0, 1.0}, "0 % coherence gets a random correct answer"
     assert (x[:, :stim_on, 1:] == 0).all() and (x[:, resp_on:] == 0).all()
 
     # Ideal observer (sign of the summed right − left evidence) against its closed form.
     noisy = tasks.get("perceptual_dm")
-    xn, yn, _ = _np(noisy.sample(jax.random.key(3), 4000))
+    xn, yn, _ = _sample(noisy, jax.random.key(3), 4000)
     choice = np.sign((xn[:, stim_on:resp_on, 2] - xn[:, stim_on:resp_on, 1]).sum(axis=1))
     accuracy = (choice == yn[:, -1, 0]).mean()
     cohs = np.array(noisy.coherences)

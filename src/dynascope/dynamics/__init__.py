@@ -9,6 +9,7 @@ from dynascope.dynamics.fixed_points import (
 )
 from dynascope.dynamics.linearization import Linearization, linearize
 from dynascope.dynamics.seeds import saddle_seeds, sample_initial_states
+from dynascope.dynamics.skeleton import signature, skeleton, skeleton_population
 
 __all__ = [
     "FixedPointOptions",
@@ -20,4 +21,7 @@ __all__ = [
     "linearize",
     "saddle_seeds",
     "sample_initial_states",
+    "signature",
+    "skeleton",
+    "skeleton_population",
 ]

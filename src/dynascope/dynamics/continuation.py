@@ -17,9 +17,6 @@ from dynascope.models._base import Model
 Family = Callable[[jax.Array, jax.Array], jax.Array]
 StepFn = Callable[[Any, jax.Array, jax.Array], jax.Array]
 
-KINDS = ("fold", "flip", "neimark_sacker", "hopf")
-
-
 @dataclasses.dataclass(frozen=True)
 class Bifurcation:
     """A codimension-one bifurcation located on a branch.
@@ -246,10 +243,14 @@ def continue_fixed_points(
             if not low <= new[-1] <= high:
                 edge = high if new[-1] > high else low
                 w = (edge - u[-1]) / (new[-1] - u[-1])
-                new = prob.correct(u + w * (new - u), None)
-                status = "completed"
-                if new is None:
-                    break
+                end = prob.correct(u + w * (new - u), None)
+                if end is None:  # e.g. a fold right at the edge: come closer with shorter steps
+                    ds *= 0.5
+                    if ds < min_step_size:
+                        status = "step_too_small"
+                        break
+                    continue
+                new, status = end, "completed"
             if np.linalg.norm(new[:-1]) > 1e8:
                 status = "diverged"
                 break

@@ -73,8 +73,8 @@ def _as_step(model: Model | StepFn) -> StepFn:
     )
 
 
-def _check_input(model: Model | StepFn, x: Any) -> jax.Array:
-    x = jnp.asarray(x)
+def _check_input(model: Model | StepFn, x: Any) -> np.ndarray:
+    x = np.asarray(x)  # NumPy, not jnp: a float64 input must not be rounded to float32 before the x64 scope
     if x.ndim != 1 or (isinstance(model, Model) and x.shape != (model.n_inputs,)):
         expected = f"({model.n_inputs},)" if isinstance(model, Model) else "[I]"
         raise ShapeError(
@@ -206,6 +206,7 @@ def find_periodic_orbits(
     """
     step = _as_step(model)
     k = check_positive_int("period", period)
+    max_iter = check_positive_int("max_iter", max_iter)
     x = _check_input(model, x)
     seeds = _check_states(model, "initial_states", initial_states, 2)
     with jax.enable_x64(True):
@@ -323,6 +324,7 @@ def find_limit_cycle(
     s_init = _check_states(model, "initial_state", initial_state, 1)
     n_settle = check_positive_int("n_settle", n_settle)
     max_period = check_positive_int("max_period", max_period)
+    max_iter = check_positive_int("max_iter", max_iter)
     with jax.enable_x64(True):
         p64, x64 = _as_float64(params), _as_float64(x)
         s0 = jnp.asarray(s_init, jnp.float64)

@@ -1,0 +1,277 @@
+"""The dynamical skeleton: fixed points as nodes, and where the unstable manifolds of the saddles lead.
+
+Every saddle is left along each of its unstable eigendirections, on both sides, from a distance
+`epsilon`; all departures (of all saddles, and of all networks of a population) are simulated at once
+in one compiled, vmapped loop, and each end point is matched to a fixed point or to a terminal node
+'unbounded', 'cycle' or 'unresolved'. The graph's `signature` compares networks by topology.
+References: Sussillo & Barak 2013; Maheswaranathan et al. 2019 (topology shared across architectures).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import functools
+from typing import Any, Sequence
+
+import jax
+import jax.numpy as jnp
+import networkx as nx
+import numpy as np
+
+from dynascope.dynamics._system import System, as_system, bucket, cast, jacobians, pad_rows, x64_scope
+from dynascope.dynamics.fixed_points import FixedPoints, Status, _population_size
+from dynascope.dynamics.linearization import eigendecompose, stability_kind, unstable_modes
+from dynascope.errors import ConfigError
+
+TERMINALS = ("unbounded", "cycle", "unresolved")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Config:
+    n_steps: int
+    epsilon: float
+    match_tol: float
+    include_slow: bool
+    float64: bool
+
+    @property
+    def window(self) -> int:
+        """Final steps kept to recognise a periodic orbit."""
+        return max(2, min(500, self.n_steps // 2))
+
+
+def skeleton(
+    model: Any,
+    params: Any,
+    fixed_points: FixedPoints,
+    input: Any = None,
+    *,
+    n_steps: int = 2000,
+    epsilon: float = 1e-3,
+    match_tol: float = 1e-2,
+    include_slow: bool = False,
+    float64: bool = True,
+    continuous: bool | None = None,
+    alpha: float | None = None,
+) -> nx.DiGraph:
+    """The skeleton graph of one network under the constant `input [I]` (default: the only input in
+    `fixed_points`).
+
+    Nodes: the converged fixed points under that input (and slow points with `include_slow`), keyed by
+    their row in `fixed_points`, with attributes `index` (= n_unstable), `state [S]`, `stable`, `q`,
+    `status`, `kind` (see linearization.KINDS), `outside_reachable` and `label` (str(index)). From every
+    node with unstable modes, the map (or the Euler-stepped flow) is run `n_steps` from x* ± epsilon·v
+    for each unstable eigenvector v (the real part for a complex pair). An end point within
+    match_tol·(1 + ‖x*‖) of a fixed point x* gives an edge to it; otherwise to the terminal node
+    'unbounded' (norm beyond 1e3·(1 + largest fixed-point norm), or not finite), 'cycle' (it returns
+    near itself after moving away within the last steps) or 'unresolved'. Edges carry `weight` (number
+    of departures) and `departures`, a list of {direction (mode index, dominant first), sign (±1), eigval}.
+    """
+    system = as_system(model, continuous=continuous, alpha=alpha)
+    cfg = _config(n_steps, epsilon, match_tol, include_slow, float64)
+    return _skeletons(system, params, [fixed_points], input, cfg, population=False)[0]
+
+
+def skeleton_population(
+    model: Any,
+    stacked_params: Any,
+    fixed_points: Sequence[FixedPoints],
+    input: Any = None,
+    **options: Any,
+) -> list[nx.DiGraph]:
+    """`skeleton` of n networks at once (params stacked on a leading axis, one FixedPoints per network):
+    the departures of every saddle of every network run in one compiled, vmapped simulation."""
+    continuous, alpha = options.pop("continuous", None), options.pop("alpha", None)
+    system = as_system(model, continuous=continuous, alpha=alpha)
+    bad = sorted(set(options) - {"n_steps", "epsilon", "match_tol", "include_slow", "float64"})
+    if bad:
+        raise ConfigError(f"unknown skeleton option {', '.join(map(repr, bad))}; the options are: "
+                          "n_steps, epsilon, match_tol, include_slow, float64, continuous, alpha.")
+    defaults = {"n_steps": 2000, "epsilon": 1e-3, "match_tol": 1e-2, "include_slow": False, "float64": True}
+    cfg = _config(**{**defaults, **options})
+    n = _population_size(stacked_params)
+    if len(fixed_points) != n:
+        raise ConfigError(f"fixed_points must hold one FixedPoints per network ({n}), got {len(fixed_points)}.")
+    return _skeletons(system, stacked_params, list(fixed_points), input, cfg, population=True)
+
+
+def signature(graph: nx.DiGraph) -> dict[str, Any]:
+    """A compact, JSON-serialisable summary of a skeleton graph that two networks can be compared by.
+
+    `n_fixed_points`; `counts` {index: number of fixed points}; `terminals` {name: departures ending
+    there}; `edges`: the sorted multiset of (index_from, index_to or terminal name) pairs, one per
+    departure; `wl_hash`: networkx's Weisfeiler–Lehman hash of the graph with node label = index and
+    edge label = number of departures (equal for isomorphic skeletons).
+    References: Shervashidze et al. 2011 (Weisfeiler–Lehman graph kernels).
+    """
+    counts: collections.Counter = collections.Counter()
+    terminals: collections.Counter = collections.Counter()
+    for node, data in graph.nodes(data=True):
+        if data.get("terminal"):
+            terminals[node] = sum(w for _, _, w in graph.in_edges(node, data="weight"))
+        else:
+            counts[int(data["index"])] += 1
+    edges = []
+    for a, b, w in graph.edges(data="weight"):
+        edges += [[_label(graph, a), _label(graph, b)]] * int(w)
+    edges.sort(key=lambda e: [(isinstance(v, str), str(v) if isinstance(v, str) else v) for v in e])
+    return {
+        "n_fixed_points": int(sum(counts.values())),
+        "counts": {int(k): int(v) for k, v in sorted(counts.items())},
+        "terminals": {str(k): int(v) for k, v in sorted(terminals.items())},
+        "edges": edges,
+        "wl_hash": nx.weisfeiler_lehman_graph_hash(graph, node_attr="label", edge_attr="weight"),
+    }
+
+
+def _label(graph: nx.DiGraph, node: Any) -> int | str:
+    data = graph.nodes[node]
+    return str(node) if data.get("terminal") else int(data["index"])
+
+
+def _config(n_steps: Any, epsilon: Any, match_tol: Any, include_slow: Any, float64: Any) -> _Config:
+    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 4:
+        raise ConfigError(f"n_steps must be an integer ≥ 4 (steps simulated from each saddle), got {n_steps!r}.")
+    for name, v in (("epsilon", epsilon), ("match_tol", match_tol)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+            raise ConfigError(f"{name} must be a positive number, got {v!r}.")
+    for name, v in (("include_slow", include_slow), ("float64", float64)):
+        if not isinstance(v, bool):
+            raise ConfigError(f"{name} must be True or False, got {v!r}.")
+    return _Config(n_steps, float(epsilon), float(match_tol), include_slow, float64)
+
+
+def _nodes(fp: FixedPoints, system: System, input: Any, cfg: _Config) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of `fp` that become nodes, and the input [I] they share."""
+    if not isinstance(fp, FixedPoints):
+        raise ConfigError(f"fixed_points must be a FixedPoints (from find_fixed_points), got {type(fp).__name__}.")
+    if fp.continuous != system.continuous:
+        raise ConfigError(
+            f"fixed_points were found for a {'flow' if fp.continuous else 'map'} but the model is analysed as "
+            f"a {'flow' if system.continuous else 'map'}; pass the same model (or continuous/alpha) to both."
+        )
+    ok = (fp.status == Status.CONVERGED) | (cfg.include_slow & (fp.status == Status.SLOW))
+    if input is None:
+        rows = np.unique(fp.inputs[ok], axis=0)
+        if rows.shape[0] > 1:
+            raise ConfigError(
+                f"fixed_points hold points under {rows.shape[0]} different inputs; pass input=[I] to pick one."
+            )
+        u = rows[0] if rows.shape[0] else np.zeros(fp.inputs.shape[1], fp.states.dtype)
+    else:
+        u = np.asarray(input, dtype=fp.states.dtype)
+        if u.shape != (fp.inputs.shape[1],):
+            raise ConfigError(f"input must have shape ({fp.inputs.shape[1]},) like fixed_points.inputs rows, got {u.shape}.")
+    same = np.all(np.isclose(fp.inputs, u, rtol=0.0, atol=1e-12), axis=1)
+    return np.flatnonzero(ok & same), u
+
+
+def _departures(fp: FixedPoints, rows: np.ndarray, eig: tuple, system: System, eps: float) -> tuple[list, np.ndarray]:
+    """(row, mode, sign, eigval) per departure and their start states [D, S]."""
+    w, right = eig[0], eig[1]
+    meta, starts = [], []
+    for j, row in enumerate(rows):
+        unstable = unstable_modes(w[j], system.continuous)
+        for m in np.flatnonzero(unstable):
+            if w[j, m].imag < 0:  # the conjugate of the mode before it: same real plane
+                continue
+            v = right[j, :, m].real
+            v = v / np.linalg.norm(v)
+            for sign in (1, -1):
+                meta.append((int(row), int(m), sign, complex(w[j, m])))
+                starts.append(fp.states[row] + sign * eps * v)
+    s = fp.states.shape[1]
+    return meta, (np.stack(starts) if starts else np.zeros((0, s), fp.states.dtype))
+
+
+def _simulate_one(system: System, n_steps: int, window: int, params: Any, u: jax.Array, x0: jax.Array) -> jax.Array:
+    step = jax.vmap(system.step, in_axes=(None, 0, None))
+    x = jax.lax.fori_loop(0, n_steps - window, lambda _, s: step(params, s, u), x0)
+
+    def body(s: jax.Array, _: Any) -> tuple[jax.Array, jax.Array]:
+        s = step(params, s, u)
+        return s, s
+
+    return jax.lax.scan(body, x, None, length=window)[1]
+
+
+@functools.partial(jax.jit, static_argnames=("system", "n_steps", "window", "population"))
+def _simulate(system: System, params: Any, u: jax.Array, x0: jax.Array, *, n_steps: int, window: int, population: bool) -> jax.Array:
+    """Final `window` states `[(n,) W, D, S]` of the departures `x0 [(n,) D, S]` under inputs `u [(n,) I]`."""
+    one = functools.partial(_simulate_one, system, n_steps, window)
+    return jax.vmap(one)(params, u, x0) if population else one(params, u, x0)
+
+
+def _destination(tail: np.ndarray, nodes: np.ndarray, rows: np.ndarray, cfg: _Config) -> Any:
+    """Where a departure whose last states are `tail [W, S]` ended: a row of `rows`, or a terminal name."""
+    end = tail[-1]
+    scale = 1.0 + (np.linalg.norm(nodes, axis=1).max() if len(nodes) else 0.0)
+    if not np.all(np.isfinite(tail)) or np.linalg.norm(end) > 1e3 * scale:
+        return "unbounded"
+    if len(nodes):
+        d = np.linalg.norm(nodes - end, axis=1)
+        j = int(np.argmin(d))
+        if d[j] <= cfg.match_tol * (1.0 + np.linalg.norm(nodes[j])):
+            return int(rows[j])
+    tol = cfg.match_tol * (1.0 + np.linalg.norm(end))
+    back = np.linalg.norm(tail[::-1][1:] - end, axis=1)  # distance k = 1, 2, ... steps back
+    away = np.maximum.accumulate(back) > 2 * tol
+    # A period-k orbit comes back within tol at lag k after having moved away at a smaller lag.
+    if np.any((back[1:] <= tol) & away[:-1]):
+        return "cycle"
+    return "unresolved"
+
+
+def _skeletons(system: System, params: Any, fps: list[FixedPoints], input: Any, cfg: _Config, population: bool) -> list[nx.DiGraph]:
+    selected = [_nodes(fp, system, input, cfg) for fp in fps]
+    sizes = [rows.size for rows, _ in selected]
+    size = bucket(max(sizes + [1]))
+    dtype = fps[0].states.dtype
+    states = np.stack([pad_rows(fp.states[rows], size) for fp, (rows, _) in zip(fps, selected)])
+    inputs = np.stack([np.broadcast_to(u, (size, u.shape[0])) for _, u in selected]).astype(dtype)
+    if population:
+        jac, _ = jacobians(system, params, states, inputs, float64=cfg.float64, population=True)
+    else:
+        jac = jacobians(system, params, states[0], inputs[0], float64=cfg.float64)[0][None]
+    eigs = [eigendecompose(jac[i, : sizes[i]], system.continuous) for i in range(len(fps))]
+    deps = [_departures(fp, rows, e, system, cfg.epsilon) for fp, (rows, _), e in zip(fps, selected, eigs)]
+    n_dep = [start.shape[0] for _, start in deps]
+    ends = None
+    if max(n_dep):
+        d_size = bucket(max(n_dep))
+        x0 = np.stack([pad_rows(start, d_size) if start.shape[0] else np.broadcast_to(states[i, :1], (d_size, states.shape[2]))
+                       for i, (_, start) in enumerate(deps)])
+        u = np.stack([u for _, u in selected])
+        with x64_scope(cfg.float64):
+            d = np.float64 if cfg.float64 else dtype
+            kw = dict(n_steps=cfg.n_steps, window=cfg.window, population=population)
+            if population:
+                ends = np.asarray(_simulate(system, cast(params, d), jnp.asarray(u, d), jnp.asarray(x0, d), **kw))
+            else:
+                ends = np.asarray(_simulate(system, cast(params, d), jnp.asarray(u[0], d), jnp.asarray(x0[0], d), **kw))[None]
+    graphs = []
+    for i, (fp, (rows, _)) in enumerate(zip(fps, selected)):
+        g = nx.DiGraph()
+        w = eigs[i][0]
+        kinds = stability_kind(w, system.continuous) if rows.size else []
+        for j, row in enumerate(rows):
+            index = int(unstable_modes(w[j], system.continuous).sum())
+            g.add_node(
+                int(row), index=index, state=fp.states[row], stable=bool(fp.is_stable[row]), q=float(fp.q[row]),
+                status=int(fp.status[row]), kind=str(kinds[j]), outside_reachable=bool(fp.outside_reachable[row]),
+                label=str(index), terminal=False,
+            )
+        meta, _ = deps[i]
+        nodes = fp.states[rows]
+        for k, (row, mode, sign, eigval) in enumerate(meta):
+            dest = _destination(ends[i, :, k], nodes, rows, cfg)
+            if isinstance(dest, str) and dest not in g:
+                g.add_node(dest, index=None, label=dest, terminal=True)
+            if not g.has_edge(row, dest):
+                g.add_edge(row, dest, weight=0, departures=[])
+            edge = g.edges[row, dest]
+            edge["weight"] += 1
+            edge["departures"].append({"direction": mode, "sign": sign, "eigval": eigval})
+        graphs.append(g)
+    return graphs

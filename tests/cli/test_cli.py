@@ -1,0 +1,82 @@
+"""The command line: happy paths in-process, user errors as one line with exit code 2 and no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from dynascope.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def wide_console():
+    """Rich sizes tables to the terminal; under the test runner there is none, so give it room."""
+    from dynascope.cli._display import console
+
+    old = console.width
+    console.width = 200
+    yield
+    console.width = old
+TINY = ["--task", "flipflop", "--task-opt", "n_bits=2", "--task-opt", "n_time=16", "--arch", "vanilla",
+        "--hidden", "6", "--seeds", "2", "--steps", "30", "--batch", "8", "--lr", "0.01"]
+
+
+def dynascope(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dynascope", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_tasks_and_models_list_the_registries():
+    from dynascope import models, tasks
+
+    out = runner.invoke(app, ["tasks"], terminal_width=200)
+    assert out.exit_code == 0 and all(n in out.stdout for n in tasks.names())
+    out = runner.invoke(app, ["models"], terminal_width=200)
+    assert out.exit_code == 0 and all(n in out.stdout for n in models.names())
+
+
+def test_train_then_show_and_runs(tmp_path):
+    out = runner.invoke(app, ["train", *TINY, "--out", str(tmp_path / "r")], terminal_width=200)
+    assert out.exit_code == 0, out.stdout
+    assert "vanilla-6/s000" in out.stdout and "final loss" in out.stdout
+    out = runner.invoke(app, ["show", str(tmp_path / "r")], terminal_width=200)
+    assert out.exit_code == 0 and "sweep.archs" in out.stdout
+    out = runner.invoke(app, ["runs", str(tmp_path)], terminal_width=200)
+    assert out.exit_code == 0 and "flipflop" in out.stdout
+    # A second train into the same folder without --resume is refused; with --resume it is a no-op.
+    again = runner.invoke(app, ["train", *TINY, "--out", str(tmp_path / "r"), "--resume"], terminal_width=200)
+    assert again.exit_code == 0, again.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "--task", "flipflp", "--out", "x"], "unknown task 'flipflp'. Did you mean 'flipflop'?"),
+        (["train", "--arch", "gru,lstn", "--out", "x"], "unknown model 'lstn'. Did you mean 'lstm'?"),
+        (["train", "--hidden", "sixty", "--out", "x"], "--hidden must be a comma-separated list of ints"),
+        (["train", "--task-opt", "n_bits", "--out", "x"], "--task-opt takes KEY=VALUE"),
+        (["train", "--task-opt", "bits=3", "--out", "x"], "task 'flipflop' has no option 'bits'"),
+        (["train", "--seeds", "0", "--out", "x"], "seeds must be a positive integer, got 0"),
+        (["show", "no/such/run"], "run folder no/such/run does not exist"),
+    ],
+)
+def test_user_errors_are_one_line_with_exit_code_2(args, message, tmp_path):
+    res = subprocess.run([sys.executable, "-m", "dynascope", *args], capture_output=True, text=True,
+                         timeout=300, cwd=tmp_path)
+    assert res.returncode == 2, res.stderr
+    assert "Traceback" not in res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and message in lines[0], res.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_resume_of_a_different_config_is_refused(tmp_path):
+    out = runner.invoke(app, ["train", *TINY, "--out", str(tmp_path / "r")], terminal_width=200)
+    assert out.exit_code == 0
+    res = subprocess.run([sys.executable, "-m", "dynascope", "train", *TINY[:-2], "--lr", "0.02", "--out",
+                          str(tmp_path / "r"), "--resume"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2 and "created with a different config" in res.stderr
