@@ -27,9 +27,9 @@ class Built:
     """A model with its compiled functions (compiled once per case: compile time dominates these tests)."""
 
     model: models.Model
-    init: Any
     step: Any
     run: Any
+    population: models.Params
     params: models.Params
     inputs: jax.Array
     states: jax.Array
@@ -40,11 +40,14 @@ class Built:
 def built(request: pytest.FixtureRequest) -> Built:
     name, options = request.param
     model = models.get(name, **SIZES, **options)
-    init, step, run = jax.jit(model.init), jax.jit(model.step), jax.jit(model.run)
-    params = init(jax.random.key(0))
+    step, run = jax.jit(model.step), jax.jit(model.run)
+    # Keys 0, 0, 1: one compiled, vmapped init checks jit, vmap and same-key reproducibility at once.
+    keys = jax.random.split(jax.random.key(0), 2)[jnp.array([0, 0, 1])]
+    population = jax.jit(jax.vmap(model.init))(keys)
+    params = {k: v[0] for k, v in population.items()}
     inputs = jax.random.normal(jax.random.key(1), (B, T, SIZES["n_inputs"]))
     states, outputs = run(params, inputs)
-    return Built(model, init, step, run, params, inputs, states, outputs)
+    return Built(model, step, run, population, params, inputs, states, outputs)
 
 
 def test_init_is_float32_finite_and_matches_its_own_shapes(built: Built) -> None:
@@ -62,11 +65,11 @@ def test_init_is_float32_finite_and_matches_its_own_shapes(built: Built) -> None
 
 
 def test_same_key_same_params_other_key_other_params(built: Built) -> None:
-    again = built.init(jax.random.key(0))
-    other = built.init(jax.random.key(1))
-    for k, v in built.params.items():
-        np.testing.assert_array_equal(np.asarray(again[k]), np.asarray(v))
-    assert any(not np.array_equal(np.asarray(other[k]), np.asarray(v)) for k, v in built.params.items())
+    pop = {k: np.asarray(v) for k, v in built.population.items()}
+    for k, v in pop.items():
+        assert v.shape == (3,) + built.params[k].shape, k
+        np.testing.assert_array_equal(v[1], v[0])
+    assert any(not np.array_equal(v[2], v[0]) for v in pop.values())
 
 
 def test_step_under_jit(built: Built) -> None:
@@ -117,16 +120,12 @@ def test_gradient_through_run_is_finite_and_reaches_the_recurrence(built: Built)
     assert any(float(jnp.abs(grads[k]).max()) > 0 for k in recurrent), recurrent
 
 
-def test_population_vmaps_over_init_and_run(built: Built) -> None:
-    m = built.model
-    keys = jax.random.split(jax.random.key(3), 3)
-    pop = jax.jit(jax.vmap(m.init))(keys)
-    for k, v in pop.items():
-        assert v.shape == (3,) + built.params[k].shape, k
+def test_population_runs_under_vmap(built: Built) -> None:
+    m, pop = built.model, built.population
     states, outputs = jax.jit(jax.vmap(m.run, in_axes=(0, None)))(pop, built.inputs)
     assert states.shape == (3, B, T, m.n_state) and outputs.shape == (3, B, T, m.n_outputs)
-    _, out1 = built.run(built.init(keys[1]), built.inputs)
-    np.testing.assert_allclose(np.asarray(outputs[1]), np.asarray(out1), rtol=1e-4, atol=1e-5)
+    _, out2 = built.run({k: v[2] for k, v in pop.items()}, built.inputs)
+    np.testing.assert_allclose(np.asarray(outputs[2]), np.asarray(out2), rtol=1e-4, atol=1e-5)
 
 
 def test_flow_is_the_step_increment_per_alpha(built: Built) -> None:

@@ -95,12 +95,13 @@ def test_docstring_cites_a_paper(task_and_fns):
 
 def test_options_rebuild_the_same_task(task_and_fns):
     task, _, _ = task_and_fns
-    assert tasks.get(task.name, **task.options()) == task
+    again = tasks.get(task.name, **task.options())
+    assert again == task and hash(again) == hash(task)  # hashable: usable as a static jit argument
 
 
 def test_plot_trial_returns_a_labelled_figure(task_and_fns, key):
     task, sample, _ = task_and_fns
-    trials = sample(key, 2)
+    trials = sample(key, BATCH)
     fig = task.plot_trial(trials, outputs=trials.targets * 0.5, index=1)
     assert isinstance(fig, Figure)
     ax_in, ax_out = fig.axes[:2]

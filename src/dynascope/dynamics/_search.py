@@ -55,7 +55,7 @@ def _descend(system: System, steps: int, learning_rate: float, tol: float, param
     return jax.lax.while_loop(cond, body, init)[1]
 
 
-def _newton_point(system: System, steps: int, tol: float, params: Any, x0: jax.Array, u: jax.Array) -> tuple[jax.Array, ...]:
+def _newton_point(system: System, steps: jax.Array, tol: jax.Array, params: Any, x0: jax.Array, u: jax.Array) -> tuple[jax.Array, ...]:
     q = functools.partial(_q, system, params)
     grad, hess = jax.grad(q), jax.hessian(q)
     eps = jnp.finfo(x0.dtype).eps
@@ -90,7 +90,6 @@ def _newton_point(system: System, steps: int, tol: float, params: Any, x0: jax.A
     return x, qx, slope
 
 
-@functools.partial(jax.jit, static_argnames=("system", "steps", "tol", "population"))
 def newton(
     system: System, params: Any, inputs: jax.Array, x0: jax.Array, *, steps: int, tol: float, population: bool
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -104,6 +103,13 @@ q < `tol`, or when no step lowers q any more. At a fixed point H = J_rᵀJ_r (Ga
     ‖∇‖F(s) − s‖‖ `[(n,) K]`, ~0 at every minimum of q.
     References: Levenberg 1944; Marquardt 1963; Sussillo & Barak 2013.
     """
+    # steps and tol are traced, so both phases and every budget share one compiled program per dtype.
+    steps_, tol_ = jnp.asarray(steps, jnp.int32), jnp.asarray(tol, x0.dtype)
+    return _newton(system, params, inputs, x0, steps_, tol_, population=population)
+
+
+@functools.partial(jax.jit, static_argnames=("system", "population"))
+def _newton(system: System, params: Any, inputs: jax.Array, x0: jax.Array, steps: jax.Array, tol: jax.Array, *, population: bool) -> tuple[jax.Array, ...]:
     point = functools.partial(_newton_point, system, steps, tol)
     batch = jax.vmap(point, in_axes=(None, 0, 0))
     return jax.vmap(batch)(params, x0, inputs) if population else batch(params, x0, inputs)

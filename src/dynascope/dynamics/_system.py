@@ -86,13 +86,16 @@ def as_system(model: Any, *, continuous: bool | None = None, alpha: float | None
 
 # -- dtypes and shapes ----------------------------------------------------------------------------
 def float_dtype(params: Any, fallback: Any) -> np.dtype:
-    """The floating dtype of the first floating leaf of `params`, else that of `fallback`, else float32."""
-    for leaf in jax.tree.leaves(params):
+    """The floating dtype of the first floating leaf of `params`, else of `fallback`, else float32, as JAX
+    will compute in it (float64 only inside an x64 scope)."""
+    found = np.dtype(np.float32)
+    for leaf in jax.tree.leaves(params) + [fallback]:
         dtype = np.result_type(leaf)
         if np.issubdtype(dtype, np.floating):
-            return dtype
-    dtype = np.result_type(fallback)
-    return dtype if np.issubdtype(dtype, np.floating) else np.dtype(np.float32)
+            found = dtype
+            break
+    # float64 arrays are float32 to JAX unless x64 is on: compute in what JAX will actually use.
+    return np.dtype(jax.dtypes.canonicalize_dtype(found))
 
 
 def cast(tree: Any, dtype: Any) -> Any:

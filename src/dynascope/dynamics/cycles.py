@@ -173,6 +173,28 @@ def _minimal_period(points: np.ndarray, k: int, tol: float) -> int:
     return k
 
 
+def _distinct_orbits(orbits: np.ndarray, q: np.ndarray, k: int, tol: float) -> list[tuple[np.ndarray, int, float]]:
+    """(points [k, S], minimal period, q) of each distinct cycle among `orbits [M, k+1, S]`, each started
+    at its lexicographically smallest point; shifted copies of a kept cycle are dropped."""
+    kept: list[tuple[np.ndarray, int, float]] = []
+    for pts, qi in zip(orbits, q):
+        d = _minimal_period(pts, k, tol)
+        if any(dk == d and np.min(np.linalg.norm(pk[:d] - pts[0], axis=1)) < tol for pk, dk, _ in kept):
+            continue
+        start = np.lexsort(pts[:d].T[::-1])[0]
+        kept.append((pts[(start + np.arange(k)) % d], d, float(qi)))
+    return kept
+
+
+def _floquet(jacobians: np.ndarray) -> np.ndarray:
+    """Eigenvalues of J_{d−1} ⋯ J_0 (the Jacobian of F^d along an orbit) `[S]`, by decreasing modulus."""
+    mono = np.eye(jacobians.shape[-1])
+    for jac in jacobians:
+        mono = jac @ mono
+    mu = np.linalg.eigvals(mono)
+    return mu[np.argsort(-np.abs(mu), kind="stable")]
+
+
 def find_periodic_orbits(
     model: Model | StepFn,
     params: Any,
@@ -215,23 +237,13 @@ def find_periodic_orbits(
         states, q = np.asarray(states), np.asarray(q)
         converged = np.isfinite(q) & (q < tol)
         orbits = np.asarray(_trajectories(step, p64, x64, jnp.asarray(states[converged]), k + 1))
-        kept: list[tuple[np.ndarray, int, float]] = []
-        for pts, qi in zip(orbits, q[converged]):
-            d = _minimal_period(pts, k, unique_tol)
-            if any(dk == d and np.min(np.linalg.norm(pk[:d] - pts[0], axis=1)) < unique_tol for pk, dk, _ in kept):
-                continue
-            start = np.lexsort(pts[:d].T[::-1])[0]
-            kept.append((pts[(start + np.arange(k)) % d], d, float(qi)))
+        kept = _distinct_orbits(orbits, q[converged], k, unique_tol)
         n_state = seeds.shape[1]
+        multipliers = np.zeros((len(kept), n_state), complex)
         if kept:
             jacs = np.asarray(_step_jacobians(step, p64, x64, jnp.asarray(np.concatenate([p for p, _, _ in kept]))))
-        multipliers = np.zeros((len(kept), n_state), complex)
-        for i, (_, d, _) in enumerate(kept):
-            mono = np.eye(n_state)
-            for j in range(d):
-                mono = jacs[i * k + j] @ mono
-            mu = np.linalg.eigvals(mono)
-            multipliers[i] = mu[np.argsort(-np.abs(mu), kind="stable")]
+            for i, (_, d, _) in enumerate(kept):
+                multipliers[i] = _floquet(jacs[i * k : i * k + d])
     return PeriodicOrbits(
         points=np.stack([p for p, _, _ in kept]) if kept else np.zeros((0, k, n_state)),
         period=np.array([d for _, d, _ in kept], int),
@@ -271,6 +283,29 @@ def _first_return(traj: np.ndarray) -> float | None:
         if np.linalg.norm((1 - theta) * traj[t] + theta * traj[t + 1] - traj[0]) < radius:
             return float(t + theta)
     return None
+
+
+def _shoot(
+    return_map: Callable[..., Any], s0: np.ndarray, normal: np.ndarray, period: float, max_iter: int, tol: float
+) -> tuple[np.ndarray, float, np.ndarray, float, bool]:
+    """Newton on (s, T) for Φ_T(s) = s, normal·(s − s0) = 0: (s, T, ∂Φ_T/∂s, ‖Φ_T(s) − s‖, converged)."""
+    s, size = s0.copy(), s0.size
+    for _ in range(max_iter + 1):
+        n = int(np.floor(period))
+        out, d_t, jac = (np.asarray(a) for a in return_map(jnp.asarray(s), n, period - n))
+        res = out - s
+        if np.linalg.norm(res) < tol * (1.0 + np.linalg.norm(s)):
+            return s, period, jac, float(np.linalg.norm(res)), True
+        system = np.zeros((size + 1, size + 1))
+        system[:size, :size] = jac - np.eye(size)
+        system[:size, size] = d_t
+        system[size, :size] = normal
+        rhs = -np.concatenate([res, [normal @ (s - s0)]])
+        delta = np.linalg.lstsq(system, rhs, rcond=None)[0]
+        s = s + delta[:size]
+        # A step in T of more than one step would jump to another branch of the piecewise Φ_T.
+        period = float(np.clip(period + delta[size], period - 1.0, period + 1.0))
+    return s, period, jac, float(np.linalg.norm(res)), False
 
 
 def find_limit_cycle(
@@ -336,38 +371,20 @@ def find_limit_cycle(
         if t0 is None:
             status = "diverged" if not finite else "fixed_point" if at_rest else "no_return"
             return LimitCycle(status, np.nan, None, traj[:1], np.zeros(0, complex), complex(np.nan), False, np.nan)
-        section, normal = traj[0], traj[1] - traj[0]
-        s, period = traj[0].copy(), t0
-        status = "not_converged"
-        for _ in range(max_iter):
-            n = int(np.floor(period))
-            out, d_t, jac = (np.asarray(a) for a in _interpolated_return(step, p64, x64, jnp.asarray(s), n, period - n))
-            res = out - s
-            if np.linalg.norm(res) < tol * (1.0 + np.linalg.norm(s)):
-                status = "converged"
-                break
-            size = s.size
-            system = np.zeros((size + 1, size + 1))
-            system[:size, :size] = jac - np.eye(size)
-            system[:size, size] = d_t
-            system[size, :size] = normal
-            rhs = -np.concatenate([res, [normal @ (s - section)]])
-            delta = np.linalg.lstsq(system, rhs, rcond=None)[0]
-            s = s + delta[:size]
-            # A step in T of more than one step would jump to another branch of the piecewise Φ_T.
-            period = float(np.clip(period + delta[size], period - 1.0, period + 1.0))
+        return_map = functools.partial(_interpolated_return, step, p64, x64)
+        s, period, jac, residual, converged = _shoot(return_map, traj[0], traj[1] - traj[0], t0, max_iter, tol)
         mu = np.linalg.eigvals(jac)
         trivial = int(np.argmin(np.abs(mu - 1.0)))
         others = np.delete(mu, trivial)
         others = others[np.argsort(-np.abs(others), kind="stable")]
         states = np.asarray(_trajectories(step, p64, x64, jnp.asarray(s)[None], int(np.floor(period)) + 1)[0])
     return LimitCycle(
-        status=status,
+        status="converged" if converged else "not_converged",
         period_steps=float(period),
         period_ms=None if dt is None else float(period) * float(dt),
         states=states,
         multipliers=others,
         trivial_multiplier=complex(mu[trivial]),
         is_stable=bool(np.all(np.abs(others) < 1.0)),
-        residual=float(np.linalg.norm(res)),
+        residual=residual,
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
+import warnings
 from typing import Any, Sequence
 
 import jax
@@ -121,8 +122,15 @@ def signature(graph: nx.DiGraph) -> dict[str, Any]:
         "counts": {int(k): int(v) for k, v in sorted(counts.items())},
         "terminals": {str(k): int(v) for k, v in sorted(terminals.items())},
         "edges": edges,
-        "wl_hash": nx.weisfeiler_lehman_graph_hash(graph, node_attr="label", edge_attr="weight"),
+        "wl_hash": _wl_hash(graph),
     }
+
+
+def _wl_hash(graph: nx.DiGraph) -> str:
+    with warnings.catch_warnings():
+        # networkx ≥ 3.5 notes that its directed hashes changed in that version: informational only.
+        warnings.filterwarnings("ignore", message="The hashes produced for directed graphs changed")
+        return nx.weisfeiler_lehman_graph_hash(graph, node_attr="label", edge_attr="weight")
 
 
 def _label(graph: nx.DiGraph, node: Any) -> int | str:

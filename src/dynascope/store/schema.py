@@ -59,9 +59,33 @@ SKELETONS = pa.schema(
     ]
 )
 
+#: Pairwise distances between networks, upper triangle only (a < b), one shard per metric.
+DISTANCES = pa.schema(
+    [("metric", pa.string()), ("a", pa.string()), ("b", pa.string()), ("distance", pa.float64())]
+)
+
+#: Low-dimensional embedding (MDS) of each metric's distance matrix, with a cluster label.
+EMBEDDING = pa.schema(
+    [
+        ("metric", pa.string()),
+        ("network", pa.string()),
+        ("x", pa.float64()),
+        ("y", pa.float64()),
+        ("cluster", pa.int64()),
+    ]
+)
+
+#: The universality summary: one number per (metric, quantity, architecture or 'all').
+SUMMARY = pa.schema(
+    [("metric", pa.string()), ("quantity", pa.string()), ("arch", pa.string()), ("value", pa.float64())]
+)
+
 TABLES: dict[str, pa.Schema] = {
     "networks": NETWORKS,
     "losses": LOSSES,
     "fixed_points": FIXED_POINTS,
     "skeletons": SKELETONS,
+    "distances": DISTANCES,
+    "embedding": EMBEDDING,
+    "summary": SUMMARY,
 }

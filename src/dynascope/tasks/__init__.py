@@ -7,6 +7,7 @@ from dynascope.tasks._registry import get, names, register
 from dynascope.tasks.cdi import ContextDependentIntegration
 from dynascope.tasks.delayed_match import DelayedMatch
 from dynascope.tasks.flipflop import FlipFlop
+from dynascope.tasks.neurogym import NeuroGymTask  # not registered: `get("neurogym:<EnvName>")`
 from dynascope.tasks.perceptual_dm import PerceptualDecision
 from dynascope.tasks.rsg import ReadySetGo
 from dynascope.tasks.sinewave import SineWave
@@ -15,6 +16,7 @@ __all__ = [
     "ContextDependentIntegration",
     "DelayedMatch",
     "FlipFlop",
+    "NeuroGymTask",
     "PerceptualDecision",
     "ReadySetGo",
     "SineWave",

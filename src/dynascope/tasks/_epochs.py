@@ -1,4 +1,4 @@
-"""Helpers shared by the epoch-structured decision tasks (cdi, delayed_match, perceptual_dm)."""
+"""Helpers shared by several tasks: epoch lengths in steps, option checks, the sign-accuracy metric."""
 
 from __future__ import annotations
 

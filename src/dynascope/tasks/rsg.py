@@ -27,7 +27,7 @@ class ReadySetGo(Task):
     trial (the ramp-to-threshold readout of Remington et al. 2018). Every step is scored.
     `metric`: 1 − |t_out − t_target| / (t_target − s) clipped to [0, 1], where t_out and t_target
     are the first steps after Set at which the output and the target reach 0.9; an output that
-    never reaches 0.9 scores 0. A score of 0.9 is a timing error of 10 % (monkeys: ~10–15 %).
+    never reaches 0.9 scores 0. A score of 0.9 is a timing error of 10 % of the produced interval.
     `intervals` may be set outside the training range to test extrapolation; `n_time` must fit
     the latest Go (validate says how long it must be).
     Fixed-point structure: under the gain cue alone (`analysis_inputs`, one row per gain) the
