@@ -85,12 +85,16 @@ def as_system(model: Any, *, continuous: bool | None = None, alpha: float | None
 
 
 # -- dtypes and shapes ----------------------------------------------------------------------------
+def _dtype_of(leaf: Any) -> np.dtype:
+    return np.dtype(leaf.dtype) if hasattr(leaf, "dtype") else np.asarray(leaf).dtype
+
+
 def float_dtype(params: Any, fallback: Any) -> np.dtype:
     """The floating dtype of the first floating leaf of `params`, else of `fallback`, else float32, as JAX
     will compute in it (float64 only inside an x64 scope)."""
     found = np.dtype(np.float32)
     for leaf in jax.tree.leaves(params) + [fallback]:
-        dtype = np.result_type(leaf)
+        dtype = _dtype_of(leaf)
         if np.issubdtype(dtype, np.floating):
             found = dtype
             break
@@ -102,7 +106,7 @@ def cast(tree: Any, dtype: Any) -> Any:
     """Every floating leaf of `tree` as a jax array of `dtype` (other leaves unchanged)."""
 
     def one(leaf: Any) -> Any:
-        if np.issubdtype(np.result_type(leaf), np.floating):
+        if np.issubdtype(_dtype_of(leaf), np.floating):
             return jnp.asarray(leaf, dtype)
         return leaf
 

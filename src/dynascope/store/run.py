@@ -164,6 +164,12 @@ class RunFolder:
             raise RunFolderError(f"weights file {path} is corrupt or foreign ({err}); re-run training for {group!r}.") from err
         return params, metadata
 
+    def load_group(self, group: str) -> Any:
+        """The group's task, model and stacked params (a `StoredGroup`), checked against the model."""
+        from dynascope.store.sweep import load_group
+
+        return load_group(self, group)
+
     def groups(self) -> list[str]:
         """Names of the groups whose weights are stored."""
         return sorted(p.stem for p in (self.path / "weights").glob("*.safetensors"))

@@ -1,0 +1,55 @@
+"""`dynascope analyze RUN`: fixed points and skeletons of every network, with a per-network summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from dynascope.cli._app import app
+from dynascope.cli._display import console, progress, table
+
+
+def skeleton_table(run, title: str):
+    """Per network and analysis input: stable points, saddles by index, slow points, cycles, points outside."""
+    rows = run.sql(
+        "select s.network, n.arch, s.input_index, s.n_stable, s.index_counts, s.n_slow, s.n_cycles, "
+        "s.n_outside, n.trained from skeletons s join networks n using (network) order by s.network, s.input_index"
+    ).fetchall()
+    return table(
+        title,
+        ["network", "architecture", "input", "stable", "fixed points by index", "slow", "to cycles", "outside", "trained"],
+        [list(r) for r in rows],
+    )
+
+
+def analyze(run_path: Path, n_seeds: int, force: bool) -> None:
+    """Analyse every group of the run with a progress bar, then print the summary table."""
+    from dynascope.dynamics.analysis import AnalysisOptions, analyze_run
+    from dynascope.store import open as open_run
+
+    run = open_run(run_path)
+    total = int(run.sql("select count(*) from networks").fetchall()[0][0])
+    with progress() as bar:
+        row = bar.add_task("fixed points + skeletons", total=max(total, 1), status="")
+        done_before = 0
+
+        def on_progress(group: str, done: int, n: int) -> None:
+            nonlocal done_before
+            if done == n:
+                done_before += n
+            bar.update(row, completed=done_before, status=f"{group}")
+
+        analyze_run(run, AnalysisOptions(n_seeds=n_seeds), force=force, progress=on_progress)
+        bar.update(row, completed=total, status="done")
+    console.print(skeleton_table(run, f"dynamical skeletons in {run_path}"))
+
+
+@app.command("analyze")
+def analyze_cmd(
+    run_path: Path = typer.Argument(..., metavar="RUN", help="run folder"),
+    seeds: int = typer.Option(256, help="initial states per network and analysis input"),
+    force: bool = typer.Option(False, "--force", help="re-analyse groups already analysed"),
+) -> None:
+    """Find fixed points and skeletons of every network of RUN and store them in its catalog."""
+    analyze(run_path, seeds, force)

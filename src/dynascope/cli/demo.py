@@ -1,0 +1,39 @@
+"""`dynascope demo`: train, analyse, compare and report a small flip-flop population on a laptop CPU."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from dynascope.cli._app import app
+from dynascope.cli._display import console
+
+
+def demo_config():
+    """The embedded default: 3 architectures × 4 seeds of 24 units on the 3-bit flip-flop."""
+    from dynascope.store import SweepConfig
+    from dynascope.train import TrainOptions
+
+    return SweepConfig(
+        task="flipflop",
+        archs=("vanilla", "gru", "lstm"),
+        hidden=(24,),
+        seeds=4,
+        steps=1500,
+        seed=0,
+        task_options={"n_bits": 3},
+        train=TrainOptions(batch_size=64, learning_rate=1e-2, checkpoint_every=250),
+    )
+
+
+@app.command("demo")
+def demo_cmd(out: Path = typer.Option(Path("runs/demo"), help="run folder to write (resumed if it exists)")) -> None:
+    """Train 12 small networks on the 3-bit flip-flop, find their fixed points, compare them, write a report."""
+    from dynascope.cli.analysis import analyze
+    from dynascope.cli.commands import train_run
+
+    console.rule("[bold]train")
+    train_run(demo_config(), out, resume=True)
+    console.rule("[bold]fixed points and skeletons")
+    analyze(out, n_seeds=256, force=False)

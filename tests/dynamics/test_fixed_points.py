@@ -1,0 +1,377 @@
+"""find_fixed_points against closed forms, NumPy/SciPy references and systems worked by hand."""
+
+from __future__ import annotations
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.linalg
+import scipy.optimize
+
+from dynascope import models
+from dynascope.dynamics import (
+    FixedPointOptions,
+    FixedPoints,
+    Status,
+    find_fixed_points,
+    find_fixed_points_population,
+    saddle_seeds,
+    sample_initial_states,
+)
+from dynascope.errors import ConfigError, ShapeError
+
+# Toy systems compile in about a second per phase; skipping the float32 phase keeps the suite fast.
+FAST = FixedPointOptions(descent_steps=0, newton_steps=60)
+
+
+# -- systems (module level, so every test that uses one shares its compiled programs) ----------------
+def linear_map(p, s, x):
+    return p["A"] @ s + p["B"] @ x + p["b"]
+
+
+def linear_flow(p, s, x):
+    return s + 0.2 * (p["A"] @ s + p["B"] @ x + p["b"])
+
+
+def duffing(p, s, x):
+    """Euler step (alpha 0.1) of ẋ = y, ẏ = x − x³ − δy."""
+    f = jnp.stack([s[1], s[0] - s[0] ** 3 - p["delta"] * s[1]])
+    return s + 0.1 * f
+
+
+def ghost(p, s, x):
+    """x' = x + x² + μ: no fixed point for μ > 0, a bottleneck (slow point) at 0 with speed μ."""
+    return s + s**2 + p["mu"]
+
+
+def three_roots(p, s, x):
+    """Euler step (alpha 0.01) of ẋ = −x(x − 1)(x − 50)/50: fixed points 0 (stable), 1, 50 (stable)."""
+    return s - 0.01 * s * (s - 1.0) * (s - 50.0) / 50.0
+
+
+def cube(p, s, x):
+    """Euler step of ẋ_i = c_i (x_i − x_i³): 3^3 fixed points {−1, 0, 1}^3, index = number of zeros."""
+    return s + 0.1 * jnp.array([1.0, 1.5, 2.0]) * (s - s**3)
+
+
+def hopfield(p, s, x):
+    return jnp.tanh(p["beta"] * (p["W"] @ s))
+
+
+def f32(a):
+    return jnp.asarray(a, jnp.float32)
+
+
+def as64(a):
+    """A float32 parameter exactly as float64, the system our float64 answer must match."""
+    return np.asarray(a, np.float64)
+
+
+# -- linear systems: one fixed point, known exactly ------------------------------------------------
+def _linear_params(rng, unstable):
+    """A = Q D Q⁻¹ with eigenvalues 0.6 ± 0.4i, 0.5 and −0.3 (or 1.5, unstable); random B, b."""
+    d = np.zeros((4, 4))
+    d[:2, :2] = [[0.6, 0.4], [-0.4, 0.6]]
+    d[2, 2], d[3, 3] = 0.5, 1.5 if unstable else -0.3
+    q = rng.normal(size=(4, 4))
+    return {"A": f32(q @ d @ np.linalg.inv(q)), "B": f32(rng.normal(size=(4, 2))), "b": f32(rng.normal(size=4))}
+
+
+@pytest.mark.parametrize("unstable", [False, True])
+def test_linear_map_has_one_fixed_point_equal_to_numpy_solve(unstable):
+    rng = np.random.default_rng(1)
+    p = _linear_params(rng, unstable)
+    x = np.array([0.3, -0.7], np.float32)
+    fp = find_fixed_points(linear_map, p, x, rng.normal(size=(16, 4)) * 3, options=FAST)
+    a, bb, b = as64(p["A"]), as64(p["B"]), as64(p["b"])
+    truth = np.linalg.solve(np.eye(4) - a, bb @ as64(x) + b)
+    eig = np.linalg.eigvals(a)
+    assert len(fp) == 1 and fp.n_found[0] == 16
+    assert fp.status[0] == Status.CONVERGED and fp.converged[0] and fp.q[0] < 1e-20
+    np.testing.assert_allclose(fp.states[0], truth, atol=1e-10)
+    np.testing.assert_allclose(np.sort_complex(fp.eigvals[0]), np.sort_complex(eig), atol=1e-10)
+    assert fp.n_unstable[0] == np.sum(np.abs(eig) > 1) == int(unstable)
+    assert fp.is_stable[0] == (not unstable)
+    # dominant first: |λ| non-increasing for a map
+    assert np.all(np.diff(np.abs(fp.eigvals[0])) <= 1e-12)
+
+
+def test_linear_flow_fixed_point_and_flow_eigenvalues():
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=(4, 4)) - 1.0 * np.eye(4)
+    p = {"A": f32(a), "B": f32(rng.normal(size=(4, 2))), "b": f32(rng.normal(size=4))}
+    fp = find_fixed_points(linear_flow, p, np.zeros(2, np.float32), rng.normal(size=(8, 4)), options=FAST,
+                           continuous=True, alpha=0.2)
+    a64 = as64(p["A"])
+    truth = np.linalg.solve(a64, -as64(p["b"]))
+    eig = np.linalg.eigvals(a64)
+    assert len(fp) == 1 and fp.continuous and fp.alpha == 0.2
+    np.testing.assert_allclose(fp.states[0], truth, atol=1e-10)
+    np.testing.assert_allclose(np.sort_complex(fp.eigvals[0]), np.sort_complex(eig), atol=1e-9)
+    assert fp.n_unstable[0] == np.sum(eig.real > 0)
+    assert fp.is_stable[0] == np.all(eig.real < 0)
+    assert np.all(np.diff(fp.eigvals[0].real) <= 1e-12)  # dominant (largest Re λ) first
+
+
+def test_float32_mode_converges_to_its_own_tolerance():
+    rng = np.random.default_rng(1)
+    p = _linear_params(rng, False)
+    fp = find_fixed_points(linear_map, p, np.zeros(2, np.float32), rng.normal(size=(16, 4)), float64=False)
+    truth = np.linalg.solve(np.eye(4) - as64(p["A"]), as64(p["b"]))
+    assert len(fp) == 1 and fp.states.dtype == np.float32
+    assert fp.converged[0] and fp.q[0] < 1e-10
+    np.testing.assert_allclose(fp.states[0], truth, atol=1e-4)
+
+
+# -- a 2-D system with a saddle and a focus or a node, worked by hand --------------------------------
+@pytest.mark.parametrize("delta", [0.5, 3.0])
+def test_duffing_saddle_and_focus_or_node(delta):
+    # Fixed points (0, 0) and (±1, 0). J(0) = [[0, 1], [1, −δ]]: λ = (−δ ± √(δ² + 4))/2, a saddle.
+    # J(±1) = [[0, 1], [−2, −δ]]: λ = (−δ ± √(δ² − 8))/2, a stable focus for δ² < 8, a node for δ² > 8.
+    rng = np.random.default_rng(3)
+    seeds = rng.uniform(-1.6, 1.6, size=(32, 2))
+    fp = find_fixed_points(duffing, {"delta": jnp.float32(delta)}, np.zeros(1, np.float32), seeds,
+                           options=FAST, continuous=True, alpha=0.1)
+    d = float(np.float32(delta))
+    order = np.argsort(fp.states[:, 0])
+    np.testing.assert_allclose(fp.states[order], [[-1, 0], [0, 0], [1, 0]], atol=1e-12)
+    saddle = np.array([(-d + np.sqrt(d * d + 4)) / 2, (-d - np.sqrt(d * d + 4)) / 2])
+    well = (-d + np.array([1, -1]) * np.sqrt(complex(d * d - 8))) / 2
+    np.testing.assert_allclose(fp.eigvals[order[1]], saddle, atol=1e-10)
+    for k in (order[0], order[2]):
+        np.testing.assert_allclose(np.sort_complex(fp.eigvals[k]), np.sort_complex(well), atol=1e-10)
+    np.testing.assert_array_equal(fp.n_unstable[order], [0, 1, 0])
+    np.testing.assert_array_equal(fp.is_stable[order], [True, False, True])
+
+
+# -- Hopfield network: stored patterns are exact fixed points ---------------------------------------
+def test_hopfield_finds_every_stored_pattern_and_only_patterns_are_stable():
+    # Two orthogonal ±1 patterns (Hadamard rows), W = Σ ξξᵀ/N, so W ξ = ξ and x = m ξ is an exact fixed
+    # point of x' = tanh(β W x) with m = tanh(β m); J there is β(1 − m²) W: eigenvalues β(1 − m²) twice, 0.
+    n, beta = 16, 3.0
+    xi = scipy.linalg.hadamard(n)[[1, 2]].astype(float)
+    p = {"W": f32(xi.T @ xi / n), "beta": jnp.float32(beta)}
+    rng = np.random.default_rng(0)
+    seeds = rng.choice([-1.0, 1.0], size=(64, n)) * 0.8 + 0.05 * rng.normal(size=(64, n))
+    fp = find_fixed_points(hopfield, p, np.zeros(1, np.float32), seeds)  # the default two-phase search
+    m = scipy.optimize.brentq(lambda m: m - np.tanh(beta * m), 0.1, 1.0)
+    w64 = as64(p["W"])
+    # every point is a fixed point by NumPy's own arithmetic
+    resid = np.tanh(beta * fp.states @ w64.T) - fp.states
+    assert np.all(np.abs(resid) < 1e-12) and np.all(fp.converged) and np.all(fp.q < 1e-12)
+    stable = fp.states[fp.is_stable]
+    patterns = np.concatenate([xi, -xi])
+    for s in stable:
+        assert any(np.array_equal(np.sign(s), pat) for pat in patterns)
+    for pat in patterns:
+        hit = [s for s in stable if np.array_equal(np.sign(s), pat)]
+        assert len(hit) == 1
+        np.testing.assert_allclose(hit[0], m * pat, atol=1e-12)
+    expected = np.r_[[beta * (1 - m * m)] * 2, [0.0] * (n - 2)]
+    for w in fp.eigvals[fp.is_stable]:
+        np.testing.assert_allclose(w, expected, atol=1e-10)
+
+
+# -- float64 polish on a nonlinear network -----------------------------------------------------------
+def test_float64_polish_reaches_machine_precision_on_a_vanilla_network(key):
+    model = models.get("vanilla", n_inputs=2, n_hidden=8, n_outputs=1, gain=1.5)
+    params = model.init(key)
+    k_in, k_seed = jax.random.split(jax.random.key(7))
+    states, _ = model.run(params, 0.5 * jax.random.normal(k_in, (8, 20, 2)))
+    seeds = sample_initial_states(k_seed, states, 32, noise_std=0.2)
+    fp = find_fixed_points(model, params, jnp.zeros(2), seeds)
+    assert fp.states.dtype == np.float64 and fp.counts()["converged"] >= 1
+    conv = fp.states[fp.converged]
+    assert np.all(fp.q[fp.converged] < 1e-12)
+    # residual by NumPy in float64 from the float32 weights
+    resid = np.tanh(conv @ as64(params["W"]).T + as64(params["b"])) - conv
+    assert np.max(np.abs(resid)) < 1e-12
+    # its eigenvalues are those of diag(1 − x²) W, by NumPy
+    for s, w in zip(conv, fp.eigvals[fp.converged]):
+        jac = (1 - np.tanh(as64(params["W"]) @ s) ** 2)[:, None] * as64(params["W"])
+        np.testing.assert_allclose(np.sort_complex(w), np.sort_complex(np.linalg.eigvals(jac)), atol=1e-9)
+
+
+def test_ctrnn_is_analysed_as_a_flow(key):
+    model = models.get("ctrnn", n_inputs=1, n_hidden=6, n_outputs=1, gain=1.8, alpha=0.2)
+    params = model.init(key)
+    seeds = jax.random.uniform(jax.random.key(3), (16, 6), minval=-2.0, maxval=2.0)
+    fp = find_fixed_points(model, params, jnp.zeros(1), seeds, options=FAST)
+    assert fp.continuous and fp.alpha == pytest.approx(0.2)
+    w = as64(params["W"])
+    for s, ev, n_unst in zip(fp.states[fp.converged], fp.eigvals[fp.converged], fp.n_unstable[fp.converged]):
+        np.testing.assert_allclose(-s + w @ np.tanh(s) + as64(params["b"]), 0.0, atol=1e-12)
+        jac = -np.eye(6) + w * (1 - np.tanh(s) ** 2)[None, :]  # flow Jacobian, by hand
+        ref = np.linalg.eigvals(jac)
+        np.testing.assert_allclose(np.sort_complex(ev), np.sort_complex(ref), atol=1e-9)
+        assert n_unst == np.sum(ref.real > 0)
+
+
+# -- classification: slow, failed, isolated, outside the reachable region ----------------------------
+def test_ghost_bottleneck_is_labelled_slow_not_converged():
+    mu = 1e-3
+    seeds = np.linspace(-0.5, 0.5, 9)[:, None]
+    fp = find_fixed_points(ghost, {"mu": jnp.float32(mu)}, np.zeros(1, np.float32), seeds, options=FAST)
+    mu64 = float(np.float32(mu))
+    assert len(fp) == 1 and fp.n_found[0] == 9
+    assert fp.status[0] == Status.SLOW and not fp.converged[0]
+    assert abs(fp.states[0, 0]) < 1e-8  # the minimum of q = (x² + μ)²/2 is at x = 0
+    assert fp.speed[0] == pytest.approx(mu64, rel=1e-8) and fp.q[0] == pytest.approx(mu64**2 / 2, rel=1e-8)
+
+
+def test_failed_searches_are_dropped_and_counted_or_kept_with_their_status():
+    rng = np.random.default_rng(1)
+    p = _linear_params(rng, False)
+    seeds = rng.normal(size=(16, 4))
+    no_search = dict(descent_steps=0, newton_steps=0)
+    dropped = find_fixed_points(linear_map, p, np.zeros(2, np.float32), seeds, **no_search)
+    kept = find_fixed_points(linear_map, p, np.zeros(2, np.float32), seeds, keep_failed=True, **no_search)
+    assert len(dropped) == 0 and dropped.n_failed == 16 and dropped.n_seeds == 16
+    assert dropped.states.shape == (0, 4) and dropped.eigvals.shape == (0, 4)
+    assert len(kept) == 16 and np.all(kept.status == Status.FAILED) and not np.any(kept.converged)
+
+
+def test_dedup_keeps_an_isolated_point_and_flags_it_outside_the_reachable_region():
+    rng = np.random.default_rng(4)
+    near = np.r_[rng.uniform(-0.2, 0.2, 15), rng.uniform(0.8, 1.2, 15)][:, None]
+    seeds = np.r_[near, [[49.0]]]  # one lone seed by the far root
+    fp = find_fixed_points(three_roots, None, np.zeros(1, np.float32), seeds, options=FAST,
+                           continuous=True, alpha=0.01, reachable_states=near)
+    order = np.argsort(fp.states[:, 0])
+    np.testing.assert_allclose(fp.states[order, 0], [0.0, 1.0, 50.0], atol=1e-10)
+    np.testing.assert_array_equal(fp.outside_reachable[order], [False, False, True])
+    assert fp.n_found[order[2]] == 1 and fp.n_found.sum() == 31
+    # f'(x) at the roots, by hand: −1, +0.98, −49
+    np.testing.assert_allclose(fp.eigvals[order, 0].real, [-1.0, 0.98, -49.0], atol=1e-9)
+    np.testing.assert_array_equal(fp.is_stable[order], [True, False, True])
+
+
+def test_points_under_different_inputs_are_never_merged():
+    rng = np.random.default_rng(1)
+    p = _linear_params(rng, False)
+    seeds = rng.normal(size=(16, 4))
+    inputs = np.repeat(np.array([[0.0, 0.0], [1.0, 0.0]], np.float32), 8, axis=0)
+    fp = find_fixed_points(linear_map, p, inputs, seeds, options=FAST)
+    assert len(fp) == 2 and sorted(fp.n_found) == [8, 8]
+    for s, u in zip(fp.states, fp.inputs):
+        truth = np.linalg.solve(np.eye(4) - as64(p["A"]), as64(p["B"]) @ u + as64(p["b"]))
+        np.testing.assert_allclose(s, truth, atol=1e-10)
+
+
+# -- seeds and the saddle round ------------------------------------------------------------------------
+CUBE_POINTS = np.array(list(itertools.product([-1.0, 0.0, 1.0], repeat=3)))
+
+
+def test_saddle_round_finds_every_saddle_of_the_cube_that_trajectory_seeds_miss():
+    rng = np.random.default_rng(5)
+    corners = CUBE_POINTS[np.all(CUBE_POINTS != 0, axis=1)]
+    seeds = corners[rng.integers(0, 8, 32)] + 0.05 * rng.normal(size=(32, 3))
+    one = find_fixed_points(cube, None, np.zeros(1, np.float32), seeds, options=FAST, continuous=True, alpha=0.1)
+    assert len(one) == 8 and np.all(one.is_stable)
+    two = find_fixed_points(cube, None, np.zeros(1, np.float32), seeds, options=FAST, continuous=True, alpha=0.1,
+                            saddle_seeds_per_pair=1)
+    assert len(two) == 27 and np.all(two.converged)
+    found = {tuple(np.round(s, 9) + 0.0) for s in two.states}
+    assert found == {tuple(s) for s in CUBE_POINTS}
+    zeros = np.sum(np.abs(two.states) < 0.5, axis=1)
+    np.testing.assert_array_equal(two.n_unstable, zeros)  # index = number of coordinates at 0
+    assert np.bincount(two.n_unstable).tolist() == [8, 12, 6, 1]
+    assert two.n_seeds == 32 + 28  # 28 pairs of corners, one midpoint each
+
+
+def test_saddle_seeds_are_points_between_pairs():
+    stable = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 4.0]])
+    mid = saddle_seeds(stable)
+    np.testing.assert_allclose(mid, [[1.0, 0.0], [0.0, 2.0], [1.0, 2.0]])
+    thirds = saddle_seeds(stable[:2], n_per_pair=2)
+    np.testing.assert_allclose(thirds, [[2 / 3, 0.0], [4 / 3, 0.0]])
+    near = saddle_seeds(stable, max_neighbours=1)  # (0,1) and (1,0) nearest each other; (2,0) nearest 0
+    np.testing.assert_allclose(near, [[1.0, 0.0], [0.0, 2.0]])
+    assert saddle_seeds(stable[:1]).shape == (0, 2)
+
+
+def test_sample_initial_states_draws_visited_states_plus_noise(key):
+    states = 10.0 * jnp.arange(2 * 5 * 3, dtype=jnp.float32).reshape(2, 5, 3)
+    flat = np.asarray(states).reshape(-1, 3)
+    picked = np.asarray(sample_initial_states(key, states, 10))
+    assert picked.shape == (10, 3)
+    assert all(any(np.array_equal(p, f) for f in flat) for p in picked)
+    assert len({tuple(p) for p in picked}) == 10  # without replacement when there are enough
+    np.testing.assert_array_equal(sample_initial_states(key, states, 10), picked)  # same key, same seeds
+    noisy = np.asarray(sample_initial_states(key, states, 4000, noise_std=0.5))
+    offsets = noisy - 10.0 * np.round(noisy / 10.0)  # visited states lie on a grid of spacing 10
+    assert noisy.shape == (4000, 3)
+    assert 0.47 < offsets.std() < 0.53 and abs(offsets.mean()) < 0.03
+
+
+# -- populations ---------------------------------------------------------------------------------------
+def test_population_equals_looping_over_networks():
+    model = models.get("vanilla", n_inputs=1, n_hidden=5, n_outputs=1, gain=2.0)
+    params = [model.init(jax.random.key(i)) for i in range(3)]
+    stacked = jax.tree.map(lambda *a: jnp.stack(a), *params)
+    seeds = jax.random.uniform(jax.random.key(9), (3, 24, 5), minval=-1.0, maxval=1.0)
+    pop = find_fixed_points_population(model, stacked, jnp.zeros(1), seeds, options=FAST)
+    assert len(pop) == 3
+    for i in range(3):
+        one = find_fixed_points(model, params[i], jnp.zeros(1), seeds[i], options=FAST)
+        assert len(pop[i]) == len(one) and pop[i].n_failed == one.n_failed
+        a, b = pop[i].states, one.states
+        a, b = a[np.lexsort(a.T)], b[np.lexsort(b.T)]
+        np.testing.assert_allclose(a, b, atol=1e-9)
+        np.testing.assert_array_equal(np.sort(pop[i].n_unstable), np.sort(one.n_unstable))
+
+
+# -- the result type -------------------------------------------------------------------------------------
+def test_fixed_points_is_a_pytree_and_selects_rows():
+    rng = np.random.default_rng(1)
+    p = _linear_params(rng, False)
+    fp = find_fixed_points(linear_map, p, np.zeros(2, np.float32), rng.normal(size=(16, 4)), options=FAST)
+    leaves, treedef = jax.tree.flatten(fp)
+    assert len(leaves) == 11
+    again = jax.tree.unflatten(treedef, leaves)
+    assert isinstance(again, FixedPoints) and again.n_seeds == 16
+    assert len(fp.select(np.array([False]))) == 0 and len(fp.select([0, 0])) == 2
+
+
+# -- errors at the boundary ------------------------------------------------------------------------------
+def test_errors_name_the_argument_and_the_fix():
+    p = {"A": f32(np.eye(4) * 0.5), "B": f32(np.zeros((4, 2))), "b": f32(np.zeros(4))}
+    u = np.zeros(2, np.float32)
+    with pytest.raises(ShapeError, match=r"initial_states must be a non-empty \[K, S\] array, got shape \(4,\)"):
+        find_fixed_points(linear_map, p, u, np.zeros(4))
+    with pytest.raises(ShapeError, match=r"inputs must be \[I\] or \[K, I\].*K = 3.*got shape \(2, 2\)"):
+        find_fixed_points(linear_map, p, np.zeros((2, 2)), np.zeros((3, 4)))
+    with pytest.raises(ShapeError, match=r"step\(params, state \[5\], x \[2\]\) failed"):
+        find_fixed_points(linear_map, p, u, np.zeros((3, 5)))
+    with pytest.raises(ShapeError, match=r"must return a state of shape \(4,\), got \(\)"):
+        find_fixed_points(lambda p, s, x: jnp.sum(s), p, u, np.zeros((3, 4)))
+    with pytest.raises(ConfigError, match=r"unknown fixed-point option 'lr'; the options are: .*learning_rate"):
+        find_fixed_points(linear_map, p, u, np.zeros((3, 4)), lr=0.1)
+    with pytest.raises(ConfigError, match=r"newton_steps must be an integer ≥ 0, got -1"):
+        find_fixed_points(linear_map, p, u, np.zeros((3, 4)), newton_steps=-1)
+    with pytest.raises(ConfigError, match=r"descent must be 'newton' or 'adam', got 'lbfgs'"):
+        find_fixed_points(linear_map, p, u, np.zeros((3, 4)), descent="lbfgs")
+    with pytest.raises(ConfigError, match=r"model must be a dynascope Model or a callable"):
+        find_fixed_points("vanilla", p, u, np.zeros((3, 4)))
+    with pytest.raises(ConfigError, match=r"alpha=0.5 was given for a map; pass continuous=True"):
+        find_fixed_points(linear_map, p, u, np.zeros((3, 4)), alpha=0.5)
+    model = models.get("vanilla", n_inputs=2, n_hidden=4, n_outputs=1)
+    with pytest.raises(ConfigError, match=r"continuous=True and alpha=None were given with the model 'vanilla'"):
+        find_fixed_points(model, model.init(jax.random.key(0)), u, np.zeros((3, 4)), continuous=True)
+    with pytest.raises(ShapeError, match=r"'vanilla' model has state size 4, but .* state size 3"):
+        find_fixed_points(model, model.init(jax.random.key(0)), u, np.zeros((3, 3)))
+    with pytest.raises(ShapeError, match=r"reachable_states must be \[\.\.\., S\] with S = 4, got shape \(10, 3\)"):
+        find_fixed_points(linear_map, p, u, np.zeros((3, 4)), reachable_states=np.zeros((10, 3)))
+    with pytest.raises(ShapeError, match=r"stacked_params must hold arrays that all have the same leading"):
+        find_fixed_points_population(linear_map, {"A": jnp.zeros((2, 4, 4)), "B": jnp.zeros((3, 4, 2)),
+                                                  "b": jnp.zeros((2, 4))}, u, np.zeros((3, 4)))
+    with pytest.raises(ShapeError, match=r"initial_states must be \[K, S\] \(shared\) or \[n, K, S\] with n = 2"):
+        stacked = jax.tree.map(lambda a: jnp.stack([a, a]), p)
+        find_fixed_points_population(linear_map, stacked, u, np.zeros((3, 3, 4)))
+    with pytest.raises(ShapeError, match=r"states must be visited states \[\.\.\., S\]"):
+        sample_initial_states(jax.random.key(0), jnp.zeros(3), 2)
+    with pytest.raises(ConfigError, match=r"noise_std must be a number ≥ 0"):
+        sample_initial_states(jax.random.key(0), jnp.zeros((3, 2)), 2, noise_std=-1.0)
