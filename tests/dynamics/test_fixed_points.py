@@ -61,6 +61,14 @@ def hopfield(p, s, x):
     return jnp.tanh(p["beta"] * (p["W"] @ s))
 
 
+def assert_same_spectrum(actual, desired, atol):
+    """Equal as multisets of complex numbers (matched by linear_sum_assignment, immune to sort order)."""
+    actual, desired = np.asarray(actual, complex), np.asarray(desired, complex)
+    cost = np.abs(actual[:, None] - desired[None, :])
+    rows, cols = scipy.optimize.linear_sum_assignment(cost)
+    assert actual.shape == desired.shape and cost[rows, cols].max() <= atol, (actual, desired)
+
+
 def f32(a):
     return jnp.asarray(a, jnp.float32)
 
@@ -92,7 +100,7 @@ def test_linear_map_has_one_fixed_point_equal_to_numpy_solve(unstable):
     assert len(fp) == 1 and fp.n_found[0] == 16
     assert fp.status[0] == Status.CONVERGED and fp.converged[0] and fp.q[0] < 1e-20
     np.testing.assert_allclose(fp.states[0], truth, atol=1e-10)
-    np.testing.assert_allclose(np.sort_complex(fp.eigvals[0]), np.sort_complex(eig), atol=1e-10)
+    assert_same_spectrum(fp.eigvals[0], eig, atol=1e-10)
     assert fp.n_unstable[0] == np.sum(np.abs(eig) > 1) == int(unstable)
     assert fp.is_stable[0] == (not unstable)
     # dominant first: |λ| non-increasing for a map
@@ -110,7 +118,7 @@ def test_linear_flow_fixed_point_and_flow_eigenvalues():
     eig = np.linalg.eigvals(a64)
     assert len(fp) == 1 and fp.continuous and fp.alpha == 0.2
     np.testing.assert_allclose(fp.states[0], truth, atol=1e-10)
-    np.testing.assert_allclose(np.sort_complex(fp.eigvals[0]), np.sort_complex(eig), atol=1e-9)
+    assert_same_spectrum(fp.eigvals[0], eig, atol=1e-9)
     assert fp.n_unstable[0] == np.sum(eig.real > 0)
     assert fp.is_stable[0] == np.all(eig.real < 0)
     assert np.all(np.diff(fp.eigvals[0].real) <= 1e-12)  # dominant (largest Re λ) first
@@ -130,7 +138,8 @@ def test_float32_mode_converges_to_its_own_tolerance():
 @pytest.mark.parametrize("delta", [0.5, 3.0])
 def test_duffing_saddle_and_focus_or_node(delta):
     # Fixed points (0, 0) and (±1, 0). J(0) = [[0, 1], [1, −δ]]: λ = (−δ ± √(δ² + 4))/2, a saddle.
-    # J(±1) = [[0, 1], [−2, −δ]]: λ = (−δ ± √(δ² − 8))/2, a stable focus for δ² < 8, a node for δ² > 8.
+    # J(±1) = [[0, 1], [−2, −δ]]: λ = (−δ ± √(δ² − 8))/2, a stable focus for δ² < 8, a node for
+    # δ² > 8.
     rng = np.random.default_rng(3)
     seeds = rng.uniform(-1.6, 1.6, size=(32, 2))
     fp = find_fixed_points(duffing, {"delta": jnp.float32(delta)}, np.zeros(1, np.float32), seeds,
@@ -142,9 +151,17 @@ def test_duffing_saddle_and_focus_or_node(delta):
     well = (-d + np.array([1, -1]) * np.sqrt(complex(d * d - 8))) / 2
     np.testing.assert_allclose(fp.eigvals[order[1]], saddle, atol=1e-10)
     for k in (order[0], order[2]):
-        np.testing.assert_allclose(np.sort_complex(fp.eigvals[k]), np.sort_complex(well), atol=1e-10)
+        assert_same_spectrum(fp.eigvals[k], well, atol=1e-10)
     np.testing.assert_array_equal(fp.n_unstable[order], [0, 1, 0])
     np.testing.assert_array_equal(fp.is_stable[order], [True, False, True])
+
+
+def test_adam_descent_then_newton_polish_finds_the_same_points():
+    seeds = np.random.default_rng(3).uniform(-1.6, 1.6, size=(32, 2))  # as the Duffing test: shared polish
+    fp = find_fixed_points(duffing, {"delta": jnp.float32(0.5)}, np.zeros(1, np.float32), seeds, continuous=True,
+                           alpha=0.1, descent="adam", descent_steps=300, learning_rate=0.05, newton_steps=60)
+    np.testing.assert_allclose(fp.states[np.argsort(fp.states[:, 0])], [[-1, 0], [0, 0], [1, 0]], atol=1e-12)
+    assert np.all(fp.q < 1e-20) and fp.n_found.sum() == 32
 
 
 # -- Hopfield network: stored patterns are exact fixed points ---------------------------------------
@@ -155,7 +172,10 @@ def test_hopfield_finds_every_stored_pattern_and_only_patterns_are_stable():
     xi = scipy.linalg.hadamard(n)[[1, 2]].astype(float)
     p = {"W": f32(xi.T @ xi / n), "beta": jnp.float32(beta)}
     rng = np.random.default_rng(0)
-    seeds = rng.choice([-1.0, 1.0], size=(64, n)) * 0.8 + 0.05 * rng.normal(size=(64, n))
+    traj = [rng.uniform(-1, 1, size=(16, n))]  # trajectories from random states, simulated by NumPy
+    for _ in range(7):
+        traj.append(np.tanh(beta * traj[-1] @ as64(p["W"]).T))
+    seeds = sample_initial_states(jax.random.key(0), np.stack(traj, 1).astype(np.float32), 64, noise_std=0.05)
     fp = find_fixed_points(hopfield, p, np.zeros(1, np.float32), seeds)  # the default two-phase search
     m = scipy.optimize.brentq(lambda m: m - np.tanh(beta * m), 0.1, 1.0)
     w64 = as64(p["W"])
@@ -182,7 +202,7 @@ def test_float64_polish_reaches_machine_precision_on_a_vanilla_network(key):
     k_in, k_seed = jax.random.split(jax.random.key(7))
     states, _ = model.run(params, 0.5 * jax.random.normal(k_in, (8, 20, 2)))
     seeds = sample_initial_states(k_seed, states, 32, noise_std=0.2)
-    fp = find_fixed_points(model, params, jnp.zeros(2), seeds)
+    fp = find_fixed_points(model, params, jnp.zeros(2), seeds, options=FAST, reachable_states=states)
     assert fp.states.dtype == np.float64 and fp.counts()["converged"] >= 1
     conv = fp.states[fp.converged]
     assert np.all(fp.q[fp.converged] < 1e-12)
@@ -192,7 +212,7 @@ def test_float64_polish_reaches_machine_precision_on_a_vanilla_network(key):
     # its eigenvalues are those of diag(1 − x²) W, by NumPy
     for s, w in zip(conv, fp.eigvals[fp.converged]):
         jac = (1 - np.tanh(as64(params["W"]) @ s) ** 2)[:, None] * as64(params["W"])
-        np.testing.assert_allclose(np.sort_complex(w), np.sort_complex(np.linalg.eigvals(jac)), atol=1e-9)
+        assert_same_spectrum(w, np.linalg.eigvals(jac), atol=1e-9)
 
 
 def test_ctrnn_is_analysed_as_a_flow(key):
@@ -206,7 +226,7 @@ def test_ctrnn_is_analysed_as_a_flow(key):
         np.testing.assert_allclose(-s + w @ np.tanh(s) + as64(params["b"]), 0.0, atol=1e-12)
         jac = -np.eye(6) + w * (1 - np.tanh(s) ** 2)[None, :]  # flow Jacobian, by hand
         ref = np.linalg.eigvals(jac)
-        np.testing.assert_allclose(np.sort_complex(ev), np.sort_complex(ref), atol=1e-9)
+        assert_same_spectrum(ev, ref, atol=1e-9)
         assert n_unst == np.sum(ref.real > 0)
 
 
@@ -301,27 +321,61 @@ def test_sample_initial_states_draws_visited_states_plus_noise(key):
     assert all(any(np.array_equal(p, f) for f in flat) for p in picked)
     assert len({tuple(p) for p in picked}) == 10  # without replacement when there are enough
     np.testing.assert_array_equal(sample_initial_states(key, states, 10), picked)  # same key, same seeds
-    noisy = np.asarray(sample_initial_states(key, states, 4000, noise_std=0.5))
-    offsets = noisy - 10.0 * np.round(noisy / 10.0)  # visited states lie on a grid of spacing 10
-    assert noisy.shape == (4000, 3)
-    assert 0.47 < offsets.std() < 0.53 and abs(offsets.mean()) < 0.03
+    noisy = np.asarray(sample_initial_states(key, states, 10, noise_std=0.5))
+    noise = noisy - picked  # the same key picks the same states
+    assert np.all(noise != 0) and 0.25 < noise.std() < 0.8 and np.all(np.abs(noise) < 4.0)
+    many = np.asarray(sample_initial_states(key, states, 40))  # more than were visited: with replacement
+    assert many.shape == (40, 3) and all(any(np.array_equal(p, f) for f in flat) for p in many)
 
 
 # -- populations ---------------------------------------------------------------------------------------
 def test_population_equals_looping_over_networks():
-    model = models.get("vanilla", n_inputs=1, n_hidden=5, n_outputs=1, gain=2.0)
-    params = [model.init(jax.random.key(i)) for i in range(3)]
-    stacked = jax.tree.map(lambda *a: jnp.stack(a), *params)
-    seeds = jax.random.uniform(jax.random.key(9), (3, 24, 5), minval=-1.0, maxval=1.0)
-    pop = find_fixed_points_population(model, stacked, jnp.zeros(1), seeds, options=FAST)
+    deltas = [0.5, 1.0, 3.0]
+    stacked = {"delta": jnp.asarray(deltas, jnp.float32)}
+    seeds = np.random.default_rng(3).uniform(-1.6, 1.6, size=(32, 2))  # as the Duffing test: shared compile
+    # the saddle round seeds the midpoint of the two wells, which is the saddle: exercises its padding;
+    # chunks of 2 networks: the second chunk is padded with a copy of the third network
+    pop = find_fixed_points_population(duffing, stacked, np.zeros(1, np.float32), seeds, options=FAST,
+                                       continuous=True, alpha=0.1, saddle_seeds_per_pair=1, chunk_size=2)
     assert len(pop) == 3
-    for i in range(3):
-        one = find_fixed_points(model, params[i], jnp.zeros(1), seeds[i], options=FAST)
-        assert len(pop[i]) == len(one) and pop[i].n_failed == one.n_failed
+    for i, d in enumerate(deltas):
+        one = find_fixed_points(duffing, {"delta": jnp.float32(d)}, np.zeros(1, np.float32), seeds, options=FAST,
+                                continuous=True, alpha=0.1, saddle_seeds_per_pair=1)
+        assert pop[i].n_seeds == one.n_seeds == 33
+        assert len(pop[i]) == len(one) == 3 and pop[i].n_failed == one.n_failed
         a, b = pop[i].states, one.states
-        a, b = a[np.lexsort(a.T)], b[np.lexsort(b.T)]
-        np.testing.assert_allclose(a, b, atol=1e-9)
-        np.testing.assert_array_equal(np.sort(pop[i].n_unstable), np.sort(one.n_unstable))
+        np.testing.assert_allclose(a[np.lexsort(a.T)], b[np.lexsort(b.T)], atol=1e-12)
+        ea, eb = pop[i].eigvals, one.eigvals
+        np.testing.assert_allclose(ea[np.lexsort(a.T)], eb[np.lexsort(b.T)], atol=1e-10)
+        np.testing.assert_array_equal(np.sort(pop[i].n_found), np.sort(one.n_found))
+
+
+# -- every model of the zoo --------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("name", models.names())
+def test_every_registered_model_polishes_to_float64_precision(name):
+    """A contract test over the registry: new models are checked without a new test."""
+    model = models.get(name, n_inputs=2, n_hidden=3, n_outputs=1)
+    params = model.init(jax.random.key(0))
+    seeds = 0.5 * jax.random.normal(jax.random.key(1), (8, model.n_state))
+    # a nonzero input keeps relu models' fixed points off the kink at 0, where no Jacobian exists
+    u = jnp.array([0.3, 0.7])
+    fp = find_fixed_points(model, params, u, seeds, descent_steps=0, newton_steps=30)
+    assert fp.counts()["converged"] >= 1
+    conv = fp.select(fp.converged)
+    assert np.all(conv.q < 1e-12)
+    with jax.enable_x64(True), jax.numpy_dtype_promotion("standard"):
+        p64 = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), params)
+        u64 = jnp.asarray(u, jnp.float64)
+        step = lambda s: np.asarray(model.step(p64, jnp.asarray(s), u64))  # noqa: E731
+        for s, w in zip(conv.states, conv.eigvals):
+            assert np.max(np.abs(step(s) - s)) < 1e-12
+            # Jacobian by central differences, independent of jax.jacfwd
+            h = 1e-6
+            jac = np.stack([(step(s + h * e) - step(s - h * e)) / (2 * h) for e in np.eye(len(s))], axis=1)
+            if model.continuous:
+                jac = (jac - np.eye(len(s))) / model.alpha
+            assert_same_spectrum(w, np.linalg.eigvals(jac), atol=1e-6)
 
 
 # -- the result type -------------------------------------------------------------------------------------

@@ -31,7 +31,11 @@ def test_unknown_option_lists_the_known_ones() -> None:
 @pytest.mark.parametrize(
     "name,options,message",
     [
-        ("ctrnn", {"alpha": 0}, r"alpha \(the Euler step dt/τ\) must be a number in \(0, 1\], got 0; use e\.g\. alpha=0\.1"),
+        (
+            "ctrnn",
+            {"alpha": 0},
+            r"alpha \(the Euler step dt/τ\) must be a number in \(0, 1\], got 0; use e\.g\. alpha=0\.1",
+        ),
         ("ctrnn", {"alpha": 1.5}, r"alpha .* got 1\.5"),
         ("lowrank", {"alpha": -0.1}, r"alpha .* got -0\.1"),
         ("dale", {"alpha": 0.0}, r"alpha .* got 0\.0"),
@@ -40,7 +44,12 @@ def test_unknown_option_lists_the_known_ones() -> None:
         ("lowrank", {"activation": "elu"}, r"activation must be one of .*got 'elu'"),
         ("ctrnn", {"gain": 0}, r"gain must be a positive number .*got 0"),
         ("ugrnn", {"weight_init": "identity"}, r"weight_init must be one of 'normal', 'orthogonal', got 'identity'"),
-        ("dale", {"e_fraction": 1.5}, r"e_fraction \(the fraction of excitatory units\) must be a number in \(0, 1\), got 1\.5; Song et al\. 2016 use 0\.8"),
+        (
+            "dale",
+            {"e_fraction": 1.5},
+            r"e_fraction \(the fraction of excitatory units\) must be a number in \(0, 1\), got 1\.5; "
+            r"Song et al\. 2016 use 0\.8",
+        ),
         ("dale", {"e_fraction": 0.99}, r"gives 10 excitatory and 0 inhibitory units; both must be at least 1"),
         ("lowrank", {"rank": 0}, r"rank must be an integer in \[1, n_hidden=10\], got 0"),
         ("lowrank", {"rank": 11}, r"rank must be an integer in \[1, n_hidden=10\], got 11"),

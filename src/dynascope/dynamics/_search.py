@@ -15,7 +15,7 @@ import optax
 
 from dynascope.dynamics._system import System
 
-# Levenberg damping, relative to the mean curvature tr(H)/S: start, the value a rejected step jumps to at
+# Levenberg damping, relative to the curvature scale ‖H‖_F/√S: start, the value a rejected step jumps to at
 # least, and the ceiling past which no step can lower q any more (a minimum to working precision). The
 # floor is 100·eps of the dtype, below which H + λ adds nothing and float32 Cholesky fails on J_rᵀJ_r.
 _LAM_START, _LAM_REJECT, _LAM_MAX = 1e-3, 1e-2, 1e6
@@ -26,7 +26,15 @@ def _q(system: System, params: Any, x: jax.Array, u: jax.Array) -> jax.Array:
     return 0.5 * jnp.sum(r * r)
 
 
-def _descend(system: System, steps: int, learning_rate: float, tol: float, params: Any, inputs: jax.Array, x0: jax.Array) -> jax.Array:
+def _descend(
+    system: System,
+    steps: int,
+    learning_rate: float,
+    tol: float,
+    params: Any,
+    inputs: jax.Array,
+    x0: jax.Array,
+) -> jax.Array:
     q_all = jax.vmap(functools.partial(_q, system, params))
 
     def loss(x: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -55,7 +63,14 @@ def _descend(system: System, steps: int, learning_rate: float, tol: float, param
     return jax.lax.while_loop(cond, body, init)[1]
 
 
-def _newton_point(system: System, steps: jax.Array, tol: jax.Array, params: Any, x0: jax.Array, u: jax.Array) -> tuple[jax.Array, ...]:
+def _newton_point(
+    system: System,
+    steps: jax.Array,
+    tol: jax.Array,
+    params: Any,
+    x0: jax.Array,
+    u: jax.Array,
+) -> tuple[jax.Array, ...]:
     q = functools.partial(_q, system, params)
     grad, hess = jax.grad(q), jax.hessian(q)
     eps = jnp.finfo(x0.dtype).eps
@@ -70,7 +85,9 @@ def _newton_point(system: System, steps: jax.Array, tol: jax.Array, params: Any,
     def body(carry: tuple) -> tuple:
         i, x, qx, lam = carry
         g, h = grad(x, u), hess(x, u)
-        scale = jnp.maximum(jnp.trace(h) / x.shape[0], eps)
+        # RMS eigenvalue size of H: positive even where H is indefinite, so λ·scale can always restore
+        # positive definiteness (at λ ≥ √S at the latest) and the step tends to a short gradient step.
+        scale = jnp.maximum(jnp.sqrt(jnp.sum(h * h) / x.shape[0]), eps)
         # A failed Cholesky (H + λ not positive definite) gives NaN: the step is rejected, λ grows.
         chol = jnp.linalg.cholesky(h + (lam * scale) * eye)
         delta = -jax.scipy.linalg.cho_solve((chol, True), g)
@@ -83,7 +100,8 @@ def _newton_point(system: System, steps: jax.Array, tol: jax.Array, params: Any,
     lam0 = jnp.asarray(_LAM_START, x0.dtype)
     init = (jnp.asarray(0, jnp.int32), x0, q(x0, u), lam0)
     _, x, qx, _ = jax.lax.while_loop(cond, body, init)
-    # ‖∇‖r‖‖ = ‖J_rᵀ r‖/‖r‖, the rate at which the speed changes per unit of state: ~0 at any minimum of q.
+    # ‖∇‖r‖‖ = ‖J_rᵀ r‖/‖r‖, the rate at which the speed changes per unit of state: ~0 at any
+    # minimum of q.
     speed = jnp.sqrt(2.0 * qx)
     g = grad(x, u)
     slope = jnp.where(speed > 0, jnp.sqrt(jnp.sum(g * g)) / jnp.where(speed > 0, speed, 1.0), 0.0)
@@ -95,8 +113,8 @@ def newton(
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Damped Newton (Levenberg–Marquardt) on q with its exact Hessian, from every row of `x0 [(n,) K, S]`.
 
-    Solves (H + λ·tr(H)/S·I) δ = −∇q with H = ∇²q = J_rᵀJ_r + Σ r_i ∇²r_i, accepting a step only if q
-    falls; λ shrinks tenfold on success and grows on failure. A point stops after `steps` iterations, once
+    Solves (H + λ·‖H‖_F/√S·I) δ = −∇q with H = ∇²q = J_rᵀJ_r + Σ r_i ∇²r_i, accepting a step only
+    if q falls; λ shrinks tenfold on success and grows on failure. A point stops after `steps` iterations, once
 q < `tol`, or when no step lowers q any more. At a fixed point H = J_rᵀJ_r (Gauss–Newton)
     and convergence is quadratic; because H includes the residual curvature, slow points (minima of q
     with q > 0) also converge quadratically. Returns states `[(n,) K, S]`, q `[(n,) K]` and the slope
@@ -109,7 +127,16 @@ q < `tol`, or when no step lowers q any more. At a fixed point H = J_rᵀJ_r (Ga
 
 
 @functools.partial(jax.jit, static_argnames=("system", "population"))
-def _newton(system: System, params: Any, inputs: jax.Array, x0: jax.Array, steps: jax.Array, tol: jax.Array, *, population: bool) -> tuple[jax.Array, ...]:
+def _newton(
+    system: System,
+    params: Any,
+    inputs: jax.Array,
+    x0: jax.Array,
+    steps: jax.Array,
+    tol: jax.Array,
+    *,
+    population: bool,
+) -> tuple[jax.Array, ...]:
     point = functools.partial(_newton_point, system, steps, tol)
     batch = jax.vmap(point, in_axes=(None, 0, 0))
     return jax.vmap(batch)(params, x0, inputs) if population else batch(params, x0, inputs)

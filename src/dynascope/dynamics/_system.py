@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import jax
 import jax.numpy as jnp
@@ -86,7 +86,7 @@ def as_system(model: Any, *, continuous: bool | None = None, alpha: float | None
 
 # -- dtypes and shapes ----------------------------------------------------------------------------
 def _dtype_of(leaf: Any) -> np.dtype:
-    return np.dtype(leaf.dtype) if hasattr(leaf, "dtype") else np.asarray(leaf).dtype
+    return np.dtype(leaf.dtype) if isinstance(leaf, (np.ndarray, np.generic, jax.Array)) else np.asarray(leaf).dtype
 
 
 def float_dtype(params: Any, fallback: Any) -> np.dtype:
@@ -122,7 +122,7 @@ def check_step(system: System, model: Any, params: Any, n_state: int, n_inputs: 
                     f"the {model.name!r} model has {name} size {want}, but the arrays passed have {name} "
                     f"size {got}; pass initial_states [K, {model.n_state}] and inputs [K, {model.n_inputs}]."
                 )
-    dtype = float_dtype(params, np.float32)
+    dtype = float_dtype(params, np.zeros(0, np.float32))
     state = jax.ShapeDtypeStruct((n_state,), dtype)
     x = jax.ShapeDtypeStruct((n_inputs,), dtype)
     try:
@@ -155,9 +155,42 @@ def pad_rows(a: np.ndarray, size: int, axis: int = 0) -> np.ndarray:
     return np.concatenate([a, first], axis=axis) if n else first
 
 
-def x64_scope(on: bool) -> contextlib.AbstractContextManager:
-    """`jax.enable_x64(True)` when `on`, else a no-op (so a caller's own x64 setting is left alone)."""
-    return jax.enable_x64(True) if on else contextlib.nullcontext()
+@contextlib.contextmanager
+def x64_scope(on: bool) -> Iterator[None]:
+    """float64 analysis when `on`, else a no-op (so a caller's own x64 setting is left alone).
+
+    Inside, `jax.enable_x64(True)` and standard dtype promotion: a model trained in float32 may build
+    float32 constants in its step (masks, signs); promoting them to float64 is exactly what a float64
+    analysis of that model means, and strict promotion would refuse it.
+    """
+    if not on:
+        yield
+        return
+    with jax.enable_x64(True), jax.numpy_dtype_promotion("standard"):
+        yield
+
+
+#: Entries of the batched [n, K, S, S] matrices (Hessians, Jacobians) one compiled population call may
+#: hold: 2^27 is 1 GiB in float64. Larger populations are processed in chunks of networks.
+MATRIX_BUDGET = 2**27
+
+
+def chunk_networks(entries_per_network: int, chunk: int | None = None) -> int:
+    """Networks per compiled call: `chunk` if given, else as many as keep their matrices in MATRIX_BUDGET."""
+    return chunk if chunk else max(1, MATRIX_BUDGET // max(1, entries_per_network))
+
+
+def map_chunks(fn: Callable[..., tuple], params: Any, arrays: tuple[np.ndarray, ...], chunk: int) -> tuple:
+    """`fn(params, *arrays)` over chunks of `chunk` networks (the leading axis of params and arrays),
+    concatenated; the last chunk is padded with copies of its last network so every call has one shape."""
+    n = arrays[0].shape[0]
+    if chunk >= n:
+        return fn(params, *arrays)
+    outs = []
+    for start in range(0, n, chunk):
+        idx = np.minimum(np.arange(start, start + chunk), n - 1)
+        outs.append(fn(jax.tree.map(lambda a: a[idx], params), *(a[idx] for a in arrays)))
+    return tuple(None if parts[0] is None else np.concatenate(parts)[:n] for parts in zip(*outs))
 
 
 # -- Jacobians --------------------------------------------------------------------------------------
@@ -171,7 +204,15 @@ def _jacobians_one(system: System, with_inputs: bool, params: Any, states: jax.A
 
 
 @functools.partial(jax.jit, static_argnames=("system", "with_inputs", "population"))
-def _jacobians(system: System, params: Any, states: jax.Array, inputs: jax.Array, *, with_inputs: bool, population: bool):
+def _jacobians(
+    system: System,
+    params: Any,
+    states: jax.Array,
+    inputs: jax.Array,
+    *,
+    with_inputs: bool,
+    population: bool,
+):
     one = functools.partial(_jacobians_one, system, with_inputs)
     return jax.vmap(one)(params, states, inputs) if population else one(params, states, inputs)
 
@@ -198,11 +239,19 @@ def jacobians(
     states_p, inputs_p = pad_rows(states, size, axis), pad_rows(inputs, size, axis)
     with x64_scope(float64):
         dtype = np.float64 if float64 else float_dtype(params, states)
-        jac, jac_in = _jacobians(
-            system, cast(params, dtype), jnp.asarray(states_p, dtype), jnp.asarray(inputs_p, dtype),
-            with_inputs=with_inputs, population=population,
-        )
-        index = (slice(None), slice(0, p)) if population else (slice(0, p),)
-        jac = np.asarray(jac)[index]
-        jac_in = None if jac_in is None else np.asarray(jac_in)[index]
-    return jac, jac_in
+
+        def run(prm: Any, s: np.ndarray, u: np.ndarray) -> tuple:
+            jac, jac_in = _jacobians(
+                system, cast(prm, dtype), jnp.asarray(s, dtype), jnp.asarray(u, dtype),
+                with_inputs=with_inputs, population=population,
+            )
+            return np.asarray(jac), None if jac_in is None else np.asarray(jac_in)
+
+        if population:
+            n_state, n_in = states.shape[-1], inputs.shape[-1]
+            chunk = chunk_networks(size * n_state * (n_state + (n_in if with_inputs else 0)))
+            jac, jac_in = map_chunks(run, params, (states_p, inputs_p), chunk)
+        else:
+            jac, jac_in = run(params, states_p, inputs_p)
+    index = (slice(None), slice(0, p)) if population else (slice(0, p),)
+    return jac[index], None if jac_in is None else jac_in[index]

@@ -2,8 +2,9 @@
 
 Phase 1 runs damped Newton on q (its exact Hessian, Levenberg damping), or Adam, from every initial
 state in the working precision (batched, one compiled loop); phase 2 polishes every end point with the
-same damped Newton in float64 by default, so a true fixed point reaches q ~ 1e-28. End points are classified (converged / slow / failed), de-duplicated on the host
-with a tolerance relative to the state's norm, and linearized. This improves on FixedPointFinder
+same damped Newton in float64 by default, so a true fixed point reaches q ~ 1e-28. End points are
+classified (converged / slow / failed), de-duplicated on the host with a tolerance relative to the
+state's norm, and linearized. This improves on FixedPointFinder
 (Golub & Sussillo 2018), which runs Adam alone on one network at a time.
 References: Sussillo & Barak 2013; Golub & Sussillo 2018.
 """
@@ -18,13 +19,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dynascope.dynamics._options import FixedPointOptions, make_options
 from dynascope.dynamics._search import adam, newton
 from dynascope.dynamics._system import (
-    System, as_system, bucket, cast, check_step, float_dtype, jacobians, pad_rows, x64_scope,
+    System, as_system, bucket, cast, check_step, chunk_networks, float_dtype, jacobians, map_chunks, pad_rows,
+    x64_scope,
 )
 from dynascope.dynamics.linearization import sorted_eigvals, stable_modes, unstable_modes
 from dynascope.dynamics.seeds import saddle_seeds
-from dynascope.errors import ConfigError, ShapeError
+from dynascope.errors import ShapeError
 from dynascope.models._base import Model
 
 
@@ -34,90 +37,6 @@ class Status(enum.IntEnum):
     CONVERGED = 0  #: q < q_tol: a fixed point
     SLOW = 1  #: a local minimum of q above q_tol (the slope of the speed is ~0): a slow point
     FAILED = 2  #: neither, within the iteration budget (or not finite)
-
-
-#: Tolerances used when an option is left at None: (with float64 polish, without it).
-DEFAULT_TOLERANCES = {"q_tol": (1e-12, 1e-10), "slow_tol": (1e-6, 1e-3), "dedup_tol": (1e-6, 1e-3)}
-
-
-@dataclasses.dataclass(frozen=True)
-class FixedPointOptions:
-    """Settings of `find_fixed_points`; every field can also be passed to it as a keyword.
-
-    descent: phase 1 in the working precision: 'newton' (damped Newton on q, the default) or 'adam'
-        (Adam with a cosine-decayed `learning_rate`, FixedPointFinder's method; give it ~2000 steps).
-    descent_steps, descent_tol: phase 1 iterations; a point stops once q < descent_tol.
-    newton_steps: phase 2 iterations of damped Newton (each point stops when q cannot fall further).
-    float64: run phase 2 and the linearization in float64 (inside `jax.enable_x64`).
-    q_tol: converged iff q < q_tol (default 1e-12 with float64, 1e-10 without), q measured on the
-        map F (for flows: on the Euler step, q = ½alpha²‖f‖²).
-    slow_tol: a non-converged point is slow iff ‖∇‖F(s) − s‖‖ < slow_tol (default 1e-6 / 1e-3).
-    dedup_tol: two points are one iff ‖a − b‖ ≤ dedup_tol·(1 + max(‖a‖, ‖b‖)) (default 1e-6 / 1e-3).
-    keep_failed: also return the end points of failed searches (status FAILED), de-duplicated.
-    saddle_seeds_per_pair: > 0 runs a second round seeded between pairs of the stable points found
-        (`saddle_seeds`), which finds the saddles trajectory seeds miss; 0 (default) runs one round.
-    saddle_neighbours: in that round pair each stable point with this many nearest ones (None: all).
-    reachable_margin: a point is `outside_reachable` when it lies outside the box of `reachable_states`
-        widened by this fraction of the box's width on every side.
-    """
-
-    descent: str = "newton"
-    descent_steps: int = 100
-    learning_rate: float = 1e-2
-    descent_tol: float = 1e-10
-    newton_steps: int = 20
-    float64: bool = True
-    q_tol: float | None = None
-    slow_tol: float | None = None
-    dedup_tol: float | None = None
-    keep_failed: bool = False
-    saddle_seeds_per_pair: int = 0
-    saddle_neighbours: int | None = None
-    reachable_margin: float = 0.1
-
-    def tolerance(self, name: str) -> float:
-        """The value of tolerance `name` ('q_tol', 'slow_tol', 'dedup_tol'), or its default for `float64`."""
-        value = getattr(self, name)
-        return DEFAULT_TOLERANCES[name][0 if self.float64 else 1] if value is None else float(value)
-
-    def validate(self) -> None:
-        """Raise ConfigError naming the first field with a bad value."""
-        if self.descent not in ("newton", "adam"):
-            raise ConfigError(f"descent must be 'newton' or 'adam', got {self.descent!r}.")
-        for name in ("descent_steps", "newton_steps", "saddle_seeds_per_pair"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise ConfigError(f"{name} must be an integer ≥ 0, got {v!r}.")
-        for name in ("learning_rate", "descent_tol", "q_tol", "slow_tol", "dedup_tol"):
-            v = getattr(self, name)
-            if v is None and name in DEFAULT_TOLERANCES:
-                continue
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-                raise ConfigError(f"{name} must be a positive number, got {v!r}.")
-        for name in ("float64", "keep_failed"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"{name} must be True or False, got {getattr(self, name)!r}.")
-        nb = self.saddle_neighbours
-        if nb is not None and (isinstance(nb, bool) or not isinstance(nb, int) or nb < 1):
-            raise ConfigError(f"saddle_neighbours must be None (all pairs) or an integer ≥ 1, got {nb!r}.")
-        m = self.reachable_margin
-        if isinstance(m, bool) or not isinstance(m, (int, float)) or not m >= 0:
-            raise ConfigError(f"reachable_margin must be a number ≥ 0, got {m!r}.")
-
-
-def make_options(options: FixedPointOptions | None, overrides: dict[str, Any]) -> FixedPointOptions:
-    """`options` (default FixedPointOptions()) with `overrides` applied, validated."""
-    if options is not None and not isinstance(options, FixedPointOptions):
-        raise ConfigError(f"options must be a FixedPointOptions, got {type(options).__name__}.")
-    fields = {f.name for f in dataclasses.fields(FixedPointOptions)}
-    bad = sorted(set(overrides) - fields)
-    if bad:
-        raise ConfigError(
-            f"unknown fixed-point option {', '.join(map(repr, bad))}; the options are: {', '.join(sorted(fields))}."
-        )
-    opts = dataclasses.replace(options or FixedPointOptions(), **overrides)
-    opts.validate()
-    return opts
 
 
 _DATA_FIELDS = (
@@ -132,7 +51,8 @@ class FixedPoints:
     """Unique fixed (and slow) points of one network, as NumPy arrays (a pytree; K points, S states).
 
     states [K, S]; inputs [K, I] (the constant input of each point); q [K] = ½‖F(s) − s‖² on the map
-    (for flows, on the Euler step: ½alpha²‖f(s)‖²); speed [K] = sqrt(2q), per step; eigvals [K, S]
+    (for flows, on the Euler step: ½alpha²‖f(s)‖²); speed [K] = sqrt(2q) = ‖F(s) − s‖ per step (for
+    flows, ‖f(s)‖ = speed/alpha per unit of τ); eigvals [K, S]
     (complex, dominant first) of ∂F/∂s for maps and of the flow Jacobian ∂f/∂s = (∂F/∂s − I)/alpha
     for flows; n_unstable [K] modes with |λ| > 1 (maps) or Re λ > 0 (flows); is_stable [K] every mode
     decays; converged [K] = status == CONVERGED; status [K] a `Status` code; n_found [K] how many
@@ -250,7 +170,8 @@ def find_fixed_points_population(
         x0 = np.broadcast_to(x0, (n,) + x0.shape)
     if x0.ndim != 3 or x0.shape[0] != n or 0 in x0.shape:
         raise ShapeError(
-            f"initial_states must be [K, S] (shared) or [n, K, S] with n = {n} networks, got shape {np.shape(initial_states)}."
+            f"initial_states must be [K, S] (shared) or [n, K, S] with n = {n} networks, "
+            f"got shape {np.shape(initial_states)}."
         )
     u = np.asarray(inputs)
     if u.ndim == 3:
@@ -312,7 +233,15 @@ def _box(reachable: Any, n_state: int, margin: float) -> tuple[np.ndarray, np.nd
 
 
 # -- the pipeline ----------------------------------------------------------------------------------------
-def _find(system: System, params: Any, x0: np.ndarray, u: np.ndarray, opts: FixedPointOptions, boxes: list, population: bool) -> list[FixedPoints]:
+def _find(
+    system: System,
+    params: Any,
+    x0: np.ndarray,
+    u: np.ndarray,
+    opts: FixedPointOptions,
+    boxes: list,
+    population: bool,
+) -> list[FixedPoints]:
     """x0 [n,K,S], u [n,K,I] (n = 1 unless `population`) -> one FixedPoints per network."""
     weight = np.ones(x0.shape[:2])
     cands = _classify_endpoints(system, params, u, x0, weight, opts, population)
@@ -336,33 +265,56 @@ def _failed(c: _Points) -> int:
     return int(c.weight[c.status == Status.FAILED].sum())
 
 
-def _classify_endpoints(system: System, params: Any, u: np.ndarray, x0: np.ndarray, weight: np.ndarray, opts: FixedPointOptions, population: bool) -> list[_Points]:
+def _classify_endpoints(
+    system: System,
+    params: Any,
+    u: np.ndarray,
+    x0: np.ndarray,
+    weight: np.ndarray,
+    opts: FixedPointOptions,
+    population: bool,
+) -> list[_Points]:
     """Run both phases from x0 [n,K,S] and classify every end point; one _Points per network."""
-    dtype = float_dtype(params, x0)
-    squeeze = (lambda a: a) if population else (lambda a: a[0])
-    u1, x = jnp.asarray(squeeze(u), dtype), jnp.asarray(squeeze(x0), dtype)
-    if opts.descent == "adam":
-        x = adam(
-            system, params, u1, x, steps=opts.descent_steps, learning_rate=float(opts.learning_rate),
-            tol=float(opts.descent_tol), population=population,
-        )
-    elif opts.descent_steps:
-        x = newton(system, params, u1, x, steps=opts.descent_steps, tol=float(opts.descent_tol), population=population)[0]
-    with x64_scope(opts.float64):
-        d = np.float64 if opts.float64 else dtype
-        x, q, slope = newton(
-            system, cast(params, d), jnp.asarray(squeeze(u), d), jnp.asarray(x, d),
-            steps=opts.newton_steps, tol=0.0, population=population,
-        )
-        x, q, slope = np.asarray(x), np.asarray(q), np.asarray(slope)
-    if not population:
-        x, q, slope = x[None], q[None], slope[None]
+    if population:
+        n_seeds, n_state = x0.shape[1], x0.shape[2]
+        chunk = chunk_networks(n_seeds * n_state * n_state, opts.chunk_size)
+        x, q, slope = map_chunks(lambda p, uu, xx: _run_phases(system, p, uu, xx, opts, True), params, (u, x0), chunk)
+    else:
+        x, q, slope = (a[None] for a in _run_phases(system, params, u[0], x0[0], opts, False))
     finite = np.isfinite(q) & np.all(np.isfinite(x), axis=-1)
     status = np.where(
         finite & (q < opts.tolerance("q_tol")), Status.CONVERGED,
         np.where(finite & (slope < opts.tolerance("slow_tol")), Status.SLOW, Status.FAILED),
     ).astype(np.int8)
     return [_Points(x[i], np.asarray(u[i], x.dtype), q[i], status[i], weight[i]) for i in range(x.shape[0])]
+
+
+def _run_phases(
+    system: System,
+    params: Any,
+    u: np.ndarray,
+    x0: np.ndarray,
+    opts: FixedPointOptions,
+    population: bool,
+) -> tuple[np.ndarray, ...]:
+    """Both phases from x0 [(n,) K, S] -> host states [(n,) K, S], q [(n,) K], slope [(n,) K]."""
+    dtype = float_dtype(params, x0)
+    u1, x = jnp.asarray(u, dtype), jnp.asarray(x0, dtype)
+    if opts.descent == "adam":
+        x = adam(
+            system, params, u1, x, steps=opts.descent_steps, learning_rate=float(opts.learning_rate),
+            tol=float(opts.descent_tol), population=population,
+        )
+    elif opts.descent_steps:
+        steps, tol = opts.descent_steps, float(opts.descent_tol)
+        x = newton(system, params, u1, x, steps=steps, tol=tol, population=population)[0]
+    with x64_scope(opts.float64):
+        d = np.float64 if opts.float64 else dtype
+        out = newton(
+            system, cast(params, d), jnp.asarray(u, d), jnp.asarray(x, d),
+            steps=opts.newton_steps, tol=0.0, population=population,
+        )
+        return tuple(np.asarray(a) for a in out)
 
 
 def _unique(p: _Points, opts: FixedPointOptions) -> _Points:
@@ -389,7 +341,16 @@ def _unique(p: _Points, opts: FixedPointOptions) -> _Points:
     return _Points(p.states[sel], p.inputs[sel], p.q[sel], p.status[sel], np.asarray(weights, dtype=p.weight.dtype))
 
 
-def _assemble(system: System, params: Any, rows: list[_Points], boxes: list, opts: FixedPointOptions, population: bool, n_seeds: list[int], n_failed: list[int]) -> list[FixedPoints]:
+def _assemble(
+    system: System,
+    params: Any,
+    rows: list[_Points],
+    boxes: list,
+    opts: FixedPointOptions,
+    population: bool,
+    n_seeds: list[int],
+    n_failed: list[int],
+) -> list[FixedPoints]:
     """Linearize every network's unique points in one compiled call and build the FixedPoints."""
     sizes = [r.states.shape[0] for r in rows]
     size = bucket(max(sizes))

@@ -14,6 +14,7 @@ import numpy as np
 
 from dynascope.dynamics._system import as_system, check_step, jacobians
 from dynascope.errors import ConfigError, ShapeError
+from dynascope.models._base import Model
 
 KINDS = ("stable node", "stable focus", "saddle", "unstable node", "unstable focus", "marginal")
 
@@ -107,7 +108,8 @@ class Linearization:
             return -1.0 / re
 
     def frequencies_hz(self, dt: float) -> np.ndarray:
-        """Oscillation frequency `[..., S]` in Hz of each mode: 1000·|Im rate|/(2π); maps: |arg λ|/(2π·dt) per ms."""
+        """Oscillation frequency `[..., S]` in Hz of each mode: 1000·|Im rate|/(2π) (maps: |arg λ|/(2π·dt)
+        cycles per ms, times 1000)."""
         return 1000.0 * np.abs(self.rates_per_ms(dt).imag) / (2.0 * np.pi)
 
 
@@ -156,6 +158,8 @@ def linearize(
         raise ShapeError(
             f"x must be [I] or [K, I] with K = {states2.shape[0]} rows like state, got shape {np.shape(x)}."
         )
+    if isinstance(model, Model):
+        model.check_params(params)
     check_step(system, model, params, states2.shape[1], inputs.shape[1])
     jac, jac_in = jacobians(system, params, states2, inputs, float64=float64, with_inputs=True)
     w, right, left = eigendecompose(jac, system.continuous)

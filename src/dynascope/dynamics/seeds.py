@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import jax
@@ -25,13 +26,15 @@ def sample_initial_states(key: jax.Array, states: jax.Array, n: int, noise_std: 
     n = check_positive_int("n", n)
     if isinstance(noise_std, bool) or not isinstance(noise_std, (int, float)) or not noise_std >= 0:
         raise ConfigError(f"noise_std must be a number ≥ 0 (the std of the noise added to seeds), got {noise_std!r}.")
-    flat = states.reshape(-1, states.shape[-1])
+    return _sample(key, states.reshape(-1, states.shape[-1]), float(noise_std), n=n)
+
+
+@functools.partial(jax.jit, static_argnames=("n",))
+def _sample(key: jax.Array, flat: jax.Array, noise_std: jax.Array, *, n: int) -> jax.Array:
     k_pick, k_noise = jax.random.split(key)
     idx = jax.random.choice(k_pick, flat.shape[0], (n,), replace=n > flat.shape[0])
     picked = flat[idx]
-    if noise_std == 0:
-        return picked
-    return picked + noise_std * jax.random.normal(k_noise, picked.shape, picked.dtype)
+    return picked + (noise_std * jax.random.normal(k_noise, picked.shape, picked.dtype)).astype(picked.dtype)
 
 
 def saddle_seeds(stable_states: np.ndarray, n_per_pair: int = 1, max_neighbours: int | None = None) -> np.ndarray:

@@ -20,9 +20,9 @@ import jax.numpy as jnp
 import networkx as nx
 import numpy as np
 
-from dynascope.dynamics._system import System, as_system, bucket, cast, jacobians, pad_rows, x64_scope
+from dynascope.dynamics._system import System, as_system, bucket, cast, check_step, jacobians, pad_rows, x64_scope
 from dynascope.dynamics.fixed_points import FixedPoints, Status, _population_size
-from dynascope.dynamics.linearization import eigendecompose, stability_kind, unstable_modes
+from dynascope.dynamics.linearization import eigendecompose, stability_kind, stable_modes, unstable_modes
 from dynascope.errors import ConfigError
 
 TERMINALS = ("unbounded", "cycle", "unresolved")
@@ -38,7 +38,7 @@ class _Config:
 
     @property
     def window(self) -> int:
-        """Final steps kept to recognise a periodic orbit."""
+        """Steps run past the end to recognise a periodic orbit (by its return to the end state)."""
         return max(2, min(500, self.n_steps // 2))
 
 
@@ -64,13 +64,16 @@ def skeleton(
     `status`, `kind` (see linearization.KINDS), `outside_reachable` and `label` (str(index)). From every
     node with unstable modes, the map (or the Euler-stepped flow) is run `n_steps` from x* ± epsilon·v
     for each unstable eigenvector v (the real part for a complex pair). An end point within
-    match_tol·(1 + ‖x*‖) of a fixed point x* gives an edge to it; otherwise to the terminal node
-    'unbounded' (norm beyond 1e3·(1 + largest fixed-point norm), or not finite), 'cycle' (it returns
-    near itself after moving away within the last steps) or 'unresolved'. Edges carry `weight` (number
+    match_tol·(1 + ‖x*‖) of another fixed point x* gives an edge to it; otherwise to the terminal node
+    'unbounded' (norm beyond 1e3·(1 + largest fixed-point norm), or not finite), 'cycle' (run on for
+    min(500, n_steps/2) more steps, it moves away from its end state and comes back within the same
+    tolerance) or 'unresolved' (including an end point back at its own saddle: not left yet, or a
+    homoclinic return, which a finite run cannot tell apart). Edges carry `weight` (number
     of departures) and `departures`, a list of {direction (mode index, dominant first), sign (±1), eigval}.
     """
     system = as_system(model, continuous=continuous, alpha=alpha)
     cfg = _config(n_steps, epsilon, match_tol, include_slow, float64)
+    _check(system, model, params, [fixed_points])
     return _skeletons(system, params, [fixed_points], input, cfg, population=False)[0]
 
 
@@ -94,6 +97,7 @@ def skeleton_population(
     n = _population_size(stacked_params)
     if len(fixed_points) != n:
         raise ConfigError(f"fixed_points must hold one FixedPoints per network ({n}), got {len(fixed_points)}.")
+    _check(system, model, jax.tree.map(lambda a: a[0], stacked_params), list(fixed_points))
     return _skeletons(system, stacked_params, list(fixed_points), input, cfg, population=True)
 
 
@@ -138,6 +142,13 @@ def _label(graph: nx.DiGraph, node: Any) -> int | str:
     return str(node) if data.get("terminal") else int(data["index"])
 
 
+def _check(system: System, model: Any, params: Any, fps: list[FixedPoints]) -> None:
+    for fp in fps:
+        if not isinstance(fp, FixedPoints):
+            raise ConfigError(f"fixed_points must be a FixedPoints (from find_fixed_points), got {type(fp).__name__}.")
+    check_step(system, model, params, fps[0].states.shape[1], fps[0].inputs.shape[1])
+
+
 def _config(n_steps: Any, epsilon: Any, match_tol: Any, include_slow: Any, float64: Any) -> _Config:
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 4:
         raise ConfigError(f"n_steps must be an integer ≥ 4 (steps simulated from each saddle), got {n_steps!r}.")
@@ -152,8 +163,6 @@ def _config(n_steps: Any, epsilon: Any, match_tol: Any, include_slow: Any, float
 
 def _nodes(fp: FixedPoints, system: System, input: Any, cfg: _Config) -> tuple[np.ndarray, np.ndarray]:
     """Rows of `fp` that become nodes, and the input [I] they share."""
-    if not isinstance(fp, FixedPoints):
-        raise ConfigError(f"fixed_points must be a FixedPoints (from find_fixed_points), got {type(fp).__name__}.")
     if fp.continuous != system.continuous:
         raise ConfigError(
             f"fixed_points were found for a {'flow' if fp.continuous else 'map'} but the model is analysed as "
@@ -170,8 +179,17 @@ def _nodes(fp: FixedPoints, system: System, input: Any, cfg: _Config) -> tuple[n
     else:
         u = np.asarray(input, dtype=fp.states.dtype)
         if u.shape != (fp.inputs.shape[1],):
-            raise ConfigError(f"input must have shape ({fp.inputs.shape[1]},) like fixed_points.inputs rows, got {u.shape}.")
-    same = np.all(np.isclose(fp.inputs, u, rtol=0.0, atol=1e-12), axis=1)
+            raise ConfigError(
+                f"input must have shape ({fp.inputs.shape[1]},) like fixed_points.inputs rows, got {u.shape}."
+            )
+    # float32 inputs stored as float64 differ from a Python float by ~1e-9: compare loosely.
+    same = np.all(np.isclose(fp.inputs, u, rtol=1e-6, atol=1e-6), axis=1)
+    if input is not None and np.any(ok) and not np.any(ok & same):
+        known = np.unique(fp.inputs[ok], axis=0)
+        raise ConfigError(
+            f"no fixed point in fixed_points has the input {u.tolist()}; its inputs are {known.tolist()[:5]}"
+            f"{' ...' if len(known) > 5 else ''}. Pass one of them, or find fixed points under this input first."
+        )
     return np.flatnonzero(ok & same), u
 
 
@@ -193,29 +211,48 @@ def _departures(fp: FixedPoints, rows: np.ndarray, eig: tuple, system: System, e
     return meta, (np.stack(starts) if starts else np.zeros((0, s), fp.states.dtype))
 
 
-def _simulate_one(system: System, n_steps: int, window: int, params: Any, u: jax.Array, x0: jax.Array) -> jax.Array:
+def _simulate_one(
+    system: System,
+    n_steps: int,
+    window: int,
+    params: Any,
+    u: jax.Array,
+    x0: jax.Array,
+) -> tuple[jax.Array, jax.Array]:
     step = jax.vmap(system.step, in_axes=(None, 0, None))
-    x = jax.lax.fori_loop(0, n_steps - window, lambda _, s: step(params, s, u), x0)
+    end = jax.lax.fori_loop(0, n_steps, lambda _, s: step(params, s, u), x0)
 
+    # Running on past the end and recording only the distance back to it keeps memory at [W, D]
+    # instead of the [W, D, S] of a stored tail.
     def body(s: jax.Array, _: Any) -> tuple[jax.Array, jax.Array]:
         s = step(params, s, u)
-        return s, s
+        return s, jnp.sqrt(jnp.sum((s - end) ** 2, axis=-1))
 
-    return jax.lax.scan(body, x, None, length=window)[1]
+    return end, jax.lax.scan(body, end, None, length=window)[1]
 
 
 @functools.partial(jax.jit, static_argnames=("system", "n_steps", "window", "population"))
-def _simulate(system: System, params: Any, u: jax.Array, x0: jax.Array, *, n_steps: int, window: int, population: bool) -> jax.Array:
-    """Final `window` states `[(n,) W, D, S]` of the departures `x0 [(n,) D, S]` under inputs `u [(n,) I]`."""
+def _simulate(
+    system: System,
+    params: Any,
+    u: jax.Array,
+    x0: jax.Array,
+    *,
+    n_steps: int,
+    window: int,
+    population: bool,
+) -> tuple[jax.Array, jax.Array]:
+    """End states `[(n,) D, S]` of the departures `x0 [(n,) D, S]` after `n_steps` under inputs `u [(n,) I]`,
+    and the distances `[(n,) W, D]` from each end state of the `window` states that follow it."""
     one = functools.partial(_simulate_one, system, n_steps, window)
     return jax.vmap(one)(params, u, x0) if population else one(params, u, x0)
 
 
-def _destination(tail: np.ndarray, nodes: np.ndarray, rows: np.ndarray, cfg: _Config) -> Any:
-    """Where a departure whose last states are `tail [W, S]` ended: a row of `rows`, or a terminal name."""
-    end = tail[-1]
+def _destination(end: np.ndarray, ahead: np.ndarray, nodes: np.ndarray, rows: np.ndarray, cfg: _Config) -> Any:
+    """Where a departure ended (`end [S]`; `ahead [W]`: distances of the next W states from it): a row of
+    `rows`, or a terminal name."""
     scale = 1.0 + (np.linalg.norm(nodes, axis=1).max() if len(nodes) else 0.0)
-    if not np.all(np.isfinite(tail)) or np.linalg.norm(end) > 1e3 * scale:
+    if not (np.all(np.isfinite(end)) and np.all(np.isfinite(ahead))) or np.linalg.norm(end) > 1e3 * scale:
         return "unbounded"
     if len(nodes):
         d = np.linalg.norm(nodes - end, axis=1)
@@ -223,15 +260,21 @@ def _destination(tail: np.ndarray, nodes: np.ndarray, rows: np.ndarray, cfg: _Co
         if d[j] <= cfg.match_tol * (1.0 + np.linalg.norm(nodes[j])):
             return int(rows[j])
     tol = cfg.match_tol * (1.0 + np.linalg.norm(end))
-    back = np.linalg.norm(tail[::-1][1:] - end, axis=1)  # distance k = 1, 2, ... steps back
-    away = np.maximum.accumulate(back) > 2 * tol
-    # A period-k orbit comes back within tol at lag k after having moved away at a smaller lag.
-    if np.any((back[1:] <= tol) & away[:-1]):
+    away = np.maximum.accumulate(ahead) > 2 * tol
+    # A period-k orbit comes back within tol after k steps, having moved away in between.
+    if np.any((ahead[1:] <= tol) & away[:-1]):
         return "cycle"
     return "unresolved"
 
 
-def _skeletons(system: System, params: Any, fps: list[FixedPoints], input: Any, cfg: _Config, population: bool) -> list[nx.DiGraph]:
+def _skeletons(
+    system: System,
+    params: Any,
+    fps: list[FixedPoints],
+    input: Any,
+    cfg: _Config,
+    population: bool,
+) -> list[nx.DiGraph]:
     selected = [_nodes(fp, system, input, cfg) for fp in fps]
     sizes = [rows.size for rows, _ in selected]
     size = bucket(max(sizes + [1]))
@@ -245,19 +288,24 @@ def _skeletons(system: System, params: Any, fps: list[FixedPoints], input: Any, 
     eigs = [eigendecompose(jac[i, : sizes[i]], system.continuous) for i in range(len(fps))]
     deps = [_departures(fp, rows, e, system, cfg.epsilon) for fp, (rows, _), e in zip(fps, selected, eigs)]
     n_dep = [start.shape[0] for _, start in deps]
-    ends = None
+    ends = ahead = np.zeros((len(fps), 0, 0))
     if max(n_dep):
         d_size = bucket(max(n_dep))
-        x0 = np.stack([pad_rows(start, d_size) if start.shape[0] else np.broadcast_to(states[i, :1], (d_size, states.shape[2]))
-                       for i, (_, start) in enumerate(deps)])
+        # a network without departures simulates copies of its first node (results unused)
+        x0 = np.stack([
+            pad_rows(start, d_size) if start.shape[0] else np.broadcast_to(states[i, :1], (d_size, states.shape[2]))
+            for i, (_, start) in enumerate(deps)
+        ])
         u = np.stack([u for _, u in selected])
         with x64_scope(cfg.float64):
             d = np.float64 if cfg.float64 else dtype
             kw = dict(n_steps=cfg.n_steps, window=cfg.window, population=population)
             if population:
-                ends = np.asarray(_simulate(system, cast(params, d), jnp.asarray(u, d), jnp.asarray(x0, d), **kw))
+                ends, ahead = _simulate(system, cast(params, d), jnp.asarray(u, d), jnp.asarray(x0, d), **kw)
+                ends, ahead = np.asarray(ends), np.asarray(ahead)
             else:
-                ends = np.asarray(_simulate(system, cast(params, d), jnp.asarray(u[0], d), jnp.asarray(x0[0], d), **kw))[None]
+                ends, ahead = _simulate(system, cast(params, d), jnp.asarray(u[0], d), jnp.asarray(x0[0], d), **kw)
+                ends, ahead = np.asarray(ends)[None], np.asarray(ahead)[None]
     graphs = []
     for i, (fp, (rows, _)) in enumerate(zip(fps, selected)):
         g = nx.DiGraph()
@@ -265,15 +313,18 @@ def _skeletons(system: System, params: Any, fps: list[FixedPoints], input: Any, 
         kinds = stability_kind(w, system.continuous) if rows.size else []
         for j, row in enumerate(rows):
             index = int(unstable_modes(w[j], system.continuous).sum())
+            stable = bool(np.all(stable_modes(w[j], system.continuous)))
             g.add_node(
-                int(row), index=index, state=fp.states[row], stable=bool(fp.is_stable[row]), q=float(fp.q[row]),
+                int(row), index=index, state=fp.states[row], stable=stable, q=float(fp.q[row]),
                 status=int(fp.status[row]), kind=str(kinds[j]), outside_reachable=bool(fp.outside_reachable[row]),
                 label=str(index), terminal=False,
             )
         meta, _ = deps[i]
         nodes = fp.states[rows]
         for k, (row, mode, sign, eigval) in enumerate(meta):
-            dest = _destination(ends[i, :, k], nodes, rows, cfg)
+            dest = _destination(ends[i, k], ahead[i, :, k], nodes, rows, cfg)
+            if dest == row:  # never left, or came back: a finite run cannot tell the two apart
+                dest = "unresolved"
             if isinstance(dest, str) and dest not in g:
                 g.add_node(dest, index=None, label=dest, terminal=True)
             if not g.has_edge(row, dest):

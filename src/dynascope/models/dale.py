@@ -41,7 +41,8 @@ class Dale(Model):
     is scaled to spectral radius exactly `gain` (default 1.5, Song et al.'s ρ₀). The radius comes
     from a nonsymmetric eigensolver (LAPACK, on the host when on GPU), so `init` is the one
     slow-ish function of this model. U_raw ~ |N(0, 1/I)|,
-    W_out[:, :N_E] ~ N(0, 1/N_E), b = 0, h0 = 0.1 (Song et al.'s x0, so relu units start active and h0 receives gradient).
+    W_out[:, :N_E] ~ N(0, 1/N_E), b = 0, h0 = 0.1 (Song et al.'s x0, so relu units start active and h0
+    receives gradient).
 
     References: Song, Yang & Wang 2016, "Training excitatory-inhibitory recurrent neural networks for
     cognitive tasks: a simple and flexible framework", PLoS Comput. Biol.; Rajan & Abbott 2006,
@@ -86,17 +87,18 @@ class Dale(Model):
         """[N] bool, True for excitatory units."""
         return jnp.arange(self.n_hidden) < self.n_exc
 
-    def _structure(self) -> jax.Array:
-        """[N, N] float32: D·M as a matrix, ±1 by presynaptic type, 0 on the diagonal unless autapses."""
-        signs = jnp.where(self._excitatory(), 1.0, -1.0).astype(jnp.float32)
-        mask = jnp.ones((self.n_hidden, self.n_hidden), jnp.float32)
+    def _structure(self, dtype: jnp.dtype = jnp.float32) -> jax.Array:
+        """D·M as an `[N, N]` matrix: ±1 by presynaptic type, 0 on the diagonal unless autapses."""
+        # In the params' dtype: float64 fixed-point refinement runs under strict dtype promotion.
+        signs = jnp.where(self._excitatory(), 1.0, -1.0).astype(dtype)
+        mask = jnp.ones((self.n_hidden, self.n_hidden), dtype)
         if not self.autapses:
-            mask = mask - jnp.eye(self.n_hidden, dtype=jnp.float32)
+            mask = mask - jnp.eye(self.n_hidden, dtype=dtype)
         return mask * signs[None, :]
 
     def effective_weights(self, params: Params) -> jax.Array:
         """The signed recurrent matrix W_eff = |W_raw| · D · M `[N, N]` (E columns ≥ 0, I columns ≤ 0)."""
-        return jnp.abs(params["W_raw"]) * self._structure()
+        return jnp.abs(params["W_raw"]) * self._structure(params["W_raw"].dtype)
 
     def effective_inputs(self, params: Params) -> jax.Array:
         """The nonnegative input matrix U_eff = |U_raw| `[N, I]`."""

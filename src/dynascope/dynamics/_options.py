@@ -1,0 +1,97 @@
+"""Settings of the fixed-point search: a small frozen dataclass instead of dozens of keywords."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from dynascope.errors import ConfigError
+
+#: Tolerances used when an option is left at None: (with float64 polish, without it).
+DEFAULT_TOLERANCES = {"q_tol": (1e-12, 1e-10), "slow_tol": (1e-6, 1e-3), "dedup_tol": (1e-6, 1e-3)}
+
+
+@dataclasses.dataclass(frozen=True)
+class FixedPointOptions:
+    """Settings of `find_fixed_points`; every field can also be passed to it as a keyword.
+
+    descent: phase 1 in the working precision: 'newton' (damped Newton on q, the default) or 'adam'
+        (Adam with a cosine-decayed `learning_rate`, FixedPointFinder's method; give it ~2000 steps).
+    descent_steps, descent_tol: phase 1 iterations; a point stops once q < descent_tol.
+    newton_steps: phase 2 iterations of damped Newton (each point stops when q cannot fall further).
+    float64: run phase 2 and the linearization in float64 (inside `jax.enable_x64`).
+    q_tol: converged iff q < q_tol (default 1e-12 with float64, 1e-10 without), q measured on the
+        map F (for flows: on the Euler step, q = ½alpha²‖f‖²).
+    slow_tol: a non-converged point is slow iff ‖∇‖F(s) − s‖‖ < slow_tol (default 1e-6 / 1e-3).
+    dedup_tol: two points are one iff ‖a − b‖ ≤ dedup_tol·(1 + max(‖a‖, ‖b‖)) (default 1e-6 / 1e-3).
+    keep_failed: also return the end points of failed searches (status FAILED), de-duplicated.
+    saddle_seeds_per_pair: > 0 runs a second round seeded between pairs of the stable points found
+        (`saddle_seeds`), which finds the saddles trajectory seeds miss; 0 (default) runs one round.
+    saddle_neighbours: in that round pair each stable point with this many nearest ones (None: all).
+    reachable_margin: a point is `outside_reachable` when it lies outside the box of `reachable_states`
+        widened by this fraction of the box's width on every side.
+    chunk_size: networks per compiled call of `find_fixed_points_population` (None: as many as keep
+        the batched Hessians, n·K·S² entries, within 2^27 — 1 GiB in float64).
+    """
+
+    descent: str = "newton"
+    descent_steps: int = 100
+    learning_rate: float = 1e-2
+    descent_tol: float = 1e-10
+    newton_steps: int = 20
+    float64: bool = True
+    q_tol: float | None = None
+    slow_tol: float | None = None
+    dedup_tol: float | None = None
+    keep_failed: bool = False
+    saddle_seeds_per_pair: int = 0
+    saddle_neighbours: int | None = None
+    reachable_margin: float = 0.1
+    chunk_size: int | None = None
+
+    def tolerance(self, name: str) -> float:
+        """The value of tolerance `name` ('q_tol', 'slow_tol', 'dedup_tol'), or its default for `float64`."""
+        value = getattr(self, name)
+        return DEFAULT_TOLERANCES[name][0 if self.float64 else 1] if value is None else float(value)
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first field with a bad value."""
+        if self.descent not in ("newton", "adam"):
+            raise ConfigError(f"descent must be 'newton' or 'adam', got {self.descent!r}.")
+        for name in ("descent_steps", "newton_steps", "saddle_seeds_per_pair"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ConfigError(f"{name} must be an integer ≥ 0, got {v!r}.")
+        for name in ("learning_rate", "descent_tol", "q_tol", "slow_tol", "dedup_tol"):
+            v = getattr(self, name)
+            if v is None and name in DEFAULT_TOLERANCES:
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+                raise ConfigError(f"{name} must be a positive number, got {v!r}.")
+        for name in ("float64", "keep_failed"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be True or False, got {getattr(self, name)!r}.")
+        c = self.chunk_size
+        if c is not None and (isinstance(c, bool) or not isinstance(c, int) or c < 1):
+            raise ConfigError(f"chunk_size must be None (automatic) or an integer ≥ 1, got {c!r}.")
+        nb = self.saddle_neighbours
+        if nb is not None and (isinstance(nb, bool) or not isinstance(nb, int) or nb < 1):
+            raise ConfigError(f"saddle_neighbours must be None (all pairs) or an integer ≥ 1, got {nb!r}.")
+        m = self.reachable_margin
+        if isinstance(m, bool) or not isinstance(m, (int, float)) or not m >= 0:
+            raise ConfigError(f"reachable_margin must be a number ≥ 0, got {m!r}.")
+
+
+def make_options(options: FixedPointOptions | None, overrides: dict[str, Any]) -> FixedPointOptions:
+    """`options` (default FixedPointOptions()) with `overrides` applied, validated."""
+    if options is not None and not isinstance(options, FixedPointOptions):
+        raise ConfigError(f"options must be a FixedPointOptions, got {type(options).__name__}.")
+    fields = {f.name for f in dataclasses.fields(FixedPointOptions)}
+    bad = sorted(set(overrides) - fields)
+    if bad:
+        raise ConfigError(
+            f"unknown fixed-point option {', '.join(map(repr, bad))}; the options are: {', '.join(sorted(fields))}."
+        )
+    opts = dataclasses.replace(options or FixedPointOptions(), **overrides)
+    opts.validate()
+    return opts

@@ -1,0 +1,181 @@
+"""skeleton and signature on flows whose saddles, attractors and unstable manifolds are known by hand."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from math import comb
+
+import jax.numpy as jnp
+import networkx as nx
+import numpy as np
+import pytest
+
+from dynascope.dynamics import (
+    FixedPointOptions,
+    find_fixed_points,
+    find_fixed_points_population,
+    signature,
+    skeleton,
+    skeleton_population,
+)
+from dynascope.errors import ConfigError
+
+FAST = FixedPointOptions(descent_steps=0, newton_steps=60)
+U0 = np.zeros(1, np.float32)
+
+
+def bistable(p, s, x):
+    """Euler step (alpha 0.1) of ẋ = a(x − x³), ẏ = −y: saddle (0, 0), stable nodes (±1, 0)."""
+    return s + 0.1 * jnp.stack([p["a"] * (s[0] - s[0] ** 3), -s[1]])
+
+
+def bistable_swapped(p, s, x):
+    """The same flow with the coordinates exchanged: an isomorphic skeleton."""
+    return s + 0.1 * jnp.stack([-s[0], p["a"] * (s[1] - s[1] ** 3)])
+
+
+def cube(p, s, x):
+    """Euler step of ẋ_i = c_i (x_i − x_i³), c = (1, 1.5, 2): the 3-bit flip-flop's cube of 27 fixed points."""
+    return s + 0.1 * jnp.array([1.0, 1.5, 2.0]) * (s - s**3)
+
+
+def hopf(p, s, x):
+    """Euler step (alpha 0.05) of ṙ = r(1 − r²), θ̇ = 1: an unstable focus at 0 inside a stable limit cycle."""
+    r2 = s[0] ** 2 + s[1] ** 2
+    return s + 0.05 * jnp.stack([s[0] * (1 - r2) - s[1], s[1] * (1 - r2) + s[0]])
+
+
+def source(p, s, x):
+    """Euler step of ẋ = x: the origin repels everything to infinity."""
+    return s + 0.1 * s
+
+
+def _points(step, seeds, params=None, **kw):
+    return find_fixed_points(step, params, U0, seeds, options=FAST, continuous=True, alpha=0.1, **kw)
+
+
+SEEDS_2D = np.random.default_rng(0).uniform(-1.5, 1.5, size=(16, 2))
+
+
+def flipflop_counts(n_bits: int) -> dict[int, int]:
+    """Fixed points of the ideal N-bit flip-flop by index: C(N, k)·2^(N−k) with k unstable directions
+    (a cube: each bit is −1, +1, or at the saddle between them). For the lead's trained flip-flop checks."""
+    return {k: comb(n_bits, k) * 2 ** (n_bits - k) for k in range(n_bits + 1)}
+
+
+def test_flipflop_counts_by_hand():
+    assert flipflop_counts(1) == {0: 2, 1: 1}
+    assert flipflop_counts(3) == {0: 8, 1: 12, 2: 6, 3: 1}  # DESIGN.md: 8 stable, 12, 6, 1
+
+
+def test_bistable_saddle_connects_to_both_attractors():
+    fp = _points(bistable, SEEDS_2D, {"a": jnp.float32(1.0)})
+    g = skeleton(bistable, {"a": jnp.float32(1.0)}, fp, continuous=True, alpha=0.1)
+    assert isinstance(g, nx.DiGraph) and g.number_of_nodes() == 3
+    saddle = next(n for n, d in g.nodes(data=True) if d["index"] == 1)
+    assert np.allclose(g.nodes[saddle]["state"], [0, 0], atol=1e-12) and g.nodes[saddle]["kind"] == "saddle"
+    ends = {tuple(np.round(g.nodes[b]["state"], 9) + 0.0) for _, b in g.out_edges(saddle)}
+    assert ends == {(1.0, 0.0), (-1.0, 0.0)}
+    for _, b, data in g.out_edges(saddle, data=True):
+        (dep,) = data["departures"]
+        assert data["weight"] == 1 and dep["direction"] == 0 and dep["eigval"] == pytest.approx(1.0)
+        assert g.nodes[b]["stable"] and g.nodes[b]["index"] == 0
+    assert sorted(dep["sign"] for _, _, deps in g.out_edges(saddle, data="departures") for dep in deps) == [-1, 1]
+    assert g.out_degree(saddle) == 2 and sum(g.out_degree(n) for n in g if n != saddle) == 0
+    sig = signature(g)
+    assert sig["counts"] == {0: 2, 1: 1} and sig["n_fixed_points"] == 3
+    assert sig["edges"] == [[1, 0], [1, 0]] and sig["terminals"] == {}
+    assert json.loads(json.dumps(sig))["counts"] == {"0": 2, "1": 1}
+
+
+def test_signature_is_invariant_to_relabelling_and_tells_different_skeletons_apart():
+    a = _points(bistable, SEEDS_2D, {"a": jnp.float32(1.0)})
+    b = _points(bistable_swapped, SEEDS_2D, {"a": jnp.float32(2.0)})
+    ga = skeleton(bistable, {"a": jnp.float32(1.0)}, a, continuous=True, alpha=0.1)
+    gb = skeleton(bistable_swapped, {"a": jnp.float32(2.0)}, b, continuous=True, alpha=0.1)
+    sa, sb = signature(ga), signature(gb)
+    assert sa == sb
+    g = nx.relabel_nodes(ga, {n: f"p{n}" for n in ga})
+    assert signature(g)["wl_hash"] == sa["wl_hash"]
+    ga.remove_edge(*next(iter(ga.edges)))
+    assert signature(ga)["wl_hash"] != sa["wl_hash"]
+
+
+def test_cube_skeleton_follows_the_unstable_manifolds():
+    # The flow is decoupled: at a fixed point the Jacobian is diag(c_i(1 − 3x_i²)), so the unstable modes
+    # are the axes where x_i = 0, with eigenvalue c_i (distinct, so each eigenvalue names its axis).
+    # Leaving along axis i keeps every ±1 coordinate and sends x_i to +1 on one side and −1 on the other.
+    c = np.array([1.0, 1.5, 2.0])
+    rng = np.random.default_rng(5)
+    corners = np.array(list(itertools.product([-1.0, 1.0], repeat=3)))
+    seeds = corners[rng.integers(0, 8, 32)] + 0.05 * rng.normal(size=(32, 3))
+    fp = _points(cube, seeds, saddle_seeds_per_pair=1)
+    g = skeleton(cube, None, fp, continuous=True, alpha=0.1)
+    sig = signature(g)
+    assert sig["counts"] == flipflop_counts(3) and sig["terminals"] == {}
+    for node, data in g.nodes(data=True):
+        s = data["state"]
+        zeros = np.flatnonzero(np.abs(s) < 0.5)
+        assert data["index"] == len(zeros)
+        ends_by_axis: dict[int, list[float]] = {int(k): [] for k in zeros}
+        for _, dest, d in g.out_edges(node, data=True):
+            end = g.nodes[dest]["state"]
+            assert g.nodes[dest]["index"] < data["index"]
+            for dep in d["departures"]:
+                axis = int(zeros[np.argmin(np.abs(c[zeros] - dep["eigval"].real))])
+                assert dep["eigval"] == pytest.approx(c[axis], abs=1e-9)
+                np.testing.assert_allclose(np.delete(end, zeros), np.delete(s, zeros), atol=1e-6)
+                ends_by_axis[axis].append(round(float(end[axis]), 6))
+        assert all(sorted(v) == [-1.0, 1.0] for v in ends_by_axis.values())
+        if data["index"] == 1:  # an edge saddle leads to the two corners next to it
+            assert all(g.nodes[b]["stable"] for _, b in g.out_edges(node))
+    assert sig["edges"].count([1, 0]) == 24 and len(sig["edges"]) == 12 * 2 + 6 * 4 + 1 * 6
+
+
+def test_terminal_nodes_unbounded_cycle_unresolved():
+    fp = _points(source, np.random.default_rng(1).normal(size=(4, 1)))
+    sig = signature(skeleton(source, None, fp, continuous=True, alpha=0.1))
+    assert sig["counts"] == {1: 1} and sig["terminals"] == {"unbounded": 2}
+    assert sig["edges"] == [[1, "unbounded"], [1, "unbounded"]]
+
+    fp = find_fixed_points(hopf, None, U0, 0.3 * np.random.default_rng(2).normal(size=(8, 2)), options=FAST,
+                           continuous=True, alpha=0.05)
+    assert len(fp) == 1 and fp.n_unstable[0] == 2  # 1 ± i: an unstable focus
+    g = skeleton(hopf, None, fp, continuous=True, alpha=0.05)
+    assert g.nodes[0]["kind"] == "unstable focus"
+    assert signature(g)["terminals"] == {"cycle": 2}  # one plane, both signs, onto the unit circle
+
+    fp = _points(bistable, SEEDS_2D, {"a": jnp.float32(1.0)})
+    g = skeleton(bistable, {"a": jnp.float32(1.0)}, fp, n_steps=4, continuous=True, alpha=0.1)
+    assert signature(g)["terminals"] == {"unresolved": 2}  # 4 steps from 1e-3 get nowhere
+
+
+def test_population_skeletons_equal_one_by_one():
+    stacked = {"a": jnp.asarray([1.0, 3.0], jnp.float32)}
+    pop = find_fixed_points_population(bistable, stacked, U0, SEEDS_2D, options=FAST, continuous=True, alpha=0.1)
+    graphs = skeleton_population(bistable, stacked, pop, continuous=True, alpha=0.1)
+    for i, a in enumerate([1.0, 3.0]):
+        one = skeleton(bistable, {"a": jnp.float32(a)}, pop[i], continuous=True, alpha=0.1)
+        assert signature(graphs[i]) == signature(one)
+        assert sorted(graphs[i].edges) == sorted(one.edges)
+
+
+def test_skeleton_errors():
+    p = {"a": jnp.float32(1.0)}
+    fp = _points(bistable, SEEDS_2D, p)
+    with pytest.raises(ConfigError, match=r"fixed_points were found for a flow but the model is analysed as a map"):
+        skeleton(bistable, p, fp)
+    with pytest.raises(ConfigError, match=r"input must have shape \(1,\) like fixed_points.inputs rows, got \(2,\)"):
+        skeleton(bistable, p, fp, np.zeros(2), continuous=True, alpha=0.1)
+    with pytest.raises(ConfigError, match=r"no fixed point .* has the input \[0.5\]; its inputs are \[\[0.0\]\]"):
+        skeleton(bistable, p, fp, np.array([0.5]), continuous=True, alpha=0.1)
+    assert skeleton(bistable, p, fp, np.array([0.0]), continuous=True, alpha=0.1).number_of_nodes() == 3
+    with pytest.raises(ConfigError, match=r"n_steps must be an integer ≥ 4"):
+        skeleton(bistable, p, fp, n_steps=2, continuous=True, alpha=0.1)
+    with pytest.raises(ConfigError, match=r"fixed_points must be a FixedPoints"):
+        skeleton(bistable, p, fp.states, continuous=True, alpha=0.1)
+    with pytest.raises(ConfigError, match=r"unknown skeleton option 'steps'"):
+        skeleton_population(bistable, {"a": jnp.ones(2)}, [fp, fp], steps=10, continuous=True, alpha=0.1)
+    with pytest.raises(ConfigError, match=r"one FixedPoints per network \(2\), got 1"):
+        skeleton_population(bistable, {"a": jnp.ones(2)}, [fp], continuous=True, alpha=0.1)
