@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dynascope.compare.cca import as_sample_pair
+from dynascope.compare.cca import Basis, as_sample_pair, basis_pair
 
 
 def _frob_cross(a: jax.Array, b: jax.Array) -> jax.Array:
@@ -18,7 +18,7 @@ def _frob_cross(a: jax.Array, b: jax.Array) -> jax.Array:
     return jnp.sum((a.T @ b) ** 2)
 
 
-def cka_similarity(X: jax.Array | np.ndarray, Y: jax.Array | np.ndarray) -> jax.Array:
+def cka_similarity(X: jax.Array | np.ndarray | Basis, Y: jax.Array | np.ndarray | Basis) -> jax.Array:
     """Linear CKA in [0, 1] between two sets of states (scalar).
 
     CKA = ‖YᵀX‖_F² / (‖XᵀX‖_F ‖YᵀY‖_F) on states centred over samples, i.e. the normalised
@@ -26,17 +26,24 @@ def cka_similarity(X: jax.Array | np.ndarray, Y: jax.Array | np.ndarray) -> jax.
     isotropic scaling of either set (not to general invertible maps, unlike CCA), and to zero-padded units.
 
     Args:
-        X: states `[conditions, time, units_x]` or `[samples, units_x]`.
-        Y: states with the same samples, `[..., units_y]`.
+        X: states `[conditions, time, units_x]` or `[samples, units_x]`, or their `principal_basis`.
+        Y: states with the same samples, `[..., units_y]`, or their `principal_basis`.
 
-    Reference: Kornblith, Norouzi, Lee & Hinton 2019, "Similarity of neural network representations revisited".
+    Reference: Kornblith, Norouzi, Lee & Hinton 2019, "Similarity of neural network representations
+    revisited" (ICML).
     """
+    if isinstance(X, Basis) or isinstance(Y, Basis):
+        # With centred X = U S Vᵀ: ‖XᵀY‖_F = ‖S_x U_xᵀ U_y S_y‖_F and ‖XᵀX‖_F = ‖S_x²‖.
+        bx, by = basis_pair(X, Y)
+        sx, sy = bx.s * bx.rank, by.s * by.rank
+        cross = jnp.sum(((bx.u * sx).T @ (by.u * sy)) ** 2)
+        return cross / jnp.sqrt(jnp.sum(sx**4) * jnp.sum(sy**4))
     x, y = as_sample_pair(X, Y)
     x = x - x.mean(axis=0)
     y = y - y.mean(axis=0)
     return _frob_cross(x, y) / jnp.sqrt(_frob_cross(x, x) * _frob_cross(y, y))
 
 
-def cka_distance(X: jax.Array | np.ndarray, Y: jax.Array | np.ndarray) -> jax.Array:
-    """CKA distance 1 − CKA (scalar) between states `[..., units_x]` and `[..., units_y]` with the same samples."""
+def cka_distance(X: jax.Array | np.ndarray | Basis, Y: jax.Array | np.ndarray | Basis) -> jax.Array:
+    """CKA distance 1 − CKA (scalar) between states `[..., units_x]` and `[..., units_y]` (same samples)."""
     return 1.0 - cka_similarity(X, Y)

@@ -8,14 +8,18 @@ states trace the same geometry under a different flow does not.
 
 Solver. The reference implementation (Ostrow et al., github.com/mitchellostrow/DSA) runs 1500 Adam
 steps (lr 5e-3) on a Cayley-parametrised C, twice per pair (identity start and a row-swapped start):
-3000 gradient evaluations, sequential in Python. Here the objective f(C) = tr(A_xᵀ C A_y Cᵀ) is
-maximised by the generalized power iteration C ← polar(∇f(C) + 2μC), μ = ‖A_x‖₂‖A_y‖₂: adding μ‖C‖²
-(constant on the orthogonal group) makes f convex, so each step provably does not decrease f
-(Nie, Zhang & Li 2017). Steps cost one r×r SVD. Several starts run at once under vmap —
-the identity, the reference's row swap, a spectral start that aligns the eigenbases of the symmetric
-parts (exact for conjugated copies with distinct eigenvalues) and random Haar rotations — for
-`n_iters` (default 150) steps each; the best final value is kept. Because the whole solve is a fixed
-number of array operations it jits and vmaps over pairs (see `pairwise_distances`).
+3000 gradient evaluations, sequential in Python. Here f(C) = tr(A_xᵀ C A_y Cᵀ) is maximised by
+Riemannian gradient ascent on the orthogonal group with Cayley-transform steps and Barzilai–Borwein
+step sizes (Wen & Yin 2013), which needs no learning rate. Each step costs one r×r solve. Several
+starts run at once under vmap — the identity, the reference's row swap, a spectral start that aligns
+the eigenbases of the symmetric parts (exact for conjugated copies with distinct eigenvalues) and
+random rotations: by default 16 starts × 200 steps, and the best iterate seen is kept. Measured on
+20 random Gaussian pairs each of size r = 4 / 8 / 16 (float32, CPU), this reaches the best value of
+128 starts × 1000 steps in 100 / 95 / 85 % of pairs (largest shortfall in the cosine 0.005), while
+the reference's scheme (Adam, lr 5e-3, 1500 steps from each of its two starts; re-implemented in
+JAX with a plain Cayley parametrisation) reaches it in 55 / 20 / 0 % (mean shortfall 0.013–0.017),
+at about twice our time. The problem is non-convex, so raise `n_starts` where it matters. Because
+the solve is a fixed number of array operations it jits and vmaps over pairs (`pairwise_distances`).
 
 `eigenvalue_wasserstein` is the cheap spectral variant: the optimal matching between the two spectra
 (Redman et al. 2023 in the DSA package). For normal operators it is the exact minimum of ‖A_x − C A_y Cᵀ‖_F
@@ -23,6 +27,8 @@ over all unitary C (Hoffman & Wielandt 1953), hence a lower bound of the orthogo
 """
 
 from __future__ import annotations
+
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -99,15 +105,29 @@ def dmd_operator(
     Fiete 2023 (DSA), whose `DMD.A_v` this reproduces.
     """
     h = delay_embed(X, n_delays, delay_interval)
-    c, t, m = h.shape
+    return _havok(h, _check_rank(h.shape, rank), _check_ridge(ridge))
+
+
+def _check_rank(hankel_shape: tuple[int, ...], rank: int | None) -> int:
+    c, t, m = hankel_shape
     r = m if rank is None else _check_int("rank", rank)
     if r > min(m, c * t):
         raise ConfigError(
             f"rank must be at most min(n_delays·units, samples) = {min(m, c * t)}, got {r}; "
             f"lower rank or add delays."
         )
+    return r
+
+
+def _check_ridge(ridge: float) -> float:
     if isinstance(ridge, bool) or not isinstance(ridge, (int, float)) or ridge < 0:
         raise ConfigError(f"ridge must be a non-negative number, got {ridge!r}.")
+    return float(ridge)
+
+
+def _havok(h: jax.Array, r: int, ridge: float) -> jax.Array:
+    """The DMD operator `[r, r]` of a Hankel tensor `h [conditions, time, width]`."""
+    c, t, m = h.shape
     q, rr = jnp.linalg.qr(h.reshape(c * t, m))
     ur, _, _ = jnp.linalg.svd(rr, full_matrices=False)
     v = (q @ ur[:, :r]).reshape(c, t, r)
@@ -124,11 +144,6 @@ def dmd_operator(
 # -- the orthogonal alignment ----------------------------------------------------------------------
 
 
-def _polar(m: jax.Array) -> jax.Array:
-    u, _, vt = jnp.linalg.svd(m)
-    return u @ vt
-
-
 def _canonical_eigenbasis(a: jax.Array) -> jax.Array:
     """Eigenvectors of the symmetric part of `a`, signs fixed by the antisymmetric part.
 
@@ -142,21 +157,34 @@ def _canonical_eigenbasis(a: jax.Array) -> jax.Array:
     return u * signs
 
 
+def _random_orthogonal(key: jax.Array, n: int, r: int, dtype: jnp.dtype) -> jax.Array:
+    """`[n, r, r]` random orthogonal matrices, each a product of r random Householder reflections.
+
+    Built from matrix products only: no LAPACK call that could run beside the eigendecomposition
+    (see `basis_pair` in cca.py on XLA:CPU's thread pool).
+    """
+    v = jax.random.normal(key, (r, n, r), dtype=dtype)
+    v = v / jnp.linalg.norm(v, axis=-1, keepdims=True)
+
+    def reflect(q: jax.Array, vk: jax.Array) -> tuple[jax.Array, None]:
+        return q - 2.0 * (q @ vk[:, :, None]) * vk[:, None, :], None
+
+    q, _ = jax.lax.scan(reflect, jnp.broadcast_to(jnp.eye(r, dtype=dtype), (n, r, r)), v)
+    return q
+
+
 def _starts(a: jax.Array, b: jax.Array, n_starts: int, key: jax.Array) -> jax.Array:
-    """Initial orthogonal matrices `[n_starts, r, r]`: identity, row swap, spectral, then random Haar."""
+    """Initial orthogonal matrices `[n_starts, r, r]`: identity, row swap, spectral, then random."""
     r = a.shape[0]
     eye = jnp.eye(r, dtype=a.dtype)
     swap = eye[jnp.array([1, 0] + list(range(2, r)))] if r > 1 else eye
-    spectral = _canonical_eigenbasis(a) @ _canonical_eigenbasis(b).T
-    fixed = jnp.stack([eye, swap, spectral])[:n_starts]
+    # One batched eigendecomposition for both operators (one LAPACK call, not two side by side).
+    ua, ub = jax.vmap(_canonical_eigenbasis)(jnp.stack([a, b]))
+    fixed = jnp.stack([eye, swap, ua @ ub.T])[:n_starts]
     n_random = n_starts - fixed.shape[0]
     if n_random <= 0:
         return fixed
-    g = jax.random.normal(key, (n_random, r, r), dtype=a.dtype)
-    q, rr = jnp.linalg.qr(g)
-    # Sign correction makes the QR factor Haar-distributed (Mezzadri 2007).
-    q = q * jnp.sign(jnp.diagonal(rr, axis1=-2, axis2=-1))[:, None, :]
-    return jnp.concatenate([fixed, q])
+    return jnp.concatenate([fixed, _random_orthogonal(key, n_random, r, a.dtype)])
 
 
 def _check_score(score: str) -> None:
@@ -172,42 +200,90 @@ def _check_square_pair(a: jax.Array, b: jax.Array) -> None:
         )
 
 
+def _float_pair(A: jax.Array | np.ndarray, B: jax.Array | np.ndarray) -> tuple[jax.Array, jax.Array]:
+    """Two square operators of one size, cast to one float dtype (strict promotion forbids mixing)."""
+    a, b = jnp.asarray(A), jnp.asarray(B)
+    _check_square_pair(a, b)
+    dtype = a.dtype if a.dtype.itemsize >= b.dtype.itemsize else b.dtype
+    if not jnp.issubdtype(dtype, jnp.floating) or dtype.itemsize < 4:
+        dtype = jnp.dtype(jnp.float32)
+    return a.astype(dtype), b.astype(dtype)
+
+
+def _objective(a: jax.Array, b: jax.Array, c: jax.Array) -> jax.Array:
+    return jnp.sum(a * (c @ b @ c.T))
+
+
+def _ascend(a: jax.Array, b: jax.Array, c0: jax.Array, n_iters: int) -> tuple[jax.Array, jax.Array]:
+    """Riemannian BB ascent of tr(aᵀ c b cᵀ) from `c0`; returns the best iterate and its value."""
+    eye = jnp.eye(a.shape[0], dtype=a.dtype)
+
+    def direction(c: jax.Array) -> jax.Array:
+        # Skew W with W c the Riemannian gradient of f at c (Wen & Yin 2013, eq. 2.4).
+        g = a @ c @ b.T + a.T @ c @ b
+        return g @ c.T - c @ g.T
+
+    def body(i: jax.Array, carry: tuple) -> tuple:
+        c, w, tau, best_c, best_f = carry
+        c_new = jnp.linalg.solve(eye - 0.5 * tau * w, (eye + 0.5 * tau * w) @ c)
+        w_new = direction(c_new)
+        s, y = c_new - c, w_new @ c_new - w @ c
+        sy, ss, yy = jnp.abs(jnp.sum(s * y)), jnp.sum(s * s), jnp.sum(y * y)
+        tiny = jnp.finfo(a.dtype).tiny
+        # Alternate the two Barzilai–Borwein step sizes; clip so a flat or noisy step cannot blow up.
+        tau_new = jnp.where(i % 2 == 0, ss / jnp.maximum(sy, tiny), sy / jnp.maximum(yy, tiny))
+        tau_new = jnp.clip(tau_new, 1e-3, 1e3)
+        f_new = _objective(a, b, c_new)
+        better = f_new > best_f
+        return (
+            c_new,
+            w_new,
+            tau_new.astype(a.dtype),
+            jnp.where(better, c_new, best_c),
+            jnp.where(better, f_new, best_f),
+        )
+
+    init = (c0, direction(c0), jnp.asarray(0.1, a.dtype), c0, _objective(a, b, c0))
+    _, _, _, best_c, best_f = jax.lax.fori_loop(0, n_iters, body, init)
+    return best_c, best_f
+
+
 def optimal_similarity_transform(
     A: jax.Array | np.ndarray,
     B: jax.Array | np.ndarray,
     *,
-    n_starts: int = 8,
-    n_iters: int = 150,
+    n_starts: int = 16,
+    n_iters: int = 200,
     key: jax.Array | None = None,
 ) -> jax.Array:
     """The orthogonal C `[r, r]` maximising tr(Aᵀ C B Cᵀ), i.e. minimising ‖A − C B Cᵀ‖_F.
 
-    Generalized power iteration from `n_starts` starts at once (see the module docstring), each run
-    for `n_iters` steps; the best is returned. `A`, `B`: operators `[r, r]`. Random starts are drawn
-    from `key` (default `jax.random.key(0)`, so the result is deterministic).
+    Riemannian Barzilai–Borwein ascent with Cayley steps from `n_starts` starts at once (see the
+    module docstring), `n_iters` steps each; the best iterate is returned. `A`, `B`: operators
+    `[r, r]`. Random starts are drawn from `key` (default `jax.random.key(0)`, so the result is
+    deterministic). The problem is non-convex: more starts lower the chance of a local optimum.
 
-    Reference: Ostrow et al. 2023 (the objective); Nie, Zhang & Li 2017 (the iteration).
+    Reference: Ostrow et al. 2023 (the objective); Wen & Yin 2013, "A feasible method for optimization
+    with orthogonality constraints" (the iteration).
     """
-    a, b = jnp.asarray(A), jnp.asarray(B)
-    _check_square_pair(a, b)
+    a, b = _float_pair(A, B)
     n_starts = _check_int("n_starts", n_starts)
     n_iters = _check_int("n_iters", n_iters, low=0)
-    dtype = a.dtype if a.dtype.itemsize >= b.dtype.itemsize else b.dtype
-    a, b = a.astype(dtype), b.astype(dtype)
-    # Unit norms make μ and the iteration scale-free; they do not change the maximiser.
+    key = jax.random.key(0) if key is None else key
+    return _align(a, b, key, n_starts, n_iters)
+
+
+@functools.partial(jax.jit, static_argnums=(3, 4))
+def _align(a: jax.Array, b: jax.Array, key: jax.Array, n_starts: int, n_iters: int) -> jax.Array:
+    # Unit norms make the step sizes scale-free; they do not change the maximiser.
     a = a / jnp.linalg.norm(a)
     b = b / jnp.linalg.norm(b)
-    mu = jnp.linalg.norm(a, 2) * jnp.linalg.norm(b, 2)
-    key = jax.random.key(0) if key is None else key
     starts = _starts(a, b, n_starts, key)
-
-    def step(_: int, c: jax.Array) -> jax.Array:
-        grad = a @ c @ b.T + a.T @ c @ b
-        return jax.vmap(_polar)(grad + 2.0 * mu * c)
-
-    cs = jax.lax.fori_loop(0, n_iters, step, starts)
-    values = jnp.einsum("ij,sik,kl,sjl->s", a, cs, b, cs)
-    return cs[jnp.argmax(values)]
+    cs, values = jax.vmap(lambda c0: _ascend(a, b, c0, n_iters))(starts)
+    c = cs[jnp.argmax(values)]
+    # Re-orthonormalise: many Cayley steps in float32 drift from the group by ~1e-6.
+    u, _, vt = jnp.linalg.svd(c)
+    return u @ vt
 
 
 def similarity_transform_distance(
@@ -215,8 +291,8 @@ def similarity_transform_distance(
     B: jax.Array | np.ndarray,
     *,
     score: str = "angular",
-    n_starts: int = 8,
-    n_iters: int = 150,
+    n_starts: int = 16,
+    n_iters: int = 200,
     key: jax.Array | None = None,
 ) -> jax.Array:
     """Distance between two operators `A, B [r, r]` up to an orthogonal change of basis (scalar).
@@ -230,10 +306,7 @@ def similarity_transform_distance(
     structure of computation in neural circuits with dynamical similarity analysis" (NeurIPS).
     """
     _check_score(score)
-    a, b = jnp.asarray(A), jnp.asarray(B)
-    _check_square_pair(a, b)
-    dtype = a.dtype if a.dtype.itemsize >= b.dtype.itemsize else b.dtype
-    a, b = a.astype(dtype), b.astype(dtype)
+    a, b = _float_pair(A, B)
     c = optimal_similarity_transform(a, b, n_starts=n_starts, n_iters=n_iters, key=key)
     moved = c @ b @ c.T
     if score == "euclidean":
@@ -251,8 +324,8 @@ def dsa_distance(
     delay_interval: int = 1,
     ridge: float = 0.0,
     score: str = "angular",
-    n_starts: int = 8,
-    n_iters: int = 150,
+    n_starts: int = 16,
+    n_iters: int = 200,
     key: jax.Array | None = None,
 ) -> jax.Array:
     """Dynamical similarity distance between two sets of trajectories (scalar).
@@ -271,14 +344,22 @@ def dsa_distance(
 
     Reference: Ostrow, Eisen, Kozachkov & Fiete 2023 (NeurIPS).
     """
-    opts = dict(n_delays=n_delays, rank=rank, delay_interval=delay_interval, ridge=ridge)
-    a = dmd_operator(X, **opts)  # type: ignore[arg-type]
-    b = dmd_operator(Y, **opts)  # type: ignore[arg-type]
-    if a.shape != b.shape:
+    hx = delay_embed(X, n_delays, delay_interval)
+    hy = delay_embed(Y, n_delays, delay_interval)
+    rx, ry = _check_rank(hx.shape, rank), _check_rank(hy.shape, rank)
+    if rx != ry:
         raise ShapeError(
-            f"X and Y gave operators of sizes {a.shape[0]} and {b.shape[0]} (rank defaults to "
-            f"n_delays·units, which differs between them); pass the same rank for both."
+            f"X and Y gave operators of sizes {rx} and {ry} (rank defaults to n_delays·units, which "
+            f"differs between them); pass the same rank for both."
         )
+    ridge = _check_ridge(ridge)
+    dtype = hx.dtype if hx.dtype.itemsize >= hy.dtype.itemsize else hy.dtype
+    hx, hy = hx.astype(dtype), hy.astype(dtype)
+    if hx.shape == hy.shape:
+        # Fit both in one batched program (see `basis_pair` in cca.py on XLA:CPU's thread pool).
+        a, b = jax.vmap(lambda h: _havok(h, rx, ridge))(jnp.stack([hx, hy]))
+    else:
+        a, b = _havok(hx, rx, ridge), _havok(hy, ry, ridge)
     return similarity_transform_distance(a, b, score=score, n_starts=n_starts, n_iters=n_iters, key=key)
 
 

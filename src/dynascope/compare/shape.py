@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dynascope.compare.cca import as_sample_pair, centered_basis
+from dynascope.compare.cca import Basis, as_sample_pair, basis_pair
 from dynascope.errors import ConfigError, ShapeError
 
 
@@ -28,9 +28,13 @@ def _check_alpha(alpha: float) -> None:
         )
 
 
-def _aligned_cosine(x: jax.Array, y: jax.Array, alpha: float) -> jax.Array:
+def _aligned_cosine(
+    x: jax.Array | np.ndarray | Basis, y: jax.Array | np.ndarray | Basis, alpha: float
+) -> jax.Array:
     """max over orthogonal Q of ⟨φ(X), φ(Y)Q⟩ / (‖φ(X)‖ ‖φ(Y)‖) for the partial whitening φ of each set."""
-    if alpha == 1.0:
+    if alpha == 1.0 and not isinstance(x, Basis) and not isinstance(y, Basis):
+        # Rotations only: the centred states themselves, no decomposition needed.
+        x, y = as_sample_pair(x, y)
         xc, yc = x - x.mean(axis=0), y - y.mean(axis=0)
         return _nuclear(xc.T @ yc) / (jnp.linalg.norm(xc) * jnp.linalg.norm(yc))
 
@@ -41,14 +45,13 @@ def _aligned_cosine(x: jax.Array, y: jax.Array, alpha: float) -> jax.Array:
         s = s / jnp.sqrt((s**2 * rank).sum() / jnp.maximum(rank.sum(), 1.0))
         return rank * (alpha * s + (1.0 - alpha))
 
-    ux, sx, rx = centered_basis(x)
-    uy, sy, ry = centered_basis(y)
-    gx, gy = weights(sx, rx), weights(sy, ry)
-    return _nuclear((ux * gx).T @ (uy * gy)) / (jnp.linalg.norm(gx) * jnp.linalg.norm(gy))
+    bx, by = basis_pair(x, y)
+    gx, gy = weights(bx.s, bx.rank), weights(by.s, by.rank)
+    return _nuclear((bx.u * gx).T @ (by.u * gy)) / (jnp.linalg.norm(gx) * jnp.linalg.norm(gy))
 
 
 def shape_distance(
-    X: jax.Array | np.ndarray, Y: jax.Array | np.ndarray, *, alpha: float = 1.0
+    X: jax.Array | np.ndarray | Basis, Y: jax.Array | np.ndarray | Basis, *, alpha: float = 1.0
 ) -> jax.Array:
     """Angular generalized shape distance in [0, π/2] (scalar, radians).
 
@@ -59,32 +62,30 @@ def shape_distance(
     (arccos of Σρ/√(rank_x·rank_y)). Zero-padded units do not change it.
 
     Args:
-        X: states `[conditions, time, units_x]` or `[samples, units_x]`.
-        Y: states with the same samples, `[..., units_y]`.
+        X: states `[conditions, time, units_x]` or `[samples, units_x]`, or their `principal_basis`.
+        Y: states with the same samples, `[..., units_y]`, or their `principal_basis`.
         alpha: partial-whitening parameter in [0, 1].
 
     Reference: Williams, Kunz, Kornblith & Linderman 2021, "Generalized shape metrics on neural
     representations" (NeurIPS).
     """
     _check_alpha(alpha)
-    x, y = as_sample_pair(X, Y)
-    return jnp.arccos(jnp.clip(_aligned_cosine(x, y, float(alpha)), -1.0, 1.0))
+    return jnp.arccos(jnp.clip(_aligned_cosine(X, Y, float(alpha)), -1.0, 1.0))
 
 
-def procrustes_distance(X: jax.Array | np.ndarray, Y: jax.Array | np.ndarray) -> jax.Array:
+def procrustes_distance(X: jax.Array | np.ndarray | Basis, Y: jax.Array | np.ndarray | Basis) -> jax.Array:
     """Orthogonal Procrustes distance in [0, √2] (scalar).
 
     min over orthogonal Q of ‖X̂ − Ŷ Q‖_F, where X̂, Ŷ are the states centred over samples and scaled
     to unit Frobenius norm; equal to √(2 − 2‖X̂ᵀŶ‖_*). Zero-padded units do not change it.
 
     Args:
-        X: states `[conditions, time, units_x]` or `[samples, units_x]`.
-        Y: states with the same samples, `[..., units_y]`.
+        X: states `[conditions, time, units_x]` or `[samples, units_x]`, or their `principal_basis`.
+        Y: states with the same samples, `[..., units_y]`, or their `principal_basis`.
 
     Reference: Schönemann 1966 (orthogonal Procrustes); Williams et al. 2021 (as a shape metric).
     """
-    x, y = as_sample_pair(X, Y)
-    cos = _aligned_cosine(x, y, 1.0)
+    cos = _aligned_cosine(X, Y, 1.0)
     return jnp.sqrt(jnp.maximum(2.0 - 2.0 * cos, 0.0))
 
 

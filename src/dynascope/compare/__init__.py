@@ -1,0 +1,60 @@
+"""Compare networks: representational geometry (CCA, SVCCA, CKA, shape metrics, RSA), dynamics (DSA)
+and topology (skeleton graphs), one pair at a time or as all-pairs matrices over a population.
+
+Array metrics take states `[conditions, time, units]` or `[samples, units]`, return a JAX scalar and
+jit/vmap on CPU or GPU. Maheswaranathan et al. 2019 found geometry separates architectures while
+fixed-point topology is universal; these functions let that comparison be repeated at scale.
+"""
+
+from dynascope.compare.cca import (
+    Basis,
+    cca_correlations,
+    cca_distance,
+    cca_similarity,
+    principal_basis,
+    svcca_distance,
+    svcca_similarity,
+)
+from dynascope.compare.cka import cka_distance, cka_similarity
+from dynascope.compare.dsa import (
+    delay_embed,
+    dmd_operator,
+    dsa_distance,
+    eigenvalue_wasserstein,
+    optimal_similarity_transform,
+    similarity_transform_distance,
+)
+from dynascope.compare.pairwise import pairwise_distances, pairwise_distances_loop, stack_padded
+from dynascope.compare.rsa import rdm, rsa_distance, rsa_similarity
+from dynascope.compare.shape import procrustes_distance, procrustes_rotation, shape_distance
+from dynascope.compare.topology import index_counts, isomorphism_classes, topology_distance
+
+__all__ = [
+    "Basis",
+    "cca_correlations",
+    "cca_distance",
+    "cca_similarity",
+    "cka_distance",
+    "cka_similarity",
+    "delay_embed",
+    "dmd_operator",
+    "dsa_distance",
+    "eigenvalue_wasserstein",
+    "index_counts",
+    "isomorphism_classes",
+    "optimal_similarity_transform",
+    "pairwise_distances",
+    "pairwise_distances_loop",
+    "principal_basis",
+    "procrustes_distance",
+    "procrustes_rotation",
+    "rdm",
+    "rsa_distance",
+    "rsa_similarity",
+    "shape_distance",
+    "similarity_transform_distance",
+    "stack_padded",
+    "svcca_distance",
+    "svcca_similarity",
+    "topology_distance",
+]

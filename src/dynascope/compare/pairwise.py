@@ -1,0 +1,125 @@
+"""All-pairs distance matrices over a population of networks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dynascope.errors import ConfigError, ShapeError
+
+
+def stack_padded(Xs: Sequence[jax.Array | np.ndarray] | jax.Array | np.ndarray) -> jax.Array:
+    """Stack a population into one array `[n, ..., max_units]`, zero-padding the last (units) axis.
+
+    `Xs`: an array `[n, ..., units]`, or a sequence of n arrays whose shapes agree except in the last
+    axis. CCA, SVCCA, CKA, the shape metrics and Euclidean RSA ignore zero-padded units; correlation
+    RSA and DSA (through its operator rank) do not.
+    """
+    if isinstance(Xs, (jax.Array, np.ndarray)):
+        if Xs.ndim < 2:
+            raise ShapeError(f"Xs must be a population [n, ..., units], got shape {tuple(Xs.shape)}.")
+        return jnp.asarray(Xs)
+    arrays = [jnp.asarray(x) for x in Xs]
+    if not arrays:
+        raise ShapeError("Xs is empty; pass at least one network's states.")
+    lead = {a.shape[:-1] for a in arrays}
+    if len(lead) != 1 or arrays[0].ndim < 1:
+        raise ShapeError(
+            f"every item of Xs must have the same shape except the last (units) axis, got shapes "
+            f"{sorted({tuple(a.shape) for a in arrays})}; record all networks on the same trials."
+        )
+    width = max(a.shape[-1] for a in arrays)
+    dtype = max((a.dtype for a in arrays), key=lambda d: d.itemsize)
+    pad = [(0, 0)] * (arrays[0].ndim - 1)
+    return jnp.stack([jnp.pad(a.astype(dtype), pad + [(0, width - a.shape[-1])]) for a in arrays])
+
+
+def _take(tree: Any, i: jax.Array) -> Any:
+    return jax.tree_util.tree_map(lambda z: z[i], tree)
+
+
+def _chunked_map(f: Callable, xs: Any, chunk: int) -> Any:
+    """`jax.vmap(f)(xs)` evaluated `chunk` items at a time in sequence.
+
+    The items are padded (with copies of the first) to a whole number of chunks: `jax.lax.map`'s own
+    remainder handling would run a second, independent vmapped program beside the loop, and two batched
+    LAPACK calls side by side can deadlock XLA:CPU's thread pool (see `basis_pair` in cca.py).
+    """
+    n = jax.tree_util.tree_leaves(xs)[0].shape[0]
+    n_chunks = -(-n // chunk)
+    index = np.concatenate([np.arange(n), np.zeros(n_chunks * chunk - n, dtype=np.int64)])
+    blocks = jax.tree_util.tree_map(lambda z: z[index].reshape(n_chunks, chunk, *z.shape[1:]), xs)
+    out = jax.lax.map(jax.vmap(f), blocks)
+    return jax.tree_util.tree_map(lambda z: z.reshape(n_chunks * chunk, *z.shape[2:])[:n], out)
+
+
+def _pair_values(
+    metric: Callable, prepare: Callable | None, chunk: int, xs: jax.Array, pairs: jax.Array
+) -> jax.Array:
+    zs = xs if prepare is None else _chunked_map(prepare, xs, chunk)
+    return _chunked_map(lambda ij: metric(_take(zs, ij[0]), _take(zs, ij[1])), pairs, chunk)
+
+
+_pair_values_jit = jax.jit(_pair_values, static_argnums=(0, 1, 2))
+
+
+def pairwise_distances(
+    metric: Callable[[Any, Any], jax.Array],
+    Xs: Sequence[jax.Array | np.ndarray] | jax.Array | np.ndarray,
+    *,
+    chunk: int = 64,
+    prepare: Callable[[jax.Array], Any] | None = None,
+) -> jax.Array:
+    """Symmetric matrix `[n, n]` of `metric` between every pair of networks, zero on the diagonal.
+
+    All n(n−1)/2 pairs i < j run in one compiled program, `chunk` pairs at a time under vmap in a
+    sequential loop, so memory stays bounded and the work fills a GPU.
+
+    Args:
+        metric: a jit- and vmap-friendly function of two items returning a scalar, e.g. `cca_distance`
+            or `functools.partial(shape_distance, alpha=0.5)`.
+        Xs: the population, `[n, samples, units]` or `[n, conditions, time, units]`, or a sequence of
+            arrays with different unit counts (zero-padded by `stack_padded`).
+        chunk: pairs evaluated together; lower it if memory runs out.
+        prepare: optional per-network step run once (vmapped) before the pairwise comparison; `metric`
+            then receives its outputs. Geometry: `prepare=principal_basis` decomposes each network once
+            for CCA, SVCCA, CKA, shape and Procrustes distances. DSA: `prepare=partial(dmd_operator,
+            n_delays=4, rank=8)` with `metric=similarity_transform_distance` fits each operator once
+            instead of n − 1 times.
+    """
+    if not callable(metric) or (prepare is not None and not callable(prepare)):
+        raise ConfigError(
+            "metric (and prepare, if given) must be callables, e.g. dynascope.compare.cca_distance."
+        )
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise ConfigError(f"chunk must be a positive integer number of pairs, got {chunk!r}.")
+    xs = stack_padded(Xs)
+    n = xs.shape[0]
+    iu, ju = np.triu_indices(n, k=1)
+    if iu.size == 0:
+        return jnp.zeros((n, n), dtype=xs.dtype if jnp.issubdtype(xs.dtype, jnp.floating) else jnp.float32)
+    pairs = jnp.asarray(np.stack([iu, ju], axis=1).astype(np.int32))
+    values = _pair_values_jit(metric, prepare, chunk, xs, pairs)
+    d = jnp.zeros((n, n), dtype=values.dtype).at[iu, ju].set(values)
+    return d + d.T
+
+
+def pairwise_distances_loop(metric: Callable[[Any, Any], float], items: Sequence[Any]) -> np.ndarray:
+    """Symmetric NumPy matrix `[n, n]` of `metric` over every pair i < j, computed in a plain loop.
+
+    For metrics that do not run inside JAX: skeleton graphs (`topology_distance`) or host-side ones
+    (`eigenvalue_wasserstein`). The diagonal is zero.
+    """
+    if not callable(metric):
+        raise ConfigError("metric must be a callable, e.g. dynascope.compare.topology_distance.")
+    items = list(items)
+    n = len(items)
+    d = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i + 1, n):
+            d[i, j] = d[j, i] = float(metric(items[i], items[j]))
+    return d

@@ -1,0 +1,165 @@
+"""Distances between dynamical skeletons: graphs of fixed points and the connections between them.
+
+A skeleton is a `networkx.DiGraph` whose fixed-point nodes carry `index` (number of unstable
+directions) and whose terminal nodes (where an unstable manifold ends without reaching a fixed point)
+are marked by `terminal=True` or an `index` of None or −1, and named by their `kind` ('fixed_point',
+'unbounded', 'cycle', 'unresolved') or else their `label` or node name, as `dynamics.skeleton` makes
+them. Each node is compared by that label alone: node names, states, stability kinds and edge weights
+are ignored, so a rotated copy of a network has the same skeleton. Maheswaranathan et al. 2019 found this topology universal across
+architectures while the geometry (CCA) of the same networks was not.
+"""
+
+from __future__ import annotations
+
+import collections
+import warnings
+
+import networkx as nx
+import numpy as np
+
+from dynascope.errors import ConfigError, ShapeError
+
+KINDS = ("counts", "wl", "ged")
+TERMINAL_KINDS = ("fixed_point", "unbounded", "cycle", "unresolved")
+_LABEL = "_dynascope_label"
+
+
+def _label(node: object, data: dict) -> str:
+    if "index" not in data and not data.get("terminal"):
+        raise ShapeError(
+            f"skeleton node {node!r} has no 'index' attribute (number of unstable directions; None or −1 "
+            f"for terminals); build skeletons with dynascope.dynamics or set graph.nodes[n]['index']."
+        )
+    index = data.get("index")
+    if not data.get("terminal") and index is not None and int(index) >= 0:
+        return str(int(index))
+    kind = data.get("kind")
+    name = kind if kind in TERMINAL_KINDS else data.get("label", node)
+    return f"terminal:{name}"
+
+
+def _labelled(graph: nx.DiGraph) -> nx.DiGraph:
+    """A copy of the structure with one string label per node: its index, or its kind for terminals."""
+    if not isinstance(graph, nx.Graph):
+        raise ShapeError(f"a skeleton must be a networkx graph, got {type(graph).__name__}.")
+    out = nx.DiGraph() if graph.is_directed() else nx.Graph()
+    out.add_nodes_from((n, {_LABEL: _label(n, d)}) for n, d in graph.nodes(data=True))
+    out.add_edges_from(graph.edges())
+    return out
+
+
+def _label_counts(labelled: nx.DiGraph) -> collections.Counter:
+    return collections.Counter(nx.get_node_attributes(labelled, _LABEL).values())
+
+
+def index_counts(graph: nx.DiGraph) -> collections.Counter:
+    """Nodes per label in a skeleton: '0', '1', ... by index, and 'terminal:<kind>' for terminal nodes."""
+    return _label_counts(_labelled(graph))
+
+
+def _counts_distance(l1: nx.DiGraph, l2: nx.DiGraph) -> float:
+    c1, c2 = _label_counts(l1), _label_counts(l2)
+    total = sum(c1.values()) + sum(c2.values())
+    if total == 0:
+        return 0.0
+    return sum(abs(c1[k] - c2[k]) for k in set(c1) | set(c2)) / total
+
+
+def _wl_hash(g: nx.DiGraph, iterations: int) -> str:
+    with warnings.catch_warnings():
+        # networkx >= 3.5 warns that directed hashes changed from older versions; we only ever compare
+        # hashes computed in the same process, so the change cannot affect us.
+        warnings.filterwarnings("ignore", message="The hashes produced for directed graphs changed")
+        return nx.weisfeiler_lehman_graph_hash(g, node_attr=_LABEL, iterations=iterations)
+
+
+def _wl_features(g: nx.DiGraph, iterations: int) -> collections.Counter:
+    """Multiset of Weisfeiler–Lehman subtree labels of every node at depths 0..iterations."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The hashes produced for directed graphs changed")
+        hashes = nx.weisfeiler_lehman_subgraph_hashes(
+            g, node_attr=_LABEL, iterations=iterations, include_initial_labels=True
+        )
+    return collections.Counter(h for per_node in hashes.values() for h in per_node)
+
+
+def _wl_distance(g1: nx.DiGraph, g2: nx.DiGraph, iterations: int) -> float:
+    if _wl_hash(g1, iterations) == _wl_hash(g2, iterations):
+        return 0.0
+    f1, f2 = _wl_features(g1, iterations), _wl_features(g2, iterations)
+    dot = sum(f1[k] * f2[k] for k in f1.keys() & f2.keys())
+    norm = np.sqrt(sum(v * v for v in f1.values()) * sum(v * v for v in f2.values()))
+    # Different hashes but identical features cannot happen for a deterministic hash; the floor keeps
+    # the distance strictly positive when the graphs are distinguishable.
+    return max(1.0 - dot / norm, np.finfo(np.float64).eps) if norm > 0 else 1.0
+
+
+def _ged(g1: nx.DiGraph, g2: nx.DiGraph, timeout: float) -> float:
+    cost = nx.graph_edit_distance(
+        g1, g2, node_match=lambda a, b: a[_LABEL] == b[_LABEL], timeout=timeout
+    )
+    if cost is None:
+        # No complete edit path within the timeout: fall back to deleting one graph and inserting the other.
+        cost = g1.number_of_nodes() + g1.number_of_edges() + g2.number_of_nodes() + g2.number_of_edges()
+    return float(cost)
+
+
+def topology_distance(
+    g1: nx.DiGraph,
+    g2: nx.DiGraph,
+    *,
+    kind: str = "counts",
+    wl_iterations: int = 3,
+    timeout: float = 5.0,
+) -> float:
+    """Distance between two skeleton graphs (Python float, 0 for isomorphic skeletons).
+
+    Args:
+        g1, g2: skeletons (`networkx.DiGraph` with node attribute `index`, and `kind` on terminals).
+        kind: 'counts': Σ_label |n₁(label) − n₂(label)| / (N₁ + N₂) in [0, 1] over the node labels
+            (index, or terminal kind); 'wl': 0 if the Weisfeiler–Lehman graph hashes agree, else
+            1 − cosine similarity of the WL subtree-label histograms, in (0, 1]; 'ged': graph edit
+            distance (unit costs, nodes must match in label), the best found within `timeout`
+            seconds — exponential in the worst case, so for small skeletons only.
+        wl_iterations: WL refinement depth for 'wl'.
+        timeout: seconds allowed to 'ged'.
+
+    References: Shervashidze et al. 2011 (Weisfeiler–Lehman graph kernels); Abu-Aisheh et al. 2015
+    (exact graph edit distance); Maheswaranathan, Williams, Golub, Ganguli & Sussillo 2019.
+    """
+    if kind not in KINDS:
+        raise ConfigError(f"kind must be one of {', '.join(map(repr, KINDS))}, got {kind!r}.")
+    l1, l2 = _labelled(g1), _labelled(g2)
+    if kind == "counts":
+        return _counts_distance(l1, l2)
+    if kind == "wl":
+        if isinstance(wl_iterations, bool) or not isinstance(wl_iterations, int) or wl_iterations < 1:
+            raise ConfigError(f"wl_iterations must be a positive integer, got {wl_iterations!r}.")
+        return _wl_distance(l1, l2, wl_iterations)
+    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not timeout > 0:
+        raise ConfigError(f"timeout must be a positive number of seconds, got {timeout!r}.")
+    return _ged(l1, l2, float(timeout))
+
+
+def isomorphism_classes(graphs: list[nx.DiGraph]) -> np.ndarray:
+    """Group skeletons by isomorphism (structure and node labels): integer class per graph `[n]`.
+
+    Classes are numbered 0, 1, ... in order of first appearance. Graphs are bucketed by
+    Weisfeiler–Lehman hash first, so exact isomorphism tests only run within a bucket.
+    """
+    labelled = [_labelled(g) for g in graphs]
+    buckets: dict[str, list[tuple[int, nx.DiGraph]]] = collections.defaultdict(list)
+    labels = np.empty(len(labelled), dtype=np.int64)
+    next_class = 0
+    match = nx.algorithms.isomorphism.categorical_node_match(_LABEL, None)
+    for i, g in enumerate(labelled):
+        bucket = buckets[_wl_hash(g, 3)]
+        for cls, rep in bucket:
+            if nx.is_isomorphic(g, rep, node_match=match):
+                labels[i] = cls
+                break
+        else:
+            bucket.append((next_class, g))
+            labels[i] = next_class
+            next_class += 1
+    return labels
