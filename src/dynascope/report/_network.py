@@ -1,0 +1,144 @@
+"""One network opened up for the report: its trajectories in PCA space, fixed points, saddle directions, spectra."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+import jax
+import numpy as np
+
+from dynascope.errors import ConfigError
+from dynascope.report import _catalog
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class NetworkView:
+    """Everything the report draws for one network, in NumPy.
+
+    `trajectories [B, T, 3]`: the states of B sampled trials projected on the top three principal
+    components of all visited states; `explained [3]`: fraction of the state variance on each PC.
+    `fixed_points [K, 3]`: the catalogued fixed points (converged and inside the reachable region) in the
+    same projection, with `n_unstable [K]`, `input_index [K]` and complex `eigvals [K, S]`.
+    `segments [M, 2, 3]`: for every unstable mode of every saddle, the projected segment
+    x* ± length·v (v the unit eigenvector, real part for complex pairs) with `segment_index [M]` the
+    saddle's index. `skeletons`: the signatures' index-level graphs (see `_catalog.skeleton_edges`).
+    `n_hidden_points`: catalogued points not drawn (slow, failed or outside the reachable region).
+    `analysed`: whether the network has any fixed-point rows at all.
+    """
+
+    network: str
+    arch: str
+    continuous: bool
+    dt: float
+    trajectories: np.ndarray
+    explained: np.ndarray
+    fixed_points: np.ndarray
+    n_unstable: np.ndarray
+    input_index: np.ndarray
+    eigvals: np.ndarray
+    segments: np.ndarray
+    segment_index: np.ndarray
+    skeletons: list[dict[str, Any]]
+    n_hidden_points: int
+    analysed: bool
+
+
+def pca(states: np.ndarray, n_components: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Principal components of `states [N, S]`: (mean `[S]`, components `[n_components, S]` as orthonormal
+    rows, explained variance ratio `[n_components]`). Components beyond rank S are zero rows.
+    References: Pearson 1901; via the SVD of the centred data."""
+    mean = states.mean(axis=0)
+    _, sv, vt = np.linalg.svd(states - mean, full_matrices=False)
+    total = float(np.sum(sv**2)) or 1.0
+    comps = np.zeros((n_components, states.shape[1]))
+    ratio = np.zeros(n_components)
+    k = min(n_components, vt.shape[0])
+    comps[:k] = vt[:k]
+    ratio[:k] = sv[:k] ** 2 / total
+    # SVD signs are arbitrary; fix them so the largest loading is positive and the picture is reproducible.
+    signs = np.sign(comps[np.arange(n_components), np.argmax(np.abs(comps), axis=1)])
+    comps *= np.where(signs == 0, 1.0, signs)[:, None]
+    return mean, comps, ratio
+
+
+def unstable_segments(
+    states: np.ndarray, eigvecs: np.ndarray, unstable: np.ndarray, length: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Segments `[M, 2, S]` x* − length·v → x* + length·v for every unstable mode, and the row `[M]` of the
+    point each belongs to. `states [K, S]`, `eigvecs [K, S, S]` (columns), `unstable [K, S]` boolean."""
+    k, m = np.nonzero(unstable)
+    if k.size == 0:
+        return np.zeros((0, 2, states.shape[1])), np.zeros(0, int)
+    v = np.real(eigvecs[k, :, m])
+    v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+    x = states[k]
+    return np.stack([x - length * v, x + length * v], axis=1), k
+
+
+def network_view(
+    run: Any,
+    network: str,
+    *,
+    n_trials: int = 8,
+    key: jax.Array | None = None,
+    groups: dict[str, Any] | None = None,
+) -> NetworkView:
+    """Compute the `NetworkView` of `network` (an id of the run's `networks` table).
+
+    Runs the network on `n_trials` trials of its task drawn from `key` (default: key 0), fits the PCA on
+    the visited states, and projects the catalogued fixed points and their saddles' unstable directions,
+    re-linearized at the stored state and input with `dynascope.dynamics.linearize`.
+    `groups` caches loaded groups between calls (name -> StoredGroup).
+    """
+    rows = run.sql(f"select \"group\", index, arch from networks where network = '{_catalog._quote(network)}'").fetchall()
+    if not rows:
+        known = [r[0] for r in run.sql("select network from networks order by network limit 5").fetchall()]
+        raise ConfigError(f"network {network!r} is not in this run; give an id of its networks table, e.g. {known}.")
+    group_name, index, arch = rows[0]
+    cache = groups if groups is not None else {}
+    if group_name not in cache:
+        cache[group_name] = run.load_group(group_name)
+    group = cache[group_name]
+    task, model, params = group.task, group.model, group.network(int(index))
+    trials = task.sample(jax.random.key(0) if key is None else key, n_trials)
+    states = np.asarray(_run(model)(params, trials.inputs), dtype=float)  # [B, T, S]
+    flat = states.reshape(-1, states.shape[-1])
+    mean, comps, explained = pca(flat)
+    project = lambda x: (x - mean) @ comps.T  # noqa: E731
+    fps = _catalog.fixed_points(run, network, model.n_state, model.n_inputs)
+    keep = (fps.status == "converged") & ~fps.outside
+    segs, seg_rows = np.zeros((0, 2, model.n_state)), np.zeros(0, int)
+    if np.any(keep & (fps.n_unstable > 0)):
+        from dynascope.dynamics import linearize
+
+        saddles = np.nonzero(keep & (fps.n_unstable > 0))[0]
+        lin = linearize(model, params, fps.states[saddles], fps.inputs[saddles])
+        unstable = (lin.eigvals.real > 0) if lin.continuous else (np.abs(lin.eigvals) > 1)
+        length = 0.15 * float(np.max(np.ptp(flat, axis=0)) or 1.0)
+        segs, seg_rows = unstable_segments(fps.states[saddles], lin.right, unstable, length)
+        seg_rows = saddles[seg_rows]
+    return NetworkView(
+        network=network,
+        arch=str(arch),
+        continuous=bool(model.continuous),
+        dt=float(task.dt),
+        trajectories=project(states),
+        explained=explained,
+        fixed_points=project(fps.states[keep]),
+        n_unstable=fps.n_unstable[keep],
+        input_index=fps.input_index[keep],
+        eigvals=fps.eigvals[keep],
+        segments=project(segs),
+        segment_index=fps.n_unstable[seg_rows],
+        skeletons=_catalog.skeleton_edges(run, network),
+        n_hidden_points=int(np.sum(~keep)),
+        analysed=len(fps) > 0,
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def _run(model: Any) -> Any:
+    """A jitted `params, inputs -> states` for `model`, compiled once per model (models are hashable)."""
+    return jax.jit(lambda p, x: model.run(p, x)[0])

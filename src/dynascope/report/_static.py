@@ -1,0 +1,66 @@
+"""Static figures of a run written to files (PNG and SVG), for papers: `dynascope report RUN --static`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from dynascope import store
+from dynascope.errors import ConfigError, check_positive_int
+from dynascope.report import _catalog, figures
+from dynascope.report._network import network_view
+
+FORMATS = ("png", "svg")
+
+
+def write_figures(
+    run: Any,
+    out: str | Path | None = None,
+    *,
+    formats: tuple[str, ...] = FORMATS,
+    max_networks: int = 3,
+    dpi: int = 200,
+) -> list[Path]:
+    """Write every figure the run's data allows to `out` (default `RUN/figures/`), once per format.
+
+    Figures: loss_curves, trial, per network (up to `max_networks`, chosen as in the report) state_space,
+    eigenvalue_spectrum and skeleton_graph, per metric distance_matrix and embedding. Returns the paths.
+    """
+    run = run if isinstance(run, store.RunFolder) else store.open(run)
+    max_networks = check_positive_int("max_networks", max_networks)
+    bad = [f for f in formats if f not in ("png", "svg", "pdf")]
+    if bad or not formats:
+        raise ConfigError(f"formats must be some of png, svg, pdf, got {formats!r}.")
+    folder = Path(out) if out is not None else run.path / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+
+    def save(fig: Figure, name: str) -> None:
+        for fmt in formats:
+            path = folder / f"{name}.{fmt}"
+            fig.savefig(path, format=fmt, dpi=dpi)
+            written.append(path)
+
+    if _catalog.count(run, "networks") == 0:
+        return written
+    save(figures.loss_curves(run), "loss_curves")
+    save(figures.trial(run), "trial")
+    groups: dict[str, Any] = {}
+    for network in _catalog.choose_networks(run, max_networks):
+        view = network_view(run, network, groups=groups)
+        slug = network.replace("/", "_")
+        save(figures.state_space(view), f"state_space_{slug}")
+        if view.analysed:
+            save(figures.eigenvalue_spectrum(view), f"eigenvalue_spectrum_{slug}")
+            save(figures.skeleton_graph(view), f"skeleton_{slug}")
+    for metric in _catalog.distance_metrics(run):
+        save(figures.distance_matrix(run, metric), f"distance_matrix_{_slug(metric)}")
+    for metric in _catalog.embedding_metrics(run):
+        save(figures.embedding(run, metric), f"embedding_{_slug(metric)}")
+    return written
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)

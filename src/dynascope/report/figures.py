@@ -1,0 +1,264 @@
+"""Static matplotlib figures of a run, for papers: each function returns a `matplotlib.figure.Figure`.
+
+Every figure has a title, axis labels with units and a legend (or a colour bar), in the colour-blind safe
+Okabe–Ito palette (Okabe & Ito 2008). Figures are built without pyplot, so no GUI backend is needed.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import jax
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
+
+from dynascope.errors import ConfigError
+from dynascope.report import _catalog
+from dynascope.report._network import NetworkView
+from dynascope.tasks._plot import PALETTE
+
+#: colour of trajectories in state-space plots (neutral, so fixed points stand out).
+TRAJECTORY_GREY = "#8C8C8C"
+CLUSTER_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def index_colour(index: int) -> str:
+    """Colour of a fixed point with `index` unstable modes (0 = stable), the same in every figure."""
+    return PALETTE[min(int(index), len(PALETTE) - 1)]
+
+
+def index_label(index: int) -> str:
+    """Legend text for fixed points with `index` unstable modes."""
+    return "stable (index 0)" if index == 0 else f"saddle, index {index}"
+
+
+def arch_colours(archs: list[str]) -> dict[str, str]:
+    """One palette colour per architecture, in the given order."""
+    return {a: PALETTE[i % len(PALETTE)] for i, a in enumerate(archs)}
+
+
+def loss_curves(run: Any) -> Figure:
+    """Training loss of the population against step, log scale: per architecture the median network and
+    the 25–75 % and 5–95 % bands (NaN steps — diverged or stopped early — are left out of the statistics)."""
+    curves = _catalog.losses_by_arch(run)
+    fig = Figure(figsize=(7, 4), layout="constrained")
+    ax = fig.add_subplot()
+    colours = arch_colours(list(curves))
+    for arch, m in curves.items():
+        steps = np.arange(m.shape[1])
+        # diverged steps (inf/NaN) and a loss of exactly 0 (not drawable on a log scale) are left out
+        m = np.where(np.isfinite(m) & (m > 0), m, np.nan)
+        with warnings.catch_warnings():
+            # steps where every network has stopped or diverged are all-NaN; those simply go undrawn.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            q = np.nanpercentile(m, [5, 25, 50, 75, 95], axis=0)
+        c = colours[arch]
+        ax.fill_between(steps, q[0], q[4], color=c, alpha=0.12, linewidth=0, label=f"{arch} 5–95 %")
+        ax.fill_between(steps, q[1], q[3], color=c, alpha=0.3, linewidth=0, label=f"{arch} 25–75 %")
+        ax.plot(steps, q[2], color=c, linewidth=2, label=f"{arch} median (n={m.shape[0]})")
+    if curves:
+        ax.set_yscale("log")
+    else:
+        ax.text(0.5, 0.5, "no training losses stored", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xlabel("training step (optimizer updates)")
+    ax.set_ylabel("training loss (masked MSE, log scale)")
+    ax.set_title("Training loss of the population by architecture")
+    ax.legend(fontsize="small", ncol=max(1, len(curves)), loc="upper right")
+    return fig
+
+
+def trial(run: Any, network: str | None = None, key: jax.Array | None = None) -> Figure:
+    """One example trial of the run's task — inputs, targets and the outputs of `network` (default: the
+    best-scoring network that did not diverge) — via `Task.plot_trial`; the trial is drawn from `key`."""
+    if network is None:
+        rows = run.sql("select network from networks order by diverged, metric desc nulls last, network limit 1").fetchall()
+        if not rows:
+            raise ConfigError(f"run {run.path} has no trained networks yet; train some with `dynascope train`.")
+        network = rows[0][0]
+    found = run.sql(f"select \"group\", index from networks where network = '{_catalog._quote(network)}'").fetchall()
+    if not found:
+        raise ConfigError(f"network {network!r} is not in this run; give an id of its networks table.")
+    group = run.load_group(found[0][0])
+    trials = group.task.sample(jax.random.key(0) if key is None else key, 1)
+    _, outputs = group.model.run(group.network(int(found[0][1])), trials.inputs)
+    fig = group.task.plot_trial(trials, outputs, 0)
+    fig.axes[0].set_title(f"{group.task.name}: example trial, outputs of {network}")
+    return fig
+
+
+def state_space(view: NetworkView) -> Figure:
+    """3-D state space of one network: trajectories on the top three principal components, fixed points
+    coloured by their index (number of unstable modes) and short segments along each saddle's unstable
+    directions. References: Sussillo & Barak 2013."""
+    fig = Figure(figsize=(6.5, 5.5), layout="constrained")
+    ax = fig.add_subplot(projection="3d")
+    for i, tr in enumerate(view.trajectories):
+        ax.plot(*tr.T, color=TRAJECTORY_GREY, linewidth=0.8, alpha=0.6, label="trajectories" if i == 0 else None)
+    for idx in np.unique(view.n_unstable):
+        sel = view.n_unstable == idx
+        ax.scatter(*view.fixed_points[sel].T, color=index_colour(idx), s=40, depthshade=False,
+                   marker="o" if idx == 0 else "D", edgecolor="black", linewidth=0.5, label=index_label(int(idx)))
+    for j, seg in enumerate(view.segments):
+        ax.plot(*seg.T, color=index_colour(view.segment_index[j]), linewidth=2,
+                label="unstable directions" if j == 0 else None)
+    for axis, name in enumerate("xyz"):
+        getattr(ax, f"set_{name}label")(f"PC{axis + 1} (a.u., {100 * view.explained[axis]:.0f} % var.)")
+    ax.set_title(f"{view.network}: state space")
+    ax.legend(fontsize="small", loc="upper left")
+    return fig
+
+
+def eigenvalue_spectrum(view: NetworkView) -> Figure:
+    """Eigenvalues of the linearization at every fixed point of one network, coloured by the point's index,
+    against the unit circle (maps: stable inside) or the imaginary axis (flows: stable to the left)."""
+    fig = Figure(figsize=(5.5, 5), layout="constrained")
+    ax = fig.add_subplot()
+    if view.continuous:
+        ax.axvline(0.0, color="black", linestyle="--", linewidth=1, label="stability boundary Re λ = 0")
+        unit = "1/τ"
+    else:
+        theta = np.linspace(0, 2 * np.pi, 256)
+        ax.plot(np.cos(theta), np.sin(theta), "k--", linewidth=1, label="unit circle |λ| = 1")
+        ax.set_aspect("equal", adjustable="datalim")
+        unit = "multiplier per step"
+    for idx in np.unique(view.n_unstable):
+        w = view.eigvals[view.n_unstable == idx].ravel()
+        ax.scatter(w.real, w.imag, s=14, color=index_colour(idx), alpha=0.8, edgecolor="none",
+                   label=f"{index_label(int(idx))} ({int(np.sum(view.n_unstable == idx))} points)")
+    if len(view.eigvals) == 0:
+        ax.text(0.5, 0.5, "no fixed points catalogued", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xlabel(f"Re λ ({unit})")
+    ax.set_ylabel(f"Im λ ({unit})")
+    kind = "flow" if view.continuous else "map"
+    ax.set_title(f"{view.network}: eigenvalues at fixed points ({kind})")
+    ax.legend(fontsize="small", loc="upper left")
+    return fig
+
+
+def skeleton_graph(view: NetworkView, input_index: int | None = None) -> Figure:
+    """The skeleton of one network reduced to fixed-point classes: one node per index (with the number of
+    points) and per terminal, one arrow per (from, to) pair labelled with its number of saddle departures,
+    from the stored signature. Layers are the index, so flow runs downhill to the stable points."""
+    fig = Figure(figsize=(5.5, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    skel = [s for s in view.skeletons if input_index is None or s["input_index"] == input_index][:1]
+    if not skel:
+        ax.text(0.5, 0.5, "no skeleton catalogued", ha="center", va="center", transform=ax.transAxes)
+        ax.set_title(f"{view.network}: skeleton")
+        ax.set_xlabel("fixed-point class (none found)")
+        ax.set_ylabel("index (number of unstable modes)")
+        ax.legend(handles=[Line2D([], [], color="none", label="run `dynascope analyze RUN`")], loc="upper right")
+        return fig
+    s = skel[0]
+    pos, nodes = _layered(s)
+    edges: dict[tuple, int] = {}
+    for a, b in s["edges"]:
+        edges[(a, b)] = edges.get((a, b), 0) + 1
+    for (a, b), n in edges.items():
+        if a not in pos or b not in pos:
+            continue
+        if a == b:  # a departure reaching another point of the same index: no arrow can join a node to itself
+            ax.text(pos[a][0] + 0.25, pos[a][1], f"{n} to same index", fontsize="small", va="center")
+            continue
+        ax.annotate("", xy=pos[b], xytext=pos[a], arrowprops=dict(
+            arrowstyle="-|>", color="black", lw=0.8 + np.log1p(n), shrinkA=14, shrinkB=14))
+        mid = (np.asarray(pos[a]) + np.asarray(pos[b])) / 2
+        ax.text(*mid, str(n), fontsize="small", ha="center", va="center", backgroundcolor="white")
+    handles = []
+    for node, count in nodes.items():
+        terminal = isinstance(node, str)
+        colour = "white" if terminal else index_colour(node)
+        ax.scatter(*pos[node], s=300 + 40 * count, color=colour, edgecolor="black", zorder=3,
+                   marker="s" if terminal else "o")
+        ax.text(pos[node][0], pos[node][1] - 0.32, f"{node if terminal else ''}×{count}", ha="center", fontsize="small")
+        if not terminal:
+            handles.append(Line2D([], [], marker="o", linestyle="", color=index_colour(node), markeredgecolor="black",
+                                  label=index_label(node)))
+    handles.append(Line2D([], [], color="black", marker=">", label="departures along unstable directions"))
+    ys = [p[1] for p in pos.values()]
+    ax.set_ylim(min(ys) - 0.7, max(ys) + 0.7)
+    ax.set_xlim(-1, max(p[0] for p in pos.values()) + 1)
+    ax.set_yticks(sorted({int(y) for y in ys}), [str(int(y)) if y >= 0 else "terminal" for y in sorted({int(y) for y in ys})])
+    ax.set_xticks([])
+    ax.set_xlabel("fixed-point class (node size ∝ number of points)")
+    ax.set_ylabel("index (number of unstable modes)")
+    ax.set_title(f"{view.network}: skeleton under input {s['input_index']}")
+    ax.legend(handles=handles, fontsize="small", loc="upper right")
+    return fig
+
+
+def _layered(sig: dict[str, Any]) -> tuple[dict[Any, tuple[float, float]], dict[Any, int]]:
+    """Positions (x, y = index; terminals at y = −1) and sizes of the class nodes of a skeleton signature."""
+    nodes: dict[Any, int] = dict(sorted(sig["counts"].items()))
+    for name, n in sig["terminals"].items():
+        if n:
+            nodes[name] = int(n)
+    pos = {}
+    terminals = [k for k in nodes if isinstance(k, str)]
+    for i, k in enumerate(k for k in nodes if not isinstance(k, str)):
+        pos[k] = (float(i % 2), float(k))  # alternate sides so vertical arrows between layers do not overlap labels
+    for i, k in enumerate(terminals):
+        pos[k] = (2.0 + i, -1.0)
+    return pos, nodes
+
+
+def distance_matrix(run: Any, metric: str) -> Figure:
+    """Heatmap of the pairwise distances `metric` between networks, ordered by architecture, with each
+    architecture's diagonal block outlined in its colour."""
+    ids, archs, d = _catalog.distance_matrix(run, metric)
+    if not ids:
+        raise ConfigError(f"no distances for metric {metric!r}; stored: {_catalog.distance_metrics(run)} "
+                          "(run `dynascope compare RUN`).")
+    fig = Figure(figsize=(6.5, 5.5), layout="constrained")
+    ax = fig.add_subplot()
+    im = ax.imshow(np.ma.masked_invalid(d), cmap="viridis", interpolation="nearest")
+    fig.colorbar(im, ax=ax, label=f"{metric} distance (metric units)")
+    order = list(dict.fromkeys(archs))
+    colours = arch_colours(_catalog.arch_order(run) or order)
+    centres, start = [], 0
+    for arch in order:
+        n = archs.count(arch)
+        ax.add_patch(Rectangle((start - 0.5, start - 0.5), n, n, fill=False, edgecolor=colours.get(arch, "black"),
+                               linewidth=2.5, label=f"{arch} ({n} networks)"))
+        centres.append(start + (n - 1) / 2)
+        start += n
+    ax.set_xticks(centres, order)
+    ax.set_yticks(centres, order, rotation=90, va="center")
+    ax.set_xlabel("network (grouped by architecture)")
+    ax.set_ylabel("network (grouped by architecture)")
+    ax.set_title(f"Pairwise {metric} distances")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(0, -0.12), ncol=min(4, len(order)))
+    return fig
+
+
+def embedding(run: Any, metric: str) -> Figure:
+    """The stored 2-D embedding (MDS) of the `metric` distances: one point per network, coloured by
+    architecture, marker by cluster. References: Kruskal 1964 (MDS); Maheswaranathan et al. 2019."""
+    e = _catalog.embedding(run, metric)
+    if not e["network"]:
+        raise ConfigError(f"no embedding for metric {metric!r}; stored: {_catalog.embedding_metrics(run)} "
+                          "(run `dynascope compare RUN`).")
+    fig = Figure(figsize=(6, 5), layout="constrained")
+    ax = fig.add_subplot()
+    archs = np.array(e["arch"])
+    clusters = np.array([-1 if c is None else c for c in e["cluster"]])
+    order = _catalog.arch_order(run)
+    colours = arch_colours(order or sorted(set(archs)))
+    present = sorted(set(archs), key=lambda a: (order.index(a) if a in order else len(order), a))
+    for arch in present:
+        for c in np.unique(clusters):
+            sel = (archs == arch) & (clusters == c)
+            if sel.any():
+                ax.scatter(*e["xy"][sel].T, color=colours.get(arch, "black"), edgecolor="black", linewidth=0.4,
+                           marker=CLUSTER_MARKERS[int(c) % len(CLUSTER_MARKERS)], s=36, alpha=0.85)
+    handles = [Line2D([], [], marker="o", linestyle="", color=colours.get(a, "black"), label=a) for a in present]
+    handles += [Line2D([], [], marker=CLUSTER_MARKERS[int(c) % len(CLUSTER_MARKERS)], linestyle="", color="grey",
+                       label=f"cluster {c}") for c in np.unique(clusters)]
+    ax.set_xlabel(f"MDS 1 ({metric} distance units)")
+    ax.set_ylabel(f"MDS 2 ({metric} distance units)")
+    ax.set_title(f"Networks embedded by {metric} distance")
+    ax.legend(handles=handles, fontsize="small", loc="best")
+    return fig

@@ -1,0 +1,260 @@
+"""The run report: one self-contained HTML page (plotly.js and every image inlined; opens offline).
+
+Sections appear as their data exists in the catalog: configuration, task and training always; fixed
+points and skeletons after `dynascope analyze`; distances, embedding and the universality summary after
+`dynascope compare`. Per-network panels are limited to a subsample so the page stays small.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from dynascope import store
+from dynascope.errors import check_positive_int
+from dynascope.report import _assets, _catalog, _interactive, figures
+from dynascope.report._network import network_view
+
+#: Headings of the page's sections, in order (id, title); tests and readers rely on them.
+SECTIONS = (
+    ("config", "Run configuration"),
+    ("task", "Task"),
+    ("training", "Training"),
+    ("networks", "Networks"),
+    ("population", "Population"),
+)
+#: Diverged networks listed by name at most (the rest are counted).
+MAX_LISTED = 50
+
+
+def write_report(run: Any, path: str | Path | None = None, *, max_networks: int = 12, n_trials: int = 8) -> Path:
+    """Write the report of `run` (a RunFolder or its path) to `path` (default `RUN/report.html`); returns the path.
+
+    `max_networks` bounds the per-network panels (state space, skeleton, spectrum), `n_trials` the trials
+    whose trajectories each panel draws.
+    """
+    run = run if isinstance(run, store.RunFolder) else store.open(run)
+    out = Path(path) if path is not None else run.path / "report.html"
+    text = render_report(run, max_networks=max_networks, n_trials=n_trials)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(out)
+    return out
+
+
+def render_report(run: Any, *, max_networks: int = 12, n_trials: int = 8) -> str:
+    """The report page of `run` (a RunFolder) as one HTML string."""
+    import plotly.offline
+
+    max_networks = check_positive_int("max_networks", max_networks)
+    n_trials = check_positive_int("n_trials", n_trials)
+    name = html.escape(run.path.name or str(run.path))
+    body = [
+        _config_section(run),
+        _task_section(run),
+        _training_section(run),
+        _networks_section(run, max_networks, n_trials),
+        _population_section(run),
+    ]
+    nav = "".join(f'<li><a href="#{i}">{t}</a></li>' for i, t in SECTIONS)
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>dynascope report: {name}</title>\n<style>{_assets.CSS}</style>\n</head>\n<body>\n"
+        f"<script>{_assets.ERROR_TRAP}</script>\n"
+        f"<script>{plotly.offline.get_plotlyjs()}</script>\n"
+        f"<header><h1>dynascope report: {name}</h1>\n"
+        f'<p>Run folder <code>{html.escape(str(run.path))}</code>.</p>\n'
+        f'<nav aria-label="sections"><ul>{nav}</ul></nav></header>\n<main>\n'
+        + "\n".join(body)
+        + f"\n</main>\n<script>{_assets.RENDER}</script>\n</body>\n</html>\n"
+    )
+
+
+# -- pieces ----------------------------------------------------------------------------------------
+def img(fig: Figure, alt: str, caption: str = "", dpi: int = 100) -> str:
+    """A `<figure>` holding `fig` as an inline base64 PNG with `alt` text and an optional caption."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+    return f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">{cap}</figure>'
+
+
+def plot(fig: Any, dom_id: str, label: str, caption: str = "") -> str:
+    """A `<figure>` with a plotly figure rendered by the page script from an inline JSON spec."""
+    cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+    return (
+        f'<figure><div class="plot" id="{dom_id}" data-figure="{dom_id}-spec" role="img" '
+        f'aria-label="{html.escape(label)}"></div>{cap}'
+        f'<script type="application/json" id="{dom_id}-spec">{_interactive.to_json(fig)}</script></figure>'
+    )
+
+
+def table(columns: list[str], rows: list[list[Any]], caption: str = "") -> str:
+    """An HTML table; numbers are right-aligned and shown to 4 significant digits."""
+    head = "".join(f'<th scope="col">{html.escape(str(c))}</th>' for c in columns)
+    body = "".join("<tr>" + "".join(_cell(v) for v in r) + "</tr>" for r in rows)
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return f"<td>{'yes' if v else 'no'}</td>"
+    if isinstance(v, (int, np.integer)):
+        return f'<td class="num">{int(v)}</td>'
+    if isinstance(v, (float, np.floating)):
+        return f'<td class="num">{"–" if v is None or math.isnan(v) else f"{v:.4g}"}</td>'
+    return f"<td>{html.escape('–' if v is None else str(v))}</td>"
+
+
+def pending(what: str, command: str, run: Any) -> str:
+    """The note shown where a section's data does not exist yet."""
+    return f'<p class="pending">{what} — run <code>dynascope {command} {html.escape(str(run.path))}</code></p>'
+
+
+def section(sid: str, body: str) -> str:
+    """A `<section>` with the heading of `sid` from SECTIONS around `body`."""
+    title = dict(SECTIONS)[sid]
+    return f'<section id="{sid}" aria-labelledby="{sid}-h"><h2 id="{sid}-h">{title}</h2>\n{body}\n</section>'
+
+
+# -- sections --------------------------------------------------------------------------------------
+def _config_section(run: Any) -> str:
+    parts = []
+    for key, value in run.config.items():
+        rows = [[k, v] for k, v in _flatten(value)] if isinstance(value, dict) else [[key, value]]
+        body = table(["option", "value"], rows) if rows else "<p class='note'>(none)</p>"
+        parts.append(f"<div><h3>{html.escape(key)}</h3>{body}</div>")
+    return section("config", '<div class="grid config">' + "\n".join(parts) + "</div>")
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out += _flatten(v, f"{prefix}{k}.")
+        else:
+            out.append((f"{prefix}{k}", ", ".join(map(str, v)) if isinstance(v, list) else v))
+    return out
+
+
+def _task_section(run: Any) -> str:
+    sweep = run.config.get("sweep", {})
+    opts = ", ".join(f"{k}={v}" for k, v in run.config.get("task_options", {}).items()) or "defaults"
+    intro = f"<p>Task <strong>{html.escape(str(sweep.get('task', '?')))}</strong> ({html.escape(opts)}).</p>"
+    if _catalog.count(run, "networks") == 0:
+        return section("task", intro + "<p class='note'>No network has finished training yet.</p>")
+    fig = figures.trial(run)
+    alt = "Example trial: input channels against time (top); targets dashed and the network's outputs solid (bottom)."
+    return section("task", intro + img(fig, alt, "One trial of the task; outputs of the best-scoring network."))
+
+
+def _training_section(run: Any) -> str:
+    nets = _catalog.networks(run)
+    if not nets:
+        return section("training", "<p class='note'>No network has finished training yet.</p>")
+    rows = []
+    for arch in _catalog.arch_order(run):
+        sel = [n for n in nets if n["arch"] == arch]
+        finite = lambda k: [n[k] for n in sel if n[k] is not None and math.isfinite(n[k])]  # noqa: E731
+        rows.append([arch, len(sel), sum(bool(n["trained"]) for n in sel), sum(bool(n["diverged"]) for n in sel),
+                     float(np.median(finite("final_loss"))) if finite("final_loss") else float("nan"),
+                     float(np.median(finite("metric"))) if finite("metric") else float("nan")])
+    parts = [table(["architecture", "networks", "trained", "diverged", "median final loss", "median task score"], rows)]
+    alt = "Training loss against step on a log scale: median and 25–75 % and 5–95 % bands per architecture."
+    parts.append(img(figures.loss_curves(run), alt, "Population training loss by architecture (log scale)."))
+    diverged = [n["network"] for n in nets if n["diverged"]]
+    if diverged:
+        listed = ", ".join(f"<code>{html.escape(d)}</code>" for d in diverged[:MAX_LISTED])
+        more = f" and {len(diverged) - MAX_LISTED} more" if len(diverged) > MAX_LISTED else ""
+        parts.append(f"<h3>Diverged networks ({len(diverged)})</h3><p>{listed}{more}.</p>")
+    else:
+        parts.append("<h3>Diverged networks (0)</h3><p>No network diverged.</p>")
+    return section("training", "\n".join(parts))
+
+
+def _networks_section(run: Any, max_networks: int, n_trials: int) -> str:
+    total = _catalog.count(run, "networks")
+    if total == 0:
+        return section("networks", "<p class='note'>No network has finished training yet.</p>")
+    chosen = _catalog.choose_networks(run, max_networks)
+    parts = [f"<p>Showing {len(chosen)} of {total} networks"
+             + (f" (at most {max_networks}, taken in turn from each group, analysed networks first; "
+                "choose more with <code>dynascope report RUN --networks N</code>)" if len(chosen) < total else "")
+             + ".</p>"]
+    if _catalog.count(run, "fixed_points") == 0:
+        parts.append(pending("Fixed points and skeletons: not analysed yet", "analyze", run))
+    options = "".join(f'<option value="net-{i}">{html.escape(n)}</option>' for i, n in enumerate(chosen))
+    parts.append(f'<p><label for="network-select">Network: </label><select id="network-select">{options}</select></p>')
+    groups: dict[str, Any] = {}
+    for i, network in enumerate(chosen):
+        view = network_view(run, network, n_trials=n_trials, groups=groups)
+        parts.append(_network_panel(run, view, f"net-{i}", hidden=i > 0))
+    return section("networks", "\n".join(parts))
+
+
+def _network_panel(run: Any, view: Any, dom_id: str, hidden: bool) -> str:
+    name = html.escape(view.network)
+    counts = {int(k): int(np.sum(view.n_unstable == k)) for k in np.unique(view.n_unstable)}
+    described = ", ".join(f"{n} {figures.index_label(k)}" for k, n in counts.items()) or "none"
+    var = 100 * float(np.sum(view.explained))
+    caption = (f"{view.trajectories.shape[0]} trials projected on the first three principal components "
+               f"({var:.0f} % of the state variance). Fixed points drawn: {described}"
+               + (f"; {view.n_hidden_points} more not drawn (slow, failed or outside the reachable region)"
+                  if view.n_hidden_points else "") + ". Drag to rotate.")
+    label = f"3-D state space of {view.network}: trajectories, fixed points coloured by index, unstable directions."
+    parts = [f"<h3>{name} <small>({html.escape(view.arch)})</small></h3>",
+             plot(_interactive.state_space_figure(view), f"{dom_id}-3d", label, caption)]
+    if not view.analysed:
+        parts.append(pending("Fixed points, skeleton and spectra: not analysed yet", "analyze", run))
+    else:
+        skel_alt = (f"Skeleton of {view.network}: fixed-point classes by index as nodes, arrows for saddle "
+                    "departures with their counts.")
+        spec_alt = (f"Eigenvalues at the fixed points of {view.network} in the complex plane, coloured by index, "
+                    + ("with the imaginary axis as stability boundary." if view.continuous else "with the unit circle."))
+        parts.append('<div class="grid">'
+                     + img(figures.skeleton_graph(view), skel_alt, "Skeleton (first analysis input).")
+                     + img(figures.eigenvalue_spectrum(view), spec_alt, "Linearization spectra.") + "</div>")
+    hide = " hidden" if hidden else ""
+    return f'<div class="network-panel" id="{dom_id}"{hide}>' + "\n".join(parts) + "</div>"
+
+
+def _population_section(run: Any) -> str:
+    dist, emb = _catalog.distance_metrics(run), _catalog.embedding_metrics(run)
+    has_summary = _catalog.count(run, "summary") > 0
+    if not (dist or emb or has_summary):
+        return section("population", pending("Distances, embedding and universality summary: not compared yet",
+                                             "compare", run))
+    parts = []
+    for metric in sorted(set(dist) | set(emb)):
+        m = html.escape(metric)
+        cells = []
+        if metric in dist:
+            alt = f"Heatmap of pairwise {metric} distances between networks, grouped by architecture."
+            cells.append(img(figures.distance_matrix(run, metric), alt, f"{metric} distances, ordered by architecture."))
+        if metric in emb:
+            label = f"Scatter of networks embedded by {metric} distance, coloured by architecture."
+            cells.append(plot(_interactive.embedding_figure(run, metric), f"emb-{_slug(metric)}", label,
+                              "MDS embedding; hover for the network and its cluster."))
+        parts.append(f"<h3>Metric: {m}</h3><div class='grid'>{''.join(cells)}</div>")
+    if has_summary:
+        archs, rows = _catalog.summary(run)
+        parts.append("<h3>Universality summary</h3>" + table(
+            ["metric", "quantity", *archs], [[m, q, *[v.get(a, float("nan")) for a in archs]] for m, q, v in rows]))
+    else:
+        parts.append("<h3>Universality summary</h3>" + pending("Not summarised yet", "compare", run))
+    return section("population", "\n".join(parts))
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text)
+

@@ -1,0 +1,123 @@
+"""A tiny trained run (2 architectures × 2 seeds), once as trained and once with every analysis table
+filled with plausible rows, shared by the report tests."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from dynascope import store
+from dynascope.store import SweepConfig
+from dynascope.train import TrainOptions
+
+TINY = SweepConfig(
+    task="flipflop", archs=("vanilla", "gru"), hidden=(8,), seeds=2, steps=30,
+    task_options={"n_bits": 2, "n_time": 16},
+    train=TrainOptions(batch_size=8, learning_rate=1e-2, checkpoint_every=30, eval_batch=16),
+)
+METRICS = ("cca", "topology")
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory):
+    """Path of a run folder holding only training data (networks, losses, weights)."""
+    path = tmp_path_factory.mktemp("report") / "trained"
+    store.run_sweep(TINY, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def full_run(trained_run, tmp_path_factory):
+    """Path of a copy of the trained run with fixed_points, skeletons, distances, embedding and summary filled."""
+    path = tmp_path_factory.mktemp("report") / "full"
+    shutil.copytree(trained_run, path)
+    run = store.open(path)
+    fill_analysis(run)
+    return path
+
+
+def fixed_point_rows(network: str, group: str, n_state: int, n_inputs: int) -> dict[str, list]:
+    """Plausible flip-flop fixed points: 4 stable corners, a saddle at the origin (index 1), two index-1
+    saddles on the axes, one index-2 point, one slow point and one outside the reachable region."""
+    rows: dict[str, list] = {k: [] for k in (
+        "network", "group", "input_index", "input", "state", "q", "status", "n_unstable", "is_stable",
+        "outside_reachable", "eig_real", "eig_imag")}
+
+    def add(state, index, status="converged", outside=False):
+        eig = np.full(n_state, 0.5, complex)
+        eig[:index] = 1.3
+        eig[index:index + 2] = 0.6 + 0.3j, 0.6 - 0.3j
+        rows["network"].append(network)
+        rows["group"].append(group)
+        rows["input_index"].append(0)
+        rows["input"].append([0.0] * n_inputs)
+        rows["state"].append([float(v) for v in state])
+        rows["q"].append(1e-14 if status == "converged" else 1e-5)
+        rows["status"].append(status)
+        rows["n_unstable"].append(index)
+        rows["is_stable"].append(index == 0)
+        rows["outside_reachable"].append(outside)
+        rows["eig_real"].append(eig.real.tolist())
+        rows["eig_imag"].append(eig.imag.tolist())
+
+    e = np.eye(n_state)
+    for a, b in itertools.product((-0.7, 0.7), repeat=2):
+        add(a * e[0] + b * e[1], 0)
+    add(np.zeros(n_state), 1)
+    add(0.7 * e[0], 1)
+    add(0.7 * e[1], 1)
+    add(0.3 * (e[0] + e[1]), 2)
+    add(0.5 * e[2], 0, status="slow")
+    add(5.0 * e[3], 1, outside=True)
+    return rows
+
+
+def signature() -> str:
+    edges = [[1, 0]] * 6 + [[2, 1]] * 2 + [[1, "unbounded"]]
+    return json.dumps({"n_fixed_points": 8, "counts": {"0": 4, "1": 3, "2": 1}, "terminals": {"unbounded": 1},
+                       "edges": edges, "wl_hash": "abc123"})
+
+
+def fill_analysis(run) -> None:
+    """Write every analysis table of `run` as `dynascope analyze` and `dynascope compare` would."""
+    nets = run.sql('select network, "group", arch, n_hidden from networks order by network').fetchall()
+    for group in {g for _, g, _, _ in nets}:
+        fp: dict[str, list] = {}
+        sk: dict[str, list] = {k: [] for k in store.TABLES["skeletons"].names}
+        for network, g, _, hidden in nets:
+            if g != group:
+                continue
+            for k, v in fixed_point_rows(network, g, hidden, 2).items():
+                fp.setdefault(k, []).extend(v)
+            for k, v in dict(network=network, group=g, input_index=0, n_stable=4, n_saddles=4,
+                             index_counts='{"0": 4, "1": 3, "2": 1}', n_slow=1, n_outside=1, n_cycles=0,
+                             wl_hash="abc123", signature=signature()).items():
+                sk[k].append(v)
+        run.write_table("fixed_points", group, fp)
+        run.write_table("skeletons", group, sk)
+    ids = [n for n, _, _, _ in nets]
+    arch = {n: a for n, _, a, _ in nets}
+    rng = np.random.default_rng(0)
+    for metric in METRICS:
+        pairs = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1:]]
+        d = [0.1 + 0.8 * (arch[a] != arch[b]) + 0.05 * rng.random() for a, b in pairs]
+        run.write_table("distances", metric, {"metric": [metric] * len(pairs), "a": [p[0] for p in pairs],
+                                              "b": [p[1] for p in pairs], "distance": d})
+        xy = rng.normal(size=(len(ids), 2))
+        run.write_table("embedding", metric, {"metric": [metric] * len(ids), "network": ids, "x": xy[:, 0],
+                                              "y": xy[:, 1], "cluster": [int(arch[n] == "gru") for n in ids]})
+        run.write_table("summary", metric, {
+            "metric": [metric] * 3, "quantity": ["within-architecture mean distance"] * 2 + ["between / within"],
+            "arch": ["vanilla", "gru", "all"], "value": [0.12, 0.13, 7.2]})
+
+
+@pytest.fixture(scope="session")
+def full_report(full_run):
+    """Path of the report of `full_run`, written once."""
+    from dynascope.report import write_report
+
+    return write_report(full_run)

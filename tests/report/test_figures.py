@@ -1,0 +1,168 @@
+"""Static figures and the per-network view, checked against NumPy, scikit-learn and the raw Parquet shards."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from matplotlib.collections import PathCollection
+from matplotlib.colors import to_hex
+from sklearn.decomposition import PCA
+
+from dynascope import store
+from dynascope.errors import ConfigError
+from dynascope.report import NetworkView, figures, network_view, pca, write_figures
+from dynascope.report._network import unstable_segments
+from dynascope.tasks._plot import PALETTE
+
+
+@pytest.fixture(scope="module")
+def run(full_run):
+    return store.open(full_run)
+
+
+@pytest.fixture(scope="module")
+def vanilla_view(run):
+    return network_view(run, "vanilla-8/s000", n_trials=4)
+
+
+def check_accessible(fig) -> None:
+    """A title, axis labels with units in parentheses, and a legend or colour bar on the main axes."""
+    main = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert main and any(ax.get_title() for ax in main)
+    for ax in main:
+        # stacked panels sharing the time axis label it once, on the bottom panel
+        xlabel = ax.get_xlabel() or next((o.get_xlabel() for o in ax.get_shared_x_axes().get_siblings(ax)
+                                          if o.get_xlabel()), "")
+        labels = [xlabel, ax.get_ylabel()] + ([ax.get_zlabel()] if hasattr(ax, "get_zlabel") else [])
+        assert all("(" in s and ")" in s for s in labels), labels
+    assert any(ax.get_legend() is not None for ax in main) or fig.legends
+
+
+def test_pca_matches_scikit_learn():
+    x = np.random.default_rng(0).normal(size=(200, 6)) @ np.diag([3.0, 2.0, 1.0, 0.5, 0.2, 0.1])
+    mean, comps, ratio = pca(x)
+    ref = PCA(n_components=3).fit(x)
+    np.testing.assert_allclose(mean, ref.mean_)
+    np.testing.assert_allclose(ratio, ref.explained_variance_ratio_, rtol=1e-10)
+    np.testing.assert_allclose(np.abs(np.sum(comps * ref.components_, axis=1)), 1.0, rtol=1e-10)
+    # fewer dimensions than components: zero rows, no variance
+    _, comps2, ratio2 = pca(x[:, :2])
+    assert comps2.shape == (3, 2) and np.all(comps2[2] == 0) and ratio2[2] == 0 and ratio2.sum() == pytest.approx(1)
+
+
+def test_unstable_segments_by_hand():
+    states = np.array([[1.0, 2.0], [0.0, 0.0]])
+    vecs = np.array([np.eye(2), [[0.0, 3.0], [0.0, 4.0]]])  # second point: unstable mode (3, 4)/5
+    segs, rows = unstable_segments(states, vecs, np.array([[True, False], [False, True]]), 0.5)
+    np.testing.assert_allclose(segs, [[[0.5, 2.0], [1.5, 2.0]], [[-0.3, -0.4], [0.3, 0.4]]])
+    assert rows.tolist() == [0, 1]
+
+
+def test_network_view_matches_a_numpy_simulation_and_jacobian(run, vanilla_view):
+    """Vanilla RNN h' = tanh(W h + U x + b): trajectories simulated in NumPy and PCA'd by scikit-learn; the
+    origin saddle's unstable direction from NumPy's eig of the hand-written Jacobian diag(1 − tanh²(b)) W."""
+    import jax
+
+    group = run.load_group("vanilla-8")
+    p = {k: np.asarray(v, float) for k, v in group.network(0).items()}
+    x = np.asarray(group.task.sample(jax.random.key(0), 4).inputs, float)
+    h = np.broadcast_to(p["h0"], (4, 8))
+    states = []
+    for t in range(x.shape[1]):
+        h = np.tanh(h @ p["W"].T + x[:, t] @ p["U"].T + p["b"])
+        states.append(h)
+    states = np.stack(states, axis=1)  # [B, T, S]
+    ref = PCA(n_components=3).fit(states.reshape(-1, 8))
+    proj = ref.transform(states.reshape(-1, 8)).reshape(4, -1, 3)
+    signs = np.sign(np.sum(proj * vanilla_view.trajectories, axis=(0, 1)))
+    np.testing.assert_allclose(vanilla_view.trajectories, proj * signs, atol=1e-4)
+    np.testing.assert_allclose(vanilla_view.explained, ref.explained_variance_ratio_, rtol=1e-4)
+
+    # the catalog's converged points inside the reachable region: 4 stable, 3 index-1, 1 index-2
+    assert sorted(vanilla_view.n_unstable.tolist()) == [0, 0, 0, 0, 1, 1, 1, 2]
+    assert vanilla_view.n_hidden_points == 2 and vanilla_view.analysed
+    origin = ref.transform(np.zeros((1, 8)))[0] * signs
+    mids = vanilla_view.segments.mean(axis=1)
+    at_origin = vanilla_view.segments[np.all(np.abs(mids - origin) < 1e-6, axis=1)]
+    jac = (1 - np.tanh(p["b"]) ** 2)[:, None] * p["W"]
+    w, v = np.linalg.eig(jac)
+    unstable = np.abs(w) > 1
+    assert len(at_origin) == int(unstable.sum()) >= 1
+    for seg in at_origin:
+        d = seg[1] - seg[0]
+        expected = [(ref.components_ @ np.real(v[:, j])) * signs for j in np.nonzero(unstable)[0]]
+        cos = [abs(d @ e) / (np.linalg.norm(d) * np.linalg.norm(e)) for e in expected]
+        assert max(cos) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_loss_curves_median_is_the_median_of_the_stored_losses(run, full_run):
+    fig = figures.loss_curves(run)
+    check_accessible(fig)
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log"
+    for arch, colour in (("vanilla", PALETTE[0]), ("gru", PALETTE[1])):
+        losses = np.array(pq.read_table(full_run / "catalog" / "losses" / f"{arch}-8.parquet").column("loss").to_pylist())
+        line = next(ln for ln in ax.get_lines() if ln.get_label().startswith(f"{arch} median"))
+        np.testing.assert_allclose(line.get_ydata(), np.median(losses, axis=0), rtol=1e-6)
+        assert to_hex(line.get_color()) == colour.lower()
+
+
+def test_distance_matrix_is_the_symmetric_catalog_matrix_ordered_by_architecture(run, full_run):
+    fig = figures.distance_matrix(run, "cca")
+    check_accessible(fig)
+    rows = pq.read_table(full_run / "catalog" / "distances" / "cca.parquet").to_pylist()
+    ids = ["vanilla-8/s000", "vanilla-8/s001", "gru-8/s000", "gru-8/s001"]  # config order: vanilla, gru
+    expected = np.zeros((4, 4))
+    for r in rows:
+        i, j = ids.index(r["a"]), ids.index(r["b"])
+        expected[i, j] = expected[j, i] = r["distance"]
+    np.testing.assert_allclose(fig.axes[0].get_images()[0].get_array(), expected)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["vanilla", "gru"]
+
+
+def test_embedding_points_are_the_stored_coordinates(run, full_run):
+    fig = figures.embedding(run, "topology")
+    check_accessible(fig)
+    stored = pq.read_table(full_run / "catalog" / "embedding" / "topology.parquet").to_pylist()
+    drawn = np.concatenate([c.get_offsets() for c in fig.axes[0].collections if isinstance(c, PathCollection)])
+    expected = np.array([[r["x"], r["y"]] for r in stored])
+    assert sorted(map(tuple, np.round(drawn, 12))) == sorted(map(tuple, np.round(expected, 12)))
+
+
+def test_state_space_trial_skeleton_and_spectrum_are_labelled(run, vanilla_view):
+    for fig in (figures.state_space(vanilla_view), figures.trial(run), figures.skeleton_graph(vanilla_view),
+                figures.eigenvalue_spectrum(vanilla_view)):
+        check_accessible(fig)
+    spectrum = figures.eigenvalue_spectrum(vanilla_view)
+    circle = spectrum.axes[0].get_lines()[0]
+    np.testing.assert_allclose(np.hypot(circle.get_xdata(), circle.get_ydata()), 1.0)
+    drawn = np.concatenate([c.get_offsets() for c in spectrum.axes[0].collections])
+    assert len(drawn) == vanilla_view.eigvals.size
+
+
+def test_flow_spectrum_uses_the_imaginary_axis():
+    eig = np.array([[-1.0 + 2.0j, -1.0 - 2.0j, 0.5 + 0.0j]])
+    view = NetworkView(
+        network="ctrnn-3/s000", arch="ctrnn", continuous=True, dt=10.0, trajectories=np.zeros((1, 5, 3)),
+        explained=np.array([0.5, 0.3, 0.2]), fixed_points=np.zeros((1, 3)), n_unstable=np.array([1]),
+        input_index=np.array([0]), eigvals=eig, segments=np.zeros((0, 2, 3)), segment_index=np.zeros(0, int),
+        skeletons=[], n_hidden_points=0, analysed=True,
+    )
+    fig = figures.eigenvalue_spectrum(view)
+    check_accessible(fig)
+    boundary = fig.axes[0].get_lines()[0]
+    assert list(boundary.get_xdata()) == [0.0, 0.0] and "1/τ" in fig.axes[0].get_xlabel()
+    np.testing.assert_allclose(fig.axes[0].collections[0].get_offsets(), [[-1, 2], [-1, -2], [0.5, 0]])
+    check_accessible(figures.skeleton_graph(view))  # no skeleton catalogued: says so, still labelled
+
+
+def test_errors_name_the_bad_argument(run, tmp_path):
+    with pytest.raises(ConfigError, match=r"no distances for metric 'nope'; stored: \['cca', 'topology'\]"):
+        figures.distance_matrix(run, "nope")
+    with pytest.raises(ConfigError, match=r"no embedding for metric 'nope'"):
+        figures.embedding(run, "nope")
+    with pytest.raises(ConfigError, match=r"network 'lstm-8/s000' is not in this run"):
+        network_view(run, "lstm-8/s000")
+    with pytest.raises(ConfigError, match=r"formats must be some of png, svg, pdf, got \('jpg',\)"):
+        write_figures(run, tmp_path, formats=("jpg",))
