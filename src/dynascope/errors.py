@@ -23,6 +23,10 @@ class RunFolderError(DynascopeError):
     """A run folder that is missing, corrupt, foreign, or from a different config."""
 
 
+class DataError(DynascopeError):
+    """Recorded data (arrays, .npz or NWB files) that is missing, malformed, non-finite or inconsistent."""
+
+
 def unknown_name(kind: str, name: str, known: list[str]) -> UnknownNameError:
     """Build the error for an unregistered `name` of `kind`, listing the registered ones and a close match."""
     import difflib
