@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dynascope import models
-from dynascope.dynamics.continuation import continue_along_inputs, continue_fixed_points
+from dynascope.dynamics import continue_along_inputs, continue_fixed_points
 from dynascope.errors import ConfigError, ShapeError
 
 
@@ -26,6 +26,27 @@ def test_logistic_fixed_point_loses_stability_by_a_flip_at_r_3():
     assert flip.parameter == pytest.approx(3.0, abs=1e-9)
     assert flip.state[0] == pytest.approx(2.0 / 3.0, abs=1e-9)
     assert flip.eigenvalue == pytest.approx(-1.0, abs=1e-8)
+
+
+def test_period_two_orbit_born_at_the_flip_is_traced_to_its_own_flip_at_1_plus_sqrt6():
+    # Period doubling: past r = 3 the map F has a 2-cycle x± = (r + 1 ± √((r − 3)(r + 1)))/(2r), a pair of
+    # fixed points of F∘F with multiplier (F∘F)' = 4 + 2r − r², which is −1 (the next flip, period 4)
+    # at r = 1 + √6. Start on the new branch next to the flip that the first continuation located.
+    def logistic(s, r):
+        return r * s * (1.0 - s)
+
+    (flip,) = continue_fixed_points(logistic, np.array([0.6]), 2.5, 3.5).bifurcations
+    r0 = flip.parameter + 0.05
+    branch = continue_fixed_points(lambda s, r: logistic(logistic(s, r), r), flip.state + 0.07, r0, 3.5)
+    r, x = branch.parameters, branch.states[:, 0]
+    assert branch.status == "completed" and r[0] == r0 and r[-1] == pytest.approx(3.5, abs=1e-12)
+    np.testing.assert_allclose(x, (r + 1.0 + np.sqrt((r - 3.0) * (r + 1.0))) / (2.0 * r), atol=1e-10)
+    np.testing.assert_allclose(branch.eigvals[:, 0].real, 4.0 + 2.0 * r - r * r, atol=1e-8)
+    np.testing.assert_array_equal(branch.is_stable, r < 1.0 + np.sqrt(6.0))
+    (flip4,) = branch.bifurcations
+    assert flip4.kind == "flip"
+    assert flip4.parameter == pytest.approx(1.0 + np.sqrt(6.0), abs=1e-9)
+    assert flip4.eigenvalue == pytest.approx(-1.0, abs=1e-8)
 
 
 def test_saddle_node_is_passed_and_the_unstable_branch_followed_back():

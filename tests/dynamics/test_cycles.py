@@ -9,7 +9,7 @@ import pytest
 import scipy.optimize
 
 from dynascope import models
-from dynascope.dynamics.cycles import find_limit_cycle, find_periodic_orbits
+from dynascope.dynamics import LimitCycle, PeriodicOrbits, find_limit_cycle, find_periodic_orbits
 from dynascope.errors import ConfigError, ShapeError
 
 
@@ -29,7 +29,7 @@ def test_logistic_period_two_orbit_matches_closed_form():
     found = find_periodic_orbits(
         logistic, {"r": np.float64(r)}, jnp.zeros(1), np.linspace(0.05, 0.95, 12)[:, None], period=2
     )
-    assert found.seed_converged.all()
+    assert isinstance(found, PeriodicOrbits) and found.seed_converged.all()
     # 12 converged seeds collapse to 3 orbits: the 2-cycle (both of its points seeded) and two fixed points.
     assert sorted(found.period.tolist()) == [1, 1, 2]
     cycle = int(np.flatnonzero(found.period == 2)[0])
@@ -76,7 +76,7 @@ def stuart_landau(mu: float, omega: float, h: float):
 def test_stuart_landau_limit_cycle_matches_discrete_and_continuous_closed_forms():
     mu, omega, h = 0.25, 1.0, 0.005
     cycle = find_limit_cycle(stuart_landau(mu, omega, h), None, jnp.zeros(1), jnp.array([0.1, 0.0]), dt=h)
-    assert cycle.status == "converged"
+    assert isinstance(cycle, LimitCycle) and cycle.status == "converged"
     # Exact for the Euler map: the invariant circle has |1 + h(μ − r² + iω)| = 1 and turns by asin(hω)
     # per step; a radial perturbation shrinks by 1 − 2h r² √(1 − h²ω²) per step.
     c = np.sqrt(1.0 - (h * omega) ** 2)

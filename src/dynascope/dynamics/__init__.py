@@ -1,5 +1,15 @@
-"""Dynamical-systems analysis of trained networks: fixed and slow points, linearization, skeleton graphs."""
+"""Dynamical-systems analysis of trained networks: fixed and slow points, linearization, skeleton graphs,
+periodic orbits and limit cycles, continuation and bifurcations, and whole-run analysis."""
 
+from dynascope.dynamics.analysis import AnalysisOptions, analyze_group, analyze_run
+from dynascope.dynamics.continuation import (
+    Bifurcation,
+    Branch,
+    continue_along_inputs,
+    continue_fixed_points,
+    interpolate_inputs,
+)
+from dynascope.dynamics.cycles import LimitCycle, PeriodicOrbits, find_limit_cycle, find_periodic_orbits
 from dynascope.dynamics.fixed_points import (
     FixedPointOptions,
     FixedPoints,
@@ -12,12 +22,24 @@ from dynascope.dynamics.seeds import saddle_seeds, sample_initial_states
 from dynascope.dynamics.skeleton import signature, skeleton, skeleton_population
 
 __all__ = [
+    "AnalysisOptions",
+    "Bifurcation",
+    "Branch",
     "FixedPointOptions",
     "FixedPoints",
+    "LimitCycle",
     "Linearization",
+    "PeriodicOrbits",
     "Status",
+    "analyze_group",
+    "analyze_run",
+    "continue_along_inputs",
+    "continue_fixed_points",
     "find_fixed_points",
     "find_fixed_points_population",
+    "find_limit_cycle",
+    "find_periodic_orbits",
+    "interpolate_inputs",
     "linearize",
     "saddle_seeds",
     "sample_initial_states",
