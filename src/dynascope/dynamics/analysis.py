@@ -93,7 +93,8 @@ def analyze_group(group: Any, options: AnalysisOptions = AnalysisOptions()) -> t
     """
     task, model, params = group.task, group.model, group.params
     key = jax.random.key(options.seed)
-    trials = task.sample(jax.random.fold_in(key, 0), options.n_trials)
+    # Compiled: an eager sample dispatches (and compiles) every op of the trial generator one by one.
+    trials = jax.jit(task.sample, static_argnums=1)(jax.random.fold_in(key, 0), options.n_trials)
     states, _ = jax.jit(jax.vmap(model.run, in_axes=(0, None)))(params, trials.inputs)  # [n, B, T, S]
     scale = float(np.std(np.asarray(states))) or 1.0
     draw = jax.vmap(sample_initial_states, in_axes=(0, 0, None, None))
