@@ -71,4 +71,4 @@ def main() -> None:
         raise
 
 
-from dynascope.cli import analysis, commands, demo  # noqa: E402,F401  (registers the commands)
+from dynascope.cli import analysis, commands, compare, demo, report  # noqa: E402,F401  (registers the commands)

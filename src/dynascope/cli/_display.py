@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -10,8 +11,19 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)
+
+
+def _console(**kwargs: Any) -> Console:
+    """A rich console; off a terminal (CI logs, pipes) 160 columns wide rather than 80, so tables stay
+    readable, unless COLUMNS says otherwise."""
+    c = Console(**kwargs)
+    if not c.is_terminal and "COLUMNS" not in os.environ:
+        c = Console(width=160, **kwargs)
+    return c
+
+
+console = _console()
+err_console = _console(stderr=True, soft_wrap=True)
 
 
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:

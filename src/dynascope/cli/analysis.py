@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -19,8 +20,15 @@ def skeleton_table(run, title: str):
     return table(
         title,
         ["network", "architecture", "input", "stable", "fixed points by index", "slow", "to cycles", "outside", "trained"],
-        [list(r) for r in rows],
+        [[*r[:4], _by_index(r[4]), *r[5:]] for r in rows],
     )
+
+
+def _by_index(counts_json: str) -> str:
+    """'{"0": 8, "1": 12}' as '0:8 1:12' (index: number of fixed points with that many unstable directions)."""
+
+    counts = json.loads(counts_json)
+    return " ".join(f"{k}:{counts[k]}" for k in sorted(counts, key=int)) or "none"
 
 
 def analyze(run_path: Path, n_seeds: int, force: bool) -> None:

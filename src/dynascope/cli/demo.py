@@ -32,8 +32,16 @@ def demo_cmd(out: Path = typer.Option(Path("runs/demo"), help="run folder to wri
     """Train 12 small networks on the 3-bit flip-flop, find their fixed points, compare them, write a report."""
     from dynascope.cli.analysis import analyze
     from dynascope.cli.commands import train_run
+    from dynascope.cli.compare import compare
+    from dynascope.report import write_report
 
     console.rule("[bold]train")
     train_run(demo_config(), out, resume=True)
     console.rule("[bold]fixed points and skeletons")
     analyze(out, n_seeds=256, force=False)
+    console.rule("[bold]compare the population")
+    compare(out, None, n_trials=16, include_untrained=False, force=False)
+    console.rule("[bold]report")
+    with console.status("writing the report"):
+        path = write_report(out)
+    console.print(f"report: [bold]{path.resolve()}[/] ({path.stat().st_size / 1e6:.1f} MB) — open it in any browser")

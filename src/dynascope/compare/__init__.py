@@ -27,21 +27,39 @@ from dynascope.compare.dsa import (
 from dynascope.compare.pairwise import pairwise_distances, pairwise_distances_loop, stack_padded
 from dynascope.compare.rsa import rdm, rsa_distance, rsa_similarity
 from dynascope.compare.shape import procrustes_distance, procrustes_rotation, shape_distance
-from dynascope.compare.topology import index_counts, isomorphism_classes, topology_distance
+from dynascope.compare.population import (
+    agreement,
+    chance_accuracy,
+    cluster,
+    embed,
+    modal_share,
+    nearest_neighbour_accuracy,
+    within_between,
+)
+from dynascope.compare.study import METRICS, MetricResult, Study, StudyOptions, study
+from dynascope.compare.topology import index_counts, isomorphism_classes, signature_distance, topology_class, topology_distance
 
 __all__ = [
+    "agreement",
     "Basis",
     "cca_correlations",
     "cca_distance",
     "cca_similarity",
+    "chance_accuracy",
     "cka_distance",
     "cka_similarity",
+    "cluster",
     "delay_embed",
     "dmd_operator",
     "dsa_distance",
     "eigenvalue_wasserstein",
+    "embed",
     "index_counts",
     "isomorphism_classes",
+    "MetricResult",
+    "METRICS",
+    "modal_share",
+    "nearest_neighbour_accuracy",
     "optimal_similarity_transform",
     "pairwise_distances",
     "pairwise_distances_loop",
@@ -52,9 +70,15 @@ __all__ = [
     "rsa_distance",
     "rsa_similarity",
     "shape_distance",
+    "signature_distance",
     "similarity_transform_distance",
     "stack_padded",
+    "study",
+    "Study",
+    "StudyOptions",
     "svcca_distance",
     "svcca_similarity",
+    "topology_class",
     "topology_distance",
+    "within_between",
 ]

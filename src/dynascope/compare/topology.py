@@ -163,3 +163,52 @@ def isomorphism_classes(graphs: list[nx.DiGraph]) -> np.ndarray:
             labels[i] = next_class
             next_class += 1
     return labels
+
+
+def _multiset_l1(a: collections.Counter, b: collections.Counter) -> tuple[int, int]:
+    return sum(abs(a[k] - b[k]) for k in set(a) | set(b)), sum(a.values()) + sum(b.values())
+
+
+def _signature_parts(sig: dict) -> tuple[collections.Counter, collections.Counter, str]:
+    try:
+        counts = collections.Counter({str(int(k)): int(v) for k, v in sig["counts"].items()})
+        edges = collections.Counter(f"{a}->{b}" for a, b in sig["edges"])
+        return counts, edges, str(sig.get("wl_hash", ""))
+    except (KeyError, TypeError, ValueError) as err:
+        raise ShapeError(
+            f"a skeleton signature needs 'counts' {{index: n}} and 'edges' [[from, to], ...] as "
+            f"dynascope.dynamics.signature returns, got keys {sorted(sig) if isinstance(sig, dict) else sig!r}."
+        ) from err
+
+
+def signature_distance(s1: dict, s2: dict) -> float:
+    """Distance in [0, 1] between two skeleton signatures (`dynascope.dynamics.signature`, or the JSON
+    the `skeletons` catalog table stores), 0 when their Weisfeiler–Lehman hashes agree.
+
+    Otherwise ½·(L1 distance of the fixed-point counts by index)/(N₁ + N₂) + ½·(L1 distance of the
+    multisets of departures (index_from → index_to or terminal))/(E₁ + E₂), floored at machine epsilon
+    so that skeletons told apart by their hash stay apart. Needs only the stored signature, not the
+    graph, so whole populations are compared straight from a run's catalog.
+    """
+    c1, e1, h1 = _signature_parts(s1)
+    c2, e2, h2 = _signature_parts(s2)
+    if h1 and h1 == h2:
+        return 0.0
+    (dc, nc), (de, ne) = _multiset_l1(c1, c2), _multiset_l1(e1, e2)
+    d = 0.5 * (dc / nc if nc else 0.0) + 0.5 * (de / ne if ne else 0.0)
+    return max(d, float(np.finfo(np.float64).eps))
+
+
+def topology_class(sig: dict) -> str:
+    """A skeleton signature's topology class, as text: fixed points by index and the kinds of connection.
+
+    E.g. '0:8 1:12 2:6 3:1 | 1->0 2->0 3->0' for the 3-bit flip-flop cube. Two networks share a class when
+    they have the same number of fixed points of each index and their saddles' unstable manifolds reach
+    the same kinds of target (an index, or a terminal such as 'unbounded'), however many departures take
+    each route — a count that depends on eigenvalue multiplicities and numerical detail, not topology.
+    This is the class whose modal share `study` reports (Maheswaranathan et al. 2019).
+    """
+    counts, edges, _ = _signature_parts(sig)
+    c = " ".join(f"{k}:{counts[k]}" for k in sorted(counts, key=int))
+    e = " ".join(sorted(edges))
+    return f"{c} | {e}" if e else c

@@ -1,0 +1,77 @@
+"""`dynascope compare RUN`: distance matrices of the population under every metric, MDS, clusters and the
+universality summary, stored in the run's catalog and printed as a table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from dynascope.cli._app import app, parse_list
+from dynascope.cli._display import console, progress, table
+
+#: Summary rows printed per metric (the catalog holds them all, per architecture too).
+SHOWN = (
+    ("nearest-neighbour architecture accuracy", "arch from nearest"),
+    ("between / within", "between / within"),
+    ("cluster-architecture agreement (ARI)", "clusters vs arch (ARI)"),
+    ("share with the modal topology", "modal topology share"),
+)
+
+
+def summary_table(run, title: str):
+    """One row per metric: how well it separates architectures, and (topology) how shared the modal skeleton is."""
+    rows = run.sql("select metric, quantity, value from summary where arch = 'all'").fetchall()
+    values: dict[str, dict[str, float]] = {}
+    for metric, quantity, value in rows:
+        values.setdefault(metric, {})[quantity] = value
+    chance = next((v.get("chance accuracy") for v in values.values() if "chance accuracy" in v), None)
+    from dynascope.compare import METRICS
+
+    order = sorted(values, key=lambda m: METRICS.index(m) if m in METRICS else len(METRICS))
+    out = [[m] + [values[m].get(q, "") for q, _ in SHOWN] for m in order]
+    head = f"{title} (chance accuracy {chance:.2f})" if chance is not None else title
+    return table(head, ["metric"] + [label for _, label in SHOWN], out)
+
+
+def compare(run_path: Path, metrics: tuple[str, ...] | None, n_trials: int, include_untrained: bool, force: bool) -> None:
+    """Run the population study with a progress bar, then print the summary table."""
+    from dynascope.compare import METRICS, StudyOptions, study
+    from dynascope.store import open as open_run
+
+    run = open_run(run_path)
+    options = StudyOptions(metrics=metrics or METRICS, n_trials=n_trials, trained_only=not include_untrained)
+    options.validate()
+    with progress() as bar:
+        rows = {m: bar.add_task(m, total=1, status="waiting") for m in options.metrics}
+
+        def on_progress(metric: str, done: int, total: int) -> None:
+            bar.update(rows[metric], total=max(total, 1), completed=done,
+                       status="done" if done == total else f"{total} pairs")
+
+        result = study(run, options, force=force, progress=on_progress)
+        for metric, row in rows.items():
+            if metric in result.skipped:
+                bar.update(row, completed=1, total=1, status=f"skipped: {result.skipped[metric]}")
+            elif metric not in result.results:
+                bar.update(row, completed=1, total=1, status="done earlier")
+    console.print(summary_table(run, f"universality and individuality in {run_path}"))
+    topo = result.results.get("topology")
+    if topo is not None and topo.classes:
+        from dynascope.compare import modal_share
+
+        mode, _, share = modal_share(topo.classes, topo.archs)
+        console.print(f"modal skeleton ({share:.0%} of {len(topo.classes)} networks): [bold]{mode}[/]")
+
+
+@app.command("compare")
+def compare_cmd(
+    run_path: Path = typer.Argument(..., metavar="RUN", help="run folder"),
+    metric: str = typer.Option("", "--metric", help="comma-separated metrics (default: all), e.g. cca,dsa,topology"),
+    trials: int = typer.Option(16, "--trials", help="task trials (conditions) every network is run on"),
+    include_untrained: bool = typer.Option(False, "--all", help="include networks that did not reach the criterion"),
+    force: bool = typer.Option(False, "--force", help="recompute metrics already in the catalog"),
+) -> None:
+    """Compare every network of RUN with every other: geometry (CCA, SVCCA, CKA, Procrustes, shape, RSA),
+    dynamics (DSA) and topology (skeletons); MDS, clusters and a universality summary."""
+    compare(run_path, parse_list("--metric", metric) if metric else None, trials, include_untrained, force)

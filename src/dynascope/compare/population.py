@@ -1,0 +1,158 @@
+"""What a distance matrix over a population says: embedding, clusters, and how well it separates labels.
+
+Pure functions of a symmetric distance matrix `[n, n]` and per-network labels `[n]` (e.g. the
+architecture). They are what `study` reports for every metric: Maheswaranathan et al. 2019 read
+universality off exactly these — geometry (CCA) separates architectures, topology does not.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Sequence
+
+import numpy as np
+
+from dynascope.errors import ConfigError, ShapeError
+
+
+def check_distances(D: np.ndarray) -> np.ndarray:
+    """`D` as a float64 `[n, n]` array with zero diagonal; ShapeError unless square and symmetric.
+
+    Non-finite entries (a pair a metric could not score) are allowed here and handled by each function.
+    """
+    d = np.asarray(D, dtype=np.float64)
+    if d.ndim != 2 or d.shape[0] != d.shape[1]:
+        raise ShapeError(f"D must be a square distance matrix [n, n], got shape {d.shape}.")
+    both = np.isfinite(d) & np.isfinite(d.T)
+    if not np.allclose(d[both], d.T[both], rtol=1e-6, atol=1e-9):
+        raise ShapeError("D must be symmetric (D[i, j] == D[j, i]); symmetrise it with (D + D.T) / 2.")
+    d = d.copy()
+    np.fill_diagonal(d, 0.0)
+    return d
+
+
+def _check_labels(labels: Sequence[str], n: int) -> np.ndarray:
+    lab = np.asarray([str(v) for v in labels])
+    if lab.shape != (n,):
+        raise ShapeError(f"labels must hold one label per network ({n}), got {lab.shape[0]}.")
+    return lab
+
+
+def _filled(d: np.ndarray) -> np.ndarray:
+    """Non-finite distances replaced by the largest finite one (1 if none): 'as far as anything'."""
+    finite = d[np.isfinite(d)]
+    top = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+    return np.where(np.isfinite(d), d, top)
+
+
+def nearest_neighbour_accuracy(D: np.ndarray, labels: Sequence[str]) -> float:
+    """Leave-one-out 1-nearest-neighbour accuracy of predicting `labels [n]` from distances `D [n, n]`.
+
+    Each network takes the label of its closest other network (ties: the first in order); pairs with a
+    non-finite distance are never nearest. 1 means every network's nearest neighbour shares its label.
+    """
+    d = check_distances(D)
+    lab = _check_labels(labels, d.shape[0])
+    if d.shape[0] < 2:
+        raise ShapeError("nearest-neighbour accuracy needs at least 2 networks.")
+    d = np.where(np.isfinite(d), d, np.inf)
+    np.fill_diagonal(d, np.inf)
+    return float(np.mean(lab[np.argmin(d, axis=1)] == lab))
+
+
+def chance_accuracy(labels: Sequence[str]) -> float:
+    """Accuracy of always guessing the most common label: the floor that `nearest_neighbour_accuracy`
+    must beat for a metric to separate the labels at all."""
+    counts = collections.Counter(str(v) for v in labels)
+    return max(counts.values()) / sum(counts.values()) if counts else float("nan")
+
+
+def within_between(D: np.ndarray, labels: Sequence[str]) -> tuple[dict[str, float], float, float]:
+    """Mean distance within each label, over all within-label pairs, and between labels.
+
+    Returns ({label: mean over its pairs i < j}, mean over every within-label pair, mean over every
+    between-label pair); NaN where there are no such pairs. Non-finite distances are left out.
+    """
+    d = check_distances(D)
+    lab = _check_labels(labels, d.shape[0])
+    iu, ju = np.triu_indices(d.shape[0], k=1)
+    vals = d[iu, ju]
+    ok = np.isfinite(vals)
+    same = lab[iu] == lab[ju]
+
+    def mean(mask: np.ndarray) -> float:
+        m = mask & ok
+        return float(vals[m].mean()) if m.any() else float("nan")
+
+    per = {a: mean(same & (lab[iu] == a)) for a in dict.fromkeys(lab)}
+    return per, mean(same), mean(~same)
+
+
+def embed(D: np.ndarray, n_components: int = 2) -> np.ndarray:
+    """Classical (Torgerson) MDS coordinates `[n, n_components]` whose Euclidean distances best match `D`.
+
+    Deterministic (an eigendecomposition, no random start), so the same catalog gives the same picture;
+    each axis's sign is fixed so that its largest-magnitude coordinate is positive. Non-finite
+    distances count as the largest finite one. Reference: Torgerson 1952; scikit-learn's ClassicalMDS.
+    """
+    from sklearn.manifold import ClassicalMDS
+
+    d = _filled(check_distances(D))
+    n = d.shape[0]
+    out = np.zeros((n, n_components))
+    if n < 2:
+        return out
+    k = min(n_components, n - 1)
+    xy = ClassicalMDS(n_components=k, metric="precomputed").fit_transform(d)
+    xy = np.nan_to_num(np.asarray(xy, dtype=np.float64))
+    signs = np.sign(xy[np.argmax(np.abs(xy), axis=0), np.arange(k)])
+    out[:, :k] = xy * np.where(signs == 0, 1.0, signs)
+    return out
+
+
+def cluster(D: np.ndarray, n_clusters: int) -> np.ndarray:
+    """Agglomerative clusters (average linkage) of the networks from `D [n, n]`: a label per network
+    `[n]`, numbered 0, 1, ... by first appearance. Non-finite distances count as the largest finite one.
+
+    Reference: Sokal & Michener 1958 (UPGMA); scikit-learn's AgglomerativeClustering.
+    """
+    from sklearn.cluster import AgglomerativeClustering
+
+    d = _filled(check_distances(D))
+    n = d.shape[0]
+    if isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, np.integer)) or n_clusters < 1:
+        raise ConfigError(f"n_clusters must be a positive integer, got {n_clusters!r}.")
+    k = min(int(n_clusters), n)
+    if k <= 1 or n < 2:
+        return np.zeros(n, dtype=np.int64)
+    raw = AgglomerativeClustering(n_clusters=k, metric="precomputed", linkage="average").fit_predict(d)
+    first: dict[int, int] = {}
+    return np.array([first.setdefault(int(c), len(first)) for c in raw], dtype=np.int64)
+
+
+def agreement(clusters: Sequence[int], labels: Sequence[str]) -> float:
+    """Adjusted Rand index between `clusters` and `labels` (1: the same partition; ~0: chance).
+
+    Reference: Hubert & Arabie 1985; scikit-learn's adjusted_rand_score.
+    """
+    from sklearn.metrics import adjusted_rand_score
+
+    return float(adjusted_rand_score([str(v) for v in labels], list(clusters)))
+
+
+def modal_share(keys: Sequence[str], labels: Sequence[str]) -> tuple[str, dict[str, float], float]:
+    """The most common key (e.g. a skeleton's topology class) and the share of networks having it.
+
+    Returns (modal key over the whole population, {label: share of that label's networks with the
+    modal key}, share over all networks). Ties go to the key seen first.
+    """
+    keys = [str(k) for k in keys]
+    lab = _check_labels(labels, len(keys))
+    if not keys:
+        raise ShapeError("modal_share needs at least one network.")
+    counts = collections.Counter(keys)
+    top = max(counts.values())
+    mode = next(k for k in keys if counts[k] == top)
+    has = np.array([k == mode for k in keys])
+    per = {a: float(has[lab == a].mean()) for a in dict.fromkeys(lab)}
+    return mode, per, float(has.mean())

@@ -1,0 +1,166 @@
+"""The population study of a run folder: every metric's distances, embedding and summary land in the
+catalog, agree with a NumPy CCA written here and with the summary recomputed by hand, and resume."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import jax
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from dynascope import store
+from dynascope.cli import app
+from dynascope.compare import METRICS, StudyOptions, study, topology_class
+from dynascope.errors import ConfigError, UnknownNameError
+from dynascope.store import SweepConfig
+from dynascope.train import TrainOptions
+
+TINY = SweepConfig(
+    task="flipflop", archs=("vanilla", "gru"), hidden=(5,), seeds=3, steps=20,
+    task_options={"n_bits": 2, "n_time": 12},
+    train=TrainOptions(batch_size=8, learning_rate=1e-2, checkpoint_every=20, eval_batch=8),
+)
+FAST = StudyOptions(n_trials=6, trained_only=False, dsa_delays=2, dsa_rank=4)
+CUBE = {"counts": {"0": 4, "1": 4, "2": 1}, "edges": [[1, 0]] * 8 + [[2, 1]] * 4, "wl_hash": "cube"}
+OTHER = {"counts": {"0": 2, "1": 1}, "edges": [[1, 0]] * 2, "wl_hash": "pair"}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    path = tmp_path_factory.mktemp("study") / "run"
+    store.run_sweep(TINY, path)
+    return path
+
+
+@pytest.fixture
+def run(trained, tmp_path):
+    path = tmp_path / "run"
+    shutil.copytree(trained, path)
+    return store.open(path)
+
+
+def _numpy_cca_distance(x: np.ndarray, y: np.ndarray) -> float:
+    """1 − mean canonical correlation from orthonormal bases of the centred samples (Björck & Golub 1973)."""
+    def basis(z):
+        z = z.reshape(-1, z.shape[-1]).astype(np.float64)
+        z = z - z.mean(axis=0)
+        u, s, _ = np.linalg.svd(z, full_matrices=False)
+        return u[:, s > 1e-6 * s[0]]
+
+    qx, qy = basis(x), basis(y)
+    rho = np.linalg.svd(qx.T @ qy, compute_uv=False)
+    return 1.0 - rho[: min(qx.shape[1], qy.shape[1])].mean()
+
+
+def _matrix(run, metric: str, ids: list[str]) -> np.ndarray:
+    pos = {n: i for i, n in enumerate(ids)}
+    d = np.zeros((len(ids), len(ids)))
+    for a, b, v in run.sql(f"select a, b, distance from distances where metric = '{metric}'").fetchall():
+        d[pos[a], pos[b]] = d[pos[b], pos[a]] = v
+    return d
+
+
+def test_every_metric_lands_in_the_catalog_and_cca_matches_numpy(run):
+    result = study(run, FAST)
+    assert set(result.results) == set(METRICS) - {"topology"}
+    assert "dynascope analyze" in result.skipped["topology"]
+    ids = [n for (n,) in run.sql("select network from networks order by network").fetchall()]
+    n = len(ids)
+    for metric in result.results:
+        (count,) = run.sql(f"select count(*) from distances where metric = '{metric}'").fetchall()[0]
+        assert count == n * (n - 1) // 2
+        (emb,) = run.sql(f"select count(*) from embedding where metric = '{metric}'").fetchall()[0]
+        assert emb == n
+    # The same trials for every network: CCA from NumPy.
+    trials = None
+    states = {}
+    for name in run.groups():
+        g = run.load_group(name)
+        if trials is None:
+            trials = g.task.sample(jax.random.key(FAST.seed), FAST.n_trials).inputs
+        for i, net in enumerate(g.networks):
+            s, _ = g.model.run(g.network(i), trials)
+            states[net] = np.asarray(g.model.activity(s))
+    d = _matrix(run, "cca", ids)
+    for i in range(n):
+        for j in range(i + 1, n):
+            assert d[i, j] == pytest.approx(_numpy_cca_distance(states[ids[i]], states[ids[j]]), abs=2e-3)
+    np.testing.assert_allclose(result.results["cca"].distances, d, atol=1e-6)
+
+
+def test_summary_is_the_distance_matrix_read_by_hand(run):
+    study(run, StudyOptions(metrics=("procrustes",), n_trials=6, trained_only=False))
+    ids = [n for (n,) in run.sql("select network from networks order by network").fetchall()]
+    arch = dict(run.sql("select network, arch from networks").fetchall())
+    d = _matrix(run, "procrustes", ids)
+    hits = []
+    for i in range(len(ids)):
+        others = [j for j in range(len(ids)) if j != i]
+        nearest = min(others, key=lambda j: d[i, j])
+        hits.append(arch[ids[nearest]] == arch[ids[i]])
+    summary = {(q, a): v for q, a, v in run.sql(
+        "select quantity, arch, value from summary where metric = 'procrustes'").fetchall()}
+    assert summary[("nearest-neighbour architecture accuracy", "all")] == pytest.approx(np.mean(hits))
+    within = [d[i, j] for i in range(len(ids)) for j in range(i + 1, len(ids)) if arch[ids[i]] == arch[ids[j]]]
+    between = [d[i, j] for i in range(len(ids)) for j in range(i + 1, len(ids)) if arch[ids[i]] != arch[ids[j]]]
+    assert summary[("mean distance within architecture", "all")] == pytest.approx(np.mean(within))
+    assert summary[("between / within", "all")] == pytest.approx(np.mean(between) / np.mean(within))
+    assert summary[("chance accuracy", "all")] == pytest.approx(0.5)
+
+
+def test_topology_from_stored_skeletons_and_the_modal_share(run):
+    nets = run.sql('select network, "group", arch from networks order by network').fetchall()
+    for group in run.groups():
+        rows = [(n, a) for n, g, a in nets if g == group]
+        # Every gru network has the cube; the first vanilla network has another skeleton.
+        sigs = [CUBE if (a == "gru" or k > 0) else OTHER for k, (n, a) in enumerate(rows)]
+        run.write_table("skeletons", group, {
+            "network": [n for n, _ in rows], "group": [group] * len(rows), "input_index": [0] * len(rows),
+            "n_stable": [0] * len(rows), "n_saddles": [0] * len(rows), "index_counts": ["{}"] * len(rows),
+            "n_slow": [0] * len(rows), "n_outside": [0] * len(rows), "n_cycles": [0] * len(rows),
+            "wl_hash": [s["wl_hash"] for s in sigs], "signature": [json.dumps(s) for s in sigs]})
+    result = study(run, StudyOptions(metrics=("topology",), trained_only=False))
+    topo = result.results["topology"]
+    n_other = sum(c != topology_class(CUBE) for c in topo.classes)
+    assert n_other == 1
+    summary = {(q, a): v for q, a, v in run.sql(
+        "select quantity, arch, value from summary where metric = 'topology'").fetchall()}
+    assert summary[("share with the modal topology", "gru")] == 1.0
+    assert summary[("share with the modal topology", "vanilla")] == pytest.approx(2 / 3)
+    assert summary[("share with the modal topology", "all")] == pytest.approx(5 / 6)
+    assert summary[("distinct topologies", "all")] == 2.0
+    d = topo.distances
+    same = np.array([[a == b for b in topo.classes] for a in topo.classes])
+    assert np.all(d[same] == 0.0) and np.all(d[~same] > 0.0)
+
+
+def test_a_finished_metric_is_kept_unless_forced(run):
+    opts = StudyOptions(metrics=("cka",), n_trials=6, trained_only=False)
+    assert set(study(run, opts).results) == {"cka"}
+    before = run.shards("summary")[0].stat().st_mtime_ns
+    assert study(run, opts).results == {}
+    assert run.shards("summary")[0].stat().st_mtime_ns == before
+    assert set(study(run, opts, force=True).results) == {"cka"}
+
+
+def test_bad_options_and_empty_populations_name_the_fix(run):
+    with pytest.raises(UnknownNameError, match="unknown metric 'ccaa'. Did you mean 'cca'"):
+        study(run, StudyOptions(metrics=("ccaa",)))
+    with pytest.raises(ConfigError, match="n_trials must be a positive integer, got 0"):
+        study(run, StudyOptions(n_trials=0))
+    with pytest.raises(ConfigError, match=r"the run has 0 trained networks; .* trained_only=False"):
+        study(run, StudyOptions(metrics=("cca",)))  # 20 steps train nothing to criterion
+
+
+def test_compare_command(run):
+    runner = CliRunner()
+    out = runner.invoke(app, ["compare", str(run.path), "--all", "--metric", "cca,topology", "--trials", "6"],
+                        terminal_width=200)
+    assert out.exit_code == 0, out.output
+    assert "universality and individuality" in out.output and "cca" in out.output
+    assert "skipped" in out.output  # no skeletons yet
+    out = runner.invoke(app, ["compare", str(run.path), "--metric", "ccaa"])
+    assert isinstance(out.exception, UnknownNameError)
