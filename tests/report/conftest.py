@@ -110,9 +110,13 @@ def fill_analysis(run) -> None:
         xy = rng.normal(size=(len(ids), 2))
         run.write_table("embedding", metric, {"metric": [metric] * len(ids), "network": ids, "x": xy[:, 0],
                                               "y": xy[:, 1], "cluster": [int(arch[n] == "gru") for n in ids]})
-        run.write_table("summary", metric, {
-            "metric": [metric] * 3, "quantity": ["within-architecture mean distance"] * 2 + ["between / within"],
-            "arch": ["vanilla", "gru", "all"], "value": [0.12, 0.13, 7.2]})
+        quantity = ["within-architecture mean distance"] * 2 + ["between / within"]
+        archs, values = ["vanilla", "gru", "all"], [0.12, 0.13, 7.2]
+        if metric == "topology":
+            quantity += ["share with the modal topology"] * 3
+            archs, values = archs * 2, values + [1.0, 0.5, 0.75]
+        run.write_table("summary", metric, {"metric": [metric] * len(quantity), "quantity": quantity,
+                                            "arch": archs, "value": values})
 
 
 @pytest.fixture(scope="session")

@@ -92,6 +92,10 @@ def test_every_section_is_present_with_accessible_markup(full_report):
     assert "not analysed yet" not in text and "not compared yet" not in text
     # the universality summary's values, pivoted by architecture
     assert re.search(r"<td>cca</td><td>between / within</td><td class=\"num\">7.2</td>", text)
+    # the headline row per metric, and the modal skeleton with its share per architecture
+    assert re.search(r"<tr><td>cca</td><td>–</td><td class=\"num\">7.2</td>", text)
+    assert "Modal skeleton: <code>0:4 1:3 2:1 | 1-&gt;0 1-&gt;unbounded 2-&gt;1</code>" in text
+    assert re.search(r"<tr><td>gru</td><td class=\"num\">0.5</td></tr>", text)
 
 
 def test_a_run_with_only_training_renders_and_says_what_to_run(trained_run, tmp_path):

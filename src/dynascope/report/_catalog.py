@@ -7,6 +7,7 @@ filled yet reads as empty, so each section of the report appears as soon as its 
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 import numpy as np
@@ -125,8 +126,6 @@ def fixed_points(run: Any, network: str, n_state: int, n_inputs: int) -> FixedPo
 def skeleton_edges(run: Any, network: str) -> list[dict[str, Any]]:
     """Per analysis input of `network`: {'input_index', 'counts' {index: n}, 'edges' [[from, to], ...],
     'terminals' {name: n}, 'wl_hash'} from the skeleton signatures in the catalog."""
-    import json
-
     rows = run.sql(
         f"select input_index, signature, wl_hash from skeletons where network = '{_quote(network)}' order by input_index"
     ).fetchall()
@@ -195,6 +194,23 @@ def summary(run: Any) -> tuple[list[str], list[tuple[str, str, dict[str, float]]
     for metric, quantity, arch, value in rows:
         table.setdefault((metric, quantity), {})[arch] = value
     return archs, [(m, q, v) for (m, q), v in table.items()]
+
+
+def modal_topology(run: Any) -> str | None:
+    """The most common skeleton topology class among the networks the study compared (None before
+    `dynascope compare` or without skeletons); see `dynascope.compare.topology_class`."""
+    from dynascope.compare import modal_share, topology_class
+
+    compared = {r[0] for r in run.sql("select network from embedding where metric = 'topology'").fetchall()}
+    rows = run.sql("select network, input_index, signature from skeletons order by network, input_index").fetchall()
+    classes: dict[str, list[str]] = {}
+    for network, _, sig in rows:
+        if network in compared:
+            classes.setdefault(network, []).append(topology_class(json.loads(sig)))
+    if not classes:
+        return None
+    keys = [" || ".join(v) for v in classes.values()]
+    return modal_share(keys, ["all"] * len(keys))[0]
 
 
 def _quote(text: str) -> str:

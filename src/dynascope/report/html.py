@@ -234,8 +234,9 @@ def _population_section(run: Any) -> str:
     if not (dist or emb or has_summary):
         return section("population", pending("Distances, embedding and universality summary: not compared yet",
                                              "compare", run))
-    parts = []
-    for metric in sorted(set(dist) | set(emb)):
+    parts = [_summary(run) if has_summary else
+             "<h3>Universality summary</h3>" + pending("Not summarised yet", "compare", run)]
+    for metric in _ordered(set(dist) | set(emb)):
         m = html.escape(metric)
         cells = []
         if metric in dist:
@@ -246,13 +247,48 @@ def _population_section(run: Any) -> str:
             cells.append(plot(_interactive.embedding_figure(run, metric), f"emb-{_slug(metric)}", label,
                               "MDS embedding; hover for the network and its cluster."))
         parts.append(f"<h3>Metric: {m}</h3><div class='grid'>{''.join(cells)}</div>")
-    if has_summary:
-        archs, rows = _catalog.summary(run)
-        parts.append("<h3>Universality summary</h3>" + table(
-            ["metric", "quantity", *archs], [[m, q, *[v.get(a, float("nan")) for a in archs]] for m, q, v in rows]))
-    else:
-        parts.append("<h3>Universality summary</h3>" + pending("Not summarised yet", "compare", run))
     return section("population", "\n".join(parts))
+
+
+#: The summary's headline columns: (stored quantity, column title).
+HEADLINE = (
+    ("nearest-neighbour architecture accuracy", "architecture from nearest neighbour"),
+    ("between / within", "distance between / within architectures"),
+    ("cluster-architecture agreement (ARI)", "clusters vs architecture (ARI)"),
+    ("share with the modal topology", "share with the modal skeleton"),
+)
+
+
+def _ordered(metrics: set[str]) -> list[str]:
+    """Metrics in the study's order (geometry, dynamics, topology), unknown ones last by name."""
+    from dynascope.compare import METRICS
+
+    return sorted(metrics, key=lambda m: (METRICS.index(m) if m in METRICS else len(METRICS), m))
+
+
+def _summary(run: Any) -> str:
+    """The universality summary: one headline row per metric, the modal skeleton and its share per
+    architecture, and every stored quantity by architecture folded away below."""
+    archs, rows = _catalog.summary(run)
+    overall = {(m, q): v.get("all", float("nan")) for m, q, v in rows}
+    metrics = _ordered({m for m, _, _ in rows})
+    chance = next((overall[(m, "chance accuracy")] for m in metrics if (m, "chance accuracy") in overall), None)
+    head = [[m, *[overall.get((m, q), None) for q, _ in HEADLINE]] for m in metrics]
+    note = (f"Chance accuracy (always the most common architecture): {chance:.2f}. " if chance is not None else "")
+    out = ["<h3>Universality summary</h3>",
+           f"<p>{note}Geometry that separates architectures scores near 1 in the first column; a "
+           "universal solution shows as a high share with the modal skeleton (Maheswaranathan et al. 2019).</p>",
+           table(["metric", *[t for _, t in HEADLINE]], head)]
+    shares = next((v for m, q, v in rows if m == "topology" and q == "share with the modal topology"), None)
+    modal = _catalog.modal_topology(run)
+    if shares is not None and modal is not None:
+        out.append(f"<p>Modal skeleton: <code>{html.escape(modal)}</code> (fixed points by index | connections).</p>")
+        out.append(table(["architecture", "share with the modal skeleton"],
+                         [[a, shares[a]] for a in archs if a in shares and a != "all"]))
+    out.append("<details><summary>Every quantity, by architecture</summary>" + table(
+        ["metric", "quantity", *archs], [[m, q, *[v.get(a, float("nan")) for a in archs]] for m, q, v in rows])
+        + "</details>")
+    return "\n".join(out)
 
 
 def _slug(text: str) -> str:
