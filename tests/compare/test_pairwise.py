@@ -12,6 +12,7 @@ import pytest
 from dynascope.compare import (
     cca_distance,
     cka_distance,
+    distances_to,
     dmd_operator,
     dsa_distance,
     pairwise_distances,
@@ -107,3 +108,15 @@ def test_float64_population():
         d = pairwise_distances(cca_distance, xs, chunk=2)
         assert d.dtype == np.float64
         np.testing.assert_allclose(np.asarray(d), _looped(cca_distance, list(xs)), atol=1e-12)
+
+
+def test_distances_to_a_reference_equal_the_scalar_metric():
+    rng = np.random.default_rng(3)
+    ref = rng.normal(size=(4, 6, 3)).astype(np.float32)  # e.g. recordings: 3 units
+    nets = [rng.normal(size=(4, 6, k)).astype(np.float32) for k in (3, 5, 5)]
+    nets[1] = np.concatenate([ref @ rng.normal(size=(3, 3)), rng.normal(size=(4, 6, 2))], axis=-1).astype(np.float32)
+    got = np.asarray(distances_to(cca_distance, ref, nets, chunk=2))
+    want = [float(cca_distance(ref, x)) for x in nets]
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    with pytest.raises(ShapeError, match="must agree in every axis but the last"):
+        distances_to(cca_distance, ref[:, :5], nets)

@@ -24,7 +24,7 @@ from dynascope.compare.dsa import (
     optimal_similarity_transform,
     similarity_transform_distance,
 )
-from dynascope.compare.pairwise import pairwise_distances, pairwise_distances_loop, stack_padded
+from dynascope.compare.pairwise import distances_to, pairwise_distances, pairwise_distances_loop, stack_padded
 from dynascope.compare.rsa import rdm, rsa_distance, rsa_similarity
 from dynascope.compare.shape import procrustes_distance, procrustes_rotation, shape_distance
 from dynascope.compare.population import (
@@ -50,6 +50,7 @@ __all__ = [
     "cka_similarity",
     "cluster",
     "delay_embed",
+    "distances_to",
     "dmd_operator",
     "dsa_distance",
     "eigenvalue_wasserstein",

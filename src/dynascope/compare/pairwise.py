@@ -108,6 +108,42 @@ def pairwise_distances(
     return d + d.T
 
 
+def distances_to(
+    metric: Callable[[Any, Any], jax.Array],
+    reference: jax.Array | np.ndarray,
+    Xs: Sequence[jax.Array | np.ndarray] | jax.Array | np.ndarray,
+    *,
+    chunk: int = 64,
+    prepare: Callable[[jax.Array], Any] | None = None,
+) -> jax.Array:
+    """`metric(reference, X_i)` for every network i of a population, `[n]`, in one compiled program.
+
+    For comparing a model population with recorded data the way networks are compared with each other:
+    `reference` is e.g. `interop.load_recordings(...).trajectories` `[conditions, time, units_ref]` and
+    `Xs` the networks' states on the same conditions `[n, conditions, time, units]` (or a sequence with
+    different unit counts). `metric`, `chunk` and `prepare` as in `pairwise_distances`.
+    """
+    if not callable(metric) or (prepare is not None and not callable(prepare)):
+        raise ConfigError(
+            "metric (and prepare, if given) must be callables, e.g. dynascope.compare.cca_distance."
+        )
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise ConfigError(f"chunk must be a positive integer number of pairs, got {chunk!r}.")
+    items = list(Xs) if not isinstance(Xs, (jax.Array, np.ndarray)) else list(jnp.asarray(Xs))
+    if not items:
+        raise ShapeError("Xs is empty; pass at least one network's states.")
+    ref = jnp.asarray(reference)
+    if ref.shape[:-1] != jnp.shape(items[0])[:-1]:
+        raise ShapeError(
+            f"reference has shape {tuple(ref.shape)} but the networks' states have {tuple(jnp.shape(items[0]))}; "
+            f"they must agree in every axis but the last (units): run the networks on the recorded conditions "
+            f"and time bins."
+        )
+    xs = stack_padded([ref, *items])
+    pairs = jnp.asarray(np.stack([np.zeros(len(items)), np.arange(1, len(items) + 1)], axis=1).astype(np.int32))
+    return _pair_values_jit(metric, prepare, chunk, xs, pairs)
+
+
 def pairwise_distances_loop(metric: Callable[[Any, Any], float], items: Sequence[Any]) -> np.ndarray:
     """Symmetric NumPy matrix `[n, n]` of `metric` over every pair i < j, computed in a plain loop.
 
