@@ -54,6 +54,9 @@ def test_a_diverging_network_is_frozen_and_leaves_the_others_untouched(key):
     assert not broken.trained[2]
     for k in clean.params:
         np.testing.assert_array_equal(clean.params[k][:2], broken.params[k][:2])
+    np.testing.assert_array_equal(clean.loss_history[:2], broken.loss_history[:2])
+    np.testing.assert_array_equal(clean.final_loss[:2], broken.final_loss[:2])
+    np.testing.assert_array_equal(clean.metric[:2], broken.metric[:2])
     initial = jax.vmap(tiny().init)(
         jax.vmap(jax.random.split, out_axes=1)(jax.numpy.stack([jax.random.fold_in(key, s) for s in range(3)]))[0]
     )
@@ -69,6 +72,36 @@ def test_early_stop_freezes_a_network_once_it_reaches_the_loss(key):
     s = int(stop.stopped_at[0])
     assert stop.loss_history[0, s] < 0.5 and np.all(stop.loss_history[0, :s] >= 0.5)
     assert not leaves_equal(free.params, stop.params)
+
+
+def test_l2_weight_adds_the_mean_squared_weights_to_the_loss(key):
+    # A vanishing SGD step leaves the initial weights in place, so the first loss of each run is taken
+    # on the same weights and the same trials: the two differ by exactly the penalty, computed here.
+    still = dict(batch_size=16, optimizer="sgd", grad_clip=0.0, learning_rate=1e-30, checkpoint_every=2)
+    plain = train_population(TASK, tiny(), 2, 2, key, **still)
+    l2 = train_population(TASK, tiny(), 2, 2, key, l2_weight=0.5, **still)
+    assert leaves_equal(plain.params, l2.params)
+    weights = [np.asarray(plain.params[k], np.float64) for k in ("W", "U", "W_out")]  # every matrix of 'vanilla'
+    penalty = 0.5 * sum((w**2).mean(axis=(1, 2)) for w in weights)
+    np.testing.assert_allclose(l2.loss_history[:, 0] - plain.loss_history[:, 0], penalty, rtol=1e-5)
+
+
+def test_activity_penalty_lowers_activity_and_state_noise_is_seeded(key):
+    quiet = train_population(TASK, tiny(), 2, 100, key, l2_activity=1.0, **FAST)
+    free = train_population(TASK, tiny(), 2, 100, key, **FAST)
+    trials = TASK.sample(jax.random.key(1), 32)
+
+    def mean_square_activity(pop):
+        states, _ = jax.vmap(pop.model.run, in_axes=(0, None))(pop.params, trials.inputs)
+        return np.mean(np.asarray(states) ** 2, axis=(1, 2, 3))
+
+    assert np.all(mean_square_activity(quiet) < 0.7 * mean_square_activity(free))
+    # 50 steps: one chunk of the length the other FAST runs compile already.
+    noisy = train_population(TASK, tiny(), 2, 50, key, state_noise=0.5, **FAST)
+    again = train_population(TASK, tiny(), 2, 50, key, state_noise=0.5, **FAST)
+    clean = train_population(TASK, tiny(), 2, 50, key, **FAST)
+    np.testing.assert_array_equal(noisy.loss_history, again.loss_history)  # the noise comes from the key
+    assert np.all(noisy.loss_history[:, 0] != clean.loss_history[:, 0])
 
 
 class Interrupt(Exception):
