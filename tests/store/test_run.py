@@ -147,3 +147,50 @@ def test_bad_sweep_configs_fail_before_training(tmp_path):
     with pytest.raises(ConfigError, match="hidden must be a positive integer"):
         store.run_sweep(dataclasses.replace(CONFIG, hidden=(0,)), tmp_path / "b")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_weights_of_another_dtype_are_refused(run, tmp_path):
+    import shutil
+
+    from safetensors import safe_open
+    from safetensors.numpy import load_file, save_file
+
+    copy = tmp_path / "copy"
+    shutil.copytree(run.path, copy)
+    path = copy / "weights" / "vanilla-8.safetensors"
+    with safe_open(str(path), "numpy") as f:
+        meta = f.metadata()
+    params = load_file(str(path))
+    params["W"] = params["W"].astype(np.float64)
+    save_file(params, str(path), metadata=meta)
+    with pytest.raises(RunFolderError, match=r"W has shape \(2, 8, 8\) float64, expected \[2, \.\.\.\] float32"):
+        store.load_group(store.open(copy), "vanilla-8")
+
+
+def test_a_crash_while_writing_leaves_no_half_written_shard(tmp_path, monkeypatch):
+    from dynascope.store import run as run_module
+
+    folder = store.RunFolder.create(tmp_path / "r", {"sweep": {"task": "flipflop"}})
+    row = {"network": ["a"], "loss": [np.zeros(3, np.float32)]}
+    folder.write_table("losses", "first", row)
+
+    class Crash(Exception):
+        pass
+
+    def half_then_crash(table, where, **kwargs):
+        with open(where, "wb") as f:
+            f.write(b"PAR1 half a shard")
+        raise Crash
+
+    monkeypatch.setattr(run_module.pq, "write_table", half_then_crash)
+    monkeypatch.setattr(run_module, "save_file", lambda tensors, where, metadata=None: half_then_crash(None, where))
+    with pytest.raises(Crash):
+        folder.write_table("losses", "second", {"network": ["b"], "loss": [np.ones(3, np.float32)]})
+    with pytest.raises(Crash):
+        folder.write_weights("g", {"W": np.zeros((1, 2, 2), np.float32)}, {})
+    monkeypatch.undo()
+    # The half-written temp files are there, but never taken for a shard or a group's weights.
+    assert len(list(folder.path.rglob("*.tmp"))) == 2
+    assert [p.name for p in folder.shards("losses")] == ["first.parquet"]
+    assert folder.groups() == []
+    assert store.open(folder.path).sql("select network from losses").fetchall() == [("a",)]
