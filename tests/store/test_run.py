@@ -194,3 +194,16 @@ def test_a_crash_while_writing_leaves_no_half_written_shard(tmp_path, monkeypatc
     assert [p.name for p in folder.shards("losses")] == ["first.parquet"]
     assert folder.groups() == []
     assert store.open(folder.path).sql("select network from losses").fetchall() == [("a",)]
+
+
+def test_a_run_is_never_written_into_a_file_or_a_foreign_folder(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(RunFolderError, match=r"notes.txt is a file, not a folder; choose a new folder"):
+        store.run_sweep(CONFIG, tmp_path / "notes.txt")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "recording.csv").write_text("1,2")
+    with pytest.raises(RunFolderError, match=r"already holds other files and is not a dynascope run folder"):
+        store.run_sweep(CONFIG, tmp_path / "data", resume=True)
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["recording.csv"]  # untouched
+    (tmp_path / "empty").mkdir()
+    assert store.RunFolder.create(tmp_path / "empty", {"sweep": {}}).config["sweep"] == {}  # an empty folder is fine

@@ -62,6 +62,13 @@ class RunFolder:
         path = Path(path)
         if (path / CONFIG).exists():
             raise RunFolderError(f"{path} already holds a run; choose another folder or resume it.")
+        if path.exists() and not path.is_dir():
+            raise RunFolderError(f"{path} is a file, not a folder; choose a new folder for the run (e.g. runs/NAME).")
+        if path.is_dir() and any(path.iterdir()):
+            raise RunFolderError(
+                f"{path} already holds other files and is not a dynascope run folder (no {CONFIG}); a run is "
+                "written into a folder of its own: choose a new or empty folder (e.g. runs/NAME)."
+            )
         run = cls(path)
         doc = dict(config)
         doc["versions"] = versions()
