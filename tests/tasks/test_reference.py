@@ -183,3 +183,28 @@ def test_perceptual_dm_noise_free_and_ideal_observer(key):
     expected = norm.cdf(cohs / 100 * np.sqrt(40 / 2) / noisy.noise_std).mean()
     assert abs(accuracy - expected) < 0.025
     assert expected > noisy.criterion
+
+
+# Noise-free settings, and few enough conditions for 128 trials to show every one.
+ANALYSIS_CASES = {
+    "flipflop": {},
+    "sinewave": {"n_frequencies": 3},
+    "cdi": {"noise_std": 0.0},
+    "rsg": {"gains": (1.0, 1.5), "n_time": 116},
+    "delayed_match": {},
+    "perceptual_dm": {"noise_std": 0.0},
+}
+
+
+def test_analysis_inputs_are_constant_inputs_the_trials_present(key):
+    """Each row of `analysis_inputs()` is an input the trials hold for at least 3 consecutive steps (the
+    inter-pulse silence, a cue, a context, a delay, a zero-coherence stimulus): the condition under which
+    the network's fixed points mean something."""
+    assert set(ANALYSIS_CASES) == set(tasks.names())  # a new task: add its case here
+    for name, options in ANALYSIS_CASES.items():
+        task = tasks.get(name, **options)
+        x, _, _ = _sample(task, key, 128)
+        for row in np.asarray(task.analysis_inputs()):
+            here = np.all(np.isclose(x, row, atol=1e-6), axis=2)  # [B, T]
+            held = here[:, :-2] & here[:, 1:-1] & here[:, 2:]
+            assert held.any(), (name, row)
