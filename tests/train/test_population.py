@@ -108,16 +108,40 @@ class Interrupt(Exception):
     pass
 
 
+KILLED_RUN = """
+import os, signal, sys
+import jax
+jax.config.update("jax_numpy_dtype_promotion", "strict")
+from dynascope import models, tasks
+from dynascope.train import train_population
+
+task = tasks.get("flipflop", n_bits=2, n_time=24)
+model = models.get("vanilla", n_inputs=2, n_hidden=12, n_outputs=2)
+
+def die_at_100(step, losses):
+    if step == 100:  # after the checkpoint at step 100: SIGKILL, no cleanup, no exception handlers
+        os.kill(os.getpid(), signal.SIGKILL)
+
+train_population(task, model, 2, 150, jax.random.key(0), batch_size=16, learning_rate=1e-2,
+                 checkpoint_every=50, checkpoint_dir=sys.argv[1], progress=die_at_100)
+"""
+
+
 def test_kill_and_resume_gives_identical_parameters(key, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    killed = subprocess.run([sys.executable, "-c", KILLED_RUN, str(tmp_path)], env=env, capture_output=True,
+                            text=True, timeout=600)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    seen = []
+    resumed = train_population(TASK, tiny(), 2, 150, key, checkpoint_dir=tmp_path,
+                               progress=lambda step, losses: seen.append(step), **FAST)
+    assert seen == [150]  # it went on from the checkpoint at step 100, not from scratch
     full = train_population(TASK, tiny(), 2, 150, key, **FAST)
-
-    def die_at_100(step, losses):
-        if step == 100:
-            raise Interrupt
-
-    with pytest.raises(Interrupt):
-        train_population(TASK, tiny(), 2, 150, key, checkpoint_dir=tmp_path, progress=die_at_100, **FAST)
-    resumed = train_population(TASK, tiny(), 2, 150, key, checkpoint_dir=tmp_path, **FAST)
     assert leaves_equal(full.params, resumed.params)
     np.testing.assert_array_equal(full.loss_history, resumed.loss_history)
 
