@@ -80,3 +80,26 @@ def test_resume_of_a_different_config_is_refused(tmp_path):
     res = subprocess.run([sys.executable, "-m", "dynascope", "train", *TINY[:-2], "--lr", "0.02", "--out",
                           str(tmp_path / "r"), "--resume"], capture_output=True, text=True, timeout=300)
     assert res.returncode == 2 and "created with a different config" in res.stderr
+    assert "Traceback" not in res.stderr and len([ln for ln in res.stderr.splitlines() if ln.strip()]) == 1
+    assert res.stdout.strip() == ""  # refused before any progress bar is drawn
+    again = subprocess.run([sys.executable, "-m", "dynascope", "train", *TINY, "--out", str(tmp_path / "r")],
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 2 and "already holds a run; pass --resume" in again.stderr
+    assert again.stdout.strip() == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "--bogus"], "No such option: --bogus"),
+        (["train", "--seeds", "abc", "--out", "x"], "Invalid value for '--seeds'"),
+        (["nosuch"], "No such command 'nosuch'"),
+        (["compare"], "Missing argument 'RUN'"),
+    ],
+)
+def test_usage_errors_exit_2_with_the_usage_line_and_no_traceback(args, message, tmp_path):
+    res = subprocess.run([sys.executable, "-m", "dynascope", *args], capture_output=True, text=True,
+                         timeout=300, cwd=tmp_path)
+    assert res.returncode == 2, res.stderr
+    assert "Traceback" not in res.stderr and message in res.stderr and "Usage: dynascope" in res.stderr
+    assert not (tmp_path / "x").exists()

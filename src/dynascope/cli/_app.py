@@ -51,7 +51,7 @@ def main() -> None:
     from dynascope.cli._display import err_console
 
     try:
-        app(standalone_mode=False)
+        app(standalone_mode=False, prog_name="dynascope")
     except DynascopeError as err:
         err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
         sys.exit(2)
@@ -62,10 +62,11 @@ def main() -> None:
         sys.exit(e.exit_code)
     except typer.Abort:
         sys.exit(130)
-    except Exception as err:  # click usage errors carry their own exit codes
-        import click
-
-        if isinstance(err, click.ClickException):
+    except Exception as err:
+        # Usage errors (unknown option or command, a value of the wrong type) are click exceptions, which
+        # print themselves and carry exit code 2. typer >= 0.29 vendors click privately, older typer uses
+        # the click package, so recognise them by that interface rather than by class.
+        if callable(getattr(err, "show", None)) and isinstance(getattr(err, "exit_code", None), int):
             err.show()
             sys.exit(err.exit_code)
         raise

@@ -43,9 +43,10 @@ def models_cmd() -> None:
 
 def train_run(config, out: Path, resume: bool) -> None:
     """Run a sweep with a progress bar per group, then print the network table."""
-    from dynascope.store import run_sweep
+    from dynascope.store.sweep import prepare_run, run_sweep
 
-    config.validate()
+    prepare_run(config, out, resume=resume)  # a bad folder fails here, before the progress bar prints
+    resume = True
     with progress() as bar:
         rows: dict[str, int] = {}
         for group, _, _ in config.groups():

@@ -117,6 +117,26 @@ def network_id(group: str, seed: int) -> str:
     return f"{group}/s{seed:03d}"
 
 
+def prepare_run(config: SweepConfig, out: str | Path, *, resume: bool = False) -> RunFolder:
+    """Check `config` and create the run folder `out`, or open it to resume (RunFolderError if it holds
+    a run and `resume` is off, or a run of a different config). `run_sweep` starts with this; call it
+    first to fail before any output."""
+    config.validate()
+    out = Path(out)
+    if not (out / CONFIG).exists():
+        return RunFolder.create(out, config.to_dict())
+    if not resume:
+        raise RunFolderError(f"{out} already holds a run; pass --resume to continue it, or choose another --out.")
+    run = RunFolder.open(out)
+    stored = {k: v for k, v in run.config.items() if k != "versions"}
+    if SweepConfig.from_dict(stored) != config:
+        raise RunFolderError(
+            f"{out} was created with a different config; resume with the original flags "
+            f"(see {out / CONFIG}) or choose another --out."
+        )
+    return run
+
+
 def run_sweep(
     config: SweepConfig,
     out: str | Path,
@@ -130,21 +150,8 @@ def run_sweep(
     Finished groups (weights and catalog shard written) are skipped on resume; an unfinished group
     continues from its last checkpoint. Resuming a folder made by a different config raises RunFolderError.
     """
-    config.validate()
-    out = Path(out)
-    if (out / CONFIG).exists():
-        if not resume:
-            raise RunFolderError(f"{out} already holds a run; pass --resume to continue it, or choose another --out.")
-        run = RunFolder.open(out)
-        stored = {k: v for k, v in run.config.items() if k != "versions"}
-        if SweepConfig.from_dict(stored) != config:
-            raise RunFolderError(
-                f"{out} was created with a different config; resume with the original flags "
-                f"(see {out / CONFIG}) or choose another --out."
-            )
-    else:
-        run = RunFolder.create(out, config.to_dict())
-
+    run = prepare_run(config, out, resume=resume)
+    out = run.path
     task = config.build_task()
     done = set(run.groups()) & {p.stem for p in run.shards("networks")}
     for group, arch, hidden in config.groups():
