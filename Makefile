@@ -11,8 +11,14 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) -e .
 	touch $@
 
+# NeuroGym pins exact numpy/matplotlib minors (numpy==2.2.*) that would downgrade the whole test
+# environment; its task classes run fine on ours, so the tests install it without its pins.
+NEUROGYM_DEPS := 'gymnasium==0.29.*' pydantic-settings loguru tqdm tomlkit natsort
+
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 	$(PIP) -e '.[dev]'
+	$(PIP) --no-deps 'neurogym==2.3.1'
+	$(PIP) $(NEUROGYM_DEPS)
 	touch $@
 
 install: $(VENV)/.installed
