@@ -1,12 +1,23 @@
-"""Skeleton-graph distances on hand-built skeletons with hand-counted answers."""
+"""Skeleton-graph distances on hand-built skeletons with hand-counted answers, and on the skeletons that
+dynascope.dynamics finds for a 3-bit flip-flop map and a rotated copy of it."""
 
 from __future__ import annotations
 
+import itertools
+
+import jax.numpy as jnp
 import networkx as nx
 import numpy as np
 import pytest
+from scipy.stats import special_ortho_group
 
-from dynascope.compare import index_counts, isomorphism_classes, topology_distance
+from dynascope.compare import (
+    index_counts,
+    isomorphism_classes,
+    signature_distance,
+    topology_class,
+    topology_distance,
+)
 from dynascope.errors import ConfigError, ShapeError
 
 
@@ -103,3 +114,51 @@ def test_errors_name_the_argument():
         topology_distance(_two_bit_flipflop(), _two_bit_flipflop(), kind="spectral")
     with pytest.raises(ShapeError, match="must be a networkx graph, got list"):
         topology_distance([], _two_bit_flipflop())
+
+
+def _flipflop_step(params, h, x):
+    """A 3-bit flip-flop map in rotated coordinates: F(h) = Q tanh(W Qᵀ h).
+
+    W = diag(2, 2.5, 3) plus a small fixed coupling. Each decoupled unit u ↦ tanh(g u) with g > 1 has two
+    stable points ±u* and an unstable one at 0, so the map has the 3³ = 27 fixed points of the cube: 8 stable,
+    12 index-1, 6 index-2, 1 index-3 saddle. The distinct gains keep every eigenvalue simple and the coupling
+    keeps the axes from being invariant lines, so the unstable manifolds are generic and do not depend on
+    which basis a degenerate eigenspace is given.
+    """
+    return params["q"] @ jnp.tanh(params["w"] @ (params["q"].T @ h))
+
+
+def _flipflop_skeleton(q: np.ndarray) -> tuple[nx.DiGraph, np.ndarray]:
+    from dynascope.dynamics import find_fixed_points, skeleton
+
+    w = np.diag([2.0, 2.5, 3.0]) + 0.15 * np.random.default_rng(0).normal(size=(3, 3))
+    params = {"q": jnp.asarray(q, jnp.float32), "w": jnp.asarray(w, jnp.float32)}
+    grid = np.array(list(itertools.product(np.linspace(-1.2, 1.2, 5), repeat=3)))
+    fps = find_fixed_points(_flipflop_step, params, np.zeros(1, np.float32), (grid @ q.T).astype(np.float32))
+    return skeleton(_flipflop_step, params, fps, n_steps=500), fps.states
+
+
+def test_flipflop_skeletons_differing_by_a_rotation_of_state_space_are_at_distance_zero():
+    from dynascope.dynamics import signature
+
+    q = special_ortho_group.rvs(3, random_state=1)
+    plain, plain_states = _flipflop_skeleton(np.eye(3))
+    rotated, rotated_states = _flipflop_skeleton(q)
+    assert index_counts(plain) == index_counts(rotated) == {"0": 8, "1": 12, "2": 6, "3": 1}
+    # The two networks really sit in different places: every rotated point is Q times a plain one, and
+    # most are far from every plain point.
+    gaps = np.linalg.norm(rotated_states[:, None] - plain_states[None], axis=-1).min(axis=1)
+    assert np.sum(gaps > 0.1) >= 20
+    to_plain = np.linalg.norm(rotated_states[:, None] - (plain_states @ q.T)[None], axis=-1).min(axis=1)
+    np.testing.assert_array_less(to_plain, 1e-4)
+    for kind in ("counts", "wl", "ged"):
+        assert topology_distance(plain, rotated, kind=kind) == 0.0
+    assert signature_distance(signature(plain), signature(rotated)) == 0.0
+    assert topology_class(signature(plain)) == topology_class(signature(rotated))
+    np.testing.assert_array_equal(isomorphism_classes([plain, rotated]), [0, 0])
+    # ...while one saddle fewer (and its departures) is seen by every distance.
+    fewer = plain.copy()
+    fewer.remove_node(next(n for n, d in plain.nodes(data=True) if d["index"] == 1))
+    for kind in ("counts", "wl", "ged"):
+        assert topology_distance(plain, fewer, kind=kind) > 0.0
+    assert signature_distance(signature(plain), signature(fewer)) > 0.0
