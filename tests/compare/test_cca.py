@@ -64,6 +64,22 @@ def test_invariant_to_invertible_maps_trajectory_input_and_zero_padding():
     assert float(cca_distance(x, z)) > 0.5
 
 
+def test_distance_between_two_sets_is_unchanged_by_invertible_maps_of_each():
+    # d(X A, Y B) = d(X, Y) for any invertible A, B, here one of them ill-conditioned (condition number 1e3).
+    x, y = _correlated(np.random.default_rng(4))
+    rng = np.random.default_rng(5)
+    u, _ = np.linalg.qr(rng.normal(size=(5, 5)))
+    a = u @ np.diag(np.logspace(0, 3, 5)) @ u.T @ rng.normal(size=(5, 5))
+    b = rng.normal(size=(4, 4))
+    assert np.linalg.cond(a) > 1e2 and abs(np.linalg.det(b)) > 1e-3
+    with jax.enable_x64(True):
+        base = float(cca_distance(x, y, eps=0.0))
+        mapped = float(cca_distance(x @ a - 4.0, y @ b + 1.5, eps=0.0))
+    assert 0.1 < base < 0.9  # a pair that is neither identical nor unrelated
+    np.testing.assert_allclose(mapped, base, atol=1e-9)
+    np.testing.assert_allclose(base, 1.0 - _scipy_cca(x, y)[:4].mean(), atol=1e-10)
+
+
 def test_svcca_equals_cca_of_top_principal_components():
     x, y = _correlated(np.random.default_rng(3))
     with jax.enable_x64(True):

@@ -41,6 +41,10 @@ def test_invariant_to_isotropic_scaling_and_orthogonal_maps_but_not_stretches():
     y = rng.normal(size=(4, 25, 5)).astype(np.float32) + 0.5 * x[..., :5]
     q = ortho_group.rvs(6, random_state=2).astype(np.float32)
     base = float(cka_similarity(x, y))
+    assert 0.1 < base < 0.9  # related but not identical, so an unchanged value means something
+    for c in (1e-3, 7.0):  # isotropic scaling alone, of either set
+        np.testing.assert_allclose(float(cka_similarity(c * x, y)), base, rtol=1e-5)
+        np.testing.assert_allclose(float(cka_similarity(x, c * y)), base, rtol=1e-5)
     np.testing.assert_allclose(float(cka_similarity(3.0 * (x @ q) + 1.0, y)), base, atol=1e-5)
     np.testing.assert_allclose(float(cka_similarity(x, x @ q)), 1.0, atol=1e-5)
     stretch = np.diag([1.0, 1.0, 1.0, 1.0, 1.0, 10.0]).astype(np.float32)

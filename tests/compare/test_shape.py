@@ -79,6 +79,13 @@ def test_rotation_gives_zero_and_stretch_does_not():
     assert float(shape_distance(x, x @ stretch, alpha=1.0)) > 0.3
     # Full whitening (alpha=0) forgives any invertible map, stretches included.
     assert float(shape_distance(x, x @ stretch, alpha=0.0)) < 2e-3
+    # Between two different sets, rotating (and shifting, scaling) one of them changes nothing.
+    y = rng.normal(size=(5, 12, 6)).astype(np.float32) + x
+    base = float(procrustes_distance(x, y))
+    assert base > 0.3
+    np.testing.assert_allclose(float(procrustes_distance(2.0 * (x @ q) - 1.0, y)), base, atol=1e-5)
+    np.testing.assert_allclose(float(shape_distance(x @ q, y, alpha=0.5)), float(shape_distance(x, y, alpha=0.5)),
+                               atol=1e-5)
 
 
 def test_zero_padded_units_change_nothing():
@@ -103,6 +110,27 @@ def test_triangle_inequality_on_random_triples():
             assert ac <= ab + bc + 1e-9
             assert ab <= ac + bc + 1e-9
             assert bc <= ab + ac + 1e-9
+
+
+def test_triangle_is_an_equality_along_a_geodesic():
+    # With X̂, Ŷ centred, unit-norm and Ŷ optimally rotated onto X̂ (scipy), the great circle between them is
+    # a shortest path: every point Z on it has d(X, Z) = t·d(X, Y) and d(Z, Y) = (1 − t)·d(X, Y). A quantity
+    # that is not a geodesic metric (1 − cos, the squared angle) fails here even when random triangles pass.
+    rng = np.random.default_rng(7)
+    x, y = rng.normal(size=(20, 4)), rng.normal(size=(20, 4))
+    x, y = x - x.mean(0), y - y.mean(0)
+    x, y = x / np.linalg.norm(x), y / np.linalg.norm(y)
+    r, _ = scipy.linalg.orthogonal_procrustes(y, x)
+    y = y @ r
+    theta = np.arccos(np.sum(x * y))
+    assert 0.3 < theta < 1.5
+    with jax.enable_x64(True):
+        d_xy = float(shape_distance(x, y, alpha=1.0))
+        np.testing.assert_allclose(d_xy, theta, atol=1e-10)
+        for t in (0.25, 0.5, 0.8):
+            z = (np.sin((1 - t) * theta) * x + np.sin(t * theta) * y) / np.sin(theta)
+            np.testing.assert_allclose(float(shape_distance(x, z, alpha=1.0)), t * theta, atol=1e-8)
+            np.testing.assert_allclose(float(shape_distance(z, y, alpha=1.0)), (1 - t) * theta, atol=1e-8)
 
 
 def test_errors_name_the_argument():
