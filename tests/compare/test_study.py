@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from dynascope import store
 from dynascope.cli import app
-from dynascope.compare import METRICS, StudyOptions, study, topology_class
+from dynascope.compare import METRICS, StudyOptions, dmd_operator, eigenvalue_wasserstein, study, topology_class
 from dynascope.errors import ConfigError, UnknownNameError
 from dynascope.store import SweepConfig
 from dynascope.train import TrainOptions
@@ -89,6 +89,13 @@ def test_every_metric_lands_in_the_catalog_and_cca_matches_numpy(run):
         for j in range(i + 1, n):
             assert d[i, j] == pytest.approx(_numpy_cca_distance(states[ids[i]], states[ids[j]]), abs=2e-3)
     np.testing.assert_allclose(result.results["cca"].distances, d, atol=1e-6)
+    # The eigenvalue variant of DSA: optimal matching of the spectra of each network's DMD operator.
+    rank = min(FAST.dsa_rank, FAST.dsa_delays * min(s.shape[-1] for s in states.values()))
+    ops = {n: dmd_operator(s, n_delays=FAST.dsa_delays, rank=rank) for n, s in states.items()}
+    d = _matrix(run, "dsa_wasserstein", ids)
+    assert d[np.triu_indices(n, 1)].min() > 0.0
+    for i, j in ((0, 1), (0, n - 1), (2, 4)):
+        assert d[i, j] == pytest.approx(eigenvalue_wasserstein(ops[ids[i]], ops[ids[j]]), abs=1e-4)
 
 
 def test_summary_is_the_distance_matrix_read_by_hand(run):

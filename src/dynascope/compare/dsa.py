@@ -379,8 +379,12 @@ def eigenvalue_wasserstein(A: jax.Array | np.ndarray, B: jax.Array | np.ndarray)
     for name, m in (("A", a), ("B", b)):
         if m.ndim != 2 or m.shape[0] != m.shape[1]:
             raise ShapeError(f"{name} must be a square operator [r, r], got shape {m.shape}.")
-    la = np.linalg.eigvals(a.astype(np.float64))
-    lb = np.linalg.eigvals(b.astype(np.float64))
+    return spectrum_distance(np.linalg.eigvals(a.astype(np.float64)), np.linalg.eigvals(b.astype(np.float64)))
+
+
+def spectrum_distance(la: np.ndarray, lb: np.ndarray) -> float:
+    """`eigenvalue_wasserstein` from the spectra `la [r]`, `lb [r']` (complex), for reuse over many pairs."""
+    la, lb = np.asarray(la, np.complex128), np.asarray(lb, np.complex128)
     n = max(la.size, lb.size)
     la = np.concatenate([la, np.zeros(n - la.size)])
     lb = np.concatenate([lb, np.zeros(n - lb.size)])

@@ -24,15 +24,15 @@ import numpy as np
 from dynascope.compare import population as pop
 from dynascope.compare.cca import cca_distance, principal_basis, svcca_distance
 from dynascope.compare.cka import cka_distance
-from dynascope.compare.dsa import dmd_operator, similarity_transform_distance
-from dynascope.compare.pairwise import pairwise_distances, pairwise_distances_loop
+from dynascope.compare.dsa import dmd_operator, similarity_transform_distance, spectrum_distance
+from dynascope.compare.pairwise import pairwise_distances, pairwise_distances_loop, stack_padded
 from dynascope.compare.rsa import rsa_distance
 from dynascope.compare.shape import procrustes_distance, shape_distance
 from dynascope.compare.topology import signature_distance, topology_class
 from dynascope.errors import ConfigError, unknown_name
 
 #: Metrics in the order they are computed and shown: geometry, dynamics, topology.
-METRICS = ("cca", "svcca", "cka", "procrustes", "shape", "rsa", "dsa", "topology")
+METRICS = ("cca", "svcca", "cka", "procrustes", "shape", "rsa", "dsa", "dsa_wasserstein", "topology")
 GEOMETRY = ("cca", "svcca", "cka", "procrustes", "shape", "rsa")
 
 #: progress(metric, pairs_done, n_pairs) before and after each metric.
@@ -47,9 +47,10 @@ class StudyOptions:
     same trials for all, drawn from `seed`. trained_only: leave out networks that did not reach the
     task criterion (a failed network is not a solution). svcca_keep: variance SVCCA keeps. shape_alpha:
     partial whitening of the shape metric (0 CCA-like … 1 Procrustes). dsa_delays, dsa_rank: the DSA
-    delay embedding and operator rank (capped at delays × the smallest network). max_dsa_networks: DSA
-    costs an optimisation per pair, so it runs on at most this many networks (spread evenly over the
-    architectures; say so in the report). n_clusters: clusters per metric (default: one per
+    delay embedding and operator rank (capped at delays × the smallest network), shared by
+    'dsa_wasserstein' (the eigenvalue variant: optimal matching of the operators' spectra). max_dsa_networks:
+    DSA costs an optimisation per pair, so it runs on at most this many networks (spread evenly over the
+    architectures; the report says so); 'dsa_wasserstein' is cheap and runs on all. n_clusters: clusters per metric (default: one per
     architecture, at least 2). chunk: pairs evaluated together on the device.
     """
 
@@ -155,6 +156,15 @@ def _array_metric(name: str, opts: StudyOptions, units: int) -> tuple[Callable, 
     return similarity_transform_distance, functools.partial(dmd_operator, n_delays=opts.dsa_delays, rank=rank)
 
 
+def _spectra(states: list[np.ndarray], opts: StudyOptions) -> list[np.ndarray]:
+    """Eigenvalues of each network's DMD operator (the DSA fit), computed once per network."""
+    rank = min(opts.dsa_rank, opts.dsa_delays * min(s.shape[-1] for s in states))
+    fit = jax.jit(jax.vmap(functools.partial(dmd_operator, n_delays=opts.dsa_delays, rank=rank)))
+    xs = stack_padded(states)
+    ops = np.concatenate([np.asarray(fit(xs[i : i + opts.chunk])) for i in range(0, len(states), opts.chunk)])
+    return list(np.linalg.eigvals(ops.astype(np.float64)))
+
+
 def _spread(archs: list[str], k: int) -> np.ndarray:
     """Indices of at most k networks, round-robin over architectures so each keeps its share."""
     if len(archs) <= k:
@@ -241,8 +251,8 @@ def study(
 ) -> Study:
     """Compare every (trained) network of `run` with every other under each metric of `options`.
 
-    Geometry (CCA, SVCCA, CKA, Procrustes, shape, RSA) and dynamics (DSA) compare the networks'
-    activity on the same `n_trials` task trials, `[trials, time, units]` each; topology compares the
+    Geometry (CCA, SVCCA, CKA, Procrustes, shape, RSA) and dynamics (DSA and its eigenvalue variant)
+    compare the networks' activity on the same `n_trials` task trials, `[trials, time, units]` each; topology compares the
     skeleton signatures that `dynascope analyze` stored (skipped, with the reason, if there are none).
     Metrics already in the catalog are kept unless `force`. Returns what was computed this call.
     """
@@ -275,11 +285,13 @@ def study(
             if states is None:
                 states = trajectories(run, nets, options.n_trials, options.seed)
             sel = _spread(archs, options.max_dsa_networks) if metric == "dsa" else np.arange(len(ids))
-            units = min(states[i].shape[-1] for i in sel)
-            fn, prepare = _array_metric(metric, options, units)
             if progress is not None:
                 progress(metric, 0, len(sel) * (len(sel) - 1) // 2)
-            D = np.asarray(pairwise_distances(fn, [states[i] for i in sel], chunk=options.chunk, prepare=prepare))
+            if metric == "dsa_wasserstein":
+                D = pairwise_distances_loop(spectrum_distance, _spectra(states, options))
+            else:
+                fn, prepare = _array_metric(metric, options, min(states[i].shape[-1] for i in sel))
+                D = np.asarray(pairwise_distances(fn, [states[i] for i in sel], chunk=options.chunk, prepare=prepare))
             r = _result(metric, [ids[i] for i in sel], [archs[i] for i in sel], D, options)
         _write(run, r)
         results[metric] = r
