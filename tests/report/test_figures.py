@@ -6,7 +6,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from matplotlib.collections import PathCollection
-from matplotlib.colors import to_hex
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_hex, to_rgba
 from sklearn.decomposition import PCA
 
 from dynascope import store
@@ -26,8 +27,42 @@ def vanilla_view(run):
     return network_view(run, "vanilla-8/s000", n_trials=4)
 
 
+def _is_safe_colour(c) -> bool:
+    """An Okabe–Ito palette colour or a grey (black, white): what a colour-blind reader tells apart."""
+    r, g, b, a = to_rgba(c)
+    return a == 0 or to_hex((r, g, b)) in {p.lower() for p in PALETTE} or np.ptp([r, g, b]) < 1e-6
+
+
+def check_layout(fig) -> None:
+    """Drawn, every title, label and legend lies inside the figure (nothing clipped at the edges), no legend
+    covers a plotting area, and every colour is colour-blind safe (Okabe–Ito or grey; images in viridis)."""
+    FigureCanvasAgg(fig).draw()
+    renderer = fig.canvas.get_renderer()
+    page = fig.bbox.padded(1)
+    main = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    texts = [t for ax in main for t in (ax.title, ax.xaxis.label, ax.yaxis.label) if t.get_text()]
+    for artist in texts + legends:
+        box = artist.get_window_extent(renderer)
+        assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 and box.y1 <= page.y1, artist
+    for legend in legends:
+        box = legend.get_window_extent(renderer)
+        for ax in main:
+            assert not box.overlaps(ax.get_window_extent(renderer)), (legend, ax.get_title())
+    for ax in main:
+        for line in ax.get_lines():
+            assert _is_safe_colour(line.get_color()), line
+        for coll in ax.collections:
+            if isinstance(coll, PathCollection):
+                assert all(_is_safe_colour(c) for c in coll.get_facecolors()), coll
+        for image in ax.get_images():
+            assert image.get_cmap().name in ("viridis", "cividis")
+
+
 def check_accessible(fig) -> None:
-    """A title, axis labels with units in parentheses, and a legend or colour bar on the main axes."""
+    """A title, axis labels with units in parentheses, and a legend or colour bar on the main axes; laid out
+    as `check_layout` demands."""
+    check_layout(fig)
     main = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
     assert main and any(ax.get_title() for ax in main)
     for ax in main:

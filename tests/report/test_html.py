@@ -93,7 +93,9 @@ def test_every_section_is_present_with_accessible_markup(full_report):
     # the universality summary's values, pivoted by architecture
     assert re.search(r"<td>cca</td><td>between / within</td><td class=\"num\">7.2</td>", text)
     # the headline row per metric, and the modal skeleton with its share per architecture
-    assert re.search(r"<tr><td>cca</td><td>–</td><td class=\"num\">7.2</td>", text)
+    assert re.search(r"<tr><td>cca</td><td class=\"num\">4</td><td>–</td><td class=\"num\">7.2</td>", text)
+    # each metric says what its distance is, in which unit, and over how many networks
+    assert "1 − mean canonical correlation (unitless), over all 4 networks." in text
     assert "Modal skeleton: <code>0:4 1:3 2:1 | 1-&gt;0 1-&gt;unbounded 2-&gt;1</code>" in text
     assert re.search(r"<tr><td>gru</td><td class=\"num\">0.5</td></tr>", text)
 
@@ -176,3 +178,17 @@ def test_a_thousand_network_run_stays_under_20_mb(trained_run, tmp_path):
     assert "Showing 12 of 1000 networks" in text
     assert "<h3>Diverged networks (144)</h3>" in text and "and 94 more." in text
     assert text.count('class="network-panel"') == 12
+
+
+def test_a_metric_over_a_subsample_says_so(full_run, tmp_path):
+    path = tmp_path / "run"
+    shutil.copytree(full_run, path)
+    run = store.open(path)
+    two = ["vanilla-8/s000", "gru-8/s000"]  # as the study's DSA on at most max_dsa_networks networks
+    run.write_table("distances", "dsa", {"metric": ["dsa"], "a": two[:1], "b": two[1:], "distance": [0.4]})
+    run.write_table("embedding", "dsa", {"metric": ["dsa"] * 2, "network": two, "x": [-0.2, 0.2], "y": [0.0, 0.0],
+                                         "cluster": [0, 1]})
+    text = write_report(run, tmp_path / "page.html", max_networks=1).read_text(encoding="utf-8")
+    assert "Metric: dsa" in parse(text).headings
+    assert "(rad), over 2 of the run's 4 networks" in text
+    assert "over all 4 networks." in text  # the other metrics cover everyone

@@ -155,6 +155,11 @@ def embedding_metrics(run: Any) -> list[str]:
     return [r[0] for r in run.sql("select distinct metric from embedding order by metric").fetchall()]
 
 
+def compared(run: Any, metric: str) -> int:
+    """How many networks the study compared under `metric` (its embedding has one row per network)."""
+    return int(run.sql(f"select count(*) from embedding where metric = '{_quote(metric)}'").fetchall()[0][0])
+
+
 def distance_matrix(run: Any, metric: str) -> tuple[list[str], list[str], np.ndarray]:
     """(network ids, their architectures, symmetric distances `[n, n]`) for `metric`, ordered by architecture
     then network; pairs missing from the catalog are NaN, the diagonal 0."""

@@ -10,7 +10,7 @@ import plotly.io
 
 from dynascope.report import _catalog
 from dynascope.report._network import NetworkView
-from dynascope.report.figures import TRAJECTORY_GREY, arch_colours, index_colour, index_label
+from dynascope.report.figures import TRAJECTORY_GREY, arch_colours, index_colour, index_label, metric_units
 
 #: decimals kept in the page's coordinates: far below a pixel, and it halves the page size.
 DECIMALS = 4
@@ -53,9 +53,12 @@ def state_space_figure(view: NetworkView) -> go.Figure:
     axis = lambda i: {"title": {"text": f"PC{i + 1} (a.u., {100 * view.explained[i]:.0f} % var.)"}}  # noqa: E731
     layout = go.Layout(
         title={"text": f"{view.network} ({view.arch}): state space"},
-        scene={"xaxis": axis(0), "yaxis": axis(1), "zaxis": axis(2)},
+        # aspectmode 'data': equal scales on the three PCs, so a flat or elongated structure looks it;
+        # the camera stands back a little and aims slightly low, so that the axis titles stay inside the frame.
+        scene={"xaxis": axis(0), "yaxis": axis(1), "zaxis": axis(2), "aspectmode": "data",
+               "camera": {"eye": {"x": 1.45, "y": 1.45, "z": 1.1}, "center": {"x": 0, "y": 0, "z": -0.12}}},
         legend={"orientation": "h", "y": -0.05},
-        margin={"l": 0, "r": 0, "t": 40, "b": 0},
+        margin={"l": 0, "r": 0, "t": 40, "b": 10},
         height=560,
         showlegend=True,
     )
@@ -78,10 +81,12 @@ def embedding_figure(run: Any, metric: str) -> go.Figure:
             marker={"color": colours.get(arch, "black"), "size": 8, "line": {"color": "black", "width": 0.5}},
             text=[f"{e['network'][i]} (cluster {e['cluster'][i]})" for i in sel], hoverinfo="text",
         ))
+    unit = metric_units(metric)[1]
     layout = go.Layout(
-        title={"text": f"Networks embedded by {metric} distance (MDS)"},
-        xaxis={"title": {"text": f"MDS 1 ({metric} distance units)"}},
-        yaxis={"title": {"text": f"MDS 2 ({metric} distance units)"}, "scaleanchor": "x"},
+        # short enough to stay clear of plotly's tool bar at the top right
+        title={"text": f"MDS of {metric} distances", "x": 0.02, "xanchor": "left"},
+        xaxis={"title": {"text": f"MDS 1 ({unit}, as the {metric} distance)"}},
+        yaxis={"title": {"text": f"MDS 2 ({unit}, as the {metric} distance)"}, "scaleanchor": "x"},
         legend={"title": {"text": "architecture"}},
         height=480,
         margin={"t": 50},

@@ -25,6 +25,25 @@ TRAJECTORY_GREY = "#8C8C8C"
 CLUSTER_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 
+#: What each study metric's distance measures, and its unit (for colour bars, axes and captions).
+METRIC_UNITS = {
+    "cca": ("1 − mean canonical correlation", "unitless"),
+    "svcca": ("1 − mean canonical correlation of the top principal components", "unitless"),
+    "cka": ("1 − linear CKA", "unitless"),
+    "procrustes": ("Procrustes distance between centred, unit-norm states", "unitless"),
+    "shape": ("angular shape distance after partial whitening", "rad"),
+    "rsa": ("1 − Spearman correlation of the dissimilarity matrices", "unitless"),
+    "dsa": ("angle between the DMD operators after the best orthogonal change of basis", "rad"),
+    "dsa_wasserstein": ("optimal-matching distance between the DMD operators' eigenvalues", "unitless"),
+    "topology": ("distance between skeleton signatures", "unitless"),
+}
+
+
+def metric_units(metric: str) -> tuple[str, str]:
+    """(what the distance of `metric` measures, its unit); unknown metrics get a generic description."""
+    return METRIC_UNITS.get(metric, (f"{metric} distance", "metric units"))
+
+
 def index_colour(index: int) -> str:
     """Colour of a fixed point with `index` unstable modes (0 = stable), the same in every figure."""
     return PALETTE[min(int(index), len(PALETTE) - 1)]
@@ -56,8 +75,8 @@ def loss_curves(run: Any) -> Figure:
             warnings.simplefilter("ignore", RuntimeWarning)
             q = np.nanpercentile(m, [5, 25, 50, 75, 95], axis=0)
         c = colours[arch]
-        ax.fill_between(steps, q[0], q[4], color=c, alpha=0.12, linewidth=0, label=f"{arch} 5–95 %")
-        ax.fill_between(steps, q[1], q[3], color=c, alpha=0.3, linewidth=0, label=f"{arch} 25–75 %")
+        ax.fill_between(steps, q[0], q[4], color=c, alpha=0.12, linewidth=0)
+        ax.fill_between(steps, q[1], q[3], color=c, alpha=0.3, linewidth=0)
         ax.plot(steps, q[2], color=c, linewidth=2, label=f"{arch} median (n={m.shape[0]})")
     if curves:
         ax.set_yscale("log")
@@ -66,7 +85,12 @@ def loss_curves(run: Any) -> Figure:
     ax.set_xlabel("training step (optimizer updates)")
     ax.set_ylabel("training loss (masked MSE, log scale)")
     ax.set_title("Training loss of the population by architecture")
-    ax.legend(fontsize="small", ncol=max(1, len(curves)), loc="upper right")
+    handles, _ = ax.get_legend_handles_labels()
+    if curves:  # one key for the bands, shared by every architecture
+        handles += [Rectangle((0, 0), 1, 1, color="grey", alpha=0.45, linewidth=0, label="25–75 % of networks"),
+                    Rectangle((0, 0), 1, 1, color="grey", alpha=0.15, linewidth=0, label="5–95 % of networks")]
+    fig.legend(handles=handles or [Line2D([], [], color="none", label="no data")], fontsize="small",
+               loc="outside right upper")
     return fig
 
 
@@ -86,7 +110,30 @@ def trial(run: Any, network: str | None = None, key: jax.Array | None = None) ->
     _, outputs = group.model.run(group.network(int(found[0][1])), trials.inputs)
     fig = group.task.plot_trial(trials, outputs, 0)
     fig.axes[0].set_title(f"{group.task.name}: example trial, outputs of {network}")
+    _legends_beside(fig)
     return fig
+
+
+def _legends_beside(fig: Figure) -> None:
+    """Move each panel's legend beside the panel, off the traces. Where a panel pairs 'target X' with
+    'network X' lines of one colour, key the colours once per X and the two line styles once, and draw the
+    targets wide and light so that an output lying on its target leaves both visible."""
+    for ax in fig.axes:
+        if ax.get_legend() is None:
+            continue
+        ax.get_legend().remove()
+        handles, labels = ax.get_legend_handles_labels()
+        if labels and all(lb.startswith(("target ", "network ")) for lb in labels):
+            names: dict[str, str] = {}
+            for line, lb in zip(handles, labels):
+                kind, name = lb.split(" ", 1)
+                names.setdefault(name, line.get_color())
+                if kind == "target":
+                    line.set(linewidth=3.5, alpha=0.45)
+            handles = [Line2D([], [], color=c, linewidth=2, label=n) for n, c in names.items()]
+            handles += [Line2D([], [], color="black", linestyle="--", linewidth=3, alpha=0.45, label="target"),
+                        Line2D([], [], color="black", linewidth=1.5, label="network output")]
+        ax.legend(handles=handles, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
 
 
 def state_space(view: NetworkView) -> Figure:
@@ -101,13 +148,18 @@ def state_space(view: NetworkView) -> Figure:
         sel = view.n_unstable == idx
         ax.scatter(*view.fixed_points[sel].T, color=index_colour(idx), s=40, depthshade=False,
                    marker="o" if idx == 0 else "D", edgecolor="black", linewidth=0.5, label=index_label(int(idx)))
+    labelled: set[int] = set()
     for j, seg in enumerate(view.segments):
-        ax.plot(*seg.T, color=index_colour(view.segment_index[j]), linewidth=2,
-                label="unstable directions" if j == 0 else None)
+        idx = int(view.segment_index[j])
+        ax.plot(*seg.T, color=index_colour(idx), linewidth=2,
+                label=None if idx in labelled else f"unstable directions (index {idx})")
+        labelled.add(idx)
     for axis, name in enumerate("xyz"):
         getattr(ax, f"set_{name}label")(f"PC{axis + 1} (a.u., {100 * view.explained[axis]:.0f} % var.)")
+    if view.trajectories.size:
+        ax.set_aspect("equal")  # equal scales: the picture keeps the geometry of the principal subspace
     ax.set_title(f"{view.network}: state space")
-    ax.legend(fontsize="small", loc="upper left")
+    fig.legend(handles=ax.get_legend_handles_labels()[0], fontsize="small", loc="outside lower center", ncol=3)
     return fig
 
 
@@ -134,7 +186,7 @@ def eigenvalue_spectrum(view: NetworkView) -> Figure:
     ax.set_ylabel(f"Im λ ({unit})")
     kind = "flow" if view.continuous else "map"
     ax.set_title(f"{view.network}: eigenvalues at fixed points ({kind})")
-    ax.legend(fontsize="small", loc="upper left")
+    fig.legend(handles=ax.get_legend_handles_labels()[0], fontsize="small", loc="outside lower center", ncol=2)
     return fig
 
 
@@ -150,7 +202,7 @@ def skeleton_graph(view: NetworkView, input_index: int | None = None) -> Figure:
         ax.set_title(f"{view.network}: skeleton")
         ax.set_xlabel("fixed-point class (none found)")
         ax.set_ylabel("index (number of unstable modes)")
-        ax.legend(handles=[Line2D([], [], color="none", label="run `dynascope analyze RUN`")], loc="upper right")
+        fig.legend(handles=[Line2D([], [], color="none", label="run `dynascope analyze RUN`")], loc="outside lower center")
         return fig
     s = skel[0]
     pos, nodes = _layered(s)
@@ -171,22 +223,24 @@ def skeleton_graph(view: NetworkView, input_index: int | None = None) -> Figure:
     for node, count in nodes.items():
         terminal = isinstance(node, str)
         colour = "white" if terminal else index_colour(node)
-        ax.scatter(*pos[node], s=300 + 40 * count, color=colour, edgecolor="black", zorder=3,
-                   marker="s" if terminal else "o")
-        ax.text(pos[node][0], pos[node][1] - 0.32, f"{node if terminal else ''}×{count}", ha="center", fontsize="small")
+        size = 300 + 40 * count
+        ax.scatter(*pos[node], s=size, color=colour, edgecolor="black", zorder=3, marker="s" if terminal else "o")
+        # beside the node, clear of its marker (radius √size / 2 points) and of the vertical arrows
+        ax.annotate(f"{node + ' ' if terminal else ''}×{count}", pos[node], xytext=(np.sqrt(size) / 2 + 4, 0),
+                    textcoords="offset points", ha="left", va="center", fontsize="small", zorder=4)
         if not terminal:
             handles.append(Line2D([], [], marker="o", linestyle="", color=index_colour(node), markeredgecolor="black",
                                   label=index_label(node)))
     handles.append(Line2D([], [], color="black", marker=">", label="departures along unstable directions"))
     ys = [p[1] for p in pos.values()]
-    ax.set_ylim(min(ys) - 0.7, max(ys) + 0.7)
-    ax.set_xlim(-1, max(p[0] for p in pos.values()) + 1)
+    ax.set_ylim(min(ys) - 0.6, max(ys) + 0.6)
+    ax.set_xlim(-0.8, max(p[0] for p in pos.values()) + 1.2)
     ax.set_yticks(sorted({int(y) for y in ys}), [str(int(y)) if y >= 0 else "terminal" for y in sorted({int(y) for y in ys})])
     ax.set_xticks([])
     ax.set_xlabel("fixed-point class (node size ∝ number of points)")
     ax.set_ylabel("index (number of unstable modes)")
     ax.set_title(f"{view.network}: skeleton under input {s['input_index']}")
-    ax.legend(handles=handles, fontsize="small", loc="upper right")
+    fig.legend(handles=handles, fontsize="small", loc="outside lower center", ncol=2)
     return fig
 
 
@@ -212,10 +266,13 @@ def distance_matrix(run: Any, metric: str) -> Figure:
     if not ids:
         raise ConfigError(f"no distances for metric {metric!r}; stored: {_catalog.distance_metrics(run)} "
                           "(run `dynascope compare RUN`).")
-    fig = Figure(figsize=(6.5, 5.5), layout="constrained")
+    fig = Figure(figsize=(6.5, 5.8), layout="constrained")
     ax = fig.add_subplot()
-    im = ax.imshow(np.ma.masked_invalid(d), cmap="viridis", interpolation="nearest")
-    fig.colorbar(im, ax=ax, label=f"{metric} distance (metric units)")
+    # 'auto' resamples with an anti-aliasing filter when there are more networks than pixels, instead of
+    # silently dropping rows as 'nearest' would; with fewer it draws one crisp block per pair.
+    im = ax.imshow(np.ma.masked_invalid(d), cmap="viridis", interpolation="auto")
+    what, unit = metric_units(metric)
+    fig.colorbar(im, ax=ax, label=f"{metric} distance ({unit})", shrink=0.9)
     order = list(dict.fromkeys(archs))
     colours = arch_colours(_catalog.arch_order(run) or order)
     centres, start = [], 0
@@ -229,8 +286,8 @@ def distance_matrix(run: Any, metric: str) -> Figure:
     ax.set_yticks(centres, order, rotation=90, va="center")
     ax.set_xlabel("network (grouped by architecture)")
     ax.set_ylabel("network (grouped by architecture)")
-    ax.set_title(f"Pairwise {metric} distances")
-    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(0, -0.12), ncol=min(4, len(order)))
+    ax.set_title(f"Pairwise {metric} distances between {len(ids)} networks\n({what})", fontsize="medium")
+    fig.legend(handles=ax.patches[:], fontsize="small", loc="outside lower center", ncol=min(4, len(order)))
     return fig
 
 
@@ -257,8 +314,10 @@ def embedding(run: Any, metric: str) -> Figure:
     handles = [Line2D([], [], marker="o", linestyle="", color=colours.get(a, "black"), label=a) for a in present]
     handles += [Line2D([], [], marker=CLUSTER_MARKERS[int(c) % len(CLUSTER_MARKERS)], linestyle="", color="grey",
                        label=f"cluster {c}") for c in np.unique(clusters)]
-    ax.set_xlabel(f"MDS 1 ({metric} distance units)")
-    ax.set_ylabel(f"MDS 2 ({metric} distance units)")
-    ax.set_title(f"Networks embedded by {metric} distance")
-    ax.legend(handles=handles, fontsize="small", loc="best")
+    unit = metric_units(metric)[1]
+    ax.set_xlabel(f"MDS 1 ({unit}, as the {metric} distance)")
+    ax.set_ylabel(f"MDS 2 ({unit}, as the {metric} distance)")
+    ax.set_aspect("equal", adjustable="datalim")  # one unit of distance is as long on both axes
+    ax.set_title(f"{len(archs)} networks embedded by {metric} distance (classical MDS)", fontsize="medium")
+    fig.legend(handles=handles, fontsize="small", loc="outside right upper")
     return fig

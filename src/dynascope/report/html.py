@@ -221,9 +221,15 @@ def _network_panel(run: Any, view: Any, dom_id: str, hidden: bool) -> str:
                     "departures with their counts.")
         spec_alt = (f"Eigenvalues at the fixed points of {view.network} in the complex plane, coloured by index, "
                     + ("with the imaginary axis as stability boundary." if view.continuous else "with the unit circle."))
+        skel_cap = ("Skeleton under the first analysis input: fixed points grouped by index (×: how many), arrows "
+                    "from each saddle class to where its departures along unstable directions end, with counts.")
+        boundary = ("right of the imaginary axis (Re λ > 0, in units of 1/τ)" if view.continuous
+                    else "outside the unit circle (|λ| > 1: growth per step)")
+        spec_cap = (f"Eigenvalues of the Jacobian at every drawn fixed point, coloured by the point's index; "
+                    f"a mode is unstable {boundary}.")
         parts.append('<div class="grid">'
-                     + img(figures.skeleton_graph(view), skel_alt, "Skeleton (first analysis input).")
-                     + img(figures.eigenvalue_spectrum(view), spec_alt, "Linearization spectra.") + "</div>")
+                     + img(figures.skeleton_graph(view), skel_alt, skel_cap)
+                     + img(figures.eigenvalue_spectrum(view), spec_alt, spec_cap) + "</div>")
     hide = " hidden" if hidden else ""
     return f'<div class="network-panel" id="{dom_id}"{hide}>' + "\n".join(parts) + "</div>"
 
@@ -236,17 +242,28 @@ def _population_section(run: Any) -> str:
                                              "compare", run))
     parts = [_summary(run) if has_summary else
              "<h3>Universality summary</h3>" + pending("Not summarised yet", "compare", run)]
+    total = _catalog.count(run, "networks")
     for metric in _ordered(set(dist) | set(emb)):
         m = html.escape(metric)
+        what, unit = figures.metric_units(metric)
+        n = _catalog.compared(run, metric)
+        scope = f"all {n} networks" if n == total else (
+            f"{n} of the run's {total} networks (the study compares trained networks only, and runs DSA on at "
+            "most StudyOptions.max_dsa_networks of them, spread evenly over the architectures)")
+        intro = f"<p>{html.escape(what[0].upper() + what[1:])} ({html.escape(unit)}), over {scope}.</p>"
         cells = []
         if metric in dist:
             alt = f"Heatmap of pairwise {metric} distances between networks, grouped by architecture."
-            cells.append(img(figures.distance_matrix(run, metric), alt, f"{metric} distances, ordered by architecture."))
+            cells.append(img(figures.distance_matrix(run, metric), alt,
+                             f"{metric} distance of every pair of networks, ordered by architecture (0 on the "
+                             "diagonal); low blocks on the diagonal mean networks resemble their own architecture."))
         if metric in emb:
             label = f"Scatter of networks embedded by {metric} distance, coloured by architecture."
+            same = " Networks at distance 0 (e.g. with identical skeletons) sit on one point." if metric == "topology" else ""
             cells.append(plot(_interactive.embedding_figure(run, metric), f"emb-{_slug(metric)}", label,
-                              "MDS embedding; hover for the network and its cluster."))
-        parts.append(f"<h3>Metric: {m}</h3><div class='grid'>{''.join(cells)}</div>")
+                              "Classical MDS: distances between points approximate the distances between networks. "
+                              f"Hover for the network and its cluster.{same}"))
+        parts.append(f"<h3>Metric: {m}</h3>{intro}<div class='grid'>{''.join(cells)}</div>")
     return section("population", "\n".join(parts))
 
 
@@ -273,12 +290,13 @@ def _summary(run: Any) -> str:
     overall = {(m, q): v.get("all", float("nan")) for m, q, v in rows}
     metrics = _ordered({m for m, _, _ in rows})
     chance = next((overall[(m, "chance accuracy")] for m in metrics if (m, "chance accuracy") in overall), None)
-    head = [[m, *[overall.get((m, q), None) for q, _ in HEADLINE]] for m in metrics]
+    head = [[m, _catalog.compared(run, m), *[overall.get((m, q), None) for q, _ in HEADLINE]] for m in metrics]
     note = (f"Chance accuracy (always the most common architecture): {chance:.2f}. " if chance is not None else "")
     out = ["<h3>Universality summary</h3>",
-           f"<p>{note}Geometry that separates architectures scores near 1 in the first column; a "
-           "universal solution shows as a high share with the modal skeleton (Maheswaranathan et al. 2019).</p>",
-           table(["metric", *[t for _, t in HEADLINE]], head)]
+           f"<p>{note}A metric that separates architectures scores near 1 in 'architecture from nearest "
+           "neighbour' and well above 1 in 'distance between / within'; a universal solution shows as a high "
+           "share with the modal skeleton (Maheswaranathan et al. 2019).</p>",
+           table(["metric", "networks compared", *[t for _, t in HEADLINE]], head)]
     shares = next((v for m, q, v in rows if m == "topology" and q == "share with the modal topology"), None)
     modal = _catalog.modal_topology(run)
     if shares is not None and modal is not None:
