@@ -38,6 +38,18 @@ def test_nearest_neighbour_accuracy_hand_example():
     assert chance_accuracy(["x", "x", "x", "y"]) == 0.75
 
 
+def test_nearest_neighbour_ties_count_as_a_random_tie_break():
+    # Three networks share one skeleton (distance 0 to each other), the fourth has another. Network a's
+    # nearest are b (same label) and c (not): 1/2. b: a and c, 1/2. c: a, b, both other labels: 0. d's
+    # nearest are a, b, c at distance 1, one of them (c) with its label: 1/3.
+    D = np.array([[0, 0, 0, 1], [0, 0, 0, 1], [0, 0, 0, 1], [1, 1, 1, 0]], float)
+    assert nearest_neighbour_accuracy(D, ["x", "x", "y", "y"]) == pytest.approx((0.5 + 0.5 + 0 + 1 / 3) / 4)
+    # The order of the networks no longer matters.
+    perm = [2, 3, 0, 1]
+    labels = np.array(["x", "x", "y", "y"])[perm]
+    assert nearest_neighbour_accuracy(D[np.ix_(perm, perm)], labels) == pytest.approx((1 + 1 / 3) / 4)
+
+
 def test_within_between_means():
     D = np.array([[0, 1, 4, 6], [1, 0, 5, 7], [4, 5, 0, 3], [6, 7, 3, 0]], float)
     per, within, between = within_between(D, ["x", "x", "y", "y"])

@@ -48,8 +48,12 @@ def _filled(d: np.ndarray) -> np.ndarray:
 def nearest_neighbour_accuracy(D: np.ndarray, labels: Sequence[str]) -> float:
     """Leave-one-out 1-nearest-neighbour accuracy of predicting `labels [n]` from distances `D [n, n]`.
 
-    Each network takes the label of its closest other network (ties: the first in order); pairs with a
-    non-finite distance are never nearest. 1 means every network's nearest neighbour shares its label.
+    Each network takes the label of its closest other network; pairs with a non-finite distance are never
+    nearest. Ties are split evenly — the expected accuracy of breaking them at random: a network whose
+    nearest neighbours are k others at one distance scores the fraction of those k sharing its label.
+    (Breaking ties by order would bias metrics with many exact ties, such as topology, where every network
+    with the modal skeleton is at distance 0 from all the others: it could push the score below chance.)
+    1 means every network's nearest neighbours share its label.
     """
     d = check_distances(D)
     lab = _check_labels(labels, d.shape[0])
@@ -57,7 +61,10 @@ def nearest_neighbour_accuracy(D: np.ndarray, labels: Sequence[str]) -> float:
         raise ShapeError("nearest-neighbour accuracy needs at least 2 networks.")
     d = np.where(np.isfinite(d), d, np.inf)
     np.fill_diagonal(d, np.inf)
-    return float(np.mean(lab[np.argmin(d, axis=1)] == lab))
+    nearest = d == d.min(axis=1, keepdims=True)
+    np.fill_diagonal(nearest, False)  # only reachable when every distance of a row is non-finite
+    same = lab[:, None] == lab[None, :]
+    return float(np.mean((nearest & same).sum(axis=1) / np.maximum(nearest.sum(axis=1), 1)))
 
 
 def chance_accuracy(labels: Sequence[str]) -> float:
