@@ -201,3 +201,24 @@ def test_errors_name_the_bad_argument(run, tmp_path):
         network_view(run, "lstm-8/s000")
     with pytest.raises(ConfigError, match=r"formats must be some of png, svg, pdf, got \('jpg',\)"):
         write_figures(run, tmp_path, formats=("jpg",))
+
+
+def test_interactive_figures_are_labelled_in_safe_colours(run, vanilla_view):
+    """The plotly twins (3-D state space, MDS scatter): a title, axis titles with units, a legend, and only
+    Okabe–Ito or grey colours; the 3-D scene keeps equal scales on its PCs."""
+    from dynascope.report import _interactive
+
+    palette = {p.lower() for p in PALETTE}
+    space = _interactive.state_space_figure(vanilla_view)
+    emb = _interactive.embedding_figure(run, "cca")
+    scene = space.layout.scene
+    axes = [scene.xaxis, scene.yaxis, scene.zaxis], [emb.layout.xaxis, emb.layout.yaxis]
+    for fig, fig_axes in zip((space, emb), axes):
+        assert fig.layout.title.text
+        assert all("(" in a.title.text and ")" in a.title.text for a in fig_axes)
+        assert fig.layout.showlegend is not False and len({t.name for t in fig.data}) == len(fig.data) >= 2
+        for trace in fig.data:
+            colour = (trace.marker.color if trace.mode == "markers" else trace.line.color).lower()
+            assert colour in palette or _is_safe_colour(colour), (trace.name, colour)
+    assert scene.aspectmode == "data"
+    assert "unitless" in emb.layout.xaxis.title.text
