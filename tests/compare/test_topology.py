@@ -162,3 +162,15 @@ def test_flipflop_skeletons_differing_by_a_rotation_of_state_space_are_at_distan
     for kind in ("counts", "wl", "ged"):
         assert topology_distance(plain, fewer, kind=kind) > 0.0
     assert signature_distance(signature(plain), signature(fewer)) > 0.0
+
+
+def test_signature_distance_is_zero_within_a_topology_class_and_worked_by_hand_across():
+    cube = {"counts": {0: 8, 1: 12, 2: 6, 3: 1}, "edges": [[1, 0]] * 24 + [[2, 0]] * 24 + [[3, 0]] * 6}
+    fewer_departures = {"counts": {0: 8, 1: 12, 2: 6, 3: 1}, "edges": [[1, 0]] * 24 + [[2, 0]] * 22 + [[3, 0]] * 4}
+    assert topology_class(cube) == topology_class(fewer_departures)
+    assert signature_distance(cube, fewer_departures) == 0.0
+    # 4 stable + 6 saddles, some departures unresolved: counts |8−4| + |12−6| + 6 + 1 = 17 of 27 + 10 points;
+    # connection kinds {1→0, 2→0, 3→0} vs {1→0, 1→unresolved}: 1→0 shared, 3 of the 4 kinds differ.
+    ghosts = {"counts": {0: 4, 1: 6}, "edges": [[1, 0]] * 9 + [[1, "unresolved"]]}
+    assert signature_distance(cube, ghosts) == pytest.approx(0.5 * 17 / 37 + 0.5 * 3 / 4)
+    assert signature_distance(ghosts, cube) == signature_distance(cube, ghosts)

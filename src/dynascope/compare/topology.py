@@ -187,20 +187,19 @@ def _signature_parts(sig: dict) -> tuple[collections.Counter, collections.Counte
 
 def signature_distance(s1: dict, s2: dict) -> float:
     """Distance in [0, 1] between two skeleton signatures (`dynascope.dynamics.signature`, or the JSON
-    the `skeletons` catalog table stores), 0 when their Weisfeiler–Lehman hashes agree.
+    the `skeletons` catalog table stores); 0 exactly when they share a `topology_class`.
 
-    Otherwise ½·(L1 distance of the fixed-point counts by index)/(N₁ + N₂) + ½·(L1 distance of the
-    multisets of departures (index_from → index_to or terminal))/(E₁ + E₂), floored at machine epsilon
-    so that skeletons told apart by their hash stay apart. Needs only the stored signature, not the
-    graph, so whole populations are compared straight from a run's catalog.
+    ½·(L1 distance of the fixed-point counts by index)/(N₁ + N₂) + ½·(Jaccard distance of the sets of
+    connection kinds, index_from → index_to or terminal). Like the class, it ignores how many departures
+    take each route. Needs only the stored signature, not the graph, so whole populations are compared
+    straight from a run's catalog.
     """
-    c1, e1, h1 = _signature_parts(s1)
-    c2, e2, h2 = _signature_parts(s2)
-    if h1 and h1 == h2:
-        return 0.0
-    (dc, nc), (de, ne) = _multiset_l1(c1, c2), _multiset_l1(e1, e2)
-    d = 0.5 * (dc / nc if nc else 0.0) + 0.5 * (de / ne if ne else 0.0)
-    return max(d, float(np.finfo(np.float64).eps))
+    c1, e1, _ = _signature_parts(s1)
+    c2, e2, _ = _signature_parts(s2)
+    dc, nc = _multiset_l1(c1, c2)
+    k1, k2 = set(e1), set(e2)
+    union = k1 | k2
+    return 0.5 * (dc / nc if nc else 0.0) + 0.5 * (len(k1 ^ k2) / len(union) if union else 0.0)
 
 
 def topology_class(sig: dict) -> str:
