@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import itertools
 
 import jax
@@ -45,6 +46,25 @@ def duffing(p, s, x):
 def ghost(p, s, x):
     """x' = x + x² + μ: no fixed point for μ > 0, a bottleneck (slow point) at 0 with speed μ."""
     return s + s**2 + p["mu"]
+
+
+def two_ghosts(p, s, x):
+    """x' = x + μ + (x² − 1)²: no fixed point for μ > 0; two bottlenecks at ±1 with speed μ, and between
+    them at 0 a barrier where the speed is 1 + μ."""
+    return s + p["mu"] + (s**2 - 1.0) ** 2
+
+
+def cubic(p, s, x):
+    """x' = x + c·x³: a single fixed point at 0 with eigenvalue exactly 1 (stable for c < 0, unstable for c > 0)."""
+    return s + p["c"] * s**3
+
+
+def saturated_gru(p, s, x):
+    """A GRU whose update gate is saturated: s' = z·s + (1 − z)·tanh(W s + b) with 1 − z = σ(−a) ≈ 1e-7.
+    Its fixed points are the roots of tanh(W s + b) = s, but F(s) − s = (1 − z)(tanh(W s + b) − s) is tiny
+    everywhere: q < 1e-12 on the whole square |s_i| ≤ 2, and every eigenvalue lies within ~1e-7 of 1."""
+    z = jax.nn.sigmoid(p["a"])
+    return z * s + (1.0 - z) * jnp.tanh(p["W"] @ s + p["b"])
 
 
 def three_roots(p, s, x):
@@ -242,6 +262,99 @@ def test_ghost_bottleneck_is_labelled_slow_not_converged():
     assert fp.speed[0] == pytest.approx(mu64, rel=1e-8) and fp.q[0] == pytest.approx(mu64**2 / 2, rel=1e-8)
 
 
+def test_a_ghost_slower_than_q_tol_is_slow_not_a_fixed_point():
+    # μ = 1e-7: min q = μ²/2 = 5e-15 lies below q_tol = 1e-12, yet x' = x + μ + x² has no fixed point:
+    # at the minimum x = 0 the Jacobian F' − 1 = 2x vanishes and the Newton correction is unbounded.
+    mu = 1e-7
+    seeds = np.linspace(-0.5, 0.5, 9)[:, None]
+    fp = find_fixed_points(ghost, {"mu": jnp.float32(mu)}, np.zeros(1, np.float32), seeds, options=FAST)
+    mu64 = float(np.float32(mu))
+    assert len(fp) == 1 and fp.n_found[0] == 9 and fp.n_failed == 0  # one bottleneck, reached from both sides
+    assert fp.status[0] == Status.SLOW and not fp.converged[0]
+    assert abs(fp.states[0, 0]) < 1e-6 and fp.newton_step[0] > 1e-2
+    assert fp.speed[0] == pytest.approx(mu64, rel=1e-6)
+
+
+def test_two_ghosts_stay_two_slow_points_across_the_barrier_between_them():
+    mu = 1e-7
+    seeds = np.r_[np.linspace(-1.4, -0.6, 8), np.linspace(0.6, 1.4, 8)][:, None]
+    fp = find_fixed_points(two_ghosts, {"mu": jnp.float32(mu)}, np.zeros(1, np.float32), seeds, options=FAST)
+    order = np.argsort(fp.states[:, 0])
+    assert len(fp) == 2 and np.all(fp.status == Status.SLOW)
+    np.testing.assert_allclose(fp.states[order, 0], [-1.0, 1.0], atol=1e-4)
+    np.testing.assert_allclose(fp.speed, float(np.float32(mu)), rtol=1e-6)
+    np.testing.assert_array_equal(fp.n_found[order], [8, 8])
+
+
+@pytest.mark.parametrize("c", [-1.0, 1.0])
+def test_a_degenerate_fixed_point_with_eigenvalue_one_is_one_converged_point(c):
+    # x' = x + c·x³ at 0: F'(0) = 1 exactly, so Newton converges only linearly (x → 2x/3) and stops where
+    # q = x⁶/2 is zero to working precision, |x| ~ 1e-5, on whichever side it came from. Decided: that is
+    # a fixed point (CONVERGED: the residual cannot be told from 0), reported once, with the eigenvalue
+    # 1 + 3c·x² within 1e-8 of 1 — stable for c < 0 and unstable for c > 0, as the cubic term makes it.
+    seeds = np.linspace(-0.5, 0.5, 10)[:, None]
+    fp = find_fixed_points(cubic, {"c": jnp.float32(c)}, np.zeros(1, np.float32), seeds, options=FAST)
+    assert len(fp) == 1 and fp.n_found[0] == 10
+    assert fp.status[0] == Status.CONVERGED and fp.q[0] < 1e-30
+    assert abs(fp.states[0, 0]) < 1e-4
+    assert abs(fp.eigvals[0, 0] - 1.0) < 1e-8
+    assert fp.is_stable[0] == (c < 0) and fp.n_unstable[0] == (c > 0)
+
+
+def _saturated_gru_params():
+    a = np.float32(np.log(1e7))  # 1 − z = σ(−a) ≈ 1e-7
+    w = np.array([[2.0, 0.3], [-0.2, 1.8]], np.float32)
+    b = np.array([0.1, -0.05], np.float32)
+    return {"a": jnp.asarray(a), "W": jnp.asarray(w), "b": jnp.asarray(b)}
+
+
+def _roots_of_tanh_net(w, b):
+    """Every root of tanh(W s + b) = s, by SciPy's hybrid Powell solver from a grid (not our search)."""
+    roots = []
+    for s0 in itertools.product(np.linspace(-1.2, 1.2, 13), repeat=2):
+        sol = scipy.optimize.root(lambda s: np.tanh(w @ s + b) - s, s0, tol=1e-14)
+        if sol.success and np.max(np.abs(np.tanh(w @ sol.x + b) - sol.x)) < 1e-13:
+            if not any(np.linalg.norm(sol.x - r) < 1e-8 for r in roots):
+                roots.append(sol.x)
+    return np.array(roots)
+
+
+def test_a_saturated_gru_has_its_isolated_fixed_points_not_a_continuum():
+    p = _saturated_gru_params()
+    w, b = as64(p["W"]), as64(p["b"])
+    truth = _roots_of_tanh_net(w, b)
+    assert len(truth) == 9  # 3 per axis for this nearly diagonal W with gains ~2: a 3 × 3 grid of roots
+    seeds = np.random.default_rng(0).uniform(-1.5, 1.5, size=(64, 2))
+    fp = find_fixed_points(saturated_gru, p, np.zeros(1, np.float32), seeds, options=FAST)
+    assert np.all(fp.status == Status.CONVERGED) and len(fp) == 9
+    cost = np.linalg.norm(fp.states[:, None] - truth[None], axis=-1)
+    rows, cols = scipy.optimize.linear_sum_assignment(cost)
+    assert cost[rows, cols].max() < 1e-7
+    # eigenvalues of F = z·I + (1 − z)·J_tanh: 1 + (1 − z)(μ − 1) for the eigenvalues μ of J_tanh
+    one_minus_z = 1.0 / (1.0 + np.exp(as64(p["a"])))
+    for s, ev in zip(fp.states, fp.eigvals):
+        mu = np.linalg.eigvals((1 - np.tanh(w @ s + b) ** 2)[:, None] * w)
+        assert_same_spectrum(ev, 1.0 + one_minus_z * (mu - 1.0), atol=1e-13)
+    assert sorted(collections.Counter(fp.n_unstable.tolist()).items()) == [(0, 4), (1, 4), (2, 1)]
+
+
+def test_small_q_alone_is_not_convergence_where_the_map_is_nearly_flat():
+    # Two Newton steps leave most seeds between roots, where q < 1e-12 already (1 − z ≈ 1e-7): a point
+    # counts as a fixed point only if its Newton correction is within dedup_tol, so every converged point
+    # returned is a true root, and the others are failed searches (counted), not 60 'fixed points'.
+    p = _saturated_gru_params()
+    truth = _roots_of_tanh_net(as64(p["W"]), as64(p["b"]))
+    seeds = np.random.default_rng(0).uniform(-1.5, 1.5, size=(64, 2))
+    fp = find_fixed_points(saturated_gru, p, np.zeros(1, np.float32), seeds, descent_steps=0, newton_steps=2,
+                           keep_failed=True)
+    q = 0.5 * np.sum((np.tanh(fp.states @ as64(p["W"]).T + as64(p["b"])) - fp.states) ** 2, axis=1) * 1e-14
+    assert np.all(q < 1e-12)  # q alone would call every end point converged
+    conv = fp.states[fp.converged]
+    assert all(np.min(np.linalg.norm(truth - s, axis=1)) < 1e-6 for s in conv)
+    assert fp.n_failed > 0 and np.all(fp.status[~fp.converged] == Status.FAILED)
+    assert fp.n_failed + fp.n_found[fp.converged].sum() == 64
+
+
 def test_failed_searches_are_dropped_and_counted_or_kept_with_their_status():
     rng = np.random.default_rng(1)
     p = _linear_params(rng, False)
@@ -384,7 +497,7 @@ def test_fixed_points_is_a_pytree_and_selects_rows():
     p = _linear_params(rng, False)
     fp = find_fixed_points(linear_map, p, np.zeros(2, np.float32), rng.normal(size=(16, 4)), options=FAST)
     leaves, treedef = jax.tree.flatten(fp)
-    assert len(leaves) == 11
+    assert len(leaves) == 12
     again = jax.tree.unflatten(treedef, leaves)
     assert isinstance(again, FixedPoints) and again.n_seeds == 16
     assert len(fp.select(np.array([False]))) == 0 and len(fp.select([0, 0])) == 2

@@ -15,15 +15,24 @@ DEFAULT_TOLERANCES = {"q_tol": (1e-12, 1e-10), "slow_tol": (1e-6, 1e-3), "dedup_
 class FixedPointOptions:
     """Settings of `find_fixed_points`; every field can also be passed to it as a keyword.
 
-    descent: phase 1 in the working precision: 'newton' (damped Newton on q, the default) or 'adam'
-        (Adam with a cosine-decayed `learning_rate`, FixedPointFinder's method; give it ~2000 steps).
-    descent_steps, descent_tol: phase 1 iterations; a point stops once q < descent_tol.
-    newton_steps: phase 2 iterations of damped Newton (each point stops when q cannot fall further).
+    descent: phase 1 in the working precision: 'newton' (the default: damped Newton on F(s) − s, then, for
+        the points that reach no root, damped Newton on q) or 'adam' (Adam with a cosine-decayed
+        `learning_rate`, FixedPointFinder's method; give it ~2000 steps).
+    descent_steps, descent_tol: phase 1 iterations (of each of the two Newton stages); a point stops once
+        q < descent_tol.
+    newton_steps: phase 2 iterations of each stage (a point stops when q cannot fall further).
     float64: run phase 2 and the linearization in float64 (inside `jax.enable_x64`).
     q_tol: converged iff q < q_tol (default 1e-12 with float64, 1e-10 without), q measured on the
-        map F (for flows: on the Euler step, q = ½alpha²‖f‖²).
-    slow_tol: a non-converged point is slow iff ‖∇‖F(s) − s‖‖ < slow_tol (default 1e-6 / 1e-3).
-    dedup_tol: two points are one iff ‖a − b‖ ≤ dedup_tol·(1 + max(‖a‖, ‖b‖)) (default 1e-6 / 1e-3).
+        map F (for flows: on the Euler step, q = ½alpha²‖f‖²), AND the Newton correction ‖J_r⁻¹(F(s) − s)‖
+        is at most dedup_tol·(1 + ‖s‖) (the root is located to that tolerance), unless q is zero to
+        working precision. Where F(s) ≈ s over a region (saturated gates) a small q alone proves nothing.
+    slow_tol: a non-converged point is slow iff it is a minimum of q located to slow_tol·(1 + ‖s‖): ∇²q is
+        positive definite and the Newton step on q, ‖(∇²q)⁻¹∇q‖, is at most that (default 1e-6 / 1e-3) —
+        such as the ghost a saddle-node bifurcation leaves. Scale-free: a region where F(s) ≈ s, where ‖∇q‖
+        is small everywhere, is not called slow.
+    dedup_tol: two points are one iff ‖a − b‖ ≤ dedup_tol·(1 + max(‖a‖, ‖b‖)) (default 1e-6 / 1e-3), or, if
+        either is located less precisely than that, iff q stays below twice the larger of their q on the
+        segment between them (one valley of q: a ghost, a degenerate root, a nearly flat set).
     keep_failed: also return the end points of failed searches (status FAILED), de-duplicated.
     saddle_seeds_per_pair: > 0 runs a second round seeded between pairs of the stable points found
         (`saddle_seeds`), which finds the saddles trajectory seeds miss; 0 (default) runs one round.

@@ -1,7 +1,13 @@
-"""Compiled, batched search for minima of q(s) = ½‖F(s) − s‖²: damped Newton (or Adam) on many points.
+"""Compiled, batched search for fixed points (roots of r(s) = F(s) − s) and slow points (minima of
+q(s) = ½‖r(s)‖²) from many points at once.
 
-Every function here works on a batch of K points at once (and, with `population=True`, on a stack of
-n networks via vmap), inside one jit; each point stops moving on its own criterion while the others go on.
+Each point first runs an affine-covariant damped Newton method on r (Deuflhard's NLEQ-ERR), which
+finds fixed points — stable or not — in a few steps even where F is nearly flat (F(s) ≈ s, J − I
+ill-conditioned, as in gated networks); a point it cannot take to a root starts again from its initial
+state with damped Newton on q itself (Levenberg–Marquardt with the exact Hessian), which finds the
+minima of q, including those with q > 0 (slow points, ghosts). Every function works on a batch of K
+points (and, with `population=True`, on a stack of n networks via vmap) inside one jit; each point stops
+on its own criterion while the others go on.
 """
 
 from __future__ import annotations
@@ -19,11 +25,216 @@ from dynascope.dynamics._system import System
 # least, and the ceiling past which no step can lower q any more (a minimum to working precision). The
 # floor is 100·eps of the dtype, below which H + λ adds nothing and float32 Cholesky fails on J_rᵀJ_r.
 _LAM_START, _LAM_REJECT, _LAM_MAX = 1e-3, 1e-2, 1e6
+# Newton on r: the smallest damping factor tried before the point is handed to the minimisation of q
+# (Deuflhard 2004 suggests 1e-8 for highly nonlinear problems; 1e-6 gives up sooner at no loss here),
+# and the leash: a Newton iterate may not leave the ball of radius _LEASH·(1 + ‖s₀‖) around its start,
+# so that a near-singular Jacobian (by a ghost, say) cannot fling a point to an unrelated root far away.
+_NEWTON_LAM_MIN, _LEASH = 1e-6, 1.0
 
 
 def _q(system: System, params: Any, x: jax.Array, u: jax.Array) -> jax.Array:
     r = system.residual(params, x, u)
     return 0.5 * jnp.sum(r * r)
+
+
+def _floor(x: jax.Array) -> jax.Array:
+    """q ≤ (4·eps·(1 + ‖x‖))²/2 is zero to working precision: nothing left to gain."""
+    eps = jnp.finfo(x.dtype).eps
+    return 8.0 * eps * eps * (1.0 + jnp.sum(x * x))
+
+
+def _norm(v: jax.Array) -> jax.Array:
+    return jnp.sqrt(jnp.sum(v * v))
+
+
+def _linearize(system: System, params: Any, x: jax.Array, u: jax.Array) -> tuple:
+    """r(x) [S], J_r(x) = ∂F/∂x − I [S, S], its LU factors, and the Newton correction −J_r⁻¹ r [S] (NaN where
+    r or J_r is not finite; I is factorized in place of such a J_r, so no NaN reaches LAPACK)."""
+    r = system.residual(params, x, u)
+    j = jax.jacfwd(system.residual, argnums=1)(params, x, u)
+    bad = ~(jnp.all(jnp.isfinite(j)) & jnp.all(jnp.isfinite(r)))
+    eye = jnp.eye(x.shape[0], dtype=x.dtype)
+    lu = jax.scipy.linalg.lu_factor(jnp.where(bad, eye, j))
+    dx = -jax.scipy.linalg.lu_solve(lu, jnp.where(bad, 0.0, r))
+    return r, j, lu, jnp.where(bad, jnp.nan, dx)
+
+
+def _finite_or(a: jax.Array, b: jax.Array) -> jax.Array:
+    """`a` where all of it is finite, else `b`: no NaN or inf ever reaches the model or a factorization."""
+    return jnp.where(jnp.all(jnp.isfinite(a)), a, b)
+
+
+def _root_point(
+    system: System,
+    steps: jax.Array,
+    tol: jax.Array,
+    params: Any,
+    x0: jax.Array,
+    u: jax.Array,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Error-oriented damped Newton on r from x0: returns the last iterate, its q, and whether it reached
+    a root (q < tol, q zero to working precision, or a Newton correction at working precision)."""
+    eps = jnp.finfo(x0.dtype).eps
+    radius = _LEASH * (1.0 + _norm(x0))
+
+    def at_root(x: jax.Array, r: jax.Array, dx: jax.Array) -> jax.Array:
+        q = 0.5 * jnp.sum(r * r)
+        return (q < tol) | (q <= _floor(x)) | (_norm(dx) <= 4.0 * eps * (1.0 + _norm(x)))
+
+    def cond(carry: tuple) -> jax.Array:
+        i, _, _, _, _, lam, done = carry
+        return (i < steps) & ~done & (lam >= _NEWTON_LAM_MIN)
+
+    def body(carry: tuple) -> tuple:
+        i, x, r, lu, dx, lam, _ = carry
+        x_t = _finite_or(x + lam * dx, x)
+        r_t = _finite_or(system.residual(params, x_t, u), r)
+        # The simplified Newton correction J(x)⁻¹ r(x_t) measures progress in the "natural" metric of the
+        # linearization: the stiff directions count little, the slow ones a lot. Requiring ‖r‖ itself to fall
+        # (LM's test) rejects the long steps along a slow valley that a root lies at the end of.
+        bar = -jax.scipy.linalg.lu_solve(lu, r_t)
+        n_dx = _norm(dx)
+        theta = _norm(bar) / n_dx
+        ok = jnp.all(jnp.isfinite(bar)) & (theta < 1.0 - 0.25 * lam) & (_norm(x_t - x0) <= radius)
+        # Linearizing at the point chosen (not at x_t) makes every LAPACK call of the body depend on the one
+        # before: two batched LAPACK kernels running at once inside a while loop can deadlock XLA's CPU
+        # thread pool (both wait on it for their batch workers). A rejected step recomputes J at x.
+        x_new = jnp.where(ok, x_t, x)
+        r_new, _, lu_new, dx_new = _linearize(system, params, x_new, u)
+        # Damping predicted from the observed nonlinearity (Deuflhard's a-priori and a-posteriori estimates).
+        mu_next = n_dx * _norm(bar) / (_norm(bar - dx_new) * _norm(dx_new)) * lam
+        mu_back = 0.5 * n_dx * lam * lam / _norm(bar - (1.0 - lam) * dx)
+        lam_ok = jnp.where(jnp.isfinite(mu_next), jnp.minimum(1.0, mu_next), 1.0)
+        lam_bad = jnp.where(jnp.isfinite(mu_back), jnp.minimum(mu_back, 0.5 * lam), 0.5 * lam)
+        x, r, lu, dx = x_new, r_new, lu_new, dx_new
+        lam = jnp.where(ok, lam_ok, lam_bad).astype(x.dtype)
+        return i + 1, x, r, lu, dx, lam, at_root(x, r, dx)
+
+    r0, _, lu0, dx0 = _linearize(system, params, x0, u)
+    lam0 = jnp.where(jnp.all(jnp.isfinite(dx0)), 1.0, 0.0).astype(x0.dtype)  # singular at the start: give up
+    init = (jnp.asarray(0, jnp.int32), x0, r0, lu0, dx0, lam0, at_root(x0, r0, dx0))
+    _, x, r, _, _, _, done = jax.lax.while_loop(cond, body, init)
+    return x, 0.5 * jnp.sum(r * r), done
+
+
+def _minimize_point(
+    system: System,
+    steps: jax.Array,
+    tol: jax.Array,
+    params: Any,
+    x0: jax.Array,
+    u: jax.Array,
+) -> tuple[jax.Array, jax.Array]:
+    """Levenberg–Marquardt on q with its exact Hessian from x0 -> (state, q)."""
+    q = functools.partial(_q, system, params)
+    grad, hess = jax.grad(q), jax.hessian(q)
+    eps = jnp.finfo(x0.dtype).eps
+    eye = jnp.eye(x0.shape[0], dtype=x0.dtype)
+
+    def cond(carry: tuple) -> jax.Array:
+        i, x, qx, lam = carry
+        return (i < steps) & (lam < _LAM_MAX) & (qx > _floor(x)) & (qx >= tol)
+
+    def body(carry: tuple) -> tuple:
+        i, x, qx, lam = carry
+        g, h = grad(x, u), hess(x, u)
+        # RMS eigenvalue size of H: positive even where H is indefinite, so λ·scale can always restore
+        # positive definiteness (at λ ≥ √S at the latest) and the step tends to a short gradient step.
+        scale = jnp.maximum(jnp.sqrt(jnp.sum(h * h) / x.shape[0]), eps)
+        # A failed Cholesky (H + λ not positive definite) gives NaN: the step is rejected, λ grows.
+        chol = jnp.linalg.cholesky(h + (lam * scale) * eye)
+        delta = -jax.scipy.linalg.cho_solve((chol, True), g)
+        x_new = x + delta
+        q_new = q(x_new, u)
+        ok = jnp.all(jnp.isfinite(x_new)) & jnp.isfinite(q_new) & (q_new < qx)
+        lam = jnp.where(ok, jnp.maximum(lam / 10.0, 100.0 * eps), jnp.maximum(lam * 10.0, _LAM_REJECT))
+        return i + 1, jnp.where(ok, x_new, x), jnp.where(ok, q_new, qx), lam
+
+    lam0 = jnp.asarray(_LAM_START, x0.dtype)
+    init = (jnp.asarray(0, jnp.int32), x0, q(x0, u), lam0)
+    _, x, qx, _ = jax.lax.while_loop(cond, body, init)
+    return x, qx
+
+
+def _search_point(
+    system: System,
+    steps: jax.Array,
+    tol: jax.Array,
+    params: Any,
+    x0: jax.Array,
+    u: jax.Array,
+) -> tuple[jax.Array, ...]:
+    x_root, q_root, rooted = _root_point(system, steps, tol, params, x0, u)
+    # Only the points Newton on r could not take to a root minimise q (the others run zero iterations).
+    x_min, q_min = _minimize_point(system, jnp.where(rooted, 0, steps), tol, params, x0, u)
+    x = jnp.where(rooted, x_root, x_min)
+    qx = jnp.where(rooted, q_root, q_min)
+    r, jac, _, dx = _linearize(system, params, x, u)
+    # The Newton step on q, H⁻¹∇q with H = ∇²q positive definite: the distance to the minimum of q the
+    # quadratic model predicts, ~0 at a minimum (slow point or fixed point), inf where H is not positive
+    # definite (a saddle of q). Scale-free: a saturated gate that makes F(s) − s small everywhere scales
+    # ∇q and H alike, so it does not make every point look like a minimum, as a small ‖∇q‖ would.
+    hess = jax.hessian(functools.partial(_q, system, params))(x, u)
+    # The barrier orders the Cholesky after the LU above: concurrent batched LAPACK calls can deadlock XLA's
+    # CPU thread pool (see _root_point).
+    dx, hess = jax.lax.optimization_barrier((dx, hess))
+    to_min = jax.scipy.linalg.cho_solve((jnp.linalg.cholesky(hess), True), jac.T @ r)
+    min_step = jnp.where(jnp.all(jnp.isfinite(to_min)), _norm(to_min), jnp.inf)
+    step = jnp.where(jnp.all(jnp.isfinite(dx)), _norm(dx), jnp.inf)
+    step = jnp.where(jnp.all(r == 0), 0.0, step)  # an exact root, even where J − I is singular
+    return x, qx, min_step, step
+
+
+def search(
+    system: System, params: Any, inputs: jax.Array, x0: jax.Array, *, steps: int, tol: float, population: bool
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """Fixed or slow point reached from every row of `x0 [(n,) K, S]` under `inputs [(n,) K, I]`.
+
+    1. Newton on r = F(s) − s with error-oriented damping: δ = −J_r⁻¹ r, and a damping factor λ accepted
+       when the simplified correction ‖J_r(s)⁻¹ r(s + λδ)‖ falls below (1 − λ/4)‖δ‖ (the restricted
+       monotonicity test of Deuflhard's NLEQ-ERR), λ predicted from the nonlinearity observed. The test is
+       affine invariant, so the long steps along a nearly flat valley to its root are taken at once, where a
+       decrease of ‖r‖ (the Levenberg–Marquardt acceptance) forces hundreds of short ones.
+    2. If that reaches no root within `steps` iterations, inside the leash of radius 1 + ‖s₀‖, or before
+       λ < 1e-6: Levenberg–Marquardt on q from s₀, solving (H + λ·‖H‖_F/√S·I) δ = −∇q with the exact
+       Hessian H = J_rᵀJ_r + Σ r_i ∇²r_i, which converges quadratically to minima of q with q > 0 too.
+    Either stops once q < `tol`. Returns states `[(n,) K, S]`, q `[(n,) K]`, the length of the Newton step
+    on q, ‖(∇²q)⁻¹∇q‖ `[(n,) K]` (the distance to the minimum of q its quadratic model predicts; ~0 at every
+    minimum, inf where ∇²q is not positive definite) and the length of the next Newton correction on r,
+    ‖J_r⁻¹ r‖ `[(n,) K]` (the distance to a root the linearization predicts; inf where J − I is singular).
+    References: Deuflhard 2004 (Newton Methods for Nonlinear Problems, §3.3, NLEQ-ERR); Levenberg 1944;
+    Marquardt 1963; Sussillo & Barak 2013.
+    """
+    # steps and tol are traced, so both phases and every budget share one compiled program per dtype.
+    steps_, tol_ = jnp.asarray(steps, jnp.int32), jnp.asarray(tol, x0.dtype)
+    return _search(system, params, inputs, x0, steps_, tol_, population=population)
+
+
+@functools.partial(jax.jit, static_argnames=("system", "population"))
+def _search(
+    system: System,
+    params: Any,
+    inputs: jax.Array,
+    x0: jax.Array,
+    steps: jax.Array,
+    tol: jax.Array,
+    *,
+    population: bool,
+) -> tuple[jax.Array, ...]:
+    point = functools.partial(_search_point, system, steps, tol)
+    batch = jax.vmap(point, in_axes=(None, 0, 0))
+    return jax.vmap(batch)(params, x0, inputs) if population else batch(params, x0, inputs)
+
+
+def speeds_squared(system: System, params: Any, points: jax.Array, inputs: jax.Array, *, population: bool) -> jax.Array:
+    """q at every row of `points [(n,) P, S]` under `inputs [(n,) P, I]` -> `[(n,) P]` (one compiled call)."""
+    return _speeds(system, params, points, inputs, population=population)
+
+
+@functools.partial(jax.jit, static_argnames=("system", "population"))
+def _speeds(system: System, params: Any, points: jax.Array, inputs: jax.Array, *, population: bool) -> jax.Array:
+    batch = jax.vmap(functools.partial(_q, system), in_axes=(None, 0, 0))
+    return jax.vmap(batch)(params, points, inputs) if population else batch(params, points, inputs)
 
 
 def _descend(
@@ -62,84 +273,6 @@ def _descend(
     init = (jnp.asarray(0, jnp.int32), x0, opt.init(x0), jnp.zeros(x0.shape[0], bool))
     return jax.lax.while_loop(cond, body, init)[1]
 
-
-def _newton_point(
-    system: System,
-    steps: jax.Array,
-    tol: jax.Array,
-    params: Any,
-    x0: jax.Array,
-    u: jax.Array,
-) -> tuple[jax.Array, ...]:
-    q = functools.partial(_q, system, params)
-    grad, hess = jax.grad(q), jax.hessian(q)
-    eps = jnp.finfo(x0.dtype).eps
-    eye = jnp.eye(x0.shape[0], dtype=x0.dtype)
-
-    def cond(carry: tuple) -> jax.Array:
-        i, x, qx, lam = carry
-        # q ≤ (4·eps·(1 + ‖x‖))²/2 is zero to working precision: nothing left to gain.
-        floor = 8.0 * eps * eps * (1.0 + jnp.sum(x * x))
-        return (i < steps) & (lam < _LAM_MAX) & (qx > floor) & (qx >= tol)
-
-    def body(carry: tuple) -> tuple:
-        i, x, qx, lam = carry
-        g, h = grad(x, u), hess(x, u)
-        # RMS eigenvalue size of H: positive even where H is indefinite, so λ·scale can always restore
-        # positive definiteness (at λ ≥ √S at the latest) and the step tends to a short gradient step.
-        scale = jnp.maximum(jnp.sqrt(jnp.sum(h * h) / x.shape[0]), eps)
-        # A failed Cholesky (H + λ not positive definite) gives NaN: the step is rejected, λ grows.
-        chol = jnp.linalg.cholesky(h + (lam * scale) * eye)
-        delta = -jax.scipy.linalg.cho_solve((chol, True), g)
-        x_new = x + delta
-        q_new = q(x_new, u)
-        ok = jnp.all(jnp.isfinite(x_new)) & jnp.isfinite(q_new) & (q_new < qx)
-        lam = jnp.where(ok, jnp.maximum(lam / 10.0, 100.0 * eps), jnp.maximum(lam * 10.0, _LAM_REJECT))
-        return i + 1, jnp.where(ok, x_new, x), jnp.where(ok, q_new, qx), lam
-
-    lam0 = jnp.asarray(_LAM_START, x0.dtype)
-    init = (jnp.asarray(0, jnp.int32), x0, q(x0, u), lam0)
-    _, x, qx, _ = jax.lax.while_loop(cond, body, init)
-    # ‖∇‖r‖‖ = ‖J_rᵀ r‖/‖r‖, the rate at which the speed changes per unit of state: ~0 at any
-    # minimum of q.
-    speed = jnp.sqrt(2.0 * qx)
-    g = grad(x, u)
-    slope = jnp.where(speed > 0, jnp.sqrt(jnp.sum(g * g)) / jnp.where(speed > 0, speed, 1.0), 0.0)
-    return x, qx, slope
-
-
-def newton(
-    system: System, params: Any, inputs: jax.Array, x0: jax.Array, *, steps: int, tol: float, population: bool
-) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Damped Newton (Levenberg–Marquardt) on q with its exact Hessian, from every row of `x0 [(n,) K, S]`.
-
-    Solves (H + λ·‖H‖_F/√S·I) δ = −∇q with H = ∇²q = J_rᵀJ_r + Σ r_i ∇²r_i, accepting a step only
-    if q falls; λ shrinks tenfold on success and grows on failure. A point stops after `steps` iterations, once
-q < `tol`, or when no step lowers q any more. At a fixed point H = J_rᵀJ_r (Gauss–Newton)
-    and convergence is quadratic; because H includes the residual curvature, slow points (minima of q
-    with q > 0) also converge quadratically. Returns states `[(n,) K, S]`, q `[(n,) K]` and the slope
-    ‖∇‖F(s) − s‖‖ `[(n,) K]`, ~0 at every minimum of q.
-    References: Levenberg 1944; Marquardt 1963; Sussillo & Barak 2013.
-    """
-    # steps and tol are traced, so both phases and every budget share one compiled program per dtype.
-    steps_, tol_ = jnp.asarray(steps, jnp.int32), jnp.asarray(tol, x0.dtype)
-    return _newton(system, params, inputs, x0, steps_, tol_, population=population)
-
-
-@functools.partial(jax.jit, static_argnames=("system", "population"))
-def _newton(
-    system: System,
-    params: Any,
-    inputs: jax.Array,
-    x0: jax.Array,
-    steps: jax.Array,
-    tol: jax.Array,
-    *,
-    population: bool,
-) -> tuple[jax.Array, ...]:
-    point = functools.partial(_newton_point, system, steps, tol)
-    batch = jax.vmap(point, in_axes=(None, 0, 0))
-    return jax.vmap(batch)(params, x0, inputs) if population else batch(params, x0, inputs)
 
 
 @functools.partial(jax.jit, static_argnames=("system", "steps", "learning_rate", "tol", "population"))

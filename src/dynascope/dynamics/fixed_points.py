@@ -1,26 +1,30 @@
-"""Fixed and slow points: minima of q(s) = ½‖F(s) − s‖², searched from many initial states at once.
+"""Fixed and slow points: roots and minima of q(s) = ½‖F(s) − s‖², searched from many initial states at once.
 
-Phase 1 runs damped Newton on q (its exact Hessian, Levenberg damping), or Adam, from every initial
-state in the working precision (batched, one compiled loop); phase 2 polishes every end point with the
-same damped Newton in float64 by default, so a true fixed point reaches q ~ 1e-28. End points are
-classified (converged / slow / failed), de-duplicated on the host with a tolerance relative to the
-state's norm, and linearized. This improves on FixedPointFinder
-(Golub & Sussillo 2018), which runs Adam alone on one network at a time.
-References: Sussillo & Barak 2013; Golub & Sussillo 2018.
+Phase 1 runs, from every initial state in the working precision (batched, one compiled loop), damped
+Newton on r = F(s) − s with affine-invariant damping, falling back to damped Newton on q (exact Hessian,
+Levenberg damping) where no root is reached, or Adam; phase 2 polishes every end point the same way in
+float64 by default, so a true fixed point reaches q ~ 1e-30. End points are classified (converged /
+slow / failed): a fixed point needs q < q_tol AND a Newton correction ‖J_r⁻¹ r‖ within the de-duplication
+tolerance (its location is known to that tolerance; Deuflhard 2004), so a nearly flat region where q is
+merely small is not taken for many fixed points. They are de-duplicated on the host with a tolerance
+relative to the state's norm, then points whose location is ill-determined are merged with those they are
+joined to by a segment along which the speed stays as low (hill-valley test; Ursem 1999), and linearized.
+This improves on FixedPointFinder (Golub & Sussillo 2018), which runs Adam alone on one network at a time.
+References: Sussillo & Barak 2013; Golub & Sussillo 2018; Deuflhard 2004; Ursem 1999.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import enum
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dynascope.dynamics._candidates import Points, Status, located, merge_valleys, unique, zero_floor
 from dynascope.dynamics._options import FixedPointOptions, make_options
-from dynascope.dynamics._search import adam, newton
+from dynascope.dynamics._search import adam, search
 from dynascope.dynamics._system import (
     System, as_system, bucket, cast, check_step, chunk_networks, float_dtype, jacobians, map_chunks, pad_rows,
     x64_scope,
@@ -31,17 +35,9 @@ from dynascope.errors import ShapeError
 from dynascope.models._base import Model
 
 
-class Status(enum.IntEnum):
-    """Outcome of the search per point (like diffrax's RESULTS)."""
-
-    CONVERGED = 0  #: q < q_tol: a fixed point
-    SLOW = 1  #: a local minimum of q above q_tol (the slope of the speed is ~0): a slow point
-    FAILED = 2  #: neither, within the iteration budget (or not finite)
-
-
 _DATA_FIELDS = (
     "states", "inputs", "q", "speed", "eigvals", "n_unstable", "is_stable", "converged", "status",
-    "n_found", "outside_reachable",
+    "n_found", "outside_reachable", "newton_step",
 )
 _META_FIELDS = ("continuous", "alpha", "n_seeds", "n_failed")
 
@@ -57,8 +53,10 @@ class FixedPoints:
     for flows; n_unstable [K] modes with |λ| > 1 (maps) or Re λ > 0 (flows); is_stable [K] every mode
     decays; converged [K] = status == CONVERGED; status [K] a `Status` code; n_found [K] how many
     seeds ended at the point (a rough basin size); outside_reachable [K] the point lies outside the
-    region of `reachable_states` (False everywhere when none were given). n_seeds / n_failed count
-    the initial states and those whose search failed (dropped unless `keep_failed`).
+    region of `reachable_states` (False everywhere when none were given); newton_step [K] = ‖J_r⁻¹ r‖
+    with J_r = ∂F/∂s − I, the distance to a root the linearization predicts (~0 at a located fixed
+    point, large or inf at a slow point or on a nearly flat set). n_seeds / n_failed count the initial
+    states and those whose search failed (dropped unless `keep_failed`).
     """
 
     states: np.ndarray
@@ -72,6 +70,7 @@ class FixedPoints:
     status: np.ndarray
     n_found: np.ndarray
     outside_reachable: np.ndarray
+    newton_step: np.ndarray
     continuous: bool = False
     alpha: float = 1.0
     n_seeds: int = 0
@@ -96,16 +95,6 @@ class FixedPoints:
 
 
 jax.tree_util.register_dataclass(FixedPoints, data_fields=list(_DATA_FIELDS), meta_fields=list(_META_FIELDS))
-
-
-class _Points(NamedTuple):
-    """Classified end points of one network: states [K,S], inputs [K,I], q [K], status [K], weight [K]."""
-
-    states: np.ndarray
-    inputs: np.ndarray
-    q: np.ndarray
-    status: np.ndarray
-    weight: np.ndarray
 
 
 # -- the public entry points -------------------------------------------------------------------------
@@ -247,7 +236,7 @@ def _find(
     cands = _classify_endpoints(system, params, u, x0, weight, opts, population)
     n_seeds = [int(x0.shape[1])] * x0.shape[0]
     n_failed = [_failed(c) for c in cands]
-    rows = [_unique(c, opts) for c in cands]
+    rows = merge_valleys(system, params, [unique(c, opts) for c in cands], opts, population)
     results = _assemble(system, params, rows, boxes, opts, population, n_seeds, n_failed)
     if opts.saddle_seeds_per_pair:
         seeds = _saddle_round(results, opts)
@@ -256,12 +245,13 @@ def _find(
             new = _classify_endpoints(system, params, su, s, sw, opts, population)
             n_seeds = [a + int(w.sum()) for a, w in zip(n_seeds, sw)]
             n_failed = [a + _failed(c) for a, c in zip(n_failed, new)]
-            rows = [_unique(_Points(*map(np.concatenate, zip(r, c))), opts) for r, c in zip(rows, new)]
+            rows = [unique(Points(*map(np.concatenate, zip(r, c))), opts) for r, c in zip(rows, new)]
+            rows = merge_valleys(system, params, rows, opts, population)
             results = _assemble(system, params, rows, boxes, opts, population, n_seeds, n_failed)
     return results
 
 
-def _failed(c: _Points) -> int:
+def _failed(c: Points) -> int:
     return int(c.weight[c.status == Status.FAILED].sum())
 
 
@@ -273,20 +263,30 @@ def _classify_endpoints(
     weight: np.ndarray,
     opts: FixedPointOptions,
     population: bool,
-) -> list[_Points]:
-    """Run both phases from x0 [n,K,S] and classify every end point; one _Points per network."""
+) -> list[Points]:
+    """Run both phases from x0 [n,K,S] and classify every end point; one Points per network.
+
+    CONVERGED needs q < q_tol and either a Newton correction within dedup_tol (Deuflhard's error-oriented
+    termination: the root is located to the tolerance the points are told apart by) or q zero to working
+    precision (a degenerate root, e.g. x ↦ x − x³ at 0, where no correction can be smaller). A small q
+    alone is not enough: where F(s) ≈ s over a whole region (a saturated update gate) q < q_tol holds
+    everywhere in it. SLOW: not converged, at a minimum of q (∇²q positive definite, the Newton step on q
+    within slow_tol·(1 + ‖s‖)). FAILED: neither."""
     if population:
         n_seeds, n_state = x0.shape[1], x0.shape[2]
         chunk = chunk_networks(n_seeds * n_state * n_state, opts.chunk_size)
-        x, q, slope = map_chunks(lambda p, uu, xx: _run_phases(system, p, uu, xx, opts, True), params, (u, x0), chunk)
+        x, q, to_min, step = map_chunks(
+            lambda p, uu, xx: _run_phases(system, p, uu, xx, opts, True), params, (u, x0), chunk
+        )
     else:
-        x, q, slope = (a[None] for a in _run_phases(system, params, u[0], x0[0], opts, False))
+        x, q, to_min, step = (a[None] for a in _run_phases(system, params, u[0], x0[0], opts, False))
     finite = np.isfinite(q) & np.all(np.isfinite(x), axis=-1)
+    converged = finite & (q < opts.tolerance("q_tol")) & (located(x, step, opts) | (q <= zero_floor(x)))
+    at_minimum = to_min <= opts.tolerance("slow_tol") * (1.0 + np.linalg.norm(x, axis=-1))
     status = np.where(
-        finite & (q < opts.tolerance("q_tol")), Status.CONVERGED,
-        np.where(finite & (slope < opts.tolerance("slow_tol")), Status.SLOW, Status.FAILED),
+        converged, Status.CONVERGED, np.where(finite & at_minimum, Status.SLOW, Status.FAILED)
     ).astype(np.int8)
-    return [_Points(x[i], np.asarray(u[i], x.dtype), q[i], status[i], weight[i]) for i in range(x.shape[0])]
+    return [Points(x[i], np.asarray(u[i], x.dtype), q[i], status[i], weight[i], step[i]) for i in range(x.shape[0])]
 
 
 def _run_phases(
@@ -297,7 +297,7 @@ def _run_phases(
     opts: FixedPointOptions,
     population: bool,
 ) -> tuple[np.ndarray, ...]:
-    """Both phases from x0 [(n,) K, S] -> host states [(n,) K, S], q [(n,) K], slope [(n,) K]."""
+    """Both phases from x0 [(n,) K, S] -> host states [(n,) K, S], q, Newton step on q and on r [(n,) K]."""
     dtype = float_dtype(params, x0)
     u1, x = jnp.asarray(u, dtype), jnp.asarray(x0, dtype)
     if opts.descent == "adam":
@@ -307,44 +307,20 @@ def _run_phases(
         )
     elif opts.descent_steps:
         steps, tol = opts.descent_steps, float(opts.descent_tol)
-        x = newton(system, params, u1, x, steps=steps, tol=tol, population=population)[0]
+        x = search(system, params, u1, x, steps=steps, tol=tol, population=population)[0]
     with x64_scope(opts.float64):
         d = np.float64 if opts.float64 else dtype
-        out = newton(
+        out = search(
             system, cast(params, d), jnp.asarray(u, d), jnp.asarray(x, d),
             steps=opts.newton_steps, tol=0.0, population=population,
         )
         return tuple(np.asarray(a) for a in out)
 
 
-def _unique(p: _Points, opts: FixedPointOptions) -> _Points:
-    """Leader clustering, best status then lowest q first: each leader absorbs the points within
-    dedup_tol·(1 + max norm) of it under the same input; its weight becomes the cluster's total."""
-    keep = p.status != Status.FAILED if not opts.keep_failed else np.ones(p.q.shape, bool)
-    keep &= p.weight > 0
-    idx = np.flatnonzero(keep)
-    idx = idx[np.lexsort((p.q[idx], p.status[idx]))]
-    tol = opts.tolerance("dedup_tol")
-    _, group = np.unique(p.inputs, axis=0, return_inverse=True)
-    group = group.reshape(-1)
-    norms = np.linalg.norm(p.states, axis=-1)
-    leaders, weights = [], []
-    while idx.size:
-        i = idx[0]
-        d = np.linalg.norm(p.states[idx] - p.states[i], axis=-1)
-        same = (d <= tol * (1.0 + np.maximum(norms[idx], norms[i]))) & (group[idx] == group[i])
-        same[0] = True  # a NaN end point (kept failure) must still leave the queue
-        leaders.append(i)
-        weights.append(p.weight[idx[same]].sum())
-        idx = idx[~same]
-    sel = np.asarray(leaders, dtype=int)
-    return _Points(p.states[sel], p.inputs[sel], p.q[sel], p.status[sel], np.asarray(weights, dtype=p.weight.dtype))
-
-
 def _assemble(
     system: System,
     params: Any,
-    rows: list[_Points],
+    rows: list[Points],
     boxes: list,
     opts: FixedPointOptions,
     population: bool,
@@ -375,7 +351,7 @@ def _assemble(
                 n_unstable=unstable_modes(w, system.continuous).sum(axis=-1),
                 is_stable=np.all(stable_modes(w, system.continuous), axis=-1),
                 converged=r.status == Status.CONVERGED, status=r.status,
-                n_found=np.rint(r.weight).astype(np.int64), outside_reachable=outside,
+                n_found=np.rint(r.weight).astype(np.int64), outside_reachable=outside, newton_step=r.step,
                 continuous=system.continuous, alpha=system.alpha, n_seeds=n_seeds[i], n_failed=n_failed[i],
             )
         )
