@@ -147,8 +147,44 @@ def test_terminal_nodes_unbounded_cycle_unresolved():
     assert signature(g)["terminals"] == {"cycle": 2}  # one plane, both signs, onto the unit circle
 
     fp = _points(bistable, SEEDS_2D, {"a": jnp.float32(1.0)})
-    g = skeleton(bistable, {"a": jnp.float32(1.0)}, fp, n_steps=4, continuous=True, alpha=0.1)
+    g = skeleton(bistable, {"a": jnp.float32(1.0)}, fp, n_steps=4, max_steps=4, continuous=True, alpha=0.1)
     assert signature(g)["terminals"] == {"unresolved": 2}  # 4 steps from 1e-3 get nowhere
+    assert g.graph["steps"] == 4
+
+
+def slow_bistable(p, s, x):
+    """A map, not a flow: x' = x + c(x − x³), y' = (1 − c)·y. Saddle (0, 0) with eigenvalues 1 + c and 1 − c,
+    stable nodes (±1, 0) with 1 − 2c and 1 − c: with c = 1e-3, as slow as a GRU's saturated update gate."""
+    c = p["c"]
+    return jnp.stack([s[0] + c * (s[0] - s[0] ** 3), (1.0 - c) * s[1]])
+
+
+def _steps_to_node(c: float, epsilon: float, tol: float) -> int:
+    """Steps of x' = x + c(x − x³) from x = epsilon until |x − 1| ≤ tol, by NumPy."""
+    x, n = epsilon, 0
+    while abs(x - 1.0) > tol:
+        x, n = x + c * (x - x**3), n + 1
+    return n
+
+
+def test_slow_dynamics_skeleton_runs_on_until_the_departures_reach_their_nodes():
+    p = {"c": jnp.float32(1e-3)}
+    seeds = np.random.default_rng(0).uniform(-1.5, 1.5, size=(16, 2))
+    fp = find_fixed_points(slow_bistable, p, U0, seeds, options=FAST)
+    assert len(fp) == 3 and sorted(fp.n_unstable.tolist()) == [0, 0, 1]
+    c = float(np.float32(1e-3))
+    needed = _steps_to_node(c, 1e-3, 1e-2 * 2.0)  # within match_tol·(1 + ‖x*‖) of (1, 0)
+    assert needed > 2000  # more than the default n_steps: a single run of n_steps ends 'unresolved'
+    g = skeleton(slow_bistable, p, fp)
+    sig = signature(g)
+    assert sig["terminals"] == {} and sig["edges"] == [[1, 0], [1, 0]]
+    saddle = next(n for n, d in g.nodes(data=True) if d["index"] == 1)
+    ends = sorted(float(g.nodes[b]["state"][0]) for _, b in g.out_edges(saddle))
+    np.testing.assert_allclose(ends, [-1.0, 1.0], atol=1e-12)
+    # chunks of n_steps until both have arrived: the first chunk boundary at or after the NumPy count
+    assert g.graph["steps"] == 2000 * -(-needed // 2000)
+    capped = skeleton(slow_bistable, p, fp, max_steps=2000)
+    assert signature(capped)["terminals"] == {"unresolved": 2} and capped.graph["steps"] == 2000
 
 
 def test_population_skeletons_equal_one_by_one():
@@ -173,6 +209,8 @@ def test_skeleton_errors():
     assert skeleton(bistable, p, fp, np.array([0.0]), continuous=True, alpha=0.1).number_of_nodes() == 3
     with pytest.raises(ConfigError, match=r"n_steps must be an integer ≥ 4"):
         skeleton(bistable, p, fp, n_steps=2, continuous=True, alpha=0.1)
+    with pytest.raises(ConfigError, match=r"max_steps must be None \(default 32·n_steps\) or an integer ≥ n_steps = 100"):
+        skeleton(bistable, p, fp, n_steps=100, max_steps=50, continuous=True, alpha=0.1)
     with pytest.raises(ConfigError, match=r"fixed_points must be a FixedPoints"):
         skeleton(bistable, p, fp.states, continuous=True, alpha=0.1)
     with pytest.raises(ConfigError, match=r"unknown skeleton option 'steps'"):

@@ -29,7 +29,9 @@ class AnalysisOptions:
     n_trials: task trials run to collect visited states. n_seeds: initial states per network and input,
     drawn from the visited states plus Gaussian noise of `seed_noise` (in units of the state's std).
     saddle_seeds_per_pair: second-round seeds between pairs of stable points (finds the saddles that
-    trajectory seeds miss). skeleton_steps: simulation length of each saddle departure. seed: PRNG seed.
+    trajectory seeds miss). skeleton_steps: steps each saddle departure is simulated before it is first
+    matched to a node; departures still moving then run on, skeleton_steps at a time, up to
+    skeleton_max_steps (None: 32·skeleton_steps), as slow (gated) networks need. seed: PRNG seed.
     """
 
     n_trials: int = 64
@@ -37,6 +39,7 @@ class AnalysisOptions:
     seed_noise: float = 0.05
     saddle_seeds_per_pair: int = 1
     skeleton_steps: int = 1000
+    skeleton_max_steps: int | None = None
     seed: int = 0
 
 
@@ -108,7 +111,9 @@ def analyze_group(group: Any, options: AnalysisOptions = AnalysisOptions()) -> t
             model, params, u, seeds, reachable_states=states,
             options=FixedPointOptions(saddle_seeds_per_pair=options.saddle_seeds_per_pair),
         )
-        graphs = skeleton_population(model, params, fps, u, n_steps=options.skeleton_steps)
+        graphs = skeleton_population(
+            model, params, fps, u, n_steps=options.skeleton_steps, max_steps=options.skeleton_max_steps
+        )
         for cols, new in ((fp_cols, _fixed_point_rows(group.name, group.networks, k, fps)),
                           (sk_cols, _skeleton_rows(group.name, group.networks, k, fps, graphs))):
             for c, v in new.items():

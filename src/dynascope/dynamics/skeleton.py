@@ -31,6 +31,7 @@ TERMINALS = ("unbounded", "cycle", "unresolved")
 @dataclasses.dataclass(frozen=True)
 class _Config:
     n_steps: int
+    max_steps: int
     epsilon: float
     match_tol: float
     include_slow: bool
@@ -41,6 +42,11 @@ class _Config:
         """Steps run past the end to recognise a periodic orbit (by its return to the end state)."""
         return max(2, min(500, self.n_steps // 2))
 
+    @property
+    def max_chunks(self) -> int:
+        """Chunks of n_steps that may run before the departures still moving are left 'unresolved'."""
+        return -(-self.max_steps // self.n_steps)
+
 
 def skeleton(
     model: Any,
@@ -49,6 +55,7 @@ def skeleton(
     input: Any = None,
     *,
     n_steps: int = 2000,
+    max_steps: int | None = None,
     epsilon: float = 1e-3,
     match_tol: float = 1e-2,
     include_slow: bool = False,
@@ -62,17 +69,22 @@ def skeleton(
     Nodes: the converged fixed points under that input (and slow points with `include_slow`), keyed by
     their row in `fixed_points`, with attributes `index` (= n_unstable), `state [S]`, `stable`, `q`,
     `status`, `kind` (see linearization.KINDS), `outside_reachable` and `label` (str(index)). From every
-    node with unstable modes, the map (or the Euler-stepped flow) is run `n_steps` from x* ± epsilon·v
-    for each unstable eigenvector v (the real part for a complex pair). An end point within
-    match_tol·(1 + ‖x*‖) of another fixed point x* gives an edge to it; otherwise to the terminal node
-    'unbounded' (norm beyond 1e3·(1 + largest fixed-point norm), or not finite), 'cycle' (run on for
-    min(500, n_steps/2) more steps, it moves away from its end state and comes back within the same
-    tolerance) or 'unresolved' (including an end point back at its own saddle: not left yet, or a
+    node with unstable modes, the map (or the Euler-stepped flow) is run from x* ± epsilon·v for each
+    unstable eigenvector v (the real part for a complex pair), `n_steps` at a time: while any departure
+    has not yet settled — come within match_tol·(1 + ‖x*‖) of another node, gone beyond the bound, or
+    onto a periodic orbit — all run `n_steps` more, in the same compiled loop, up to `max_steps` in all
+    (default 32·n_steps). Slow dynamics (gated networks whose update gates hold F(s) ≈ s, eigenvalues
+    within 1e-3 of 1) take tens of thousands of steps to leave a saddle and reach the next node. The
+    steps simulated are `graph.graph['steps']`. An end point within match_tol·(1 + ‖x*‖) of another
+    fixed point x* gives an edge to it; otherwise to the terminal node 'unbounded' (norm beyond
+    1e3·(1 + largest fixed-point norm), or not finite), 'cycle' (run on for min(500, n_steps/2) more
+    steps, it moves away from its end state and comes back within the same tolerance) or 'unresolved'
+    (still moving at the cap, including an end point back at its own saddle: not left yet, or a
     homoclinic return, which a finite run cannot tell apart). Edges carry `weight` (number
     of departures) and `departures`, a list of {direction (mode index, dominant first), sign (±1), eigval}.
     """
     system = as_system(model, continuous=continuous, alpha=alpha)
-    cfg = _config(n_steps, epsilon, match_tol, include_slow, float64)
+    cfg = _config(n_steps, max_steps, epsilon, match_tol, include_slow, float64)
     _check(system, model, params, [fixed_points])
     return _skeletons(system, params, [fixed_points], input, cfg, population=False)[0]
 
@@ -88,11 +100,12 @@ def skeleton_population(
     the departures of every saddle of every network run in one compiled, vmapped simulation."""
     continuous, alpha = options.pop("continuous", None), options.pop("alpha", None)
     system = as_system(model, continuous=continuous, alpha=alpha)
-    bad = sorted(set(options) - {"n_steps", "epsilon", "match_tol", "include_slow", "float64"})
+    bad = sorted(set(options) - {"n_steps", "max_steps", "epsilon", "match_tol", "include_slow", "float64"})
     if bad:
         raise ConfigError(f"unknown skeleton option {', '.join(map(repr, bad))}; the options are: "
-                          "n_steps, epsilon, match_tol, include_slow, float64, continuous, alpha.")
-    defaults = {"n_steps": 2000, "epsilon": 1e-3, "match_tol": 1e-2, "include_slow": False, "float64": True}
+                          "n_steps, max_steps, epsilon, match_tol, include_slow, float64, continuous, alpha.")
+    defaults = {"n_steps": 2000, "max_steps": None, "epsilon": 1e-3, "match_tol": 1e-2, "include_slow": False,
+                "float64": True}
     cfg = _config(**{**defaults, **options})
     n = _population_size(stacked_params)
     if len(fixed_points) != n:
@@ -149,16 +162,29 @@ def _check(system: System, model: Any, params: Any, fps: list[FixedPoints]) -> N
     check_step(system, model, params, fps[0].states.shape[1], fps[0].inputs.shape[1])
 
 
-def _config(n_steps: Any, epsilon: Any, match_tol: Any, include_slow: Any, float64: Any) -> _Config:
+#: max_steps when none is given, in units of n_steps.
+MAX_CHUNKS = 32
+
+
+def _config(
+    n_steps: Any, max_steps: Any, epsilon: Any, match_tol: Any, include_slow: Any, float64: Any
+) -> _Config:
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 4:
         raise ConfigError(f"n_steps must be an integer ≥ 4 (steps simulated from each saddle), got {n_steps!r}.")
+    if max_steps is None:
+        max_steps = MAX_CHUNKS * n_steps
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < n_steps:
+        raise ConfigError(
+            f"max_steps must be None (default {MAX_CHUNKS}·n_steps) or an integer ≥ n_steps = {n_steps} (the cap on "
+            f"the steps simulated from each saddle while some departure is still moving), got {max_steps!r}."
+        )
     for name, v in (("epsilon", epsilon), ("match_tol", match_tol)):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
             raise ConfigError(f"{name} must be a positive number, got {v!r}.")
     for name, v in (("include_slow", include_slow), ("float64", float64)):
         if not isinstance(v, bool):
             raise ConfigError(f"{name} must be True or False, got {v!r}.")
-    return _Config(n_steps, float(epsilon), float(match_tol), include_slow, float64)
+    return _Config(n_steps, max_steps, float(epsilon), float(match_tol), include_slow, float64)
 
 
 def _nodes(fp: FixedPoints, system: System, input: Any, cfg: _Config) -> tuple[np.ndarray, np.ndarray]:
@@ -214,38 +240,95 @@ def _departures(fp: FixedPoints, rows: np.ndarray, eig: tuple, system: System, e
 def _simulate_one(
     system: System,
     n_steps: int,
+    max_chunks: int,
     window: int,
+    tol: float,
     params: Any,
     u: jax.Array,
     x0: jax.Array,
-) -> tuple[jax.Array, jax.Array]:
+    nodes: jax.Array,
+    node_ok: jax.Array,
+    own: jax.Array,
+    live: jax.Array,
+    big: jax.Array,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
     step = jax.vmap(system.step, in_axes=(None, 0, None))
-    end = jax.lax.fori_loop(0, n_steps, lambda _, s: step(params, s, u), x0)
+    node_tol = tol * (1.0 + jnp.sqrt(jnp.sum(nodes * nodes, axis=-1)))
+    others = node_ok[None, :] & (jnp.arange(nodes.shape[0])[None, :] != own[:, None])
+
+    def returns(ahead: jax.Array, ref: jax.Array) -> jax.Array:
+        """[D]: moved more than 2·tol away from `ref` and came back within tol (a periodic orbit)."""
+        t = tol * (1.0 + jnp.sqrt(jnp.sum(ref * ref, axis=-1)))
+        away = jax.lax.cummax(ahead, axis=0) > 2.0 * t
+        return jnp.any((ahead[1:] <= t) & away[:-1], axis=0)
+
+    def chunk(s: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """n_steps more steps; the last `window` of them also tell whether the orbit is periodic."""
+        ref = jax.lax.fori_loop(0, n_steps - window, lambda _, x: step(params, x, u), s)
+
+        def body(x: jax.Array, _: Any) -> tuple[jax.Array, jax.Array]:
+            x = step(params, x, u)
+            return x, jnp.sqrt(jnp.sum((x - ref) ** 2, axis=-1))
+
+        end, ahead = jax.lax.scan(body, ref, None, length=window)
+        return end, returns(ahead, ref)
+
+    def settled(s: jax.Array, periodic: jax.Array) -> jax.Array:
+        """[D]: at another node, beyond the bound (or not finite), on a periodic orbit, or padding."""
+        d = jnp.sqrt(jnp.sum((s[:, None, :] - nodes[None, :, :]) ** 2, axis=-1))
+        at_node = jnp.any((d <= node_tol[None, :]) & others, axis=1)
+        gone = ~jnp.all(jnp.isfinite(s), axis=-1) | (jnp.sqrt(jnp.sum(s * s, axis=-1)) > big)
+        return at_node | gone | periodic | ~live
+
+    # Slow dynamics (a GRU whose update gate holds F(s) ≈ s) need far more than n_steps to reach the next
+    # node: run chunk after chunk, in the same compiled loop, until every departure has settled or the cap.
+    def cond(carry: tuple) -> jax.Array:
+        k, s, periodic = carry
+        return (k < max_chunks) & ~jnp.all(settled(s, periodic))
+
+    def body(carry: tuple) -> tuple:
+        k, s, _ = carry
+        return (k + 1, *chunk(s))
+
+    k, end, _ = jax.lax.while_loop(cond, body, (jnp.asarray(1, jnp.int32), *chunk(x0)))
 
     # Running on past the end and recording only the distance back to it keeps memory at [W, D]
     # instead of the [W, D, S] of a stored tail.
-    def body(s: jax.Array, _: Any) -> tuple[jax.Array, jax.Array]:
+    def tail(s: jax.Array, _: Any) -> tuple[jax.Array, jax.Array]:
         s = step(params, s, u)
         return s, jnp.sqrt(jnp.sum((s - end) ** 2, axis=-1))
 
-    return end, jax.lax.scan(body, end, None, length=window)[1]
+    return end, jax.lax.scan(tail, end, None, length=window)[1], k * n_steps
 
 
-@functools.partial(jax.jit, static_argnames=("system", "n_steps", "window", "population"))
+@functools.partial(jax.jit, static_argnames=("system", "n_steps", "max_chunks", "window", "tol", "population"))
 def _simulate(
     system: System,
     params: Any,
     u: jax.Array,
     x0: jax.Array,
+    nodes: jax.Array,
+    node_ok: jax.Array,
+    own: jax.Array,
+    live: jax.Array,
+    big: jax.Array,
     *,
     n_steps: int,
+    max_chunks: int,
     window: int,
+    tol: float,
     population: bool,
-) -> tuple[jax.Array, jax.Array]:
-    """End states `[(n,) D, S]` of the departures `x0 [(n,) D, S]` after `n_steps` under inputs `u [(n,) I]`,
-    and the distances `[(n,) W, D]` from each end state of the `window` states that follow it."""
-    one = functools.partial(_simulate_one, system, n_steps, window)
-    return jax.vmap(one)(params, u, x0) if population else one(params, u, x0)
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """End states `[(n,) D, S]` of the departures `x0 [(n,) D, S]` under inputs `u [(n,) I]`, the distances
+    `[(n,) W, D]` from each end state of the `window` states that follow it, and the steps simulated
+    `[(n,)]`. Chunks of `n_steps` run until every departure is within `tol`·(1 + ‖x*‖) of a node
+    `nodes [(n,) N, S]` (where `node_ok [(n,) N]`) other than its own (`own [(n,) D]`), beyond the norm
+    `big [(n,)]`, or on a periodic orbit (padding, `live [(n,) D]` False, counts as settled), or until
+    `max_chunks` chunks."""
+    one = functools.partial(_simulate_one, system, n_steps, max_chunks, window, tol)
+    if population:
+        return jax.vmap(one)(params, u, x0, nodes, node_ok, own, live, big)
+    return one(params, u, x0, nodes, node_ok, own, live, big)
 
 
 def _destination(end: np.ndarray, ahead: np.ndarray, nodes: np.ndarray, rows: np.ndarray, cfg: _Config) -> Any:
@@ -289,6 +372,7 @@ def _skeletons(
     deps = [_departures(fp, rows, e, system, cfg.epsilon) for fp, (rows, _), e in zip(fps, selected, eigs)]
     n_dep = [start.shape[0] for _, start in deps]
     ends = ahead = np.zeros((len(fps), 0, 0))
+    steps = np.zeros(len(fps), int)
     if max(n_dep):
         d_size = bucket(max(n_dep))
         # a network without departures simulates copies of its first node (results unused)
@@ -296,19 +380,28 @@ def _skeletons(
             pad_rows(start, d_size) if start.shape[0] else np.broadcast_to(states[i, :1], (d_size, states.shape[2]))
             for i, (_, start) in enumerate(deps)
         ])
+        own = np.zeros((len(fps), d_size), np.int32)
+        for i, ((meta, _), (rows, _)) in enumerate(zip(deps, selected)):
+            position = {int(row): j for j, row in enumerate(rows)}
+            own[i, : len(meta)] = [position[m[0]] for m in meta]
+        live = np.arange(d_size)[None, :] < np.asarray(n_dep)[:, None]
+        node_ok = np.arange(size)[None, :] < np.asarray(sizes)[:, None]
+        norms = np.where(node_ok, np.linalg.norm(states, axis=-1), 0.0)
+        big = 1e3 * (1.0 + norms.max(axis=1))
         u = np.stack([u for _, u in selected])
         with x64_scope(cfg.float64):
             d = np.float64 if cfg.float64 else dtype
-            kw = dict(n_steps=cfg.n_steps, window=cfg.window, population=population)
-            if population:
-                ends, ahead = _simulate(system, cast(params, d), jnp.asarray(u, d), jnp.asarray(x0, d), **kw)
-                ends, ahead = np.asarray(ends), np.asarray(ahead)
-            else:
-                ends, ahead = _simulate(system, cast(params, d), jnp.asarray(u[0], d), jnp.asarray(x0[0], d), **kw)
-                ends, ahead = np.asarray(ends)[None], np.asarray(ahead)[None]
+            kw = dict(n_steps=cfg.n_steps, max_chunks=cfg.max_chunks, window=cfg.window, tol=cfg.match_tol,
+                      population=population)
+            args = (jnp.asarray(u, d), jnp.asarray(x0, d), jnp.asarray(states, d), jnp.asarray(node_ok),
+                    jnp.asarray(own), jnp.asarray(live), jnp.asarray(big, d))
+            if not population:
+                args = tuple(a[0] for a in args)
+            out = _simulate(system, cast(params, d), *args, **kw)
+            ends, ahead, steps = (np.asarray(a) if population else np.asarray(a)[None] for a in out)
     graphs = []
     for i, (fp, (rows, _)) in enumerate(zip(fps, selected)):
-        g = nx.DiGraph()
+        g = nx.DiGraph(steps=int(steps[i]) if n_dep[i] else 0)
         w = eigs[i][0]
         kinds = stability_kind(w, system.continuous) if rows.size else []
         for j, row in enumerate(rows):
