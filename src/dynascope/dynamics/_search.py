@@ -59,6 +59,19 @@ def _linearize(system: System, params: Any, x: jax.Array, u: jax.Array) -> tuple
     return r, j, lu, jnp.where(bad, jnp.nan, dx)
 
 
+def _after(a: jax.Array) -> jax.Array:
+    """An exact 0 computed from `a`: adding it to the input of a LAPACK call makes that call wait for `a`.
+
+    Two batched LAPACK kernels running at once can deadlock XLA's CPU runtime: each hands its batch to the
+    intra-op thread pool and blocks a pool thread until it is done (seen with 512+ points on 2 cores: an
+    LU and a Cholesky, or an LU and a triangular solve, in jax::ParallelBatchMap). XLA orders its CPU
+    thunks by the buffers they read and write, so a data dependency (not an optimization barrier, which
+    adds no buffer) keeps the factorizations of one program one after the other.
+    """
+    total = jnp.sum(a)
+    return jnp.where(jnp.isfinite(total), total, 0.0) * 0.0
+
+
 def _finite_or(a: jax.Array, b: jax.Array) -> jax.Array:
     """`a` where all of it is finite, else `b`: no NaN or inf ever reaches the model or a factorization."""
     return jnp.where(jnp.all(jnp.isfinite(a)), a, b)
@@ -97,8 +110,7 @@ def _root_point(
         theta = _norm(bar) / n_dx
         ok = jnp.all(jnp.isfinite(bar)) & (theta < 1.0 - 0.25 * lam) & (_norm(x_t - x0) <= radius)
         # Linearizing at the point chosen (not at x_t) makes every LAPACK call of the body depend on the one
-        # before: two batched LAPACK kernels running at once inside a while loop can deadlock XLA's CPU
-        # thread pool (both wait on it for their batch workers). A rejected step recomputes J at x.
+        # before (see _after). A rejected step recomputes J at x.
         x_new = jnp.where(ok, x_t, x)
         r_new, _, lu_new, dx_new = _linearize(system, params, x_new, u)
         # Damping predicted from the observed nonlinearity (Deuflhard's a-priori and a-posteriori estimates).
@@ -174,10 +186,7 @@ def _search_point(
     # quadratic model predicts, ~0 at a minimum (slow point or fixed point), inf where H is not positive
     # definite (a saddle of q). Scale-free: a saturated gate that makes F(s) − s small everywhere scales
     # ∇q and H alike, so it does not make every point look like a minimum, as a small ‖∇q‖ would.
-    hess = jax.hessian(functools.partial(_q, system, params))(x, u)
-    # The barrier orders the Cholesky after the LU above: concurrent batched LAPACK calls can deadlock XLA's
-    # CPU thread pool (see _root_point).
-    dx, hess = jax.lax.optimization_barrier((dx, hess))
+    hess = jax.hessian(functools.partial(_q, system, params))(x, u) + _after(dx)
     to_min = jax.scipy.linalg.cho_solve((jnp.linalg.cholesky(hess), True), jac.T @ r)
     min_step = jnp.where(jnp.all(jnp.isfinite(to_min)), _norm(to_min), jnp.inf)
     step = jnp.where(jnp.all(jnp.isfinite(dx)), _norm(dx), jnp.inf)
