@@ -95,38 +95,43 @@ def _root_point(
         return (q < tol) | (q <= _floor(x)) | (_norm(dx) <= 4.0 * eps * (1.0 + _norm(x)))
 
     def cond(carry: tuple) -> jax.Array:
-        i, _, _, _, _, lam, done = carry
+        i, _, lam, _, _, _, done = carry
         return (i < steps) & ~done & (lam >= _NEWTON_LAM_MIN)
 
     def body(carry: tuple) -> tuple:
-        i, x, r, lu, dx, lam, _ = carry
+        i, x, lam, bar_prev, n_prev, accepted, _ = carry
+        # One linearization per iteration, at the current point (after a rejected step: again at the same x).
+        r, _, lu, dx = _linearize(system, params, x, u)
+        n_dx = _norm(dx)
+        done = at_root(x, r, dx)
+        stuck = ~jnp.all(jnp.isfinite(dx))  # J − I singular here: Newton on r cannot go on
+        # Damping predicted from the nonlinearity the last accepted step showed (Deuflhard's a-priori estimate).
+        mu = n_prev * _norm(bar_prev) / (_norm(bar_prev - dx) * n_dx) * lam
+        lam = jnp.where(accepted, jnp.where(jnp.isfinite(mu), jnp.minimum(1.0, mu), 1.0), lam)
         x_t = _finite_or(x + lam * dx, x)
         r_t = _finite_or(system.residual(params, x_t, u), r)
         # The simplified Newton correction J(x)⁻¹ r(x_t) measures progress in the "natural" metric of the
         # linearization: the stiff directions count little, the slow ones a lot. Requiring ‖r‖ itself to fall
-        # (LM's test) rejects the long steps along a slow valley that a root lies at the end of.
+        # (LM's test) rejects the long steps along a slow valley that a root lies at the end of. It reuses the
+        # LU above, and depends on it through x_t: the LAPACK calls of the body run one after the other
+        # (see _after).
         bar = -jax.scipy.linalg.lu_solve(lu, r_t)
-        n_dx = _norm(dx)
         theta = _norm(bar) / n_dx
         ok = jnp.all(jnp.isfinite(bar)) & (theta < 1.0 - 0.25 * lam) & (_norm(x_t - x0) <= radius)
-        # Linearizing at the point chosen (not at x_t) makes every LAPACK call of the body depend on the one
-        # before (see _after). A rejected step recomputes J at x.
-        x_new = jnp.where(ok, x_t, x)
-        r_new, _, lu_new, dx_new = _linearize(system, params, x_new, u)
-        # Damping predicted from the observed nonlinearity (Deuflhard's a-priori and a-posteriori estimates).
-        mu_next = n_dx * _norm(bar) / (_norm(bar - dx_new) * _norm(dx_new)) * lam
+        ok &= ~done & ~stuck
+        # After a rejection: the a-posteriori estimate, at most half the last factor.
         mu_back = 0.5 * n_dx * lam * lam / _norm(bar - (1.0 - lam) * dx)
-        lam_ok = jnp.where(jnp.isfinite(mu_next), jnp.minimum(1.0, mu_next), 1.0)
         lam_bad = jnp.where(jnp.isfinite(mu_back), jnp.minimum(mu_back, 0.5 * lam), 0.5 * lam)
-        x, r, lu, dx = x_new, r_new, lu_new, dx_new
-        lam = jnp.where(ok, lam_ok, lam_bad).astype(x.dtype)
-        return i + 1, x, r, lu, dx, lam, at_root(x, r, dx)
+        lam = jnp.where(ok, lam, jnp.where(stuck, 0.0, lam_bad)).astype(x.dtype)
+        return i + 1, jnp.where(ok, x_t, x), lam, bar, n_dx, ok, done
 
-    r0, _, lu0, dx0 = _linearize(system, params, x0, u)
-    lam0 = jnp.where(jnp.all(jnp.isfinite(dx0)), 1.0, 0.0).astype(x0.dtype)  # singular at the start: give up
-    init = (jnp.asarray(0, jnp.int32), x0, r0, lu0, dx0, lam0, at_root(x0, r0, dx0))
-    _, x, r, _, _, _, done = jax.lax.while_loop(cond, body, init)
-    return x, 0.5 * jnp.sum(r * r), done
+    one = jnp.ones((), x0.dtype)
+    init = (jnp.asarray(0, jnp.int32), x0, one, jnp.zeros_like(x0), one, jnp.asarray(False), jnp.asarray(False))
+    _, x, _, _, _, _, done = jax.lax.while_loop(cond, body, init)
+    # The last accepted step is checked here (the loop checks a point at the start of the next iteration).
+    r = system.residual(params, x, u)
+    q = 0.5 * jnp.sum(r * r)
+    return x, q, done | (q < tol) | (q <= _floor(x))
 
 
 def _minimize_point(
