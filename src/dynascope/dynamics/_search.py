@@ -6,17 +6,20 @@ finds fixed points — stable or not — in a few steps even where F is nearly f
 ill-conditioned, as in gated networks); a point it cannot take to a root starts again from its initial
 state with damped Newton on q itself (Levenberg–Marquardt with the exact Hessian), which finds the
 minima of q, including those with q > 0 (slow points, ghosts). Every function works on a batch of K
-points (and, with `population=True`, on a stack of n networks via vmap) inside one jit; each point stops
-on its own criterion while the others go on.
+points (and, with `population=True`, on a stack of n networks via vmap); each point stops on its own
+criterion, and a few iterations at a time the points still going are gathered into a smaller batch, so
+the few that need a hundred iterations do not make all of them pay for a hundred.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from dynascope.dynamics._system import System
@@ -30,6 +33,9 @@ _LAM_START, _LAM_REJECT, _LAM_MAX = 1e-3, 1e-2, 1e6
 # and the leash: a Newton iterate may not leave the ball of radius _LEASH·(1 + ‖s₀‖) around its start,
 # so that a near-singular Jacobian (by a ghost, say) cannot fling a point to an unrelated root far away.
 _NEWTON_LAM_MIN, _LEASH = 1e-6, 1.0
+# Iterations between two compactions of the batch, the smallest batch a compaction makes, and the work
+# per iteration (~flops) a compaction must save to be worth a compilation of the smaller batch.
+_ROUND, _MIN_BATCH, _MIN_SAVING = 4, 8, 2**24
 
 
 def _q(system: System, params: Any, x: jax.Array, u: jax.Array) -> jax.Array:
@@ -77,115 +83,184 @@ def _finite_or(a: jax.Array, b: jax.Array) -> jax.Array:
     return jnp.where(jnp.all(jnp.isfinite(a)), a, b)
 
 
-def _root_point(
-    system: System,
-    steps: jax.Array,
-    tol: jax.Array,
-    params: Any,
-    x0: jax.Array,
-    u: jax.Array,
-) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Error-oriented damped Newton on r from x0: returns the last iterate, its q, and whether it reached
-    a root (q < tol, q zero to working precision, or a Newton correction at working precision)."""
-    eps = jnp.finfo(x0.dtype).eps
-    radius = _LEASH * (1.0 + _norm(x0))
-
-    def at_root(x: jax.Array, r: jax.Array, dx: jax.Array) -> jax.Array:
-        q = 0.5 * jnp.sum(r * r)
-        return (q < tol) | (q <= _floor(x)) | (_norm(dx) <= 4.0 * eps * (1.0 + _norm(x)))
-
-    def cond(carry: tuple) -> jax.Array:
-        i, _, lam, _, _, _, done = carry
-        return (i < steps) & ~done & (lam >= _NEWTON_LAM_MIN)
-
-    def body(carry: tuple) -> tuple:
-        i, x, lam, bar_prev, n_prev, accepted, _ = carry
-        # One linearization per iteration, at the current point (after a rejected step: again at the same x).
-        r, _, lu, dx = _linearize(system, params, x, u)
-        n_dx = _norm(dx)
-        done = at_root(x, r, dx)
-        stuck = ~jnp.all(jnp.isfinite(dx))  # J − I singular here: Newton on r cannot go on
-        # Damping predicted from the nonlinearity the last accepted step showed (Deuflhard's a-priori estimate).
-        mu = n_prev * _norm(bar_prev) / (_norm(bar_prev - dx) * n_dx) * lam
-        lam = jnp.where(accepted, jnp.where(jnp.isfinite(mu), jnp.minimum(1.0, mu), 1.0), lam)
-        x_t = _finite_or(x + lam * dx, x)
-        r_t = _finite_or(system.residual(params, x_t, u), r)
-        # The simplified Newton correction J(x)⁻¹ r(x_t) measures progress in the "natural" metric of the
-        # linearization: the stiff directions count little, the slow ones a lot. Requiring ‖r‖ itself to fall
-        # (LM's test) rejects the long steps along a slow valley that a root lies at the end of. It reuses the
-        # LU above, and depends on it through x_t: the LAPACK calls of the body run one after the other
-        # (see _after).
-        bar = -jax.scipy.linalg.lu_solve(lu, r_t)
-        theta = _norm(bar) / n_dx
-        ok = jnp.all(jnp.isfinite(bar)) & (theta < 1.0 - 0.25 * lam) & (_norm(x_t - x0) <= radius)
-        ok &= ~done & ~stuck
-        # After a rejection: the a-posteriori estimate, at most half the last factor.
-        mu_back = 0.5 * n_dx * lam * lam / _norm(bar - (1.0 - lam) * dx)
-        lam_bad = jnp.where(jnp.isfinite(mu_back), jnp.minimum(mu_back, 0.5 * lam), 0.5 * lam)
-        lam = jnp.where(ok, lam, jnp.where(stuck, 0.0, lam_bad)).astype(x.dtype)
-        return i + 1, jnp.where(ok, x_t, x), lam, bar, n_dx, ok, done
-
+# -- the two stages, one iteration at a time -----------------------------------------------------------
+# Each stage is a per-point loop whose whole state is its carry, so the driver below can stop it after a
+# few iterations, set the points that are done aside and go on with the rest (see _drive).
+def _root_begin(x0: jax.Array) -> tuple:
+    """Carry of Newton on r at x0: (iteration, iterate, damping λ, last simplified correction, last ‖δ‖,
+    last step accepted, at a root)."""
     one = jnp.ones((), x0.dtype)
-    init = (jnp.asarray(0, jnp.int32), x0, one, jnp.zeros_like(x0), one, jnp.asarray(False), jnp.asarray(False))
-    _, x, _, _, _, _, done = jax.lax.while_loop(cond, body, init)
-    # The last accepted step is checked here (the loop checks a point at the start of the next iteration).
-    r = system.residual(params, x, u)
+    return (jnp.asarray(0, jnp.int32), x0, one, jnp.zeros_like(x0), one, jnp.asarray(False), jnp.asarray(False))
+
+
+def _root_active(carry: tuple, steps: jax.Array) -> jax.Array:
+    i, _, lam, _, _, _, done = carry
+    return (i < steps) & ~done & (lam >= _NEWTON_LAM_MIN)
+
+
+def _root_iteration(system: System, params: Any, x0: jax.Array, u: jax.Array, tol: jax.Array, carry: tuple) -> tuple:
+    """One iteration of error-oriented damped Newton on r (see `search`)."""
+    i, x, lam, bar_prev, n_prev, accepted, _ = carry
+    eps = jnp.finfo(x.dtype).eps
+    # One linearization per iteration, at the current point (after a rejected step: again at the same x).
+    r, _, lu, dx = _linearize(system, params, x, u)
+    n_dx = _norm(dx)
     q = 0.5 * jnp.sum(r * r)
-    return x, q, done | (q < tol) | (q <= _floor(x))
+    done = (q < tol) | (q <= _floor(x)) | (n_dx <= 4.0 * eps * (1.0 + _norm(x)))
+    stuck = ~jnp.all(jnp.isfinite(dx))  # J − I singular here: Newton on r cannot go on
+    # Damping predicted from the nonlinearity the last accepted step showed (Deuflhard's a-priori estimate).
+    mu = n_prev * _norm(bar_prev) / (_norm(bar_prev - dx) * n_dx) * lam
+    lam = jnp.where(accepted, jnp.where(jnp.isfinite(mu), jnp.minimum(1.0, mu), 1.0), lam)
+    x_t = _finite_or(x + lam * dx, x)
+    r_t = _finite_or(system.residual(params, x_t, u), r)
+    # The simplified Newton correction J(x)⁻¹ r(x_t) measures progress in the "natural" metric of the
+    # linearization: the stiff directions count little, the slow ones a lot. Requiring ‖r‖ itself to fall
+    # (LM's test) rejects the long steps along a slow valley that a root lies at the end of. It reuses the
+    # LU above, and depends on it through x_t: the LAPACK calls of the body run one after the other
+    # (see _after).
+    bar = -jax.scipy.linalg.lu_solve(lu, r_t)
+    theta = _norm(bar) / n_dx
+    inside = _norm(x_t - x0) <= _LEASH * (1.0 + _norm(x0))
+    ok = jnp.all(jnp.isfinite(bar)) & (theta < 1.0 - 0.25 * lam) & inside & ~done & ~stuck
+    # After a rejection: the a-posteriori estimate, at most half the last factor.
+    mu_back = 0.5 * n_dx * lam * lam / _norm(bar - (1.0 - lam) * dx)
+    lam_bad = jnp.where(jnp.isfinite(mu_back), jnp.minimum(mu_back, 0.5 * lam), 0.5 * lam)
+    lam = jnp.where(ok, lam, jnp.where(stuck, 0.0, lam_bad)).astype(x.dtype)
+    return i + 1, jnp.where(ok, x_t, x), lam, bar, n_dx, ok, done
 
 
-def _minimize_point(
-    system: System,
-    steps: jax.Array,
-    tol: jax.Array,
-    params: Any,
-    x0: jax.Array,
-    u: jax.Array,
-) -> tuple[jax.Array, jax.Array]:
-    """Levenberg–Marquardt on q with its exact Hessian from x0 -> (state, q)."""
-    q = functools.partial(_q, system, params)
-    grad, hess = jax.grad(q), jax.hessian(q)
-    eps = jnp.finfo(x0.dtype).eps
-    eye = jnp.eye(x0.shape[0], dtype=x0.dtype)
-
-    def cond(carry: tuple) -> jax.Array:
-        i, x, qx, lam = carry
-        return (i < steps) & (lam < _LAM_MAX) & (qx > _floor(x)) & (qx >= tol)
-
-    def body(carry: tuple) -> tuple:
-        i, x, qx, lam = carry
-        g, h = grad(x, u), hess(x, u)
-        # RMS eigenvalue size of H: positive even where H is indefinite, so λ·scale can always restore
-        # positive definiteness (at λ ≥ √S at the latest) and the step tends to a short gradient step.
-        scale = jnp.maximum(jnp.sqrt(jnp.sum(h * h) / x.shape[0]), eps)
-        # A failed Cholesky (H + λ not positive definite) gives NaN: the step is rejected, λ grows.
-        chol = jnp.linalg.cholesky(h + (lam * scale) * eye)
-        delta = -jax.scipy.linalg.cho_solve((chol, True), g)
-        x_new = x + delta
-        q_new = q(x_new, u)
-        ok = jnp.all(jnp.isfinite(x_new)) & jnp.isfinite(q_new) & (q_new < qx)
-        lam = jnp.where(ok, jnp.maximum(lam / 10.0, 100.0 * eps), jnp.maximum(lam * 10.0, _LAM_REJECT))
-        return i + 1, jnp.where(ok, x_new, x), jnp.where(ok, q_new, qx), lam
-
+def _minimize_begin(system: System, params: Any, x0: jax.Array, u: jax.Array, limit: jax.Array) -> tuple:
+    """Carry of Levenberg–Marquardt on q at x0: (iteration, iterate, its q, damping λ, iteration budget)."""
     lam0 = jnp.asarray(_LAM_START, x0.dtype)
-    init = (jnp.asarray(0, jnp.int32), x0, q(x0, u), lam0)
-    _, x, qx, _ = jax.lax.while_loop(cond, body, init)
-    return x, qx
+    return jnp.asarray(0, jnp.int32), x0, _q(system, params, x0, u), lam0, limit
 
 
-def _search_point(
-    system: System,
-    steps: jax.Array,
-    tol: jax.Array,
-    params: Any,
-    x0: jax.Array,
-    u: jax.Array,
-) -> tuple[jax.Array, ...]:
-    x_root, q_root, rooted = _root_point(system, steps, tol, params, x0, u)
-    # Only the points Newton on r could not take to a root minimise q (the others run zero iterations).
-    x_min, q_min = _minimize_point(system, jnp.where(rooted, 0, steps), tol, params, x0, u)
-    x = jnp.where(rooted, x_root, x_min)
-    qx = jnp.where(rooted, q_root, q_min)
+def _minimize_active(carry: tuple, tol: jax.Array) -> jax.Array:
+    i, x, qx, lam, limit = carry
+    return (i < limit) & (lam < _LAM_MAX) & (qx > _floor(x)) & (qx >= tol)
+
+
+def _minimize_iteration(system: System, params: Any, u: jax.Array, carry: tuple) -> tuple:
+    """One Levenberg–Marquardt iteration on q with its exact Hessian (see `search`)."""
+    i, x, qx, lam, limit = carry
+    q = functools.partial(_q, system, params)
+    eps = jnp.finfo(x.dtype).eps
+    g, h = jax.grad(q)(x, u), jax.hessian(q)(x, u)
+    # RMS eigenvalue size of H: positive even where H is indefinite, so λ·scale can always restore
+    # positive definiteness (at λ ≥ √S at the latest) and the step tends to a short gradient step.
+    scale = jnp.maximum(jnp.sqrt(jnp.sum(h * h) / x.shape[0]), eps)
+    # A failed Cholesky (H + λ not positive definite) gives NaN: the step is rejected, λ grows.
+    chol = jnp.linalg.cholesky(h + (lam * scale) * jnp.eye(x.shape[0], dtype=x.dtype))
+    x_new = x - jax.scipy.linalg.cho_solve((chol, True), g)
+    q_new = q(x_new, u)
+    ok = jnp.all(jnp.isfinite(x_new)) & jnp.isfinite(q_new) & (q_new < qx)
+    lam = jnp.where(ok, jnp.maximum(lam / 10.0, 100.0 * eps), jnp.maximum(lam * 10.0, _LAM_REJECT))
+    return i + 1, jnp.where(ok, x_new, x), jnp.where(ok, q_new, qx), lam, limit
+
+
+def _advance_point(
+    system: System, stage: str, until: jax.Array, steps: jax.Array, tol: jax.Array,
+    params: Any, x0: jax.Array, u: jax.Array, carry: tuple,
+) -> tuple:
+    """Iterate `stage` at one point while it is active and its iteration count is below `until`."""
+    if stage == "root":
+        active = functools.partial(_root_active, steps=steps)
+        body = functools.partial(_root_iteration, system, params, x0, u, tol)
+    else:
+        active = functools.partial(_minimize_active, tol=tol)
+        body = functools.partial(_minimize_iteration, system, params, u)
+    return jax.lax.while_loop(lambda c: active(c) & (c[0] < until), body, carry)
+
+
+def _over_points(fn: Callable, population: bool) -> Callable:
+    """fn(params, *per-point arrays) vmapped over points, then over networks (params stacked only if
+    `population`); every per-point array has the leading axes [n, K]."""
+
+    def networks(params: Any, *arrays: Any) -> Any:
+        per_point = jax.vmap(fn, in_axes=(None,) + (0,) * len(arrays))
+        return jax.vmap(per_point, in_axes=(0 if population else None,) + (0,) * len(arrays))(params, *arrays)
+
+    return networks
+
+
+@functools.partial(jax.jit, static_argnames=("system", "stage", "population"))
+def _advance(
+    system: System, stage: str, params: Any, x0: jax.Array, u: jax.Array, carry: tuple, idx: jax.Array,
+    until: jax.Array, steps: jax.Array, tol: jax.Array, *, population: bool,
+) -> tuple[tuple, jax.Array]:
+    """Advance the points `idx [n, B]` of every network (repeats allowed) up to iteration `until`; returns
+    the whole carry with theirs replaced and which points [n, K] are still active."""
+    rows = jnp.arange(idx.shape[0])[:, None]
+    sub = jax.tree.map(lambda a: a[rows, idx], (x0, u, carry))
+    point = functools.partial(_advance_point, system, stage, until, steps, tol)
+    out = _over_points(point, population)(params, *sub)
+    carry = jax.tree.map(lambda a, b: a.at[rows, idx].set(b), carry, out)
+    if stage == "root":
+        active = jax.vmap(jax.vmap(functools.partial(_root_active, steps=steps)))(carry)
+    else:
+        active = jax.vmap(jax.vmap(functools.partial(_minimize_active, tol=tol)))(carry)
+    return carry, active
+
+
+def _subset_size(count: int, k: int, n: int, n_state: int) -> int:
+    """Points per network and compiled call for at most `count` active ones of k in each of n networks:
+    8·4^j (few shapes, few compilations), or all k where that saves less per iteration (~n·k·S³ flops for
+    the factorizations) than a new compilation of the batch would cost."""
+    size = _MIN_BATCH
+    while size < count:
+        size *= 4
+    return k if n * (k - size) * n_state**3 < _MIN_SAVING else min(size, k)
+
+
+def _drive(
+    system: System, stage: str, params: Any, x0: jax.Array, u: jax.Array, carry: tuple, active: np.ndarray,
+    steps: jax.Array, tol: jax.Array, population: bool,
+) -> tuple:
+    """Run `stage` to the end at every point: _ROUND iterations at a time, each time on the points still
+    active only. Under vmap a loop runs as long as its slowest point, so without this the one point in a
+    hundred that needs 100 iterations makes all of them pay for 100."""
+    k = x0.shape[1]
+    until = 0
+    while active.any():
+        until += _ROUND
+        size = _subset_size(int(active.sum(axis=1).max()), k, x0.shape[0], x0.shape[2])
+        # Repeats fill the rows of networks with fewer active points; an inactive point runs no iteration.
+        idx = np.stack([np.resize(np.flatnonzero(a), size) if a.any() else np.zeros(size, np.int64) for a in active])
+        carry, still = _advance(
+            system, stage, params, x0, u, carry, jnp.asarray(idx, jnp.int32), jnp.asarray(until, jnp.int32),
+            steps, tol, population=population,
+        )
+        active = np.asarray(still)
+    return carry
+
+
+@jax.jit
+def _root_start(x0: jax.Array, steps: jax.Array) -> tuple:
+    """The carry of Newton on r at every point of x0 [n, K, S], and who is active."""
+    carry = jax.vmap(jax.vmap(_root_begin))(x0)
+    return carry, jax.vmap(jax.vmap(functools.partial(_root_active, steps=steps)))(carry)
+
+
+@functools.partial(jax.jit, static_argnames=("system", "population"))
+def _minimize_start(
+    system: System, params: Any, x0: jax.Array, u: jax.Array, root: tuple, steps: jax.Array, tol: jax.Array,
+    *, population: bool,
+) -> tuple:
+    """The end of Newton on r (last iterate [n, K, S], whether it is a root [n, K]) and the carry of LM on
+    q from x0 for the points that are not (the others get no iterations), with who is active."""
+
+    def one(params: Any, x0: jax.Array, u: jax.Array, x: jax.Array, done: jax.Array) -> tuple:
+        # The last accepted step is checked here (the loop checks a point at the start of an iteration).
+        q = _q(system, params, x, u)
+        rooted = done | (q < tol) | (q <= _floor(x))
+        return rooted, _minimize_begin(system, params, x0, u, jnp.where(rooted, 0, steps))
+
+    rooted, carry = _over_points(one, population)(params, x0, u, root[1], root[6])
+    return rooted, carry, jax.vmap(jax.vmap(functools.partial(_minimize_active, tol=tol)))(carry)
+
+
+def _measure_point(system: System, params: Any, x: jax.Array, u: jax.Array) -> tuple[jax.Array, ...]:
+    """q at x, the length of the Newton step on q and of the Newton correction on r (see `measure`)."""
     r, jac, _, dx = _linearize(system, params, x, u)
     # The Newton step on q, H⁻¹∇q with H = ∇²q positive definite: the distance to the minimum of q the
     # quadratic model predicts, ~0 at a minimum (slow point or fixed point), inf where H is not positive
@@ -196,12 +271,18 @@ def _search_point(
     min_step = jnp.where(jnp.all(jnp.isfinite(to_min)), _norm(to_min), jnp.inf)
     step = jnp.where(jnp.all(jnp.isfinite(dx)), _norm(dx), jnp.inf)
     step = jnp.where(jnp.all(r == 0), 0.0, step)  # an exact root, even where J − I is singular
-    return x, qx, min_step, step
+    return 0.5 * jnp.sum(r * r), min_step, step
+
+
+@functools.partial(jax.jit, static_argnames=("system", "population"))
+def _measure(system: System, params: Any, u: jax.Array, x: jax.Array, *, population: bool) -> tuple:
+    fn = _over_points(functools.partial(_measure_point, system), population)
+    return fn(params, x, u) if population else tuple(a[0] for a in fn(params, x[None], u[None]))
 
 
 def search(
     system: System, params: Any, inputs: jax.Array, x0: jax.Array, *, steps: int, tol: float, population: bool
-) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+) -> jax.Array:
     """Fixed or slow point reached from every row of `x0 [(n,) K, S]` under `inputs [(n,) K, I]`.
 
     1. Newton on r = F(s) − s with error-oriented damping: δ = −J_r⁻¹ r, and a damping factor λ accepted
@@ -212,32 +293,33 @@ def search(
     2. If that reaches no root within `steps` iterations, inside the leash of radius 1 + ‖s₀‖, or before
        λ < 1e-6: Levenberg–Marquardt on q from s₀, solving (H + λ·‖H‖_F/√S·I) δ = −∇q with the exact
        Hessian H = J_rᵀJ_r + Σ r_i ∇²r_i, which converges quadratically to minima of q with q > 0 too.
-    Either stops once q < `tol`. Returns states `[(n,) K, S]`, q `[(n,) K]`, the length of the Newton step
-    on q, ‖(∇²q)⁻¹∇q‖ `[(n,) K]` (the distance to the minimum of q its quadratic model predicts; ~0 at every
-    minimum, inf where ∇²q is not positive definite) and the length of the next Newton correction on r,
-    ‖J_r⁻¹ r‖ `[(n,) K]` (the distance to a root the linearization predicts; inf where J − I is singular).
+    Either stops once q < `tol`. Returns the end states `[(n,) K, S]` (see `measure`). Every point stops on
+    its own criterion, and the ones still going run on without the others (a few compiled batch sizes),
+    so the cost follows the iterations each point needs.
     References: Deuflhard 2004 (Newton Methods for Nonlinear Problems, §3.3, NLEQ-ERR); Levenberg 1944;
     Marquardt 1963; Sussillo & Barak 2013.
     """
-    # steps and tol are traced, so both phases and every budget share one compiled program per dtype.
+    # steps and tol are traced, so both phases and every budget share the compiled programs of a dtype.
     steps_, tol_ = jnp.asarray(steps, jnp.int32), jnp.asarray(tol, x0.dtype)
-    return _search(system, params, inputs, x0, steps_, tol_, population=population)
+    x0_, u_ = (x0, inputs) if population else (x0[None], inputs[None])
+    carry, active = _root_start(x0_, steps_)
+    root = _drive(system, "root", params, x0_, u_, carry, np.asarray(active), steps_, tol_, population)
+    rooted, carry, active = _minimize_start(system, params, x0_, u_, root, steps_, tol_, population=population)
+    minimum = _drive(system, "minimize", params, x0_, u_, carry, np.asarray(active), steps_, tol_, population)
+    x = jnp.where(rooted[..., None], root[1], minimum[1])
+    return x if population else x[0]
 
 
-@functools.partial(jax.jit, static_argnames=("system", "population"))
-def _search(
-    system: System,
-    params: Any,
-    inputs: jax.Array,
-    x0: jax.Array,
-    steps: jax.Array,
-    tol: jax.Array,
-    *,
-    population: bool,
-) -> tuple[jax.Array, ...]:
-    point = functools.partial(_search_point, system, steps, tol)
-    batch = jax.vmap(point, in_axes=(None, 0, 0))
-    return jax.vmap(batch)(params, x0, inputs) if population else batch(params, x0, inputs)
+def measure(
+    system: System, params: Any, inputs: jax.Array, points: jax.Array, *, population: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """How close every row of `points [(n,) K, S]` (under `inputs [(n,) K, I]`) is to a fixed or slow point,
+    as host arrays `[(n,) K]`: q; the length of the Newton step on q, ‖(∇²q)⁻¹∇q‖ (the distance to the
+    minimum of q its quadratic model predicts; ~0 at every minimum, inf where ∇²q is not positive
+    definite); and the length of the Newton correction on r, ‖J_r⁻¹ r‖ (the distance to a root the
+    linearization predicts; inf where J − I is singular, 0 at an exact root)."""
+    out = _measure(system, params, inputs, points, population=population)
+    return tuple(np.asarray(a) for a in out)
 
 
 def speeds_squared(system: System, params: Any, points: jax.Array, inputs: jax.Array, *, population: bool) -> jax.Array:

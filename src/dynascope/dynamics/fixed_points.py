@@ -24,7 +24,7 @@ import numpy as np
 
 from dynascope.dynamics._candidates import Points, Status, located, merge_valleys, unique, zero_floor
 from dynascope.dynamics._options import FixedPointOptions, make_options
-from dynascope.dynamics._search import adam, search
+from dynascope.dynamics._search import adam, measure, search
 from dynascope.dynamics._system import (
     System, as_system, bucket, cast, check_step, chunk_networks, float_dtype, jacobians, map_chunks, pad_rows,
     x64_scope,
@@ -307,14 +307,12 @@ def _run_phases(
         )
     elif opts.descent_steps:
         steps, tol = opts.descent_steps, float(opts.descent_tol)
-        x = search(system, params, u1, x, steps=steps, tol=tol, population=population)[0]
+        x = search(system, params, u1, x, steps=steps, tol=tol, population=population)
     with x64_scope(opts.float64):
         d = np.float64 if opts.float64 else dtype
-        out = search(
-            system, cast(params, d), jnp.asarray(u, d), jnp.asarray(x, d),
-            steps=opts.newton_steps, tol=0.0, population=population,
-        )
-        return tuple(np.asarray(a) for a in out)
+        p, u2 = cast(params, d), jnp.asarray(u, d)
+        x = search(system, p, u2, jnp.asarray(x, d), steps=opts.newton_steps, tol=0.0, population=population)
+        return (np.asarray(x), *measure(system, p, u2, x, population=population))
 
 
 def _assemble(
