@@ -187,6 +187,38 @@ def test_slow_dynamics_skeleton_runs_on_until_the_departures_reach_their_nodes()
     assert signature(capped)["terminals"] == {"unresolved": 2} and capped.graph["steps"] == 2000
 
 
+def test_default_cap_follows_the_slowest_modes_past_32_chunks():
+    # n_steps = 100: 32 chunks (3200 steps) are far too few for c = 1e-3, whose departures need ~7000.
+    p = {"c": jnp.float32(1e-3)}
+    seeds = np.random.default_rng(0).uniform(-1.5, 1.5, size=(16, 2))
+    fp = find_fixed_points(slow_bistable, p, U0, seeds, options=FAST)
+    c = float(np.float32(1e-3))
+    needed = _steps_to_node(c, 1e-3, 1e-2 * 2.0)
+    assert needed > 3200
+    g = skeleton(slow_bistable, p, fp, n_steps=100)
+    assert signature(g)["terminals"] == {} and signature(g)["edges"] == [[1, 0], [1, 0]]
+    assert g.graph["steps"] == 100 * -(-needed // 100)
+    # the cap: escape from the saddle (1 + c) by 1/epsilon, then 10 e-folds of the slowest mode (1 − c)
+    cap = np.log(1e3) / np.log1p(c) + 10.0 / -np.log1p(-c)
+    assert g.graph["max_steps"] == 100 * int(np.ceil(cap / 100))
+
+
+def test_population_skeletons_of_fast_and_slow_networks_equal_one_by_one():
+    # one network settles in the first chunk, the other needs dozens: it runs on alone.
+    stacked = {"c": jnp.asarray([1e-1, 1e-3], jnp.float32)}
+    seeds = np.random.default_rng(0).uniform(-1.5, 1.5, size=(16, 2))
+    pop = find_fixed_points_population(slow_bistable, stacked, U0, seeds, options=FAST)
+    graphs = skeleton_population(slow_bistable, stacked, pop, n_steps=100)
+    steps = [g.graph["steps"] for g in graphs]
+    assert steps[0] == 100 and steps[1] > 3200
+    for i, c in enumerate([1e-1, 1e-3]):
+        one = skeleton(slow_bistable, {"c": jnp.float32(c)}, pop[i], n_steps=100)
+        assert signature(graphs[i]) == signature(one) == signature(graphs[1])
+        assert one.graph["steps"] == steps[i]
+        for a, b in one.edges:
+            assert graphs[i].edges[a, b]["weight"] == one.edges[a, b]["weight"]
+
+
 def test_population_skeletons_equal_one_by_one():
     stacked = {"a": jnp.asarray([1.0, 3.0], jnp.float32)}
     pop = find_fixed_points_population(bistable, stacked, U0, SEEDS_2D, options=FAST, continuous=True, alpha=0.1)
@@ -209,7 +241,7 @@ def test_skeleton_errors():
     assert skeleton(bistable, p, fp, np.array([0.0]), continuous=True, alpha=0.1).number_of_nodes() == 3
     with pytest.raises(ConfigError, match=r"n_steps must be an integer ≥ 4"):
         skeleton(bistable, p, fp, n_steps=2, continuous=True, alpha=0.1)
-    with pytest.raises(ConfigError, match=r"max_steps must be None \(default 32·n_steps\) or an integer ≥ n_steps = 100"):
+    with pytest.raises(ConfigError, match=r"max_steps must be None \(chosen from the slowest modes, 32–256·n_steps\) or an integer ≥ n_steps = 100"):
         skeleton(bistable, p, fp, n_steps=100, max_steps=50, continuous=True, alpha=0.1)
     with pytest.raises(ConfigError, match=r"fixed_points must be a FixedPoints"):
         skeleton(bistable, p, fp.states, continuous=True, alpha=0.1)

@@ -31,7 +31,8 @@ class AnalysisOptions:
     saddle_seeds_per_pair: second-round seeds between pairs of stable points (finds the saddles that
     trajectory seeds miss). skeleton_steps: steps each saddle departure is simulated before it is first
     matched to a node; departures still moving then run on, skeleton_steps at a time, up to
-    skeleton_max_steps (None: 32·skeleton_steps), as slow (gated) networks need. seed: PRNG seed.
+    skeleton_max_steps (None: chosen per network from its slowest modes, 32–256·skeleton_steps), as slow
+    (gated) networks need. seed: PRNG seed.
     """
 
     n_trials: int = 64

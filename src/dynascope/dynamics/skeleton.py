@@ -2,7 +2,7 @@
 
 Every saddle is left along each of its unstable eigendirections, on both sides, from a distance
 `epsilon`; all departures (of all saddles, and of all networks of a population) are simulated at once
-in one compiled, vmapped loop, and each end point is matched to a fixed point or to a terminal node
+in compiled, vmapped chunks, each until it settles, and each end point is matched to a fixed point or to a terminal node
 'unbounded', 'cycle' or 'unresolved'. The graph's `signature` compares networks by topology.
 References: Sussillo & Barak 2013; Maheswaranathan et al. 2019 (topology shared across architectures).
 """
@@ -31,7 +31,7 @@ TERMINALS = ("unbounded", "cycle", "unresolved")
 @dataclasses.dataclass(frozen=True)
 class _Config:
     n_steps: int
-    max_steps: int
+    max_steps: int | None
     epsilon: float
     match_tol: float
     include_slow: bool
@@ -42,10 +42,22 @@ class _Config:
         """Steps run past the end to recognise a periodic orbit (by its return to the end state)."""
         return max(2, min(500, self.n_steps // 2))
 
-    @property
-    def max_chunks(self) -> int:
-        """Chunks of n_steps that may run before the departures still moving are left 'unresolved'."""
-        return -(-self.max_steps // self.n_steps)
+    def max_chunks(self, eigvals: np.ndarray, stable: np.ndarray, unstable: np.ndarray, system: System) -> int:
+        """Chunks of n_steps a network's departures may run before the ones still moving are left
+        'unresolved': max_steps if given, else the steps for the slowest escape from a saddle (by a factor
+        1/epsilon) plus an e^DECAYS-fold decay of the slowest stable mode, as the nodes' eigenvalues
+        `[N, S]` predict (`stable`, `unstable` [N, S] mark the modes; for a flow, of its Euler step), within
+        MIN_CHUNKS–MAX_CHUNKS. A GRU whose gates hold |λ| = 1 − 5e-5 at its memories needs ~200 000 steps."""
+        if self.max_steps is not None:
+            return -(-self.max_steps // self.n_steps)
+        mu = np.abs(1.0 + system.alpha * eigvals) if system.continuous else np.abs(eigvals)
+        with np.errstate(divide="ignore"):
+            rate = -np.log(mu)  # per step: > 0 for a decaying mode, < 0 for a growing one
+        decay = DECAYS / rate[stable].min() if stable.any() else 0.0
+        escape = np.log(1.0 / self.epsilon) / -rate[unstable].max() if unstable.any() else 0.0
+        steps = decay + escape
+        chunks = np.ceil(steps / self.n_steps) if np.isfinite(steps) else MAX_CHUNKS
+        return int(np.clip(chunks, MIN_CHUNKS, MAX_CHUNKS))
 
 
 def skeleton(
@@ -70,13 +82,16 @@ def skeleton(
     their row in `fixed_points`, with attributes `index` (= n_unstable), `state [S]`, `stable`, `q`,
     `status`, `kind` (see linearization.KINDS), `outside_reachable` and `label` (str(index)). From every
     node with unstable modes, the map (or the Euler-stepped flow) is run from x* ± epsilon·v for each
-    unstable eigenvector v (the real part for a complex pair), `n_steps` at a time: while any departure
+    unstable eigenvector v (the real part for a complex pair), `n_steps` at a time: while a departure
     has not yet settled — come within match_tol·(1 + ‖x*‖) of another node, gone beyond the bound, or
-    onto a periodic orbit — all run `n_steps` more, in the same compiled loop, up to `max_steps` in all
-    (default 32·n_steps). Slow dynamics (gated networks whose update gates hold F(s) ≈ s, eigenvalues
-    within 1e-3 of 1) take tens of thousands of steps to leave a saddle and reach the next node. The
-    steps simulated are `graph.graph['steps']`. An end point within match_tol·(1 + ‖x*‖) of another
-    fixed point x* gives an edge to it; otherwise to the terminal node 'unbounded' (norm beyond
+    onto a periodic orbit — it runs `n_steps` more (the settled ones stop where they are), up to
+    `max_steps` in all. Slow dynamics (gated networks whose update gates hold F(s) ≈ s, eigenvalues
+    within 1e-4 of 1) take 10⁴–10⁵ steps to leave a saddle and reach the next node, so by default
+    (None) max_steps follows the nodes' eigenvalues: the slowest escape from a saddle by a factor
+    1/epsilon plus a 10-e-fold decay of the slowest stable mode, between 32 and 256 times n_steps
+    (recorded in `graph.graph['max_steps']`). The steps simulated (by the longest departure) are
+    `graph.graph['steps']`. An end point within match_tol·(1 + ‖x*‖) of another fixed point x* gives an
+    edge to it; otherwise to the terminal node 'unbounded' (norm beyond
     1e3·(1 + largest fixed-point norm), or not finite), 'cycle' (run on for min(500, n_steps/2) more
     steps, it moves away from its end state and comes back within the same tolerance) or 'unresolved'
     (still moving at the cap, including an end point back at its own saddle: not left yet, or a
@@ -162,8 +177,10 @@ def _check(system: System, model: Any, params: Any, fps: list[FixedPoints]) -> N
     check_step(system, model, params, fps[0].states.shape[1], fps[0].inputs.shape[1])
 
 
-#: max_steps when none is given, in units of n_steps.
-MAX_CHUNKS = 32
+#: Bounds of the max_steps chosen per network when none is given, in units of n_steps.
+MIN_CHUNKS, MAX_CHUNKS = 32, 256
+#: The default max_steps lets the slowest stable mode decay by e^DECAYS (and the slowest escape happen).
+DECAYS = 10.0
 
 
 def _config(
@@ -171,12 +188,10 @@ def _config(
 ) -> _Config:
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 4:
         raise ConfigError(f"n_steps must be an integer ≥ 4 (steps simulated from each saddle), got {n_steps!r}.")
-    if max_steps is None:
-        max_steps = MAX_CHUNKS * n_steps
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < n_steps:
+    if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < n_steps):
         raise ConfigError(
-            f"max_steps must be None (default {MAX_CHUNKS}·n_steps) or an integer ≥ n_steps = {n_steps} (the cap on "
-            f"the steps simulated from each saddle while some departure is still moving), got {max_steps!r}."
+            f"max_steps must be None (chosen from the slowest modes, {MIN_CHUNKS}–{MAX_CHUNKS}·n_steps) or an "
+            f"integer ≥ n_steps = {n_steps} (the cap on the steps simulated from each saddle), got {max_steps!r}."
         )
     for name, v in (("epsilon", epsilon), ("match_tol", match_tol)):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
@@ -237,10 +252,9 @@ def _departures(fp: FixedPoints, rows: np.ndarray, eig: tuple, system: System, e
     return meta, (np.stack(starts) if starts else np.zeros((0, s), fp.states.dtype))
 
 
-def _simulate_one(
+def _chunk_one(
     system: System,
     n_steps: int,
-    max_chunks: int,
     window: int,
     tol: float,
     params: Any,
@@ -249,59 +263,87 @@ def _simulate_one(
     nodes: jax.Array,
     node_ok: jax.Array,
     own: jax.Array,
-    live: jax.Array,
     big: jax.Array,
-) -> tuple[jax.Array, jax.Array, jax.Array]:
+) -> tuple[jax.Array, jax.Array]:
+    """`n_steps` more steps of departures `x0 [B, S]` of one network -> end states [B, S] and which have
+    settled [B]: within tol·(1 + ‖x*‖) of a node (where `node_ok`) other than their own (`own [B]`), beyond
+    the norm `big`, not finite, or on a periodic orbit (recognised in the last `window` steps)."""
     step = jax.vmap(system.step, in_axes=(None, 0, None))
     node_tol = tol * (1.0 + jnp.sqrt(jnp.sum(nodes * nodes, axis=-1)))
     others = node_ok[None, :] & (jnp.arange(nodes.shape[0])[None, :] != own[:, None])
+    ref = jax.lax.fori_loop(0, n_steps - window, lambda _, x: step(params, x, u), x0)
 
-    def returns(ahead: jax.Array, ref: jax.Array) -> jax.Array:
-        """[D]: moved more than 2·tol away from `ref` and came back within tol (a periodic orbit)."""
-        t = tol * (1.0 + jnp.sqrt(jnp.sum(ref * ref, axis=-1)))
-        away = jax.lax.cummax(ahead, axis=0) > 2.0 * t
-        return jnp.any((ahead[1:] <= t) & away[:-1], axis=0)
+    def body(x: jax.Array, _: Any) -> tuple[jax.Array, jax.Array]:
+        x = step(params, x, u)
+        return x, jnp.sqrt(jnp.sum((x - ref) ** 2, axis=-1))
 
-    def chunk(s: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """n_steps more steps; the last `window` of them also tell whether the orbit is periodic."""
-        ref = jax.lax.fori_loop(0, n_steps - window, lambda _, x: step(params, x, u), s)
+    end, ahead = jax.lax.scan(body, ref, None, length=window)
+    # Periodic: moved more than 2·tol away from `ref` and came back within tol.
+    t = tol * (1.0 + jnp.sqrt(jnp.sum(ref * ref, axis=-1)))
+    away = jax.lax.cummax(ahead, axis=0) > 2.0 * t
+    periodic = jnp.any((ahead[1:] <= t) & away[:-1], axis=0)
+    d = jnp.sqrt(jnp.sum((end[:, None, :] - nodes[None, :, :]) ** 2, axis=-1))
+    at_node = jnp.any((d <= node_tol[None, :]) & others, axis=1)
+    gone = ~jnp.all(jnp.isfinite(end), axis=-1) | (jnp.sqrt(jnp.sum(end * end, axis=-1)) > big)
+    return end, at_node | gone | periodic
 
+
+@functools.partial(jax.jit, static_argnames=("system", "n_steps", "window", "tol", "population"))
+def _advance(
+    system: System,
+    params: Any,
+    u: jax.Array,
+    s: jax.Array,
+    settled: jax.Array,
+    nodes: jax.Array,
+    node_ok: jax.Array,
+    own: jax.Array,
+    big: jax.Array,
+    nets: jax.Array,
+    deps: jax.Array,
+    *,
+    n_steps: int,
+    window: int,
+    tol: float,
+    population: bool,
+) -> tuple[jax.Array, jax.Array]:
+    """One chunk of `n_steps` for the departures `deps [m, B]` of the networks `nets [m]` (repeats
+    allowed) of `s [n, D, S]`; returns s and `settled [n, D]` with theirs replaced."""
+    rows = nets[:, None]
+    one = functools.partial(_chunk_one, system, n_steps, window, tol)
+    sub = (u[nets], s[rows, deps], nodes[nets], node_ok[nets], own[rows, deps], big[nets])
+    if population:
+        end, done = jax.vmap(one)(jax.tree.map(lambda a: a[nets], params), *sub)
+    else:
+        end, done = jax.vmap(one, in_axes=(None, 0, 0, 0, 0, 0, 0))(params, *sub)
+    return s.at[rows, deps].set(end), settled.at[rows, deps].set(done)
+
+
+@functools.partial(jax.jit, static_argnames=("system", "window", "population"))
+def _tail(system: System, params: Any, u: jax.Array, end: jax.Array, *, window: int, population: bool) -> jax.Array:
+    """Distances `[n, W, D]` from each end state `end [n, D, S]` of the `window` states that follow it."""
+
+    def one(params: Any, u: jax.Array, end: jax.Array) -> jax.Array:
+        step = jax.vmap(system.step, in_axes=(None, 0, None))
+
+        # Recording only the distance back to the end keeps memory at [W, D] instead of [W, D, S].
         def body(x: jax.Array, _: Any) -> tuple[jax.Array, jax.Array]:
             x = step(params, x, u)
-            return x, jnp.sqrt(jnp.sum((x - ref) ** 2, axis=-1))
+            return x, jnp.sqrt(jnp.sum((x - end) ** 2, axis=-1))
 
-        end, ahead = jax.lax.scan(body, ref, None, length=window)
-        return end, returns(ahead, ref)
+        return jax.lax.scan(body, end, None, length=window)[1]
 
-    def settled(s: jax.Array, periodic: jax.Array) -> jax.Array:
-        """[D]: at another node, beyond the bound (or not finite), on a periodic orbit, or padding."""
-        d = jnp.sqrt(jnp.sum((s[:, None, :] - nodes[None, :, :]) ** 2, axis=-1))
-        at_node = jnp.any((d <= node_tol[None, :]) & others, axis=1)
-        gone = ~jnp.all(jnp.isfinite(s), axis=-1) | (jnp.sqrt(jnp.sum(s * s, axis=-1)) > big)
-        return at_node | gone | periodic | ~live
-
-    # Slow dynamics (a GRU whose update gate holds F(s) ≈ s) need far more than n_steps to reach the next
-    # node: run chunk after chunk, in the same compiled loop, until every departure has settled or the cap.
-    def cond(carry: tuple) -> jax.Array:
-        k, s, periodic = carry
-        return (k < max_chunks) & ~jnp.all(settled(s, periodic))
-
-    def body(carry: tuple) -> tuple:
-        k, s, _ = carry
-        return (k + 1, *chunk(s))
-
-    k, end, _ = jax.lax.while_loop(cond, body, (jnp.asarray(1, jnp.int32), *chunk(x0)))
-
-    # Running on past the end and recording only the distance back to it keeps memory at [W, D]
-    # instead of the [W, D, S] of a stored tail.
-    def tail(s: jax.Array, _: Any) -> tuple[jax.Array, jax.Array]:
-        s = step(params, s, u)
-        return s, jnp.sqrt(jnp.sum((s - end) ** 2, axis=-1))
-
-    return end, jax.lax.scan(tail, end, None, length=window)[1], k * n_steps
+    return jax.vmap(one, in_axes=(0 if population else None, 0, 0))(params, u, end)
 
 
-@functools.partial(jax.jit, static_argnames=("system", "n_steps", "max_chunks", "window", "tol", "population"))
+def _batch(count: int, total: int, smallest: int) -> int:
+    """Rows per compiled call for `count` of `total`: smallest·4^j (few shapes, few compilations), ≤ total."""
+    size = smallest
+    while size < count:
+        size *= 4
+    return min(size, total)
+
+
 def _simulate(
     system: System,
     params: Any,
@@ -310,25 +352,39 @@ def _simulate(
     nodes: jax.Array,
     node_ok: jax.Array,
     own: jax.Array,
-    live: jax.Array,
+    live: np.ndarray,
     big: jax.Array,
-    *,
-    n_steps: int,
-    max_chunks: int,
-    window: int,
-    tol: float,
+    max_chunks: np.ndarray,
+    cfg: _Config,
     population: bool,
-) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """End states `[(n,) D, S]` of the departures `x0 [(n,) D, S]` under inputs `u [(n,) I]`, the distances
-    `[(n,) W, D]` from each end state of the `window` states that follow it, and the steps simulated
-    `[(n,)]`. Chunks of `n_steps` run until every departure is within `tol`·(1 + ‖x*‖) of a node
-    `nodes [(n,) N, S]` (where `node_ok [(n,) N]`) other than its own (`own [(n,) D]`), beyond the norm
-    `big [(n,)]`, or on a periodic orbit (padding, `live [(n,) D]` False, counts as settled), or until
-    `max_chunks` chunks."""
-    one = functools.partial(_simulate_one, system, n_steps, max_chunks, window, tol)
-    if population:
-        return jax.vmap(one)(params, u, x0, nodes, node_ok, own, live, big)
-    return one(params, u, x0, nodes, node_ok, own, live, big)
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """End states `[n, D, S]` of the departures `x0 [n, D, S]` (of n networks; `live [n, D]` False for
+    padding) under inputs `u [n, I]`, the distances `[n, W, D]` from each end state of the `window` states
+    that follow it, and the steps simulated per network `[n]`. Every departure runs chunks of `n_steps`
+    until it has settled (see _chunk_one) or its network's `max_chunks [n]` chunks. The ones still moving
+    run on without the settled ones, so one slow departure costs its own steps, not the whole population's."""
+    n, d = x0.shape[:2]
+    s, settled = x0, jnp.asarray(~live)
+    chunks = np.zeros(n, np.int64)
+    active = live
+    while True:
+        active = active & (chunks < max_chunks)[:, None]
+        if not active.any():
+            break
+        nets = np.flatnonzero(active.any(axis=1))
+        # Repeats fill the batch: a repeated network or departure computes the same result twice.
+        net_idx = np.resize(nets, _batch(nets.size, n, 1))
+        b = _batch(int(active[nets].sum(axis=1).max()), d, 8)
+        dep_idx = np.stack([np.resize(np.flatnonzero(active[i]), b) for i in net_idx])
+        s, settled = _advance(
+            system, params, u, s, settled, nodes, node_ok, own, big, jnp.asarray(net_idx, jnp.int32),
+            jnp.asarray(dep_idx, jnp.int32), n_steps=cfg.n_steps, window=cfg.window, tol=cfg.match_tol,
+            population=population,
+        )
+        chunks[nets] += 1
+        active = ~np.asarray(settled)
+    ahead = _tail(system, params, u, s, window=cfg.window, population=population)
+    return np.asarray(s), np.asarray(ahead), chunks * cfg.n_steps
 
 
 def _destination(end: np.ndarray, ahead: np.ndarray, nodes: np.ndarray, rows: np.ndarray, cfg: _Config) -> Any:
@@ -372,7 +428,7 @@ def _skeletons(
     deps = [_departures(fp, rows, e, system, cfg.epsilon) for fp, (rows, _), e in zip(fps, selected, eigs)]
     n_dep = [start.shape[0] for _, start in deps]
     ends = ahead = np.zeros((len(fps), 0, 0))
-    steps = np.zeros(len(fps), int)
+    steps = caps = np.zeros(len(fps), int)
     if max(n_dep):
         d_size = bucket(max(n_dep))
         # a network without departures simulates copies of its first node (results unused)
@@ -389,19 +445,20 @@ def _skeletons(
         norms = np.where(node_ok, np.linalg.norm(states, axis=-1), 0.0)
         big = 1e3 * (1.0 + norms.max(axis=1))
         u = np.stack([u for _, u in selected])
+        caps = np.asarray([
+            cfg.max_chunks(e[0], stable_modes(e[0], system.continuous), unstable_modes(e[0], system.continuous), system)
+            for e in eigs
+        ])
         with x64_scope(cfg.float64):
             d = np.float64 if cfg.float64 else dtype
-            kw = dict(n_steps=cfg.n_steps, max_chunks=cfg.max_chunks, window=cfg.window, tol=cfg.match_tol,
-                      population=population)
-            args = (jnp.asarray(u, d), jnp.asarray(x0, d), jnp.asarray(states, d), jnp.asarray(node_ok),
-                    jnp.asarray(own), jnp.asarray(live), jnp.asarray(big, d))
-            if not population:
-                args = tuple(a[0] for a in args)
-            out = _simulate(system, cast(params, d), *args, **kw)
-            ends, ahead, steps = (np.asarray(a) if population else np.asarray(a)[None] for a in out)
+            ends, ahead, steps = _simulate(
+                system, cast(params, d), jnp.asarray(u, d), jnp.asarray(x0, d), jnp.asarray(states, d),
+                jnp.asarray(node_ok), jnp.asarray(own), live, jnp.asarray(big, d), caps, cfg, population,
+            )
     graphs = []
     for i, (fp, (rows, _)) in enumerate(zip(fps, selected)):
-        g = nx.DiGraph(steps=int(steps[i]) if n_dep[i] else 0)
+        simulated = (int(steps[i]), int(caps[i]) * cfg.n_steps) if n_dep[i] else (0, 0)
+        g = nx.DiGraph(steps=simulated[0], max_steps=simulated[1])
         w = eigs[i][0]
         kinds = stability_kind(w, system.continuous) if rows.size else []
         for j, row in enumerate(rows):
