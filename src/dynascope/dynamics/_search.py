@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from dynascope.dynamics._system import System
+from dynascope.dynamics._system import System, compacted_size
 
 # Levenberg damping, relative to the curvature scale ‖H‖_F/√S: start, the value a rejected step jumps to at
 # least, and the ceiling past which no step can lower q any more (a minimum to working precision). The
@@ -203,13 +203,11 @@ def _advance(
 
 
 def _subset_size(count: int, k: int, n: int, n_state: int) -> int:
-    """Points per network and compiled call for at most `count` active ones of k in each of n networks:
-    8·4^j (few shapes, few compilations), or all k where that saves less per iteration (~n·k·S³ flops for
-    the factorizations) than a new compilation of the batch would cost."""
-    size = _MIN_BATCH
-    while size < count:
-        size *= 4
-    return k if n * (k - size) * n_state**3 < _MIN_SAVING else min(size, k)
+    """Points per network and compiled call for at most `count` active ones of k in each of n networks
+    (see compacted_size), or all k where that saves less per iteration (~n·k·S³ flops for the
+    factorizations) than a new compilation of the batch would cost."""
+    size = compacted_size(count, k, _MIN_BATCH)
+    return k if n * (k - size) * n_state**3 < _MIN_SAVING else size
 
 
 def _drive(

@@ -144,6 +144,15 @@ def bucket(n: int) -> int:
     return 1 << max(0, int(n) - 1).bit_length()
 
 
+def compacted_size(count: int, total: int, smallest: int) -> int:
+    """Rows per compiled call for the `count` of `total` rows still being worked on: smallest·4^j, at most
+    `total`. A loop that sets its finished rows aside shrinks its batch through few shapes (compilations)."""
+    size = smallest
+    while size < count:
+        size *= 4
+    return min(size, total)
+
+
 def pad_rows(a: np.ndarray, size: int, axis: int = 0) -> np.ndarray:
     """`a` padded along `axis` to `size` with copies of its first row (valid points, so no NaN appears)."""
     n = a.shape[axis]

@@ -20,7 +20,9 @@ import jax.numpy as jnp
 import networkx as nx
 import numpy as np
 
-from dynascope.dynamics._system import System, as_system, bucket, cast, check_step, jacobians, pad_rows, x64_scope
+from dynascope.dynamics._system import (
+    System, as_system, bucket, cast, check_step, compacted_size, jacobians, pad_rows, x64_scope,
+)
 from dynascope.dynamics.fixed_points import FixedPoints, Status, _population_size
 from dynascope.dynamics.linearization import eigendecompose, stability_kind, stable_modes, unstable_modes
 from dynascope.errors import ConfigError
@@ -336,14 +338,6 @@ def _tail(system: System, params: Any, u: jax.Array, end: jax.Array, *, window: 
     return jax.vmap(one, in_axes=(0 if population else None, 0, 0))(params, u, end)
 
 
-def _batch(count: int, total: int, smallest: int) -> int:
-    """Rows per compiled call for `count` of `total`: smallest·4^j (few shapes, few compilations), ≤ total."""
-    size = smallest
-    while size < count:
-        size *= 4
-    return min(size, total)
-
-
 def _simulate(
     system: System,
     params: Any,
@@ -373,8 +367,8 @@ def _simulate(
             break
         nets = np.flatnonzero(active.any(axis=1))
         # Repeats fill the batch: a repeated network or departure computes the same result twice.
-        net_idx = np.resize(nets, _batch(nets.size, n, 1))
-        b = _batch(int(active[nets].sum(axis=1).max()), d, 8)
+        net_idx = np.resize(nets, compacted_size(nets.size, n, 1))
+        b = compacted_size(int(active[nets].sum(axis=1).max()), d, 8)
         dep_idx = np.stack([np.resize(np.flatnonzero(active[i]), b) for i in net_idx])
         s, settled = _advance(
             system, params, u, s, settled, nodes, node_ok, own, big, jnp.asarray(net_idx, jnp.int32),
