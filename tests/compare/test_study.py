@@ -118,6 +118,16 @@ def test_summary_is_the_distance_matrix_read_by_hand(run):
     assert summary[("chance accuracy", "all")] == pytest.approx(0.5)
 
 
+def test_between_within_when_every_within_distance_is_zero():
+    from dynascope.compare.study import summarise
+
+    archs = ["gru", "gru", "lstm", "lstm"]
+    one_solution = summarise(np.zeros((4, 4)), archs, np.zeros(4, int))
+    assert one_solution[("between / within", "all")] == 1.0  # nothing separated
+    by_arch = np.array([[0, 0, 1, 1], [0, 0, 1, 1], [1, 1, 0, 0], [1, 1, 0, 0]], float)
+    assert summarise(by_arch, archs, np.array([0, 0, 1, 1]))[("between / within", "all")] == np.inf
+
+
 def test_topology_from_stored_skeletons_and_the_modal_share(run):
     nets = run.sql('select network, "group", arch from networks order by network').fetchall()
     for group in run.groups():

@@ -208,7 +208,7 @@ def summarise(D: np.ndarray, archs: list[str], clusters: np.ndarray, keys: list[
            ("chance accuracy", "all"): pop.chance_accuracy(archs),
            ("mean distance within architecture", "all"): within,
            ("mean distance between architectures", "all"): between,
-           ("between / within", "all"): between / within if within > 0 else float("nan"),
+           ("between / within", "all"): _ratio(between, within),
            ("cluster-architecture agreement (ARI)", "all"): pop.agreement(clusters, archs)}
     out.update({("mean distance within architecture", a): v for a, v in per.items()})
     if keys is not None:
@@ -217,6 +217,14 @@ def summarise(D: np.ndarray, archs: list[str], clusters: np.ndarray, keys: list[
         out.update({("share with the modal topology", a): v for a, v in shares.items()})
         out[("distinct topologies", "all")] = float(len(set(keys)))
     return out
+
+
+def _ratio(between: float, within: float) -> float:
+    """between / within; where every within-architecture distance is 0: 1 if the between ones are too
+    (one solution for all, the metric separates nothing), inf if not (perfect separation)."""
+    if within > 0 or not np.isfinite(within) or not np.isfinite(between):
+        return between / within if within > 0 else float("nan")
+    return 1.0 if between == 0 else float("inf")
 
 
 def _write(run: Any, r: MetricResult) -> None:
