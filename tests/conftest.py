@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# `dynascope` commands run by the tests (subprocesses) keep no compilation cache in the user's home.
+os.environ.setdefault("DYNASCOPE_CACHE_DIR", "off")
 
 import jax  # noqa: E402
 import pytest  # noqa: E402

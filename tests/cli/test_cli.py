@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -72,6 +74,20 @@ def test_user_errors_are_one_line_with_exit_code_2(args, message, tmp_path):
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and message in lines[0], res.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_the_command_keeps_compiled_programs_where_it_is_told(tmp_path):
+    from dynascope.cli._app import compilation_cache_dir
+
+    assert compilation_cache_dir({"DYNASCOPE_CACHE_DIR": "off"}) is None
+    assert compilation_cache_dir({"XDG_CACHE_HOME": "/c"}) == Path("/c/dynascope/jax")
+    assert compilation_cache_dir({"DYNASCOPE_CACHE_DIR": str(tmp_path), "XDG_CACHE_HOME": "/c"}) == tmp_path
+    cache = tmp_path / "cache"
+    env = {**os.environ, "DYNASCOPE_CACHE_DIR": str(cache)}
+    res = subprocess.run([sys.executable, "-m", "dynascope", "train", *TINY, "--out", str(tmp_path / "r")],
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert res.returncode == 0, res.stderr
+    assert len(list(cache.iterdir())) > 0  # the training program was written to the cache
 
 
 def test_resume_of_a_different_config_is_refused(tmp_path):
