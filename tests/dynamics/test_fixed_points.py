@@ -355,6 +355,30 @@ def test_small_q_alone_is_not_convergence_where_the_map_is_nearly_flat():
     assert fp.n_failed + fp.n_found[fp.converged].sum() == 64
 
 
+def test_a_root_reached_on_the_last_allowed_newton_step_counts():
+    # r(s) = 30·(3s − c) + ½tanh(3s − c)³: a root at c/3, which float64 cannot represent, so q stays above
+    # zero at it and only the Newton correction (~eps) says the root is reached. Three Newton steps reach it
+    # from every seed; the last of them must be recognised, not handed to the minimisation of q.
+    def step(p, s, x):
+        return s + 30.0 * (3.0 * s - p["c"]) + 0.5 * jnp.tanh(3.0 * s - p["c"]) ** 3
+
+    from dynascope.dynamics._search import measure, search
+    from dynascope.dynamics._system import as_system
+
+    c = np.array([1234.5671, -987.6543])
+    seeds = c / 3 + np.random.default_rng(0).normal(size=(64, 2)) * 0.3
+    system = as_system(step)
+    with jax.enable_x64(True):
+        p, u = {"c": jnp.asarray(c)}, jnp.zeros((64, 1))
+        x = search(system, p, u, jnp.asarray(seeds), steps=3, tol=0.0, population=False)
+        q, _, correction = measure(system, p, u, x, population=False)
+        fp = find_fixed_points(step, p, np.zeros(1), seeds, descent_steps=0, newton_steps=3)
+    # every seed's own end state, not only the best of them after de-duplication
+    np.testing.assert_allclose(np.asarray(x), np.broadcast_to(c / 3, (64, 2)), rtol=0, atol=1e-12)
+    assert q.max() < 1e-20 and correction.max() < 1e-12
+    assert len(fp) == 1 and fp.converged.all() and fp.n_found.sum() == 64
+
+
 def test_failed_searches_are_dropped_and_counted_or_kept_with_their_status():
     rng = np.random.default_rng(1)
     p = _linear_params(rng, False)

@@ -203,6 +203,22 @@ def test_default_cap_follows_the_slowest_modes_past_32_chunks():
     assert g.graph["max_steps"] == 100 * int(np.ceil(cap / 100))
 
 
+def test_default_cap_of_a_flow_ignores_stable_modes_its_euler_step_does_not_damp():
+    # ẋ = 1e-3·(x − x³) beside a (y, z) focus −0.01 ± 1i, Euler step alpha = 0.1: the focus's step
+    # multiplier is |1 + 0.1(−0.01 ± 1i)| > 1, so it must not set the cap; the slow x-mode must.
+    def flow(p, s, x):
+        f = jnp.stack([1e-3 * (s[0] - s[0] ** 3), -0.01 * s[1] - s[2], s[1] - 0.01 * s[2]])
+        return s + 0.1 * f
+
+    seeds = np.array([[0.0, 0, 0], [1.0, 0, 0], [-1.0, 0, 0], [0.1, 0.01, 0], [0.9, 0, 0.01], [-0.9, 0, 0]])
+    fp = find_fixed_points(flow, None, U0, seeds.astype(np.float32), options=FAST, continuous=True, alpha=0.1)
+    g = skeleton(flow, None, fp, n_steps=1000, continuous=True, alpha=0.1)
+    # both departures of the saddle x = 0 reach x = ±1 (the flow is odd in x): NumPy ground truth is the
+    # same map, x' = x + 1e-4·(x − x³), from 1e-3 to within 1e-2·2 of 1
+    assert signature(g)["terminals"] == {} and signature(g)["edges"] == [[1, 0], [1, 0]]
+    assert g.graph["steps"] == 1000 * -(-_steps_to_node(1e-4, 1e-3, 1e-2 * 2.0) // 1000)
+
+
 def test_population_skeletons_of_fast_and_slow_networks_equal_one_by_one():
     # one network settles in the first chunk, the other needs dozens: it runs on alone.
     stacked = {"c": jnp.asarray([1e-1, 1e-3], jnp.float32)}

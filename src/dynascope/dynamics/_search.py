@@ -248,9 +248,12 @@ def _minimize_start(
     q from x0 for the points that are not (the others get no iterations), with who is active."""
 
     def one(params: Any, x0: jax.Array, u: jax.Array, x: jax.Array, done: jax.Array) -> tuple:
-        # The last accepted step is checked here (the loop checks a point at the start of an iteration).
-        q = _q(system, params, x, u)
-        rooted = done | (q < tol) | (q <= _floor(x))
+        # The last accepted step is checked here, by the loop's own test (which runs at the start of an
+        # iteration): a point whose last allowed step reached a root to rounding is rooted too.
+        r, _, _, dx = _linearize(system, params, x, u)
+        q = 0.5 * jnp.sum(r * r)
+        located = _norm(dx) <= 4.0 * jnp.finfo(x.dtype).eps * (1.0 + _norm(x))  # False where dx is NaN
+        rooted = done | (q < tol) | (q <= _floor(x)) | located
         return rooted, _minimize_begin(system, params, x0, u, jnp.where(rooted, 0, steps))
 
     rooted, carry = _over_points(one, population)(params, x0, u, root[1], root[6])

@@ -53,10 +53,13 @@ class _Config:
         if self.max_steps is not None:
             return -(-self.max_steps // self.n_steps)
         mu = np.abs(1.0 + system.alpha * eigvals) if system.continuous else np.abs(eigvals)
-        with np.errstate(divide="ignore"):
-            rate = -np.log(mu)  # per step: > 0 for a decaying mode, < 0 for a growing one
-        decay = DECAYS / rate[stable].min() if stable.any() else 0.0
-        escape = np.log(1.0 / self.epsilon) / -rate[unstable].max() if unstable.any() else 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate = -np.log(mu)  # per simulated step: > 0 for a decaying mode, < 0 for a growing one
+        # For a flow, what is simulated is its Euler step: a stable mode whose step multiplier is not below
+        # 1 (a weakly damped fast rotation, a stiff mode beyond 2/alpha) does not decay in the simulation.
+        decaying, growing = stable & (rate > 0), unstable & (rate < 0)
+        decay = DECAYS / rate[decaying].min() if decaying.any() else 0.0
+        escape = np.log(1.0 / self.epsilon) / -rate[growing].max() if growing.any() else 0.0
         steps = decay + escape
         chunks = np.ceil(steps / self.n_steps) if np.isfinite(steps) else MAX_CHUNKS
         return int(np.clip(chunks, MIN_CHUNKS, MAX_CHUNKS))
