@@ -35,6 +35,10 @@ def test_nearest_neighbour_accuracy_hand_example():
     D2 = D.copy()
     D2[0, 2] = D2[2, 0] = np.nan
     assert nearest_neighbour_accuracy(D2, ["x", "x", "y", "y"]) == 1.0
+    # A network that no metric could score against any other has no nearest neighbour: a miss, not a guess.
+    D3 = D.copy()
+    D3[3, :3] = D3[:3, 3] = np.inf
+    assert nearest_neighbour_accuracy(D3, ["x", "x", "y", "y"]) == pytest.approx(2 / 4)
     assert chance_accuracy(["x", "x", "x", "y"]) == 0.75
 
 

@@ -14,6 +14,12 @@ from dynascope.compare import procrustes_distance, procrustes_rotation, shape_di
 from dynascope.errors import ConfigError, ShapeError
 
 
+def _centred_unit(z: np.ndarray) -> np.ndarray:
+    """z minus its mean sample, scaled to unit Frobenius norm: the sets Procrustes distance compares."""
+    z = z - z.mean(0)
+    return z / np.linalg.norm(z)
+
+
 def _netrep_style_angle(x: np.ndarray, y: np.ndarray, alpha: float) -> float:
     """Partial whitening by eigendecomposition of XᵀX (as netrep), then SciPy's optimal rotation.
 
@@ -50,8 +56,7 @@ def test_rotation_and_residual_match_scipy():
 def test_procrustes_distance_is_the_residual_of_normalised_data():
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(30, 4)), rng.normal(size=(30, 4))
-    xn, yn = x - x.mean(0), y - y.mean(0)
-    xn, yn = xn / np.linalg.norm(xn), yn / np.linalg.norm(yn)
+    xn, yn = _centred_unit(x), _centred_unit(y)
     r, _ = scipy.linalg.orthogonal_procrustes(xn, yn)
     with jax.enable_x64(True):
         ours = float(procrustes_distance(x, y))
@@ -117,9 +122,7 @@ def test_triangle_is_an_equality_along_a_geodesic():
     # a shortest path: every point Z on it has d(X, Z) = t·d(X, Y) and d(Z, Y) = (1 − t)·d(X, Y). A quantity
     # that is not a geodesic metric (1 − cos, the squared angle) fails here even when random triangles pass.
     rng = np.random.default_rng(7)
-    x, y = rng.normal(size=(20, 4)), rng.normal(size=(20, 4))
-    x, y = x - x.mean(0), y - y.mean(0)
-    x, y = x / np.linalg.norm(x), y / np.linalg.norm(y)
+    x, y = _centred_unit(rng.normal(size=(20, 4))), _centred_unit(rng.normal(size=(20, 4)))
     r, _ = scipy.linalg.orthogonal_procrustes(y, x)
     y = y @ r
     theta = np.arccos(np.sum(x * y))

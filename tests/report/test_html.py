@@ -190,5 +190,6 @@ def test_a_metric_over_a_subsample_says_so(full_run, tmp_path):
                                          "cluster": [0, 1]})
     text = write_report(run, tmp_path / "page.html", max_networks=1).read_text(encoding="utf-8")
     assert "Metric: dsa" in parse(text).headings
-    assert "(rad), over 2 of the run's 4 networks" in text
+    assert "(rad), over 2 of the run's 4 networks (it runs DSA on at most StudyOptions.max_dsa_networks" in text
+    assert "trained networks only" not in text  # every network of the run is trained: not the reason here
     assert "over all 4 networks." in text  # the other metrics cover everyone

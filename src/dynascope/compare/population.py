@@ -53,7 +53,8 @@ def nearest_neighbour_accuracy(D: np.ndarray, labels: Sequence[str]) -> float:
     nearest neighbours are k others at one distance scores the fraction of those k sharing its label.
     (Breaking ties by order would bias metrics with many exact ties, such as topology, where every network
     with the modal skeleton is at distance 0 from all the others: it could push the score below chance.)
-    1 means every network's nearest neighbours share its label.
+    A network with no finite distance to any other has no nearest neighbour and scores 0. 1 means every
+    network's nearest neighbours share its label.
     """
     d = check_distances(D)
     lab = _check_labels(labels, d.shape[0])
@@ -61,8 +62,7 @@ def nearest_neighbour_accuracy(D: np.ndarray, labels: Sequence[str]) -> float:
         raise ShapeError("nearest-neighbour accuracy needs at least 2 networks.")
     d = np.where(np.isfinite(d), d, np.inf)
     np.fill_diagonal(d, np.inf)
-    nearest = d == d.min(axis=1, keepdims=True)
-    np.fill_diagonal(nearest, False)  # only reachable when every distance of a row is non-finite
+    nearest = np.isfinite(d) & (d == d.min(axis=1, keepdims=True))
     same = lab[:, None] == lab[None, :]
     return float(np.mean((nearest & same).sum(axis=1) / np.maximum(nearest.sum(axis=1), 1)))
 

@@ -25,7 +25,7 @@ from dynascope.compare import population as pop
 from dynascope.compare.cca import cca_distance, principal_basis, svcca_distance
 from dynascope.compare.cka import cka_distance
 from dynascope.compare.dsa import dmd_operator, similarity_transform_distance, spectrum_distance
-from dynascope.compare.pairwise import pairwise_distances, pairwise_distances_loop, stack_padded
+from dynascope.compare.pairwise import _chunked_map, pairwise_distances, pairwise_distances_loop, stack_padded
 from dynascope.compare.rsa import rsa_distance
 from dynascope.compare.shape import procrustes_distance, shape_distance
 from dynascope.compare.topology import signature_distance, topology_class
@@ -152,17 +152,18 @@ def _array_metric(name: str, opts: StudyOptions, units: int) -> tuple[Callable, 
     if name == "rsa":
         # Euclidean RDMs: zero-padded units (networks of different sizes) leave them unchanged.
         return functools.partial(rsa_distance, dissimilarity="euclidean"), None
-    rank = min(opts.dsa_rank, opts.dsa_delays * units)
-    return similarity_transform_distance, functools.partial(dmd_operator, n_delays=opts.dsa_delays, rank=rank)
+    return similarity_transform_distance, _dmd_fit(opts, units)
 
 
-def _spectra(states: list[np.ndarray], opts: StudyOptions) -> list[np.ndarray]:
-    """Eigenvalues of each network's DMD operator (the DSA fit), computed once per network."""
-    rank = min(opts.dsa_rank, opts.dsa_delays * min(s.shape[-1] for s in states))
-    fit = jax.jit(jax.vmap(functools.partial(dmd_operator, n_delays=opts.dsa_delays, rank=rank)))
-    xs = stack_padded(states)
-    ops = np.concatenate([np.asarray(fit(xs[i : i + opts.chunk])) for i in range(0, len(states), opts.chunk)])
-    return list(np.linalg.eigvals(ops.astype(np.float64)))
+def _dmd_fit(opts: StudyOptions, units: int) -> Callable:
+    """The DSA operator fit, its rank capped at delays × `units` (the smallest network compared)."""
+    return functools.partial(dmd_operator, n_delays=opts.dsa_delays, rank=min(opts.dsa_rank, opts.dsa_delays * units))
+
+
+def _spectra(states: list[np.ndarray], opts: StudyOptions, units: int) -> list[np.ndarray]:
+    """Eigenvalues of each network's DMD operator (the DSA fit), each operator fitted once, `chunk` at a time."""
+    ops = jax.jit(_chunked_map, static_argnums=(0, 2))(_dmd_fit(opts, units), stack_padded(states), opts.chunk)
+    return list(np.linalg.eigvals(np.asarray(ops, np.float64)))
 
 
 def _spread(archs: list[str], k: int) -> np.ndarray:
@@ -222,9 +223,11 @@ def summarise(D: np.ndarray, archs: list[str], clusters: np.ndarray, keys: list[
 def _ratio(between: float, within: float) -> float:
     """between / within; where every within-architecture distance is 0: 1 if the between ones are too
     (one solution for all, the metric separates nothing), inf if not (perfect separation)."""
-    if within > 0 or not np.isfinite(within) or not np.isfinite(between):
-        return between / within if within > 0 else float("nan")
-    return 1.0 if between == 0 else float("inf")
+    if within > 0:
+        return between / within
+    if within == 0 and np.isfinite(between):
+        return 1.0 if between == 0 else float("inf")
+    return float("nan")
 
 
 def _write(run: Any, r: MetricResult) -> None:
@@ -295,10 +298,11 @@ def study(
             sel = _spread(archs, options.max_dsa_networks) if metric == "dsa" else np.arange(len(ids))
             if progress is not None:
                 progress(metric, 0, len(sel) * (len(sel) - 1) // 2)
+            units = min(states[i].shape[-1] for i in sel)
             if metric == "dsa_wasserstein":
-                D = pairwise_distances_loop(spectrum_distance, _spectra(states, options))
+                D = pairwise_distances_loop(spectrum_distance, _spectra(states, options, units))
             else:
-                fn, prepare = _array_metric(metric, options, min(states[i].shape[-1] for i in sel))
+                fn, prepare = _array_metric(metric, options, units)
                 D = np.asarray(pairwise_distances(fn, [states[i] for i in sel], chunk=options.chunk, prepare=prepare))
             r = _result(metric, [ids[i] for i in sel], [archs[i] for i in sel], D, options)
         _write(run, r)

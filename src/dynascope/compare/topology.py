@@ -22,6 +22,7 @@ from dynascope.errors import ConfigError, ShapeError
 KINDS = ("counts", "wl", "ged")
 TERMINAL_KINDS = ("fixed_point", "unbounded", "cycle", "unresolved")
 _LABEL = "_dynascope_label"
+_NODE_MATCH = nx.algorithms.isomorphism.categorical_node_match(_LABEL, None)
 
 
 def _label(node: object, data: dict) -> str:
@@ -95,12 +96,11 @@ def _wl_distance(g1: nx.DiGraph, g2: nx.DiGraph, iterations: int) -> float:
 
 
 def _ged(g1: nx.DiGraph, g2: nx.DiGraph, timeout: float) -> float:
-    match = nx.algorithms.isomorphism.categorical_node_match(_LABEL, None)
     # An exact isomorphism test first: it takes milliseconds where the edit-path search, on skeletons of a
     # few dozen nodes, can stop at its timeout with a non-zero upper bound for two isomorphic graphs.
-    if nx.is_isomorphic(g1, g2, node_match=match):
+    if nx.is_isomorphic(g1, g2, node_match=_NODE_MATCH):
         return 0.0
-    cost = nx.graph_edit_distance(g1, g2, node_match=match, timeout=timeout)
+    cost = nx.graph_edit_distance(g1, g2, node_match=_NODE_MATCH, timeout=timeout)
     if cost is None:
         # No complete edit path within the timeout: fall back to deleting one graph and inserting the other.
         cost = g1.number_of_nodes() + g1.number_of_edges() + g2.number_of_nodes() + g2.number_of_edges()
@@ -155,11 +155,10 @@ def isomorphism_classes(graphs: list[nx.DiGraph]) -> np.ndarray:
     buckets: dict[str, list[tuple[int, nx.DiGraph]]] = collections.defaultdict(list)
     labels = np.empty(len(labelled), dtype=np.int64)
     next_class = 0
-    match = nx.algorithms.isomorphism.categorical_node_match(_LABEL, None)
     for i, g in enumerate(labelled):
         bucket = buckets[_wl_hash(g, 3)]
         for cls, rep in bucket:
-            if nx.is_isomorphic(g, rep, node_match=match):
+            if nx.is_isomorphic(g, rep, node_match=_NODE_MATCH):
                 labels[i] = cls
                 break
         else:
@@ -173,11 +172,11 @@ def _multiset_l1(a: collections.Counter, b: collections.Counter) -> tuple[int, i
     return sum(abs(a[k] - b[k]) for k in set(a) | set(b)), sum(a.values()) + sum(b.values())
 
 
-def _signature_parts(sig: dict) -> tuple[collections.Counter, collections.Counter, str]:
+def _signature_parts(sig: dict) -> tuple[collections.Counter, set[str]]:
+    """Fixed points per index, and the kinds of connection ('from->to') however many departures take each."""
     try:
         counts = collections.Counter({str(int(k)): int(v) for k, v in sig["counts"].items()})
-        edges = collections.Counter(f"{a}->{b}" for a, b in sig["edges"])
-        return counts, edges, str(sig.get("wl_hash", ""))
+        return counts, {f"{a}->{b}" for a, b in sig["edges"]}
     except (KeyError, TypeError, ValueError) as err:
         raise ShapeError(
             f"a skeleton signature needs 'counts' {{index: n}} and 'edges' [[from, to], ...] as "
@@ -194,10 +193,9 @@ def signature_distance(s1: dict, s2: dict) -> float:
     take each route. Needs only the stored signature, not the graph, so whole populations are compared
     straight from a run's catalog.
     """
-    c1, e1, _ = _signature_parts(s1)
-    c2, e2, _ = _signature_parts(s2)
+    c1, k1 = _signature_parts(s1)
+    c2, k2 = _signature_parts(s2)
     dc, nc = _multiset_l1(c1, c2)
-    k1, k2 = set(e1), set(e2)
     union = k1 | k2
     return 0.5 * (dc / nc if nc else 0.0) + 0.5 * (len(k1 ^ k2) / len(union) if union else 0.0)
 
@@ -211,7 +209,7 @@ def topology_class(sig: dict) -> str:
     each route — a count that depends on eigenvalue multiplicities and numerical detail, not topology.
     This is the class whose modal share `study` reports (Maheswaranathan et al. 2019).
     """
-    counts, edges, _ = _signature_parts(sig)
+    counts, edges = _signature_parts(sig)
     c = " ".join(f"{k}:{counts[k]}" for k in sorted(counts, key=int))
     e = " ".join(sorted(edges))
     return f"{c} | {e}" if e else c

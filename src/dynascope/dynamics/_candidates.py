@@ -16,7 +16,7 @@ import numpy as np
 
 from dynascope.dynamics._options import FixedPointOptions
 from dynascope.dynamics._search import speeds_squared
-from dynascope.dynamics._system import System, bucket, cast, float_dtype, pad_rows, x64_scope
+from dynascope.dynamics._system import System, bucket, cast, float_dtype, pad_rows, x64_scope, zero_floor
 
 
 class Status(enum.IntEnum):
@@ -37,12 +37,6 @@ class Points(NamedTuple):
     status: np.ndarray
     weight: np.ndarray
     step: np.ndarray
-
-
-def zero_floor(states: np.ndarray) -> np.ndarray:
-    """The q below which a residual is zero to working precision: (4·eps·(1 + ‖s‖))²/2, as in the search."""
-    eps = np.finfo(states.dtype).eps
-    return 8.0 * eps * eps * (1.0 + np.sum(np.asarray(states, np.float64) ** 2, axis=-1))
 
 
 def located(states: np.ndarray, step: np.ndarray, opts: FixedPointOptions) -> np.ndarray:

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from dynascope.dynamics._system import System, compacted_size
+from dynascope.dynamics._system import System, compacted_rows, compacted_size, zero_floor
 
 # Levenberg damping, relative to the curvature scale ‖H‖_F/√S: start, the value a rejected step jumps to at
 # least, and the ceiling past which no step can lower q any more (a minimum to working precision). The
@@ -43,14 +43,15 @@ def _q(system: System, params: Any, x: jax.Array, u: jax.Array) -> jax.Array:
     return 0.5 * jnp.sum(r * r)
 
 
-def _floor(x: jax.Array) -> jax.Array:
-    """q ≤ (4·eps·(1 + ‖x‖))²/2 is zero to working precision: nothing left to gain."""
-    eps = jnp.finfo(x.dtype).eps
-    return 8.0 * eps * eps * (1.0 + jnp.sum(x * x))
-
-
 def _norm(v: jax.Array) -> jax.Array:
     return jnp.sqrt(jnp.sum(v * v))
+
+
+def _at_root(x: jax.Array, q: jax.Array, n_dx: jax.Array, tol: jax.Array) -> jax.Array:
+    """Newton on r is done at x: q < tol, q zero to working precision, or the Newton correction ‖dx‖ at
+    working precision (a root as exact as rounding allows; False where dx is NaN)."""
+    eps = jnp.finfo(x.dtype).eps
+    return (q < tol) | (q <= zero_floor(x)) | (n_dx <= 4.0 * eps * (1.0 + _norm(x)))
 
 
 def _linearize(system: System, params: Any, x: jax.Array, u: jax.Array) -> tuple:
@@ -101,12 +102,10 @@ def _root_active(carry: tuple, steps: jax.Array) -> jax.Array:
 def _root_iteration(system: System, params: Any, x0: jax.Array, u: jax.Array, tol: jax.Array, carry: tuple) -> tuple:
     """One iteration of error-oriented damped Newton on r (see `search`)."""
     i, x, lam, bar_prev, n_prev, accepted, _ = carry
-    eps = jnp.finfo(x.dtype).eps
     # One linearization per iteration, at the current point (after a rejected step: again at the same x).
     r, _, lu, dx = _linearize(system, params, x, u)
     n_dx = _norm(dx)
-    q = 0.5 * jnp.sum(r * r)
-    done = (q < tol) | (q <= _floor(x)) | (n_dx <= 4.0 * eps * (1.0 + _norm(x)))
+    done = _at_root(x, 0.5 * jnp.sum(r * r), n_dx, tol)
     stuck = ~jnp.all(jnp.isfinite(dx))  # J − I singular here: Newton on r cannot go on
     # Damping predicted from the nonlinearity the last accepted step showed (Deuflhard's a-priori estimate).
     mu = n_prev * _norm(bar_prev) / (_norm(bar_prev - dx) * n_dx) * lam
@@ -137,7 +136,7 @@ def _minimize_begin(system: System, params: Any, x0: jax.Array, u: jax.Array, li
 
 def _minimize_active(carry: tuple, tol: jax.Array) -> jax.Array:
     i, x, qx, lam, limit = carry
-    return (i < limit) & (lam < _LAM_MAX) & (qx > _floor(x)) & (qx >= tol)
+    return (i < limit) & (lam < _LAM_MAX) & (qx > zero_floor(x)) & (qx >= tol)
 
 
 def _minimize_iteration(system: System, params: Any, u: jax.Array, carry: tuple) -> tuple:
@@ -222,8 +221,7 @@ def _drive(
     while active.any():
         until += _ROUND
         size = _subset_size(int(active.sum(axis=1).max()), k, x0.shape[0], x0.shape[2])
-        # Repeats fill the rows of networks with fewer active points; an inactive point runs no iteration.
-        idx = np.stack([np.resize(np.flatnonzero(a), size) if a.any() else np.zeros(size, np.int64) for a in active])
+        idx = compacted_rows(active, size)  # an inactive point (a network with none active) runs no iteration
         carry, still = _advance(
             system, stage, params, x0, u, carry, jnp.asarray(idx, jnp.int32), jnp.asarray(until, jnp.int32),
             steps, tol, population=population,
@@ -251,9 +249,7 @@ def _minimize_start(
         # The last accepted step is checked here, by the loop's own test (which runs at the start of an
         # iteration): a point whose last allowed step reached a root to rounding is rooted too.
         r, _, _, dx = _linearize(system, params, x, u)
-        q = 0.5 * jnp.sum(r * r)
-        located = _norm(dx) <= 4.0 * jnp.finfo(x.dtype).eps * (1.0 + _norm(x))  # False where dx is NaN
-        rooted = done | (q < tol) | (q <= _floor(x)) | located
+        rooted = done | _at_root(x, 0.5 * jnp.sum(r * r), _norm(dx), tol)
         return rooted, _minimize_begin(system, params, x0, u, jnp.where(rooted, 0, steps))
 
     rooted, carry = _over_points(one, population)(params, x0, u, root[1], root[6])

@@ -144,6 +144,19 @@ def bucket(n: int) -> int:
     return 1 << max(0, int(n) - 1).bit_length()
 
 
+def zero_floor(states: Any) -> Any:
+    """The q below which a residual at `states [..., S]` is zero to working precision, `[...]`:
+    (4·eps·(1 + ‖s‖))²/2 in the dtype of `states` (NumPy or JAX arrays alike)."""
+    eps = np.finfo(states.dtype).eps
+    return 8.0 * eps * eps * (1.0 + (states * states).sum(axis=-1))
+
+
+def compacted_rows(active: np.ndarray, size: int) -> np.ndarray:
+    """Indices `[n, size]` of the active entries of each row of `active [n, K]`, repeated to fill `size`
+    (0 for a row with none): a repeated entry computes the same result twice, so scattering back is safe."""
+    return np.stack([np.resize(np.flatnonzero(a), size) if a.any() else np.zeros(size, np.int64) for a in active])
+
+
 def compacted_size(count: int, total: int, smallest: int) -> int:
     """Rows per compiled call for the `count` of `total` rows still being worked on: smallest·4^j, at most
     `total`. A loop that sets its finished rows aside shrinks its batch through few shapes (compilations)."""

@@ -1,6 +1,6 @@
 """Fixed and slow points: roots and minima of q(s) = ½‖F(s) − s‖², searched from many initial states at once.
 
-Phase 1 runs, from every initial state in the working precision (batched, one compiled loop), damped
+Phase 1 runs, from every initial state in the working precision (batched, compiled), damped
 Newton on r = F(s) − s with affine-invariant damping, falling back to damped Newton on q (exact Hessian,
 Levenberg damping) where no root is reached, or Adam; phase 2 polishes every end point the same way in
 float64 by default, so a true fixed point reaches q ~ 1e-30. End points are classified (converged /
@@ -22,12 +22,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dynascope.dynamics._candidates import Points, Status, located, merge_valleys, unique, zero_floor
+from dynascope.dynamics._candidates import Points, Status, located, merge_valleys, unique
 from dynascope.dynamics._options import FixedPointOptions, make_options
 from dynascope.dynamics._search import adam, measure, search
 from dynascope.dynamics._system import (
     System, as_system, bucket, cast, check_step, chunk_networks, float_dtype, jacobians, map_chunks, pad_rows,
-    x64_scope,
+    x64_scope, zero_floor,
 )
 from dynascope.dynamics.linearization import sorted_eigvals, stable_modes, unstable_modes
 from dynascope.dynamics.seeds import saddle_seeds
@@ -236,7 +236,7 @@ def _find(
     cands = _classify_endpoints(system, params, u, x0, weight, opts, population)
     n_seeds = [int(x0.shape[1])] * x0.shape[0]
     n_failed = [_failed(c) for c in cands]
-    rows = merge_valleys(system, params, [unique(c, opts) for c in cands], opts, population)
+    rows = _distinct(system, params, cands, opts, population)
     results = _assemble(system, params, rows, boxes, opts, population, n_seeds, n_failed)
     if opts.saddle_seeds_per_pair:
         seeds = _saddle_round(results, opts)
@@ -245,10 +245,15 @@ def _find(
             new = _classify_endpoints(system, params, su, s, sw, opts, population)
             n_seeds = [a + int(w.sum()) for a, w in zip(n_seeds, sw)]
             n_failed = [a + _failed(c) for a, c in zip(n_failed, new)]
-            rows = [unique(Points(*map(np.concatenate, zip(r, c))), opts) for r, c in zip(rows, new)]
-            rows = merge_valleys(system, params, rows, opts, population)
+            both = [Points(*map(np.concatenate, zip(r, c))) for r, c in zip(rows, new)]
+            rows = _distinct(system, params, both, opts, population)
             results = _assemble(system, params, rows, boxes, opts, population, n_seeds, n_failed)
     return results
+
+
+def _distinct(system: System, params: Any, points: list[Points], opts: FixedPointOptions, population: bool) -> list[Points]:
+    """The unique points of each network: de-duplicated by distance, then merged along valleys of q."""
+    return merge_valleys(system, params, [unique(p, opts) for p in points], opts, population)
 
 
 def _failed(c: Points) -> int:

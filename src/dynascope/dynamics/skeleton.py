@@ -21,7 +21,7 @@ import networkx as nx
 import numpy as np
 
 from dynascope.dynamics._system import (
-    System, as_system, bucket, cast, check_step, compacted_size, jacobians, pad_rows, x64_scope,
+    System, as_system, bucket, cast, check_step, compacted_rows, compacted_size, jacobians, pad_rows, x64_scope,
 )
 from dynascope.dynamics.fixed_points import FixedPoints, Status, _population_size
 from dynascope.dynamics.linearization import eigendecompose, stability_kind, stable_modes, unstable_modes
@@ -41,23 +41,23 @@ class _Config:
 
     @property
     def window(self) -> int:
-        """Steps run past the end to recognise a periodic orbit (by its return to the end state)."""
+        """The last steps of each chunk, in which a periodic orbit is recognised (by a return to their start)."""
         return max(2, min(500, self.n_steps // 2))
 
-    def max_chunks(self, eigvals: np.ndarray, stable: np.ndarray, unstable: np.ndarray, system: System) -> int:
+    def max_chunks(self, eigvals: np.ndarray, system: System) -> int:
         """Chunks of n_steps a network's departures may run before the ones still moving are left
         'unresolved': max_steps if given, else the steps for the slowest escape from a saddle (by a factor
-        1/epsilon) plus an e^DECAYS-fold decay of the slowest stable mode, as the nodes' eigenvalues
-        `[N, S]` predict (`stable`, `unstable` [N, S] mark the modes; for a flow, of its Euler step), within
-        MIN_CHUNKS–MAX_CHUNKS. A GRU whose gates hold |λ| = 1 − 5e-5 at its memories needs ~200 000 steps."""
+        1/epsilon) plus an e^DECAYS-fold decay of the slowest decaying mode, as the nodes' eigenvalues
+        `[N, S]` predict for the simulated map (for a flow, its Euler step), within MIN_CHUNKS–MAX_CHUNKS.
+        A GRU whose gates hold |λ| = 1 − 5e-5 at its memories needs ~200 000 steps."""
         if self.max_steps is not None:
             return -(-self.max_steps // self.n_steps)
         mu = np.abs(1.0 + system.alpha * eigvals) if system.continuous else np.abs(eigvals)
         with np.errstate(divide="ignore", invalid="ignore"):
             rate = -np.log(mu)  # per simulated step: > 0 for a decaying mode, < 0 for a growing one
         # For a flow, what is simulated is its Euler step: a stable mode whose step multiplier is not below
-        # 1 (a weakly damped fast rotation, a stiff mode beyond 2/alpha) does not decay in the simulation.
-        decaying, growing = stable & (rate > 0), unstable & (rate < 0)
+        # 1 (a weakly damped fast rotation, a stiff mode beyond 2/alpha) neither decays nor is an escape.
+        decaying, growing = rate > 0, unstable_modes(eigvals, system.continuous) & (rate < 0)
         decay = DECAYS / rate[decaying].min() if decaying.any() else 0.0
         escape = np.log(1.0 / self.epsilon) / -rate[growing].max() if growing.any() else 0.0
         steps = decay + escape
@@ -97,8 +97,8 @@ def skeleton(
     (recorded in `graph.graph['max_steps']`). The steps simulated (by the longest departure) are
     `graph.graph['steps']`. An end point within match_tol·(1 + ‖x*‖) of another fixed point x* gives an
     edge to it; otherwise to the terminal node 'unbounded' (norm beyond
-    1e3·(1 + largest fixed-point norm), or not finite), 'cycle' (run on for min(500, n_steps/2) more
-    steps, it moves away from its end state and comes back within the same tolerance) or 'unresolved'
+    1e3·(1 + largest fixed-point norm), or not finite), 'cycle' (in the last min(500, n_steps/2)
+    steps of a chunk it moves away from where they began and comes back within the same tolerance) or 'unresolved'
     (still moving at the cap, including an end point back at its own saddle: not left yet, or a
     homoclinic return, which a finite run cannot tell apart). Edges carry `weight` (number
     of departures) and `departures`, a list of {direction (mode index, dominant first), sign (±1), eigval}.
@@ -269,10 +269,11 @@ def _chunk_one(
     node_ok: jax.Array,
     own: jax.Array,
     big: jax.Array,
-) -> tuple[jax.Array, jax.Array]:
-    """`n_steps` more steps of departures `x0 [B, S]` of one network -> end states [B, S] and which have
-    settled [B]: within tol·(1 + ‖x*‖) of a node (where `node_ok`) other than their own (`own [B]`), beyond
-    the norm `big`, not finite, or on a periodic orbit (recognised in the last `window` steps)."""
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """`n_steps` more steps of departures `x0 [B, S]` of one network -> end states [B, S], which have
+    settled [B] — within tol·(1 + ‖x*‖) of a node (where `node_ok`) other than their own (`own [B]`), beyond
+    the norm `big`, not finite, or periodic — and which are periodic [B]: in the last `window` steps they
+    moved more than 2·tol·(1 + ‖x‖) away and came back within tol·(1 + ‖x‖) (a period-k orbit, k < window)."""
     step = jax.vmap(system.step, in_axes=(None, 0, None))
     node_tol = tol * (1.0 + jnp.sqrt(jnp.sum(nodes * nodes, axis=-1)))
     others = node_ok[None, :] & (jnp.arange(nodes.shape[0])[None, :] != own[:, None])
@@ -283,14 +284,13 @@ def _chunk_one(
         return x, jnp.sqrt(jnp.sum((x - ref) ** 2, axis=-1))
 
     end, ahead = jax.lax.scan(body, ref, None, length=window)
-    # Periodic: moved more than 2·tol away from `ref` and came back within tol.
     t = tol * (1.0 + jnp.sqrt(jnp.sum(ref * ref, axis=-1)))
     away = jax.lax.cummax(ahead, axis=0) > 2.0 * t
     periodic = jnp.any((ahead[1:] <= t) & away[:-1], axis=0)
     d = jnp.sqrt(jnp.sum((end[:, None, :] - nodes[None, :, :]) ** 2, axis=-1))
     at_node = jnp.any((d <= node_tol[None, :]) & others, axis=1)
     gone = ~jnp.all(jnp.isfinite(end), axis=-1) | (jnp.sqrt(jnp.sum(end * end, axis=-1)) > big)
-    return end, at_node | gone | periodic
+    return end, at_node | gone | periodic, periodic
 
 
 @functools.partial(jax.jit, static_argnames=("system", "n_steps", "window", "tol", "population"))
@@ -300,6 +300,7 @@ def _advance(
     u: jax.Array,
     s: jax.Array,
     settled: jax.Array,
+    periodic: jax.Array,
     nodes: jax.Array,
     node_ok: jax.Array,
     own: jax.Array,
@@ -313,32 +314,13 @@ def _advance(
     population: bool,
 ) -> tuple[jax.Array, jax.Array]:
     """One chunk of `n_steps` for the departures `deps [m, B]` of the networks `nets [m]` (repeats
-    allowed) of `s [n, D, S]`; returns s and `settled [n, D]` with theirs replaced."""
+    allowed) of `s [n, D, S]`; returns s, `settled [n, D]` and `periodic [n, D]` with theirs replaced."""
     rows = nets[:, None]
     one = functools.partial(_chunk_one, system, n_steps, window, tol)
+    prm = jax.tree.map(lambda a: a[nets], params) if population else params
     sub = (u[nets], s[rows, deps], nodes[nets], node_ok[nets], own[rows, deps], big[nets])
-    if population:
-        end, done = jax.vmap(one)(jax.tree.map(lambda a: a[nets], params), *sub)
-    else:
-        end, done = jax.vmap(one, in_axes=(None, 0, 0, 0, 0, 0, 0))(params, *sub)
-    return s.at[rows, deps].set(end), settled.at[rows, deps].set(done)
-
-
-@functools.partial(jax.jit, static_argnames=("system", "window", "population"))
-def _tail(system: System, params: Any, u: jax.Array, end: jax.Array, *, window: int, population: bool) -> jax.Array:
-    """Distances `[n, W, D]` from each end state `end [n, D, S]` of the `window` states that follow it."""
-
-    def one(params: Any, u: jax.Array, end: jax.Array) -> jax.Array:
-        step = jax.vmap(system.step, in_axes=(None, 0, None))
-
-        # Recording only the distance back to the end keeps memory at [W, D] instead of [W, D, S].
-        def body(x: jax.Array, _: Any) -> tuple[jax.Array, jax.Array]:
-            x = step(params, x, u)
-            return x, jnp.sqrt(jnp.sum((x - end) ** 2, axis=-1))
-
-        return jax.lax.scan(body, end, None, length=window)[1]
-
-    return jax.vmap(one, in_axes=(0 if population else None, 0, 0))(params, u, end)
+    end, done, cyc = jax.vmap(one, in_axes=(0 if population else None,) + (0,) * len(sub))(prm, *sub)
+    return s.at[rows, deps].set(end), settled.at[rows, deps].set(done), periodic.at[rows, deps].set(cyc)
 
 
 def _simulate(
@@ -356,12 +338,12 @@ def _simulate(
     population: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """End states `[n, D, S]` of the departures `x0 [n, D, S]` (of n networks; `live [n, D]` False for
-    padding) under inputs `u [n, I]`, the distances `[n, W, D]` from each end state of the `window` states
-    that follow it, and the steps simulated per network `[n]`. Every departure runs chunks of `n_steps`
+    padding) under inputs `u [n, I]`, whether each ended on a periodic orbit `[n, D]`, and the steps
+    simulated per network `[n]`. Every departure runs chunks of `n_steps`
     until it has settled (see _chunk_one) or its network's `max_chunks [n]` chunks. The ones still moving
     run on without the settled ones, so one slow departure costs its own steps, not the whole population's."""
     n, d = x0.shape[:2]
-    s, settled = x0, jnp.asarray(~live)
+    s, settled, periodic = x0, jnp.asarray(~live), jnp.zeros(live.shape, bool)
     chunks = np.zeros(n, np.int64)
     active = live
     while True:
@@ -371,36 +353,28 @@ def _simulate(
         nets = np.flatnonzero(active.any(axis=1))
         # Repeats fill the batch: a repeated network or departure computes the same result twice.
         net_idx = np.resize(nets, compacted_size(nets.size, n, 1))
-        b = compacted_size(int(active[nets].sum(axis=1).max()), d, 8)
-        dep_idx = np.stack([np.resize(np.flatnonzero(active[i]), b) for i in net_idx])
-        s, settled = _advance(
-            system, params, u, s, settled, nodes, node_ok, own, big, jnp.asarray(net_idx, jnp.int32),
+        dep_idx = compacted_rows(active[net_idx], compacted_size(int(active[nets].sum(axis=1).max()), d, 8))
+        s, settled, periodic = _advance(
+            system, params, u, s, settled, periodic, nodes, node_ok, own, big, jnp.asarray(net_idx, jnp.int32),
             jnp.asarray(dep_idx, jnp.int32), n_steps=cfg.n_steps, window=cfg.window, tol=cfg.match_tol,
             population=population,
         )
         chunks[nets] += 1
         active = ~np.asarray(settled)
-    ahead = _tail(system, params, u, s, window=cfg.window, population=population)
-    return np.asarray(s), np.asarray(ahead), chunks * cfg.n_steps
+    return np.asarray(s), np.asarray(periodic), chunks * cfg.n_steps
 
 
-def _destination(end: np.ndarray, ahead: np.ndarray, nodes: np.ndarray, rows: np.ndarray, cfg: _Config) -> Any:
-    """Where a departure ended (`end [S]`; `ahead [W]`: distances of the next W states from it): a row of
-    `rows`, or a terminal name."""
+def _destination(end: np.ndarray, periodic: bool, nodes: np.ndarray, rows: np.ndarray, cfg: _Config) -> Any:
+    """Where a departure ended (`end [S]`, on a periodic orbit or not): a row of `rows`, or a terminal name."""
     scale = 1.0 + (np.linalg.norm(nodes, axis=1).max() if len(nodes) else 0.0)
-    if not (np.all(np.isfinite(end)) and np.all(np.isfinite(ahead))) or np.linalg.norm(end) > 1e3 * scale:
+    if not np.all(np.isfinite(end)) or np.linalg.norm(end) > 1e3 * scale:
         return "unbounded"
     if len(nodes):
         d = np.linalg.norm(nodes - end, axis=1)
         j = int(np.argmin(d))
         if d[j] <= cfg.match_tol * (1.0 + np.linalg.norm(nodes[j])):
             return int(rows[j])
-    tol = cfg.match_tol * (1.0 + np.linalg.norm(end))
-    away = np.maximum.accumulate(ahead) > 2 * tol
-    # A period-k orbit comes back within tol after k steps, having moved away in between.
-    if np.any((ahead[1:] <= tol) & away[:-1]):
-        return "cycle"
-    return "unresolved"
+    return "cycle" if periodic else "unresolved"
 
 
 def _skeletons(
@@ -424,8 +398,8 @@ def _skeletons(
     eigs = [eigendecompose(jac[i, : sizes[i]], system.continuous) for i in range(len(fps))]
     deps = [_departures(fp, rows, e, system, cfg.epsilon) for fp, (rows, _), e in zip(fps, selected, eigs)]
     n_dep = [start.shape[0] for _, start in deps]
-    ends = ahead = np.zeros((len(fps), 0, 0))
-    steps = caps = np.zeros(len(fps), int)
+    ends, periodic = np.zeros((len(fps), 0, 0)), np.zeros((len(fps), 0), bool)
+    steps, caps = np.zeros(len(fps), int), np.zeros(len(fps), int)
     if max(n_dep):
         d_size = bucket(max(n_dep))
         # a network without departures simulates copies of its first node (results unused)
@@ -442,13 +416,10 @@ def _skeletons(
         norms = np.where(node_ok, np.linalg.norm(states, axis=-1), 0.0)
         big = 1e3 * (1.0 + norms.max(axis=1))
         u = np.stack([u for _, u in selected])
-        caps = np.asarray([
-            cfg.max_chunks(e[0], stable_modes(e[0], system.continuous), unstable_modes(e[0], system.continuous), system)
-            for e in eigs
-        ])
+        caps = np.asarray([cfg.max_chunks(e[0], system) for e in eigs])
         with x64_scope(cfg.float64):
             d = np.float64 if cfg.float64 else dtype
-            ends, ahead, steps = _simulate(
+            ends, periodic, steps = _simulate(
                 system, cast(params, d), jnp.asarray(u, d), jnp.asarray(x0, d), jnp.asarray(states, d),
                 jnp.asarray(node_ok), jnp.asarray(own), live, jnp.asarray(big, d), caps, cfg, population,
             )
@@ -469,7 +440,7 @@ def _skeletons(
         meta, _ = deps[i]
         nodes = fp.states[rows]
         for k, (row, mode, sign, eigval) in enumerate(meta):
-            dest = _destination(ends[i, k], ahead[i, :, k], nodes, rows, cfg)
+            dest = _destination(ends[i, k], bool(periodic[i, k]), nodes, rows, cfg)
             if dest == row:  # never left, or came back: a finite run cannot tell the two apart
                 dest = "unresolved"
             if isinstance(dest, str) and dest not in g:

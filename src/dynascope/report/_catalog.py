@@ -155,9 +155,9 @@ def embedding_metrics(run: Any) -> list[str]:
     return [r[0] for r in run.sql("select distinct metric from embedding order by metric").fetchall()]
 
 
-def compared(run: Any, metric: str) -> int:
-    """How many networks the study compared under `metric` (its embedding has one row per network)."""
-    return int(run.sql(f"select count(*) from embedding where metric = '{_quote(metric)}'").fetchall()[0][0])
+def compared(run: Any) -> dict[str, int]:
+    """{metric: how many networks the study compared under it} (its embedding has one row per network)."""
+    return {str(m): int(n) for m, n in run.sql("select metric, count(*) from embedding group by metric").fetchall()}
 
 
 def distance_matrix(run: Any, metric: str) -> tuple[list[str], list[str], np.ndarray]:

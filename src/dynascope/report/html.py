@@ -240,17 +240,15 @@ def _population_section(run: Any) -> str:
     if not (dist or emb or has_summary):
         return section("population", pending("Distances, embedding and universality summary: not compared yet",
                                              "compare", run))
-    parts = [_summary(run) if has_summary else
+    compared = _catalog.compared(run)
+    parts = [_summary(run, compared) if has_summary else
              "<h3>Universality summary</h3>" + pending("Not summarised yet", "compare", run)]
-    total = _catalog.count(run, "networks")
+    total, population = _catalog.count(run, "networks"), max(compared.values(), default=0)
     for metric in _ordered(set(dist) | set(emb)):
         m = html.escape(metric)
         what, unit = figures.metric_units(metric)
-        n = _catalog.compared(run, metric)
-        scope = f"all {n} networks" if n == total else (
-            f"{n} of the run's {total} networks (the study compares trained networks only, and runs DSA on at "
-            "most StudyOptions.max_dsa_networks of them, spread evenly over the architectures)")
-        intro = f"<p>{html.escape(what[0].upper() + what[1:])} ({html.escape(unit)}), over {scope}.</p>"
+        scope = _scope(metric, compared.get(metric), total, population)
+        intro = f"<p>{html.escape(what[0].upper() + what[1:])} ({html.escape(unit)}){scope}.</p>"
         cells = []
         if metric in dist:
             alt = f"Heatmap of pairwise {metric} distances between networks, grouped by architecture."
@@ -265,6 +263,23 @@ def _population_section(run: Any) -> str:
                               f"Hover for the network and its cluster.{same}"))
         parts.append(f"<h3>Metric: {m}</h3>{intro}<div class='grid'>{''.join(cells)}</div>")
     return section("population", "\n".join(parts))
+
+
+def _scope(metric: str, n: int | None, total: int, population: int) -> str:
+    """', over N networks' for a metric's intro (empty when unknown), with why the study left some out:
+    `population` networks is the most any metric compared (fewer than `total`: untrained ones left out)."""
+    if n is None:
+        return ""
+    if n == total:
+        return f", over all {n} networks"
+    why = []
+    if population < total:
+        why.append("the study compares trained networks only")
+    if metric == "dsa" and n < population:
+        why.append("it runs DSA on at most StudyOptions.max_dsa_networks of them, spread evenly over the architectures")
+    if metric == "topology" and n < population:
+        why.append("topology compares only the networks with skeletons (`dynascope analyze`)")
+    return f", over {n} of the run's {total} networks" + (f" ({'; '.join(why)})" if why else "")
 
 
 #: The summary's headline columns: (stored quantity, column title).
@@ -283,14 +298,14 @@ def _ordered(metrics: set[str]) -> list[str]:
     return sorted(metrics, key=lambda m: (METRICS.index(m) if m in METRICS else len(METRICS), m))
 
 
-def _summary(run: Any) -> str:
+def _summary(run: Any, compared: dict[str, int]) -> str:
     """The universality summary: one headline row per metric, the modal skeleton and its share per
     architecture, and every stored quantity by architecture folded away below."""
     archs, rows = _catalog.summary(run)
     overall = {(m, q): v.get("all", float("nan")) for m, q, v in rows}
     metrics = _ordered({m for m, _, _ in rows})
     chance = next((overall[(m, "chance accuracy")] for m in metrics if (m, "chance accuracy") in overall), None)
-    head = [[m, _catalog.compared(run, m), *[overall.get((m, q), None) for q, _ in HEADLINE]] for m in metrics]
+    head = [[m, compared.get(m), *[overall.get((m, q), None) for q, _ in HEADLINE]] for m in metrics]
     note = (f"Chance accuracy (always the most common architecture): {chance:.2f}. " if chance is not None else "")
     out = ["<h3>Universality summary</h3>",
            f"<p>{note}A metric that separates architectures scores near 1 in 'architecture from nearest "
