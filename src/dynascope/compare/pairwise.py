@@ -42,7 +42,7 @@ def _take(tree: Any, i: jax.Array) -> Any:
     return jax.tree_util.tree_map(lambda z: z[i], tree)
 
 
-def _chunked_map(f: Callable, xs: Any, chunk: int) -> Any:
+def chunked_map(f: Callable, xs: Any, chunk: int) -> Any:
     """`jax.vmap(f)(xs)` evaluated `chunk` items at a time in sequence.
 
     The items are padded (with copies of the first) to a whole number of chunks: `jax.lax.map`'s own
@@ -60,8 +60,8 @@ def _chunked_map(f: Callable, xs: Any, chunk: int) -> Any:
 def _pair_values(
     metric: Callable, prepare: Callable | None, chunk: int, xs: jax.Array, pairs: jax.Array
 ) -> jax.Array:
-    zs = xs if prepare is None else _chunked_map(prepare, xs, chunk)
-    return _chunked_map(lambda ij: metric(_take(zs, ij[0]), _take(zs, ij[1])), pairs, chunk)
+    zs = xs if prepare is None else chunked_map(prepare, xs, chunk)
+    return chunked_map(lambda ij: metric(_take(zs, ij[0]), _take(zs, ij[1])), pairs, chunk)
 
 
 _pair_values_jit = jax.jit(_pair_values, static_argnums=(0, 1, 2))

@@ -25,7 +25,7 @@ from dynascope.compare import population as pop
 from dynascope.compare.cca import cca_distance, principal_basis, svcca_distance
 from dynascope.compare.cka import cka_distance
 from dynascope.compare.dsa import dmd_operator, similarity_transform_distance, spectrum_distance
-from dynascope.compare.pairwise import _chunked_map, pairwise_distances, pairwise_distances_loop, stack_padded
+from dynascope.compare.pairwise import chunked_map, pairwise_distances, pairwise_distances_loop, stack_padded
 from dynascope.compare.rsa import rsa_distance
 from dynascope.compare.shape import procrustes_distance, shape_distance
 from dynascope.compare.topology import signature_distance, topology_class
@@ -162,7 +162,7 @@ def _dmd_fit(opts: StudyOptions, units: int) -> Callable:
 
 def _spectra(states: list[np.ndarray], opts: StudyOptions, units: int) -> list[np.ndarray]:
     """Eigenvalues of each network's DMD operator (the DSA fit), each operator fitted once, `chunk` at a time."""
-    ops = jax.jit(_chunked_map, static_argnums=(0, 2))(_dmd_fit(opts, units), stack_padded(states), opts.chunk)
+    ops = jax.jit(chunked_map, static_argnums=(0, 2))(_dmd_fit(opts, units), stack_padded(states), opts.chunk)
     return list(np.linalg.eigvals(np.asarray(ops, np.float64)))
 
 
