@@ -1,10 +1,11 @@
 """Run folders: config.toml, a Parquet catalog queried with DuckDB, safetensors weights."""
 
-from dynascope.store.run import RunFolder, open, versions
+from dynascope.store.run import RunFolder, check_writable, open, versions
 from dynascope.store.schema import TABLES
 from dynascope.store.sweep import (
     StoredGroup,
     SweepConfig,
+    group_damage,
     group_key,
     load_group,
     network_id,
@@ -17,6 +18,8 @@ __all__ = [
     "StoredGroup",
     "SweepConfig",
     "TABLES",
+    "check_writable",
+    "group_damage",
     "group_key",
     "load_group",
     "network_id",

@@ -5,12 +5,12 @@ Opening a run folder never executes code: no pickle anywhere; every shard is che
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import platform
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import duckdb
 import numpy as np
@@ -20,10 +20,15 @@ import tomli_w
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
-from dynascope.errors import RunFolderError
+from dynascope.errors import DynascopeError, RunFolderError
+from dynascope.store._files import check_writable, is_temp, storage_error, temp_path, write_atomic
+from dynascope.store._lock import HOLDER, OWN_FILES, writer_lock
+from dynascope.store._manifest import MANIFEST, Manifest
 from dynascope.store.schema import TABLES
 
 CONFIG = "config.toml"
+
+__all__ = ["CONFIG", "RunFolder", "check_writable", "open", "versions"]
 
 
 def versions() -> dict[str, str]:
@@ -41,50 +46,72 @@ def versions() -> dict[str, str]:
     }
 
 
-def _atomic(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
+def _recovery(run: Path, table: str, stem: str) -> str:
+    """How to rewrite a damaged shard of `table` named `stem`: which command writes it again."""
+    train = (f"rerun the training command with --resume (`dynascope train ... --out {run} --resume`): it "
+             f"retrains the damaged group {stem!r} and rewrites its files")
+    done_marker = {"fixed_points": "skeletons", "distances": "summary", "embedding": "summary"}
+    command = {"fixed_points": "analyze", "skeletons": "analyze", "distances": "compare", "embedding": "compare",
+               "summary": "compare"}
+    if table in ("networks", "losses", "weights"):
+        return train
+    if table not in command:
+        return "delete it and rerun the command that wrote it"
+    also = f" and {run / 'catalog' / done_marker[table] / f'{stem}.parquet'}" if table in done_marker else ""
+    return f"delete it{also}, then rerun `dynascope {command[table]} {run}`"
 
 
 class RunFolder:
-    """Handle on one run folder. Build with `create` or `open`; query with `sql`."""
+    """Handle on one run folder. Build with `create` or `open`; query with `sql`; write inside `writing()`."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._manifest = Manifest(path)
 
     # -- creation and config ---------------------------------------------------------------------
     @classmethod
     def create(cls, path: str | Path, config: dict[str, Any]) -> "RunFolder":
-        """Make a new run folder holding `config` (a TOML-able dict) and the current versions."""
+        """Make a new run folder holding `config` (a TOML-able dict, already validated) and the current versions.
+
+        The folder may exist if it is empty; our own leftovers (a temp file of a killed process, a lock
+        file) do not count as content.
+        """
         path = Path(path)
         if (path / CONFIG).exists():
             raise RunFolderError(f"{path} already holds a run; choose another folder or resume it.")
         if path.exists() and not path.is_dir():
             raise RunFolderError(f"{path} is a file, not a folder; choose a new folder for the run (e.g. runs/NAME).")
-        if path.is_dir() and any(path.iterdir()):
-            raise RunFolderError(
-                f"{path} already holds other files and is not a dynascope run folder (no {CONFIG}); a run is "
-                "written into a folder of its own: choose a new or empty folder (e.g. runs/NAME)."
-            )
+        _check_empty(path)
+        check_writable(path)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise storage_error(path, err) from err
         run = cls(path)
         doc = dict(config)
         doc["versions"] = versions()
-        _atomic(path / CONFIG, lambda p: p.write_text(tomli_w.dumps(doc)))
+        with run.writing():
+            if (path / CONFIG).exists():  # another process created it since the check above
+                raise RunFolderError(f"{path} already holds a run; choose another folder or resume it.")
+            _check_empty(path)
+            for name in (CONFIG, MANIFEST, HOLDER):  # a killed process's temp files of ours
+                with contextlib.suppress(OSError):
+                    temp_path(path / name).unlink(missing_ok=True)
+            write_atomic(path / CONFIG, lambda p: p.write_text(tomli_w.dumps(doc)))
         return run
 
     @classmethod
     def open(cls, path: str | Path) -> "RunFolder":
-        """Open an existing run folder; RunFolderError if it is missing or has no readable config."""
+        """Open an existing run folder; RunFolderError if it is missing, or its config is unreadable or invalid."""
         path = Path(path)
         if not path.is_dir():
             raise RunFolderError(f"run folder {path} does not exist; train one first with `dynascope train --out {path}`.")
         if not (path / CONFIG).is_file():
             raise RunFolderError(f"{path} is not a dynascope run folder (no {CONFIG}); point at the folder `dynascope train --out` wrote.")
         run = cls(path)
-        run.config  # parse now so a corrupt config fails at open
+        _validate_config(path / CONFIG, run.config)  # a corrupt or nonsensical config fails at open
+        run._manifest.entries()  # and so does a mangled manifest
         return run
 
     @property
@@ -94,6 +121,32 @@ class RunFolder:
             return tomllib.loads((self.path / CONFIG).read_text())
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
             raise RunFolderError(f"{self.path / CONFIG} is not valid TOML ({err}).") from err
+
+    # -- writing ---------------------------------------------------------------------------------
+    def check_writable(self) -> None:
+        """RunFolderError ("... is not writable ...") unless files can be created in the folder and in each of
+        its catalog and weights folders; call it before minutes of work whose results go here."""
+        check_writable(self.path)
+        for sub in (self.path / "catalog", self.path / "weights"):
+            if sub.is_dir():
+                for folder in (sub, *sorted(p for p in sub.iterdir() if p.is_dir())):
+                    check_writable(folder)
+
+    def writing(self, command: str | None = None) -> contextlib.AbstractContextManager[None]:
+        """Hold this folder's writer lock for a block: `with run.writing(): ...`.
+
+        A second process that tries to write the folder meanwhile gets a RunFolderError naming this one
+        (pid, host, `command` — by default this process's command line). Reentrant; every write takes it
+        for its own duration anyway, so wrapping a whole command is what keeps out a concurrent one.
+        """
+        return writer_lock(self.path, command)
+
+    def _write(self, path: Path, write: Any) -> None:
+        """Write `path` atomically under the lock, recording its checksum in the manifest."""
+        with self.writing():
+            self._manifest.forget(path)
+            write_atomic(path, write, staged=lambda tmp: self._manifest.stage(path, tmp))
+            self._manifest.settle(path)
 
     # -- catalog ---------------------------------------------------------------------------------
     def write_table(self, table: str, shard: str, data: dict[str, Any] | pa.Table) -> Path:
@@ -105,7 +158,7 @@ class RunFolder:
         t = data if isinstance(data, pa.Table) else pa.Table.from_pydict(data, schema=schema)
         t = t.select(schema.names).cast(schema)
         path = self.path / "catalog" / table / f"{shard}.parquet"
-        _atomic(path, lambda p: pq.write_table(t, p))
+        self._write(path, lambda p: pq.write_table(t, p))
         self._con = None  # views change
         return path
 
@@ -113,16 +166,24 @@ class RunFolder:
         """The shard files of `table`, sorted."""
         return sorted((self.path / "catalog" / table).glob("*.parquet"))
 
+    def read_shard(self, table: str, shard: str) -> pa.Table:
+        """One shard of `table`, checked against its checksum and the schema; RunFolderError if missing."""
+        path = self.path / "catalog" / table / f"{shard}.parquet"
+        if not path.is_file():
+            raise RunFolderError(f"catalog shard {path} does not exist; {_recovery(self.path, table, shard)}.")
+        return self._read_shard(table, path)
+
     def read_table(self, table: str) -> pa.Table:
         """All shards of `table` concatenated, each checked against the schema."""
         parts = [self._read_shard(table, p) for p in self.shards(table)]
         return pa.concat_tables(parts) if parts else TABLES[table].empty_table()
 
     def _read_shard(self, table: str, path: Path) -> pa.Table:
+        self._manifest.verify(path, _recovery(self.path, table, path.stem))
         try:
             t = pq.read_table(path)
         except (pa.ArrowInvalid, OSError) as err:
-            raise RunFolderError(f"catalog shard {path} is corrupt ({err}); delete it and re-run the step that wrote it.") from err
+            raise RunFolderError(f"catalog shard {path} is corrupt ({err}); {_recovery(self.path, table, path.stem)}.") from err
         if not t.schema.equals(TABLES[table], check_metadata=False):
             raise RunFolderError(
                 f"catalog shard {path} does not have the {table!r} schema of this dynascope version "
@@ -152,7 +213,7 @@ class RunFolder:
         flat = {k: np.ascontiguousarray(np.asarray(v)) for k, v in params.items()}
         meta = {"dynascope": json.dumps(metadata, sort_keys=True)}
         path = self.path / "weights" / f"{group}.safetensors"
-        _atomic(path, lambda p: save_file(flat, str(p), metadata=meta))
+        self._write(path, lambda p: save_file(flat, str(p), metadata=meta))
         return path
 
     def read_weights(self, group: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -160,6 +221,7 @@ class RunFolder:
         path = self.path / "weights" / f"{group}.safetensors"
         if not path.is_file():
             raise RunFolderError(f"{path} does not exist; the group {group!r} has not finished training (resume the run).")
+        self._manifest.verify(path, _recovery(self.path, "weights", group))
         try:
             from safetensors import safe_open
 
@@ -168,7 +230,9 @@ class RunFolder:
             params = load_file(str(path))
             metadata = json.loads(meta["dynascope"])
         except (SafetensorError, KeyError, json.JSONDecodeError, OSError) as err:
-            raise RunFolderError(f"weights file {path} is corrupt or foreign ({err}); re-run training for {group!r}.") from err
+            raise RunFolderError(
+                f"weights file {path} is corrupt or foreign ({err}); {_recovery(self.path, 'weights', group)}."
+            ) from err
         return params, metadata
 
     def load_group(self, group: str) -> Any:
@@ -180,6 +244,33 @@ class RunFolder:
     def groups(self) -> list[str]:
         """Names of the groups whose weights are stored."""
         return sorted(p.stem for p in (self.path / "weights").glob("*.safetensors"))
+
+
+def _check_empty(path: Path) -> None:
+    """RunFolderError if folder `path` holds anything but our own temp and lock files."""
+    if not path.is_dir():
+        return
+    if any(not (is_temp(p.name) or p.name in OWN_FILES) for p in path.iterdir()):
+        raise RunFolderError(
+            f"{path} already holds other files and is not a dynascope run folder (no {CONFIG}); a run is "
+            "written into a folder of its own: choose a new or empty folder (e.g. runs/NAME)."
+        )
+
+
+def _validate_config(path: Path, config: dict[str, Any]) -> None:
+    """RunFolderError naming the key and value if the [sweep] config of a run is not one `train` accepts."""
+    if "sweep" not in config:
+        raise RunFolderError(f"{path} has no [sweep] section; it was not written by `dynascope train`.")
+    from dynascope.store.sweep import SweepConfig
+
+    try:
+        SweepConfig.from_dict(config).validate()
+    except RunFolderError:
+        raise
+    except DynascopeError as err:
+        raise RunFolderError(
+            f"{path} holds an invalid config: {err} Correct that value in {path.name}, or retrain into a new folder."
+        ) from err
 
 
 def open(path: str | Path) -> RunFolder:  # noqa: A001  (the contract: dynascope.store.open)

@@ -11,12 +11,14 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
+from safetensors import SafetensorError
 
 from dynascope import models, tasks
 from dynascope.errors import ConfigError, RunFolderError, check_positive_int
 from dynascope.models import Model, Params
 from dynascope.tasks import Task
 from dynascope.train import Population, TrainOptions, train_population
+from dynascope.store._files import storage_error
 from dynascope.store.run import CONFIG, RunFolder
 
 #: progress(group, steps_done, losses[n]) after every chunk of a group.
@@ -89,22 +91,66 @@ class SweepConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "SweepConfig":
-        """Inverse of `to_dict` (ignores `versions` and any analysis sections)."""
+        """Inverse of `to_dict` (ignores `versions` and any analysis sections).
+
+        RunFolderError naming the key and the value if a field is missing or of the wrong kind (ranges
+        and names are checked by `validate`).
+        """
+        s = d.get("sweep")
+        if not isinstance(s, dict):
+            raise RunFolderError(f"{CONFIG} lacks its [sweep] section (got {s!r}); it was not written by `dynascope train`.")
         try:
-            s = d["sweep"]
-            return cls(
-                task=s["task"],
-                archs=tuple(s["archs"]),
-                hidden=tuple(int(h) for h in s["hidden"]),
-                seeds=int(s["seeds"]),
-                steps=int(s["steps"]),
-                seed=int(s["seed"]),
-                task_options=dict(d.get("task_options", {})),
-                model_options={k: dict(v) for k, v in d.get("model_options", {}).items()},
-                train=TrainOptions.from_dict(d.get("train", {})),
-            )
-        except (KeyError, TypeError, ValueError) as err:
-            raise RunFolderError(f"config.toml lacks or mangles the [sweep] section ({err}).") from err
+            train = TrainOptions.from_dict(_table(d, "train"))
+        except (TypeError, ValueError) as err:  # ConfigError is a ValueError
+            raise RunFolderError(f"{CONFIG}: the [train] section is invalid ({err}).") from err
+        return cls(
+            task=_field(s, "task", _text, "a task name (text)"),
+            archs=tuple(_field(s, "archs", lambda v: _list(v, _text), "a list of architecture names")),
+            hidden=tuple(_field(s, "hidden", lambda v: _list(v, _integer), "a list of integers")),
+            seeds=_field(s, "seeds", _integer, "an integer"),
+            steps=_field(s, "steps", _integer, "an integer"),
+            seed=_field(s, "seed", _integer, "an integer"),
+            task_options=_table(d, "task_options"),
+            model_options={k: _table(d["model_options"], k, "model_options.") for k in _table(d, "model_options")},
+            train=train,
+        )
+
+
+def _text(v: Any) -> str:
+    if not isinstance(v, str):
+        raise TypeError
+    return v
+
+
+def _integer(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TypeError
+    return v
+
+
+def _list(v: Any, item: Callable[[Any], Any]) -> list:
+    if not isinstance(v, list):
+        raise TypeError
+    return [item(x) for x in v]
+
+
+def _field(section: dict[str, Any], name: str, convert: Callable[[Any], Any], expected: str) -> Any:
+    if name not in section:
+        raise RunFolderError(f"{CONFIG}: [sweep] lacks {name!r} ({expected}); correct {CONFIG} or retrain into a new folder.")
+    value = section[name]
+    try:
+        return convert(value)
+    except (TypeError, ValueError):
+        raise RunFolderError(
+            f"{CONFIG}: sweep.{name} = {value!r} is not {expected}; correct it in {CONFIG} or retrain into a new folder."
+        ) from None
+
+
+def _table(d: dict[str, Any], name: str, prefix: str = "") -> dict[str, Any]:
+    value = d.get(name, {})
+    if not isinstance(value, dict):
+        raise RunFolderError(f"{CONFIG}: {prefix}{name} = {value!r} is not a table of options; correct it in {CONFIG}.")
+    return dict(value)
 
 
 def group_key(seed: int, group: str) -> jax.Array:
@@ -119,8 +165,9 @@ def network_id(group: str, seed: int) -> str:
 
 def prepare_run(config: SweepConfig, out: str | Path, *, resume: bool = False) -> RunFolder:
     """Check `config` and create the run folder `out`, or open it to resume (RunFolderError if it holds
-    a run and `resume` is off, or a run of a different config). `run_sweep` starts with this; call it
-    first to fail before any output."""
+    a run and `resume` is off, or a run of a different config, or cannot be written). `run_sweep` starts
+    with this; call it first to fail before any output. config.toml is written only once every option
+    has been validated and the folder has been found writable."""
     config.validate()
     out = Path(out)
     if not (out / CONFIG).exists():
@@ -134,7 +181,20 @@ def prepare_run(config: SweepConfig, out: str | Path, *, resume: bool = False) -
             f"{out} was created with a different config; resume with the original flags "
             f"(see {out / CONFIG}) or choose another --out."
         )
+    run.check_writable()
     return run
+
+
+def group_damage(run: RunFolder, group: str) -> str | None:
+    """Why a finished group's stored files cannot be trusted (checksum mismatch, unreadable or misshapen
+    weights, corrupt catalog shard), or None if they pass every check."""
+    try:
+        load_group(run, group)
+        for table in ("networks", "losses"):
+            run.read_shard(table, group)
+    except RunFolderError as err:
+        return str(err)
+    return None
 
 
 def run_sweep(
@@ -147,33 +207,48 @@ def run_sweep(
 ) -> RunFolder:
     """Train every group of `config` into the run folder `out` and return it.
 
-    Finished groups (weights and catalog shard written) are skipped on resume; an unfinished group
-    continues from its last checkpoint. Resuming a folder made by a different config raises RunFolderError.
+    Finished groups (weights and catalog shard written, and passing their checksum and shape checks) are
+    skipped on resume; a finished group whose files are damaged is trained again and rewritten; an
+    unfinished group continues from its last checkpoint. The folder's writer lock is held throughout, so a
+    second writer is refused at once. Resuming a folder made by a different config raises RunFolderError.
     """
     run = prepare_run(config, out, resume=resume)
-    out = run.path
+    with run.writing():
+        run = prepare_run(config, out, resume=True)  # again under the lock: another writer may have finished
+        _train_groups(run, config, progress, on_group)
+    return run
+
+
+def _train_groups(
+    run: RunFolder,
+    config: SweepConfig,
+    progress: SweepProgress | None,
+    on_group: Callable[[str, Population], None] | None,
+) -> None:
     task = config.build_task()
-    done = set(run.groups()) & {p.stem for p in run.shards("networks")}
+    finished = set(run.groups()) & {p.stem for p in run.shards("networks")}
     for group, arch, hidden in config.groups():
-        if group in done:
+        if group in finished and group_damage(run, group) is None:
             continue
         model = config.build_model(task, arch, hidden)
-        ckpt = out / "checkpoints" / group
-        pop = train_population(
-            task,
-            model,
-            config.seeds,
-            config.steps,
-            group_key(config.seed, group),
-            checkpoint_dir=ckpt,
-            progress=(lambda step, losses, g=group: progress(g, step, losses)) if progress else None,
-            **config.train.to_dict(),
-        )
+        ckpt = run.path / "checkpoints" / group
+        try:
+            pop = train_population(
+                task,
+                model,
+                config.seeds,
+                config.steps,
+                group_key(config.seed, group),
+                checkpoint_dir=ckpt,
+                progress=(lambda step, losses, g=group: progress(g, step, losses)) if progress else None,
+                **config.train.to_dict(),
+            )
+        except (OSError, SafetensorError) as err:  # a checkpoint could not be written
+            raise storage_error(ckpt, err) from err
         save_population(run, group, pop)
         shutil.rmtree(ckpt, ignore_errors=True)
         if on_group is not None:
             on_group(group, pop)
-    return run
 
 
 def save_population(run: RunFolder, group: str, pop: Population) -> None:
