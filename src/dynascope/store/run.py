@@ -121,6 +121,25 @@ class RunFolder:
             return tomllib.loads((self.path / CONFIG).read_text())
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
             raise RunFolderError(f"{self.path / CONFIG} is not valid TOML ({err}).") from err
+        except OSError as err:
+            raise RunFolderError(f"{self.path / CONFIG} cannot be read ({err.strerror or err}); check its permissions.") from err
+
+    def verify(self) -> dict[str, str]:
+        """Check every catalog shard (checksum, schema) and weights file (checksum, readable); returns
+        {path: the error it raises} for the damaged ones, empty when every file passes."""
+        problems: dict[str, str] = {}
+        for table in TABLES:
+            for shard in self.shards(table):
+                try:
+                    self._read_shard(table, shard)
+                except RunFolderError as err:
+                    problems[str(shard)] = str(err)
+        for group in self.groups():
+            try:
+                self.read_weights(group)
+            except RunFolderError as err:
+                problems[str(self.path / "weights" / f"{group}.safetensors")] = str(err)
+        return problems
 
     # -- writing ---------------------------------------------------------------------------------
     def check_writable(self) -> None:
