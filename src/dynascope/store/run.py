@@ -283,9 +283,11 @@ def _validate_config(path: Path, config: dict[str, Any]) -> None:
     from dynascope.store.sweep import SweepConfig
 
     try:
-        SweepConfig.from_dict(config).validate()
-    except RunFolderError:
-        raise
+        parsed = SweepConfig.from_dict(config)
+    except RunFolderError as err:  # names the key and the value, and the fix
+        raise RunFolderError(f"{path} holds an invalid config: {str(err).removeprefix(f'{CONFIG}: ')}") from err
+    try:
+        parsed.validate()
     except DynascopeError as err:
         raise RunFolderError(
             f"{path} holds an invalid config: {err} Correct that value in {path.name}, or retrain into a new folder."

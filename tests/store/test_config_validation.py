@@ -1,0 +1,86 @@
+"""config.toml is validated when a run folder is opened: nonsense values are refused naming the key and value."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+import tomli_w
+
+from dynascope import store
+from dynascope.errors import RunFolderError
+from dynascope.store import SweepConfig
+from dynascope.train import TrainOptions
+
+TINY = SweepConfig(
+    task="flipflop",
+    archs=("vanilla", "gru"),
+    hidden=(4,),
+    seeds=2,
+    steps=20,
+    task_options={"n_bits": 1, "n_time": 8},
+    train=TrainOptions(batch_size=4),
+)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    return store.RunFolder.create(tmp_path / "r", TINY.to_dict()).path
+
+
+def _edit(folder, section: str, key: str, value) -> None:
+    doc = tomllib.loads((folder / "config.toml").read_text())
+    if key is None:
+        del doc[section]
+    else:
+        doc.setdefault(section, {})[key] = value
+    (folder / "config.toml").write_text(tomli_w.dumps(doc))
+
+
+def test_a_valid_config_opens(folder):
+    assert SweepConfig.from_dict(store.open(folder).config) == TINY
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "message"),
+    [
+        ("sweep", "task", "nosuchtask", r"invalid config: unknown task 'nosuchtask'"),
+        ("sweep", "seeds", -7, r"invalid config: seeds must be a positive integer, got -7\."),
+        ("sweep", "steps", 0, r"invalid config: steps must be a positive integer, got 0\."),
+        ("sweep", "hidden", ["big", 8], r"sweep.hidden = \['big', 8\] is not a list of integers"),
+        ("sweep", "hidden", [-3], r"invalid config: hidden must be a positive integer, got -3\."),
+        ("sweep", "archs", "gru", r"sweep.archs = 'gru' is not a list of architecture names"),
+        ("sweep", "archs", ["gru", "nosucharch"], r"invalid config: unknown model 'nosucharch'"),
+        ("sweep", "seeds", "ten", r"sweep.seeds = 'ten' is not an integer"),
+        ("sweep", "seeds", True, r"sweep.seeds = True is not an integer"),
+        ("sweep", "seed", 1.5, r"sweep.seed = 1.5 is not an integer"),
+        ("task_options", "n_bits", -1, r"invalid config: .*n_bits"),
+        ("train", "batch_size", 0, r"invalid config: batch_size must be a positive integer, got 0\."),
+        ("train", "optimizer", "magic", r"invalid config: optimizer must be one of .* got 'magic'"),
+        ("train", "warp", 9, r"the \[train\] section is invalid \(unknown training option\(s\) warp"),
+    ],
+)
+def test_nonsense_values_are_refused_at_open(folder, section, key, value, message):
+    _edit(folder, section, key, value)
+    with pytest.raises(RunFolderError, match=message) as err:
+        store.open(folder)
+    assert "\n" not in str(err.value)
+
+
+def test_a_missing_key_or_section_is_refused(folder):
+    doc = tomllib.loads((folder / "config.toml").read_text())
+    del doc["sweep"]["hidden"]
+    (folder / "config.toml").write_text(tomli_w.dumps(doc))
+    with pytest.raises(RunFolderError, match=r"\[sweep\] lacks 'hidden' \(a list of integers\)"):
+        store.open(folder)
+    _edit(folder, "sweep", None, None)
+    with pytest.raises(RunFolderError, match=r"has no \[sweep\] section"):
+        store.open(folder)
+
+
+def test_model_options_must_be_tables(folder):
+    doc = tomllib.loads((folder / "config.toml").read_text())
+    doc["model_options"] = {"gru": 3}
+    (folder / "config.toml").write_text(tomli_w.dumps(doc))
+    with pytest.raises(RunFolderError, match=r"model_options.gru = 3 is not a table of options"):
+        store.open(folder)
