@@ -128,13 +128,18 @@ def runs_cmd(root: Path = typer.Argument(Path("runs"), help="folder holding run 
     for p in sorted(root.iterdir()):
         if not (p / "config.toml").is_file():
             continue
-        run = open_run(p)
-        s = run.config.get("sweep", {})
-        n, trained = run.sql("select count(*), coalesce(sum(trained::int), 0) from networks").fetchall()[0]
-        n_fp = run.sql("select count(*) from fixed_points").fetchall()[0][0]
-        rows.append([str(p), s.get("task", "?"), ",".join(s.get("archs", [])), n, trained, n_fp,
-                     "yes" if (p / "report.html").exists() else "no"])
-    console.print(table(f"runs in {root}", ["run", "task", "archs", "networks", "trained", "fixed points", "report"], rows))
+        try:  # one damaged run is listed as such; it does not hide the others
+            run = open_run(p)
+            s = run.config["sweep"]
+            n, trained = run.sql("select count(*), coalesce(sum(trained::int), 0) from networks").fetchall()[0]
+            n_fp = run.sql("select count(*) from fixed_points").fetchall()[0][0]
+        except RunFolderError as err:
+            rows.append([str(p), "", "", "", "", "", "", f"damaged: {err}"])
+            continue
+        rows.append([str(p), s["task"], ",".join(s["archs"]), n, trained, n_fp,
+                     "yes" if (p / "report.html").exists() else "no", "ok"])
+    columns = ["run", "task", "archs", "networks", "trained", "fixed points", "report", "status"]
+    console.print(table(f"runs in {root}", columns, rows))
 
 
 @app.command("show")
@@ -142,8 +147,13 @@ def show_cmd(run_path: Path = typer.Argument(..., metavar="RUN", help="run folde
     """Show a run's config, versions and networks."""
     from dynascope.store import open as open_run
 
-    run = open_run(run_path)
+    run = open_run(run_path)  # refuses an invalid config, naming the key and the value
     cfg = run.config
     rows = [[f"{section}.{k}", v] for section in ("sweep", "train", "versions") for k, v in cfg.get(section, {}).items()]
     console.print(table(f"config of {run_path}", ["key", "value"], rows))
+    damaged = run.verify()  # every shard and weights file against its checksum, schema and shapes
+    if damaged:
+        console.print(table(f"damaged files in {run_path}", ["file", "problem"], [[f, why] for f, why in damaged.items()]))
+        first = next(iter(damaged.values()))
+        raise RunFolderError(f"{len(damaged)} damaged file(s) in {run_path} (listed above); the first: {first}")
     console.print(networks_table(run, "networks"))
