@@ -162,3 +162,113 @@ def test_errors_name_the_argument():
         dsa_distance(x, np.zeros((3, 10, 3), np.float32))
     with pytest.raises(ConfigError, match="n_delays must be an integer >= 1, got 0"):
         delay_embed(x, n_delays=0)
+
+
+# -- the orthogonal alignment: exact for conjugates, independent of either basis, a metric -----------
+# Ground truth by construction: a conjugated copy is at distance 0, and the distance between orbits of
+# the conjugation action cannot depend on which member of an orbit is given. Before the fix, 8 of 20
+# conjugated 8×8 pairs scored up to 0.37 rad (a reflection off in the spectral start) and 13 of 30 6×6
+# cases changed by up to 0.09 rad under a change of basis (half of O(r) never searched).
+
+
+def _conjugations(n: int, size: int, seed: int) -> list[np.ndarray]:
+    qs = [ortho_group.rvs(size, random_state=seed + k) for k in range(n)]
+    dets = np.round([np.linalg.det(q) for q in qs])
+    assert {-1.0, 1.0} <= set(dets)  # both components of O(r) are exercised
+    return qs
+
+
+def test_conjugated_copies_score_zero_for_either_determinant():
+    rng = np.random.default_rng(11)
+    with jax.enable_x64(True):
+        for q in _conjugations(20, 8, seed=200):
+            a = rng.normal(size=(8, 8))
+            b = q.T @ a @ q
+            assert np.linalg.norm(q @ b @ q.T - a) < 1e-12
+            assert float(similarity_transform_distance(a, b)) <= 1e-6
+            assert float(similarity_transform_distance(a, b, score="euclidean")) <= 1e-6 * np.linalg.norm(a)
+
+
+def test_distance_does_not_depend_on_the_basis_of_either_operator():
+    rng = np.random.default_rng(12)
+    with jax.enable_x64(True):
+        for q in _conjugations(30, 6, seed=300):
+            a, c = rng.normal(size=(6, 6)), rng.normal(size=(6, 6))
+            d = float(similarity_transform_distance(a, c))
+            assert abs(float(similarity_transform_distance(q @ a @ q.T, c)) - d) <= 1e-6
+            assert abs(float(similarity_transform_distance(a, q @ c @ q.T)) - d) <= 1e-6
+
+
+def test_triangle_inequality_on_random_triples():
+    # b is a slightly perturbed conjugate of a, so d(a, b) is small and d(a, c), d(b, c) must nearly agree.
+    rng = np.random.default_rng(13)
+    with jax.enable_x64(True):
+        for q in _conjugations(20, 6, seed=400):
+            a, c = rng.normal(size=(6, 6)), rng.normal(size=(6, 6))
+            b = q @ (a + 0.02 * rng.normal(size=(6, 6))) @ q.T
+            dab, dbc, dac = (float(similarity_transform_distance(x, y)) for x, y in ((a, b), (b, c), (a, c)))
+            assert dab < 0.05
+            assert dac <= dab + dbc + 1e-6
+            assert dbc <= dab + dac + 1e-6
+            assert dab <= dac + dbc + 1e-6
+
+
+def _scipy_best_cosine(a: np.ndarray, b: np.ndarray, starts: int, seed: int) -> float:
+    """max over O(3) of cos∠(a, C b Cᵀ) by BFGS from many starts in each component: C = S·R(q), R(q) the
+    rotation of the unit quaternion q/|q| (closed form), S = I or a reflection."""
+    from scipy.optimize import minimize
+
+    an, bn = a / np.linalg.norm(a), b / np.linalg.norm(b)
+    rng = np.random.default_rng(seed)
+
+    def rotation(q: np.ndarray) -> np.ndarray:
+        w, x, y, z = q / np.linalg.norm(q)
+        return np.array([
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ])
+
+    def neg_cos(q: np.ndarray, s: np.ndarray) -> float:
+        c = s @ rotation(q)
+        return -float(np.sum(an * (c @ bn @ c.T)))
+
+    best = -1.0
+    for s in (np.eye(3), np.diag([-1.0, 1.0, 1.0])):
+        for _ in range(starts):
+            res = minimize(neg_cos, rng.normal(size=4), args=(s,), method="BFGS", options={"gtol": 1e-10})
+            best = max(best, -res.fun)
+    return best
+
+
+def test_alignment_of_3x3_operators_matches_a_multistart_scipy_search_over_o3():
+    rng = np.random.default_rng(14)
+    for k in range(4):
+        a, b = rng.normal(size=(3, 3)), rng.normal(size=(3, 3))
+        expected = np.arccos(min(_scipy_best_cosine(a, b, starts=12, seed=k), 1.0))
+        with jax.enable_x64(True):
+            ours = float(similarity_transform_distance(a, b))
+        np.testing.assert_allclose(ours, expected, atol=1e-6)
+
+
+def test_canonical_signs_follow_a_sign_change_of_the_basis():
+    from dynascope.compare.dsa import _tree_signs
+
+    rng = np.random.default_rng(15)
+    for _ in range(10):
+        m = rng.normal(size=(7, 7)).astype(np.float32)
+        k = m - m.T
+        d = rng.choice(np.array([-1.0, 1.0], np.float32), size=7)
+        s, s_flipped = np.asarray(_tree_signs(k)), np.asarray(_tree_signs(d[:, None] * k * d[None, :]))
+        # D K D in the flipped basis: its signs are D times ours, up to one global sign.
+        ratio = s_flipped * d / s
+        assert np.all(ratio == ratio[0])
+
+
+def test_random_starts_alternate_between_the_two_components_of_o_r():
+    from dynascope.compare.dsa import _random_orthogonal
+
+    for r in (3, 4):
+        q = np.asarray(_random_orthogonal(jax.random.key(0), 6, r, np.float32))
+        np.testing.assert_allclose(q @ q.transpose(0, 2, 1), np.broadcast_to(np.eye(r), (6, r, r)), atol=1e-5)
+        np.testing.assert_allclose(np.linalg.det(q), [-1, 1, -1, 1, -1, 1], atol=1e-5)

@@ -6,20 +6,25 @@ by how close A_x is to an orthogonal change of basis of A_y: min over orthogonal
 between A_x and C A_y Cᵀ. A rotated, reflected or permuted copy of a network scores 0; a network whose
 states trace the same geometry under a different flow does not.
 
-Solver. The reference implementation (Ostrow et al., github.com/mitchellostrow/DSA) runs 1500 Adam
-steps (lr 5e-3) on a Cayley-parametrised C, twice per pair (identity start and a row-swapped start):
-3000 gradient evaluations, sequential in Python. Here f(C) = tr(A_xᵀ C A_y Cᵀ) is maximised by
-Riemannian gradient ascent on the orthogonal group with Cayley-transform steps and Barzilai–Borwein
-step sizes (Wen & Yin 2013), which needs no learning rate. Each step costs one r×r solve. Several
-starts run at once under vmap — the identity, the reference's row swap, a spectral start that aligns
-the eigenbases of the symmetric parts (exact for conjugated copies with distinct eigenvalues) and
-random rotations: by default 16 starts × 200 steps, and the best iterate seen is kept. Measured on
-20 random Gaussian pairs each of size r = 4 / 8 / 16 (float32, CPU), this reaches the best value of
-128 starts × 1000 steps in 100 / 95 / 85 % of pairs (largest shortfall in the cosine 0.005), while
-the reference's scheme (Adam, lr 5e-3, 1500 steps from each of its two starts; re-implemented in
-JAX with a plain Cayley parametrisation) reaches it in 55 / 20 / 0 % (mean shortfall 0.013–0.017),
-at about twice our time. The problem is non-convex, so raise `n_starts` where it matters. Because
-the solve is a fixed number of array operations it jits and vmaps over pairs (`pairwise_distances`).
+Solver. The reference implementation (Ostrow et al., github.com/mitchellostrow/DSA) runs 1500 Adam steps
+(lr 5e-3) on a Cayley-parametrised C, twice per pair (identity start and a row-swapped start): 3000
+gradient evaluations, sequential in Python. Here f(C) = tr(A_xᵀ C A_y Cᵀ) is maximised by Riemannian
+gradient ascent on the orthogonal group with Cayley-transform steps and Barzilai–Borwein step sizes (Wen
+& Yin 2013), which needs no learning rate. Each step costs one r×r solve. Several starts run at once
+under vmap, and the best iterate seen is kept: by default 16 starts × 200 steps. Every start is U_x R
+U_yᵀ, with U the eigenbasis of an operator's symmetric part (signs fixed by its antisymmetric part): R =
+I is exact for conjugated copies with distinct eigenvalues, the other R are random and alternate between
+determinant +1 and −1. Cayley steps never leave a component of O(r), so both components are searched;
+and because the starts and the steps move with any change of basis of either operator, the distance does
+not depend on the bases the operators are given in (to rounding, wherever that eigenbasis is well
+defined: distinct eigenvalues), even where the search ends in a local optimum. Measured on 20 random
+Gaussian pairs each of size r = 4 / 8 / 16 (float32, CPU), the default reaches the best value found by
+128 starts × 1000 steps (within 1e-4 in the cosine) in 100 / 85 / 80 % of pairs (largest shortfall
+0.023); with the earlier starts (identity, row swap, random rotations all of one determinant) it was 85
+/ 60 / 75 % (shortfall up to 0.05), and the reference's scheme (Adam, lr 5e-3, 1500 steps from each of
+its two starts; re-implemented in JAX) reached that earlier solver's best in only 55 / 20 / 0 %. The
+problem is non-convex, so raise `n_starts` where it matters. Because the solve is a fixed number of
+array operations it jits and vmaps over pairs (`pairwise_distances`).
 
 `eigenvalue_wasserstein` is the cheap spectral variant: the optimal matching between the two spectra
 (Redman et al. 2023 in the DSA package). For normal operators it is the exact minimum of ‖A_x − C A_y Cᵀ‖_F
@@ -144,24 +149,53 @@ def _havok(h: jax.Array, r: int, ridge: float) -> jax.Array:
 # -- the orthogonal alignment ----------------------------------------------------------------------
 
 
-def _canonical_eigenbasis(a: jax.Array) -> jax.Array:
-    """Eigenvectors of the symmetric part of `a`, signs fixed by the antisymmetric part.
+def _tree_signs(k: jax.Array) -> jax.Array:
+    """Signs `[r]` (±1) that make the couplings of a maximum spanning tree of |k| positive.
 
-    If b = Qᵀ a Q then the bases of a and b differ by Q (for distinct eigenvalues and a non-zero
-    coupling), so U_a U_bᵀ recovers Q exactly.
+    `k [r, r]` antisymmetric. Flipping basis vectors by signs D turns k into D k D, so the signs that
+    make k[i, j] > 0 along a fixed set of r − 1 edges are unique up to one global sign (which changes
+    no conjugation). The tree is the maximum spanning tree of |k| (Prim's algorithm from the row of
+    largest total coupling), so the signs are read from the largest, best-determined entries, and both
+    the tree and the signs are the same for D k D as for k.
+    """
+    k = jnp.asarray(k)
+    r = k.shape[0]
+    w = jnp.abs(k)
+    root = jnp.argmax(w.sum(axis=1))
+    in_tree = jnp.zeros(r, dtype=bool).at[root].set(True)
+    signs = jnp.ones(r, dtype=k.dtype)
+
+    def grow(_: jax.Array, carry: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
+        in_tree, signs = carry
+        edges = jnp.where(in_tree[:, None] & ~in_tree[None, :], w, -1.0)
+        i, j = jnp.divmod(jnp.argmax(edges), r)
+        sign = signs[i] * jnp.where(k[i, j] < 0, -1.0, 1.0).astype(k.dtype)
+        return in_tree.at[j].set(True), signs.at[j].set(sign)
+
+    _, signs = jax.lax.fori_loop(0, r - 1, grow, (in_tree, signs))
+    return signs
+
+
+def _canonical_eigenbasis(a: jax.Array) -> jax.Array:
+    """Eigenvectors `[r, r]` of the symmetric part of `a`, their signs fixed by the antisymmetric part.
+
+    If b = Qᵀ a Q (Q orthogonal, either determinant) then, for distinct eigenvalues of the symmetric
+    part and a connected coupling, U_b = Qᵀ U_a up to one global sign, so U_a U_bᵀ = ±Q recovers the
+    conjugation exactly. Each eigenvector's sign is otherwise arbitrary; it is fixed by `_tree_signs`
+    on the antisymmetric part in the eigenbasis (its diagonal is zero, so it carries no sign itself).
     """
     _, u = jnp.linalg.eigh(0.5 * (a + a.T))
     k = u.T @ (0.5 * (a - a.T)) @ u
-    pivot = jnp.argmax(jnp.abs(k).sum(axis=1))
-    signs = jnp.where(k[pivot] < 0, -1.0, 1.0).astype(a.dtype)
-    return u * signs
+    return u * _tree_signs(k)
 
 
 def _random_orthogonal(key: jax.Array, n: int, r: int, dtype: jnp.dtype) -> jax.Array:
-    """`[n, r, r]` random orthogonal matrices, each a product of r random Householder reflections.
+    """`[n, r, r]` random orthogonal matrices, alternately of determinant −1 and +1 (the first −1).
 
-    Built from matrix products only: no LAPACK call that could run beside the eigendecomposition
-    (see `basis_pair` in cca.py on XLA:CPU's thread pool).
+    Each is a product of r random Householder reflections (Haar-distributed on the component of
+    determinant (−1)^r), the first row negated where that gives the wrong determinant, so both
+    components of O(r) are searched. Built from matrix products only: no LAPACK call that could run
+    beside the eigendecomposition (see `basis_pair` in cca.py on XLA:CPU's thread pool).
     """
     v = jax.random.normal(key, (r, n, r), dtype=dtype)
     v = v / jnp.linalg.norm(v, axis=-1, keepdims=True)
@@ -170,21 +204,27 @@ def _random_orthogonal(key: jax.Array, n: int, r: int, dtype: jnp.dtype) -> jax.
         return q - 2.0 * (q @ vk[:, :, None]) * vk[:, None, :], None
 
     q, _ = jax.lax.scan(reflect, jnp.broadcast_to(jnp.eye(r, dtype=dtype), (n, r, r)), v)
-    return q
+    want = np.where(np.arange(n) % 2 == 0, -1.0, 1.0)
+    flip = jnp.asarray(want * (-1.0) ** r, dtype=dtype)
+    return q.at[:, 0, :].multiply(flip[:, None])
 
 
 def _starts(a: jax.Array, b: jax.Array, n_starts: int, key: jax.Array) -> jax.Array:
-    """Initial orthogonal matrices `[n_starts, r, r]`: identity, row swap, spectral, then random."""
+    """Initial orthogonal matrices `[n_starts, r, r]`: U_a R U_bᵀ for R = I, then random R.
+
+    U_a, U_b are the canonical eigenbases of the two operators (`_canonical_eigenbasis`), so the first
+    start is exact for conjugated copies, and every start moves with a change of basis of either
+    operator: for a' = Q a Qᵀ the starts are Q times those for a. The ascent is equivariant too, so
+    the distance does not depend on the basis either operator is given in. The random R alternate
+    between determinant −1 and +1 (relative to the first start): both components of O(r), which the
+    Cayley steps never leave, are searched.
+    """
     r = a.shape[0]
-    eye = jnp.eye(r, dtype=a.dtype)
-    swap = eye[jnp.array([1, 0] + list(range(2, r)))] if r > 1 else eye
     # One batched eigendecomposition for both operators (one LAPACK call, not two side by side).
     ua, ub = jax.vmap(_canonical_eigenbasis)(jnp.stack([a, b]))
-    fixed = jnp.stack([eye, swap, ua @ ub.T])[:n_starts]
-    n_random = n_starts - fixed.shape[0]
-    if n_random <= 0:
-        return fixed
-    return jnp.concatenate([fixed, _random_orthogonal(key, n_random, r, a.dtype)])
+    eye = jnp.eye(r, dtype=a.dtype)[None]
+    rs = eye if n_starts == 1 else jnp.concatenate([eye, _random_orthogonal(key, n_starts - 1, r, a.dtype)])
+    return ua @ rs @ ub.T
 
 
 def _check_score(score: str) -> None:
