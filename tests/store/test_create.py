@@ -77,7 +77,7 @@ def test_no_config_is_written_into_a_folder_that_cannot_be_written(tmp_path, mon
         raise OSError(errno.EROFS, os.strerror(errno.EROFS))
 
     monkeypatch.setattr(_files.tempfile, "mkstemp", refuse)  # injected: what a read-only disk answers
-    with pytest.raises(RunFolderError, match=r"is not writable \(read-only file system"):
+    with pytest.raises(RunFolderError, match=r"is not writable: read-only file system"):
         store.run_sweep(TINY, tmp_path / "r")
     assert not (tmp_path / "r").exists()
 

@@ -65,7 +65,7 @@ def test_check_writable_refuses_a_read_only_disk(read_only_disk):
     where, remount = read_only_disk
     (where / "run").mkdir()
     remount(True)
-    with pytest.raises(RunFolderError, match=r"run is not writable \(read-only file system \(EROFS\)\); the disk is mounted read-only"):
+    with pytest.raises(RunFolderError, match=r"run is not writable: read-only file system \(EROFS\); the disk is mounted read-only"):
         store.check_writable(where / "run")
     with pytest.raises(RunFolderError, match=r"is not writable"):
         store.check_writable(where / "new" / "run")  # its nearest existing parent is read-only
@@ -81,7 +81,7 @@ def test_check_writable_tries_a_real_write_not_the_permission_bits(tmp_path, mon
     monkeypatch.setattr(_files.tempfile, "mkstemp", refuse)
     with pytest.raises(RunFolderError) as err:
         store.check_writable(tmp_path)
-    assert _one_line(err).startswith(f"{tmp_path} is not writable (read-only file system")
+    assert _one_line(err).startswith(f"{tmp_path} is not writable: read-only file system (EROFS); the disk is mounted read-only")
 
 
 def test_run_folder_check_writable_covers_its_catalog_folders(tmp_path, monkeypatch):
@@ -97,7 +97,7 @@ def test_run_folder_check_writable_covers_its_catalog_folders(tmp_path, monkeypa
         return real(*args, dir=dir, **kwargs)
 
     monkeypatch.setattr(_files.tempfile, "mkstemp", refuse_in_losses)
-    with pytest.raises(RunFolderError, match=r"catalog/losses is not writable \(permission denied \(EACCES\)\); make the folder writable"):
+    with pytest.raises(RunFolderError, match=r"catalog/losses is not writable: permission denied \(EACCES\); make the folder writable"):
         folder.check_writable()
 
 
@@ -143,13 +143,26 @@ def test_injected_full_disk_during_each_kind_of_write(tmp_path, monkeypatch):
     assert folder.shards("losses") == [] and folder.groups() == []
 
 
-def test_a_read_only_run_folder_refuses_writes_with_the_fix(read_only_disk):
+def test_a_read_only_run_folder_refuses_writes_with_the_fix(read_only_disk, monkeypatch):
     where, remount = read_only_disk
     folder = store.RunFolder.create(where / "r", TINY.to_dict())
+    row = {"network": ["a"], "loss": [np.zeros(2, np.float32)]}
     remount(True)
-    with pytest.raises(RunFolderError) as err:
-        folder.write_table("losses", "g", {"network": ["a"], "loss": [np.zeros(2, np.float32)]})
-    assert "read-only file system (EROFS); the disk is mounted read-only: remount it read-write" in _one_line(err)
+    with pytest.raises(RunFolderError) as err:  # a write checks the folder before it takes the lock ...
+        folder.write_table("losses", "g", row)
+    assert f"{folder.path} is not writable: read-only file system (EROFS); the disk is mounted read-only: remount it read-write" in _one_line(err)
+    remount(False)
+
+    def read_only(table, where, **kwargs):  # (a mount holding our open lock file cannot be remounted: injected)
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    with folder.writing():  # ... and a disk that turns read-only during a command fails the write itself
+        monkeypatch.setattr(run_module.pq, "write_table", read_only)
+        with pytest.raises(RunFolderError) as err:
+            folder.write_table("losses", "g", row)
+    shard = folder.path / "catalog" / "losses" / "g.parquet"
+    assert f"cannot write {shard}: read-only file system (EROFS); the disk is mounted read-only" in _one_line(err)
+    remount(True)
     with pytest.raises(RunFolderError, match="is not writable"):
         folder.check_writable()
     assert store.open(where / "r").sql("select count(*) from losses").fetchall() == [(0,)]  # still readable

@@ -1,5 +1,7 @@
-"""Run folders: config.toml, a Parquet catalog queried with DuckDB, safetensors weights."""
+"""Run folders: config.toml, a Parquet catalog queried with DuckDB, safetensors weights, a SHA-256 manifest
+verified on read, and a writer lock (`RunFolder.writing()`) so one command writes a folder at a time."""
 
+from dynascope.store._files import write_atomic
 from dynascope.store.run import RunFolder, check_writable, open, versions
 from dynascope.store.schema import TABLES
 from dynascope.store.sweep import (
@@ -27,4 +29,5 @@ __all__ = [
     "run_sweep",
     "save_population",
     "versions",
+    "write_atomic",
 ]

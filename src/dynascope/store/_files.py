@@ -130,4 +130,4 @@ def check_writable(path: str | Path) -> None:
         os.unlink(name)
     except OSError as err:
         fix = _FIXES.get(_errno_of(err) or 0, "make it writable or choose another folder")
-        raise RunFolderError(f"{target} is not writable ({_cause(err)}); {fix}.") from err
+        raise RunFolderError(f"{target} is not writable: {_cause(err)}; {fix}.") from err

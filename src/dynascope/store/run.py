@@ -22,7 +22,7 @@ from safetensors.numpy import load_file, save_file
 
 from dynascope.errors import DynascopeError, RunFolderError
 from dynascope.store._files import check_writable, is_temp, storage_error, temp_path, write_atomic
-from dynascope.store._lock import HOLDER, OWN_FILES, writer_lock
+from dynascope.store._lock import HOLDER, OWN_FILES, is_held_here, writer_lock
 from dynascope.store._manifest import MANIFEST, Manifest
 from dynascope.store.schema import TABLES
 
@@ -144,21 +144,26 @@ class RunFolder:
     # -- writing ---------------------------------------------------------------------------------
     def check_writable(self) -> None:
         """RunFolderError ("... is not writable ...") unless files can be created in the folder and in each of
-        its catalog and weights folders; call it before minutes of work whose results go here."""
+        its catalog, weights and checkpoint folders; `writing()` calls it before taking the lock."""
         check_writable(self.path)
-        for sub in (self.path / "catalog", self.path / "weights"):
+        for sub in (self.path / "catalog", self.path / "weights", self.path / "checkpoints"):
             if sub.is_dir():
                 for folder in (sub, *sorted(p for p in sub.iterdir() if p.is_dir())):
                     check_writable(folder)
 
-    def writing(self, command: str | None = None) -> contextlib.AbstractContextManager[None]:
-        """Hold this folder's writer lock for a block: `with run.writing(): ...`.
+    @contextlib.contextmanager
+    def writing(self, command: str | None = None) -> Iterator[None]:
+        """Check the folder is writable, then hold its writer lock for a block: `with run.writing(): ...`.
 
-        A second process that tries to write the folder meanwhile gets a RunFolderError naming this one
-        (pid, host, `command` — by default this process's command line). Reentrant; every write takes it
-        for its own duration anyway, so wrapping a whole command is what keeps out a concurrent one.
+        Wrap a whole writing command (train, analyze, compare, report) in it, before its minutes of work:
+        a read-only or full folder fails at once (`check_writable`), and a second process that tries to
+        write the folder meanwhile gets a RunFolderError naming this one (pid, host, `command` — by
+        default this process's command line). Reentrant; every write takes it for its own duration too.
         """
-        return writer_lock(self.path, command)
+        if not is_held_here(self.path):
+            self.check_writable()
+        with writer_lock(self.path, command):
+            yield
 
     def _write(self, path: Path, write: Any) -> None:
         """Write `path` atomically under the lock, recording its checksum in the manifest."""
