@@ -8,10 +8,8 @@ machine cannot mount one) and by injecting the OSError / SafetensorError the ker
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import os
-import shutil
 
 import numpy as np
 import pytest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shutil
 import zlib
@@ -249,6 +250,8 @@ def _train_groups(
         shutil.rmtree(ckpt, ignore_errors=True)
         if on_group is not None:
             on_group(group, pop)
+    with contextlib.suppress(OSError):  # only if empty: no group left unfinished
+        (run.path / "checkpoints").rmdir()
 
 
 def save_population(run: RunFolder, group: str, pop: Population) -> None:
