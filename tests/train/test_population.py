@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import errno
+import os
+from pathlib import Path
+
 import jax
 import numpy as np
 import pytest
+from safetensors import SafetensorError
 
 from dynascope import models, tasks
 from dynascope.errors import ConfigError, RunFolderError
-from dynascope.train import train_population
+from dynascope.train import checkpoint, train_population
 
 TASK = tasks.get("flipflop", n_bits=2, n_time=24)
 FAST = dict(batch_size=16, learning_rate=1e-2, checkpoint_every=50)
@@ -63,6 +68,73 @@ def test_a_diverging_network_is_frozen_and_leaves_the_others_untouched(key):
     for k in clean.params:
         np.testing.assert_allclose(broken.params[k][2], initial[k][2], rtol=1e-6, atol=1e-7)  # its initial params
         assert np.all(np.isfinite(broken.params[k]))
+
+
+def zero_output_loss(key, eval_batch: int = 256) -> float:
+    """The masked MSE of outputs that are 0 everywhere, by NumPy, on the trainer's evaluation trials."""
+    trials = TASK.sample(jax.random.fold_in(key, 2**31 - 1), eval_batch)
+    t, m = np.asarray(trials.targets, np.float64), np.asarray(trials.mask, np.float64)
+    return float((m * t**2).sum() / m.sum())
+
+
+def divergence_rule(loss_history: np.ndarray, key, factor: float = 1e6) -> np.ndarray:
+    """The documented rule recomputed with NumPy from the recorded losses: for each network, the first step
+    whose loss is non-finite or above factor × max(zero-output loss, loss at step 0), or −1."""
+    zero = zero_output_loss(key)
+    first = []
+    for row in loss_history.astype(np.float64):
+        bad = ~np.isfinite(row) | (row > factor * max(zero, row[0]))
+        first.append(int(np.argmax(bad)) if bad.any() else -1)
+    return np.asarray(first)
+
+
+def test_an_exploding_network_is_flagged_frozen_and_leaves_the_others_untouched(key):
+    # The same population as the non-finite test above, with network 2 exploding to losses of ~1e9
+    # instead (finite: before the rule, such networks were flagged healthy).
+    clean = train_population(TASK, tiny(), 3, 60, key, **{**FAST, "learning_rate": (1e-2, 1e-2, 1e-2)})
+    boom = train_population(TASK, tiny(), 3, 60, key, **{**FAST, "learning_rate": (1e-2, 1e-2, 1e4)})
+    assert np.all(np.isfinite(boom.loss_history)) and boom.loss_history[2].max() > 1e8
+    assert boom.diverged.tolist() == [False, False, True] and not boom.trained[2]
+    for k in clean.params:
+        np.testing.assert_array_equal(clean.params[k][:2], boom.params[k][:2])
+    np.testing.assert_array_equal(clean.loss_history[:2], boom.loss_history[:2])
+    np.testing.assert_array_equal(clean.final_loss[:2], boom.final_loss[:2])
+    first = divergence_rule(boom.loss_history, key)
+    assert first.tolist()[:2] == [-1, -1] and first[2] >= 1
+    # Frozen from the step whose loss exploded: its params are those after `first` updates.
+    short = train_population(TASK, tiny(), 3, int(first[2]), key,
+                             **{**FAST, "learning_rate": (1e-2, 1e-2, 1e4), "checkpoint_every": int(first[2])})
+    assert not short.diverged[2]
+    for k in boom.params:
+        np.testing.assert_allclose(boom.params[k][2], short.params[k][2], rtol=1e-6)
+
+
+def test_the_divergence_flag_follows_the_documented_rule_and_survives_a_resume(key, tmp_path):
+    # A network trained with a large learning rate whose loss rises past a chosen factor only after the
+    # checkpoint at step 50: the resumed run must recover its reference loss from the stored history.
+    sgd = {**FAST, "learning_rate": (1e-2, 3.0), "optimizer": "sgd"}
+    probe = train_population(TASK, tiny(), 2, 100, key, **sgd)
+    assert not probe.diverged.any()
+    hist = probe.loss_history[1].astype(np.float64)
+    scale = max(zero_output_loss(key), hist[0])
+    factor = float(hist[:51].max() / scale) * 1.0001  # crossed by no loss up to step 50
+    assert hist[51:].max() > factor * scale, "the probe's loss must rise past its early maximum later on"
+
+    def die(step, losses):
+        if step == 50:
+            raise Interrupt
+
+    opts = {**sgd, "divergence_factor": factor}
+    with pytest.raises(Interrupt):
+        train_population(TASK, tiny(), 2, 100, key, checkpoint_dir=tmp_path, progress=die, **opts)
+    resumed = train_population(TASK, tiny(), 2, 100, key, checkpoint_dir=tmp_path, **opts)
+    full = train_population(TASK, tiny(), 2, 100, key, **opts)
+    first = divergence_rule(full.loss_history, key, factor=factor)
+    assert first[0] == -1 and first[1] > 50
+    assert full.diverged.tolist() == [False, True] == resumed.diverged.tolist()
+    assert leaves_equal(full.params, resumed.params)
+    np.testing.assert_array_equal(full.loss_history, resumed.loss_history)
+    np.testing.assert_array_equal(full.loss_history[:, : first[1] + 1], probe.loss_history[:, : first[1] + 1])
 
 
 def test_early_stop_freezes_a_network_once_it_reaches_the_loss(key):
@@ -168,6 +240,7 @@ def test_resume_with_a_different_config_is_refused(key, tmp_path):
         (dict(seeds=(1, 1, 2)), "seeds must be distinct"),
         (dict(l2_weight=-0.1), "l2_weight must be a number ≥ 0"),
         (dict(momentum=0.9), "unknown training option"),
+        (dict(divergence_factor=0.5), "divergence_factor must be a number > 1"),
     ],
 )
 def test_bad_options_name_the_problem(kwargs, message, key):
@@ -181,3 +254,42 @@ def test_model_task_size_mismatch_says_how_to_fix(key):
     wrong = models.get("vanilla", n_inputs=5, n_hidden=8, n_outputs=2)
     with pytest.raises(ConfigError, match=r"models.get\(\.\.\., n_inputs=2, n_outputs=2\)"):
         train_population(TASK, wrong, 2, 10, key)
+
+
+@pytest.mark.parametrize(
+    ("failure", "message"),
+    [
+        (SafetensorError("Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: "
+                         "\"No space left on device\" })  (os error 28)"),
+         r"no space left on device \(ENOSPC\); free space on that disk, then call again with the same arguments"),
+        (OSError(errno.EROFS, os.strerror(errno.EROFS)),
+         r"read-only file system \(EROFS\); the disk is read-only: remount it read-write or give a checkpoint_dir"),
+    ],
+    ids=["disk-full", "read-only"],
+)
+def test_a_failed_checkpoint_write_is_one_line_keeps_the_last_checkpoint_and_resumes(failure, message, key, tmp_path,
+                                                                                      monkeypatch):
+    # The kernel's answers, injected (the tests run as root, which ignores permission bits): the second
+    # checkpoint (step 100) cannot be written.
+    real, saves = checkpoint.save_file, []
+
+    def fail_on_the_second(tensors, where, *args, **kwargs):
+        saves.append(where)
+        if len(saves) == 2:
+            Path(where).write_bytes(b"half a file")  # as a full disk leaves it
+            raise failure
+        return real(tensors, where, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint, "save_file", fail_on_the_second)
+    with pytest.raises(RunFolderError, match=message) as err:
+        train_population(TASK, tiny(), 2, 150, key, checkpoint_dir=tmp_path, **FAST)
+    assert "\n" not in str(err.value)
+    assert str(err.value).startswith(f"cannot write checkpoint {tmp_path / checkpoint.STATE_FILE}: ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [checkpoint.META_FILE, checkpoint.STATE_FILE]  # no temp file
+    monkeypatch.setattr(checkpoint, "save_file", real)
+    seen = []
+    resumed = train_population(TASK, tiny(), 2, 150, key, checkpoint_dir=tmp_path,
+                               progress=lambda step, losses: seen.append(step), **FAST)
+    assert seen == [100, 150]  # from the intact checkpoint at step 50
+    full = train_population(TASK, tiny(), 2, 150, key, **FAST)
+    assert leaves_equal(full.params, resumed.params)

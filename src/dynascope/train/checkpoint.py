@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import jax
 import numpy as np
+from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
 from dynascope.errors import RunFolderError
@@ -16,16 +19,52 @@ from dynascope.errors import RunFolderError
 STATE_FILE = "state.safetensors"
 META_FILE = "meta.json"
 
+_RESUME = "then call again with the same arguments: training resumes from the last checkpoint"
+#: How to fix a failed checkpoint write, by errno.
+_FIXES = {
+    errno.ENOSPC: f"free space on that disk, {_RESUME}",
+    errno.EDQUOT: f"free space (the disk quota is full), {_RESUME}",
+    errno.EACCES: f"make the folder writable (chmod u+w) or give another checkpoint_dir, {_RESUME}",
+    errno.EPERM: f"make the folder writable (chmod u+w) or give another checkpoint_dir, {_RESUME}",
+    errno.EROFS: f"the disk is read-only: remount it read-write or give a checkpoint_dir on another disk, {_RESUME}",
+    errno.ENOTDIR: "a part of the path is a file, not a folder: give a checkpoint_dir that is not inside a file",
+    errno.EEXIST: "a part of the path is a file, not a folder: give a checkpoint_dir that is not inside a file",
+}
+# safetensors reports I/O failures as text only: "... No space left on device (os error 28)".
+_ERRNO_IN_TEXT = re.compile(r"os error (\d+)", re.IGNORECASE)
+
 
 def _flatten(tree: Any) -> dict[str, np.ndarray]:
     leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
     return {jax.tree_util.keystr(path): np.asarray(leaf) for path, leaf in leaves}
 
 
+def write_error(path: Path, err: BaseException) -> RunFolderError:
+    """The one-line error for a checkpoint file `path` that could not be written: the file, the cause
+    (from the OSError, or the errno in a SafetensorError's text) and how to fix it."""
+    code = err.errno if isinstance(err, OSError) and err.errno else None
+    if code is None and (found := _ERRNO_IN_TEXT.search(str(err))):
+        code = int(found.group(1))
+    cause = f"{os.strerror(code).lower()} ({errno.errorcode.get(code, code)})" if code else " ".join(str(err).split())
+    fix = _FIXES.get(code or 0, f"fix the cause, {_RESUME}")
+    return RunFolderError(f"cannot write checkpoint {path}: {cause}; {fix}.")
+
+
 def _atomic_write(path: Path, write: Any) -> None:
+    """Write `path` through a temp file renamed into place; a failed write leaves the old file (the last
+    checkpoint) intact, no temp file behind, and raises RunFolderError (see `write_error`)."""
     tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(tmp)
+        os.replace(tmp, path)
+    except (OSError, SafetensorError) as err:
+        raise write_error(path, err) from err
+    finally:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass  # the folder went read-only: the stale temp file is overwritten by the next save
 
 
 def save(directory: Path, state: Any, meta: dict[str, Any]) -> None:
@@ -34,7 +73,6 @@ def save(directory: Path, state: Any, meta: dict[str, Any]) -> None:
     Callers keep the step counter inside `state`, so the atomic rename of the state file is the single
     commit point; `meta` holds only what does not change between saves (the config fingerprint).
     """
-    directory.mkdir(parents=True, exist_ok=True)
     flat = _flatten(state)
     _atomic_write(directory / STATE_FILE, lambda p: save_file(flat, str(p)))
     _atomic_write(directory / META_FILE, lambda p: p.write_text(json.dumps(meta, indent=1, sort_keys=True)))
@@ -51,7 +89,7 @@ def load(directory: Path, template: Any) -> tuple[Any, dict[str, Any]] | None:
     try:
         flat = load_file(str(state_path))
         meta = json.loads(meta_path.read_text())
-    except Exception as err:  # a truncated or foreign file: say which and how to recover
+    except (SafetensorError, OSError, ValueError) as err:  # truncated, foreign or unreadable (JSON errors are ValueErrors)
         raise RunFolderError(
             f"checkpoint in {directory} cannot be read ({err}); delete that folder to restart the group."
         ) from err

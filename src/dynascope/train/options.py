@@ -21,6 +21,12 @@ class TrainOptions:
     stop_loss: a network whose training loss falls below it stops updating (early stop); None = never.
     checkpoint_every: steps per compiled chunk; the checkpoint and progress granularity.
     eval_batch: trials used for the final loss and task metric.
+    divergence_factor: a network has diverged (and is frozen, flagged `diverged`, never `trained`) once its
+    training loss is non-finite or exceeds `divergence_factor` times its reference loss: the larger of the
+    task's zero-output loss (the mean squared target over the scored entries of the evaluation trials: what a
+    network that outputs nothing scores) and the network's own loss at step 0. The default 1e6 flags a
+    network a million times worse than silence, which no run that is still learning reaches (a run whose
+    loss merely stalls stays well below it), while an exploding one passes it within a few steps.
     """
 
     batch_size: int = 128
@@ -33,6 +39,7 @@ class TrainOptions:
     stop_loss: float | None = None
     checkpoint_every: int = 100
     eval_batch: int = 256
+    divergence_factor: float = 1e6
 
     def validate(self, n_networks: int) -> None:
         """Raise ConfigError naming the first bad option."""
@@ -48,6 +55,12 @@ class TrainOptions:
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or v < 0:
                 raise ConfigError(f"{name} must be a number ≥ 0, got {v!r}.")
+        f = self.divergence_factor
+        if isinstance(f, bool) or not isinstance(f, (int, float)) or not f > 1:
+            raise ConfigError(
+                f"divergence_factor must be a number > 1 (a multiple of the reference loss), got {f!r}; "
+                "the default is 1e6."
+            )
         if self.stop_loss is not None and not self.stop_loss > 0:
             raise ConfigError(f"stop_loss must be positive or None, got {self.stop_loss!r}.")
 

@@ -30,8 +30,12 @@ class Population:
     params: pytree with leaves `[n, ...]`. seeds `[n]`, learning_rates `[n]`.
     loss_history `[n, steps]`: training loss (before the update) at each step.
     final_loss `[n]`: masked MSE on a fresh evaluation batch. metric `[n]`: task score in [0, 1].
-    trained `[n]`: metric ≥ task.criterion. diverged `[n]`: loss went non-finite, params frozen at the
-    last finite values. stopped_at `[n]`: step at which the early-stop criterion was met (−1 if never).
+    trained `[n]`: metric ≥ task.criterion and not diverged. diverged `[n]`: the training loss went
+    non-finite or exploded past `TrainOptions.divergence_factor` × the network's reference loss (the larger
+    of the task's zero-output loss and the network's loss at step 0); its params are frozen from that step
+    on — at the last finite values for a non-finite loss, at the params whose loss exploded otherwise — and
+    later code (analysis, report, comparison) leaves it out. stopped_at `[n]`: step at which the early-stop
+    criterion was met (−1 if never).
     seconds: wall-clock time of the whole group (all networks trained together).
     """
 
@@ -113,7 +117,7 @@ def _build_chunk(task: Task, model: Model, opts: TrainOptions, length: int) -> C
     loss = _loss_fn(task, model, opts)
     opt = _optimizer(opts)
 
-    def net_step(params, opt_state, diverged, stopped_at, key, lr, t):
+    def net_step(params, opt_state, diverged, stopped_at, reference, key, lr, t, baseline):
         k = jax.random.fold_in(key, t)
         k_data, k_noise = jax.random.split(k)
         trials = task.sample(k_data, opts.batch_size)
@@ -123,29 +127,39 @@ def _build_chunk(task: Task, model: Model, opts: TrainOptions, length: int) -> C
             updates, new_opt = opt.update(grads, opt_state, params)
         new_params = jax.tree_util.tree_map(lambda p, u: p - lr * u, params, updates)
         active = ~diverged & (stopped_at < 0)
+        # The reference loss is fixed at step 0: the larger of the task's zero-output loss and this
+        # network's first loss (fmax skips a NaN first loss, which the finiteness test flags anyway).
+        reference = jnp.where(t == 0, jnp.fmax(baseline, value), reference)
         finite = jnp.isfinite(value) & _all_finite(grads) & _all_finite(new_params)
-        reached = finite & (value < opts.stop_loss) if opts.stop_loss is not None else jnp.zeros((), bool)
-        take = active & finite & ~reached
+        healthy = finite & (value <= opts.divergence_factor * reference)
+        reached = healthy & (value < opts.stop_loss) if opts.stop_loss is not None else jnp.zeros((), bool)
+        take = active & healthy & ~reached
         pick = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(take, a, b), new, old)  # noqa: E731
         return (
             pick(new_params, params),
             pick(new_opt, opt_state),
-            diverged | (active & ~finite),
+            diverged | (active & ~healthy),
             jnp.where(active & reached, t, stopped_at),
+            reference,
             value,
         )
 
-    batched = jax.vmap(net_step, in_axes=(0, 0, 0, 0, 0, 0, None))
+    batched = jax.vmap(net_step, in_axes=(0, 0, 0, 0, 0, 0, 0, None, None))
 
-    def run_chunk(state: _State, keys: jax.Array, lrs: jax.Array) -> _State:
+    def run_chunk(state: _State, keys: jax.Array, lrs: jax.Array, baseline: jax.Array) -> _State:
         def body(carry, t):
-            params, opt_state, div, stopped = carry
-            params, opt_state, div, stopped, value = batched(params, opt_state, div, stopped, keys, lrs, t)
-            return (params, opt_state, div, stopped), value
+            params, opt_state, div, stopped, ref = carry
+            params, opt_state, div, stopped, ref, value = batched(
+                params, opt_state, div, stopped, ref, keys, lrs, t, baseline
+            )
+            return (params, opt_state, div, stopped, ref), value
 
         ts = state.step + jnp.arange(length, dtype=jnp.int32)
-        (params, opt_state, div, stopped), values = jax.lax.scan(
-            body, (state.params, state.opt_state, state.diverged, state.stopped_at), ts
+        # Each network's reference loss, kept in no state of its own: it follows from its first loss
+        # (NaN before step 0 has run), so a resumed run recovers it from the stored history.
+        ref = jnp.fmax(baseline, state.loss_history[:, 0])
+        (params, opt_state, div, stopped, _), values = jax.lax.scan(
+            body, (state.params, state.opt_state, state.diverged, state.stopped_at, ref), ts
         )
         history = jax.lax.dynamic_update_slice(state.loss_history, values.T, (0, state.step))
         return _State(state.step + length, params, opt_state, div, stopped, history)
@@ -176,6 +190,20 @@ def _evaluate(task: Task, model: Model, params: Params, key: jax.Array, batch: i
         return jax.jit(evaluate)
 
     return _cached(("evaluate", task, model, batch), build)(params, key)
+
+
+def zero_output_loss(task: Task, key: jax.Array, batch: int) -> float:
+    """The masked MSE of a network that outputs 0 everywhere: the mean squared target over the scored
+    entries of `batch` trials drawn from `key` (the scale against which a loss counts as exploded)."""
+
+    def build() -> Callable[..., Any]:
+        def zero_loss(key: jax.Array) -> jax.Array:
+            trials = task.sample(key, batch)
+            return masked_mse(jnp.zeros_like(trials.targets), trials)
+
+        return jax.jit(zero_loss)
+
+    return float(_cached(("zero_loss", task, batch), build)(key))
 
 
 def fingerprint(task: Task, model: Model, n_networks: int, steps: int, seeds: tuple[int, ...], key: jax.Array, opts: TrainOptions) -> str:
@@ -261,20 +289,21 @@ def train_population(
                 )
             state = jax.tree_util.tree_map(jnp.asarray, loaded)
 
+    eval_key = jax.random.fold_in(key, 2**31 - 1)
+    baseline = jnp.asarray(zero_output_loss(task, eval_key, opts.eval_batch), jnp.float32)
     chunk_len = min(opts.checkpoint_every, steps)
     chunks: dict[int, Callable[..., _State]] = {}
     while int(state.step) < steps:
         length = min(chunk_len, steps - int(state.step))
         if length not in chunks:
             chunks[length] = _make_chunk(task, model, opts, length)
-        state = chunks[length](state, train_keys, lrs)
+        state = chunks[length](state, train_keys, lrs, baseline)
         done = int(state.step)
         if ckpt is not None:
             checkpoint.save(ckpt, state, {"fingerprint": fp, "step": done, "steps": steps})
         if progress is not None:
             progress(done, np.asarray(state.loss_history[:, done - 1]))
 
-    eval_key = jax.random.fold_in(key, 2**31 - 1)
     final_loss, metric = _evaluate(task, model, state.params, eval_key, opts.eval_batch)
     metric = np.asarray(metric)
     diverged = np.asarray(state.diverged)
