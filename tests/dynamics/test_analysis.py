@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
 
 from dynascope import dynamics, store
+from dynascope.errors import ConfigError
 from dynascope.store import SweepConfig
 from dynascope.train import TrainOptions
 
@@ -82,3 +84,68 @@ def test_skeleton_rows_summarise_the_fixed_point_rows(analysed):
         assert n_stable == n_index.get(0, 0) and n_saddles == sum(v for i, v in n_index.items() if i > 0)
         assert json.loads(counts) == {str(i): v for i, v in sorted(n_index.items())}
         assert json.loads(sig)["n_fixed_points"] == sum(n_index.values())
+
+
+# -- a run holding a blown-up network ------------------------------------------------------------------
+from tests.train.blown_up import BLOWN_UP, GROUP, HEALTHY, blown_up_run, unflagged_copy  # noqa: E402
+
+SMALL = dynamics.AnalysisOptions(n_trials=8, n_seeds=16, skeleton_steps=100)
+
+
+@pytest.fixture(scope="module")
+def blown_up(tmp_path_factory):
+    """A trained run holding the blown-up network; tests analyse copies of it."""
+    return blown_up_run(tmp_path_factory.mktemp("runs") / "blown_up")
+
+
+def _check_rows_are_fixed_points(run) -> int:
+    """Every converged row is a zero of the ReLU rate network's flow −x + W relu(x) + U u + b, by NumPy."""
+    group = store.load_group(run, GROUP)
+    n = 0
+    for net, u, s, status in run.sql("select network, input, state, status from fixed_points").fetchall():
+        if status != "converged":
+            continue
+        p = {k: np.asarray(v, np.float64) for k, v in group.network(group.networks.index(net)).items()}
+        s = np.asarray(s)
+        assert np.max(np.abs(-s + p["W"] @ np.maximum(s, 0) + p["U"] @ np.asarray(u) + p["b"])) < 1e-6
+        n += 1
+    return n
+
+
+def test_a_diverged_network_is_skipped_with_a_note_and_the_others_are_analysed(blown_up, tmp_path):
+    shutil.copytree(blown_up, tmp_path / "run")
+    run = store.open(tmp_path / "run")
+    skipped = []
+    assert dynamics.analyze_run(run, SMALL, on_skip=lambda net, why: skipped.append((net, why))) == [GROUP]
+    assert skipped == [(BLOWN_UP, dynamics.analysis.DIVERGED)]
+    assert {r[0] for r in run.sql("select network from skeletons").fetchall()} == set(HEALTHY)
+    assert {r[0] for r in run.sql("select network from fixed_points").fetchall()} == set(HEALTHY)
+    assert _check_rows_are_fixed_points(run) >= 2
+
+
+def test_a_network_with_non_finite_states_is_skipped_even_when_not_flagged(blown_up, tmp_path):
+    # As in a run folder written before the divergence rule: the blown-up network is flagged healthy, and
+    # its NaN states used to stop the whole analysis ("noise_std ... got nan").
+    run = store.open(unflagged_copy(blown_up, tmp_path / "old"))
+    assert not any(d for (d,) in run.sql("select diverged from networks").fetchall())
+    skipped = []
+    assert dynamics.analyze_run(run, SMALL, on_skip=lambda net, why: skipped.append((net, why))) == [GROUP]
+    assert skipped == [(BLOWN_UP, dynamics.analysis.NON_FINITE)]
+    assert {r[0] for r in run.sql("select network from skeletons").fetchall()} == set(HEALTHY)
+    assert _check_rows_are_fixed_points(run) >= 2
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (dict(n_seeds=-3), r"n_seeds must be a positive integer, got -3"),
+        (dict(n_trials=0), r"n_trials must be a positive integer, got 0"),
+        (dict(saddle_seeds_per_pair=-1), r"saddle_seeds_per_pair must be an integer ≥ 0"),
+        (dict(seed_noise=float("nan")), r"seed_noise must be a number ≥ 0 .*got nan"),
+        (dict(skeleton_max_steps=0), r"skeleton_max_steps must be a positive integer, got 0"),
+    ],
+)
+def test_bad_options_are_refused_before_looking_at_what_is_done(analysed, options, message):
+    run, _, _ = analysed  # every group is analysed already: bad options must not pass as "nothing to do"
+    with pytest.raises(ConfigError, match=message):
+        dynamics.analyze_run(run, dynamics.AnalysisOptions(**options))

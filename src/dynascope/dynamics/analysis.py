@@ -1,15 +1,20 @@
 """Analyse every network of a run folder: fixed points and skeletons, written to the run's catalog.
 
-The run is any object with `groups()`, `load_group(name)`, `shards(table)` and
+The run is any object with `groups()`, `load_group(name)`, `shards(table)`, `read_table(table)` and
 `write_table(table, shard, columns)` — a `dynascope.store.RunFolder` — so this layer does not import
 the store.
+
+Networks that diverged in training (`diverged` in the networks table: their loss went non-finite or
+exploded, see `TrainOptions.divergence_factor`) and networks whose states on the task's trials are not
+finite have no fixed points worth searching: they are skipped, reported through `on_skip`, and get no
+rows, so one blown-up network never stops the analysis of the others.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import jax
 import numpy as np
@@ -17,9 +22,16 @@ import numpy as np
 from dynascope.dynamics.fixed_points import FixedPointOptions, FixedPoints, Status, find_fixed_points_population
 from dynascope.dynamics.seeds import sample_initial_states
 from dynascope.dynamics.skeleton import signature, skeleton_population
+from dynascope.errors import ConfigError, check_positive_int
 
 #: progress(group, networks_done, n_networks) after each group and input.
 AnalysisProgress = Callable[[str, int, int], None]
+#: on_skip(network, reason) for every network left out of the analysis.
+SkipNote = Callable[[str, str], None]
+
+#: Why a network is skipped (the texts `on_skip` receives).
+DIVERGED = "diverged in training (its loss went non-finite or exploded)"
+NON_FINITE = "its states on the task's trials are not finite"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +54,21 @@ class AnalysisOptions:
     skeleton_steps: int = 1000
     skeleton_max_steps: int | None = None
     seed: int = 0
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first option with a bad value."""
+        for name in ("n_trials", "n_seeds", "skeleton_steps"):
+            check_positive_int(name, getattr(self, name))
+        spp = self.saddle_seeds_per_pair
+        if isinstance(spp, bool) or not isinstance(spp, int) or spp < 0:
+            raise ConfigError(f"saddle_seeds_per_pair must be an integer ≥ 0 (0: no saddle round), got {spp!r}.")
+        if self.skeleton_max_steps is not None:
+            check_positive_int("skeleton_max_steps", self.skeleton_max_steps)
+        noise = self.seed_noise
+        if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not noise >= 0:
+            raise ConfigError(f"seed_noise must be a number ≥ 0 (in units of the states' std), got {noise!r}.")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ConfigError(f"seed must be an integer, got {self.seed!r}.")
 
 
 def _status_name(code: int) -> str:
@@ -90,23 +117,54 @@ def _skeleton_rows(group: str, ids: tuple[str, ...], k: int, fps: list[FixedPoin
     return cols
 
 
-def analyze_group(group: Any, options: AnalysisOptions = AnalysisOptions()) -> tuple[dict[str, list], dict[str, list]]:
+def analyze_group(
+    group: Any,
+    options: AnalysisOptions = AnalysisOptions(),
+    *,
+    exclude: Mapping[str, str] | None = None,
+    on_skip: SkipNote | None = None,
+) -> tuple[dict[str, list], dict[str, list]]:
     """Fixed points and skeletons of every network of a stored group, under every `task.analysis_inputs()`.
+
+    `exclude` maps network ids to leave out to the reason (e.g. `DIVERGED`); networks whose states on the
+    task's trials are not finite are left out too (`NON_FINITE`). `on_skip(network, reason)` is called for
+    each left-out network. The others get the same rows as without them, except that the seed noise scale
+    (the std of the visited states) is taken over the networks analysed.
 
     Returns the column dicts of the `fixed_points` and `skeletons` catalog tables.
     """
-    task, model, params = group.task, group.model, group.params
+    task, model = group.task, group.model
+    exclude = dict(exclude or {})
     key = jax.random.key(options.seed)
     # Compiled: an eager sample dispatches (and compiles) every op of the trial generator one by one.
     trials = jax.jit(task.sample, static_argnums=1)(jax.random.fold_in(key, 0), options.n_trials)
-    states, _ = jax.jit(jax.vmap(model.run, in_axes=(0, None)))(params, trials.inputs)  # [n, B, T, S]
-    scale = float(np.std(np.asarray(states))) or 1.0
+    run = jax.jit(jax.vmap(model.run, in_axes=(0, None)))
+    keep = np.array([net not in exclude for net in group.networks])
+    params = _take(group.params, keep)
+    states, _ = run(params, trials.inputs) if keep.any() else (None, None)  # [n, B, T, S]
+    if keep.any():
+        finite = np.isfinite(np.asarray(states)).reshape(int(keep.sum()), -1).all(axis=1)
+        for net in np.asarray(group.networks)[keep][~finite]:
+            exclude[str(net)] = NON_FINITE
+        if not finite.all():
+            keep[keep] = finite
+            params, states = _take(params, finite), states[np.flatnonzero(finite)]
+    if on_skip is not None:
+        for net in group.networks:
+            if net in exclude:
+                on_skip(net, exclude[net])
+    fp_cols = _fixed_point_rows(group.name, (), 0, [])
+    sk_cols = _skeleton_rows(group.name, (), 0, [], [])
+    if not keep.any():
+        return fp_cols, sk_cols
+    ids = tuple(np.asarray(group.networks)[keep].tolist())
+    scale = float(np.std(np.asarray(states, np.float64))) or 1.0
     draw = jax.vmap(sample_initial_states, in_axes=(0, 0, None, None))
-    fp_cols: dict[str, list] = {}
-    sk_cols: dict[str, list] = {}
     n = len(group.networks)
     for k, u in enumerate(np.asarray(task.analysis_inputs())):
-        keys = jax.random.split(jax.random.fold_in(key, k + 1), n)
+        # One key per network of the group, by its position, so a network's seeds do not depend on which
+        # others are skipped.
+        keys = jax.random.split(jax.random.fold_in(key, k + 1), n)[np.flatnonzero(keep)]
         seeds = draw(keys, states, options.n_seeds, options.seed_noise * scale)
         fps = find_fixed_points_population(
             model, params, u, seeds, reachable_states=states,
@@ -115,11 +173,26 @@ def analyze_group(group: Any, options: AnalysisOptions = AnalysisOptions()) -> t
         graphs = skeleton_population(
             model, params, fps, u, n_steps=options.skeleton_steps, max_steps=options.skeleton_max_steps
         )
-        for cols, new in ((fp_cols, _fixed_point_rows(group.name, group.networks, k, fps)),
-                          (sk_cols, _skeleton_rows(group.name, group.networks, k, fps, graphs))):
+        for cols, new in ((fp_cols, _fixed_point_rows(group.name, ids, k, fps)),
+                          (sk_cols, _skeleton_rows(group.name, ids, k, fps, graphs))):
             for c, v in new.items():
-                cols.setdefault(c, []).extend(v)
+                cols[c].extend(v)
     return fp_cols, sk_cols
+
+
+def _take(params: Any, keep: np.ndarray) -> Any:
+    """The networks of stacked `params` where the boolean mask `keep` is set (all of them: unchanged)."""
+    if keep.all():
+        return params
+    idx = np.flatnonzero(keep)
+    return jax.tree_util.tree_map(lambda a: a[idx], params)
+
+
+def diverged_networks(run: Any) -> dict[str, str]:
+    """{network: `DIVERGED`} for every network the run's `networks` table flags as diverged in training."""
+    table = run.read_table("networks")
+    flags = zip(table.column("network").to_pylist(), table.column("diverged").to_pylist())
+    return {str(net): DIVERGED for net, diverged in flags if diverged}
 
 
 def analyze_run(
@@ -128,21 +201,28 @@ def analyze_run(
     *,
     force: bool = False,
     progress: AnalysisProgress | None = None,
+    on_skip: SkipNote | None = None,
 ) -> list[str]:
     """Analyse every group of `run` not analysed yet (all with `force`); returns the groups analysed.
 
-    Each group's rows are written as one shard of `fixed_points` and of `skeletons` (the skeleton shard
-    last: its presence marks the group done), so an interrupted analysis resumes where it stopped.
+    `options` are checked first, before anything is read (ConfigError). Networks diverged in training, or
+    with non-finite states, are skipped and reported through `on_skip(network, reason)` (see
+    `analyze_group`). Each group's rows are written as one shard of `fixed_points` and of `skeletons`
+    (the skeleton shard last: its presence marks the group done), so an interrupted analysis resumes where
+    it stopped.
     """
+    if not isinstance(options, AnalysisOptions):
+        raise ConfigError(f"options must be an AnalysisOptions, got {type(options).__name__}.")
+    options.validate()
     done = {p.stem for p in run.shards("skeletons")}
+    todo = [name for name in run.groups() if force or name not in done]
+    diverged = diverged_networks(run) if todo else {}
     analysed = []
-    for name in run.groups():
-        if name in done and not force:
-            continue
+    for name in todo:
         group = run.load_group(name)
         if progress is not None:
             progress(name, 0, len(group.networks))
-        fp_cols, sk_cols = analyze_group(group, options)
+        fp_cols, sk_cols = analyze_group(group, options, exclude=diverged, on_skip=on_skip)
         run.write_table("fixed_points", name, fp_cols)
         run.write_table("skeletons", name, sk_cols)
         analysed.append(name)
