@@ -4,8 +4,14 @@ and topology (skeleton graphs), one pair at a time or as all-pairs matrices over
 Array metrics take states `[conditions, time, units]` or `[samples, units]`, return a JAX scalar and
 jit/vmap on CPU or GPU. Maheswaranathan et al. 2019 found geometry separates architectures while
 fixed-point topology is universal; these functions let that comparison be repeated at scale.
+
+Every metric refuses empty or non-finite input (ShapeError / DataError naming the argument) and the
+geometry metrics warn with `FewSamplesWarning` when a set has fewer than `MIN_SAMPLES_PER_UNIT` (2)
+samples per unit, where even independent data score as similar (the rule is explained in
+`dynascope.compare._checks`).
 """
 
+from dynascope.compare._checks import MIN_SAMPLES_PER_UNIT, FewSamplesWarning
 from dynascope.compare.cca import (
     Basis,
     cca_correlations,
@@ -55,10 +61,12 @@ __all__ = [
     "dsa_distance",
     "eigenvalue_wasserstein",
     "embed",
+    "FewSamplesWarning",
     "index_counts",
     "isomorphism_classes",
     "MetricResult",
     "METRICS",
+    "MIN_SAMPLES_PER_UNIT",
     "modal_share",
     "nearest_neighbour_accuracy",
     "optimal_similarity_transform",

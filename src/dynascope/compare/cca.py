@@ -16,19 +16,28 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dynascope.compare._checks import check_finite, check_not_empty, warn_few_samples
 from dynascope.errors import ConfigError, ShapeError
 
 
 def as_samples(x: jax.Array | np.ndarray, name: str = "X") -> jax.Array:
-    """Return states `[conditions, time, units]` or `[samples, units]` as a float array `[samples, units]`."""
+    """Return states `[conditions, time, units]` or `[samples, units]` as a float array `[samples, units]`.
+
+    The boundary check of every geometry metric: ShapeError for a wrong rank or an empty set (fewer than
+    2 samples or no unit), DataError for NaN/inf (concrete arrays only), and `FewSamplesWarning` below
+    `MIN_SAMPLES_PER_UNIT` samples per unit (see `dynascope.compare._checks`).
+    """
     x = jnp.asarray(x)
-    if x.ndim == 3:
-        x = x.reshape(-1, x.shape[-1])
-    elif x.ndim != 2:
+    if x.ndim not in (2, 3):
         raise ShapeError(
             f"{name} must be states [conditions, time, units] or [samples, units], got an array of "
             f"shape {tuple(x.shape)}; reshape it to one of those."
         )
+    check_finite(x, name)  # before flattening, so the reported index is the caller's
+    if x.ndim == 3:
+        x = x.reshape(x.shape[0] * x.shape[1], x.shape[2])
+    check_not_empty(tuple(x.shape), name)
+    warn_few_samples(x.shape[0], x.shape[1], name)
     if not jnp.issubdtype(x.dtype, jnp.floating) or x.dtype.itemsize < 4:
         x = x.astype(jnp.float32)
     return x
@@ -68,7 +77,11 @@ def principal_basis(X: jax.Array | np.ndarray) -> Basis:
     `Basis` in place of the states, so over a population the decomposition runs once per network:
     `pairwise_distances(cca_distance, Xs, prepare=principal_basis)`.
     """
-    x = as_samples(X)
+    return _basis(as_samples(X))
+
+
+def _basis(x: jax.Array) -> Basis:
+    """`principal_basis` of checked states `x [samples, units]`."""
     xc = x - x.mean(axis=0)
     # QR first: on tall matrices a QR plus a small k×k SVD is much cheaper than a tall SVD, on CPU and GPU.
     q, r = jnp.linalg.qr(xc)
@@ -97,7 +110,7 @@ def basis_pair(
     def to_basis(z: jax.Array | Basis) -> Basis:
         if isinstance(z, Basis):
             return Basis(*(leaf.astype(dtype) for leaf in z))
-        return principal_basis(z.astype(dtype))
+        return _basis(z.astype(dtype))
 
     if isinstance(xs, Basis) or isinstance(ys, Basis):
         return to_basis(xs), to_basis(ys)
@@ -106,7 +119,7 @@ def basis_pair(
     # vmap), which deadlocks its thread pool when it has as many workers as concurrent calls.
     width = max(xs.shape[1], ys.shape[1])
     both = jnp.stack([jnp.pad(z.astype(dtype), ((0, 0), (0, width - z.shape[1]))) for z in (xs, ys)])
-    u, s, rank = jax.vmap(principal_basis)(both)
+    u, s, rank = jax.vmap(_basis)(both)
     return Basis(u[0], s[0], rank[0]), Basis(u[1], s[1], rank[1])
 
 

@@ -40,6 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.optimize
 
+from dynascope.compare._checks import check_finite
 from dynascope.errors import ConfigError, ShapeError
 
 SCORES = ("angular", "euclidean")
@@ -54,6 +55,11 @@ def _as_trajectories(x: jax.Array | np.ndarray, name: str) -> jax.Array:
             f"{name} must be trajectories [conditions, time, units] (or one trajectory [time, units]), "
             f"got shape {tuple(x.shape)}."
         )
+    if x.shape[0] < 1 or x.shape[2] < 1:
+        raise ShapeError(
+            f"{name} is empty (shape {tuple(x.shape)}); pass trajectories of at least one condition and one unit."
+        )
+    check_finite(x, name)
     if not jnp.issubdtype(x.dtype, jnp.floating) or x.dtype.itemsize < 4:
         x = x.astype(jnp.float32)
     return x
@@ -72,14 +78,19 @@ def delay_embed(X: jax.Array | np.ndarray, n_delays: int, delay_interval: int = 
     `X`: trajectories `[conditions, time, units]` or one trajectory `[time, units]`.
     Reference: Takens 1981; Brunton et al. 2017 (HAVOK).
     """
-    x = _as_trajectories(X, "X")
+    return _embed(_as_trajectories(X, "X"), n_delays, delay_interval, "X")
+
+
+def _embed(x: jax.Array, n_delays: int, delay_interval: int, name: str) -> jax.Array:
+    """`delay_embed` of checked trajectories `x [conditions, time, units]` (called `name` in errors)."""
     d = _check_int("n_delays", n_delays)
     tau = _check_int("delay_interval", delay_interval)
     t_out = x.shape[1] - (d - 1) * tau
     if t_out < 2:
         raise ShapeError(
-            f"trajectories of {x.shape[1]} steps are too short for n_delays={d}, delay_interval={tau}; "
-            f"need at least {(d - 1) * tau + 2} steps. Use fewer delays or longer trajectories."
+            f"{name}: trajectories of {x.shape[1]} steps are too short for n_delays={d}, "
+            f"delay_interval={tau}; need at least {(d - 1) * tau + 2} steps. Use fewer delays or longer "
+            f"trajectories."
         )
     blocks = [x[:, (d - 1 - k) * tau : (d - 1 - k) * tau + t_out] for k in range(d)]
     return jnp.concatenate(blocks, axis=-1)
@@ -244,6 +255,10 @@ def _float_pair(A: jax.Array | np.ndarray, B: jax.Array | np.ndarray) -> tuple[j
     """Two square operators of one size, cast to one float dtype (strict promotion forbids mixing)."""
     a, b = jnp.asarray(A), jnp.asarray(B)
     _check_square_pair(a, b)
+    if a.shape[0] < 1:
+        raise ShapeError("A and B are empty [0, 0] operators; fit them with rank >= 1.")
+    check_finite(a, "A")
+    check_finite(b, "B")
     dtype = a.dtype if a.dtype.itemsize >= b.dtype.itemsize else b.dtype
     if not jnp.issubdtype(dtype, jnp.floating) or dtype.itemsize < 4:
         dtype = jnp.dtype(jnp.float32)
@@ -384,8 +399,8 @@ def dsa_distance(
 
     Reference: Ostrow, Eisen, Kozachkov & Fiete 2023 (NeurIPS).
     """
-    hx = delay_embed(X, n_delays, delay_interval)
-    hy = delay_embed(Y, n_delays, delay_interval)
+    hx = _embed(_as_trajectories(X, "X"), n_delays, delay_interval, "X")
+    hy = _embed(_as_trajectories(Y, "Y"), n_delays, delay_interval, "Y")
     rx, ry = _check_rank(hx.shape, rank), _check_rank(hy.shape, rank)
     if rx != ry:
         raise ShapeError(
@@ -419,6 +434,7 @@ def eigenvalue_wasserstein(A: jax.Array | np.ndarray, B: jax.Array | np.ndarray)
     for name, m in (("A", a), ("B", b)):
         if m.ndim != 2 or m.shape[0] != m.shape[1]:
             raise ShapeError(f"{name} must be a square operator [r, r], got shape {m.shape}.")
+        check_finite(m, name)
     return spectrum_distance(np.linalg.eigvals(a.astype(np.float64)), np.linalg.eigvals(b.astype(np.float64)))
 
 

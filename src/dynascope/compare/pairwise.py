@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dynascope.compare._checks import check_finite, check_population_finite
 from dynascope.errors import ConfigError, ShapeError
 
 
@@ -90,6 +91,8 @@ def pairwise_distances(
             for CCA, SVCCA, CKA, shape and Procrustes distances. DSA: `prepare=partial(dmd_operator,
             n_delays=4, rank=8)` with `metric=similarity_transform_distance` fits each operator once
             instead of n − 1 times.
+
+    Raises DataError naming the networks whose states hold NaN or ±inf (leave diverged networks out).
     """
     if not callable(metric) or (prepare is not None and not callable(prepare)):
         raise ConfigError(
@@ -98,6 +101,7 @@ def pairwise_distances(
     if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
         raise ConfigError(f"chunk must be a positive integer number of pairs, got {chunk!r}.")
     xs = stack_padded(Xs)
+    check_population_finite(xs)
     n = xs.shape[0]
     iu, ju = np.triu_indices(n, k=1)
     if iu.size == 0:
@@ -139,7 +143,9 @@ def distances_to(
             f"they must agree in every axis but the last (units): run the networks on the recorded conditions "
             f"and time bins."
         )
+    check_finite(ref, "reference")
     xs = stack_padded([ref, *items])
+    check_population_finite(xs[1:])
     pairs = jnp.asarray(np.stack([np.zeros(len(items)), np.arange(1, len(items) + 1)], axis=1).astype(np.int32))
     return _pair_values_jit(metric, prepare, chunk, xs, pairs)
 

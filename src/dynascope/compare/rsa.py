@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dynascope.compare._checks import check_finite
 from dynascope.errors import ConfigError, ShapeError
 
 DISSIMILARITIES = ("correlation", "euclidean")
@@ -19,18 +20,25 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
 
 
 def _responses(x: jax.Array | np.ndarray, time: str, name: str) -> jax.Array:
-    """One response vector per condition: `[conditions, features]`."""
+    """One response vector per condition: `[conditions, features]`; ShapeError if empty, DataError if
+    not finite (checked on concrete arrays only)."""
     x = jnp.asarray(x)
+    if x.ndim not in (2, 3):
+        raise ShapeError(
+            f"{name} must be responses [conditions, time, units] or [conditions, units], got shape "
+            f"{tuple(x.shape)}."
+        )
+    if x.size == 0:
+        raise ShapeError(
+            f"{name} is empty (shape {tuple(x.shape)}); pass the responses of at least one condition, "
+            f"time step and unit."
+        )
+    check_finite(x, name)
     if not jnp.issubdtype(x.dtype, jnp.floating) or x.dtype.itemsize < 4:
         x = x.astype(jnp.float32)
     if x.ndim == 3:
         return x.mean(axis=1) if time == "mean" else x.reshape(x.shape[0], -1)
-    if x.ndim == 2:
-        return x
-    raise ShapeError(
-        f"{name} must be responses [conditions, time, units] or [conditions, units], got shape "
-        f"{tuple(x.shape)}."
-    )
+    return x
 
 
 def rdm(
@@ -49,7 +57,11 @@ def rdm(
     """
     _check_choice("dissimilarity", dissimilarity, DISSIMILARITIES)
     _check_choice("time", time, TIME_MODES)
-    r = _responses(X, time, "X")
+    return _rdm(_responses(X, time, "X"), dissimilarity)
+
+
+def _rdm(r: jax.Array, dissimilarity: str) -> jax.Array:
+    """`rdm` of checked responses `r [conditions, features]`."""
     if dissimilarity == "correlation":
         r = r - r.mean(axis=1, keepdims=True)
         r = r / jnp.linalg.norm(r, axis=1, keepdims=True)
@@ -96,15 +108,17 @@ def rsa_similarity(
     Reference: Kriegeskorte, Mur & Bandettini 2008.
     """
     _check_choice("compare", compare, COMPARISONS)
-    n_x, n_y = jnp.shape(X)[0], jnp.shape(Y)[0]
+    _check_choice("dissimilarity", dissimilarity, DISSIMILARITIES)
+    _check_choice("time", time, TIME_MODES)
+    rx, ry = _responses(X, time, "X"), _responses(Y, time, "Y")
+    n_x, n_y = rx.shape[0], ry.shape[0]
     if n_x != n_y:
         raise ShapeError(
             f"X and Y must hold responses to the same conditions, got {n_x} conditions in X and {n_y} in Y."
         )
     if n_x < 3:
         raise ShapeError(f"RSA needs at least 3 conditions to correlate dissimilarities, got {n_x}.")
-    dx = rdm(X, dissimilarity=dissimilarity, time=time)
-    dy = rdm(Y, dissimilarity=dissimilarity, time=time)
+    dx, dy = _rdm(rx, dissimilarity), _rdm(ry, dissimilarity)
     dtype = dx.dtype if dx.dtype.itemsize >= dy.dtype.itemsize else dy.dtype
     iu = np.triu_indices(n_x, k=1)
     a, b = dx[iu].astype(dtype), dy[iu].astype(dtype)
