@@ -8,6 +8,7 @@ import shutil
 
 import jax
 import numpy as np
+import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
@@ -185,3 +186,112 @@ def test_compare_command(run):
     assert "skipped" in out.output  # no skeletons yet
     out = runner.invoke(app, ["compare", str(run.path), "--metric", "ccaa"])
     assert isinstance(out.exception, UnknownNameError)
+
+
+# -- networks that cannot be compared: diverged in training, or non-finite / exploded states ----------
+class _WithBrokenWeights:
+    """The run as stored, except that the weights of `networks` are NaN when their group is loaded."""
+
+    def __init__(self, run, *networks: str):
+        self._run, self._networks = run, networks
+
+    def __getattr__(self, name):
+        return getattr(self._run, name)
+
+    def load_group(self, group: str):
+        import dataclasses
+
+        g = self._run.load_group(group)
+        params = g.params
+        for i, net in enumerate(g.networks):
+            if net in self._networks:
+                params = {k: v.at[i].set(np.nan) for k, v in params.items()}
+        return dataclasses.replace(g, params=params)
+
+
+def _flag_diverged(run, network: str) -> None:
+    group = network.split("/")[0]
+    t = run.read_shard("networks", group)
+    flags = [n == network for n in t.column("network").to_pylist()]
+    run.write_table("networks", group, t.set_column(t.schema.get_field_index("diverged"), "diverged",
+                                                     pa.array(flags)))
+
+
+def test_diverged_nan_and_exploded_networks_are_skipped_with_the_reason_and_never_scored(run, monkeypatch):
+    import importlib
+
+    study_module = importlib.import_module("dynascope.compare.study")  # the package exports study() by that name
+
+    ids = [n for (n,) in run.sql("select network from networks order by network").fetchall()]
+    diverged, nan, exploded = ids[0], ids[3], ids[4]
+    _flag_diverged(run, diverged)
+    real = study_module.trajectories
+
+    def with_an_explosion(r, nets, n_trials, seed):
+        states = real(r, nets, n_trials, seed)
+        return [s * 1e7 if net[0] == exploded else s for net, s in zip(nets, states)]
+
+    monkeypatch.setattr(study_module, "trajectories", with_an_explosion)
+    result = study(_WithBrokenWeights(run, nan), StudyOptions(metrics=("cca", "svcca", "dsa_wasserstein"),
+                                                              n_trials=6, trained_only=False))
+    assert set(result.skipped_networks) == {diverged, nan, exploded}
+    assert "diverged" in result.skipped_networks[diverged]
+    assert "not finite" in result.skipped_networks[nan]
+    assert "beyond 1e+06" in result.skipped_networks[exploded]
+    kept = [n for n in ids if n not in result.skipped_networks]
+    for metric, r in result.results.items():
+        assert list(r.networks) == kept
+        assert np.isfinite(r.distances).all()
+        # The catalog holds only the kept networks: none was scored or placed in the embedding.
+        (n_pairs,) = run.sql(f"select count(*) from distances where metric = '{metric}'").fetchall()[0]
+        assert n_pairs == len(kept) * (len(kept) - 1) // 2
+        placed = {n for (n,) in run.sql(f"select network from embedding where metric = '{metric}'").fetchall()}
+        assert placed == set(kept)
+    # The kept networks' CCA distances are those of NumPy on their own states.
+    g = run.load_group(run.groups()[0])
+    trials = g.task.sample(jax.random.key(0), 6).inputs
+    states = {}
+    for name in run.groups():
+        grp = run.load_group(name)
+        for i, net in enumerate(grp.networks):
+            states[net] = np.asarray(grp.model.activity(grp.model.run(grp.network(i), trials)[0]))
+    d = result.results["cca"].distances
+    assert d[0, 1] == pytest.approx(_numpy_cca_distance(states[kept[0]], states[kept[1]]), abs=2e-3)
+
+
+def test_the_state_check_by_hand():
+    from dynascope.compare.study import MAX_ABS_STATE, unusable
+
+    ok = np.zeros((2, 3, 4), np.float32)
+    assert unusable(ok) is None
+    assert unusable(ok + MAX_ABS_STATE) is None  # at the bound, not beyond
+    for bad in (np.nan, np.inf, -np.inf):
+        x = ok.copy()
+        x[1, 2, 3] = bad
+        assert "not finite" in unusable(x)
+    x = ok.copy()
+    x[0, 0, 0] = -2 * MAX_ABS_STATE
+    assert "reach |x| = 2e+06" in unusable(x)
+
+
+def test_too_few_networks_left_names_the_skipped_ones(run):
+    ids = [n for (n,) in run.sql("select network from networks order by network").fetchall()]
+    group = ids[0].split("/")[0]
+    t = run.read_shard("networks", group)
+    run.write_table("networks", group, t.set_column(t.schema.get_field_index("diverged"), "diverged",
+                                                     pa.array([True] * t.num_rows)))
+    others = [n for n in ids if not n.startswith(group + "/")]
+    broken = _WithBrokenWeights(run, *others[:2])
+    with pytest.raises(ConfigError, match=r"the run has 1 networks after leaving out 5 \(.*diverged in training.*not finite"):
+        study(broken, StudyOptions(metrics=("cca",), n_trials=6, trained_only=False))
+
+
+def test_compare_all_skips_a_diverged_network_with_a_note(run):
+    ids = [n for (n,) in run.sql("select network from networks order by network").fetchall()]
+    _flag_diverged(run, ids[1])
+    out = CliRunner().invoke(app, ["compare", str(run.path), "--all", "--metric", "cca,dsa_wasserstein",
+                                   "--trials", "6"], terminal_width=200)
+    assert out.exit_code == 0, out.output
+    assert f"skipped {ids[1]}: diverged in training" in out.output
+    placed = {n for (n,) in run.sql("select network from embedding where metric = 'cca'").fetchall()}
+    assert placed == set(ids) - {ids[1]}

@@ -56,6 +56,10 @@ def compare(run_path: Path, metrics: tuple[str, ...] | None, n_trials: int, incl
             elif metric not in result.results:
                 bar.update(row, completed=1, total=1, status="done earlier")
     console.print(summary_table(run, f"universality and individuality in {run_path}"))
+    for network, why in list(result.skipped_networks.items())[:10]:
+        console.print(f"skipped {network}: {why}", markup=False)
+    if len(result.skipped_networks) > 10:
+        console.print(f"skipped {len(result.skipped_networks) - 10} more networks that cannot be compared")
     topo = result.results.get("topology")
     if topo is not None and topo.classes:
         from dynascope.compare import modal_share

@@ -35,6 +35,9 @@ from dynascope.errors import ConfigError, unknown_name
 METRICS = ("cca", "svcca", "cka", "procrustes", "shape", "rsa", "dsa", "dsa_wasserstein", "topology")
 GEOMETRY = ("cca", "svcca", "cka", "procrustes", "shape", "rsa")
 
+#: A network whose states on the study trials exceed this in absolute value has exploded: it is skipped.
+MAX_ABS_STATE = 1e6
+
 #: progress(metric, pairs_done, n_pairs) before and after each metric.
 StudyProgress = Callable[[str, int, int], None]
 
@@ -104,17 +107,54 @@ class MetricResult:
 
 @dataclasses.dataclass(frozen=True)
 class Study:
-    """Every metric's result, and the metrics skipped with the reason (e.g. no skeletons yet)."""
+    """Every metric's result, the metrics skipped with the reason (e.g. no skeletons yet), and the networks
+    left out of every metric with the reason (`skipped_networks`: flagged diverged in the catalog, or
+    states on the study trials that are not finite or beyond `MAX_ABS_STATE`)."""
 
     results: dict[str, MetricResult]
     skipped: dict[str, str]
+    skipped_networks: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 # -- the states every geometry and dynamics metric compares -----------------------------------------
-def _network_table(run: Any, trained_only: bool) -> list[tuple[str, str, str, int]]:
+def _network_table(run: Any, trained_only: bool) -> tuple[list[tuple[str, str, str, int]], dict[str, str]]:
+    """The networks to compare (network, arch, group, index) and those left out as diverged, with the reason."""
     where = "where trained" if trained_only else ""
-    rows = run.sql(f'select network, arch, "group", "index" from networks {where} order by network').fetchall()
-    return [(str(n), str(a), str(g), int(i)) for n, a, g, i in rows]
+    rows = run.sql(
+        f'select network, arch, "group", "index", diverged from networks {where} order by network'
+    ).fetchall()
+    keep = [(str(n), str(a), str(g), int(i)) for n, a, g, i, d in rows if not d]
+    skipped = {str(n): "diverged in training (flagged in the catalog)" for n, _, _, _, d in rows if d}
+    return keep, skipped
+
+
+def unusable(states: np.ndarray) -> str | None:
+    """Why a network's states `[trials, time, units]` cannot be compared (not finite, or beyond
+    `MAX_ABS_STATE`: the network exploded), or None if they can."""
+    if not np.isfinite(states).all():
+        return "its states on the study trials are not finite (NaN or ±inf)"
+    peak = float(np.abs(states).max(initial=0.0))
+    if peak > MAX_ABS_STATE:
+        return f"its states on the study trials reach |x| = {peak:.3g}, beyond {MAX_ABS_STATE:g} (it exploded)"
+    return None
+
+
+def _require_two(n: int, trained_only: bool, skipped: dict[str, str]) -> None:
+    if n >= 2:
+        return
+    which = "trained networks" if trained_only else "networks"
+    left_out = f" after leaving out {len(skipped)} ({_listed(skipped)})" if skipped else ""
+    raise ConfigError(
+        f"the run has {n} {which}{left_out}; a population study needs at least 2"
+        + (" (pass trained_only=False, or --all on the command line, to include untrained ones)."
+           if trained_only else ".")
+    )
+
+
+def _listed(skipped: dict[str, str], limit: int = 5) -> str:
+    items = [f"{n}: {why}" for n, why in list(skipped.items())[:limit]]
+    more = f"; and {len(skipped) - limit} more" if len(skipped) > limit else ""
+    return "; ".join(items) + more
 
 
 def trajectories(run: Any, networks: list[tuple[str, str, str, int]], n_trials: int, seed: int) -> list[np.ndarray]:
@@ -265,23 +305,28 @@ def study(
     Geometry (CCA, SVCCA, CKA, Procrustes, shape, RSA) and dynamics (DSA and its eigenvalue variant)
     compare the networks' activity on the same `n_trials` task trials, `[trials, time, units]` each; topology compares the
     skeleton signatures that `dynascope analyze` stored (skipped, with the reason, if there are none).
-    Metrics already in the catalog are kept unless `force`. Returns what was computed this call.
+    Networks flagged diverged in the catalog, and networks whose states on the study trials are not
+    finite or exceed `MAX_ABS_STATE`, are left out of every metric and listed in `Study.skipped_networks`
+    with the reason. Metrics already in the catalog are kept unless `force`. Returns what was computed
+    this call.
     """
     options.validate()
-    nets = _network_table(run, options.trained_only)
-    if len(nets) < 2:
-        which = "trained networks" if options.trained_only else "networks"
-        raise ConfigError(
-            f"the run has {len(nets)} {which}; a population study needs at least 2"
-            + (" (pass trained_only=False, or --all on the command line, to include untrained ones)."
-               if options.trained_only else ".")
-        )
+    nets, skipped_networks = _network_table(run, options.trained_only)
+    _require_two(len(nets), options.trained_only, skipped_networks)
     done = {p.stem for p in run.shards("summary")}
     todo = [m for m in options.metrics if force or m not in done]
-    ids, archs = [n for n, *_ in nets], [a for _, a, *_ in nets]
     results: dict[str, MetricResult] = {}
     skipped: dict[str, str] = {}
-    states: list[np.ndarray] | None = None
+    if not todo:
+        return Study(results, skipped, skipped_networks)
+    # Every metric compares the same networks: those whose states on the study trials are usable.
+    states = trajectories(run, nets, options.n_trials, options.seed)
+    why = [unusable(s) for s in states]
+    skipped_networks.update({net[0]: w for net, w in zip(nets, why) if w is not None})
+    nets = [net for net, w in zip(nets, why) if w is None]
+    states = [s for s, w in zip(states, why) if w is None]
+    _require_two(len(nets), options.trained_only, skipped_networks)
+    ids, archs = [n for n, *_ in nets], [a for _, a, *_ in nets]
     for metric in todo:
         if metric == "topology":
             have, sigs, keys = _signatures(run, ids)
@@ -293,8 +338,6 @@ def study(
             arch_of = dict(zip(ids, archs))
             r = _result(metric, have, [arch_of[n] for n in have], _topology_matrix(sigs), options, keys)
         else:
-            if states is None:
-                states = trajectories(run, nets, options.n_trials, options.seed)
             sel = _spread(archs, options.max_dsa_networks) if metric == "dsa" else np.arange(len(ids))
             if progress is not None:
                 progress(metric, 0, len(sel) * (len(sel) - 1) // 2)
@@ -310,4 +353,4 @@ def study(
         if progress is not None:
             n = len(r.networks)
             progress(metric, n * (n - 1) // 2, n * (n - 1) // 2)
-    return Study(results, skipped)
+    return Study(results, skipped, skipped_networks)
