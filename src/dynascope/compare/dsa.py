@@ -441,6 +441,8 @@ def eigenvalue_wasserstein(A: jax.Array | np.ndarray, B: jax.Array | np.ndarray)
 def spectrum_distance(la: np.ndarray, lb: np.ndarray) -> float:
     """`eigenvalue_wasserstein` from the spectra `la [r]`, `lb [r']` (complex), for reuse over many pairs."""
     la, lb = np.asarray(la, np.complex128), np.asarray(lb, np.complex128)
+    check_finite(la, "la")
+    check_finite(lb, "lb")
     n = max(la.size, lb.size)
     la = np.concatenate([la, np.zeros(n - la.size)])
     lb = np.concatenate([lb, np.zeros(n - lb.size)])
