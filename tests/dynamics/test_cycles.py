@@ -113,6 +113,33 @@ def test_limit_cycle_in_four_mixed_dimensions_has_every_multiplier():
     np.testing.assert_allclose(np.linalg.norm((cycle.states @ q)[:, :2], axis=1), np.sqrt(mu + (1 - c) / h), rtol=1e-5)
 
 
+@pytest.mark.parametrize("omega, h", [(1.0, 0.005), (2.0, 0.01)])
+def test_a_focus_still_spiralling_in_is_a_fixed_point_not_a_cycle(omega, h):
+    # μ = −0.1: the origin is a stable focus of the flow and of its Euler map, |1 + h(μ + iω)|² < 1 (closed
+    # form), and there is no cycle. After n_settle = 1000 steps the trajectory is still spiralling in; shooting
+    # then converged onto the focus and was reported as a stable 'cycle' (ω = 2: period 313 steps, trivial
+    # multiplier 0.78 = |1 + h(μ + iω)|^313), or found no return (ω = 1).
+    mu = -0.1
+    assert (1 + h * mu) ** 2 + (h * omega) ** 2 < 1.0
+    cycle = find_limit_cycle(stuart_landau(mu, omega, h), None, jnp.zeros(1), jnp.array([0.1, 0.0]), dt=h)
+    assert cycle.status == "fixed_point" and not cycle.is_stable
+    assert np.isnan(cycle.period_steps) and cycle.period_ms is None and cycle.multipliers.size == 0
+    np.testing.assert_allclose(cycle.states, [[0.0, 0.0]], atol=1e-8)  # the focus, not the last iterate
+
+
+def test_a_real_cycle_past_the_hopf_point_has_the_closed_form_radius():
+    # μ = 0.1 > 0: a cycle of radius √μ for the flow; the Euler map's invariant circle has r² = μ + (1 − c)/h
+    mu, omega, h = 0.1, 2.0, 0.01
+    cycle = find_limit_cycle(stuart_landau(mu, omega, h), None, jnp.zeros(1), jnp.array([0.1, 0.0]), dt=h)
+    assert cycle.status == "converged" and cycle.is_stable
+    assert abs(cycle.trivial_multiplier - 1.0) < 1e-6
+    c = np.sqrt(1.0 - (h * omega) ** 2)
+    radius = np.linalg.norm(cycle.states, axis=1)
+    np.testing.assert_allclose(radius, np.sqrt(mu + (1.0 - c) / h), rtol=1e-4)
+    assert abs(radius.mean() ** 2 - mu) <= 0.6 * h * omega**2  # √μ up to the Euler shift hω²/2
+    np.testing.assert_allclose(cycle.period_steps, 2.0 * np.pi / np.arcsin(h * omega), rtol=1e-6)
+
+
 def test_limit_cycle_reports_a_fixed_point():
     cycle = find_limit_cycle(lambda p, s, x: 0.5 * s, None, jnp.zeros(1), jnp.ones(3), n_settle=200, max_period=20)
     assert cycle.status == "fixed_point"

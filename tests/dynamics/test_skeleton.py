@@ -201,19 +201,31 @@ def test_default_cap_follows_the_slowest_modes_past_32_chunks():
     assert needed <= g.graph["max_steps"] <= 256 * 100
 
 
-def test_default_cap_of_a_flow_ignores_stable_modes_its_euler_step_does_not_damp():
-    # ẋ = 1e-3·(x − x³) beside a (y, z) focus −0.01 ± 1i, Euler step alpha = 0.1: the focus's step
-    # multiplier is |1 + 0.1(−0.01 ± 1i)| > 1, so it must not set the cap; the slow x-mode must.
+def test_default_cap_of_a_flow_is_set_by_its_slow_mode_not_by_a_focus_its_euler_step_grows():
+    # ẋ = 1e-3·(x − x³) beside a (y, z) focus −0.01 ± 1i, Euler step alpha = 0.1. The focus decays for the
+    # flow but its step multiplier is |1 + 0.1(−0.01 ± 1i)| = √(0.999² + 0.01) > 1 (closed form): the map
+    # that runs spirals out of every fixed point, so the points x = ±1 are index 2 and x = 0 index 3, each
+    # flagged as judged differently by the flow. The fast focus must not set the cap; the slow x-mode must.
     def flow(p, s, x):
         f = jnp.stack([1e-3 * (s[0] - s[0] ** 3), -0.01 * s[1] - s[2], s[1] - 0.01 * s[2]])
         return s + 0.1 * f
 
+    assert (1 - 0.1 * 0.01) ** 2 + 0.1**2 > 1.0
     seeds = np.array([[0.0, 0, 0], [1.0, 0, 0], [-1.0, 0, 0], [0.1, 0.01, 0], [0.9, 0, 0.01], [-0.9, 0, 0]])
     fp = find_fixed_points(flow, None, U0, seeds.astype(np.float32), options=FAST, continuous=True, alpha=0.1)
+    order = np.argsort(fp.states[:, 0])
+    np.testing.assert_allclose(fp.states[order, 0], [-1.0, 0.0, 1.0], atol=1e-12)
+    np.testing.assert_array_equal(fp.n_unstable[order], [2, 3, 2])
+    assert fp.flow_map_disagree.all()
     g = skeleton(flow, None, fp, n_steps=1000, continuous=True, alpha=0.1)
-    # both departures of the saddle x = 0 reach x = ±1 (the flow is odd in x): NumPy ground truth is the
-    # same map, x' = x + 1e-4·(x − x³), from 1e-3 to within 1e-2·2 of 1
-    assert signature(g)["terminals"] == {} and signature(g)["edges"] == [[1, 0], [1, 0]]
+    saddle, left, right = (int(i) for i in order[[1, 0, 2]])
+    # both x-departures of the saddle x = 0 reach x = ±1 (the flow is odd in x): NumPy ground truth is the
+    # same map, x' = x + 1e-4·(x − x³), from 1e-3 to within 1e-2·2 of 1; every focus departure spirals out
+    # and ends at a terminal node, never at a fixed point
+    assert g.has_edge(saddle, left) and g.has_edge(saddle, right)
+    for a, b, data in g.edges(data=True):
+        x_mode = all(d["eigval"].imag == 0 for d in data["departures"])
+        assert x_mode == (not g.nodes[b].get("terminal")), (a, b, data)
     assert g.graph["steps"] == 1000 * -(-_steps_to_node(1e-4, 1e-3, 1e-2 * 2.0) // 1000)
 
 

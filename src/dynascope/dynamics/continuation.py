@@ -10,6 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dynascope.dynamics._system import as_system, check_finite, check_step
+from dynascope.dynamics.linearization import flow_map_disagree, growth_per_step, mode_stability, stability_tolerance
 from dynascope.errors import ConfigError, ShapeError
 from dynascope.models._base import Model
 
@@ -42,8 +44,12 @@ class Branch:
 
     `parameters [N]`, `states [N, S]`; `eigvals [N, S]` (complex): for maps the eigenvalues of the
     Jacobian J of the map, by decreasing modulus; for flows (`continuous`) those of the vector field
-    (J − I)/alpha, by decreasing real part. `n_unstable [N]` eigenvalues outside the stability region
-    (|λ| > 1, or Re > 0), `is_stable [N]` when there are none. `bifurcations`: in branch order.
+    (J − I)/alpha, by decreasing real part. `n_unstable [N]` growing and `n_marginal [N]` marginal modes
+    and `is_stable [N]` (every mode decays) judge the map that runs (for flows the Euler step, with
+    multipliers 1 + alpha·λ) by `linearization.mode_stability`; `flow_map_disagree [N]` marks the points
+    of a continuous family where the flow's own verdict (Re λ) differs from it. `bifurcations`: in
+    branch order; for a continuous family those of the flow (Re λ = 0), which the Euler map's stability
+    change can precede (a fast rotation λ = μ ± iω loses the map's stability at 2μ + alpha·|λ|² = 0).
     `status`: 'completed' (the branch left the parameter interval), 'max_points', 'step_too_small'
     (the corrector failed even with the smallest step) or 'diverged'. `inputs [N, I]`: the input at
     each point for a continuation along inputs (else None).
@@ -58,6 +64,8 @@ class Branch:
     status: str
     continuous: bool
     inputs: np.ndarray | None = None
+    n_marginal: np.ndarray | None = None
+    flow_map_disagree: np.ndarray | None = None
 
 
 @functools.partial(jax.jit, static_argnames=("family",))
@@ -124,8 +132,16 @@ class _Problem:
         return lam[np.argsort(-key, kind="stable")]
 
     def margin(self, lam: np.ndarray) -> np.ndarray:
-        """Signed distance of each eigenvalue to the stability boundary (> 0: unstable)."""
-        return lam.real if self.continuous else np.abs(lam) - 1.0
+        """Signed distance of each eigenvalue to the boundary whose crossings are the branch's bifurcations
+        (> 0: unstable): the map's |λ| − 1, or, for a continuous family, the flow's alpha·Re λ."""
+        return growth_per_step(lam, self.continuous, self.alpha, as_flow=True)
+
+    def tolerance(self, u: np.ndarray) -> float:
+        """The marginal band (`linearization.stability_tolerance`) at the branch point `u`."""
+        r, jac = self.eval(u)
+        n = u.size - 1
+        analysed = jac[:, :n] / self.alpha if self.continuous else jac[:, :n] + np.eye(n)
+        return float(stability_tolerance(analysed, u[:-1], np.linalg.norm(r), self.continuous, self.alpha))
 
     def classify(self, lam: complex) -> str:
         if abs(lam.imag) > 1e-8 * (1.0 + abs(lam)):
@@ -216,19 +232,16 @@ def continue_fixed_points(
         if not (isinstance(value, (int, float)) and value > 0):
             raise ConfigError(f"{name} must be a positive number, got {value!r}.")
     max_step = 10.0 * step_size if max_step_size is None else float(max_step_size)
+    check_finite("start_state", start, "Pass a fixed point at p_start (e.g. from find_fixed_points).")
+    _check_family(family, start.size)
     low, high = min(p_start, p_end), max(p_start, p_end)
     direction = np.zeros(start.size + 1)
     direction[-1] = np.sign(p_end - p_start)
     with jax.enable_x64(True):
         prob = _Problem(family, continuous, float(alpha), tol, max_newton)
-        u = prob.correct(np.append(start.astype(np.float64), float(p_start)), None)
-        if u is None:
-            raise ConfigError(
-                f"start_state is not near a fixed point of the family at p_start = {p_start}: Newton did "
-                "not converge. Pass a fixed point at p_start (e.g. from find_fixed_points or a long "
-                "simulation) as start_state."
-            )
+        u = _start(prob, start.astype(np.float64), float(p_start), max_step)
         points, spectra = [u], [prob.spectrum(u)]
+        tols = [prob.tolerance(u)]
         bifurcations: list[Bifurcation] = []
         t = prob.tangent(u, direction)
         ds, status = float(step_size), "max_points"
@@ -255,26 +268,83 @@ def continue_fixed_points(
                 status = "diverged"
                 break
             lam = prob.spectrum(new)
+            tol_new = prob.tolerance(new)  # right after the spectrum: the same evaluation
             bifurcations += _bifurcations(prob, u, new, spectra[-1], lam, bisections)
             points.append(new)
             spectra.append(lam)
+            tols.append(tol_new)
             if status == "completed":
                 break
             t = prob.tangent(new, t)
             u = new
             ds = min(1.5 * ds, max_step)
-        pts, eig = np.stack(points), np.stack(spectra)
-        n_unstable = np.sum(prob.margin(eig) > 0, axis=1)
+        pts, eig, band = np.stack(points), np.stack(spectra), np.asarray(tols)
+    modes = mode_stability(eig, continuous, float(alpha), band)
     return Branch(
         parameters=pts[:, -1],
         states=pts[:, :-1],
         eigvals=eig,
-        n_unstable=n_unstable,
-        is_stable=n_unstable == 0,
+        n_unstable=np.sum(modes > 0, axis=1),
+        is_stable=np.all(modes < 0, axis=1),
         bifurcations=tuple(bifurcations),
         status=status,
         continuous=continuous,
+        n_marginal=np.sum(modes == 0, axis=1),
+        flow_map_disagree=flow_map_disagree(eig, continuous, float(alpha), band),
     )
+
+
+def _check_family(family: Family, n_state: int) -> None:
+    """ShapeError unless `family(state [S], p [])` maps a float64 state to a float64 state `[S]`."""
+    if not callable(family):
+        raise ConfigError(f"family must be a callable family(state [S], p) -> next state [S], got {type(family).__name__}.")
+    state = jax.ShapeDtypeStruct((n_state,), jnp.float64)
+    p = jax.ShapeDtypeStruct((), jnp.float64)
+    try:
+        with jax.enable_x64(True):
+            out = jax.eval_shape(family, state, p)
+    except Exception as err:  # re-raised with the shapes that were tried; never swallowed
+        raise ShapeError(
+            f"family(state [{n_state}], p []) failed: {err}. start_state has {n_state} entries: check that the "
+            "family takes a state of that size and a scalar parameter."
+        ) from err
+    if getattr(out, "shape", None) != (n_state,):
+        raise ShapeError(
+            f"family(state [{n_state}], p []) must return the next state, of shape ({n_state},) like start_state, "
+            f"got {getattr(out, 'shape', type(out).__name__)}."
+        )
+    if np.dtype(out.dtype) != np.float64:
+        raise ShapeError(
+            f"family(state [{n_state}] float64, p [] float64) returned its state as {np.dtype(out.dtype)}; it must "
+            "keep float64 (continuation runs in float64): close over float64 or Python-number constants."
+        )
+
+
+def _start(prob: _Problem, start: np.ndarray, p_start: float, max_step: float) -> np.ndarray:
+    """The fixed point `(s, p_start)` that Newton reaches from `start`; ConfigError unless there is one
+    within max_step·(1 + ‖start‖) of it (one continuation step): a start elsewhere would silently trace
+    the branch of some other fixed point."""
+    u0 = np.append(start, p_start)
+    r0, _ = prob.eval(u0)
+    speed = float(np.linalg.norm(r0))
+    u = prob.correct(u0, None)
+    fix = ("Pass a fixed point at p_start as start_state (e.g. a converged row of find_fixed_points, or the end "
+           "of a long simulation at that parameter).")
+    if u is None:
+        raise ConfigError(
+            f"start_state is not near a fixed point of the family at p_start = {p_start}: ‖F(s) − s‖ = "
+            f"{speed:.3g} there and Newton did not converge. {fix}"
+        )
+    distance = float(np.linalg.norm(u[:-1] - start))
+    limit = max_step * (1.0 + float(np.linalg.norm(start)))
+    if distance > limit:
+        raise ConfigError(
+            f"start_state is not a fixed point of the family at p_start = {p_start}: ‖F(s) − s‖ = {speed:.3g} "
+            f"there, and the fixed point Newton reaches from it lies {distance:.3g} away (at "
+            f"{np.array2string(u[:-1], precision=4, threshold=8)}), farther than max_step_size·(1 + ‖start_state‖) "
+            f"= {limit:.3g}. {fix}"
+        )
+    return u
 
 
 def _bifurcations(
@@ -348,6 +418,9 @@ def continue_along_inputs(
             f"model must be a dynascope Model or a callable step(params, state, x) -> state, "
             f"got {type(model).__name__}."
         )
+    start = np.asarray(start_state)
+    if start.ndim == 1:
+        check_step(as_system(step), model, params, start.size, path.shape[1], ("start_state", "inputs_path"), np.float64)
     with jax.enable_x64(True):
         p64 = jax.tree_util.tree_map(
             lambda a: jnp.asarray(a, jnp.float64) if jnp.issubdtype(jnp.asarray(a).dtype, jnp.floating) else a, params

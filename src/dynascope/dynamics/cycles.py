@@ -10,6 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dynascope.dynamics._system import as_system, check_finite, check_step
+from dynascope.dynamics.linearization import mode_stability
 from dynascope.errors import ConfigError, ShapeError, check_positive_int
 from dynascope.models._base import Model
 
@@ -23,7 +25,8 @@ class PeriodicOrbits:
     `points [N, k, S]`: s, F(s), …, F^{k−1}(s) for each orbit, started at its lexicographically smallest
     point; an orbit whose minimal period d divides k repeats after d points. `period [N]`: the minimal
     period d (1 for fixed points of F). `multipliers [N, S]` (complex): Floquet multipliers, the
-    eigenvalues of D(F^d) at the orbit, by decreasing modulus. `is_stable [N]`: every |multiplier| < 1.
+    eigenvalues of D(F^d) at the orbit, by decreasing modulus. `is_stable [N]`: every |multiplier| < 1
+    (`linearization.mode_stability` of the map).
     `q [N]`: ½‖F^k(s) − s‖². `seed_converged [K]`: which seeds reached a period-k point.
     """
 
@@ -39,11 +42,13 @@ class PeriodicOrbits:
 class LimitCycle:
     """A closed orbit of a discretised flow (or an invariant closed curve of a map).
 
-    `status`: 'converged', or why not: 'fixed_point' (the trajectory settled on a fixed point),
-    'diverged' (it became non-finite), 'no_return' (it did not return to its Poincaré section
-    within `max_period` steps) or
-    'not_converged' (Newton on the return map did not reach `tol`); other fields are then the last
-    iterate. `period_steps`: the period in steps (a real number); `period_ms`: times `dt`, when given.
+    `status`: 'converged' (a closed orbit of non-zero size — diameter above MIN_SIZE·tol·(1 + ‖s‖) —
+    whose trivial multiplier lies within TRIVIAL_TOL of 1), or why not: 'fixed_point' (the trajectory
+    settled on a fixed point, or is still converging to one, e.g. spiralling into a stable focus;
+    `states [1, S]` holds it, and there is no period), 'diverged' (it became non-finite), 'no_return'
+    (it did not return to its Poincaré section within `max_period` steps) or 'not_converged' (Newton
+    on the return map did not reach `tol`, or reached no cycle); other fields are then the last
+    iterate, and `period_steps` is NaN unless the status is 'converged'. `period_steps`: the period in steps (a real number); `period_ms`: times `dt`, when given.
     `states [P+1, S]`: s, F(s), …, F^P(s) with P = ⌊period_steps⌋. `multipliers [S−1]` (complex): the
     nontrivial Floquet multipliers by decreasing modulus; `trivial_multiplier`: the one along the orbit
     (≈ 1). `is_stable`: every nontrivial |multiplier| < 1. `residual`: ‖Φ(s) − s‖ of the return map.
@@ -94,6 +99,17 @@ def _check_states(model: Model | StepFn, name: str, states: Any, ndim: int) -> n
             f"{name} must have shape {want} with S = {size}, got shape {tuple(states.shape)}{hint}."
         )
     return states
+
+
+def _check_arguments(
+    model: Model | StepFn, params: Any, x: np.ndarray, state_name: str, states: np.ndarray
+) -> None:
+    """ConfigError for non-finite params, input or states; ShapeError unless the step maps a float64
+    state `[S]` under a float64 input `[I]` to a float64 state `[S]` (what the compiled loops run)."""
+    fix = "Pass finite values (a NaN here would make every orbit NaN)."
+    for name, value in (("params", params), ("x", x), (state_name, states)):
+        check_finite(name, value, fix)
+    check_step(as_system(model), model, params, states.shape[-1], x.shape[0], names=(state_name, "x"), dtype=np.float64)
 
 
 def _as_float64(tree: Any) -> Any:
@@ -231,6 +247,7 @@ def find_periodic_orbits(
     max_iter = check_positive_int("max_iter", max_iter)
     x = _check_input(model, x)
     seeds = _check_states(model, "initial_states", initial_states, 2)
+    _check_arguments(model, params, x, "initial_states", seeds)
     with jax.enable_x64(True):
         p64, x64 = _as_float64(params), _as_float64(x)
         states, q = _solve_period_k(step, p64, x64, jnp.asarray(seeds, jnp.float64), k, max_iter)
@@ -248,7 +265,7 @@ def find_periodic_orbits(
         points=np.stack([p for p, _, _ in kept]) if kept else np.zeros((0, k, n_state)),
         period=np.array([d for _, d, _ in kept], int),
         multipliers=multipliers,
-        is_stable=np.all(np.abs(multipliers) < 1.0, axis=1),
+        is_stable=np.all(mode_stability(multipliers, False, 1.0) < 0, axis=1),
         q=np.array([qi for _, _, qi in kept]),
         seed_converged=converged,
     )
@@ -329,6 +346,10 @@ def find_limit_cycle(
     3. refine by shooting: Newton on the unknowns (s, T) for Φ_T(s) = s and v·(s − s₀) = 0, where
        Φ_T(s) = (1−θ) F^n(s) + θ F^{n+1}(s), n = ⌊T⌋, θ = T − n, is the return after T steps with
        the exact Jacobian from JAX, in float64.
+    4. check the result is a cycle: shooting from a focus that is still spiralling in converges onto the
+       focus itself (Φ_T(s*) = s* for every T), an 'orbit' of size 0 whose trivial multiplier is the
+       contraction over T steps; such a result, or a trajectory with no return that is converging to a
+       fixed point (Newton on F(s) − s from its mean), is reported as 'fixed_point'.
     The period of a discretised flow is generally not a whole number of steps: the map's orbit on its
     invariant closed curve never returns exactly, so F^P has no fixed point near it for any integer P
     and Newton on F^P would not converge; the interpolated return Φ_T does have one. Its Floquet
@@ -360,6 +381,7 @@ def find_limit_cycle(
     n_settle = check_positive_int("n_settle", n_settle)
     max_period = check_positive_int("max_period", max_period)
     max_iter = check_positive_int("max_iter", max_iter)
+    _check_arguments(model, params, x, "initial_state", s_init)
     with jax.enable_x64(True):
         p64, x64 = _as_float64(params), _as_float64(x)
         s0 = jnp.asarray(s_init, jnp.float64)
@@ -367,24 +389,86 @@ def find_limit_cycle(
         traj = np.asarray(_trajectories(step, p64, x64, settled[None], max_period + 2)[0])
         at_rest = np.linalg.norm(traj[1] - traj[0]) <= 1e-12 * (1.0 + np.linalg.norm(traj[0]))
         finite = bool(np.all(np.isfinite(traj)))
-        t0 = _first_return(traj) if finite and not at_rest else None
+        if not finite:
+            return _no_cycle("diverged", traj[:1])
+        if at_rest:
+            return _no_cycle("fixed_point", traj[:1])
+        t0 = _first_return(traj)
+        if t0 is not None:
+            return_map = functools.partial(_interpolated_return, step, p64, x64)
+            s, period, jac, residual, converged = _shoot(return_map, traj[0], traj[1] - traj[0], t0, max_iter, tol)
+            mu = np.linalg.eigvals(jac)
+            trivial = int(np.argmin(np.abs(mu - 1.0)))
+            states = np.asarray(_trajectories(step, p64, x64, jnp.asarray(s)[None], int(np.floor(period)) + 1)[0])
+            if converged and _is_cycle(states, complex(mu[trivial]), tol):
+                others = np.delete(mu, trivial)
+                others = others[np.argsort(-np.abs(others), kind="stable")]
+                return LimitCycle(
+                    status="converged",
+                    period_steps=float(period),
+                    period_ms=None if dt is None else float(period) * float(dt),
+                    states=states,
+                    multipliers=others,
+                    trivial_multiplier=complex(mu[trivial]),
+                    is_stable=bool(np.all(mode_stability(others, False, 1.0) < 0)),
+                    residual=residual,
+                )
+        # No closed orbit of non-zero size: is the trajectory still spiralling (or creeping) into a fixed point?
+        fixed = _approached_fixed_point(step, p64, x64, traj, max_iter, tol)
+        if fixed is not None:
+            return _no_cycle("fixed_point", fixed[None], residual=float(np.linalg.norm(
+                np.asarray(step(p64, jnp.asarray(fixed), x64)) - fixed)))
         if t0 is None:
-            status = "diverged" if not finite else "fixed_point" if at_rest else "no_return"
-            return LimitCycle(status, np.nan, None, traj[:1], np.zeros(0, complex), complex(np.nan), False, np.nan)
-        return_map = functools.partial(_interpolated_return, step, p64, x64)
-        s, period, jac, residual, converged = _shoot(return_map, traj[0], traj[1] - traj[0], t0, max_iter, tol)
-        mu = np.linalg.eigvals(jac)
-        trivial = int(np.argmin(np.abs(mu - 1.0)))
-        others = np.delete(mu, trivial)
-        others = others[np.argsort(-np.abs(others), kind="stable")]
-        states = np.asarray(_trajectories(step, p64, x64, jnp.asarray(s)[None], int(np.floor(period)) + 1)[0])
-    return LimitCycle(
-        status="converged" if converged else "not_converged",
-        period_steps=float(period),
-        period_ms=None if dt is None else float(period) * float(dt),
-        states=states,
-        multipliers=others,
-        trivial_multiplier=complex(mu[trivial]),
-        is_stable=bool(np.all(np.abs(others) < 1.0)),
-        residual=residual,
-    )
+            return _no_cycle("no_return", traj[:1])
+        return _no_cycle("not_converged", states, residual=residual)
+
+
+#: A converged cycle's trivial multiplier must lie within this distance of 1 (the return map's
+#: derivative along the orbit; for a discretised flow it differs from 1 by rounding and O(h²)).
+TRIVIAL_TOL = 1e-3
+#: A converged cycle's diameter must exceed this many times the shooting tolerance tol·(1 + ‖s‖).
+MIN_SIZE = 1e3
+
+
+def _is_cycle(states: np.ndarray, trivial: complex, tol: float) -> bool:
+    """Whether a converged shooting solution `states [P+1, S]` is a closed orbit and not a fixed point:
+    its diameter is well above the solver's tolerance and its trivial multiplier is ≈ 1. Shooting from a
+    focus still spiralling in converges onto the focus itself (Φ_T(s*) = s* for every T), where the
+    'orbit' has size 0 and the trivial multiplier is the contraction over T steps (e.g. 0.78)."""
+    centre = states.mean(axis=0)
+    diameter = 2.0 * np.max(np.linalg.norm(states - centre, axis=1))
+    big = diameter > MIN_SIZE * tol * (1.0 + np.linalg.norm(centre))
+    return bool(big and abs(trivial - 1.0) <= TRIVIAL_TOL)
+
+
+def _approached_fixed_point(
+    step: StepFn, params: Any, x: jax.Array, traj: np.ndarray, max_iter: int, tol: float
+) -> np.ndarray | None:
+    """The fixed point `[S]` a trajectory `traj [T, S]` is converging to, or None: Newton on F(s) − s from
+    the trajectory's mean (the centre of a spiral) converges to s*, and the distance to s* shrinks: its
+    largest value over the last quarter of the trajectory is below 99% of that over the first quarter."""
+    s = traj.mean(axis=0)
+    for _ in range(max_iter + 1):
+        out, jac = (np.asarray(a) for a in _step_and_jacobian(step, params, x, jnp.asarray(s)))
+        res = out - s
+        if not np.all(np.isfinite(res)):
+            return None
+        if np.linalg.norm(res) < tol * (1.0 + np.linalg.norm(s)):
+            break
+        s = s + np.linalg.lstsq(jac - np.eye(s.size), -res, rcond=None)[0]
+    else:
+        return None
+    dist = np.linalg.norm(traj - s, axis=1)
+    quarter = max(1, dist.size // 4)
+    return s if dist[-quarter:].max() < 0.99 * dist[:quarter].max() else None
+
+
+@functools.partial(jax.jit, static_argnames=("step",))
+def _step_and_jacobian(step: StepFn, params: Any, x: jax.Array, s: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """F(s) `[S]` and ∂F/∂s `[S, S]`."""
+    return step(params, s, x), jax.jacfwd(lambda v: step(params, v, x))(s)
+
+
+def _no_cycle(status: str, states: np.ndarray, residual: float = np.nan) -> LimitCycle:
+    """A LimitCycle that reports no closed orbit: no period, no multipliers, not stable."""
+    return LimitCycle(status, np.nan, None, states, np.zeros(0, complex), complex(np.nan), False, residual)

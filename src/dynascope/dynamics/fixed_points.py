@@ -26,18 +26,18 @@ from dynascope.dynamics._candidates import Points, Status, located, merge_valley
 from dynascope.dynamics._options import FixedPointOptions, make_options
 from dynascope.dynamics._search import adam, measure, search
 from dynascope.dynamics._system import (
-    System, as_system, bucket, cast, check_step, chunk_networks, float_dtype, jacobians, map_chunks, pad_rows,
+    System, as_system, bucket, cast, check_finite, check_step, chunk_networks, float_dtype, jacobians, map_chunks, pad_rows,
     x64_scope, zero_floor,
 )
-from dynascope.dynamics.linearization import sorted_eigvals, stable_modes, unstable_modes
+from dynascope.dynamics.linearization import flow_map_disagree, mode_stability, sorted_eigvals, stability_tolerance
 from dynascope.dynamics.seeds import saddle_seeds
 from dynascope.errors import ShapeError
 from dynascope.models._base import Model
 
 
 _DATA_FIELDS = (
-    "states", "inputs", "q", "speed", "eigvals", "n_unstable", "is_stable", "converged", "status",
-    "n_found", "outside_reachable", "newton_step",
+    "states", "inputs", "q", "speed", "eigvals", "n_unstable", "n_marginal", "is_stable", "flow_map_disagree",
+    "converged", "status", "n_found", "outside_reachable", "newton_step",
 )
 _META_FIELDS = ("continuous", "alpha", "n_seeds", "n_failed")
 
@@ -50,8 +50,12 @@ class FixedPoints:
     (for flows, on the Euler step: ½alpha²‖f(s)‖²); speed [K] = sqrt(2q) = ‖F(s) − s‖ per step (for
     flows, ‖f(s)‖ = speed/alpha per unit of τ); eigvals [K, S]
     (complex, dominant first) of ∂F/∂s for maps and of the flow Jacobian ∂f/∂s = (∂F/∂s − I)/alpha
-    for flows; n_unstable [K] modes with |λ| > 1 (maps) or Re λ > 0 (flows); is_stable [K] every mode
-    decays; converged [K] = status == CONVERGED; status [K] a `Status` code; n_found [K] how many
+    for flows; n_unstable [K] growing and n_marginal [K] marginal modes, is_stable [K] every mode decays,
+    all judged for the map that runs (for flows the Euler step, multipliers 1 + alpha·λ) by
+    `linearization.mode_stability` within `stability_tolerance` (rounding plus the drift speed/(1 + ‖s‖)),
+    and at a slow point the mode with multiplier nearest 1 is marginal (∂F/∂s − I is singular at a
+    minimum of q with q > 0), so a slow point is never stable; flow_map_disagree [K] a flow's own verdict
+    (Re λ) differs from its Euler map's for some mode (always False for maps); converged [K] = status == CONVERGED; status [K] a `Status` code; n_found [K] how many
     seeds ended at the point (a rough basin size); outside_reachable [K] the point lies outside the
     region of `reachable_states` (False everywhere when none were given); newton_step [K] = ‖J_r⁻¹ r‖
     with J_r = ∂F/∂s − I, the distance to a root the linearization predicts (~0 at a located fixed
@@ -65,7 +69,9 @@ class FixedPoints:
     speed: np.ndarray
     eigvals: np.ndarray
     n_unstable: np.ndarray
+    n_marginal: np.ndarray
     is_stable: np.ndarray
+    flow_map_disagree: np.ndarray
     converged: np.ndarray
     status: np.ndarray
     n_found: np.ndarray
@@ -84,13 +90,20 @@ class FixedPoints:
         return dataclasses.replace(self, **{f: getattr(self, f)[np.asarray(which)] for f in _DATA_FIELDS})
 
     def counts(self) -> dict[str, int]:
-        """How many points are converged, slow, failed, stable, and outside the reachable region."""
+        """How many points are converged, slow, failed; how many of the converged ones are stable, saddles
+        (some mode grows) or marginal (none grows, some is marginal), and how many points lie outside the
+        reachable region or are judged differently by a flow and its Euler map. Slow and failed points
+        are counted only as such, never as stable points or saddles."""
+        converged = self.status == Status.CONVERGED
         return {
-            "converged": int(np.sum(self.status == Status.CONVERGED)),
+            "converged": int(np.sum(converged)),
             "slow": int(np.sum(self.status == Status.SLOW)),
             "failed": int(np.sum(self.status == Status.FAILED)),
-            "stable": int(np.sum(self.is_stable)),
+            "stable": int(np.sum(converged & self.is_stable)),
+            "saddles": int(np.sum(converged & (self.n_unstable > 0))),
+            "marginal": int(np.sum(converged & ~self.is_stable & (self.n_unstable == 0))),
             "outside_reachable": int(np.sum(self.outside_reachable)),
+            "flow_map_disagree": int(np.sum(self.flow_map_disagree)),
         }
 
 
@@ -128,6 +141,7 @@ def find_fixed_points(
     if isinstance(model, Model):
         model.check_params(params)
     check_step(system, model, params, x0.shape[1], u.shape[1])
+    _check_finite(params, inputs, initial_states, reachable_states)
     box = None if reachable_states is None else _box(reachable_states, x0.shape[1], opts.reachable_margin)
     return _find(system, params, x0[None], u[None], opts, [box], population=False)[0]
 
@@ -172,6 +186,7 @@ def find_fixed_points_population(
     if isinstance(model, Model):
         model.check_params(first)
     check_step(system, model, first, x0.shape[2], u.shape[2])
+    _check_finite(stacked_params, inputs, initial_states, reachable_states, population=True)
     boxes: list = [None] * n
     if reachable_states is not None:
         reach = np.asarray(reachable_states)
@@ -198,6 +213,18 @@ def _per_point_inputs(inputs: Any, k: int, shape: str) -> np.ndarray:
     raise ShapeError(
         f"inputs must be {shape} (one constant input, or one per initial state, K = {k}), got shape {u.shape}."
     )
+
+
+def _check_finite(params: Any, inputs: Any, initial_states: Any, reachable_states: Any, population: bool = False) -> None:
+    """ConfigError naming the argument that holds NaN or ±inf: from such values every search fails and
+    the result would be silently empty."""
+    net = " In a population the first index is the network's: leave diverged networks out." if population else ""
+    fix = "Every search from it would fail and return nothing; pass finite values."
+    check_finite("params", params, fix + (net or " Is the network diverged?"))
+    check_finite("inputs", inputs, fix)
+    check_finite("initial_states", initial_states, "Drop or replace those rows (e.g. states of a diverged run)." + net)
+    if reachable_states is not None:
+        check_finite("reachable_states", reachable_states, "Its box would be undefined; drop the non-finite states." + net)
 
 
 def _population_size(stacked_params: Any) -> int:
@@ -337,7 +364,7 @@ def _assemble(
     inputs = np.stack([pad_rows(r.inputs, size) for r in rows])
     if max(sizes):
         if population:
-            jac, _ = jacobians(system, params, states, inputs, float64=opts.float64, population=True)
+            jac = jacobians(system, params, states, inputs, float64=opts.float64, population=True)[0]
         else:
             jac = jacobians(system, params, states[0], inputs[0], float64=opts.float64)[0][None]
     else:
@@ -346,13 +373,18 @@ def _assemble(
     for i, r in enumerate(rows):
         k = sizes[i]
         w = sorted_eigvals(jac[i, :k], system.continuous) if k else np.zeros(r.states.shape, complex)
+        speed = np.sqrt(2.0 * r.q)
+        tol = stability_tolerance(jac[i, :k], r.states, speed, system.continuous, system.alpha)
+        slow = r.status == Status.SLOW
+        modes = mode_stability(w, system.continuous, system.alpha, tol, slow)
         lo_hi = boxes[i]
         outside = np.zeros(k, bool) if lo_hi is None else np.any((r.states < lo_hi[0]) | (r.states > lo_hi[1]), axis=-1)
         out.append(
             FixedPoints(
-                states=r.states, inputs=r.inputs, q=r.q, speed=np.sqrt(2.0 * r.q), eigvals=w,
-                n_unstable=unstable_modes(w, system.continuous).sum(axis=-1),
-                is_stable=np.all(stable_modes(w, system.continuous), axis=-1),
+                states=r.states, inputs=r.inputs, q=r.q, speed=speed, eigvals=w,
+                n_unstable=np.sum(modes > 0, axis=-1), n_marginal=np.sum(modes == 0, axis=-1),
+                is_stable=np.all(modes < 0, axis=-1),
+                flow_map_disagree=flow_map_disagree(w, system.continuous, system.alpha, tol, slow),
                 converged=r.status == Status.CONVERGED, status=r.status,
                 n_found=np.rint(r.weight).astype(np.int64), outside_reachable=outside, newton_step=r.step,
                 continuous=system.continuous, alpha=system.alpha, n_seeds=n_seeds[i], n_failed=n_failed[i],

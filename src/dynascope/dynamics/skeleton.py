@@ -24,7 +24,9 @@ from dynascope.dynamics._system import (
     System, as_system, bucket, cast, check_step, compacted_rows, compacted_size, jacobians, pad_rows, x64_scope,
 )
 from dynascope.dynamics.fixed_points import FixedPoints, Status, _population_size
-from dynascope.dynamics.linearization import eigendecompose, stability_kind, stable_modes, unstable_modes
+from dynascope.dynamics.linearization import (
+    eigendecompose, mode_stability, stability_kind, stability_tolerance, step_multipliers,
+)
 from dynascope.errors import ConfigError
 
 TERMINALS = ("unbounded", "cycle", "unresolved")
@@ -44,20 +46,20 @@ class _Config:
         """The last steps of each chunk, in which a periodic orbit is recognised (by a return to their start)."""
         return max(2, min(500, self.n_steps // 2))
 
-    def max_chunks(self, eigvals: np.ndarray, system: System) -> int:
+    def max_chunks(self, eigvals: np.ndarray, modes: np.ndarray, system: System) -> int:
         """Chunks of n_steps a network's departures may run before the ones still moving are left
         'unresolved': max_steps if given, else the steps for the slowest escape from a saddle (by a factor
         1/epsilon) plus an e^DECAYS-fold decay of the slowest decaying mode, as the nodes' eigenvalues
-        `[N, S]` predict for the simulated map (for a flow, its Euler step), within MIN_CHUNKS–MAX_CHUNKS.
+        `[N, S]` predict for the simulated map (for a flow, its Euler step; `modes [N, S]` from
+        `mode_stability`), within MIN_CHUNKS–MAX_CHUNKS.
         A GRU whose gates hold |λ| = 1 − 5e-5 at its memories needs ~200 000 steps."""
         if self.max_steps is not None:
             return -(-self.max_steps // self.n_steps)
-        mu = np.abs(1.0 + system.alpha * eigvals) if system.continuous else np.abs(eigvals)
+        mu = np.abs(step_multipliers(eigvals, system.continuous, system.alpha))
         with np.errstate(divide="ignore", invalid="ignore"):
             rate = -np.log(mu)  # per simulated step: > 0 for a decaying mode, < 0 for a growing one
-        # For a flow, what is simulated is its Euler step: a stable mode whose step multiplier is not below
-        # 1 (a weakly damped fast rotation, a stiff mode beyond 2/alpha) neither decays nor is an escape.
-        decaying, growing = rate > 0, unstable_modes(eigvals, system.continuous) & (rate < 0)
+        # What is simulated is the map that runs (for a flow its Euler step), which `modes` judges.
+        decaying, growing = (modes < 0) & (rate > 0), (modes > 0) & (rate < 0)
         decay = DECAYS / rate[decaying].min() if decaying.any() else 0.0
         escape = np.log(1.0 / self.epsilon) / -rate[growing].max() if growing.any() else 0.0
         steps = decay + escape
@@ -239,12 +241,21 @@ def _nodes(fp: FixedPoints, system: System, input: Any, cfg: _Config) -> tuple[n
     return np.flatnonzero(ok & same), u
 
 
+def _modes(fp: FixedPoints, rows: np.ndarray, jac: np.ndarray, system: System) -> tuple[np.ndarray, ...]:
+    """(eigvals, right, left, modes) at the node rows of `fp` from their Jacobians `jac [N, S, S]`: the modes
+    judged as `find_fixed_points` judges them (same rule, tolerance and slow-point marginal mode)."""
+    w, right, left = eigendecompose(jac, system.continuous)
+    tol = stability_tolerance(jac, fp.states[rows], fp.speed[rows], system.continuous, system.alpha)
+    modes = mode_stability(w, system.continuous, system.alpha, tol, fp.status[rows] == Status.SLOW)
+    return w, right, left, modes
+
+
 def _departures(fp: FixedPoints, rows: np.ndarray, eig: tuple, system: System, eps: float) -> tuple[list, np.ndarray]:
     """(row, mode, sign, eigval) per departure and their start states [D, S]."""
-    w, right = eig[0], eig[1]
+    w, right, modes = eig[0], eig[1], eig[3]
     meta, starts = [], []
     for j, row in enumerate(rows):
-        unstable = unstable_modes(w[j], system.continuous)
+        unstable = modes[j] > 0
         for m in np.flatnonzero(unstable):
             if w[j, m].imag < 0:  # the conjugate of the mode before it: same real plane
                 continue
@@ -392,10 +403,10 @@ def _skeletons(
     states = np.stack([pad_rows(fp.states[rows], size) for fp, (rows, _) in zip(fps, selected)])
     inputs = np.stack([np.broadcast_to(u, (size, u.shape[0])) for _, u in selected]).astype(dtype)
     if population:
-        jac, _ = jacobians(system, params, states, inputs, float64=cfg.float64, population=True)
+        jac = jacobians(system, params, states, inputs, float64=cfg.float64, population=True)[0]
     else:
         jac = jacobians(system, params, states[0], inputs[0], float64=cfg.float64)[0][None]
-    eigs = [eigendecompose(jac[i, : sizes[i]], system.continuous) for i in range(len(fps))]
+    eigs = [_modes(fp, rows, jac[i, : sizes[i]], system) for i, (fp, (rows, _)) in enumerate(zip(fps, selected))]
     deps = [_departures(fp, rows, e, system, cfg.epsilon) for fp, (rows, _), e in zip(fps, selected, eigs)]
     n_dep = [start.shape[0] for _, start in deps]
     ends, periodic = np.zeros((len(fps), 0, 0)), np.zeros((len(fps), 0), bool)
@@ -416,7 +427,7 @@ def _skeletons(
         norms = np.where(node_ok, np.linalg.norm(states, axis=-1), 0.0)
         big = 1e3 * (1.0 + norms.max(axis=1))
         u = np.stack([u for _, u in selected])
-        caps = np.asarray([cfg.max_chunks(e[0], system) for e in eigs])
+        caps = np.asarray([cfg.max_chunks(e[0], e[3], system) for e in eigs])
         with x64_scope(cfg.float64):
             d = np.float64 if cfg.float64 else dtype
             ends, periodic, steps = _simulate(
@@ -427,11 +438,11 @@ def _skeletons(
     for i, (fp, (rows, _)) in enumerate(zip(fps, selected)):
         simulated = (int(steps[i]), int(caps[i]) * cfg.n_steps) if n_dep[i] else (0, 0)
         g = nx.DiGraph(steps=simulated[0], max_steps=simulated[1])
-        w = eigs[i][0]
-        kinds = stability_kind(w, system.continuous) if rows.size else []
+        w, modes = eigs[i][0], eigs[i][3]
+        kinds = stability_kind(modes, w) if rows.size else []
         for j, row in enumerate(rows):
-            index = int(unstable_modes(w[j], system.continuous).sum())
-            stable = bool(np.all(stable_modes(w[j], system.continuous)))
+            index = int(np.sum(modes[j] > 0))
+            stable = bool(np.all(modes[j] < 0))
             g.add_node(
                 int(row), index=index, state=fp.states[row], stable=stable, q=float(fp.q[row]),
                 status=int(fp.status[row]), kind=str(kinds[j]), outside_reachable=bool(fp.outside_reachable[row]),

@@ -115,7 +115,7 @@ def network_view(
 
         saddles = np.nonzero(keep & (fps.n_unstable > 0))[0]
         lin = linearize(model, params, fps.states[saddles], fps.inputs[saddles])
-        unstable = (lin.eigvals.real > 0) if lin.continuous else (np.abs(lin.eigvals) > 1)
+        unstable = lin.modes > 0  # the growing modes of the map that runs (linearization.mode_stability)
         length = 0.15 * float(np.max(np.ptp(flat, axis=0)) or 1.0)
         segs, seg_rows = unstable_segments(fps.states[saddles], lin.right, unstable, length)
         seg_rows = saddles[seg_rows]
