@@ -24,8 +24,9 @@ from dynascope.dynamics import (
 )
 from dynascope.errors import ConfigError, ShapeError
 
-# Toy systems compile in about a second per phase; skipping the float32 phase keeps the suite fast.
-FAST = FixedPointOptions(descent_steps=0, newton_steps=60)
+# Toy systems compile in about a second per phase; skipping the float32 phase and the saddle round (the
+# default seeds 2 points between each pair of stable points; tested on its own below) keeps the suite fast.
+FAST = FixedPointOptions(descent_steps=0, newton_steps=60, saddle_seeds_per_pair=0)
 
 
 # -- systems (module level, so every test that uses one shares its compiled programs) ----------------
@@ -183,7 +184,8 @@ def test_adam_descent_then_newton_polish_finds_the_same_points():
     fp = find_fixed_points(duffing, {"delta": jnp.float32(0.5)}, np.zeros(1, np.float32), seeds, continuous=True,
                            alpha=0.1, descent="adam", descent_steps=300, learning_rate=0.05, newton_steps=60)
     np.testing.assert_allclose(fp.states[np.argsort(fp.states[:, 0])], [[-1, 0], [0, 0], [1, 0]], atol=1e-12)
-    assert np.all(fp.q < 1e-20) and fp.n_found.sum() == 32
+    # 32 seeds, and by default 2 more at the thirds of the segment between the two wells
+    assert np.all(fp.q < 1e-20) and fp.n_found.sum() == fp.n_seeds == 32 + 2
 
 
 # -- Hopfield network: stored patterns are exact fixed points ---------------------------------------

@@ -1,13 +1,17 @@
-"""A trained 2-bit flip-flop network has the fixed-point structure the task implies (Sussillo & Barak 2013).
+"""A trained 3-bit flip-flop network has the fixed-point structure the task implies (Sussillo & Barak 2013).
 
 Ground truth comes from the task, not from our analysis: one stable point per memory state (2^N, each
-read out as a distinct sign pattern), and index-1 saddles whose unstable manifold joins two memory
-states that differ in exactly one bit.
+read out as a distinct sign pattern), index-1 saddles whose unstable manifold joins two memory states
+that differ in exactly one bit, and the whole cube {−1, 0, 1}^N: C(N, k)·2^(N−k) points of index k
+(8 stable, 12 index-1, 6 index-2, 1 index-3 for N = 3). The search runs with its DEFAULT settings: a
+user's first call must give the complete answer.
 """
 
 from __future__ import annotations
 
+import collections
 import itertools
+from math import comb
 
 import jax
 import numpy as np
@@ -16,26 +20,26 @@ import pytest
 from dynascope import dynamics, models, tasks
 from dynascope.train import train_population
 
-N_BITS = 2
+N_BITS = 3
 
 
 @pytest.fixture(scope="module")
 def trained():
     task = tasks.get("flipflop", n_bits=N_BITS, n_time=48)
     model = models.get("vanilla", n_inputs=N_BITS, n_hidden=16, n_outputs=N_BITS)
-    pop = train_population(task, model, 1, 800, jax.random.key(3), batch_size=32, learning_rate=1e-2,
-                           checkpoint_every=400)
+    pop = train_population(task, model, 1, 500, jax.random.key(3), batch_size=32, learning_rate=1e-2,
+                           checkpoint_every=250)
     assert pop.trained.all(), pop.metric
     params = pop.network(0)
     states, _ = model.run(params, task.sample(jax.random.key(4), 32).inputs)
     seeds = dynamics.sample_initial_states(jax.random.key(5), states, 128, 0.05)
     u = np.zeros(N_BITS, np.float32)
-    fps = dynamics.find_fixed_points(model, params, u, seeds, reachable_states=states, saddle_seeds_per_pair=1)
-    return model, params, fps, u
+    fps = dynamics.find_fixed_points(model, params, u, seeds, reachable_states=states)  # default settings
+    return model, params, fps, u, seeds, states
 
 
 def test_one_stable_point_per_memory_state(trained):
-    model, params, fps, _ = trained
+    model, params, fps, *_ = trained
     stable = fps.states[fps.is_stable & fps.converged & ~fps.outside_reachable]
     assert len(stable) == 2**N_BITS
     patterns = {tuple(np.sign(np.asarray(model.readout(params, s))).astype(int)) for s in stable}
@@ -43,13 +47,33 @@ def test_one_stable_point_per_memory_state(trained):
     assert np.all(fps.q[fps.converged] < 1e-12)
 
 
+def test_the_default_call_finds_the_whole_cube(trained):
+    # The default settings used to run trajectory seeds only (saddle_seeds_per_pair=0): on this network
+    # that finds the 8 memories and none of the 19 saddles; `dynascope analyze` found all 27.
+    model, params, fps, u, seeds, states = trained
+    inside = fps.converged & ~fps.outside_reachable
+    expected = {k: comb(N_BITS, k) * 2 ** (N_BITS - k) for k in range(N_BITS + 1)}  # the cube's faces
+    assert dict(collections.Counter(fps.n_unstable[inside].tolist())) == expected == {0: 8, 1: 12, 2: 6, 3: 1}
+    assert fps.counts()["stable"] == 8 and fps.counts()["saddles"] == 19
+    # each point is a root of the vanilla step h' = tanh(W h + U u + b), by NumPy in float64, and its index
+    # is the number of NumPy eigenvalues of the Jacobian outside the unit circle
+    p = {k: np.asarray(v, np.float64) for k, v in params.items()}
+    for s, n_unstable in zip(fps.states[inside], fps.n_unstable[inside]):
+        nxt = np.tanh(p["W"] @ s + p["U"] @ u + p["b"])
+        assert np.max(np.abs(nxt - s)) < 1e-10
+        assert n_unstable == np.sum(np.abs(np.linalg.eigvals((1.0 - nxt**2)[:, None] * p["W"])) > 1.0)
+    # trajectory seeds alone miss the saddles: the default's saddle round is what finds them
+    one_round = dynamics.find_fixed_points(model, params, u, seeds, reachable_states=states, saddle_seeds_per_pair=0)
+    assert one_round.counts()["saddles"] < 12
+
+
 def test_index_one_saddles_join_memories_one_bit_apart(trained):
-    model, params, fps, u = trained
+    model, params, fps, u, *_ = trained
     graph = dynamics.skeleton(model, params, fps, u)
     pattern = {n: np.sign(np.asarray(model.readout(params, d["state"]))) for n, d in graph.nodes(data=True)
                if not d.get("terminal") and d["index"] == 0}
     saddles = [n for n, d in graph.nodes(data=True) if not d.get("terminal") and d["index"] == 1]
-    assert len(saddles) >= N_BITS * 2 ** (N_BITS - 1)  # the edges of the square
+    assert len(saddles) >= N_BITS * 2 ** (N_BITS - 1)  # the edges of the cube
     for s in saddles:
         ends = [b for _, b in graph.out_edges(s)]
         assert len(ends) == 2 and all(b in pattern for b in ends), ends

@@ -266,7 +266,7 @@ def _find(
     rows = _distinct(system, params, cands, opts, population)
     results = _assemble(system, params, rows, boxes, opts, population, n_seeds, n_failed)
     if opts.saddle_seeds_per_pair:
-        seeds = _saddle_round(results, opts)
+        seeds = _saddle_round(results, opts, x0.shape[1])
         if seeds is not None:
             s, su, sw = seeds
             new = _classify_endpoints(system, params, su, s, sw, opts, population)
@@ -393,9 +393,11 @@ def _assemble(
     return out
 
 
-def _saddle_round(results: list[FixedPoints], opts: FixedPointOptions) -> tuple[np.ndarray, ...] | None:
+def _saddle_round(results: list[FixedPoints], opts: FixedPointOptions, first: int) -> tuple[np.ndarray, ...] | None:
     """Seeds [n,K2,S], inputs [n,K2,I], weights [n,K2] between the stable points of each network and input;
-    networks with fewer seeds are padded with weight-0 copies. None when no network has two stable points."""
+    networks with fewer seeds are padded with weight-0 copies. None when no network has two stable points.
+    K2 is the `first` round's number of seeds when they fit in it, so the round reuses its compiled search
+    (a cold first call compiles the search once, not twice), else the next power of two."""
     per_net = []
     for fp in results:
         stable = fp.converged & fp.is_stable
@@ -413,7 +415,7 @@ def _saddle_round(results: list[FixedPoints], opts: FixedPointOptions) -> tuple[
     counts = [s.shape[0] for s, _ in per_net]
     if max(counts) == 0:
         return None
-    size = bucket(max(counts))
+    size = first if max(counts) <= first else bucket(max(counts))
     seeds = np.stack([pad_rows(s, size) for s, _ in per_net])
     inputs = np.stack([pad_rows(u, size) for _, u in per_net])
     weight = (np.arange(size)[None, :] < np.asarray(counts)[:, None]).astype(float)
