@@ -53,7 +53,7 @@ def test_unknown_option_lists_the_known_ones() -> None:
         ("dale", {"e_fraction": 0.99}, r"gives 10 excitatory and 0 inhibitory units; both must be at least 1"),
         ("lowrank", {"rank": 0}, r"rank must be an integer in \[1, n_hidden=10\], got 0"),
         ("lowrank", {"rank": 11}, r"rank must be an integer in \[1, n_hidden=10\], got 11"),
-        ("lowrank", {"rank": 1.0}, r"rank must be an integer .*got 1\.0"),
+        ("lowrank", {"rank": 1.0}, r"model 'lowrank': option rank must be an integer, got 1\.0 \(float\); e\.g\. rank=1"),
         ("lowrank", {"bulk_gain": -1.0}, r"bulk_gain must be a number ≥ 0"),
         ("lowrank", {"train_bulk": True}, r"train_bulk=True needs a random bulk; set bulk_gain > 0"),
         ("lstm", {"forget_bias": "1"}, r"forget_bias must be a number"),
@@ -69,3 +69,35 @@ def test_bad_hyperparameters_raise_config_error(name: str, options: dict[str, ob
 def test_bad_sizes_raise_config_error() -> None:
     with pytest.raises(ConfigError, match="n_hidden must be a positive integer, got 0"):
         models.get("lstm", n_inputs=2, n_hidden=0, n_outputs=1)
+
+
+def _wrong_value(hint: object) -> object:
+    """A value of the wrong type for a field annotated `hint` (a string for numbers, a number otherwise)."""
+    return 3.5 if hint in (str, bool) else "abc"
+
+
+@pytest.mark.parametrize("name", models.names())
+def test_every_option_of_every_model_refuses_a_value_of_the_wrong_type(name: str) -> None:
+    import dataclasses
+    import typing
+
+    cls = type(models.get(name, **SIZES))
+    hints = typing.get_type_hints(cls)
+    options = [f.name for f in dataclasses.fields(cls) if f.init and f.name not in SIZES]
+    for option in options:
+        value = _wrong_value(hints[option])
+        with pytest.raises(ConfigError, match=rf"model '{name}': option {option} must be .*, got {value!r}"):
+            models.get(name, **SIZES, **{option: value})
+
+
+def test_option_types_follow_the_annotations() -> None:
+    with pytest.raises(ConfigError, match=r"option gain must be a number, got 'abc' \(str\); e\.g\. gain=1\.0 \(the default\)"):
+        models.get("vanilla", **SIZES, gain="abc")
+    with pytest.raises(ConfigError, match=r"option autapses must be true or false, got 1 \(int\)"):
+        models.get("dale", **SIZES, autapses=1)
+    with pytest.raises(ConfigError, match=r"option activation must be a string, got 2 \(int\)"):
+        models.get("ctrnn", **SIZES, activation=2)
+    assert models.get("vanilla", **SIZES, gain=2).gain == 2  # an integer is a number
+    import numpy as np
+
+    assert models.get("lowrank", **SIZES, rank=np.int64(2)).rank == 2  # a NumPy integer is an integer

@@ -30,11 +30,11 @@ def test_errors_are_dynascope_errors():
 BAD_OPTIONS = [
     # name, options, message
     ("flipflop", {"n_bits": 0}, r"n_bits must be a positive integer, got 0"),
-    ("flipflop", {"n_bits": 2.5}, r"n_bits must be a positive integer, got 2\.5 \(float\)"),
+    ("flipflop", {"n_bits": 2.5}, r"task 'flipflop': option n_bits must be an integer, got 2\.5 \(float\); e\.g\. n_bits=3"),
     ("flipflop", {"pulse_prob": 0.0}, r"pulse_prob must be in \(0, 1\], got 0\.0"),
     ("flipflop", {"n_time": -1}, r"n_time must be a positive integer, got -1"),
     ("flipflop", {"dt": 0.0}, r"dt must be a positive number of milliseconds, got 0\.0"),
-    ("flipflop", {"dt": "10"}, r"dt must be a positive number of milliseconds, got '10'"),
+    ("flipflop", {"dt": "10"}, r"task 'flipflop': option dt must be a number, got '10' \(str\)"),
     ("sinewave", {"n_frequencies": 0}, r"n_frequencies must be a positive integer, got 0"),
     ("sinewave", {"freq_min_hz": 0.0}, r"freq_min_hz must be a positive frequency in Hz, got 0\.0"),
     ("sinewave", {"freq_max_hz": 0.5}, r"freq_max_hz must be >= freq_min_hz=1\.0 Hz, got 0\.5"),
@@ -56,7 +56,7 @@ BAD_OPTIONS = [
     ("delayed_match", {"match_prob": 1.5}, r"match_prob must be a probability in \[0, 1\], got 1\.5"),
     ("delayed_match", {"delay_ms": 2000.0}, r"leaves no response epoch for delayed_match: .*pass n_time >= 126"),
     ("perceptual_dm", {"coherences": (150.0,)}, r"every value of coherences must be a number in \[0, 100\], got 150\.0"),
-    ("perceptual_dm", {"noise_std": "high"}, r"noise_std must be a number >= 0, got 'high'"),
+    ("perceptual_dm", {"noise_std": "high"}, r"option noise_std must be a number, got 'high' \(str\); e\.g\. noise_std=0\.2"),
     ("perceptual_dm", {"fixation_ms": 0.0}, r"fixation_ms must last at least one step of dt=20\.0 ms, got 0\.0"),
 ]
 
@@ -65,3 +65,31 @@ BAD_OPTIONS = [
 def test_bad_option_message(name, options, message):
     with pytest.raises(ConfigError, match=message):
         tasks.get(name, **options)
+
+
+@pytest.mark.parametrize("name", tasks.names())
+def test_every_option_of_every_task_refuses_a_value_of_the_wrong_type(name):
+    import dataclasses
+    import typing
+
+    cls = type(tasks.get(name))
+    hints = typing.get_type_hints(cls)
+    for field in (f for f in dataclasses.fields(cls) if f.init):
+        value = 3.5 if hints[field.name] in (str, bool) else "abc"
+        with pytest.raises(ConfigError, match=rf"task '{name}': option {field.name} must be .*, got {value!r}"):
+            tasks.get(name, **{field.name: value})
+
+
+def test_option_types_follow_the_annotations():
+    with pytest.raises(ConfigError, match=r"task 'flipflop': option pulse_prob must be a number, got 'abc' \(str\); "
+                                          r"e\.g\. pulse_prob=0\.05 \(the default\)"):
+        tasks.get("flipflop", pulse_prob="abc")
+    with pytest.raises(ConfigError, match=r"option coherences must be a list of numbers, got \[0\.1, 'x'\]"):
+        tasks.get("cdi", coherences=[0.1, "x"])
+    with pytest.raises(ConfigError, match=r"option ready_ms must be a list of 2 numbers, got \[100\.0\] \(list\)"):
+        tasks.get("rsg", ready_ms=[100.0])
+    with pytest.raises(ConfigError, match=r"option set_at_start must be true or false, got 'no' \(str\)"):
+        tasks.get("flipflop", set_at_start="no")
+    # TOML and JSON have lists, not tuples: a list is taken for a tuple field, and the task stays hashable.
+    task = tasks.get("cdi", coherences=[0.1, 0.2])
+    assert task.coherences == (0.1, 0.2) and task == tasks.get("cdi", coherences=(0.1, 0.2)) and hash(task)

@@ -7,6 +7,7 @@ from typing import Any, Callable, TypeVar
 
 from dynascope.errors import ConfigError, unknown_name
 from dynascope.tasks._base import Task
+from dynascope.tasks._fields import check_option_types
 
 _TASKS: dict[str, type[Task]] = {}
 T = TypeVar("T", bound=type[Task])
@@ -33,6 +34,9 @@ def names() -> list[str]:
 def get(name: str, **options: Any) -> Task:
     """Build the task registered as `name` with `options` (the dataclass fields of that task).
 
+    Each option's value is checked against its field's annotation first (ConfigError naming the option, the
+    value and the type expected; a list is accepted for a tuple field), then the task's own `validate`.
+
     `neurogym:<EnvName>` wraps a NeuroGym environment (needs the `neurogym` extra).
     """
     if not isinstance(name, str):
@@ -51,6 +55,7 @@ def get(name: str, **options: Any) -> Task:
             f"task {name!r} has no option {', '.join(map(repr, bad))}; "
             f"its options are: {', '.join(sorted(fields)) or '(none)'}."
         )
+    options = check_option_types(f"task {name!r}", cls, options)
     task = cls(**options)
     task.validate()
     return task

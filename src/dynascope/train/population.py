@@ -18,6 +18,7 @@ from dynascope.errors import ConfigError, RunFolderError, check_positive_int
 from dynascope.models import Model, Params
 from dynascope.tasks import Task, Trials
 from dynascope.train import checkpoint
+from dynascope.train.memory import check_training_memory
 from dynascope.train.options import TrainOptions
 
 Progress = Callable[[int, np.ndarray], None]
@@ -33,8 +34,8 @@ class Population:
     trained `[n]`: metric ≥ task.criterion and not diverged. diverged `[n]`: the training loss went
     non-finite or exploded past `TrainOptions.divergence_factor` × the network's reference loss (the larger
     of the task's zero-output loss and the network's loss at step 0); its params are frozen from that step
-    on — at the last finite values for a non-finite loss, at the params whose loss exploded otherwise — and
-    later code (analysis, report, comparison) leaves it out. stopped_at `[n]`: step at which the early-stop
+    on (finite: those whose loss went bad, or the last ones before an update that would have made them
+    non-finite), and later code (analysis, report, comparison) leaves it out. stopped_at `[n]`: step at which the early-stop
     criterion was met (−1 if never).
     seconds: wall-clock time of the whole group (all networks trained together).
     """
@@ -239,7 +240,8 @@ def train_population(
     `options` are the fields of `TrainOptions`. With `checkpoint_dir`, the state is saved every
     `checkpoint_every` steps and a later call with the same arguments resumes from it and ends with the
     same parameters as an uninterrupted run (bit-identical on CPU). `progress(steps_done, losses[n])`
-    is called after every chunk.
+    is called after every chunk. A population whose estimated memory (`train.memory`) exceeds the device's
+    is refused with a ConfigError before anything is compiled.
     """
     if not isinstance(task, Task):
         raise ConfigError(f"task must be a dynascope Task (from dynascope.tasks.get), got {type(task).__name__}.")
@@ -260,6 +262,8 @@ def train_population(
         raise ConfigError(f"seeds has {len(seeds)} entries but n_networks is {n_networks}; give one seed per network.")
     if len(set(seeds)) != len(seeds):
         raise ConfigError("seeds must be distinct: two networks with one seed would be identical copies.")
+    # Before anything is allocated or compiled: a population too large for the device fails here, at once.
+    check_training_memory(task, model, n_networks, steps, batch_size=opts.batch_size, optimizer=opts.optimizer)
 
     t0 = time.perf_counter()
     net_keys = jnp.stack([jax.random.fold_in(key, s) for s in seeds])
