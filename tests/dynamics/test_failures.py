@@ -77,7 +77,8 @@ def test_linearize_at_a_nan_state_names_the_state():
     with pytest.raises(ConfigError, match=r"state holds 2 non-finite value\(s\) \(the first, inf at index \(1, 0\)\)"):
         linearize(linear, PARAMS, np.array([[0.0, 0.0, 0.0], [np.inf, 1.0, -np.inf]]), np.zeros(2))
     bad = {"A": np.array([[0.5, 0, 0], [0, np.nan, 0], [0, 0, 0.5]]), "B": np.ones((3, 2))}
-    with pytest.raises(ConfigError, match=r"params\['A'\] holds 1 non-finite value\(s\) \(the first, nan at index \(1, 1\)\)"):
+    with pytest.raises(ConfigError, match=r"params\['A'\] holds 1 non-finite value\(s\) \(the first, nan at index "
+                                          r"\(1, 1\)\)"):
         linearize(linear, bad, np.zeros(3), np.zeros(2))
     # a finite state where the step itself overflows
     with pytest.raises(ConfigError, match=r"Jacobian of the step is not finite at state row 0 = \[800.0\]"):
@@ -109,7 +110,8 @@ def test_find_fixed_points_refuses_nan_instead_of_returning_nothing(argument, me
 def test_the_population_search_names_the_network_holding_nan():
     stacked = {k: np.stack([v, v, v]) for k, v in PARAMS.items()}
     stacked["A"][2, 0, 0] = np.nan
-    with pytest.raises(ConfigError, match=r"params\['A'\] holds 1 non-finite .* at index \(2, 0, 0\).*first index is the network"):
+    with pytest.raises(ConfigError, match=r"params\['A'\] holds 1 non-finite .* at index \(2, 0, 0\).*first index is "
+                                          r"the network"):
         find_fixed_points_population(linear, stacked, np.zeros(2), np.ones((4, 3)), options=FAST)
 
 

@@ -117,7 +117,8 @@ def test_a_stable_focus_of_the_flow_whose_euler_map_grows_is_unstable_and_flagge
 
 
 def test_a_ctrnn_is_judged_by_its_euler_map():
-    # x' = x + α(−x + W tanh x): at 0 the flow Jacobian is W − I, eigenvalues (w − 1) ± iω for W = [[w, −ω], [ω, w]]
+    # x' = x + α(−x + W tanh x): at 0 the flow Jacobian is W − I, with eigenvalues (w − 1) ± iω for
+    # W = [[w, −ω], [ω, w]]
     model = models.get("ctrnn", n_inputs=1, n_hidden=2, n_outputs=1, alpha=ALPHA)
     w = 1.0 + MU
     params = {"W": jnp.array([[w, -OMEGA], [OMEGA, w]]), "U": jnp.zeros((2, 1)), "b": jnp.zeros(2),

@@ -174,8 +174,9 @@ def check_finite(name: str, value: Any, hint: str = "") -> None:
             first = tuple(int(i) for i in np.argwhere(bad)[0])
             where = name + jax.tree_util.keystr(path)
             at = f" at index {first}" if first else ""
+            value = complex(a[first]) if np.iscomplexobj(a) else float(a[first])
             raise ConfigError(
-                f"{where} holds {int(bad.sum())} non-finite value(s) (the first, {complex(a[first]) if np.iscomplexobj(a) else float(a[first])}{at}); "
+                f"{where} holds {int(bad.sum())} non-finite value(s) (the first, {value}{at}); "
                 f"expected finite numbers.{' ' + hint if hint else ''}"
             )
 

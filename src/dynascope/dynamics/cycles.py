@@ -48,7 +48,8 @@ class LimitCycle:
     `states [1, S]` holds it, and there is no period), 'diverged' (it became non-finite), 'no_return'
     (it did not return to its Poincaré section within `max_period` steps) or 'not_converged' (Newton
     on the return map did not reach `tol`, or reached no cycle); other fields are then the last
-    iterate, and `period_steps` is NaN unless the status is 'converged'. `period_steps`: the period in steps (a real number); `period_ms`: times `dt`, when given.
+    iterate, and `period_steps` is NaN unless the status is 'converged'. `period_steps`: the period in
+    steps (a real number); `period_ms`: times `dt`, when given.
     `states [P+1, S]`: s, F(s), …, F^P(s) with P = ⌊period_steps⌋. `multipliers [S−1]` (complex): the
     nontrivial Floquet multipliers by decreasing modulus; `trivial_multiplier`: the one along the orbit
     (≈ 1). `is_stable`: every nontrivial |multiplier| < 1. `residual`: ‖Φ(s) − s‖ of the return map.

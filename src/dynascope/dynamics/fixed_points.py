@@ -55,7 +55,8 @@ class FixedPoints:
     `linearization.mode_stability` within `stability_tolerance` (rounding plus the drift speed/(1 + ‖s‖)),
     and at a slow point the mode with multiplier nearest 1 is marginal (∂F/∂s − I is singular at a
     minimum of q with q > 0), so a slow point is never stable; flow_map_disagree [K] a flow's own verdict
-    (Re λ) differs from its Euler map's for some mode (always False for maps); converged [K] = status == CONVERGED; status [K] a `Status` code; n_found [K] how many
+    (Re λ) differs from its Euler map's for some mode (always False for maps); converged [K] = status ==
+    CONVERGED; status [K] a `Status` code; n_found [K] how many
     seeds ended at the point (a rough basin size); outside_reachable [K] the point lies outside the
     region of `reachable_states` (False everywhere when none were given); newton_step [K] = ‖J_r⁻¹ r‖
     with J_r = ∂F/∂s − I, the distance to a root the linearization predicts (~0 at a located fixed

@@ -287,7 +287,8 @@ def linearize(
     out = Linearization(
         states=states2, inputs=np.asarray(inputs), jacobian=jac, input_jacobian=jac_in, eigvals=w,
         right=right, left=left, speed=speed, modes=modes, n_unstable=np.sum(modes > 0, axis=-1),
-        n_marginal=np.sum(modes == 0, axis=-1), flow_map_disagree=flow_map_disagree(w, system.continuous, system.alpha, tol),
+        n_marginal=np.sum(modes == 0, axis=-1),
+        flow_map_disagree=flow_map_disagree(w, system.continuous, system.alpha, tol),
         kind=stability_kind(modes, w), continuous=system.continuous, alpha=system.alpha,
     )
     return out if batched else _first(out)
