@@ -16,7 +16,9 @@ import numpy as np
 
 from dynascope.dynamics._options import FixedPointOptions
 from dynascope.dynamics._search import speeds_squared
-from dynascope.dynamics._system import System, bucket, cast, float_dtype, pad_rows, x64_scope, zero_floor
+from dynascope.dynamics._system import (
+    System, bucket, cast, compacted_size, float_dtype, pad_rows, x64_scope, zero_floor,
+)
 
 
 class Status(enum.IntEnum):
@@ -42,6 +44,44 @@ class Points(NamedTuple):
 def located(states: np.ndarray, step: np.ndarray, opts: FixedPointOptions) -> np.ndarray:
     """Whether the root the linearization predicts lies within the de-duplication tolerance of each point."""
     return step <= opts.tolerance("dedup_tol") * (1.0 + np.linalg.norm(states, axis=-1))
+
+
+#: Phase-1 end points closer than this, relative to 1 + their norm, are one start for phase 2: far below the
+#: precision to which the working precision (float32) locates a root, so no two distinct fixed points are
+#: ever merged by it, and far above its rounding of a state, so seeds that reached one root are merged.
+COINCIDENT_TOL = 1e-5
+
+
+def coincident(states: np.ndarray, inputs: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One representative of each group of coincident rows of `states [n, K, S]` (same input, within
+    COINCIDENT_TOL), per network: indices `[n, P]` and the group's total weight `[n, P]` (0 on padding
+    rows). P is on the ladder 8·4^j (at most K), so the batches that follow compile for few sizes.
+
+    Phase 2 (the float64 polish and the measurement, an S×S factorization and Hessian per point) runs on
+    the representatives only: from 1024 seeds a trained network typically has a few dozen."""
+    reps, totals = [], []
+    for x, u, w in zip(states, inputs, weight):
+        finite = np.all(np.isfinite(x), axis=-1)
+        x = np.where(finite[:, None], x, 0.0)
+        norms = np.linalg.norm(x, axis=-1)
+        group = _input_groups(u)
+        queue = np.flatnonzero(w > 0)
+        r, t = [], []
+        while queue.size:
+            i = queue[0]
+            d = np.linalg.norm(x[queue] - x[i], axis=-1)
+            same = (d <= COINCIDENT_TOL * (1.0 + np.maximum(norms[queue], norms[i]))) & (group[queue] == group[i])
+            same &= finite[queue] & finite[i]  # a non-finite end point stands for itself
+            same[0] = True
+            r.append(i)
+            t.append(w[queue[same]].sum())
+            queue = queue[~same]
+        reps.append(np.asarray(r, np.int64))
+        totals.append(np.asarray(t, np.float64))
+    size = compacted_size(max(1, max(len(r) for r in reps)), states.shape[1], 8)
+    index = np.stack([np.resize(r, size) if r.size else np.zeros(size, np.int64) for r in reps])
+    total = np.stack([np.concatenate([t, np.zeros(size - t.size)]) for t in totals])
+    return index, total
 
 
 def unique(p: Points, opts: FixedPointOptions) -> Points:

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dynascope.dynamics._candidates import Points, Status, located, merge_valleys, unique
+from dynascope.dynamics._candidates import Points, Status, coincident, located, merge_valleys, unique
 from dynascope.dynamics._options import FixedPointOptions, make_options
 from dynascope.dynamics._search import adam, measure, search
 from dynascope.dynamics._system import (
@@ -305,14 +305,23 @@ def _classify_endpoints(
     alone is not enough: where F(s) ≈ s over a whole region (a saturated update gate) q < q_tol holds
     everywhere in it. SLOW: not converged, at a minimum of q (∇²q positive definite, the Newton step on q
     within slow_tol·(1 + ‖s‖)). FAILED: neither."""
+    n_state = x0.shape[2]
     if population:
-        n_seeds, n_state = x0.shape[1], x0.shape[2]
-        chunk = chunk_networks(n_seeds * n_state * n_state, opts.chunk_size)
+        chunk = chunk_networks(x0.shape[1] * n_state * n_state, opts.chunk_size)
+        (x1,) = map_chunks(lambda p, uu, xx: (_phase_one(system, p, uu, xx, opts, True),), params, (u, x0), chunk)
+    else:
+        x1 = _phase_one(system, params, u[0], x0[0], opts, False)[None]
+    # Seeds that phase 1 took to one point share its polish and measurement (which cost an S×S
+    # factorization or Hessian each): one representative per group, carrying the group's weight.
+    rep, weight = coincident(x1, u, weight)
+    x1, u = (np.take_along_axis(a, rep[..., None], axis=1) for a in (x1, u))
+    if population:
+        chunk = chunk_networks(rep.shape[1] * n_state * n_state, opts.chunk_size)
         x, q, to_min, step = map_chunks(
-            lambda p, uu, xx: _run_phases(system, p, uu, xx, opts, True), params, (u, x0), chunk
+            lambda p, uu, xx: _phase_two(system, p, uu, xx, opts, True), params, (u, x1), chunk
         )
     else:
-        x, q, to_min, step = (a[None] for a in _run_phases(system, params, u[0], x0[0], opts, False))
+        x, q, to_min, step = (a[None] for a in _phase_two(system, params, u[0], x1[0], opts, False))
     finite = np.isfinite(q) & np.all(np.isfinite(x), axis=-1)
     converged = finite & (q < opts.tolerance("q_tol")) & (located(x, step, opts) | (q <= zero_floor(x)))
     at_minimum = to_min <= opts.tolerance("slow_tol") * (1.0 + np.linalg.norm(x, axis=-1))
@@ -322,15 +331,10 @@ def _classify_endpoints(
     return [Points(x[i], np.asarray(u[i], x.dtype), q[i], status[i], weight[i], step[i]) for i in range(x.shape[0])]
 
 
-def _run_phases(
-    system: System,
-    params: Any,
-    u: np.ndarray,
-    x0: np.ndarray,
-    opts: FixedPointOptions,
-    population: bool,
-) -> tuple[np.ndarray, ...]:
-    """Both phases from x0 [(n,) K, S] -> host states [(n,) K, S], q, Newton step on q and on r [(n,) K]."""
+def _phase_one(
+    system: System, params: Any, u: np.ndarray, x0: np.ndarray, opts: FixedPointOptions, population: bool
+) -> np.ndarray:
+    """Phase 1, in the working precision, from x0 [(n,) K, S] -> host end states [(n,) K, S]."""
     dtype = float_dtype(params, x0)
     u1, x = jnp.asarray(u, dtype), jnp.asarray(x0, dtype)
     if opts.descent == "adam":
@@ -341,10 +345,18 @@ def _run_phases(
     elif opts.descent_steps:
         steps, tol = opts.descent_steps, float(opts.descent_tol)
         x = search(system, params, u1, x, steps=steps, tol=tol, population=population)
+    return np.asarray(x)
+
+
+def _phase_two(
+    system: System, params: Any, u: np.ndarray, x1: np.ndarray, opts: FixedPointOptions, population: bool
+) -> tuple[np.ndarray, ...]:
+    """Phase 2 (float64 if asked) from x1 [(n,) P, S] -> host states, q, Newton step on q and on r."""
+    dtype = float_dtype(params, x1)
     with x64_scope(opts.float64):
         d = np.float64 if opts.float64 else dtype
         p, u2 = cast(params, d), jnp.asarray(u, d)
-        x = search(system, p, u2, jnp.asarray(x, d), steps=opts.newton_steps, tol=0.0, population=population)
+        x = search(system, p, u2, jnp.asarray(x1, d), steps=opts.newton_steps, tol=0.0, population=population)
         return (np.asarray(x), *measure(system, p, u2, x, population=population))
 
 

@@ -14,6 +14,7 @@ import dataclasses
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from dynascope.dynamics._system import as_system, check_finite, check_step, jacobians
 from dynascope.errors import ConfigError, ShapeError
@@ -136,9 +137,19 @@ def flow_map_disagree(
     return np.any(as_map != as_flow, axis=-1)
 
 
+def one_blas_thread() -> threadpool_limits:
+    """A context in which host LAPACK (NumPy's eig of many small S×S matrices) runs on one thread.
+
+    Those calls run beside XLA's own thread pool; OpenBLAS's threads on top of it fight for the same
+    cores, and on a small machine the eigenvalues of a few dozen 128×128 Jacobians took seconds instead
+    of a fraction of one (benchmarks/RESULTS.md). One matrix that small gains nothing from threads."""
+    return threadpool_limits(1, user_api="blas")
+
+
 def sorted_eigvals(jac: np.ndarray, continuous: bool) -> np.ndarray:
     """Complex eigenvalues `[..., S]` of `jac [..., S, S]`, dominant first (see `sort_modes`)."""
-    w = np.linalg.eigvals(jac).astype(complex)
+    with one_blas_thread():
+        w = np.linalg.eigvals(jac).astype(complex)
     return np.take_along_axis(w, sort_modes(w, continuous), axis=-1)
 
 
@@ -229,12 +240,14 @@ def _check_dt(dt: float) -> None:
 
 def eigendecompose(jac: np.ndarray, continuous: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Eigenvalues `[..., S]`, right eigenvectors (columns) and left eigenvectors (rows of R⁻¹), dominant first."""
-    w, right = np.linalg.eig(jac)
+    with one_blas_thread():
+        w, right = np.linalg.eig(jac)
     w, right = w.astype(complex), right.astype(complex)
     order = sort_modes(w, continuous)
     w = np.take_along_axis(w, order, axis=-1)
     right = np.take_along_axis(right, order[..., None, :], axis=-1)
-    return w, right, np.linalg.inv(right)
+    with one_blas_thread():
+        return w, right, np.linalg.inv(right)
 
 
 def linearize(
