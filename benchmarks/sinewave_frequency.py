@@ -40,7 +40,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from dynascope import dynamics, models, tasks
-from dynascope.dynamics.linearization import unstable_modes
 from dynascope.train import train_population
 
 
@@ -83,7 +82,7 @@ def analyse_network(model, params, task, seeds_per_cue: int, noise: float, run_f
             continue
         rows = np.flatnonzero(mine)
         lin = dynamics.linearize(model, params, fps.states[rows], np.broadcast_to(cues[k], (rows.size, cues.shape[1])))
-        osc = unstable_modes(lin.eigvals, lin.continuous) & (np.abs(lin.eigvals.imag) > 0)
+        osc = (lin.modes > 0) & (np.abs(lin.eigvals.imag) > 0)
         has = osc.any(axis=1)
         n_cand[k] = int(has.sum())
         if not has.any():
