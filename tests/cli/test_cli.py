@@ -64,6 +64,12 @@ def test_train_then_show_and_runs(tmp_path):
         (["train", "--task-opt", "bits=3", "--out", "x"], "task 'flipflop' has no option 'bits'"),
         (["train", "--seeds", "0", "--out", "x"], "seeds must be a positive integer, got 0"),
         (["show", "no/such/run"], "run folder no/such/run does not exist"),
+        (["train", "--arch", "vanilla", "--model-opt", "gain=abc", "--out", "x"],
+         "model 'vanilla': option gain must be a number, got 'abc' (str); e.g. gain=1.0 (the default)."),
+        (["train", "--task-opt", "pulse_prob=abc", "--out", "x"],
+         "task 'flipflop': option pulse_prob must be a number, got 'abc' (str); e.g. pulse_prob=0.05 (the default)."),
+        (["train", "--hidden", "100000", "--out", "x"],
+         "training 10 gru networks of 100000 units needs about 6.3 TB of memory"),
     ],
 )
 def test_user_errors_are_one_line_with_exit_code_2(args, message, tmp_path):

@@ -32,25 +32,43 @@ def _by_index(counts_json: str) -> str:
 
 
 def analyze(run_path: Path, n_seeds: int, force: bool) -> None:
-    """Analyse every group of the run with a progress bar, then print the summary table."""
+    """Analyse every group of the run with a progress bar, then print the summary table and which networks
+    were skipped (diverged in training, or non-finite states) and why."""
     from dynascope.dynamics.analysis import AnalysisOptions, analyze_run
+    from dynascope.errors import check_positive_int
     from dynascope.store import open as open_run
 
+    # The options first: a bad value is refused even when every group is analysed already.
+    options = AnalysisOptions(n_seeds=check_positive_int("--seeds", n_seeds))
+    options.validate()
     run = open_run(run_path)
-    total = int(run.sql("select count(*) from networks").fetchall()[0][0])
-    with progress() as bar:
-        row = bar.add_task("fixed points + skeletons", total=max(total, 1), status="")
-        done_before = 0
+    skipped: dict[str, str] = {}
+    with run.writing("dynascope analyze"):  # a read-only folder fails here, before any work
+        total = int(run.sql("select count(*) from networks").fetchall()[0][0])
+        with progress() as bar:
+            row = bar.add_task("fixed points + skeletons", total=max(total, 1), status="")
+            done_before = 0
 
-        def on_progress(group: str, done: int, n: int) -> None:
-            nonlocal done_before
-            if done == n:
-                done_before += n
-            bar.update(row, completed=done_before, status=f"{group}")
+            def on_progress(group: str, done: int, n: int) -> None:
+                nonlocal done_before
+                if done == n:
+                    done_before += n
+                bar.update(row, completed=done_before, status=f"{group}")
 
-        analyze_run(run, AnalysisOptions(n_seeds=n_seeds), force=force, progress=on_progress)
-        bar.update(row, completed=total, status="done")
+            analyze_run(run, options, force=force, progress=on_progress, on_skip=skipped.__setitem__)
+            bar.update(row, completed=total, status="done")
     console.print(skeleton_table(run, f"dynamical skeletons in {run_path}"))
+    if skipped:
+        console.print(skipped_note(skipped))
+
+
+def skipped_note(skipped: dict[str, str]) -> str:
+    """'skipped N networks (no fixed points searched): <id> (<reason>), ...' for the networks left out."""
+    from rich.markup import escape
+
+    n = len(skipped)
+    listed = ", ".join(f"{net} ({why})" for net, why in sorted(skipped.items()))
+    return escape(f"skipped {n} network{'s' if n != 1 else ''} (no fixed points searched): {listed}.")
 
 
 @app.command("analyze")

@@ -39,10 +39,10 @@ def compare(run_path: Path, metrics: tuple[str, ...] | None, n_trials: int, incl
     from dynascope.compare import METRICS, StudyOptions, study
     from dynascope.store import open as open_run
 
-    run = open_run(run_path)
     options = StudyOptions(metrics=metrics or METRICS, n_trials=n_trials, trained_only=not include_untrained)
-    options.validate()
-    with progress() as bar:
+    options.validate()  # before anything is read: bad options are refused even when all is computed
+    run = open_run(run_path)
+    with run.writing("dynascope compare"), progress() as bar:  # a read-only folder fails here, before any work
         rows = {m: bar.add_task(m, total=1, status="waiting") for m in options.metrics}
 
         def on_progress(metric: str, done: int, total: int) -> None:

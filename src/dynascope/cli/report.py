@@ -16,21 +16,34 @@ def report_cmd(
     run_path: Path = typer.Argument(..., metavar="RUN", help="run folder"),
     static: bool = typer.Option(False, "--static", help="also write every figure as PNG and SVG to RUN/figures/"),
     networks: int = typer.Option(12, "--networks", help="networks shown one by one (state space, skeleton, spectra)"),
-    out: Optional[Path] = typer.Option(None, "--out", help="where to write the page (default RUN/report.html)"),
+    out: Optional[Path] = typer.Option(
+        None, "--out", help="where to write the page (default RUN/report.html; a folder gets report.html inside; "
+        "missing folders are created)"),
 ) -> None:
     """Write RUN/report.html: one self-contained page (opens offline in any browser)."""
+    import contextlib
+
     from dynascope import store
     from dynascope.errors import check_positive_int
     from dynascope.report import write_figures, write_report
+    from dynascope.report.html import report_path
 
     check_positive_int("--networks", networks)
     run = store.open(run_path)
-    with console.status("writing the report"):
-        path = write_report(run, out, max_networks=networks)
-    size = path.stat().st_size / 1e6
-    console.print(f"wrote [bold]{path}[/] ({size:.1f} MB)")
+    path = report_path(run, out)
+    folder = run.path / "figures"
+    # Every destination is checked before minutes of rendering: a --out inside a file or in a folder that
+    # cannot be written, a read-only run folder. A missing parent folder of --out is created.
+    store.check_writable(path.parent)
     if static:
-        with console.status("writing static figures"):
-            paths = write_figures(run, max_networks=min(networks, 3))
-        folder = run.path / "figures"
-        console.print(f"wrote {len(paths)} figure files to [bold]{folder}[/]")
+        store.check_writable(folder)
+    inside = static or path.resolve().is_relative_to(run.path.resolve())
+    with run.writing("dynascope report") if inside else contextlib.nullcontext():
+        with console.status("writing the report"):
+            path = write_report(run, path, max_networks=networks)
+        size = path.stat().st_size / 1e6
+        console.print(f"wrote [bold]{path}[/] ({size:.1f} MB)")
+        if static:
+            with console.status("writing static figures"):
+                paths = write_figures(run, folder, max_networks=min(networks, 3))
+            console.print(f"wrote {len(paths)} figure files to [bold]{folder}[/]")

@@ -30,7 +30,7 @@ AnalysisProgress = Callable[[str, int, int], None]
 SkipNote = Callable[[str, str], None]
 
 #: Why a network is skipped (the texts `on_skip` receives).
-DIVERGED = "diverged in training (its loss went non-finite or exploded)"
+DIVERGED = "diverged in training: its loss went non-finite or exploded"
 NON_FINITE = "its states on the task's trials are not finite"
 
 

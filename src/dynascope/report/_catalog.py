@@ -32,12 +32,26 @@ def arch_order(run: Any) -> list[str]:
     return [a for a in configured if a in stored] + [a for a in stored if a not in configured]
 
 
-def losses_by_arch(run: Any) -> dict[str, np.ndarray]:
-    """Training loss curves `[n_networks, steps]` (float64, NaN where not trained) per architecture.
+#: Which networks a selection of the networks table means (SQL conditions on its columns).
+STANDING = {
+    "all": "true",
+    "trained": "n.trained and not n.diverged",
+    "untrained": "not n.trained and not n.diverged",
+    "diverged": "n.diverged",
+}
+
+
+def losses_by_arch(run: Any, standing: str = "all") -> dict[str, np.ndarray]:
+    """Training loss curves `[n_networks, steps]` (float64, NaN where not trained) per architecture, of the
+    networks of `standing` ('all', 'trained', 'untrained' — neither trained nor diverged — or 'diverged');
+    architectures without such networks are left out.
 
     Groups of one architecture with different step counts are padded with NaN to the longest.
     """
-    rows = run.sql("select n.arch, l.loss from losses l join networks n using (network) order by n.network").fetchall()
+    rows = run.sql(
+        f"select n.arch, l.loss from losses l join networks n using (network) where {STANDING[standing]} "
+        "order by n.network"
+    ).fetchall()
     by_arch: dict[str, list[np.ndarray]] = {}
     for arch, loss in rows:
         by_arch.setdefault(arch, []).append(np.array([np.nan if v is None else v for v in loss], dtype=float))
@@ -54,12 +68,18 @@ def losses_by_arch(run: Any) -> dict[str, np.ndarray]:
     return out
 
 
+def by_standing(run: Any, standing: str) -> list[str]:
+    """Ids of the networks of `standing` (see `STANDING`), ordered by network id."""
+    return [r[0] for r in run.sql(f"select network from networks n where {STANDING[standing]} order by network").fetchall()]
+
+
 def choose_networks(run: Any, max_networks: int) -> list[str]:
     """Up to `max_networks` network ids, taken round-robin over groups in seed order (so every architecture
-    and size is represented), analysed networks first."""
+    and size is represented), analysed networks first; networks that diverged in training are never chosen
+    (their states are not worth drawing, and may not be finite)."""
     rows = run.sql(
         'select n.network, n."group", exists(select 1 from fixed_points f where f.network = n.network), n.arch '
-        'from networks n order by n."group", n.seed'
+        'from networks n where not n.diverged order by n."group", n.seed'
     ).fetchall()
     rank = {a: i for i, a in enumerate(arch_order(run))}
     rows.sort(key=lambda r: rank.get(r[3], len(rank)))  # stable: keeps group and seed order within an arch

@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 from dynascope import store
 from dynascope.errors import ConfigError, check_positive_int
 from dynascope.report import _catalog, figures
+from dynascope.report._drawable import any_drawable, drawable_networks
 from dynascope.report._network import network_view
 
 FORMATS = ("png", "svg")
@@ -25,8 +26,10 @@ def write_figures(
 ) -> list[Path]:
     """Write every figure the run's data allows to `out` (default `RUN/figures/`), once per format.
 
-    Figures: loss_curves, trial, per network (up to `max_networks`, chosen as in the report) state_space,
-    eigenvalue_spectrum and skeleton_graph, per metric distance_matrix and embedding. Returns the paths.
+    Figures: loss_curves, trial, per network (up to `max_networks`, chosen as in the report: never one that
+    diverged in training) state_space, eigenvalue_spectrum and skeleton_graph, per metric distance_matrix and
+    embedding. The folder is checked (and created) before any figure is drawn; each file is written
+    atomically. Returns the paths.
     """
     run = run if isinstance(run, store.RunFolder) else store.open(run)
     max_networks = check_positive_int("max_networks", max_networks)
@@ -34,21 +37,22 @@ def write_figures(
     if bad or not formats:
         raise ConfigError(f"formats must be some of png, svg, pdf, got {formats!r}.")
     folder = Path(out) if out is not None else run.path / "figures"
-    folder.mkdir(parents=True, exist_ok=True)
+    store.check_writable(folder)  # before any figure is drawn: a folder inside a file, or read-only
     written: list[Path] = []
 
     def save(fig: Figure, name: str) -> None:
         for fmt in formats:
             path = folder / f"{name}.{fmt}"
-            fig.savefig(path, format=fmt, dpi=dpi)
+            store.write_atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi))
             written.append(path)
 
     if _catalog.count(run, "networks") == 0:
         return written
     save(figures.loss_curves(run), "loss_curves")
-    save(figures.trial(run), "trial")
+    if any_drawable(run):  # some network did not diverge
+        save(figures.trial(run), "trial")
     groups: dict[str, Any] = {}
-    for network in _catalog.choose_networks(run, max_networks):
+    for network in drawable_networks(run, max_networks, 8, groups)[0]:
         view = network_view(run, network, groups=groups)
         slug = network.replace("/", "_")
         save(figures.state_space(view), f"state_space_{slug}")

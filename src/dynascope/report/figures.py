@@ -60,47 +60,61 @@ def arch_colours(archs: list[str]) -> dict[str, str]:
 
 
 def loss_curves(run: Any) -> Figure:
-    """Training loss of the population against step, log scale: per architecture the median network and
-    the 25–75 % and 5–95 % bands (NaN steps — diverged or stopped early — are left out of the statistics)."""
-    curves = _catalog.losses_by_arch(run)
+    """Training loss of the population against step, log scale: per architecture the median trained network
+    and the 25–75 % and 5–95 % bands of the trained networks; the median of the untrained ones (neither
+    trained nor diverged) dashed, without bands. Networks that diverged are not drawn (their losses are
+    exploded or non-finite; the report lists them), nor are steps with a NaN loss (stopped early)."""
+    trained = _catalog.losses_by_arch(run, "trained")
+    untrained = _catalog.losses_by_arch(run, "untrained")
     fig = Figure(figsize=(7, 4), layout="constrained")
     ax = fig.add_subplot()
-    colours = arch_colours(list(curves))
-    for arch, m in curves.items():
-        steps = np.arange(m.shape[1])
-        # diverged steps (inf/NaN) and a loss of exactly 0 (not drawable on a log scale) are left out
-        m = np.where(np.isfinite(m) & (m > 0), m, np.nan)
-        with warnings.catch_warnings():
-            # steps where every network has stopped or diverged are all-NaN; those simply go undrawn.
-            warnings.simplefilter("ignore", RuntimeWarning)
-            q = np.nanpercentile(m, [5, 25, 50, 75, 95], axis=0)
-        c = colours[arch]
+    colours = arch_colours(list(dict.fromkeys([*trained, *untrained])))
+    for arch, m in trained.items():
+        q = _percentiles(m, [5, 25, 50, 75, 95])
+        steps, c = np.arange(m.shape[1]), colours[arch]
         ax.fill_between(steps, q[0], q[4], color=c, alpha=0.12, linewidth=0)
         ax.fill_between(steps, q[1], q[3], color=c, alpha=0.3, linewidth=0)
-        ax.plot(steps, q[2], color=c, linewidth=2, label=f"{arch} median (n={m.shape[0]})")
-    if curves:
+        ax.plot(steps, q[2], color=c, linewidth=2, label=f"{arch} median (n={m.shape[0]} trained)")
+    for arch, m in untrained.items():
+        ax.plot(np.arange(m.shape[1]), _percentiles(m, [50])[0], color=colours[arch], linewidth=1.5,
+                linestyle="--", label=f"{arch} untrained, median (n={m.shape[0]})")
+    if trained or untrained:
         ax.set_yscale("log")
     else:
-        ax.text(0.5, 0.5, "no training losses stored", ha="center", va="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, "no training losses stored (or every network diverged)", ha="center", va="center",
+                transform=ax.transAxes)
     ax.set_xlabel("training step (optimizer updates)")
     ax.set_ylabel("training loss (masked MSE, log scale)")
     ax.set_title("Training loss of the population by architecture")
     handles, _ = ax.get_legend_handles_labels()
-    if curves:  # one key for the bands, shared by every architecture
-        handles += [Rectangle((0, 0), 1, 1, color="grey", alpha=0.45, linewidth=0, label="25–75 % of networks"),
-                    Rectangle((0, 0), 1, 1, color="grey", alpha=0.15, linewidth=0, label="5–95 % of networks")]
+    if trained:  # one key for the bands, shared by every architecture
+        handles += [Rectangle((0, 0), 1, 1, color="grey", alpha=0.45, linewidth=0, label="25–75 % of trained networks"),
+                    Rectangle((0, 0), 1, 1, color="grey", alpha=0.15, linewidth=0, label="5–95 % of trained networks")]
     fig.legend(handles=handles or [Line2D([], [], color="none", label="no data")], fontsize="small",
                loc="outside right upper")
     return fig
 
 
+def _percentiles(m: np.ndarray, q: list[float]) -> np.ndarray:
+    """Percentiles `q` over networks (axis 0) of loss curves `m [n, steps]`, per step; a loss of exactly 0
+    (not drawable on a log scale) or NaN (stopped early) is left out, and an all-NaN step stays NaN."""
+    m = np.where(np.isfinite(m) & (m > 0), m, np.nan)
+    with warnings.catch_warnings():
+        # steps where every network has stopped are all-NaN; those simply go undrawn.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanpercentile(m, q, axis=0)
+
+
 def trial(run: Any, network: str | None = None, key: jax.Array | None = None) -> Figure:
     """One example trial of the run's task — inputs, targets and the outputs of `network` (default: the
-    best-scoring network that did not diverge) — via `Task.plot_trial`; the trial is drawn from `key`."""
+    best-scoring network that did not diverge; ConfigError if there is none) — via `Task.plot_trial`; the
+    trial is drawn from `key`."""
     if network is None:
-        rows = run.sql("select network from networks order by diverged, metric desc nulls last, network limit 1").fetchall()
+        rows = run.sql("select network from networks where not diverged and isfinite(metric) "
+                       "order by metric desc, network limit 1").fetchall()
         if not rows:
-            raise ConfigError(f"run {run.path} has no trained networks yet; train some with `dynascope train`.")
+            raise ConfigError(f"run {run.path} has no network that finished training without diverging; "
+                              "train some with `dynascope train` (a smaller --lr if every one diverged).")
         network = rows[0][0]
     found = run.sql(f"select \"group\", index from networks where network = '{_catalog._quote(network)}'").fetchall()
     if not found:

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from dynascope import store
 from dynascope.errors import check_positive_int
 from dynascope.report import _assets, _catalog, _interactive, figures
+from dynascope.report._drawable import any_drawable, drawable_networks
 from dynascope.report._network import network_view
 
 #: Headings of the page's sections, in order (id, title); tests and readers rely on them.
@@ -34,18 +35,27 @@ SECTIONS = (
 MAX_LISTED = 50
 
 
+def report_path(run: Any, path: str | Path | None = None) -> Path:
+    """Where `write_report` writes: `path`, `path/report.html` if `path` is an existing folder, or
+    `RUN/report.html` by default."""
+    out = Path(path) if path is not None else run.path / "report.html"
+    return out / "report.html" if out.is_dir() else out
+
+
 def write_report(run: Any, path: str | Path | None = None, *, max_networks: int = 12, n_trials: int = 8) -> Path:
-    """Write the report of `run` (a RunFolder or its path) to `path` (default `RUN/report.html`); returns the path.
+    """Write the report of `run` (a RunFolder or its path) to `path` (default `RUN/report.html`; an existing
+    folder gets `report.html` inside it; missing parent folders are created); returns the path.
 
     `max_networks` bounds the per-network panels (state space, skeleton, spectrum), `n_trials` the trials
-    whose trajectories each panel draws.
+    whose trajectories each panel draws. The destination is checked before anything is rendered: a path
+    inside a file, or a folder that cannot be written, is a RunFolderError at once, and a failed write
+    (disk full) leaves no partial page behind.
     """
     run = run if isinstance(run, store.RunFolder) else store.open(run)
-    out = Path(path) if path is not None else run.path / "report.html"
+    out = report_path(run, path)
+    store.check_writable(out.parent)
     text = render_report(run, max_networks=max_networks, n_trials=n_trials)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(out)
+    store.write_atomic(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return out
 
 
@@ -153,6 +163,9 @@ def _task_section(run: Any) -> str:
     intro = f"<p>Task <strong>{html.escape(str(sweep.get('task', '?')))}</strong> ({html.escape(opts)}).</p>"
     if _catalog.count(run, "networks") == 0:
         return section("task", intro + "<p class='note'>No network has finished training yet.</p>")
+    if not any_drawable(run):
+        return section("task", intro + "<p class='note'>No example trial: every network diverged in training "
+                       "(see Training).</p>")
     fig = figures.trial(run)
     alt = "Example trial: input channels against time (top); targets dashed and the network's outputs solid (bottom)."
     return section("task", intro + img(fig, alt, "One trial of the task; outputs of the best-scoring network."))
@@ -165,37 +178,63 @@ def _training_section(run: Any) -> str:
     rows = []
     for arch in _catalog.arch_order(run):
         sel = [n for n in nets if n["arch"] == arch]
-        finite = lambda k: [n[k] for n in sel if n[k] is not None and math.isfinite(n[k])]  # noqa: E731
+        healthy = [n for n in sel if not n["diverged"]]
+        finite = lambda k: [n[k] for n in healthy if n[k] is not None and math.isfinite(n[k])]  # noqa: E731
         rows.append([arch, len(sel), sum(bool(n["trained"]) for n in sel), sum(bool(n["diverged"]) for n in sel),
                      float(np.median(finite("final_loss"))) if finite("final_loss") else float("nan"),
                      float(np.median(finite("metric"))) if finite("metric") else float("nan")])
-    parts = [table(["architecture", "networks", "trained", "diverged", "median final loss", "median task score"], rows)]
-    alt = "Training loss against step on a log scale: median and 25–75 % and 5–95 % bands per architecture."
-    parts.append(img(figures.loss_curves(run), alt, "Population training loss by architecture (log scale)."))
-    diverged = [n["network"] for n in nets if n["diverged"]]
-    if diverged:
-        listed = ", ".join(f"<code>{html.escape(d)}</code>" for d in diverged[:MAX_LISTED])
-        more = f" and {len(diverged) - MAX_LISTED} more" if len(diverged) > MAX_LISTED else ""
-        parts.append(f"<h3>Diverged networks ({len(diverged)})</h3><p>{listed}{more}.</p>")
-    else:
-        parts.append("<h3>Diverged networks (0)</h3><p>No network diverged.</p>")
+    parts = [table(["architecture", "networks", "trained", "diverged", "median final loss", "median task score"], rows,
+                   "Medians over the networks that did not diverge.")]
+    alt = ("Training loss against step on a log scale: per architecture the median and 25–75 % and 5–95 % bands "
+           "of the trained networks, and the median of the untrained ones dashed.")
+    parts.append(img(figures.loss_curves(run), alt, "Population training loss by architecture (log scale): bands "
+                     "and solid medians over the trained networks, dashed medians over the untrained ones; "
+                     "diverged networks are not drawn."))
+    untrained = _catalog.by_standing(run, "untrained")
+    diverged = _catalog.by_standing(run, "diverged")
+    parts.append(_listed("Untrained networks", untrained, "Every network that did not diverge reached the task's criterion."))
+    parts.append(_listed("Diverged networks", diverged, "No network diverged.",
+                         "Their loss went non-finite or exploded (above TrainOptions.divergence_factor × the reference "
+                         "loss); their parameters were frozen, and they are left out of the analysis, the loss bands "
+                         "and the networks shown below."))
     return section("training", "\n".join(parts))
+
+
+def _listed(title: str, ids: list[str], none: str, why: str = "") -> str:
+    """A heading with the count and the first MAX_LISTED ids (the rest counted), or `none` when empty."""
+    if not ids:
+        return f"<h3>{title} (0)</h3><p>{html.escape(none)}</p>"
+    listed = ", ".join(f"<code>{html.escape(d)}</code>" for d in ids[:MAX_LISTED])
+    more = f" and {len(ids) - MAX_LISTED} more" if len(ids) > MAX_LISTED else ""
+    note = f" {html.escape(why)}" if why else ""
+    return f"<h3>{title} ({len(ids)})</h3><p>{listed}{more}.{note}</p>"
 
 
 def _networks_section(run: Any, max_networks: int, n_trials: int) -> str:
     total = _catalog.count(run, "networks")
     if total == 0:
         return section("networks", "<p class='note'>No network has finished training yet.</p>")
-    chosen = _catalog.choose_networks(run, max_networks)
+    groups: dict[str, Any] = {}
+    chosen, unfit = drawable_networks(run, max_networks, n_trials, groups)
+    n_diverged = len(_catalog.by_standing(run, "diverged"))
     parts = [f"<p>Showing {len(chosen)} of {total} networks"
              + (f" (at most {max_networks}, taken in turn from each group, analysed networks first; "
-                "choose more with <code>dynascope report RUN --networks N</code>)" if len(chosen) < total else "")
+                "choose more with <code>dynascope report RUN --networks N</code>)"
+                if len(chosen) + len(unfit) + n_diverged < total else "")
              + ".</p>"]
+    if n_diverged:
+        parts.append(f"<p class='note'>Not shown: {n_diverged} network{'s' if n_diverged != 1 else ''} that "
+                     "diverged in training (listed under Training).</p>")
+    if unfit:
+        listed = ", ".join(f"<code>{html.escape(n)}</code>" for n in unfit)
+        parts.append(f"<p class='note'>Not shown: {listed} — states not finite on the task's trials (the network "
+                     "blew up in training without being flagged; retrain it).</p>")
+    if not chosen:
+        return section("networks", "\n".join(parts))
     if _catalog.count(run, "fixed_points") == 0:
         parts.append(pending("Fixed points and skeletons: not analysed yet", "analyze", run))
     options = "".join(f'<option value="net-{i}">{html.escape(n)}</option>' for i, n in enumerate(chosen))
     parts.append(f'<p><label for="network-select">Network: </label><select id="network-select">{options}</select></p>')
-    groups: dict[str, Any] = {}
     for i, network in enumerate(chosen):
         view = network_view(run, network, n_trials=n_trials, groups=groups)
         parts.append(_network_panel(run, view, f"net-{i}", hidden=i > 0))

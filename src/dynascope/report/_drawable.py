@@ -1,0 +1,34 @@
+"""Which networks of a run the report can draw: never one that diverged in training, nor one whose states
+are not finite (a run folder written before the divergence rule may flag a blown-up network healthy)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import numpy as np
+
+from dynascope.report import _catalog
+
+
+def any_drawable(run: Any) -> bool:
+    """Whether any network of `run` did not diverge in training (so there is a network to draw)."""
+    return bool(run.sql("select count(*) from networks where not diverged").fetchall()[0][0])
+
+
+def drawable_networks(run: Any, max_networks: int, n_trials: int, groups: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(networks to draw, networks left out because their states are not finite): `_catalog.choose_networks`
+    (never a diverged one), each run on the `n_trials` trials its panel draws (key 0, as `network_view`),
+    for run folders written before the divergence rule, where a blown-up network may be flagged healthy.
+    `groups` caches loaded groups (name -> StoredGroup), shared with `network_view`."""
+    chosen, unfit = [], []
+    for network in _catalog.choose_networks(run, max_networks):
+        group_name, index = run.sql(
+            f"select \"group\", index from networks where network = '{_catalog._quote(network)}'").fetchall()[0]
+        if group_name not in groups:
+            groups[group_name] = run.load_group(group_name)
+        group = groups[group_name]
+        trials = group.task.sample(jax.random.key(0), n_trials)
+        states, _ = group.model.run(group.network(int(index)), trials.inputs)
+        (chosen if bool(np.all(np.isfinite(np.asarray(states)))) else unfit).append(network)
+    return chosen, unfit
