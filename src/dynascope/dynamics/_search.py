@@ -3,8 +3,8 @@ q(s) = ½‖r(s)‖²) from many points at once.
 
 Each point first runs an affine-covariant damped Newton method on r (Deuflhard's NLEQ-ERR), which
 finds fixed points — stable or not — in a few steps even where F is nearly flat (F(s) ≈ s, J − I
-ill-conditioned, as in gated networks); a point it cannot take to a root starts again from its initial
-state with damped Newton on q itself (Levenberg–Marquardt with the exact Hessian), which finds the
+ill-conditioned, as in gated networks); a point it cannot take to a root goes on, from its initial state
+or Newton's last iterate, whichever has the lower q, with damped Newton on q itself (Levenberg–Marquardt with the exact Hessian), which finds the
 minima of q, including those with q > 0 (slow points, ghosts). Every function works on a batch of K
 points (and, with `population=True`, on a stack of n networks via vmap); each point stops on its own
 criterion, and a few iterations at a time the points still going are gathered into a smaller batch, so
@@ -250,7 +250,10 @@ def _minimize_start(
         # iteration): a point whose last allowed step reached a root to rounding is rooted too.
         r, _, _, dx = _linearize(system, params, x, u)
         rooted = done | _at_root(x, 0.5 * jnp.sum(r * r), _norm(dx), tol)
-        return rooted, _minimize_begin(system, params, x0, u, jnp.where(rooted, 0, steps))
+        # LM starts where q is lower: Newton's last iterate (inside the leash) usually got most of the way
+        # from a far seed, and restarting from s₀ made LM redo it (twice the LM iterations from noisy seeds).
+        start = jnp.where(0.5 * jnp.sum(r * r) < _q(system, params, x0, u), x, x0)
+        return rooted, _minimize_begin(system, params, start, u, jnp.where(rooted, 0, steps))
 
     rooted, carry = _over_points(one, population)(params, x0, u, root[1], root[6])
     return rooted, carry, jax.vmap(jax.vmap(functools.partial(_minimize_active, tol=tol)))(carry)
@@ -288,7 +291,7 @@ def search(
        affine invariant, so the long steps along a nearly flat valley to its root are taken at once, where a
        decrease of ‖r‖ (the Levenberg–Marquardt acceptance) forces hundreds of short ones.
     2. If that reaches no root within `steps` iterations, inside the leash of radius 1 + ‖s₀‖, or before
-       λ < 1e-6: Levenberg–Marquardt on q from s₀, solving (H + λ·‖H‖_F/√S·I) δ = −∇q with the exact
+       λ < 1e-6: Levenberg–Marquardt on q from s₀ or Newton's last iterate, whichever has the lower q, solving (H + λ·‖H‖_F/√S·I) δ = −∇q with the exact
        Hessian H = J_rᵀJ_r + Σ r_i ∇²r_i, which converges quadratically to minima of q with q > 0 too.
     Either stops once q < `tol`. Returns the end states `[(n,) K, S]` (see `measure`). Every point stops on
     its own criterion, and the ones still going run on without the others (a few compiled batch sizes),
