@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import types
 
 import numpy as np
 import pytest
@@ -149,3 +150,18 @@ def test_bad_options_are_refused_before_looking_at_what_is_done(analysed, option
     run, _, _ = analysed  # every group is analysed already: bad options must not pass as "nothing to do"
     with pytest.raises(ConfigError, match=message):
         dynamics.analyze_run(run, dynamics.AnalysisOptions(**options))
+
+
+def test_skeleton_rows_count_stable_nodes_not_index_zero():
+    # A node with no growing mode but a marginal one (a slow point) has index 0 and is not stable.
+    import networkx as nx
+
+    from dynascope.dynamics.analysis import _skeleton_rows
+
+    g = nx.DiGraph()
+    g.add_node(0, index=0, stable=True, label="0", terminal=False)
+    g.add_node(1, index=0, stable=False, label="0", terminal=False)
+    g.add_node(2, index=1, stable=False, label="1", terminal=False)
+    fp = types.SimpleNamespace(status=np.zeros(3, np.int8), outside_reachable=np.zeros(3, bool))  # what rows read
+    cols = _skeleton_rows("g", ("g/s000",), 0, [fp], [g])
+    assert cols["n_stable"] == [1] and cols["n_saddles"] == [1]

@@ -92,3 +92,13 @@ def test_train_population_checks_memory_before_compiling(key):
     with pytest.raises(ConfigError, match=r"training 4 vanilla networks of 200000 units needs about"):
         train_population(task, model, 4, 10, key, batch_size=8)
     assert os.environ.get("JAX_PLATFORMS") == "cpu"
+
+
+def test_run_sweep_refuses_before_creating_the_folder(tmp_path):
+    # The Python sweep checks memory with the other options, so a refused run leaves nothing behind.
+    from dynascope.store import SweepConfig, run_sweep
+
+    config = SweepConfig(task="flipflop", archs=("vanilla",), hidden=(200_000,), seeds=4, steps=10)
+    with pytest.raises(ConfigError, match=r"training 4 vanilla networks of 200000 units needs about"):
+        run_sweep(config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()

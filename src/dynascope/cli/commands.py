@@ -44,14 +44,10 @@ def models_cmd() -> None:
 def train_run(config, out: Path, resume: bool) -> None:
     """Run a sweep with a progress bar per group, then print the network table."""
     from dynascope.store.sweep import prepare_run, run_sweep
-    from dynascope.train.memory import check_training_memory
 
-    config.validate()
-    task = config.build_task()
-    for _, arch, hidden in config.groups():  # a population too large for the machine: refused before the folder
-        check_training_memory(task, config.build_model(task, arch, hidden), config.seeds, config.steps,
-                              batch_size=config.train.batch_size, optimizer=config.train.optimizer)
-    prepare_run(config, out, resume=resume)  # a bad folder fails here, before the progress bar prints
+    # Bad options, a population too large for the machine's memory, or a bad folder fail here, before the
+    # progress bar prints and before the folder is created.
+    prepare_run(config, out, resume=resume)
     resume = True
     with progress() as bar:
         rows: dict[str, int] = {}

@@ -106,7 +106,9 @@ def _skeleton_rows(group: str, ids: tuple[str, ...], k: int, fps: list[FixedPoin
         cols["network"].append(net)
         cols["group"].append(group)
         cols["input_index"].append(k)
-        cols["n_stable"].append(int(sig["counts"].get(0, 0)))
+        # Index 0 is not enough: a point with a marginal mode (a slow point, a map on the edge) has index 0
+        # and is not stable.
+        cols["n_stable"].append(sum(1 for _, d in graph.nodes(data=True) if d.get("stable")))
         cols["n_saddles"].append(int(sum(v for i, v in sig["counts"].items() if i > 0)))
         cols["index_counts"].append(json.dumps({str(i): v for i, v in sig["counts"].items()}))
         cols["n_slow"].append(int(np.sum(fp.status == Status.SLOW)))

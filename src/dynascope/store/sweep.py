@@ -74,6 +74,16 @@ class SweepConfig:
             self.build_model(task, arch, h)
         self.train.validate(self.seeds)
 
+    def check_memory(self) -> None:
+        """Refuse (ConfigError with the estimate) a group whose training would not fit in this machine's
+        memory, before any folder or compilation: a 100 000-unit network otherwise fails after minutes."""
+        from dynascope.train.memory import check_training_memory
+
+        task = self.build_task()
+        for _, arch, hidden in self.groups():
+            check_training_memory(task, self.build_model(task, arch, hidden), self.seeds, self.steps,
+                                  batch_size=self.train.batch_size, optimizer=self.train.optimizer)
+
     def to_dict(self) -> dict[str, Any]:
         """TOML-able form."""
         return {
@@ -170,6 +180,7 @@ def prepare_run(config: SweepConfig, out: str | Path, *, resume: bool = False) -
     with this; call it first to fail before any output. config.toml is written only once every option
     has been validated and the folder has been found writable."""
     config.validate()
+    config.check_memory()
     out = Path(out)
     if not (out / CONFIG).exists():
         return RunFolder.create(out, config.to_dict())
