@@ -1,7 +1,8 @@
 """Fixed points of a trained 3-bit flip-flop network from many initial states, cold and warm.
 
-Against, in the same process, the FixedPointFinder method (Golub & Sussillo 2018: Adam on q only,
-float32, no Newton polish; run here through `descent='adam'`, 2000 steps) on the same network and the
+Against, in the same process, an Adam-only baseline: FixedPointFinder's descent (Golub & Sussillo 2018:
+Adam on q only, float32, no Newton polish) re-implemented in JAX through `descent='adam'`, 2000 steps. It is
+not the FixedPointFinder package: `benchmarks/fixed_points_vs_fpf.py` runs the real one on the same network and the
 same seeds. The expected set is the cube: 8 stable points, 12 saddles of index 1, 6 of index 2, 1 of
 index 3 (27 in all). Then the whole `dynascope analyze` step (fixed points + skeleton graphs) for a
 trained population, networks per second.
@@ -55,7 +56,7 @@ def main() -> None:
     ap.add_argument("--train-steps", type=int, default=1000)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--seeds", type=int, default=256, help="initial states for the single network")
-    ap.add_argument("--adam-steps", type=int, default=2000, help="steps of the FixedPointFinder-style Adam")
+    ap.add_argument("--adam-steps", type=int, default=2000, help="steps of the Adam-only baseline")
     ap.add_argument("--population", type=int, default=4, help="networks for the skeleton step")
     ap.add_argument("--pop-hidden", type=int, default=32)
     ap.add_argument("--pop-train-steps", type=int, default=1000)
@@ -96,7 +97,7 @@ def main() -> None:
           "slow / failed | max q of converged |")
     print("|---|---:|---:|---|---|---|---:|")
     for name, f, c, w in (("dynascope (Newton, exact Hessian, float64 polish, saddle seeds)", fps, cold, warm),
-                          (f"FixedPointFinder method (Adam on q, {args.adam_steps} steps, float32, q_tol 1e-10)",
+                          (f"Adam-only baseline (Adam on q, {args.adam_steps} steps, float32, q_tol 1e-10)",
                            afps, acold, awarm)):
         cnt = f.counts()
         qmax = float(f.q[f.converged].max()) if f.converged.any() else float("nan")
