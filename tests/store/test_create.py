@@ -14,18 +14,9 @@ import pytest
 
 from dynascope import store
 from dynascope.errors import ConfigError, RunFolderError
-from dynascope.store import SweepConfig, _files
-from dynascope.train import TrainOptions
+from dynascope.store import _files
+from tests.store.tiny import TINY
 
-TINY = SweepConfig(
-    task="flipflop",
-    archs=("vanilla",),
-    hidden=(4,),
-    seeds=2,
-    steps=20,
-    task_options={"n_bits": 1, "n_time": 8},
-    train=TrainOptions(batch_size=4, learning_rate=1e-2, checkpoint_every=10, eval_batch=8),
-)
 
 
 @pytest.fixture

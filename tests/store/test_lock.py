@@ -16,18 +16,8 @@ import pytest
 
 from dynascope import store
 from dynascope.errors import RunFolderError
-from dynascope.store import SweepConfig
-from dynascope.train import TrainOptions
+from tests.store.tiny import TINY
 
-TINY = SweepConfig(
-    task="flipflop",
-    archs=("vanilla",),
-    hidden=(4,),
-    seeds=2,
-    steps=20,
-    task_options={"n_bits": 1, "n_time": 8},
-    train=TrainOptions(batch_size=4, learning_rate=1e-2, checkpoint_every=10, eval_batch=8),
-)
 ROW = {"network": ["a"], "loss": [np.zeros(2, np.float32)]}
 
 HOLD = """

@@ -17,18 +17,9 @@ from safetensors.numpy import load_file
 
 from dynascope import store
 from dynascope.errors import RunFolderError
-from dynascope.store import SweepConfig, _files, _manifest
-from dynascope.train import TrainOptions
+from dynascope.store import _files, _manifest
+from tests.store.tiny import TINY
 
-TINY = SweepConfig(
-    task="flipflop",
-    archs=("vanilla",),
-    hidden=(4,),
-    seeds=2,
-    steps=20,
-    task_options={"n_bits": 1, "n_time": 8},
-    train=TrainOptions(batch_size=4, learning_rate=1e-2, checkpoint_every=10, eval_batch=8),
-)
 MARK = 0.123456789  # a float32 loss value whose 4 bytes occur once in the shard
 
 

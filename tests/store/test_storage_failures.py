@@ -17,19 +17,11 @@ from safetensors import SafetensorError
 
 from dynascope import store
 from dynascope.errors import RunFolderError
-from dynascope.store import SweepConfig, _files
+from dynascope.store import _files
 from dynascope.store import run as run_module
-from dynascope.train import TrainOptions, checkpoint
+from dynascope.train import checkpoint
+from tests.store.tiny import TINY
 
-TINY = SweepConfig(
-    task="flipflop",
-    archs=("vanilla",),
-    hidden=(4,),
-    seeds=2,
-    steps=20,
-    task_options={"n_bits": 1, "n_time": 8},
-    train=TrainOptions(batch_size=4, learning_rate=1e-2, checkpoint_every=10, eval_batch=8),
-)
 BIG = {"network": [f"n{i}" for i in range(64)], "loss": [np.random.default_rng(i).random(512, np.float32) for i in range(64)]}
 
 
