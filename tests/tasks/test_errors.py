@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dynascope import tasks
+from dynascope import models, tasks
 from dynascope.errors import ConfigError, DynascopeError, UnknownNameError
 
 
@@ -93,3 +93,12 @@ def test_option_types_follow_the_annotations():
     # TOML and JSON have lists, not tuples: a list is taken for a tuple field, and the task stays hashable.
     task = tasks.get("cdi", coherences=[0.1, 0.2])
     assert task.coherences == (0.1, 0.2) and task == tasks.get("cdi", coherences=(0.1, 0.2)) and hash(task)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_options_are_refused(value):
+    # NaN silently poisons every network, and a stored NaN never equals itself, so --resume could never match.
+    with pytest.raises(ConfigError, match=r"option pulse_prob must be a number \(NaN and inf are not allowed\), got"):
+        tasks.get("flipflop", pulse_prob=value)
+    with pytest.raises(ConfigError, match=r"option gain must be a number \(NaN and inf are not allowed\), got"):
+        models.get("vanilla", n_inputs=1, n_hidden=2, n_outputs=1, gain=value)

@@ -5,6 +5,7 @@ message naming the option, the value and the type expected, before any option is
 from __future__ import annotations
 
 import dataclasses
+import math
 import numbers
 import types
 import typing
@@ -35,7 +36,10 @@ def _conform(value: Any, hint: Any) -> Any:
     if hint is int:
         return int(value) if isinstance(value, numbers.Integral) and not isinstance(value, bool) else _NO
     if hint is float:
-        return value if isinstance(value, numbers.Real) and not isinstance(value, bool) else _NO
+        # NaN and inf are never a meaningful option (a gain, a time constant, a probability): NaN poisons
+        # every network silently, and NaN != NaN made a stored config never equal itself on --resume.
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+        return value if ok else _NO
     if hint is str:
         return value if isinstance(value, str) else _NO
     if origin is tuple:
@@ -79,8 +83,9 @@ def check_option_types(owner: str, cls: type, options: Mapping[str, Any]) -> dic
         if got is _NO:
             default = fields[name].default if name in fields else dataclasses.MISSING
             example = f"; e.g. {name}={default!r} (the default)" if default is not dataclasses.MISSING else ""
+            finite = "" if not isinstance(value, float) or math.isfinite(value) else " (NaN and inf are not allowed)"
             raise ConfigError(
-                f"{owner}: option {name} must be {describe(hints[name])}, got {value!r} "
+                f"{owner}: option {name} must be {describe(hints[name])}{finite}, got {value!r} "
                 f"({type(value).__name__}){example}."
             )
         out[name] = got
