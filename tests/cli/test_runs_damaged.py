@@ -65,7 +65,7 @@ def test_runs_lists_damaged_runs_and_every_other_one(trained, tmp_path):
     root = tmp_path / "runs"
     root.mkdir()
     _copy(trained, root / "a-good")
-    _flip_weights(_copy(trained, root / "b-flipped"))  # weights are not read by `runs`: still listed ok
+    _flip_weights(_copy(trained, root / "b-flipped"))  # weights are checked too, not only the catalog
     shard = _copy(trained, root / "c-shard") / "catalog" / "networks" / "vanilla-4.parquet"
     shard.write_bytes(shard.read_bytes()[:-10])
     _bad_config(_copy(trained, root / "d-config"), "task", "nosuchtask")
@@ -76,6 +76,37 @@ def test_runs_lists_damaged_runs_and_every_other_one(trained, tmp_path):
     assert " ok " in lines[str(root / "a-good")] and "flipflop" in lines[str(root / "a-good")]
     assert "damaged:" in lines[str(root / "c-shard")] and "vanilla-4.parquet is corrupt" in lines[str(root / "c-shard")]
     assert "damaged:" in lines[str(root / "d-config")] and "unknown task 'nosuchtask'" in lines[str(root / "d-config")]
+    assert "damaged:" in lines[str(root / "b-flipped")] and "vanilla-4.safetensors" in lines[str(root / "b-flipped")]
+
+
+def test_runs_and_show_name_missing_files_and_interrupted_training(trained, tmp_path):
+    root = tmp_path / "runs"
+    root.mkdir()
+    (_copy(trained, root / "a-missing") / "weights" / "vanilla-4.safetensors").unlink()
+    cut = _copy(trained, root / "b-cut")  # as a run killed before its first group finished looks
+    for sub in ("weights", "catalog"):
+        shutil.rmtree(cut / sub)
+    (cut / "manifest.json").unlink()
+    res = runner.invoke(app, ["runs", str(root)])
+    assert res.exit_code == 0, res.stdout
+    lines = {ln.split("│")[1].strip(): ln for ln in res.stdout.splitlines() if "│" in ln and str(root) in ln}
+    assert "damaged:" in lines[str(root / "a-missing")] and "vanilla-4.safetensors is missing" in lines[str(root / "a-missing")]
+    assert "incomplete: 0 of 1 groups trained (missing vanilla-4); rerun the train command with --resume" in lines[str(root / "b-cut")]
+    res = runner.invoke(app, ["show", str(cut)])
+    assert res.exit_code == 0 and "incomplete: 0 of 1 groups trained" in res.stdout
+    assert "task_options.n_bits" in res.stdout  # the options a run was trained with are shown
+
+
+@pytest.mark.parametrize("command", [["analyze"], ["compare", "--all"], ["report"]])
+def test_commands_refuse_damaged_weights_before_any_work(trained, tmp_path, command):
+    # Without --force nothing needs recomputing, which hid the damage (exit 0 with cached tables).
+    run = _copy(trained, tmp_path / "r")
+    _flip_weights(run)
+    before = sorted(p.name for p in (run / "catalog").iterdir())
+    res = runner.invoke(app, [command[0], str(run), *command[1:]])
+    assert res.exit_code != 0 and isinstance(res.exception, RunFolderError)
+    assert "vanilla-4.safetensors" in str(res.exception) and "--resume" in str(res.exception)
+    assert sorted(p.name for p in (run / "catalog").iterdir()) == before  # nothing was written
 
 
 def test_show_lists_damaged_files_and_exits_2(trained, tmp_path):

@@ -42,6 +42,7 @@ def analyze(run_path: Path, n_seeds: int, force: bool) -> None:
     options = AnalysisOptions(n_seeds=check_positive_int("--seeds", n_seeds))
     options.validate()
     run = open_run(run_path)
+    run.check_intact()  # a damaged or missing file is named before any group is (re)computed
     skipped: dict[str, str] = {}
     with run.writing("dynascope analyze"):  # a read-only folder fails here, before any work
         total = int(run.sql("select count(*) from networks").fetchall()[0][0])

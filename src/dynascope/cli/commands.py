@@ -135,13 +135,27 @@ def runs_cmd(root: Path = typer.Argument(Path("runs"), help="folder holding run 
             s = run.config["sweep"]
             n, trained = run.sql("select count(*), coalesce(sum(trained::int), 0) from networks").fetchall()[0]
             n_fp = run.sql("select count(*) from fixed_points").fetchall()[0][0]
+            run.check_intact()  # weights too: a truncated or deleted weights file is damage the catalog hides
         except RunFolderError as err:
             rows.append([str(p), "", "", "", "", "", "", f"damaged: {err}"])
             continue
         rows.append([str(p), s["task"], ",".join(s["archs"]), n, trained, n_fp,
-                     "yes" if (p / "report.html").exists() else "no", "ok"])
+                     "yes" if (p / "report.html").exists() else "no", _completeness(run)])
     columns = ["run", "task", "archs", "networks", "trained", "fixed points", "report", "status"]
     console.print(table(f"runs in {root}", columns, rows))
+
+
+def _completeness(run) -> str:
+    """'ok', or 'incomplete: k of n groups trained' with the fix, for a run whose training was interrupted."""
+    from dynascope.store import SweepConfig
+
+    expected = [g for g, _, _ in SweepConfig.from_dict(run.config).groups()]
+    finished = set(run.groups()) & {p.stem for p in run.shards("networks")}
+    missing = [g for g in expected if g not in finished]
+    if not missing:
+        return "ok"
+    return (f"incomplete: {len(expected) - len(missing)} of {len(expected)} groups trained (missing "
+            f"{', '.join(missing)}); rerun the train command with --resume")
 
 
 @app.command("show")
@@ -151,11 +165,15 @@ def show_cmd(run_path: Path = typer.Argument(..., metavar="RUN", help="run folde
 
     run = open_run(run_path)  # refuses an invalid config, naming the key and the value
     cfg = run.config
-    rows = [[f"{section}.{k}", v] for section in ("sweep", "train", "versions") for k, v in cfg.get(section, {}).items()]
+    sections = ("sweep", "task_options", "model_options", "train", "versions")
+    rows = [[f"{section}.{k}", v] for section in sections for k, v in cfg.get(section, {}).items()]
     console.print(table(f"config of {run_path}", ["key", "value"], rows))
     damaged = run.verify()  # every shard and weights file against its checksum, schema and shapes
     if damaged:
         console.print(table(f"damaged files in {run_path}", ["file", "problem"], [[f, why] for f, why in damaged.items()]))
         first = next(iter(damaged.values()))
         raise RunFolderError(f"{len(damaged)} damaged file(s) in {run_path} (listed above); the first: {first}")
+    state = _completeness(run)
+    if state != "ok":
+        console.print(f"[yellow]{state}[/]")
     console.print(networks_table(run, "networks"))

@@ -42,6 +42,7 @@ def compare(run_path: Path, metrics: tuple[str, ...] | None, n_trials: int, incl
     options = StudyOptions(metrics=metrics or METRICS, n_trials=n_trials, trained_only=not include_untrained)
     options.validate()  # before anything is read: bad options are refused even when all is computed
     run = open_run(run_path)
+    run.check_intact()  # a damaged or missing file is named before any metric is computed
     with run.writing("dynascope compare"), progress() as bar:  # a read-only folder fails here, before any work
         rows = {m: bar.add_task(m, total=1, status="waiting") for m in options.metrics}
 

@@ -30,6 +30,7 @@ def report_cmd(
 
     check_positive_int("--networks", networks)
     run = store.open(run_path)
+    run.check_intact()  # a damaged or missing file is named before minutes of rendering
     path = report_path(run, out)
     folder = run.path / "figures"
     # Every destination is checked before minutes of rendering: a --out inside a file or in a folder that

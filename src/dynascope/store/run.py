@@ -139,7 +139,24 @@ class RunFolder:
                 self.read_weights(group)
             except RunFolderError as err:
                 problems[str(self.path / "weights" / f"{group}.safetensors")] = str(err)
+        # A file the manifest records that is gone (deleted, moved) is damage too: without this check a run
+        # with its weights removed looked complete wherever only the catalog was read.
+        for rel in self._manifest.entries():
+            path = self.path / rel
+            if not path.exists():
+                parts = Path(rel).parts
+                table, stem = (parts[1], path.stem) if parts[0] == "catalog" else ("weights", path.stem)
+                problems[str(path)] = f"{path} is missing (recorded in {MANIFEST}); {_recovery(self.path, table, stem)}."
         return problems
+
+    def check_intact(self) -> None:
+        """RunFolderError naming every damaged or missing file (see `verify`), before a command relies on them."""
+        damaged = self.verify()
+        if damaged:
+            listing = "; ".join(damaged.values()) if len(damaged) == 1 else (
+                f"{len(damaged)} damaged files ({', '.join(Path(f).name for f in damaged)}); the first: "
+                f"{next(iter(damaged.values()))}")
+            raise RunFolderError(listing)
 
     # -- writing ---------------------------------------------------------------------------------
     def check_writable(self) -> None:
