@@ -101,7 +101,8 @@ def test_two_trains_into_one_new_folder_the_second_is_refused(tmp_path):
     first = _start(TRAIN.format(config=TINY.to_dict()), str(out))
     try:
         _wait_for(first, "training")
-        with pytest.raises(RunFolderError, match="already holds a run; pass --resume"):
+        # Not "pass --resume" (which would only wait on the first): who is writing it.
+        with pytest.raises(RunFolderError, match=f"is being written by pid {first.pid} on host .* choose another --out"):
             store.run_sweep(TINY, out)
         with pytest.raises(RunFolderError, match=f"is being written by pid {first.pid} on host"):
             store.run_sweep(TINY, out, resume=True)
@@ -112,3 +113,5 @@ def test_two_trains_into_one_new_folder_the_second_is_refused(tmp_path):
     steps = []
     store.run_sweep(TINY, out, resume=True, progress=lambda g, s, losses: steps.append(s))
     assert steps == [] and store.open(out).groups() == ["vanilla-4"]  # the first one finished the work
+    with pytest.raises(RunFolderError, match="already holds a run; pass --resume"):  # nobody writing it now
+        store.run_sweep(TINY, out)

@@ -89,3 +89,18 @@ def writer_lock(folder: Path, command: str | None = None) -> Iterator[None]:
         with contextlib.suppress(OSError):
             (folder / HOLDER).unlink(missing_ok=True)
         lock.release()
+
+
+def busy(folder: Path) -> str | None:
+    """Who is writing `folder` now (as `holder` says it), or None when no other process holds its lock."""
+    if not (folder / LOCK).exists() or is_held_here(folder):
+        return None
+    lock = FileLock(folder / LOCK, timeout=0, thread_local=False)
+    try:
+        lock.acquire()
+    except Timeout:
+        return holder(folder)
+    except OSError:
+        return None
+    lock.release()
+    return None

@@ -20,6 +20,7 @@ from dynascope.models import Model, Params
 from dynascope.tasks import Task
 from dynascope.train import Population, TrainOptions, train_population
 from dynascope.store._files import storage_error
+from dynascope.store._lock import busy
 from dynascope.store.run import CONFIG, RunFolder
 
 #: progress(group, steps_done, losses[n]) after every chunk of a group.
@@ -185,6 +186,12 @@ def prepare_run(config: SweepConfig, out: str | Path, *, resume: bool = False) -
     if not (out / CONFIG).exists():
         return RunFolder.create(out, config.to_dict())
     if not resume:
+        writer = busy(out)
+        if writer is not None:  # a second `train` started at the same time: say so, --resume would wait on it
+            raise RunFolderError(
+                f"{out} is being written by {writer}; only one command may write a run folder at a time: "
+                "wait for it to finish, or choose another --out."
+            )
         raise RunFolderError(f"{out} already holds a run; pass --resume to continue it, or choose another --out.")
     run = RunFolder.open(out)
     stored = {k: v for k, v in run.config.items() if k != "versions"}
