@@ -44,18 +44,25 @@ def compare(run_path: Path, metrics: tuple[str, ...] | None, n_trials: int, incl
     run = open_run(run_path)
     run.check_intact()  # a damaged or missing file is named before any metric is computed
     with run.writing("dynascope compare"), progress() as bar:  # a read-only folder fails here, before any work
-        rows = {m: bar.add_task(m, total=1, status="waiting") for m in options.metrics}
+        # Rows appear as the study reaches each metric, so a study refused at the start (fewer than two
+        # usable networks) prints its one line, not a column of "waiting" bars above it.
+        rows: dict[str, int] = {}
+
+        def row(metric: str) -> int:
+            if metric not in rows:
+                rows[metric] = bar.add_task(metric, total=1, status="")
+            return rows[metric]
 
         def on_progress(metric: str, done: int, total: int) -> None:
-            bar.update(rows[metric], total=max(total, 1), completed=done,
+            bar.update(row(metric), total=max(total, 1), completed=done,
                        status="done" if done == total else f"{total} pairs")
 
         result = study(run, options, force=force, progress=on_progress)
-        for metric, row in rows.items():
+        for metric in options.metrics:
             if metric in result.skipped:
-                bar.update(row, completed=1, total=1, status=f"skipped: {result.skipped[metric]}")
+                bar.update(row(metric), completed=1, total=1, status=f"skipped: {result.skipped[metric]}")
             elif metric not in result.results:
-                bar.update(row, completed=1, total=1, status="done earlier")
+                bar.update(row(metric), completed=1, total=1, status="done earlier")
     console.print(summary_table(run, f"universality and individuality in {run_path}"))
     for network, why in list(result.skipped_networks.items())[:10]:
         console.print(f"skipped {network}: {why}", markup=False)
