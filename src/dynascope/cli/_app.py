@@ -1,19 +1,124 @@
-"""The typer application; every DynascopeError becomes one red line and exit code 2."""
+"""The typer application; every DynascopeError becomes one red line and exit code 2, an interrupt (Ctrl-C,
+SIGTERM) one line and exit code 130 or 143."""
 
 from __future__ import annotations
 
+import _thread
+import contextlib
 import os
+import signal
 import sys
+import threading
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from dynascope.errors import ConfigError, DynascopeError
 
+#: The signal that interrupted the command, recorded by `_on_signal` (which `main` installs); None if none.
+_signal_received: int | None = None
+
+
+def _on_signal(signum: int, frame: Any) -> None:
+    # SIGINT as Python's own handler does, and SIGTERM (`kill PID`, a scheduler's stop) the same way: a
+    # KeyboardInterrupt, so every `finally` runs (atomic writes clean up, the writer lock is released) and
+    # the last checkpoint stays. Recording the signal gives the exit code and lets `_Group` recognise an
+    # interrupt that a library turned into another error or that Python dropped (`_unraisable`).
+    global _signal_received
+    _signal_received = signum
+    while frame is not None:
+        if frame.f_code is _unraisable.__code__:  # an exception raised there would be dropped as well
+            _deliver_again(signum)
+            return
+        frame = frame.f_back
+    raise KeyboardInterrupt
+
+
+def _deliver_again(signum: int) -> None:
+    # interrupt_main trips the signal as if it had arrived again; the main thread handles it at its next
+    # opportunity, after the callback that dropped it has returned.
+    timer = threading.Timer(0.05, _thread.interrupt_main, (signum,))
+    timer.daemon = True
+    timer.start()
+
+
+#: The sys.unraisablehook that `_catch_interrupts` replaced.
+_previous_hook: Callable[[Any], Any] = sys.unraisablehook
+
+
+def _unraisable(info: Any) -> None:
+    """sys.unraisablehook while a command runs: delivers a dropped interrupt again, passes anything else on.
+
+    Python drops an exception raised in a gc callback or a __del__ ("Exception ignored in ..."), and
+    JAX runs a gc callback on every collection, so a signal handled during one was lost and the command
+    ran on (jax-ml/jax#18246). It is delivered again, until it lands outside such a callback.
+    """
+    if isinstance(info.exc_value, KeyboardInterrupt) and _signal_received is not None:
+        _deliver_again(_signal_received)
+    else:
+        _previous_hook(info)
+
+
+def _catch_interrupts() -> Callable[[], None]:
+    """Route SIGINT and SIGTERM to `_on_signal` (unless ignored, as in a shell's background job, or taken
+    by someone else) and install `_unraisable`; return the function that undoes it."""
+    global _signal_received, _previous_hook
+    _signal_received = None
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s, handler in saved.items():
+        if handler is signal.default_int_handler or handler == signal.SIG_DFL:
+            signal.signal(s, _on_signal)
+    _previous_hook, sys.unraisablehook = sys.unraisablehook, _unraisable
+
+    def restore() -> None:
+        global _signal_received
+        for s, handler in saved.items():
+            signal.signal(s, handler)
+        sys.unraisablehook = _previous_hook
+        _signal_received = None
+
+    return restore
+
+
+def _interrupted(command: str | None) -> int:
+    """Say that `command` was interrupted (one line on stderr) and return its exit code: 128 + the signal,
+    so 130 for Ctrl-C (SIGINT, also a KeyboardInterrupt raised in-process) and 143 for SIGTERM."""
+    from dynascope.cli._display import err_console
+
+    # Only train takes --resume; analyze, compare, report and demo pick up where they stopped by themselves.
+    again = "rerun the same command with --resume" if command == "train" else "rerun the same command"
+    err_console.print(f"[yellow]interrupted[/]: finished work is saved; {again} to continue.", highlight=False)
+    return 128 + int(_signal_received or signal.SIGINT)
+
+
+class _Group(TyperGroup):
+    """The command group, which reports an interrupted command itself.
+
+    typer >= 0.29 turns a KeyboardInterrupt into `Exit(130)` before `main` can see it, and without
+    standalone mode `app()` *returns* that code rather than raising it, so `main`'s handler was never
+    reached and an interrupted `dynascope train` exited 0 without a word (older typer raised Abort
+    instead). Catching it here, inside typer, works the same under every typer version, in `main` and
+    under `CliRunner`. An error raised after a signal arrived is its consequence and reported as the
+    interrupt (Ctrl-C while jaxlib loads surfaces as an ImportError).
+    """
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as err:
+            raise typer.Exit(_interrupted(ctx.invoked_subcommand)) from err
+        except Exception as err:
+            if _signal_received is None:
+                raise
+            raise typer.Exit(_interrupted(ctx.invoked_subcommand)) from err
+
+
 app = typer.Typer(
+    cls=_Group,
     add_completion=False,
     no_args_is_help=True,
     help="Train populations of recurrent networks on neuroscience tasks and open them up.",
@@ -70,32 +175,64 @@ def _enable_compilation_cache() -> None:
 
 
 def main() -> None:
-    """Entry point of the `dynascope` command."""
+    """Entry point of the `dynascope` command.
+
+    Exit codes: 0 done, 2 bad input (one red line), 130 interrupted by Ctrl-C (SIGINT) and 143 by SIGTERM
+    (one "interrupted" line; finished work and the last training checkpoint are kept, so rerunning with
+    --resume continues). It ends the process.
+    """
+    restore = _catch_interrupts()
+    try:
+        code = _run()
+    except BaseException:
+        restore()
+        raise
+    # The command is over and the process only exits from here on: a signal now would just turn the exit
+    # (JAX's exit handlers take a moment) into a traceback or a kill, so it is ignored.
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, signal.SIG_IGN)
+    if _signal_received is not None:
+        # Interrupted, with every `finally` of the command run. Leave without finalizing the interpreter:
+        # a compilation that the interrupt cut short goes on in one of XLA's threads, and finalization
+        # frees the devices under it (a segfault, exit code -11, after an interrupted `analyze`).
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+def _run() -> int:
     from rich.markup import escape
 
     from dynascope.cli._display import err_console
 
+    command = sys.argv[1] if len(sys.argv) > 1 else None  # for an interrupt before typer has parsed it
     try:
         _enable_compilation_cache()
-        app(standalone_mode=False, prog_name="dynascope")
+        # Without standalone mode app() returns, rather than raises, the code of a typer.Exit: --help's 0,
+        # an interrupted command's 130 or 143.
+        code = app(standalone_mode=False, prog_name="dynascope")
     except DynascopeError as err:
         err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted[/]: finished work is saved; rerun the same command with --resume to continue.")
-        sys.exit(130)
+        return 2
+    except KeyboardInterrupt:  # outside a command (one inside is reported by _Group)
+        return _interrupted(command)
     except typer.Exit as e:
-        sys.exit(e.exit_code)
+        return e.exit_code
     except typer.Abort:
-        sys.exit(130)
+        return 130
     except Exception as err:
+        if _signal_received is not None:  # a consequence of the interrupt (see _Group)
+            return _interrupted(command)
         # Usage errors (unknown option or command, a value of the wrong type) are click exceptions, which
         # print themselves and carry exit code 2. typer >= 0.29 vendors click privately, older typer uses
         # the click package, so recognise them by that interface rather than by class.
         if callable(getattr(err, "show", None)) and isinstance(getattr(err, "exit_code", None), int):
             err.show()
-            sys.exit(err.exit_code)
+            return err.exit_code
         raise
+    return code if isinstance(code, int) else 0
 
 
 from dynascope.cli import analysis, commands, compare, demo, report  # noqa: E402,F401  (registers the commands)

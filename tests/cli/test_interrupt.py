@@ -1,0 +1,129 @@
+"""An interrupted `dynascope train` (Ctrl-C, or `kill`) says so in one line, exits 130 (SIGINT) or 143
+(SIGTERM), keeps its last checkpoint, and the same command with --resume continues from it and finishes.
+
+The real command runs in a subprocess: typer >= 0.29 turned the KeyboardInterrupt into a returned exit
+code that `main` dropped (exit code 0, nothing printed), which an in-process CliRunner test does not see.
+In-process: the line names --resume only for train, and an interrupt that Python drops inside a gc
+callback (JAX runs one on every collection) is delivered again.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from safetensors.numpy import load_file
+from typer.testing import CliRunner
+
+from dynascope.cli import _app, app
+
+# Tiny networks but many short chunks: the first checkpoint is written within a second of training
+# starting, and the rest of the run (800 chunks of 5 steps, a few seconds) is far longer than the poll
+# below takes to see it, so the signal always lands mid-training.
+TRAIN = ["train", "--task", "flipflop", "--task-opt", "n_bits=2", "--task-opt", "n_time=16", "--arch", "vanilla",
+         "--hidden", "6", "--seeds", "2", "--steps", "4000", "--batch", "8", "--checkpoint-every", "5"]
+INTERRUPTED = "interrupted: finished work is saved; rerun the same command with --resume to continue."
+
+
+def _default_sigint() -> None:
+    # A child started from a shell's background job inherits SIGINT ignored (and Python then keeps it
+    # ignored); Ctrl-C in a terminal reaches a process with the default handler, so give it that.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def interrupted_train(out: Path, sig: signal.Signals, *extra: str) -> tuple[int, str, int]:
+    """Start `dynascope train` into `out`, wait until it has written a checkpoint newer than the one
+    there, send `sig`, and return (exit code, stderr, the checkpoint's step after it exited)."""
+    state = out / "checkpoints" / "vanilla-6" / "state.safetensors"
+    meta = state.with_name("meta.json")  # written after the state, and needed to resume from it
+    before = state.stat().st_mtime_ns if state.exists() else None
+    env = dict(os.environ, DYNASCOPE_CACHE_DIR="off", JAX_PLATFORMS="cpu")
+    proc = subprocess.Popen([sys.executable, "-m", "dynascope", *TRAIN, "--out", str(out), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=_default_sigint)
+    try:
+        deadline = time.monotonic() + 120  # a guard against a hang, not a timing assertion
+        while not (meta.exists() and state.stat().st_mtime_ns != before):
+            assert proc.poll() is None, f"train ended before it was interrupted:\n{proc.communicate()}"
+            assert time.monotonic() < deadline, "no checkpoint written in 120 s"
+            time.sleep(0.01)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, err, int(load_file(str(state))[".step"])
+
+
+def test_interrupted_train_says_so_exits_130_or_143_and_resumes(tmp_path):
+    out = tmp_path / "run"
+
+    code, err, step = interrupted_train(out, signal.SIGINT)
+    assert code == 130, err
+    assert err.strip() == INTERRUPTED  # the one line, no traceback
+    assert 0 < step < 4000  # the last checkpoint is kept
+
+    # `kill PID` (SIGTERM) ends it the same way, with 128 + 15; the resumed run went on from the checkpoint.
+    code, err, later = interrupted_train(out, signal.SIGTERM, "--resume")
+    assert code == 143, err
+    assert err.strip() == INTERRUPTED
+    assert step < later < 4000
+
+    env = dict(os.environ, DYNASCOPE_CACHE_DIR="off", JAX_PLATFORMS="cpu")
+    done = subprocess.run([sys.executable, "-m", "dynascope", *TRAIN, "--out", str(out), "--resume"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert not (out / "checkpoints").exists()  # the finished group's checkpoint is gone
+
+    shown = subprocess.run([sys.executable, "-m", "dynascope", "show", str(out)], capture_output=True, text=True,
+                           env=dict(env, COLUMNS="200"), timeout=300)
+    assert shown.returncode == 0, shown.stderr
+    assert "vanilla-6/s000" in shown.stdout and "vanilla-6/s001" in shown.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "patch", "again"),
+    [
+        (["train", "--out", "x"], "dynascope.store.sweep.prepare_run", "rerun the same command with --resume"),
+        (["analyze", "x"], "dynascope.store.open", "rerun the same command"),  # analyze has no --resume
+    ],
+)
+def test_an_interrupt_inside_a_command_is_one_line_and_130_in_process(args, patch, again, monkeypatch):
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(patch, interrupted)
+    out = CliRunner().invoke(app, args)
+    assert out.exit_code == 130
+    assert out.output.strip() == f"interrupted: finished work is saved; {again} to continue."
+
+
+def test_an_interrupt_dropped_in_a_gc_callback_is_delivered_again():
+    # JAX runs a gc callback on every collection; a signal handled inside one raised a KeyboardInterrupt
+    # that Python drops ("Exception ignored in ..."), and the command ran on as if never interrupted.
+    fired = []
+
+    def callback(phase: str, info: dict) -> None:
+        if not fired:
+            fired.append(phase)
+            signal.raise_signal(signal.SIGINT)  # handled right here, inside the callback
+
+    restore = _app._catch_interrupts()
+    gc.callbacks.append(callback)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            gc.collect()
+            deadline = time.monotonic() + 30  # a guard against a hang, not a timing assertion
+            while time.monotonic() < deadline:
+                time.sleep(0.01)
+    finally:
+        gc.callbacks.remove(callback)
+        restore()
+    assert fired
