@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import re
+
 
 class DynascopeError(ValueError):
     """Base class of every error a user can cause; the CLI prints its message and exits with code 2."""
@@ -48,3 +52,23 @@ def check_positive_int(name: str, value: object) -> int:
     if value <= 0:
         raise ConfigError(f"{name} must be a positive integer, got {value}.")
     return value
+
+
+# safetensors reports I/O failures as text only: "... No space left on device (os error 28)".
+_ERRNO_IN_TEXT = re.compile(r"(?:os error|errno)\s*(\d+)", re.IGNORECASE)
+
+
+def errno_of(err: BaseException) -> int | None:
+    """The errno of a failed write: an OSError's own, or the one a SafetensorError spells in its text."""
+    if isinstance(err, OSError) and err.errno:
+        return err.errno
+    found = _ERRNO_IN_TEXT.search(str(err))
+    return int(found.group(1)) if found else None
+
+
+def storage_cause(err: BaseException) -> str:
+    """A failed write's cause in words: 'no space left on device (ENOSPC)', or the error's own text."""
+    code = errno_of(err)
+    if code is not None:
+        return f"{os.strerror(code).lower()} ({errno.errorcode.get(code, code)})"
+    return " ".join(str(err).split()) or type(err).__name__

@@ -31,10 +31,12 @@ TRAIN = ["train", "--task", "flipflop", "--task-opt", "n_bits=2", "--task-opt", 
 INTERRUPTED = "interrupted: finished work is saved; rerun the same command with --resume to continue."
 
 
-def _default_sigint() -> None:
-    # A child started from a shell's background job inherits SIGINT ignored (and Python then keeps it
-    # ignored); Ctrl-C in a terminal reaches a process with the default handler, so give it that.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+# A child started from a shell's background job or a test worker may inherit SIGINT ignored (and Python
+# then keeps it ignored); Ctrl-C in a terminal reaches a process with Python's default handler, so the child
+# sets that itself before running the command. (Not preexec_fn: it runs fork handlers in this process, and
+# JAX's warns that forking a process that runs JAX may deadlock.)
+AS_FROM_A_TERMINAL = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                      "sys.argv[0] = 'dynascope'; runpy.run_module('dynascope', run_name='__main__')")
 
 
 def interrupted_train(out: Path, sig: signal.Signals, *extra: str) -> tuple[int, str, int]:
@@ -44,9 +46,8 @@ def interrupted_train(out: Path, sig: signal.Signals, *extra: str) -> tuple[int,
     meta = state.with_name("meta.json")  # written after the state, and needed to resume from it
     before = state.stat().st_mtime_ns if state.exists() else None
     env = dict(os.environ, DYNASCOPE_CACHE_DIR="off", JAX_PLATFORMS="cpu")
-    proc = subprocess.Popen([sys.executable, "-m", "dynascope", *TRAIN, "--out", str(out), *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            preexec_fn=_default_sigint)
+    proc = subprocess.Popen([sys.executable, "-c", AS_FROM_A_TERMINAL, *TRAIN, "--out", str(out), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         deadline = time.monotonic() + 120  # a guard against a hang, not a timing assertion
         while not (meta.exists() and state.stat().st_mtime_ns != before):

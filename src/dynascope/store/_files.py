@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import tempfile
 from pathlib import Path
 from typing import Callable
 
 from safetensors import SafetensorError
 
-from dynascope.errors import RunFolderError
+from dynascope.errors import RunFolderError, errno_of, storage_cause
 
 #: Our own temp files are ".<name>.tmp"; they never count as content of a folder.
 TMP_SUFFIX = ".tmp"
@@ -28,8 +27,6 @@ _FIXES = {
     errno.ENOTDIR: "a part of the path is a file, not a folder: choose a folder that is not inside a file (e.g. runs/NAME)",
     errno.EEXIST: "a part of the path is a file, not a folder: choose a folder that is not inside a file (e.g. runs/NAME)",
 }
-# safetensors reports I/O failures as text: "... No space left on device (os error 28)".
-_ERRNO_IN_TEXT = re.compile(r"(?:os error|errno)\s*(\d+)", re.IGNORECASE)
 
 
 def is_temp(name: str) -> bool:
@@ -42,24 +39,10 @@ def temp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}{TMP_SUFFIX}")
 
 
-def _errno_of(err: BaseException) -> int | None:
-    if isinstance(err, OSError) and err.errno:
-        return err.errno
-    found = _ERRNO_IN_TEXT.search(str(err))
-    return int(found.group(1)) if found else None
-
-
-def _cause(err: BaseException) -> str:
-    code = _errno_of(err)
-    if code is not None:
-        return f"{os.strerror(code).lower()} ({errno.errorcode.get(code, code)})"
-    return " ".join(str(err).split()) or type(err).__name__
-
-
 def storage_error(path: Path, err: BaseException) -> RunFolderError:
     """The one-line error for a failed write of `path`: the file, the cause and how to fix it."""
-    fix = _FIXES.get(_errno_of(err) or 0, f"fix the cause and {_KEPT}")
-    return RunFolderError(f"cannot write {path}: {_cause(err)}; {fix}.")
+    fix = _FIXES.get(errno_of(err) or 0, f"fix the cause and {_KEPT}")
+    return RunFolderError(f"cannot write {path}: {storage_cause(err)}; {fix}.")
 
 
 def file_mode() -> int:
@@ -129,5 +112,5 @@ def check_writable(path: str | Path) -> None:
         os.close(fd)
         os.unlink(name)
     except OSError as err:
-        fix = _FIXES.get(_errno_of(err) or 0, "make it writable or choose another folder")
-        raise RunFolderError(f"{target} is not writable: {_cause(err)}; {fix}.") from err
+        fix = _FIXES.get(errno_of(err) or 0, "make it writable or choose another folder")
+        raise RunFolderError(f"{target} is not writable: {storage_cause(err)}; {fix}.") from err

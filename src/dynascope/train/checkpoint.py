@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
-from dynascope.errors import RunFolderError
+from dynascope.errors import RunFolderError, errno_of, storage_cause
 
 STATE_FILE = "state.safetensors"
 META_FILE = "meta.json"
@@ -30,8 +29,6 @@ _FIXES = {
     errno.ENOTDIR: "a part of the path is a file, not a folder: give a checkpoint_dir that is not inside a file",
     errno.EEXIST: "a part of the path is a file, not a folder: give a checkpoint_dir that is not inside a file",
 }
-# safetensors reports I/O failures as text only: "... No space left on device (os error 28)".
-_ERRNO_IN_TEXT = re.compile(r"os error (\d+)", re.IGNORECASE)
 
 
 def _flatten(tree: Any) -> dict[str, np.ndarray]:
@@ -42,12 +39,8 @@ def _flatten(tree: Any) -> dict[str, np.ndarray]:
 def write_error(path: Path, err: BaseException) -> RunFolderError:
     """The one-line error for a checkpoint file `path` that could not be written: the file, the cause
     (from the OSError, or the errno in a SafetensorError's text) and how to fix it."""
-    code = err.errno if isinstance(err, OSError) and err.errno else None
-    if code is None and (found := _ERRNO_IN_TEXT.search(str(err))):
-        code = int(found.group(1))
-    cause = f"{os.strerror(code).lower()} ({errno.errorcode.get(code, code)})" if code else " ".join(str(err).split())
-    fix = _FIXES.get(code or 0, f"fix the cause, {_RESUME}")
-    return RunFolderError(f"cannot write checkpoint {path}: {cause}; {fix}.")
+    fix = _FIXES.get(errno_of(err) or 0, f"fix the cause, {_RESUME}")
+    return RunFolderError(f"cannot write checkpoint {path}: {storage_cause(err)}; {fix}.")
 
 
 def _atomic_write(path: Path, write: Any) -> None:
