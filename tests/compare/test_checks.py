@@ -57,11 +57,19 @@ def _data(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return rng.normal(size=(6, 10, 3)).astype(np.float32), rng.normal(size=(6, 10, 3)).astype(np.float32)
 
 
-def test_scipy_rsa_of_data_with_a_nan_is_undefined():
+def test_rsa_of_data_with_a_nan_is_refused_where_scipy_is_undefined():
+    # SciPy's RSA of such data is NaN (the reference); ours returned a finite number before, now it refuses.
     x, y = _data()
     x = x.reshape(6, -1).copy()
     x[2, 4] = np.nan
     assert np.isnan(spearmanr(pdist(x, "correlation"), pdist(y.reshape(6, -1), "correlation")).statistic)
+    with pytest.raises(DataError, match="x"):
+        rsa_distance(x, y.reshape(6, -1))
+
+
+def test_an_empty_spectrum_is_refused():
+    with pytest.raises(ShapeError, match="non-empty spectrum"):
+        spectrum_distance(np.zeros(0), np.ones(2))
 
 
 @pytest.mark.parametrize("name", sorted(PAIR_METRICS))

@@ -146,8 +146,3 @@ def test_continuation_of_a_flow_reports_the_euler_maps_stability_and_flags_the_g
     assert branch.flow_map_disagree.sum() >= 5
     (hopf_point,) = branch.bifurcations  # the flow's own bifurcation, at μ = 0
     assert hopf_point.kind == "hopf" and hopf_point.parameter == pytest.approx(0.0, abs=1e-9)
-
-
-def test_a_map_never_disagrees_with_itself():
-    fp = find_fixed_points(lambda p, s, x: 0.5 * s, None, np.zeros(1), np.ones((2, 3)), options=FAST)
-    assert not fp.flow_map_disagree.any() and fp.n_marginal.tolist() == [0] and fp.counts()["stable"] == 1

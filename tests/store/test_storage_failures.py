@@ -184,21 +184,25 @@ def test_out_under_a_file_is_one_line_before_any_work(tmp_path):
 
 
 def test_a_full_disk_while_checkpointing_keeps_finished_work_and_resumes(tmp_path, monkeypatch):
-    real = checkpoint.save
+    # The failure is injected where the disk is written (safetensors' save_file inside checkpoint), so the
+    # message checked is the one a real full disk produces.
+    real = checkpoint.save_file
     saved = []
 
-    def full_after_first_checkpoint(directory, state, meta):
+    def full_after_first_checkpoint(tensors, filename, *args, **kwargs):
         if saved:
             raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
-        real(directory, state, meta)
-        saved.append(meta["step"])
+        real(tensors, filename, *args, **kwargs)
+        saved.append(filename)
 
-    monkeypatch.setattr(checkpoint, "save", full_after_first_checkpoint)
+    monkeypatch.setattr(checkpoint, "save_file", full_after_first_checkpoint)
     with pytest.raises(RunFolderError) as err:
         store.run_sweep(TINY, tmp_path / "r")
-    assert f"cannot write {tmp_path / 'r' / 'checkpoints' / 'vanilla-4'}: no space left on device" in _one_line(err)
-    assert saved == [10]
-    monkeypatch.setattr(checkpoint, "save", real)
+    line = _one_line(err)
+    assert f"cannot write checkpoint {tmp_path / 'r' / 'checkpoints' / 'vanilla-4'}" in line
+    assert "no space left on device (ENOSPC)" in line and "training resumes from the last checkpoint" in line
+    assert len(saved) == 1
+    monkeypatch.setattr(checkpoint, "save_file", real)
     steps = []
     run = store.run_sweep(TINY, tmp_path / "r", resume=True, progress=lambda g, step, losses: steps.append(step))
     assert steps == [20]  # continued from the checkpoint at step 10: the work done before the failure was kept

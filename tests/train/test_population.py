@@ -238,7 +238,8 @@ def test_resume_with_a_different_config_is_refused(key, tmp_path):
         (dict(optimizer="adagrad"), "optimizer must be one of adam, sgd, got 'adagrad'"),
         (dict(batch_size=0), "batch_size must be a positive integer"),
         (dict(seeds=(1, 1, 2)), "seeds must be distinct"),
-        (dict(l2_weight=-0.1), "l2_weight must be a number ≥ 0"),
+        (dict(l2_weight=-0.1), "l2_weight must be a finite number ≥ 0"),
+        (dict(grad_clip=float("nan")), "grad_clip must be a finite number ≥ 0, got nan"),  # NaN < 0 is False
         (dict(momentum=0.9), "unknown training option"),
         (dict(divergence_factor=0.5), "divergence_factor must be a number > 1"),
     ],

@@ -443,6 +443,11 @@ def spectrum_distance(la: np.ndarray, lb: np.ndarray) -> float:
     la, lb = np.asarray(la, np.complex128), np.asarray(lb, np.complex128)
     check_finite(la, "la")
     check_finite(lb, "lb")
+    if la.size == 0 or lb.size == 0:
+        raise ShapeError(
+            f"spectrum_distance needs a non-empty spectrum on each side, got {la.size} and {lb.size} eigenvalues; "
+            "an operator of size 0 has no dynamics to compare."
+        )
     n = max(la.size, lb.size)
     la = np.concatenate([la, np.zeros(n - la.size)])
     lb = np.concatenate([lb, np.zeros(n - lb.size)])

@@ -61,21 +61,7 @@ def coincident(states: np.ndarray, inputs: np.ndarray, weight: np.ndarray) -> tu
     the representatives only: from 1024 seeds a trained network typically has a few dozen."""
     reps, totals = [], []
     for x, u, w in zip(states, inputs, weight):
-        finite = np.all(np.isfinite(x), axis=-1)
-        x = np.where(finite[:, None], x, 0.0)
-        norms = np.linalg.norm(x, axis=-1)
-        group = _input_groups(u)
-        queue = np.flatnonzero(w > 0)
-        r, t = [], []
-        while queue.size:
-            i = queue[0]
-            d = np.linalg.norm(x[queue] - x[i], axis=-1)
-            same = (d <= COINCIDENT_TOL * (1.0 + np.maximum(norms[queue], norms[i]))) & (group[queue] == group[i])
-            same &= finite[queue] & finite[i]  # a non-finite end point stands for itself
-            same[0] = True
-            r.append(i)
-            t.append(w[queue[same]].sum())
-            queue = queue[~same]
+        r, t = _leaders(x, u, w, np.flatnonzero(w > 0), COINCIDENT_TOL)
         reps.append(np.asarray(r, np.int64))
         totals.append(np.asarray(t, np.float64))
     size = compacted_size(max(1, max(len(r) for r in reps)), states.shape[1], 8)
@@ -91,22 +77,32 @@ def unique(p: Points, opts: FixedPointOptions) -> Points:
     keep &= p.weight > 0
     idx = np.flatnonzero(keep)
     idx = idx[np.lexsort((p.q[idx], p.status[idx]))]
-    tol = opts.tolerance("dedup_tol")
-    group = _input_groups(p.inputs)
-    norms = np.linalg.norm(p.states, axis=-1)
-    leaders, weights = [], []
-    while idx.size:
-        i = idx[0]
-        d = np.linalg.norm(p.states[idx] - p.states[i], axis=-1)
-        same = (d <= tol * (1.0 + np.maximum(norms[idx], norms[i]))) & (group[idx] == group[i])
-        same[0] = True  # a NaN end point (kept failure) must still leave the queue
-        leaders.append(i)
-        weights.append(p.weight[idx[same]].sum())
-        idx = idx[~same]
+    leaders, weights = _leaders(p.states, p.inputs, p.weight, idx, opts.tolerance("dedup_tol"))
     sel = np.asarray(leaders, dtype=int)
     return Points(
         p.states[sel], p.inputs[sel], p.q[sel], p.status[sel], np.asarray(weights, dtype=p.weight.dtype), p.step[sel]
     )
+
+
+def _leaders(
+    states: np.ndarray, inputs: np.ndarray, weight: np.ndarray, queue: np.ndarray, tol: float
+) -> tuple[list[int], list[float]]:
+    """Leader clustering of the rows `queue` of `states [K, S]`, in that order: each leader absorbs the
+    rows within tol·(1 + max norm) of it under the same input. Returns the leaders and their clusters'
+    total weights. A non-finite row only ever stands for itself."""
+    group = _input_groups(inputs)
+    norms = np.linalg.norm(states, axis=-1)
+    leaders, totals = [], []
+    while queue.size:
+        i = queue[0]
+        with np.errstate(invalid="ignore", over="ignore"):  # inf − inf in a diverged row: NaN, not a warning
+            d = np.linalg.norm(states[queue] - states[i], axis=-1)
+        same = np.isfinite(d) & (d <= tol * (1.0 + np.maximum(norms[queue], norms[i]))) & (group[queue] == group[i])
+        same[0] = True  # a non-finite row must still leave the queue
+        leaders.append(int(i))
+        totals.append(weight[queue[same]].sum())
+        queue = queue[~same]
+    return leaders, totals
 
 
 def _input_groups(inputs: np.ndarray) -> np.ndarray:

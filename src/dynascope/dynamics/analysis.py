@@ -50,7 +50,7 @@ class AnalysisOptions:
     n_trials: int = 64
     n_seeds: int = 256
     seed_noise: float = 0.05
-    saddle_seeds_per_pair: int = 2
+    saddle_seeds_per_pair: int = FixedPointOptions.saddle_seeds_per_pair
     skeleton_steps: int = 1000
     skeleton_max_steps: int | None = None
     seed: int = 0

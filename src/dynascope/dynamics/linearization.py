@@ -114,16 +114,6 @@ def mode_stability(
     return sign
 
 
-def unstable_modes(eigvals: np.ndarray, continuous: bool, alpha: float, tol: Any = 0.0, singular: Any = None) -> np.ndarray:
-    """Boolean `[..., S]`: the modes that grow under the map that runs (see `mode_stability`)."""
-    return mode_stability(eigvals, continuous, alpha, tol, singular) > 0
-
-
-def stable_modes(eigvals: np.ndarray, continuous: bool, alpha: float, tol: Any = 0.0, singular: Any = None) -> np.ndarray:
-    """Boolean `[..., S]`: the modes that decay under the map that runs (see `mode_stability`)."""
-    return mode_stability(eigvals, continuous, alpha, tol, singular) < 0
-
-
 def flow_map_disagree(
     eigvals: np.ndarray, continuous: bool, alpha: float, tol: Any = 0.0, singular: Any = None
 ) -> np.ndarray:

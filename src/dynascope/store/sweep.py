@@ -12,14 +12,12 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
-from safetensors import SafetensorError
 
 from dynascope import models, tasks
 from dynascope.errors import ConfigError, RunFolderError, check_positive_int
 from dynascope.models import Model, Params
 from dynascope.tasks import Task
 from dynascope.train import Population, TrainOptions, train_population
-from dynascope.store._files import storage_error
 from dynascope.store._lock import busy
 from dynascope.store.run import CONFIG, RunFolder
 
@@ -251,19 +249,17 @@ def _train_groups(
             continue
         model = config.build_model(task, arch, hidden)
         ckpt = run.path / "checkpoints" / group
-        try:
-            pop = train_population(
-                task,
-                model,
-                config.seeds,
-                config.steps,
-                group_key(config.seed, group),
-                checkpoint_dir=ckpt,
-                progress=(lambda step, losses, g=group: progress(g, step, losses)) if progress else None,
-                **config.train.to_dict(),
-            )
-        except (OSError, SafetensorError) as err:  # a checkpoint could not be written
-            raise storage_error(ckpt, err) from err
+        # A checkpoint that cannot be written is a RunFolderError from train.checkpoint itself.
+        pop = train_population(
+            task,
+            model,
+            config.seeds,
+            config.steps,
+            group_key(config.seed, group),
+            checkpoint_dir=ckpt,
+            progress=(lambda step, losses, g=group: progress(g, step, losses)) if progress else None,
+            **config.train.to_dict(),
+        )
         save_population(run, group, pop)
         shutil.rmtree(ckpt, ignore_errors=True)
         if on_group is not None:

@@ -39,7 +39,7 @@ def _conform(value: Any, hint: Any) -> Any:
         # NaN and inf are never a meaningful option (a gain, a time constant, a probability): NaN poisons
         # every network silently, and NaN != NaN made a stored config never equal itself on --resume.
         ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-        return value if ok else _NO
+        return float(value) if ok else _NO  # 2 and 2.0 are one option value (and one fingerprint)
     if hint is str:
         return value if isinstance(value, str) else _NO
     if origin is tuple:

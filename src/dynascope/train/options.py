@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 from dynascope.errors import ConfigError, check_positive_int
@@ -53,10 +54,10 @@ class TrainOptions:
             raise ConfigError(f"learning_rate must be positive, got {self.learning_rate!r}.")
         for name in ("grad_clip", "l2_weight", "l2_activity", "state_noise"):
             v = getattr(self, name)
-            if not isinstance(v, (int, float)) or v < 0:
-                raise ConfigError(f"{name} must be a number ≥ 0, got {v!r}.")
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 <= v < math.inf):
+                raise ConfigError(f"{name} must be a finite number ≥ 0, got {v!r}.")
         f = self.divergence_factor
-        if isinstance(f, bool) or not isinstance(f, (int, float)) or not f > 1:
+        if isinstance(f, bool) or not isinstance(f, (int, float)) or not 1 < f < math.inf:
             raise ConfigError(
                 f"divergence_factor must be a number > 1 (a multiple of the reference loss), got {f!r}; "
                 "the default is 1e6."
