@@ -374,7 +374,7 @@ def test_a_root_reached_on_the_last_allowed_newton_step_counts():
     system = as_system(step)
     with jax.enable_x64(True):
         p, u = {"c": jnp.asarray(c)}, jnp.zeros((64, 1))
-        x = search(system, p, u, jnp.asarray(seeds), steps=3, tol=0.0, population=False)
+        x, _ = search(system, p, u, jnp.asarray(seeds), steps=3, tol=0.0, population=False)
         q, _, correction = measure(system, p, u, x, population=False)
         fp = find_fixed_points(step, p, np.zeros(1), seeds, descent_steps=0, newton_steps=3)
     # every seed's own end state, not only the best of them after de-duplication
@@ -570,3 +570,52 @@ def test_errors_name_the_argument_and_the_fix():
         sample_initial_states(jax.random.key(0), jnp.zeros(3), 2)
     with pytest.raises(ConfigError, match=r"noise_std must be a number ≥ 0"):
         sample_initial_states(jax.random.key(0), jnp.zeros((3, 2)), 2, noise_std=-1.0)
+
+
+def saturating(p, s, x):
+    """s + sech²(s)·(tanh(2s) − s) per coordinate: roots 0 and ±s* (tanh(2s*) = s*), and r → 0 as |s| → ∞
+    with no root out there, so Newton and the minimisation of q walk away from seeds beyond |s| ≈ 2."""
+    return s + (1.0 - jnp.tanh(s) ** 2) * (jnp.tanh(2.0 * s) - s)
+
+
+def test_seeds_that_walk_away_from_the_visited_region_are_stopped_and_counted():
+    s_star = scipy.optimize.brentq(lambda s: np.tanh(2 * s) - s, 0.5, 1.5)
+    rng = np.random.default_rng(7)
+    visited = rng.uniform(-1.0, 1.0, (200, 2))
+    near = np.array(list(itertools.product(np.linspace(-1.2, 1.2, 6), repeat=2)))
+    far = rng.choice([-1.0, 1.0], (16, 2)) * rng.uniform(2.5, 4.0, (16, 2))
+    seeds = np.r_[near, far].astype(np.float32)
+    u = np.zeros(1, np.float32)
+    bounded = find_fixed_points(saturating, None, u, seeds, reachable_states=visited)
+    free = find_fixed_points(saturating, None, u, seeds, reachable_states=visited, search_margin=None)
+    truth = np.array(list(itertools.product([-s_star, 0.0, s_star], repeat=2)))
+    for fp in (bounded, free):
+        assert fp.converged.all() and len(fp) == 9
+        got = fp.states[np.lexsort(np.round(fp.states, 6).T)]
+        np.testing.assert_allclose(got, truth[np.lexsort(np.round(truth, 6).T)], atol=1e-10)
+        # index = number of coordinates at the unstable root 0 (F'(0) = 2, F'(±s*) = 1 − sech²(s*)(1 − 2sech²(2s*)))
+        assert collections.Counter(fp.n_unstable.tolist()) == {0: 4, 1: 4, 2: 1}
+    assert bounded.n_escaped >= 16 and bounded.n_failed == 0  # every far seed walks off and is stopped
+    assert free.n_escaped == 0 and free.n_failed >= 16  # the same seeds, unbounded, fail after the whole budget
+    assert bounded.n_seeds == free.n_seeds
+    stacked = find_fixed_points_population(saturating, {"w": jnp.zeros((2, 1))}, u, seeds,
+                                           reachable_states=np.stack([visited, visited]))
+    assert [(len(f), f.n_escaped, f.n_failed) for f in stacked] == [(9, bounded.n_escaped, 0)] * 2
+
+
+def test_a_root_far_outside_the_visited_region_needs_search_margin_none():
+    # The root at 50 lies 49 box widths from the visited states [0, 1]: the default search region (the box
+    # widened by a quarter of its width, or that far around the seed) stops the seed at 49 on its way there.
+    visited = np.linspace(0.0, 1.0, 11)[:, None]
+    seeds = np.array([[0.2], [0.9], [49.0]], np.float32)
+    opts = dict(continuous=True, alpha=0.01, reachable_states=visited, saddle_seeds_per_pair=0)
+    bounded = find_fixed_points(three_roots, None, np.zeros(1, np.float32), seeds, **opts)
+    free = find_fixed_points(three_roots, None, np.zeros(1, np.float32), seeds, search_margin=None, **opts)
+    np.testing.assert_allclose(np.sort(bounded.states[:, 0]), [0.0, 1.0], atol=1e-10)
+    assert bounded.n_escaped == 1 and not bounded.outside_reachable.any()
+    np.testing.assert_allclose(np.sort(free.states[:, 0]), [0.0, 1.0, 50.0], atol=1e-10)
+    assert free.n_escaped == 0 and free.outside_reachable.sum() == 1
+    with pytest.raises(ConfigError, match=r"search_margin must be None .* got 0"):
+        find_fixed_points(three_roots, None, np.zeros(1), seeds, search_margin=0, **opts)
+    with pytest.raises(ConfigError, match=r"search_margin .* got nan"):
+        find_fixed_points(three_roots, None, np.zeros(1), seeds, search_margin=float("nan"), **opts)

@@ -43,6 +43,12 @@ class FixedPointOptions:
     saddle_neighbours: in that round pair each stable point with this many nearest ones (None: all).
     reachable_margin: a point is `outside_reachable` when it lies outside the box of `reachable_states`
         widened by this fraction of the box's width on every side.
+    search_margin: with `reachable_states`, a seed is stopped as soon as phase 1 takes it out of its search
+        region — the reachable box widened on every side by search_margin times the box's largest side, or
+        that far around the seed itself where that reaches further — and it returns no point; such seeds
+        are counted in `n_escaped`. Fixed points lie where the network goes, and seeds drifting away from
+        it (towards saturation, where F(s) ≈ s and q decays without a minimum) would otherwise pay the whole
+        iteration budget for nothing. None: no region (every seed runs to the end).
     chunk_size: networks per compiled call of `find_fixed_points_population` (None: as many as keep
         the batched Hessians, n·K·S² entries, within 2^27 — 1 GiB in float64).
     """
@@ -60,6 +66,7 @@ class FixedPointOptions:
     saddle_seeds_per_pair: int = 2
     saddle_neighbours: int | None = None
     reachable_margin: float = 0.1
+    search_margin: float | None = 0.25
     chunk_size: int | None = None
 
     def tolerance(self, name: str) -> float:
@@ -93,6 +100,9 @@ class FixedPointOptions:
         m = self.reachable_margin
         if isinstance(m, bool) or not isinstance(m, (int, float)) or not m >= 0:
             raise ConfigError(f"reachable_margin must be a number ≥ 0, got {m!r}.")
+        m = self.search_margin
+        if m is not None and (isinstance(m, bool) or not isinstance(m, (int, float)) or not 0 < m < float("inf")):
+            raise ConfigError(f"search_margin must be None (no search region) or a finite number > 0, got {m!r}.")
 
 
 def make_options(options: FixedPointOptions | None, overrides: dict[str, Any]) -> FixedPointOptions:

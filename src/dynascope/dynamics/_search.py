@@ -8,7 +8,9 @@ or Newton's last iterate, whichever has the lower q, with damped Newton on q its
 minima of q, including those with q > 0 (slow points, ghosts). Every function works on a batch of K
 points (and, with `population=True`, on a stack of n networks via vmap); each point stops on its own
 criterion, and a few iterations at a time the points still going are gathered into a smaller batch, so
-the few that need a hundred iterations do not make all of them pay for a hundred.
+the few that need a hundred iterations do not make all of them pay for a hundred. A point may be given a
+search region (a box): it stops as soon as it leaves it, so seeds that walk away from the states a
+network visits (towards saturation, where q decays with no minimum) do not pay the whole budget.
 """
 
 from __future__ import annotations
@@ -94,9 +96,14 @@ def _root_begin(x0: jax.Array) -> tuple:
     return (jnp.asarray(0, jnp.int32), x0, one, jnp.zeros_like(x0), one, jnp.asarray(False), jnp.asarray(False))
 
 
-def _root_active(carry: tuple, steps: jax.Array) -> jax.Array:
-    i, _, lam, _, _, _, done = carry
-    return (i < steps) & ~done & (lam >= _NEWTON_LAM_MIN)
+def _inside(x: jax.Array, region: jax.Array) -> jax.Array:
+    """Whether x [S] lies in the search region `region [2, S]` (lower and upper bounds, ±inf for none)."""
+    return jnp.all((x >= region[0]) & (x <= region[1]))
+
+
+def _root_active(carry: tuple, steps: jax.Array, region: jax.Array) -> jax.Array:
+    i, x, lam, _, _, _, done = carry
+    return (i < steps) & ~done & (lam >= _NEWTON_LAM_MIN) & _inside(x, region)
 
 
 def _root_iteration(system: System, params: Any, x0: jax.Array, u: jax.Array, tol: jax.Array, carry: tuple) -> tuple:
@@ -134,9 +141,9 @@ def _minimize_begin(system: System, params: Any, x0: jax.Array, u: jax.Array, li
     return jnp.asarray(0, jnp.int32), x0, _q(system, params, x0, u), lam0, limit
 
 
-def _minimize_active(carry: tuple, tol: jax.Array) -> jax.Array:
+def _minimize_active(carry: tuple, tol: jax.Array, region: jax.Array) -> jax.Array:
     i, x, qx, lam, limit = carry
-    return (i < limit) & (lam < _LAM_MAX) & (qx > zero_floor(x)) & (qx >= tol)
+    return (i < limit) & (lam < _LAM_MAX) & (qx > zero_floor(x)) & (qx >= tol) & _inside(x, region)
 
 
 def _minimize_iteration(system: System, params: Any, u: jax.Array, carry: tuple) -> tuple:
@@ -159,14 +166,14 @@ def _minimize_iteration(system: System, params: Any, u: jax.Array, carry: tuple)
 
 def _advance_point(
     system: System, stage: str, until: jax.Array, steps: jax.Array, tol: jax.Array,
-    params: Any, x0: jax.Array, u: jax.Array, carry: tuple,
+    params: Any, x0: jax.Array, u: jax.Array, region: jax.Array, carry: tuple,
 ) -> tuple:
     """Iterate `stage` at one point while it is active and its iteration count is below `until`."""
     if stage == "root":
-        active = functools.partial(_root_active, steps=steps)
+        active = functools.partial(_root_active, steps=steps, region=region)
         body = functools.partial(_root_iteration, system, params, x0, u, tol)
     else:
-        active = functools.partial(_minimize_active, tol=tol)
+        active = functools.partial(_minimize_active, tol=tol, region=region)
         body = functools.partial(_minimize_iteration, system, params, u)
     return jax.lax.while_loop(lambda c: active(c) & (c[0] < until), body, carry)
 
@@ -184,21 +191,26 @@ def _over_points(fn: Callable, population: bool) -> Callable:
 
 @functools.partial(jax.jit, static_argnames=("system", "stage", "population"))
 def _advance(
-    system: System, stage: str, params: Any, x0: jax.Array, u: jax.Array, carry: tuple, idx: jax.Array,
-    until: jax.Array, steps: jax.Array, tol: jax.Array, *, population: bool,
+    system: System, stage: str, params: Any, x0: jax.Array, u: jax.Array, region: jax.Array, carry: tuple,
+    idx: jax.Array, until: jax.Array, steps: jax.Array, tol: jax.Array, *, population: bool,
 ) -> tuple[tuple, jax.Array]:
     """Advance the points `idx [n, B]` of every network (repeats allowed) up to iteration `until`; returns
     the whole carry with theirs replaced and which points [n, K] are still active."""
     rows = jnp.arange(idx.shape[0])[:, None]
-    sub = jax.tree.map(lambda a: a[rows, idx], (x0, u, carry))
+    sub = jax.tree.map(lambda a: a[rows, idx], (x0, u, region, carry))
     point = functools.partial(_advance_point, system, stage, until, steps, tol)
     out = _over_points(point, population)(params, *sub)
     carry = jax.tree.map(lambda a, b: a.at[rows, idx].set(b), carry, out)
+    return carry, _still_active(stage, carry, region, steps, tol)
+
+
+def _still_active(stage: str, carry: tuple, region: jax.Array, steps: jax.Array, tol: jax.Array) -> jax.Array:
+    """Which points [n, K] of `stage` are still going."""
     if stage == "root":
-        active = jax.vmap(jax.vmap(functools.partial(_root_active, steps=steps)))(carry)
+        active = functools.partial(_root_active, steps=steps)
     else:
-        active = jax.vmap(jax.vmap(functools.partial(_minimize_active, tol=tol)))(carry)
-    return carry, active
+        active = functools.partial(_minimize_active, tol=tol)
+    return jax.vmap(jax.vmap(lambda c, b: active(c, region=b)))(carry, region)
 
 
 def _subset_size(count: int, k: int, n: int, n_state: int) -> int:
@@ -210,8 +222,8 @@ def _subset_size(count: int, k: int, n: int, n_state: int) -> int:
 
 
 def _drive(
-    system: System, stage: str, params: Any, x0: jax.Array, u: jax.Array, carry: tuple, active: np.ndarray,
-    steps: jax.Array, tol: jax.Array, population: bool,
+    system: System, stage: str, params: Any, x0: jax.Array, u: jax.Array, region: jax.Array, carry: tuple,
+    active: np.ndarray, steps: jax.Array, tol: jax.Array, population: bool,
 ) -> tuple:
     """Run `stage` to the end at every point: _ROUND iterations at a time, each time on the points still
     active only. Under vmap a loop runs as long as its slowest point, so without this the one point in a
@@ -223,40 +235,42 @@ def _drive(
         size = _subset_size(int(active.sum(axis=1).max()), k, x0.shape[0], x0.shape[2])
         idx = compacted_rows(active, size)  # an inactive point (a network with none active) runs no iteration
         carry, still = _advance(
-            system, stage, params, x0, u, carry, jnp.asarray(idx, jnp.int32), jnp.asarray(until, jnp.int32),
-            steps, tol, population=population,
+            system, stage, params, x0, u, region, carry, jnp.asarray(idx, jnp.int32),
+            jnp.asarray(until, jnp.int32), steps, tol, population=population,
         )
         active = np.asarray(still)
     return carry
 
 
 @jax.jit
-def _root_start(x0: jax.Array, steps: jax.Array) -> tuple:
+def _root_start(x0: jax.Array, region: jax.Array, steps: jax.Array) -> tuple:
     """The carry of Newton on r at every point of x0 [n, K, S], and who is active."""
     carry = jax.vmap(jax.vmap(_root_begin))(x0)
-    return carry, jax.vmap(jax.vmap(functools.partial(_root_active, steps=steps)))(carry)
+    return carry, _still_active("root", carry, region, steps, jnp.zeros((), x0.dtype))
 
 
 @functools.partial(jax.jit, static_argnames=("system", "population"))
 def _minimize_start(
-    system: System, params: Any, x0: jax.Array, u: jax.Array, root: tuple, steps: jax.Array, tol: jax.Array,
-    *, population: bool,
+    system: System, params: Any, x0: jax.Array, u: jax.Array, region: jax.Array, root: tuple, steps: jax.Array,
+    tol: jax.Array, *, population: bool,
 ) -> tuple:
     """The end of Newton on r (last iterate [n, K, S], whether it is a root [n, K]) and the carry of LM on
     q from x0 for the points that are not (the others get no iterations), with who is active."""
 
-    def one(params: Any, x0: jax.Array, u: jax.Array, x: jax.Array, done: jax.Array) -> tuple:
+    def one(params: Any, x0: jax.Array, u: jax.Array, region: jax.Array, x: jax.Array, done: jax.Array) -> tuple:
         # The last accepted step is checked here, by the loop's own test (which runs at the start of an
         # iteration): a point whose last allowed step reached a root to rounding is rooted too.
         r, _, _, dx = _linearize(system, params, x, u)
         rooted = done | _at_root(x, 0.5 * jnp.sum(r * r), _norm(dx), tol)
         # LM starts where q is lower: Newton's last iterate (inside the leash) usually got most of the way
         # from a far seed, and restarting from s₀ made LM redo it (twice the LM iterations from noisy seeds).
-        start = jnp.where(0.5 * jnp.sum(r * r) < _q(system, params, x0, u), x, x0)
+        # An iterate that left the search region is no start.
+        lower = (0.5 * jnp.sum(r * r) < _q(system, params, x0, u)) & _inside(x, region)
+        start = jnp.where(lower, x, x0)
         return rooted, _minimize_begin(system, params, start, u, jnp.where(rooted, 0, steps))
 
-    rooted, carry = _over_points(one, population)(params, x0, u, root[1], root[6])
-    return rooted, carry, jax.vmap(jax.vmap(functools.partial(_minimize_active, tol=tol)))(carry)
+    rooted, carry = _over_points(one, population)(params, x0, u, region, root[1], root[6])
+    return rooted, carry, _still_active("minimize", carry, region, steps, tol)
 
 
 def _measure_point(system: System, params: Any, x: jax.Array, u: jax.Array) -> tuple[jax.Array, ...]:
@@ -281,8 +295,9 @@ def _measure(system: System, params: Any, u: jax.Array, x: jax.Array, *, populat
 
 
 def search(
-    system: System, params: Any, inputs: jax.Array, x0: jax.Array, *, steps: int, tol: float, population: bool
-) -> jax.Array:
+    system: System, params: Any, inputs: jax.Array, x0: jax.Array, *, steps: int, tol: float, population: bool,
+    region: np.ndarray | None = None,
+) -> tuple[jax.Array, np.ndarray]:
     """Fixed or slow point reached from every row of `x0 [(n,) K, S]` under `inputs [(n,) K, I]`.
 
     1. Newton on r = F(s) − s with error-oriented damping: δ = −J_r⁻¹ r, and a damping factor λ accepted
@@ -293,21 +308,32 @@ def search(
     2. If that reaches no root within `steps` iterations, inside the leash of radius 1 + ‖s₀‖, or before
        λ < 1e-6: Levenberg–Marquardt on q from s₀ or Newton's last iterate, whichever has the lower q, solving (H + λ·‖H‖_F/√S·I) δ = −∇q with the exact
        Hessian H = J_rᵀJ_r + Σ r_i ∇²r_i, which converges quadratically to minima of q with q > 0 too.
-    Either stops once q < `tol`. Returns the end states `[(n,) K, S]` (see `measure`). Every point stops on
-    its own criterion, and the ones still going run on without the others (a few compiled batch sizes),
-    so the cost follows the iterations each point needs.
+    Either stops once q < `tol`, and a point stops as soon as it leaves its search region `region
+    [(n,) K, 2, S]` (lower and upper bounds per coordinate; None: unbounded). Returns the end states
+    `[(n,) K, S]` (see `measure`) and which of them left their region `[(n,) K]` (host). Every point stops
+    on its own criterion, and the ones still going run on without the others (a few compiled batch
+    sizes), so the cost follows the iterations each point needs.
     References: Deuflhard 2004 (Newton Methods for Nonlinear Problems, §3.3, NLEQ-ERR); Levenberg 1944;
     Marquardt 1963; Sussillo & Barak 2013.
     """
     # steps and tol are traced, so both phases and every budget share the compiled programs of a dtype.
     steps_, tol_ = jnp.asarray(steps, jnp.int32), jnp.asarray(tol, x0.dtype)
     x0_, u_ = (x0, inputs) if population else (x0[None], inputs[None])
-    carry, active = _root_start(x0_, steps_)
-    root = _drive(system, "root", params, x0_, u_, carry, np.asarray(active), steps_, tol_, population)
-    rooted, carry, active = _minimize_start(system, params, x0_, u_, root, steps_, tol_, population=population)
-    minimum = _drive(system, "minimize", params, x0_, u_, carry, np.asarray(active), steps_, tol_, population)
+    if region is None:
+        bound = jnp.asarray(np.inf, x0_.dtype)
+        box = jnp.broadcast_to(jnp.stack([-bound, bound])[:, None], (2, x0_.shape[-1]))
+        region_ = jnp.broadcast_to(box, x0_.shape[:2] + box.shape)
+    else:
+        region_ = jnp.asarray(region if population else region[None], x0_.dtype)
+    carry, active = _root_start(x0_, region_, steps_)
+    root = _drive(system, "root", params, x0_, u_, region_, carry, np.asarray(active), steps_, tol_, population)
+    rooted, carry, active = _minimize_start(
+        system, params, x0_, u_, region_, root, steps_, tol_, population=population
+    )
+    minimum = _drive(system, "minimize", params, x0_, u_, region_, carry, np.asarray(active), steps_, tol_, population)
     x = jnp.where(rooted[..., None], root[1], minimum[1])
-    return x if population else x[0]
+    left = np.asarray(~jax.vmap(jax.vmap(_inside))(x, region_))
+    return (x, left) if population else (x[0], left[0])
 
 
 def measure(

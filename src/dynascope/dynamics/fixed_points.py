@@ -39,7 +39,7 @@ _DATA_FIELDS = (
     "states", "inputs", "q", "speed", "eigvals", "n_unstable", "n_marginal", "is_stable", "flow_map_disagree",
     "converged", "status", "n_found", "outside_reachable", "newton_step",
 )
-_META_FIELDS = ("continuous", "alpha", "n_seeds", "n_failed")
+_META_FIELDS = ("continuous", "alpha", "n_seeds", "n_failed", "n_escaped")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -60,8 +60,9 @@ class FixedPoints:
     seeds ended at the point (a rough basin size); outside_reachable [K] the point lies outside the
     region of `reachable_states` (False everywhere when none were given); newton_step [K] = ‖J_r⁻¹ r‖
     with J_r = ∂F/∂s − I, the distance to a root the linearization predicts (~0 at a located fixed
-    point, large or inf at a slow point or on a nearly flat set). n_seeds / n_failed count the initial
-    states and those whose search failed (dropped unless `keep_failed`).
+    point, large or inf at a slow point or on a nearly flat set). n_seeds / n_failed / n_escaped count the
+    initial states, those whose search failed (dropped unless `keep_failed`) and those stopped because
+    they left the search region around the reachable states (see `FixedPointOptions.search_margin`).
     """
 
     states: np.ndarray
@@ -82,6 +83,7 @@ class FixedPoints:
     alpha: float = 1.0
     n_seeds: int = 0
     n_failed: int = 0
+    n_escaped: int = 0
 
     def __len__(self) -> int:
         return int(self.states.shape[0])
@@ -261,22 +263,47 @@ def _find(
 ) -> list[FixedPoints]:
     """x0 [n,K,S], u [n,K,I] (n = 1 unless `population`) -> one FixedPoints per network."""
     weight = np.ones(x0.shape[:2])
-    cands = _classify_endpoints(system, params, u, x0, weight, opts, population)
-    n_seeds = [int(x0.shape[1])] * x0.shape[0]
-    n_failed = [_failed(c) for c in cands]
+    cands, n_escaped = _classify_endpoints(system, params, u, x0, weight, _region(x0, boxes, opts), opts, population)
+    counts = {
+        "n_seeds": [int(x0.shape[1])] * x0.shape[0],
+        "n_failed": [_failed(c) for c in cands],
+        "n_escaped": n_escaped,
+    }
     rows = _distinct(system, params, cands, opts, population)
-    results = _assemble(system, params, rows, boxes, opts, population, n_seeds, n_failed)
+    results = _assemble(system, params, rows, boxes, opts, population, counts)
     if opts.saddle_seeds_per_pair:
         seeds = _saddle_round(results, opts, x0.shape[1])
         if seeds is not None:
             s, su, sw = seeds
-            new = _classify_endpoints(system, params, su, s, sw, opts, population)
-            n_seeds = [a + int(w.sum()) for a, w in zip(n_seeds, sw)]
-            n_failed = [a + _failed(c) for a, c in zip(n_failed, new)]
+            new, escaped = _classify_endpoints(system, params, su, s, sw, _region(s, boxes, opts), opts, population)
+            counts = {
+                "n_seeds": [a + int(w.sum()) for a, w in zip(counts["n_seeds"], sw)],
+                "n_failed": [a + _failed(c) for a, c in zip(counts["n_failed"], new)],
+                "n_escaped": [a + e for a, e in zip(counts["n_escaped"], escaped)],
+            }
             both = [Points(*map(np.concatenate, zip(r, c))) for r, c in zip(rows, new)]
             rows = _distinct(system, params, both, opts, population)
-            results = _assemble(system, params, rows, boxes, opts, population, n_seeds, n_failed)
+            results = _assemble(system, params, rows, boxes, opts, population, counts)
     return results
+
+
+def _region(x0: np.ndarray, boxes: list, opts: FixedPointOptions) -> np.ndarray | None:
+    """The search region of every seed of x0 [n,K,S] -> bounds [n,K,2,S] (None when no network has a box):
+    the network's reachable box widened on every side by search_margin times its largest side, stretched
+    per coordinate to reach that far around the seed itself too (a noisy seed may start outside the box).
+    A network without a box has an unbounded region."""
+    if opts.search_margin is None or all(b is None for b in boxes):
+        return None
+    region = np.empty(x0.shape[:2] + (2,) + x0.shape[2:])
+    for i, b in enumerate(boxes):
+        if b is None:
+            region[i, :, 0], region[i, :, 1] = -np.inf, np.inf
+            continue
+        lo, hi = b
+        reach = opts.search_margin * float(np.max(hi - lo))
+        region[i, :, 0] = np.minimum(lo - reach, x0[i] - reach)
+        region[i, :, 1] = np.maximum(hi + reach, x0[i] + reach)
+    return region
 
 
 def _distinct(system: System, params: Any, points: list[Points], opts: FixedPointOptions, population: bool) -> list[Points]:
@@ -294,10 +321,13 @@ def _classify_endpoints(
     u: np.ndarray,
     x0: np.ndarray,
     weight: np.ndarray,
+    region: np.ndarray | None,
     opts: FixedPointOptions,
     population: bool,
-) -> list[Points]:
-    """Run both phases from x0 [n,K,S] and classify every end point; one Points per network.
+) -> tuple[list[Points], list[int]]:
+    """Run both phases from x0 [n,K,S] (phase 1 inside `region [n,K,2,S]`) and classify every end point;
+    one Points per network, and how many seeds (by weight) left their region per network (they get no
+    phase 2 and no point).
 
     CONVERGED needs q < q_tol and either a Newton correction within dedup_tol (Deuflhard's error-oriented
     termination: the root is located to the tolerance the points are told apart by) or q zero to working
@@ -306,11 +336,17 @@ def _classify_endpoints(
     everywhere in it. SLOW: not converged, at a minimum of q (∇²q positive definite, the Newton step on q
     within slow_tol·(1 + ‖s‖)). FAILED: neither."""
     n_state = x0.shape[2]
+    if region is None:
+        region = np.broadcast_to(np.array([-np.inf, np.inf])[:, None], x0.shape[:2] + (2, n_state))
     if population:
         chunk = chunk_networks(x0.shape[1] * n_state * n_state, opts.chunk_size)
-        (x1,) = map_chunks(lambda p, uu, xx: (_phase_one(system, p, uu, xx, opts, True),), params, (u, x0), chunk)
+        x1, left = map_chunks(
+            lambda p, uu, xx, rr: _phase_one(system, p, uu, xx, rr, opts, True), params, (u, x0, region), chunk
+        )
     else:
-        x1 = _phase_one(system, params, u[0], x0[0], opts, False)[None]
+        x1, left = (a[None] for a in _phase_one(system, params, u[0], x0[0], region[0], opts, False))
+    escaped = [int(round(w[out].sum())) for w, out in zip(weight, left)]
+    weight = np.where(left, 0.0, weight)
     # Seeds that phase 1 took to one point share its polish and measurement (which cost an S×S
     # factorization or Hessian each): one representative per group, carrying the group's weight.
     rep, weight = coincident(x1, u, weight)
@@ -328,15 +364,19 @@ def _classify_endpoints(
     status = np.where(
         converged, Status.CONVERGED, np.where(finite & at_minimum, Status.SLOW, Status.FAILED)
     ).astype(np.int8)
-    return [Points(x[i], np.asarray(u[i], x.dtype), q[i], status[i], weight[i], step[i]) for i in range(x.shape[0])]
+    points = [Points(x[i], np.asarray(u[i], x.dtype), q[i], status[i], weight[i], step[i]) for i in range(x.shape[0])]
+    return points, escaped
 
 
 def _phase_one(
-    system: System, params: Any, u: np.ndarray, x0: np.ndarray, opts: FixedPointOptions, population: bool
-) -> np.ndarray:
-    """Phase 1, in the working precision, from x0 [(n,) K, S] -> host end states [(n,) K, S]."""
+    system: System, params: Any, u: np.ndarray, x0: np.ndarray, region: np.ndarray, opts: FixedPointOptions,
+    population: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Phase 1, in the working precision, from x0 [(n,) K, S] inside `region [(n,) K, 2, S]` -> host end
+    states [(n,) K, S] and which seeds left their region [(n,) K] (Adam runs unbounded)."""
     dtype = float_dtype(params, x0)
     u1, x = jnp.asarray(u, dtype), jnp.asarray(x0, dtype)
+    left = np.zeros(x0.shape[:-1], bool)
     if opts.descent == "adam":
         x = adam(
             system, params, u1, x, steps=opts.descent_steps, learning_rate=float(opts.learning_rate),
@@ -344,8 +384,8 @@ def _phase_one(
         )
     elif opts.descent_steps:
         steps, tol = opts.descent_steps, float(opts.descent_tol)
-        x = search(system, params, u1, x, steps=steps, tol=tol, population=population)
-    return np.asarray(x)
+        x, left = search(system, params, u1, x, steps=steps, tol=tol, population=population, region=region)
+    return np.asarray(x), left
 
 
 def _phase_two(
@@ -356,7 +396,7 @@ def _phase_two(
     with x64_scope(opts.float64):
         d = np.float64 if opts.float64 else dtype
         p, u2 = cast(params, d), jnp.asarray(u, d)
-        x = search(system, p, u2, jnp.asarray(x1, d), steps=opts.newton_steps, tol=0.0, population=population)
+        x, _ = search(system, p, u2, jnp.asarray(x1, d), steps=opts.newton_steps, tol=0.0, population=population)
         return (np.asarray(x), *measure(system, p, u2, x, population=population))
 
 
@@ -367,8 +407,7 @@ def _assemble(
     boxes: list,
     opts: FixedPointOptions,
     population: bool,
-    n_seeds: list[int],
-    n_failed: list[int],
+    counts: dict[str, list[int]],
 ) -> list[FixedPoints]:
     """Linearize every network's unique points in one compiled call and build the FixedPoints."""
     sizes = [r.states.shape[0] for r in rows]
@@ -400,7 +439,7 @@ def _assemble(
                 flow_map_disagree=flow_map_disagree(w, system.continuous, system.alpha, tol, slow),
                 converged=r.status == Status.CONVERGED, status=r.status,
                 n_found=np.rint(r.weight).astype(np.int64), outside_reachable=outside, newton_step=r.step,
-                continuous=system.continuous, alpha=system.alpha, n_seeds=n_seeds[i], n_failed=n_failed[i],
+                continuous=system.continuous, alpha=system.alpha, **{name: c[i] for name, c in counts.items()},
             )
         )
     return out
