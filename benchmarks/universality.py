@@ -19,7 +19,7 @@ from pathlib import Path
 
 import jax
 
-from dynascope import compare, store
+from dynascope import compare, pipeline, store
 from dynascope.dynamics.analysis import AnalysisOptions, analyze_run
 from dynascope.store import SweepConfig
 from dynascope.train import TrainOptions
@@ -54,7 +54,7 @@ def main() -> None:
     analyze_run(run, AnalysisOptions(n_seeds=256))
     seconds["analyze"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    result = compare.study(run)
+    result = pipeline.study(run)
     seconds["compare"] = time.perf_counter() - t0
 
     n, trained = run.sql("select count(*), sum(trained::int) from networks").fetchall()[0]
@@ -70,7 +70,7 @@ def main() -> None:
     print(f"\nchance accuracy (most common architecture): {chance:.2f}\n")
     print("| metric | " + " | ".join(QUANTITIES) + " |")
     print("|---" * (len(QUANTITIES) + 1) + "|")
-    for metric in compare.METRICS:
+    for metric in pipeline.METRICS:
         if metric in values:
             cells = [f"{values[metric][q]:.3g}" if q in values[metric] else "" for q in QUANTITIES]
             print(f"| {metric} | " + " | ".join(cells) + " |")

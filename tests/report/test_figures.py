@@ -228,6 +228,6 @@ def test_interactive_figures_are_labelled_in_safe_colours(run, vanilla_view):
 
 def test_every_study_metric_says_what_it_measures_and_its_unit():
     """A metric added to the study gets a description and unit too, not the generic fallback."""
-    from dynascope.compare import METRICS
+    from dynascope.pipeline import METRICS
 
     assert set(figures.METRIC_UNITS) == set(METRICS)

@@ -26,7 +26,7 @@ def summary_table(run, title: str):
     for metric, quantity, value in rows:
         values.setdefault(metric, {})[quantity] = value
     chance = next((v.get("chance accuracy") for v in values.values() if "chance accuracy" in v), None)
-    from dynascope.compare import METRICS
+    from dynascope.pipeline import METRICS
 
     order = sorted(values, key=lambda m: METRICS.index(m) if m in METRICS else len(METRICS))
     out = [[m] + [values[m].get(q, "") for q, _ in SHOWN] for m in order]
@@ -36,7 +36,7 @@ def summary_table(run, title: str):
 
 def compare(run_path: Path, metrics: tuple[str, ...] | None, n_trials: int, include_untrained: bool, force: bool) -> None:
     """Run the population study with a progress bar, then print the summary table."""
-    from dynascope.compare import METRICS, StudyOptions, study
+    from dynascope.pipeline import METRICS, StudyOptions, study
     from dynascope.store import open as open_run
 
     options = StudyOptions(metrics=metrics or METRICS, n_trials=n_trials, trained_only=not include_untrained)

@@ -42,7 +42,6 @@ from dynascope.compare.population import (
     nearest_neighbour_accuracy,
     within_between,
 )
-from dynascope.compare.study import METRICS, MetricResult, Study, StudyOptions, study
 from dynascope.compare.topology import index_counts, isomorphism_classes, signature_distance, topology_class, topology_distance
 
 __all__ = [
@@ -64,8 +63,6 @@ __all__ = [
     "FewSamplesWarning",
     "index_counts",
     "isomorphism_classes",
-    "MetricResult",
-    "METRICS",
     "MIN_SAMPLES_PER_UNIT",
     "modal_share",
     "nearest_neighbour_accuracy",
@@ -82,9 +79,6 @@ __all__ = [
     "signature_distance",
     "similarity_transform_distance",
     "stack_padded",
-    "study",
-    "Study",
-    "StudyOptions",
     "svcca_distance",
     "svcca_similarity",
     "topology_class",

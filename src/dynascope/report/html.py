@@ -332,7 +332,7 @@ HEADLINE = (
 
 def _ordered(metrics: set[str]) -> list[str]:
     """Metrics in the study's order (geometry, dynamics, topology), unknown ones last by name."""
-    from dynascope.compare import METRICS
+    from dynascope.pipeline import METRICS
 
     return sorted(metrics, key=lambda m: (METRICS.index(m) if m in METRICS else len(METRICS), m))
 

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from dynascope import store
 from dynascope.cli import app
-from dynascope.compare import METRICS, StudyOptions, dmd_operator, eigenvalue_wasserstein, study, topology_class
+from dynascope.compare import dmd_operator, eigenvalue_wasserstein, topology_class
+from dynascope.pipeline import METRICS, StudyOptions, study
 from dynascope.errors import ConfigError, UnknownNameError
 from dynascope.store import SweepConfig
 from dynascope.train import TrainOptions
@@ -120,7 +121,7 @@ def test_summary_is_the_distance_matrix_read_by_hand(run):
 
 
 def test_between_within_when_every_within_distance_is_zero():
-    from dynascope.compare.study import summarise
+    from dynascope.pipeline.study import summarise
 
     archs = ["gru", "gru", "lstm", "lstm"]
     one_solution = summarise(np.zeros((4, 4)), archs, np.zeros(4, int))
@@ -220,7 +221,7 @@ def _flag_diverged(run, network: str) -> None:
 def test_diverged_nan_and_exploded_networks_are_skipped_with_the_reason_and_never_scored(run, monkeypatch):
     import importlib
 
-    study_module = importlib.import_module("dynascope.compare.study")  # the package exports study() by that name
+    study_module = importlib.import_module("dynascope.pipeline.study")  # the package exports study() by that name
 
     ids = [n for (n,) in run.sql("select network from networks order by network").fetchall()]
     diverged, nan, exploded = ids[0], ids[3], ids[4]
@@ -260,7 +261,7 @@ def test_diverged_nan_and_exploded_networks_are_skipped_with_the_reason_and_neve
 
 
 def test_the_state_check_by_hand():
-    from dynascope.compare.study import MAX_ABS_STATE, unusable
+    from dynascope.pipeline.study import MAX_ABS_STATE, unusable
 
     ok = np.zeros((2, 3, 4), np.float32)
     assert unusable(ok) is None
