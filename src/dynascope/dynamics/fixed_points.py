@@ -338,13 +338,17 @@ def _classify_endpoints(
     n_state = x0.shape[2]
     if region is None:
         region = np.broadcast_to(np.array([-np.inf, np.inf])[:, None], x0.shape[:2] + (2, n_state))
+    # Rows of weight 0 are padding (the saddle round pads its few seeds to the first round's batch, whose
+    # programs are compiled): they run no iteration, so the batch shrinks to the real seeds at once.
+    skip = weight <= 0
     if population:
         chunk = chunk_networks(x0.shape[1] * n_state * n_state, opts.chunk_size)
         x1, left = map_chunks(
-            lambda p, uu, xx, rr: _phase_one(system, p, uu, xx, rr, opts, True), params, (u, x0, region), chunk
+            lambda p, uu, xx, rr, sk: _phase_one(system, p, uu, xx, rr, sk, opts, True),
+            params, (u, x0, region, skip), chunk,
         )
     else:
-        x1, left = (a[None] for a in _phase_one(system, params, u[0], x0[0], region[0], opts, False))
+        x1, left = (a[None] for a in _phase_one(system, params, u[0], x0[0], region[0], skip[0], opts, False))
     escaped = [int(round(w[out].sum())) for w, out in zip(weight, left)]
     weight = np.where(left, 0.0, weight)
     # Seeds that phase 1 took to one point share its polish and measurement (which cost an S×S
@@ -369,11 +373,12 @@ def _classify_endpoints(
 
 
 def _phase_one(
-    system: System, params: Any, u: np.ndarray, x0: np.ndarray, region: np.ndarray, opts: FixedPointOptions,
-    population: bool,
+    system: System, params: Any, u: np.ndarray, x0: np.ndarray, region: np.ndarray, skip: np.ndarray,
+    opts: FixedPointOptions, population: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Phase 1, in the working precision, from x0 [(n,) K, S] inside `region [(n,) K, 2, S]` -> host end
-    states [(n,) K, S] and which seeds left their region [(n,) K] (Adam runs unbounded)."""
+    """Phase 1, in the working precision, from x0 [(n,) K, S] inside `region [(n,) K, 2, S]` (rows to
+    `skip` stay put) -> host end states [(n,) K, S] and which seeds left their region [(n,) K] (Adam runs
+    unbounded)."""
     dtype = float_dtype(params, x0)
     u1, x = jnp.asarray(u, dtype), jnp.asarray(x0, dtype)
     left = np.zeros(x0.shape[:-1], bool)
@@ -384,7 +389,9 @@ def _phase_one(
         )
     elif opts.descent_steps:
         steps, tol = opts.descent_steps, float(opts.descent_tol)
-        x, left = search(system, params, u1, x, steps=steps, tol=tol, population=population, region=region)
+        x, left = search(
+            system, params, u1, x, steps=steps, tol=tol, population=population, region=region, skip=skip
+        )
     return np.asarray(x), left
 
 
