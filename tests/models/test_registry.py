@@ -34,30 +34,25 @@ def test_unknown_option_lists_the_known_ones() -> None:
         (
             "ctrnn",
             {"alpha": 0},
-            r"alpha \(the Euler step dt/τ\) must be a number in \(0, 1\], got 0(\.0)?; use e\.g\. alpha=0\.1",
+            r"option alpha \(the Euler step dt/τ.*\) must be a number in \(0, 1\], got 0 .*e\.g\. alpha=0\.1",
         ),
-        ("ctrnn", {"alpha": 1.5}, r"alpha .* got 1\.5"),
-        ("lowrank", {"alpha": -0.1}, r"alpha .* got -0\.1"),
-        ("dale", {"alpha": 0.0}, r"alpha .* got 0\.0"),
-        ("ctrnn", {"activation": "sigmoid"}, r"activation must be one of 'tanh', 'relu', 'softplus', got 'sigmoid'"),
-        ("dale", {"activation": "tanh"}, r"activation must be one of 'relu', 'softplus', got 'tanh'"),
-        ("lowrank", {"activation": "elu"}, r"activation must be one of .*got 'elu'"),
-        ("ctrnn", {"gain": 0}, r"gain must be a positive number .*got 0"),
-        ("ugrnn", {"weight_init": "identity"}, r"weight_init must be one of 'normal', 'orthogonal', got 'identity'"),
-        (
-            "dale",
-            {"e_fraction": 1.5},
-            r"e_fraction \(the fraction of excitatory units\) must be a number in \(0, 1\), got 1\.5; "
-            r"Song et al\. 2016 use 0\.8",
-        ),
-        ("dale", {"e_fraction": 0.99}, r"gives 10 excitatory and 0 inhibitory units; both must be at least 1"),
-        ("lowrank", {"rank": 0}, r"rank must be an integer in \[1, n_hidden=10\], got 0"),
+        ("ctrnn", {"alpha": 1.5}, r"option alpha .* got 1\.5"),
+        ("lowrank", {"alpha": -0.1}, r"option alpha .* got -0\.1"),
+        ("dale", {"alpha": 0.0}, r"option alpha .* got 0\.0"),
+        ("ctrnn", {"activation": "sigmoid"}, r"option activation must be one of 'tanh', 'relu', 'softplus', got 'sigmoid'"),
+        ("dale", {"activation": "tanh"}, r"option activation must be one of 'relu', 'softplus', got 'tanh'"),
+        ("lowrank", {"activation": "elu"}, r"option activation must be one of .*got 'elu'"),
+        ("ctrnn", {"gain": 0}, r"option gain must be a number > 0, got 0"),
+        ("ugrnn", {"weight_init": "identity"}, r"option weight_init must be one of 'normal', 'orthogonal', got 'identity'"),
+        ("dale", {"e_fraction": 1.5}, r"option e_fraction .*must be a number in \(0, 1\), got 1\.5 .*e_fraction=0\.8"),
+        ("dale", {"e_fraction": 0.99}, r"e_fraction=0\.99 .*gives 10 excitatory and 0 inhibitory units; both must be at least 1"),
+        ("lowrank", {"rank": 0}, r"option rank must be an integer >= 1, got 0"),
         ("lowrank", {"rank": 11}, r"rank must be an integer in \[1, n_hidden=10\], got 11"),
-        ("lowrank", {"rank": 1.0}, r"model 'lowrank': option rank must be an integer, got 1\.0 \(float\); e\.g\. rank=1"),
-        ("lowrank", {"bulk_gain": -1.0}, r"bulk_gain must be a number ≥ 0"),
+        ("lowrank", {"rank": 1.0}, r"model 'lowrank': option rank must be an integer >= 1, got 1\.0 \(float\); e\.g\. rank=1"),
+        ("lowrank", {"bulk_gain": -1.0}, r"option bulk_gain .*must be a number >= 0, got -1\.0"),
         ("lowrank", {"train_bulk": True}, r"train_bulk=True needs a random bulk; set bulk_gain > 0"),
-        ("lstm", {"forget_bias": "1"}, r"forget_bias must be a number"),
-        ("ugrnn", {"gate_bias": None}, r"gate_bias must be a number"),
+        ("lstm", {"forget_bias": "1"}, r"option forget_bias must be a number, got '1'"),
+        ("ugrnn", {"gate_bias": None}, r"option gate_bias must be a number, got None"),
     ],
 )
 def test_bad_hyperparameters_raise_config_error(name: str, options: dict[str, object], message: str) -> None:
@@ -67,8 +62,10 @@ def test_bad_hyperparameters_raise_config_error(name: str, options: dict[str, ob
 
 
 def test_bad_sizes_raise_config_error() -> None:
-    with pytest.raises(ConfigError, match="n_hidden must be a positive integer, got 0"):
+    with pytest.raises(ConfigError, match=r"model 'lstm': option n_hidden must be an integer > 0, got 0"):
         models.get("lstm", n_inputs=2, n_hidden=0, n_outputs=1)
+    with pytest.raises(ConfigError, match=r"option n_inputs must be an integer > 0, got 2\.0 \(float\)"):
+        models.get("lstm", n_inputs=2.0, n_hidden=4, n_outputs=1)
 
 
 def _wrong_value(hint: object) -> object:
@@ -86,7 +83,7 @@ def test_every_option_of_every_model_refuses_a_value_of_the_wrong_type(name: str
     options = [f.name for f in dataclasses.fields(cls) if f.init and f.name not in SIZES]
     for option in options:
         value = _wrong_value(hints[option])
-        with pytest.raises(ConfigError, match=rf"model '{name}': option {option} must be .*, got {value!r}"):
+        with pytest.raises(ConfigError, match=rf"model '{name}': option {option} .*must be .*, got {value!r}"):
             models.get(name, **SIZES, **{option: value})
 
 
@@ -95,7 +92,7 @@ def test_option_types_follow_the_annotations() -> None:
         models.get("vanilla", **SIZES, gain="abc")
     with pytest.raises(ConfigError, match=r"option autapses must be true or false, got 1 \(int\)"):
         models.get("dale", **SIZES, autapses=1)
-    with pytest.raises(ConfigError, match=r"option activation must be a string, got 2 \(int\)"):
+    with pytest.raises(ConfigError, match=r"option activation must be one of 'tanh', 'relu', 'softplus', got 2 \(int\)"):
         models.get("ctrnn", **SIZES, activation=2)
     assert isinstance(models.get("vanilla", **SIZES, gain=2).gain, float)  # an integer is a number, stored as a float
     import numpy as np

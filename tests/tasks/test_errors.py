@@ -19,7 +19,7 @@ def test_task_name_must_be_a_string():
 
 
 def test_unknown_option_lists_the_options():
-    with pytest.raises(ConfigError, match=r"task 'flipflop' has no option 'n_bit'; its options are: .*n_bits"):
+    with pytest.raises(ConfigError, match=r"task 'flipflop' has no option 'n_bit'; its options are: .*n_bits.*'n_bits'\?"):
         tasks.get("flipflop", n_bit=3)
 
 
@@ -27,36 +27,39 @@ def test_errors_are_dynascope_errors():
     assert issubclass(ConfigError, DynascopeError) and issubclass(UnknownNameError, DynascopeError)
 
 
+# Each message is matched on the option's name, what is expected where that is the point, and the value
+# received (issue 10: not on whole sentences).
 BAD_OPTIONS = [
     # name, options, message
-    ("flipflop", {"n_bits": 0}, r"n_bits must be a positive integer, got 0"),
-    ("flipflop", {"n_bits": 2.5}, r"task 'flipflop': option n_bits must be an integer, got 2\.5 \(float\); e\.g\. n_bits=3"),
-    ("flipflop", {"pulse_prob": 0.0}, r"pulse_prob must be in \(0, 1\], got 0\.0"),
-    ("flipflop", {"n_time": -1}, r"n_time must be a positive integer, got -1"),
-    ("flipflop", {"dt": 0.0}, r"dt must be a positive number of milliseconds, got 0\.0"),
-    ("flipflop", {"dt": "10"}, r"task 'flipflop': option dt must be a number, got '10' \(str\)"),
-    ("sinewave", {"n_frequencies": 0}, r"n_frequencies must be a positive integer, got 0"),
-    ("sinewave", {"freq_min_hz": 0.0}, r"freq_min_hz must be a positive frequency in Hz, got 0\.0"),
+    ("flipflop", {"n_bits": 0}, r"option n_bits must be an integer > 0, got 0"),
+    ("flipflop", {"n_bits": 2.5}, r"task 'flipflop': option n_bits must be an integer .*got 2\.5 \(float\); e\.g\. n_bits=3"),
+    ("flipflop", {"pulse_prob": 0.0}, r"option pulse_prob .*in \(0, 1\], got 0\.0"),
+    ("flipflop", {"n_time": -1}, r"option n_time .*> 0, got -1"),
+    ("flipflop", {"dt": 0.0}, r"option dt \(milliseconds per step\) must be a number > 0, got 0\.0"),
+    ("flipflop", {"dt": "10"}, r"task 'flipflop': option dt .*must be a number.*, got '10' \(str\)"),
+    ("sinewave", {"n_frequencies": 0}, r"option n_frequencies must be an integer > 0, got 0"),
+    ("sinewave", {"freq_min_hz": 0.0}, r"option freq_min_hz \(Hz\) must be a number > 0, got 0\.0"),
     ("sinewave", {"freq_max_hz": 0.5}, r"freq_max_hz must be >= freq_min_hz=1\.0 Hz, got 0\.5"),
     ("sinewave", {"freq_max_hz": 1.0}, r"would all be the same; pass a larger freq_max_hz or n_frequencies=1"),
     ("sinewave", {"freq_max_hz": 50.0}, r"at or above the Nyquist frequency 50 Hz of dt=10\.0 ms; pass freq_max_hz < 50"),
-    ("cdi", {"coherences": ()}, r"coherences must be a non-empty tuple of numbers, got \(\)"),
-    ("cdi", {"coherences": (0.1, -0.2)}, r"every value of coherences must be a number in \[0, inf\], got -0\.2"),
-    ("cdi", {"noise_std": -1.0}, r"noise_std must be a number >= 0, got -1\.0"),
+    ("cdi", {"coherences": ()}, r"option coherences must be a non-empty list of numbers >= 0, got \(\)"),
+    ("cdi", {"coherences": (0.1, -0.2)}, r"option coherences .*>= 0, got \(0\.1, -0\.2\) \(tuple; -0\.2 is not >= 0\)"),
+    ("cdi", {"noise_std": -1.0}, r"option noise_std must be a number >= 0, got -1\.0"),
     ("cdi", {"n_time": 70}, r"n_time=70 steps leaves no response epoch for cdi: .* take 70 steps .*pass n_time >= 71"),
     ("cdi", {"stimulus_ms": 2.0}, r"stimulus_ms must last at least one step of dt=10\.0 ms, got 2\.0"),
     ("rsg", {"n_time": 60}, r"n_time=60 steps is too short for rsg: the latest Go .* falls on step 95 .*pass n_time >= 96"),
     ("rsg", {"intervals": (1000.0,)}, r"pass n_time >= 116"),
-    ("rsg", {"intervals": ()}, r"intervals must be a non-empty tuple of numbers"),
-    ("rsg", {"gains": (0.0,)}, r"every value of gains must be positive, got \(0\.0,\)"),
+    ("rsg", {"intervals": ()}, r"option intervals .*must be a non-empty list of numbers > 0, got \(\)"),
+    ("rsg", {"gains": (0.0,)}, r"option gains must be a non-empty list of numbers > 0, got \(0\.0,\) \(tuple; 0\.0 is not > 0\)"),
     ("rsg", {"intervals": (5.0,)}, r"the shortest interval to measure or produce, 5 ms, is under one step of dt=20\.0 ms"),
     ("rsg", {"ready_ms": (300.0, 100.0)}, r"ready_ms must be an \(earliest, latest\) pair .*got \(300\.0, 100\.0\)"),
+    ("rsg", {"ready_ms": (-10.0, 100.0)}, r"option ready_ms .*must be a list of 2 numbers >= 0, got \(-10\.0, 100\.0\)"),
     ("rsg", {"pulse_ms": 5.0}, r"pulse_ms must last at least one step of dt=20\.0 ms, got 5\.0"),
-    ("delayed_match", {"n_stimuli": 1}, r"n_stimuli must be at least 2 so that a non-match exists, got 1"),
-    ("delayed_match", {"match_prob": 1.5}, r"match_prob must be a probability in \[0, 1\], got 1\.5"),
+    ("delayed_match", {"n_stimuli": 1}, r"option n_stimuli must be an integer >= 2, got 1"),
+    ("delayed_match", {"match_prob": 1.5}, r"option match_prob must be a number in \[0, 1\], got 1\.5"),
     ("delayed_match", {"delay_ms": 2000.0}, r"leaves no response epoch for delayed_match: .*pass n_time >= 126"),
-    ("perceptual_dm", {"coherences": (150.0,)}, r"every value of coherences must be a number in \[0, 100\], got 150\.0"),
-    ("perceptual_dm", {"noise_std": "high"}, r"option noise_std must be a number, got 'high' \(str\); e\.g\. noise_std=0\.2"),
+    ("perceptual_dm", {"coherences": (150.0,)}, r"option coherences .*in \[0, 100\], got \(150\.0,\) \(tuple; 150\.0 is not"),
+    ("perceptual_dm", {"noise_std": "high"}, r"option noise_std must be a number >= 0, got 'high' \(str\); e\.g\. noise_std=0\.2"),
     ("perceptual_dm", {"fixation_ms": 0.0}, r"fixation_ms must last at least one step of dt=20\.0 ms, got 0\.0"),
 ]
 
@@ -76,17 +79,17 @@ def test_every_option_of_every_task_refuses_a_value_of_the_wrong_type(name):
     hints = typing.get_type_hints(cls)
     for field in (f for f in dataclasses.fields(cls) if f.init):
         value = 3.5 if hints[field.name] in (str, bool) else "abc"
-        with pytest.raises(ConfigError, match=rf"task '{name}': option {field.name} must be .*, got {value!r}"):
+        with pytest.raises(ConfigError, match=rf"task '{name}': option {field.name} .*must be .*, got {value!r}"):
             tasks.get(name, **{field.name: value})
 
 
 def test_option_types_follow_the_annotations():
-    with pytest.raises(ConfigError, match=r"task 'flipflop': option pulse_prob must be a number, got 'abc' \(str\); "
-                                          r"e\.g\. pulse_prob=0\.05 \(the default\)"):
+    with pytest.raises(ConfigError, match=r"task 'flipflop': option pulse_prob .*must be a number in \(0, 1\], got 'abc' "
+                                          r"\(str\); e\.g\. pulse_prob=0\.05 \(the default\)"):
         tasks.get("flipflop", pulse_prob="abc")
-    with pytest.raises(ConfigError, match=r"option coherences must be a list of numbers, got \[0\.1, 'x'\]"):
+    with pytest.raises(ConfigError, match=r"option coherences must be a non-empty list of numbers >= 0, got \[0\.1, 'x'\]"):
         tasks.get("cdi", coherences=[0.1, "x"])
-    with pytest.raises(ConfigError, match=r"option ready_ms must be a list of 2 numbers, got \[100\.0\] \(list\)"):
+    with pytest.raises(ConfigError, match=r"option ready_ms .*must be a list of 2 numbers >= 0, got \[100\.0\] \(list\)"):
         tasks.get("rsg", ready_ms=[100.0])
     with pytest.raises(ConfigError, match=r"option set_at_start must be true or false, got 'no' \(str\)"):
         tasks.get("flipflop", set_at_start="no")
@@ -98,7 +101,7 @@ def test_option_types_follow_the_annotations():
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
 def test_non_finite_options_are_refused(value):
     # NaN silently poisons every network, and a stored NaN never equals itself, so --resume could never match.
-    with pytest.raises(ConfigError, match=r"option pulse_prob must be a number \(NaN and inf are not allowed\), got"):
+    with pytest.raises(ConfigError, match=r"option pulse_prob .*must be a number in \(0, 1\] \(NaN and inf are not allowed\), got"):
         tasks.get("flipflop", pulse_prob=value)
     with pytest.raises(ConfigError, match=r"option gain must be a number \(NaN and inf are not allowed\), got"):
         models.get("vanilla", n_inputs=1, n_hidden=2, n_outputs=1, gain=value)

@@ -96,9 +96,9 @@ def test_fake_env_score_period_and_n_time_options():
         NeuroGymTask.from_env(FakeEnv(), pool_size=8, score_period="delay")
     with pytest.raises(ConfigError, match=r"n_time=5 steps is shorter than the longest of the 8 pooled trials .* pass n_time >= 8"):
         NeuroGymTask.from_env(FakeEnv(), pool_size=8, n_time=5)
-    with pytest.raises(ConfigError, match=r"pool_size must be a positive integer, got 0"):
+    with pytest.raises(ConfigError, match=r"option pool_size must be an integer > 0, got 0"):
         NeuroGymTask.from_env(FakeEnv(), pool_size=0)
-    with pytest.raises(ConfigError, match=r"seed must be an integer in \[0, 2\*\*32\), got -1"):
+    with pytest.raises(ConfigError, match=r"option seed .*must be an integer in \[0, 4294967296\), got -1"):
         NeuroGymTask.from_env(FakeEnv(), seed=-1)
 
 
@@ -140,7 +140,9 @@ def test_real_perceptual_decision_making(pdm, key):
     assert trials.inputs.shape == (8, 110, 3) and trials.targets.shape == trials.mask.shape == (8, 110, 3)
     np.testing.assert_allclose(np.asarray(pdm.metric(trials.targets, trials)), 1.0)
     assert pdm.input_names == ("fixation", "stimulus 1", "stimulus 2")
-    assert isinstance(pdm.plot_trial(trials), __import__("matplotlib.figure").figure.Figure)
+    from dynascope.report import plot_trial  # plotting lives in the report layer
+
+    assert isinstance(plot_trial(pdm, trials), __import__("matplotlib.figure").figure.Figure)
 
 
 def test_real_options_roundtrip_and_env_options(pdm):
@@ -158,5 +160,5 @@ def test_real_errors(pdm):
         tasks.get("neurogym:PerceptualDecisionMaking-v1")
     with pytest.raises(ConfigError, match=r"has no option 'cohz'; adapter options: .*environment options: .*cohs"):
         tasks.get("neurogym:PerceptualDecisionMaking-v0", cohz=[1.0])
-    with pytest.raises(ConfigError, match=r"dt must be a positive number of milliseconds, got 0"):
+    with pytest.raises(ConfigError, match=r"task 'neurogym:PerceptualDecisionMaking-v0': option dt .*> 0, got 0"):
         tasks.get("neurogym:PerceptualDecisionMaking-v0", dt=0)

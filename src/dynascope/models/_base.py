@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import jax
 import jax.numpy as jnp
 
-from dynascope.errors import ConfigError, check_positive_int
+from dynascope._registry import option
 
 Params = dict[str, jax.Array]
 
@@ -26,9 +26,9 @@ class Model(abc.ABC):
     name: ClassVar[str] = ""
     continuous: ClassVar[bool] = False
 
-    n_inputs: int
-    n_hidden: int
-    n_outputs: int
+    n_inputs: int = option(gt=0)
+    n_hidden: int = option(gt=0)
+    n_outputs: int = option(gt=0)
 
     # -- shape ---------------------------------------------------------------------------------
     @property
@@ -114,10 +114,11 @@ class Model(abc.ABC):
         return [k for k, v in params.items() if v.ndim >= 2]
 
     def validate(self) -> None:
-        """Check hyperparameters; raise ConfigError naming the bad one. Subclasses extend this."""
-        check_positive_int("n_inputs", self.n_inputs)
-        check_positive_int("n_hidden", self.n_hidden)
-        check_positive_int("n_outputs", self.n_outputs)
+        """Check the rules that relate several hyperparameters; raise ConfigError naming them.
+
+        Each hyperparameter's type and its own constraint are declared on its field (`option(..., gt=0)`)
+        and checked by `models.get` before this runs; subclasses override this only for cross-option rules.
+        """
 
     def options(self) -> dict[str, Any]:
         """Hyperparameters other than the sizes, as a plain dict."""
@@ -138,15 +139,3 @@ class Model(abc.ABC):
                 raise ShapeError(
                     f"{self.name} parameter {k!r} must have shape {tuple(v.shape)}, got {tuple(params[k].shape)}."
                 )
-
-
-def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    """Raise ConfigError unless `value` is one of `choices`."""
-    if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}.")
-
-
-def check_fraction(name: str, value: float, *, low: float = 0.0, high: float = 1.0) -> None:
-    """Raise ConfigError unless low < value <= high."""
-    if not (isinstance(value, (int, float)) and low < value <= high):
-        raise ConfigError(f"{name} must be a number in ({low}, {high}], got {value!r}.")

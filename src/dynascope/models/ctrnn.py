@@ -8,8 +8,8 @@ from typing import Callable, ClassVar
 import jax
 import jax.numpy as jnp
 
-from dynascope.errors import ConfigError
-from dynascope.models._base import Model, Params, check_choice
+from dynascope._registry import option
+from dynascope.models._base import Model, Params
 from dynascope.models._init import input_matrix, readout_matrix, recurrent_matrix
 from dynascope.models._registry import register
 
@@ -20,19 +20,8 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
 }
 
 
-def check_alpha(alpha: object) -> None:
-    """Raise ConfigError unless the Euler step alpha = dt/τ is a number in (0, 1]."""
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 < alpha <= 1.0:
-        raise ConfigError(
-            f"alpha (the Euler step dt/τ) must be a number in (0, 1], got {alpha!r}; "
-            "use e.g. alpha=0.1 for dt = τ/10 (alpha=1 turns the flow into a discrete map)."
-        )
-
-
-def check_gain(gain: object) -> None:
-    """Raise ConfigError unless the initial weight gain is a positive number."""
-    if isinstance(gain, bool) or not isinstance(gain, (int, float)) or not gain > 0:
-        raise ConfigError(f"gain must be a positive number (e.g. 1.0), got {gain!r}.")
+#: What `alpha` means, in the error message of every continuous-time model.
+ALPHA_DOC = "the Euler step dt/τ; 1 turns the flow into a discrete map"
 
 
 @register("ctrnn")
@@ -58,17 +47,10 @@ class CTRNN(Model):
 
     continuous: ClassVar[bool] = True
 
-    alpha: float = 0.1  # type: ignore[assignment]
-    activation: str = "tanh"
-    weight_init: str = "normal"
-    gain: float = 1.1
-
-    def validate(self) -> None:
-        super().validate()
-        check_alpha(self.alpha)
-        check_choice("activation", self.activation, tuple(ACTIVATIONS))
-        check_choice("weight_init", self.weight_init, ("normal", "orthogonal", "identity"))
-        check_gain(self.gain)
+    alpha: float = option(0.1, gt=0, le=1, doc=ALPHA_DOC)  # type: ignore[assignment]
+    activation: str = option("tanh", choices=tuple(ACTIVATIONS))
+    weight_init: str = option("normal", choices=("normal", "orthogonal", "identity"))
+    gain: float = option(1.1, gt=0)
 
     def init(self, key: jax.Array) -> Params:  # type: ignore[override]
         k_rec, k_in, k_out = jax.random.split(key, 3)

@@ -9,10 +9,11 @@ import jax
 import jax.numpy as jnp
 
 from dynascope.errors import ConfigError
-from dynascope.models._base import Model, Params, check_choice
+from dynascope._registry import option
+from dynascope.models._base import Model, Params
 from dynascope.models._init import input_matrix, readout_matrix
 from dynascope.models._registry import register
-from dynascope.models.ctrnn import check_alpha, check_gain
+from dynascope.models.ctrnn import ALPHA_DOC
 
 ACTIVATIONS = {"relu": jax.nn.relu, "softplus": jax.nn.softplus}
 
@@ -51,10 +52,10 @@ class Dale(Model):
 
     continuous: ClassVar[bool] = True
 
-    alpha: float = 0.1  # type: ignore[assignment]
-    e_fraction: float = 0.8
-    activation: str = "relu"
-    gain: float = 1.5
+    alpha: float = option(0.1, gt=0, le=1, doc=ALPHA_DOC)  # type: ignore[assignment]
+    e_fraction: float = option(0.8, gt=0, lt=1, doc="the fraction of excitatory units")
+    activation: str = option("relu", choices=tuple(ACTIVATIONS))
+    gain: float = option(1.5, gt=0, doc="spectral radius of the initial weights")
     autapses: bool = False
 
     @property
@@ -63,24 +64,14 @@ class Dale(Model):
         return int(round(self.e_fraction * self.n_hidden))
 
     def validate(self) -> None:
-        super().validate()
-        check_alpha(self.alpha)
+        # Rule between options only; each option's own constraint is declared on its field.
         f = self.e_fraction
-        if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0.0 < f < 1.0:
-            raise ConfigError(
-                f"e_fraction (the fraction of excitatory units) must be a number in (0, 1), got {f!r}; "
-                "Song et al. 2016 use 0.8."
-            )
         if not 1 <= self.n_exc <= self.n_hidden - 1:
             raise ConfigError(
                 f"e_fraction={f} with n_hidden={self.n_hidden} gives {self.n_exc} excitatory and "
                 f"{self.n_hidden - self.n_exc} inhibitory units; both must be at least 1. "
                 "Use more hidden units or an e_fraction closer to 0.5."
             )
-        check_choice("activation", self.activation, tuple(ACTIVATIONS))
-        check_gain(self.gain)
-        if not isinstance(self.autapses, bool):
-            raise ConfigError(f"autapses must be True or False, got {self.autapses!r}.")
 
     # -- the sign structure ----------------------------------------------------------------------
     def _excitatory(self) -> jax.Array:

@@ -9,10 +9,11 @@ import jax
 import jax.numpy as jnp
 
 from dynascope.errors import ConfigError
-from dynascope.models._base import Model, Params, check_choice
+from dynascope._registry import option
+from dynascope.models._base import Model, Params
 from dynascope.models._init import readout_matrix
 from dynascope.models._registry import register
-from dynascope.models.ctrnn import ACTIVATIONS, check_alpha
+from dynascope.models.ctrnn import ACTIVATIONS, ALPHA_DOC
 
 
 @register("lowrank")
@@ -47,28 +48,20 @@ class LowRank(Model):
 
     continuous: ClassVar[bool] = True
 
-    alpha: float = 0.1  # type: ignore[assignment]
-    rank: int = 1
-    activation: str = "tanh"
-    bulk_gain: float = 0.0
+    alpha: float = option(0.1, gt=0, le=1, doc=ALPHA_DOC)  # type: ignore[assignment]
+    rank: int = option(1, ge=1)
+    activation: str = option("tanh", choices=tuple(ACTIVATIONS))
+    bulk_gain: float = option(0.0, ge=0, doc="0 = no random bulk")
     train_bulk: bool = False
 
     def validate(self) -> None:
-        super().validate()
-        check_alpha(self.alpha)
-        r = self.rank
-        if isinstance(r, bool) or not isinstance(r, int) or not 1 <= r <= self.n_hidden:
+        # Rules between options only; each option's own constraint is declared on its field.
+        if self.rank > self.n_hidden:
             raise ConfigError(
-                f"rank must be an integer in [1, n_hidden={self.n_hidden}], got {r!r}; "
+                f"rank must be an integer in [1, n_hidden={self.n_hidden}], got {self.rank!r}; "
                 "rank=1 is the simplest low-rank network."
             )
-        check_choice("activation", self.activation, tuple(ACTIVATIONS))
-        g = self.bulk_gain
-        if isinstance(g, bool) or not isinstance(g, (int, float)) or not g >= 0:
-            raise ConfigError(f"bulk_gain must be a number ≥ 0 (0 = no random bulk), got {g!r}.")
-        if not isinstance(self.train_bulk, bool):
-            raise ConfigError(f"train_bulk must be True or False, got {self.train_bulk!r}.")
-        if self.train_bulk and g == 0:
+        if self.train_bulk and self.bulk_gain == 0:
             raise ConfigError(
                 "train_bulk=True needs a random bulk; set bulk_gain > 0 (e.g. 0.8) or train_bulk=False."
             )

@@ -7,7 +7,6 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from dynascope.errors import ConfigError
 from dynascope.models._base import Model, Params
 from dynascope.models._init import readout_matrix, uniform
 from dynascope.models._registry import register
@@ -38,13 +37,6 @@ class LSTM(Model):
     @property
     def n_state(self) -> int:
         return 2 * self.n_hidden
-
-    def validate(self) -> None:
-        super().validate()
-        if isinstance(self.forget_bias, bool) or not isinstance(self.forget_bias, (int, float)):
-            raise ConfigError(
-                f"forget_bias must be a number (e.g. 1.0, or 0.0 for PyTorch's init), got {self.forget_bias!r}."
-            )
 
     def init(self, key: jax.Array) -> Params:  # type: ignore[override]
         k_ih, k_hh, k_bih, k_bhh, k_out = jax.random.split(key, 5)

@@ -7,11 +7,10 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from dynascope.errors import ConfigError
-from dynascope.models._base import Model, Params, check_choice
+from dynascope._registry import option
+from dynascope.models._base import Model, Params
 from dynascope.models._init import input_matrix, readout_matrix, recurrent_matrix
 from dynascope.models._registry import register
-from dynascope.models.ctrnn import check_gain
 
 
 @register("ugrnn")
@@ -36,16 +35,9 @@ class UGRNN(Model):
     neural networks", ICLR.
     """
 
-    weight_init: str = "normal"
-    gain: float = 1.0
+    weight_init: str = option("normal", choices=("normal", "orthogonal"))
+    gain: float = option(1.0, gt=0)
     gate_bias: float = 1.0
-
-    def validate(self) -> None:
-        super().validate()
-        check_choice("weight_init", self.weight_init, ("normal", "orthogonal"))
-        check_gain(self.gain)
-        if isinstance(self.gate_bias, bool) or not isinstance(self.gate_bias, (int, float)):
-            raise ConfigError(f"gate_bias must be a number (e.g. 1.0), got {self.gate_bias!r}.")
 
     def init(self, key: jax.Array) -> Params:  # type: ignore[override]
         k_wc, k_wg, k_uc, k_ug, k_out = jax.random.split(key, 5)

@@ -7,7 +7,8 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from dynascope.models._base import Model, Params, check_choice
+from dynascope._registry import option
+from dynascope.models._base import Model, Params
 from dynascope.models._init import recurrent_matrix
 from dynascope.models._registry import register
 
@@ -24,14 +25,9 @@ class Vanilla(Model):
     meant for relu); `gain` g.
     """
 
-    activation: str = "tanh"
-    weight_init: str = "normal"
+    activation: str = option("tanh", choices=tuple(ACTIVATIONS))
+    weight_init: str = option("normal", choices=("normal", "orthogonal", "identity"))
     gain: float = 1.0
-
-    def validate(self) -> None:
-        super().validate()
-        check_choice("activation", self.activation, tuple(ACTIVATIONS))
-        check_choice("weight_init", self.weight_init, ("normal", "orthogonal", "identity"))
 
     def init(self, key: jax.Array) -> Params:  # type: ignore[override]
         k_rec, k_in, k_out = jax.random.split(key, 3)

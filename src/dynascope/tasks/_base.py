@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from dynascope.errors import ConfigError, check_positive_int
-
-if TYPE_CHECKING:
-    import matplotlib.figure
+from dynascope._registry import option
 
 
 class Trials(NamedTuple):
@@ -40,8 +37,8 @@ class Task(abc.ABC):
     input_names: ClassVar[tuple[str, ...]] = ()
     output_names: ClassVar[tuple[str, ...]] = ()
 
-    n_time: int
-    dt: float
+    n_time: int = option(gt=0, doc="steps per trial")
+    dt: float = option(gt=0, doc="milliseconds per step")
 
     @property
     @abc.abstractmethod
@@ -71,19 +68,12 @@ class Task(abc.ABC):
         return jnp.clip(1.0 - err / jnp.maximum(var, 1e-6), 0.0, 1.0)
 
     def validate(self) -> None:
-        """Check the options; raise ConfigError naming the bad one. Subclasses extend this."""
-        check_positive_int("n_time", self.n_time)
-        if isinstance(self.dt, bool) or not isinstance(self.dt, (int, float)) or not self.dt > 0:
-            raise ConfigError(f"dt must be a positive number of milliseconds, got {self.dt!r}.")
+        """Check the rules that relate several options; raise ConfigError naming them.
+
+        Each option's type and its own constraint are declared on its field (`option(..., gt=0)`) and
+        checked by `tasks.get` before this runs; subclasses override this only for cross-option rules.
+        """
 
     def options(self) -> dict[str, Any]:
         """The task's options as a plain dict (what `tasks.get(name, **options)` takes)."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
-
-    def plot_trial(
-        self, trials: Trials, outputs: jax.Array | None = None, index: int = 0
-    ) -> "matplotlib.figure.Figure":
-        """Plot one trial: inputs on top, targets (dashed) and optional network outputs below; time in ms."""
-        from dynascope.tasks._plot import plot_trial
-
-        return plot_trial(self, trials, outputs, index)

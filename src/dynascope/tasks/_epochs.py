@@ -1,4 +1,4 @@
-"""Helpers shared by several tasks: epoch lengths in steps, option checks, the sign-accuracy metric."""
+"""Helpers shared by several tasks: epoch lengths in steps, the epochs-fit-the-trial rule, the sign-accuracy metric."""
 
 from __future__ import annotations
 
@@ -18,10 +18,12 @@ def check_epochs(task_name: str, n_time: int, dt: float, epochs: dict[str, float
     """Raise ConfigError unless every epoch (name -> ms) lasts ≥ 1 step and a response epoch fits after them.
 
     The response epoch is whatever remains of `n_time` after the listed epochs, so it needs ≥ 1 step.
+    A rule between options (an epoch's length against `dt` and `n_time`), so tasks call it from `validate`;
+    each value's type was checked by `tasks.get`.
     """
     used = 0
     for name, ms in epochs.items():
-        if not isinstance(ms, (int, float)) or isinstance(ms, bool) or ms_to_steps(ms, dt) < 1:
+        if ms_to_steps(ms, dt) < 1:
             raise ConfigError(
                 f"{name} must last at least one step of dt={dt} ms, got {ms!r}; "
                 f"pass {name} >= {dt / 2:g} or a smaller dt."
@@ -32,16 +34,6 @@ def check_epochs(task_name: str, n_time: int, dt: float, epochs: dict[str, float
             f"n_time={n_time} steps leaves no response epoch for {task_name}: its epochs "
             f"({', '.join(epochs)}) take {used} steps of dt={dt} ms; pass n_time >= {used + 1}."
         )
-
-
-def check_values(name: str, values: object, *, low: float, high: float, nonempty: bool = True) -> tuple[float, ...]:
-    """Return `values` as a tuple of floats if each is in [low, high], else raise ConfigError naming `name`."""
-    if not isinstance(values, (tuple, list)) or (nonempty and len(values) == 0):
-        raise ConfigError(f"{name} must be a non-empty tuple of numbers, got {values!r}.")
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not low <= v <= high:
-            raise ConfigError(f"every value of {name} must be a number in [{low:g}, {high:g}], got {v!r} in {values!r}.")
-    return tuple(float(v) for v in values)
 
 
 def sign_accuracy(outputs: jax.Array, trials: Trials) -> jax.Array:

@@ -7,9 +7,9 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from dynascope.errors import ConfigError
+from dynascope._registry import option
 from dynascope.tasks._base import Task, Trials
-from dynascope.tasks._epochs import check_epochs, check_values, ms_to_steps, sign_accuracy
+from dynascope.tasks._epochs import check_epochs, ms_to_steps, sign_accuracy
 from dynascope.tasks._registry import register
 
 
@@ -34,8 +34,8 @@ class ContextDependentIntegration(Task):
     dynamics in prefrontal cortex", Nature.
     """
 
-    coherences: tuple[float, ...] = (0.05, 0.1, 0.2, 0.4)
-    noise_std: float = 0.5
+    coherences: tuple[float, ...] = option((0.05, 0.1, 0.2, 0.4), ge=0, nonempty=True)
+    noise_std: float = option(0.5, ge=0)
     fixation_ms: float = 100.0
     stimulus_ms: float = 600.0
     score_fixation: bool = True
@@ -55,10 +55,7 @@ class ContextDependentIntegration(Task):
         return 1
 
     def validate(self) -> None:
-        super().validate()
-        check_values("coherences", self.coherences, low=0.0, high=float("inf"))
-        if not isinstance(self.noise_std, (int, float)) or not self.noise_std >= 0:
-            raise ConfigError(f"noise_std must be a number >= 0, got {self.noise_std!r}.")
+        # Cross-option rule only (each option's own constraint is declared on its field).
         check_epochs("cdi", self.n_time, self.dt, {"fixation_ms": self.fixation_ms, "stimulus_ms": self.stimulus_ms})
 
     def _epochs(self) -> tuple[int, int]:

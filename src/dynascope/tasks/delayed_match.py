@@ -7,7 +7,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from dynascope.errors import ConfigError, check_positive_int
+from dynascope._registry import option
 from dynascope.tasks._base import Task, Trials
 from dynascope.tasks._epochs import check_epochs, ms_to_steps, sign_accuracy
 from dynascope.tasks._registry import register
@@ -34,8 +34,8 @@ class DelayedMatch(Task):
     al. 2022).
     """
 
-    n_stimuli: int = 3
-    match_prob: float = 0.5
+    n_stimuli: int = option(3, ge=2)  # at least 2, so that a non-match exists
+    match_prob: float = option(0.5, ge=0, le=1)
     fixation_ms: float = 100.0
     sample_ms: float = 200.0
     delay_ms: float = 600.0
@@ -59,12 +59,7 @@ class DelayedMatch(Task):
         return ("fixation",) + tuple(f"stimulus {i}" for i in range(self.n_stimuli))
 
     def validate(self) -> None:
-        super().validate()
-        check_positive_int("n_stimuli", self.n_stimuli)
-        if self.n_stimuli < 2:
-            raise ConfigError(f"n_stimuli must be at least 2 so that a non-match exists, got {self.n_stimuli}.")
-        if not isinstance(self.match_prob, (int, float)) or not 0.0 <= self.match_prob <= 1.0:
-            raise ConfigError(f"match_prob must be a probability in [0, 1], got {self.match_prob!r}.")
+        # Cross-option rule only (each option's own constraint is declared on its field).
         check_epochs("delayed_match", self.n_time, self.dt, self._epoch_ms())
 
     def _epoch_ms(self) -> dict[str, float]:

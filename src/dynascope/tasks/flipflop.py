@@ -7,7 +7,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from dynascope.errors import ConfigError, check_positive_int
+from dynascope._registry import option
 from dynascope.tasks._base import Task, Trials
 from dynascope.tasks._registry import register
 
@@ -25,10 +25,10 @@ class FlipFlop(Task):
     joined through saddles. Reference: Sussillo & Barak 2013, "Opening the black box", Neural Comput.
     """
 
-    n_bits: int = 3
+    n_bits: int = option(3, gt=0)
     n_time: int = 64
     dt: float = 10.0
-    pulse_prob: float = 0.05
+    pulse_prob: float = option(0.05, gt=0, le=1, doc="pulse probability per step")
     set_at_start: bool = True
     criterion = 0.95
 
@@ -39,12 +39,6 @@ class FlipFlop(Task):
     @property
     def n_outputs(self) -> int:
         return self.n_bits
-
-    def validate(self) -> None:
-        super().validate()
-        check_positive_int("n_bits", self.n_bits)
-        if not 0.0 < self.pulse_prob <= 1.0:
-            raise ConfigError(f"pulse_prob must be in (0, 1], got {self.pulse_prob!r}.")
 
     def sample(self, key: jax.Array, batch_size: int) -> Trials:
         k_when, k_sign = jax.random.split(key)

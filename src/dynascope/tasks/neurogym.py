@@ -11,7 +11,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dynascope.errors import ConfigError, check_positive_int, unknown_name
+from dynascope._registry import conform, option
+from dynascope.errors import ConfigError, unknown_name
 from dynascope.tasks._base import Task, Trials
 
 #: Options the adapter itself takes; every other option of `from_env_name` goes to the environment.
@@ -56,8 +57,8 @@ class NeuroGymTask(Task):
     env_name: str = ""
     n_time: int = 0
     dt: float = 100.0
-    pool_size: int = 1024
-    seed: int = 0
+    pool_size: int = option(1024, gt=0)
+    seed: int = option(0, ge=0, lt=2**32, doc="NeuroGym's seed")
     score_period: str = "auto"
     env_kwargs: tuple[tuple[str, Any], ...] = dataclasses.field(default=(), hash=False)
     pool: _Pool | None = dataclasses.field(default=None, compare=False, hash=False, repr=False)
@@ -91,7 +92,7 @@ class NeuroGymTask(Task):
         env_options = {k: v for k, v in options.items() if k not in ADAPTER_OPTIONS}
         _check_env_options(env_name, creator, env_options)
         if "dt" in options:
-            _check_dt(options["dt"])
+            conform(f"task 'neurogym:{env_name}'", cls, {"dt": options["dt"]})
             env_options["dt"] = options["dt"]
         try:
             env = creator(**env_options)
@@ -115,13 +116,10 @@ class NeuroGymTask(Task):
     ) -> "NeuroGymTask":
         """Wrap an already-built NeuroGym `TrialEnv` (anything with `seed`, `new_trial`, `ob`, `gt`,
         `start_ind`, `end_ind`, `dt`, `action_space`); see the class docstring for the conversion."""
-        check_positive_int("pool_size", pool_size)
-        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
-            raise ConfigError(f"seed must be an integer in [0, 2**32), got {seed!r}.")
-        if not isinstance(score_period, str):
-            raise ConfigError(f"score_period must be 'auto', 'all' or a period name, got {score_period!r}.")
-        if n_time is not None:
-            check_positive_int("n_time", n_time)
+        given = {"pool_size": pool_size, "seed": seed, "score_period": score_period}
+        checked = conform(f"task 'neurogym:{env_name}'", cls, given | ({} if n_time is None else {"n_time": n_time}))
+        pool_size, seed, score_period = checked["pool_size"], checked["seed"], checked["score_period"]
+        n_time = checked.get("n_time")
         obs, gts, scored, fixation = _draw(env, env_name, pool_size, seed, score_period)
         longest = max(len(o) for o in obs)
         if n_time is None:
@@ -172,8 +170,7 @@ class NeuroGymTask(Task):
         return out
 
     def validate(self) -> None:
-        super().validate()
-        check_positive_int("pool_size", self.pool_size)
+        # The options were checked by `from_env`; what is left relates them to the pool it drew.
         pool = self._pool()
         if pool.inputs.shape[:2] != (self.pool_size, self.n_time):
             raise ConfigError(
@@ -196,11 +193,6 @@ class NeuroGymTask(Task):
         scored = trials.mask[..., 0] > 0
         hit = scored & (jnp.argmax(outputs, axis=-1) == jnp.argmax(trials.targets, axis=-1))
         return (hit.sum(axis=1) / jnp.maximum(scored.sum(axis=1), 1)).astype(jnp.float32)
-
-
-def _check_dt(dt: object) -> None:
-    if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not dt > 0:
-        raise ConfigError(f"dt must be a positive number of milliseconds, got {dt!r}.")
 
 
 def _check_env_options(env_name: str, creator: Any, env_options: dict[str, Any]) -> None:

@@ -7,9 +7,9 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from dynascope.errors import ConfigError
+from dynascope._registry import option
 from dynascope.tasks._base import Task, Trials
-from dynascope.tasks._epochs import check_epochs, check_values, ms_to_steps, sign_accuracy
+from dynascope.tasks._epochs import check_epochs, ms_to_steps, sign_accuracy
 from dynascope.tasks._registry import register
 
 
@@ -37,8 +37,9 @@ class PerceptualDecision(Task):
     Neurosci.; Shadlen & Newsome 2001, J. Neurophysiol.; Roitman & Shadlen 2002, J. Neurosci.
     """
 
-    coherences: tuple[float, ...] = (0.0, 3.2, 6.4, 12.8, 25.6, 51.2)
-    noise_std: float = 0.2
+    coherences: tuple[float, ...] = option((0.0, 3.2, 6.4, 12.8, 25.6, 51.2), ge=0, le=100, nonempty=True,
+                                           doc="in %")
+    noise_std: float = option(0.2, ge=0)
     fixation_ms: float = 100.0
     stimulus_ms: float = 800.0
     score_fixation: bool = True
@@ -57,10 +58,7 @@ class PerceptualDecision(Task):
         return 1
 
     def validate(self) -> None:
-        super().validate()
-        check_values("coherences", self.coherences, low=0.0, high=100.0)
-        if not isinstance(self.noise_std, (int, float)) or not self.noise_std >= 0:
-            raise ConfigError(f"noise_std must be a number >= 0, got {self.noise_std!r}.")
+        # Cross-option rule only (each option's own constraint is declared on its field).
         check_epochs(
             "perceptual_dm", self.n_time, self.dt, {"fixation_ms": self.fixation_ms, "stimulus_ms": self.stimulus_ms}
         )

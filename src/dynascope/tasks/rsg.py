@@ -9,7 +9,8 @@ import jax.numpy as jnp
 
 from dynascope.errors import ConfigError
 from dynascope.tasks._base import Task, Trials
-from dynascope.tasks._epochs import check_values, ms_to_steps
+from dynascope._registry import option
+from dynascope.tasks._epochs import ms_to_steps
 from dynascope.tasks._registry import register
 
 
@@ -38,10 +39,10 @@ class ReadySetGo(Task):
     through rapid reconfiguration of cortical dynamics", Neuron.
     """
 
-    intervals: tuple[float, ...] = (480.0, 560.0, 640.0, 720.0, 800.0)
-    gains: tuple[float, ...] = (1.0,)
-    ready_ms: tuple[float, float] = (100.0, 300.0)
-    pulse_ms: float = 40.0
+    intervals: tuple[float, ...] = option((480.0, 560.0, 640.0, 720.0, 800.0), gt=0, nonempty=True, doc="ms")
+    gains: tuple[float, ...] = option((1.0,), gt=0, nonempty=True)
+    ready_ms: tuple[float, float] = option((100.0, 300.0), ge=0, doc="earliest and latest Ready time in ms")
+    pulse_ms: float = option(40.0, gt=0)
     n_time: int = 110
     dt: float = 20.0
     criterion = 0.9
@@ -58,12 +59,9 @@ class ReadySetGo(Task):
         return 1
 
     def validate(self) -> None:
-        super().validate()
-        intervals = check_values("intervals", self.intervals, low=0.0, high=float("inf"))
-        gains = check_values("gains", self.gains, low=0.0, high=float("inf"))
-        for name, values in (("intervals", intervals), ("gains", gains)):
-            if min(values) <= 0:
-                raise ConfigError(f"every value of {name} must be positive, got {values!r}.")
+        # Rules between options, or between the two values of ready_ms; each option's own constraint is
+        # declared on its field.
+        intervals, gains = self.intervals, self.gains
         shortest = min(min(intervals), min(intervals) * min(gains))
         if ms_to_steps(shortest, self.dt) < 1:
             raise ConfigError(
@@ -71,14 +69,12 @@ class ReadySetGo(Task):
                 f"dt={self.dt} ms; pass intervals and gains with interval·gain >= {self.dt / 2:g} ms or a smaller dt."
             )
         ready = self.ready_ms
-        if not (isinstance(ready, (tuple, list)) and len(ready) == 2 and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in ready
-        )) or not 0 <= ready[0] <= ready[1]:
+        if not ready[0] <= ready[1]:
             raise ConfigError(
-                f"ready_ms must be an (earliest, latest) pair of times in ms with 0 <= earliest <= latest, "
-                f"got {ready!r}."
+                f"ready_ms must be an (earliest, latest) pair of times in ms with earliest <= latest, "
+                f"got {ready!r}; e.g. ready_ms=(100.0, 300.0)."
             )
-        if not isinstance(self.pulse_ms, (int, float)) or ms_to_steps(self.pulse_ms, self.dt) < 1:
+        if ms_to_steps(self.pulse_ms, self.dt) < 1:
             raise ConfigError(
                 f"pulse_ms must last at least one step of dt={self.dt} ms, got {self.pulse_ms!r}; "
                 f"pass pulse_ms >= {self.dt / 2:g}."

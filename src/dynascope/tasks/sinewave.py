@@ -7,7 +7,8 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from dynascope.errors import ConfigError, check_positive_int
+from dynascope._registry import option
+from dynascope.errors import ConfigError
 from dynascope.tasks._base import Task, Trials
 from dynascope.tasks._registry import register
 
@@ -31,9 +32,9 @@ class SineWave(Task):
     Reference: Sussillo & Barak 2013, "Opening the black box", Neural Comput.
     """
 
-    n_frequencies: int = 51
-    freq_min_hz: float = 1.0
-    freq_max_hz: float = 6.0
+    n_frequencies: int = option(51, gt=0)
+    freq_min_hz: float = option(1.0, gt=0, doc="Hz")
+    freq_max_hz: float = option(6.0, gt=0, doc="Hz")
     n_time: int = 100
     dt: float = 10.0
     criterion = 0.9
@@ -49,11 +50,8 @@ class SineWave(Task):
         return 1
 
     def validate(self) -> None:
-        super().validate()
-        check_positive_int("n_frequencies", self.n_frequencies)
-        if not isinstance(self.freq_min_hz, (int, float)) or not self.freq_min_hz > 0:
-            raise ConfigError(f"freq_min_hz must be a positive frequency in Hz, got {self.freq_min_hz!r}.")
-        if not isinstance(self.freq_max_hz, (int, float)) or not self.freq_max_hz >= self.freq_min_hz:
+        # Cross-option rules only (each option's own constraint is declared on its field).
+        if not self.freq_max_hz >= self.freq_min_hz:
             raise ConfigError(
                 f"freq_max_hz must be >= freq_min_hz={self.freq_min_hz!r} Hz, got {self.freq_max_hz!r}."
             )
