@@ -1,6 +1,10 @@
 """Compare networks: representational geometry (CCA, SVCCA, CKA, shape metrics, RSA), dynamics (DSA)
 and topology (skeleton graphs), one pair at a time or as all-pairs matrices over a population.
 
+Every metric a population study computes is registered by its own module with `register_metric` (what it
+measures, its unit, what it is invariant to, which input it takes and how to prepare it); `metrics()` lists
+them and `get_metric(name)` returns one. A new metric is one file that registers itself.
+
 Array metrics take states `[conditions, time, units]` or `[samples, units]`, return a JAX scalar and
 jit/vmap on CPU or GPU. Maheswaranathan et al. 2019 found geometry separates architectures while
 fixed-point topology is universal; these functions let that comparison be repeated at scale.
@@ -12,6 +16,20 @@ samples per unit, where even independent data score as similar (the rule is expl
 """
 
 from dynascope.compare._checks import MIN_SAMPLES_PER_UNIT, FewSamplesWarning
+from dynascope.compare._registry import (
+    DYNAMICS,
+    GEOMETRY,
+    KINDS,
+    SIGNATURES,
+    TAKES,
+    TOPOLOGY,
+    TRAJECTORIES,
+    Metric,
+    get_metric,
+    metric_names,
+    metrics,
+    register_metric,
+)
 from dynascope.compare.cca import (
     Basis,
     cca_correlations,
@@ -27,13 +45,25 @@ from dynascope.compare.dsa import (
     dmd_operator,
     dsa_distance,
     eigenvalue_wasserstein,
+    operator_spectrum,
     optimal_similarity_transform,
+    population_operator,
     similarity_transform_distance,
+    spectrum_distance,
 )
 from dynascope.compare.pairwise import distances_to, pairwise_distances, pairwise_distances_loop, stack_padded
-from dynascope.compare.rsa import rdm, rsa_distance, rsa_similarity
+# Imported in the order the metrics are shown: a module registers its metrics when imported.
 from dynascope.compare.shape import procrustes_distance, procrustes_rotation, shape_distance
+from dynascope.compare.rsa import rdm, rsa_distance, rsa_similarity
 from dynascope.compare.population import (
+    BETWEEN_WITHIN,
+    CHANCE_ACCURACY,
+    CLUSTER_AGREEMENT,
+    DISTINCT_CLASSES,
+    MEAN_BETWEEN,
+    MEAN_WITHIN,
+    MODAL_SHARE,
+    NN_ACCURACY,
     agreement,
     chance_accuracy,
     cluster,
@@ -42,46 +72,79 @@ from dynascope.compare.population import (
     nearest_neighbour_accuracy,
     within_between,
 )
-from dynascope.compare.topology import index_counts, isomorphism_classes, signature_distance, topology_class, topology_distance
+from dynascope.compare.topology import (
+    index_counts,
+    isomorphism_classes,
+    signature_distance,
+    signatures_class,
+    signatures_distance,
+    topology_class,
+    topology_distance,
+)
 
 __all__ = [
     "agreement",
     "Basis",
+    "BETWEEN_WITHIN",
     "cca_correlations",
     "cca_distance",
     "cca_similarity",
+    "CHANCE_ACCURACY",
     "chance_accuracy",
     "cka_distance",
     "cka_similarity",
     "cluster",
+    "CLUSTER_AGREEMENT",
     "delay_embed",
     "distances_to",
+    "DISTINCT_CLASSES",
     "dmd_operator",
     "dsa_distance",
+    "DYNAMICS",
     "eigenvalue_wasserstein",
     "embed",
     "FewSamplesWarning",
+    "GEOMETRY",
+    "get_metric",
     "index_counts",
     "isomorphism_classes",
+    "KINDS",
+    "MEAN_BETWEEN",
+    "MEAN_WITHIN",
+    "Metric",
+    "metric_names",
+    "metrics",
     "MIN_SAMPLES_PER_UNIT",
+    "MODAL_SHARE",
     "modal_share",
     "nearest_neighbour_accuracy",
+    "NN_ACCURACY",
+    "operator_spectrum",
     "optimal_similarity_transform",
     "pairwise_distances",
     "pairwise_distances_loop",
+    "population_operator",
     "principal_basis",
     "procrustes_distance",
     "procrustes_rotation",
     "rdm",
+    "register_metric",
     "rsa_distance",
     "rsa_similarity",
     "shape_distance",
+    "SIGNATURES",
     "signature_distance",
+    "signatures_class",
+    "signatures_distance",
     "similarity_transform_distance",
+    "spectrum_distance",
     "stack_padded",
     "svcca_distance",
     "svcca_similarity",
+    "TAKES",
+    "TOPOLOGY",
     "topology_class",
     "topology_distance",
+    "TRAJECTORIES",
     "within_between",
 ]

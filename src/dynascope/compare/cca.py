@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from dynascope.compare._checks import check_finite, check_not_empty, warn_few_samples
+from dynascope.compare._registry import GEOMETRY, register_metric
 from dynascope.errors import ConfigError, ShapeError
 
 
@@ -215,6 +216,11 @@ def cca_similarity(
     return _mean_of_top(*_canonical(X, Y, eps, None))
 
 
+@register_metric(
+    "cca", kind=GEOMETRY, units="unitless", prepare=principal_basis,
+    description="1 − mean canonical correlation",
+    invariant_to="any invertible linear map of either network's states (and translation)",
+)
 def cca_distance(
     X: jax.Array | np.ndarray | Basis, Y: jax.Array | np.ndarray | Basis, *, eps: float = 1e-6
 ) -> jax.Array:
@@ -245,6 +251,11 @@ def svcca_similarity(
     return _mean_of_top(*_canonical(X, Y, eps, keep))
 
 
+@register_metric(
+    "svcca", kind=GEOMETRY, units="unitless", prepare=principal_basis,
+    description="1 − mean canonical correlation of the top principal components",
+    invariant_to="rotations, reflections, isotropic scaling and translation of either network's states",
+)
 def svcca_distance(
     X: jax.Array | np.ndarray | Basis,
     Y: jax.Array | np.ndarray | Basis,

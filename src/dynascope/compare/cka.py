@@ -6,7 +6,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dynascope.compare.cca import Basis, as_sample_pair, basis_pair
+from dynascope.compare._registry import GEOMETRY, register_metric
+from dynascope.compare.cca import Basis, as_sample_pair, basis_pair, principal_basis
 
 
 def _frob_cross(a: jax.Array, b: jax.Array) -> jax.Array:
@@ -44,6 +45,11 @@ def cka_similarity(X: jax.Array | np.ndarray | Basis, Y: jax.Array | np.ndarray 
     return _frob_cross(x, y) / jnp.sqrt(_frob_cross(x, x) * _frob_cross(y, y))
 
 
+@register_metric(
+    "cka", kind=GEOMETRY, units="unitless", prepare=principal_basis,
+    description="1 − linear CKA",
+    invariant_to="rotations, reflections, isotropic scaling and translation of either network's states",
+)
 def cka_distance(X: jax.Array | np.ndarray | Basis, Y: jax.Array | np.ndarray | Basis) -> jax.Array:
     """CKA distance 1 − CKA (scalar) between states `[..., units_x]` and `[..., units_y]` (same samples)."""
     return 1.0 - cka_similarity(X, Y)

@@ -41,6 +41,7 @@ import numpy as np
 import scipy.optimize
 
 from dynascope.compare._checks import check_finite
+from dynascope.compare._registry import DYNAMICS, register_metric
 from dynascope.errors import ConfigError, ShapeError
 
 SCORES = ("angular", "euclidean")
@@ -122,6 +123,32 @@ def dmd_operator(
     """
     h = delay_embed(X, n_delays, delay_interval)
     return _havok(h, _check_rank(h.shape, rank), _check_ridge(ridge))
+
+
+def population_operator(
+    X: jax.Array | np.ndarray, *, n_delays: int = 4, rank: int = 10, min_units: int | None = None
+) -> jax.Array:
+    """The DMD operator `[r, r]` DSA compares across a population: `dmd_operator` with `n_delays` delays and
+    rank r = min(rank, n_delays · min_units).
+
+    `X`: one network's trajectories `[conditions, time, units]`, zero-padded to the widest network of the
+    population; `min_units`: unit count of the smallest network compared (default: X's own), so that every
+    operator has the same size and none keeps directions that only padding spans.
+    """
+    units = jnp.shape(X)[-1] if min_units is None else min_units
+    return dmd_operator(X, n_delays=n_delays, rank=min(rank, n_delays * units))
+
+
+_population_operator = jax.jit(population_operator, static_argnames=("n_delays", "rank", "min_units"))
+
+
+def operator_spectrum(
+    X: jax.Array | np.ndarray, *, n_delays: int = 4, rank: int = 10, min_units: int | None = None
+) -> np.ndarray:
+    """Eigenvalues `[r]` (complex128) of `population_operator(X, ...)`, for `spectrum_distance` over many
+    pairs: each network's operator is fitted (compiled once per shape) and decomposed once, on the host."""
+    op = _population_operator(jnp.asarray(X), n_delays=n_delays, rank=rank, min_units=min_units)
+    return np.linalg.eigvals(np.asarray(op, np.float64))
 
 
 def _check_rank(hankel_shape: tuple[int, ...], rank: int | None) -> int:
@@ -341,6 +368,11 @@ def _align(a: jax.Array, b: jax.Array, key: jax.Array, n_starts: int, n_iters: i
     return u @ vt
 
 
+@register_metric(
+    "dsa", kind=DYNAMICS, units="rad", prepare=population_operator, expensive=True,
+    description="angle between the DMD operators after the best orthogonal change of basis",
+    invariant_to="rotations, reflections and permutations of the units (orthogonal changes of basis)",
+)
 def similarity_transform_distance(
     A: jax.Array | np.ndarray,
     B: jax.Array | np.ndarray,
@@ -438,6 +470,11 @@ def eigenvalue_wasserstein(A: jax.Array | np.ndarray, B: jax.Array | np.ndarray)
     return spectrum_distance(np.linalg.eigvals(a.astype(np.float64)), np.linalg.eigvals(b.astype(np.float64)))
 
 
+@register_metric(
+    "dsa_wasserstein", kind=DYNAMICS, units="unitless", prepare=operator_spectrum, jit=False,
+    description="optimal-matching distance between the DMD operators' eigenvalues",
+    invariant_to="any invertible change of basis of the fitted operator (its eigenvalues are kept)",
+)
 def spectrum_distance(la: np.ndarray, lb: np.ndarray) -> float:
     """`eigenvalue_wasserstein` from the spectra `la [r]`, `lb [r']` (complex), for reuse over many pairs."""
     la, lb = np.asarray(la, np.complex128), np.asarray(lb, np.complex128)

@@ -14,6 +14,24 @@ import numpy as np
 
 from dynascope.errors import ConfigError, ShapeError
 
+# Names of the quantities a population study reports per metric (the `quantity` column of a run's `summary`
+# table), defined once for the study that writes them and the CLI, report and benchmarks that read them.
+#: `nearest_neighbour_accuracy` of the architecture labels.
+NN_ACCURACY = "nearest-neighbour architecture accuracy"
+#: `chance_accuracy` of the architecture labels.
+CHANCE_ACCURACY = "chance accuracy"
+#: `within_between`: the mean distance within each architecture (and over all of them), and between them.
+MEAN_WITHIN = "mean distance within architecture"
+MEAN_BETWEEN = "mean distance between architectures"
+#: The ratio of the two: well above 1 when the metric separates architectures.
+BETWEEN_WITHIN = "between / within"
+#: `agreement` (adjusted Rand index) of the metric's clusters with the architectures.
+CLUSTER_AGREEMENT = "cluster-architecture agreement (ARI)"
+#: For a metric that classifies networks (topology): `modal_share` per architecture and overall, and the
+#: number of distinct classes.
+MODAL_SHARE = "share with the modal topology"
+DISTINCT_CLASSES = "distinct topologies"
+
 
 def check_distances(D: np.ndarray) -> np.ndarray:
     """`D` as a float64 `[n, n]` array with zero diagonal; ShapeError unless square and symmetric.

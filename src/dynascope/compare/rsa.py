@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from dynascope.compare._checks import check_finite
+from dynascope.compare._registry import GEOMETRY, register_metric
 from dynascope.errors import ConfigError, ShapeError
 
 DISSIMILARITIES = ("correlation", "euclidean")
@@ -137,3 +140,13 @@ def rsa_distance(
 ) -> jax.Array:
     """RSA distance 1 − ρ in [0, 2] (scalar), with ρ the RDM correlation of `rsa_similarity`."""
     return 1.0 - rsa_similarity(X, Y, dissimilarity=dissimilarity, compare=compare, time=time)
+
+
+# Euclidean RDMs in the study: zero-padded units (networks of different sizes) leave them unchanged, and a
+# dissimilarity matrix needs at least 3 conditions to have a rank correlation.
+register_metric(
+    "rsa", kind=GEOMETRY, units="unitless", min_trials=3,
+    description="1 − Spearman correlation of the dissimilarity matrices",
+    invariant_to="any distance-preserving map of the states (rotations, reflections, translation) and "
+                 "monotonic changes of the dissimilarities",
+)(functools.partial(rsa_distance, dissimilarity="euclidean"))

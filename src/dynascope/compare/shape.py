@@ -8,11 +8,14 @@ population can be embedded and clustered without distortion.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dynascope.compare.cca import Basis, as_sample_pair, basis_pair
+from dynascope.compare._registry import GEOMETRY, register_metric
+from dynascope.compare.cca import Basis, as_sample_pair, basis_pair, principal_basis
 from dynascope.errors import ConfigError, ShapeError
 
 
@@ -73,6 +76,11 @@ def shape_distance(
     return jnp.arccos(jnp.clip(_aligned_cosine(X, Y, float(alpha)), -1.0, 1.0))
 
 
+@register_metric(
+    "procrustes", kind=GEOMETRY, units="unitless", prepare=principal_basis,
+    description="Procrustes distance between centred, unit-norm states",
+    invariant_to="rotations, reflections, isotropic scaling and translation of either network's states",
+)
 def procrustes_distance(X: jax.Array | np.ndarray | Basis, Y: jax.Array | np.ndarray | Basis) -> jax.Array:
     """Orthogonal Procrustes distance in [0, √2] (scalar).
 
@@ -107,3 +115,12 @@ def procrustes_rotation(X: jax.Array | np.ndarray, Y: jax.Array | np.ndarray) ->
         )
     u, _, vt = jnp.linalg.svd(x.T @ y, full_matrices=False)
     return u @ vt
+
+
+# The study's shape metric whitens half way (alpha = 0.5), between Procrustes (1) and CCA (0), which the
+# study reports separately.
+register_metric(
+    "shape", kind=GEOMETRY, units="rad", prepare=principal_basis,
+    description="angular shape distance after partial whitening",
+    invariant_to="rotations, reflections, isotropic scaling and translation; partly (alpha) any linear map",
+)(functools.partial(shape_distance, alpha=0.5))

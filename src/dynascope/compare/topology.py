@@ -17,6 +17,7 @@ import warnings
 import networkx as nx
 import numpy as np
 
+from dynascope.compare._registry import SIGNATURES, TOPOLOGY, register_metric
 from dynascope.errors import ConfigError, ShapeError
 
 KINDS = ("counts", "wl", "ged")
@@ -213,3 +214,25 @@ def topology_class(sig: dict) -> str:
     c = " ".join(f"{k}:{counts[k]}" for k in sorted(counts, key=int))
     e = " ".join(sorted(edges))
     return f"{c} | {e}" if e else c
+
+
+def signatures_class(sigs: list[dict]) -> str:
+    """A network's topology class under every analysis input: the `topology_class` of each of its skeleton
+    signatures `sigs` (one per analysis input, in input order), joined by ' || '."""
+    return " || ".join(topology_class(s) for s in sigs)
+
+
+@register_metric(
+    "topology", kind=TOPOLOGY, units="unitless", takes=SIGNATURES, jit=False, classify=signatures_class,
+    description="distance between skeleton signatures",
+    invariant_to="everything but the skeleton's graph: where the fixed points lie, the units' basis, timescales",
+)
+def signatures_distance(a: list[dict], b: list[dict]) -> float:
+    """Distance in [0, 1] between two networks' skeletons under every analysis input: the mean
+    `signature_distance` over the inputs (signatures `a`, `b`, one per input, in input order); 1 when the
+    two were analysed under different numbers of inputs (nothing to pair)."""
+    if len(a) != len(b):
+        return 1.0
+    if not a:
+        return 0.0
+    return float(np.mean([signature_distance(x, y) for x, y in zip(a, b)]))
