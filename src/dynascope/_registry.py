@@ -192,24 +192,31 @@ def conform(owner: str, cls: type, options: Mapping[str, Any]) -> dict[str, Any]
     fields = {f.name: f for f in dataclasses.fields(cls)}
     out = {}
     for name, value in options.items():
-        hint = hints.get(name, Any)
-        constraint = declared(cls, name)
-        got = _conform(value, hint)
-        broken = _NO if got is _NO else constraint.broken_by(got)
-        if got is _NO or broken is not _NO:
-            field = fields.get(name)
-            default = field.default if field is not None else dataclasses.MISSING
-            example = f"; e.g. {name}={default!r} (the default)" if default is not dataclasses.MISSING else ""
-            finite = " (NaN and inf are not allowed)" if _non_finite(value) else ""
-            item = (f"; {broken!r} is not {constraint.describe()}"
-                    if got is not _NO and isinstance(got, tuple) and broken is not got else "")
-            doc = f" ({constraint.doc})" if constraint.doc else ""
-            raise ConfigError(
-                f"{owner}: option {name}{doc} must be {describe(hint, constraint)}{finite}, got {value!r} "
-                f"({type(value).__name__}{item}){example}."
-            )
-        out[name] = got
+        field = fields.get(name)
+        default = field.default if field is not None else dataclasses.MISSING
+        out[name] = check_value(owner, name, value, hints.get(name, Any), declared(cls, name), default)
     return out
+
+
+def check_value(
+    owner: str, name: str, value: Any, hint: Any, constraint: Option = Option(), default: Any = dataclasses.MISSING
+) -> Any:
+    """`value` of option `name` as the annotation `hint` wants it, if it conforms to `hint` and `constraint`;
+    else ConfigError naming `owner`, the option, the value received and what is expected (with `default`,
+    if given, as an example)."""
+    got = _conform(value, hint)
+    broken = _NO if got is _NO else constraint.broken_by(got)
+    if got is not _NO and broken is _NO:
+        return got
+    example = f"; e.g. {name}={default!r} (the default)" if default is not dataclasses.MISSING else ""
+    finite = " (NaN and inf are not allowed)" if _non_finite(value) else ""
+    item = (f"; {broken!r} is not {constraint.describe()}"
+            if got is not _NO and isinstance(got, tuple) and broken is not got else "")
+    doc = f" ({constraint.doc})" if constraint.doc else ""
+    raise ConfigError(
+        f"{owner}: option {name}{doc} must be {describe(hint, constraint)}{finite}, got {value!r} "
+        f"({type(value).__name__}{item}){example}."
+    )
 
 
 def _non_finite(value: Any) -> bool:
