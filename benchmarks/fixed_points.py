@@ -30,8 +30,7 @@ import jax
 import numpy as np
 
 from dynascope import dynamics, models, tasks
-from dynascope.dynamics.analysis import AnalysisOptions, analyze_group
-from dynascope.store.sweep import StoredGroup, network_id
+from dynascope.pipeline import AnalysisOptions, StoredGroup, analyze_group, network_id
 from dynascope.train import train_population
 
 CUBE = {0: 8, 1: 12, 2: 6, 3: 1}
@@ -115,14 +114,14 @@ def main() -> None:
     _, gcold = timed(lambda: analyze_group(group, AnalysisOptions(n_seeds=args.pop_seeds)))
     (_, sk_cols), gwarm = timed(lambda: analyze_group(group, AnalysisOptions(n_seeds=args.pop_seeds, seed=1)))
     cube = json.dumps({str(k): v for k, v in CUBE.items()})
-    full = sum(c == cube for c in sk_cols["index_counts"])
+    full = sum(c == cube for c in sk_cols.index_counts)
     print(f"\nPopulation: {n} {name} networks trained together ({args.pop_train_steps} steps, {t_pop:.0f} s; "
           f"task scores {np.round(popn.metric, 3).tolist()})\n")
     print("| step | networks | seeds each | cold s | warm s | networks/s (warm) | full cube | projected 1000 networks, s |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     print(f"| analyze_group: fixed points + skeletons | {n} | {args.pop_seeds} | {gcold:.1f} | {gwarm:.1f} | "
           f"{n / gwarm:.2f} | {full}/{n} | {1000 / (n / gwarm):.0f} |")
-    print(f"\nindex counts per network: {sk_cols['index_counts']}")
+    print(f"\nindex counts per network: {sk_cols.index_counts}")
 
 
 if __name__ == "__main__":

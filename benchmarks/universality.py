@@ -19,9 +19,8 @@ from pathlib import Path
 
 import jax
 
-from dynascope import compare, pipeline, store
-from dynascope.dynamics.analysis import AnalysisOptions, analyze_run
-from dynascope.store import SweepConfig
+from dynascope import compare, pipeline
+from dynascope.pipeline import AnalysisOptions, SweepConfig, analyze_run
 from dynascope.train import TrainOptions
 
 QUANTITIES = (
@@ -48,7 +47,7 @@ def main() -> None:
     )
     seconds = {}
     t0 = time.perf_counter()
-    run = store.run_sweep(config, args.out, resume=(args.out / "config.toml").exists())
+    run = pipeline.run_sweep(config, args.out, resume=(args.out / "config.toml").exists())
     seconds["train"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     analyze_run(run, AnalysisOptions(n_seeds=256))

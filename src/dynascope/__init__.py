@@ -1,7 +1,30 @@
-"""dynascope: train populations of recurrent networks on neuroscience tasks and open them up."""
+"""dynascope: train populations of recurrent networks on neuroscience tasks and open them up.
+
+`import dynascope as ds` is cheap (no JAX): each layer is imported on first use, `ds.tasks`,
+`ds.dynamics`, ... (PEP 562 module `__getattr__`); ARCHITECTURE.md describes the layers.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from dynascope.errors import DynascopeError
 
 __version__ = "0.1.0"
 
-__all__ = ["DynascopeError", "__version__"]
+#: The layers `import dynascope as ds` exposes as attributes, imported when first touched.
+LAYERS = ("tasks", "models", "train", "dynamics", "compare", "store", "pipeline", "interop", "report")
+
+__all__ = ["DynascopeError", "__version__", *LAYERS]
+
+def __getattr__(name: str) -> Any:
+    if name in LAYERS:
+        module = importlib.import_module(f"dynascope.{name}")
+        globals()[name] = module  # later lookups skip this function
+        return module
+    raise AttributeError(f"module 'dynascope' has no attribute {name!r}; its layers are {', '.join(LAYERS)}.")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(LAYERS))

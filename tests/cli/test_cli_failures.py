@@ -13,14 +13,15 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from dynascope import dynamics, store
+from dynascope import pipeline, store
+from dynascope.pipeline import analyze as analyze_module
 from dynascope.cli import app
 from dynascope.errors import ConfigError, RunFolderError
 from dynascope.store import _files
 from tests.cli.test_cli import TINY, wide_console  # noqa: F401  (the autouse fixture)
 
 runner = CliRunner()
-SMALL = dynamics.AnalysisOptions(n_trials=8, n_seeds=16, skeleton_steps=100)
+SMALL = pipeline.AnalysisOptions(n_trials=8, n_seeds=16, skeleton_steps=100)
 
 
 def dynascope(*args: str, cwd=None) -> subprocess.CompletedProcess:
@@ -42,7 +43,7 @@ def analysed(tmp_path_factory):
     path = tmp_path_factory.mktemp("cli") / "run"
     out = runner.invoke(app, ["train", *TINY, "--out", str(path)], terminal_width=200)
     assert out.exit_code == 0, out.output
-    dynamics.analyze_run(store.open(path), SMALL)
+    pipeline.analyze_run(store.open(path), SMALL)
     return path
 
 
@@ -71,7 +72,7 @@ def _refuse_writes(monkeypatch):
 
 def test_a_read_only_run_folder_fails_analyze_report_and_compare_before_any_work(run_copy, monkeypatch, tmp_path):
     calls = []
-    monkeypatch.setattr(dynamics.analysis, "analyze_group", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(analyze_module, "analyze_group", lambda *a, **k: calls.append(a))
     from dynascope.report import html
 
     monkeypatch.setattr(html, "render_report", lambda *a, **k: calls.append(a))
@@ -141,15 +142,15 @@ def test_report_out_inside_a_file_is_refused_and_a_missing_folder_is_created(run
 
 
 def test_an_interrupted_analyze_leaves_a_folder_the_same_command_finishes(run_copy, monkeypatch):
-    real = dynamics.analysis.analyze_group
+    real = analyze_module.analyze_group
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(dynamics.analysis, "analyze_group", interrupted)
+    monkeypatch.setattr(analyze_module, "analyze_group", interrupted)
     out = runner.invoke(app, ["analyze", str(run_copy), "--force", "--seeds", "8"])
     assert out.exit_code != 0
-    monkeypatch.setattr(dynamics.analysis, "analyze_group", real)
+    monkeypatch.setattr(analyze_module, "analyze_group", real)
     out = runner.invoke(app, ["analyze", str(run_copy), "--force", "--seeds", "8"], terminal_width=200)
     assert out.exit_code == 0, out.output
     assert "vanilla-6/s000" in out.output

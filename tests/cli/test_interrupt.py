@@ -92,7 +92,7 @@ def test_interrupted_train_says_so_exits_130_or_143_and_resumes(tmp_path):
 @pytest.mark.parametrize(
     ("args", "patch", "again"),
     [
-        (["train", "--out", "x"], "dynascope.store.sweep.prepare_run", "rerun the same command with --resume"),
+        (["train", "--out", "x"], "dynascope.pipeline.prepare_run", "rerun the same command with --resume"),
         (["analyze", "x"], "dynascope.store.open", "rerun the same command"),  # analyze has no --resume
     ],
 )

@@ -9,9 +9,9 @@ import types
 import numpy as np
 import pytest
 
-from dynascope import dynamics, store
+from dynascope import pipeline, store
 from dynascope.errors import ConfigError
-from dynascope.store import SweepConfig
+from dynascope.pipeline import SweepConfig
 from dynascope.train import TrainOptions
 
 # Context-dependent integration has one analysis input per context: two rows of `analysis_inputs()`.
@@ -24,14 +24,14 @@ CONFIG = SweepConfig(
     task_options={"fixation_ms": 20.0, "stimulus_ms": 50.0, "n_time": 10},
     train=TrainOptions(batch_size=8, learning_rate=1e-2, checkpoint_every=20, eval_batch=8),
 )
-OPTIONS = dynamics.AnalysisOptions(n_trials=8, n_seeds=32, skeleton_steps=200)
+OPTIONS = pipeline.AnalysisOptions(n_trials=8, n_seeds=32, skeleton_steps=200)
 
 
 @pytest.fixture(scope="module")
 def analysed(tmp_path_factory):
-    run = store.run_sweep(CONFIG, tmp_path_factory.mktemp("runs") / "r")
+    run = pipeline.run_sweep(CONFIG, tmp_path_factory.mktemp("runs") / "r")
     calls = []
-    done = dynamics.analyze_run(run, OPTIONS, progress=lambda *a: calls.append(a))
+    done = pipeline.analyze_run(run, OPTIONS, progress=lambda *a: calls.append(a))
     return run, done, calls
 
 
@@ -39,13 +39,13 @@ def test_every_group_is_analysed_once_and_resumes(analysed):
     run, done, calls = analysed
     assert done == ["vanilla-5"]
     assert calls == [("vanilla-5", 0, 2), ("vanilla-5", 2, 2)]
-    assert dynamics.analyze_run(run, OPTIONS) == []  # already analysed: skipped
-    assert dynamics.analyze_run(run, OPTIONS, force=True) == ["vanilla-5"]
+    assert pipeline.analyze_run(run, OPTIONS) == []  # already analysed: skipped
+    assert pipeline.analyze_run(run, OPTIONS, force=True) == ["vanilla-5"]
 
 
 def test_fixed_point_rows_are_fixed_points_of_the_stored_weights(analysed):
     run, _, _ = analysed
-    group = store.load_group(run, "vanilla-5")
+    group = pipeline.load_group(run, "vanilla-5")
     inputs = np.asarray(group.task.analysis_inputs(), np.float64)
     assert inputs.shape == (2, 4)
     rows = run.sql(
@@ -90,7 +90,7 @@ def test_skeleton_rows_summarise_the_fixed_point_rows(analysed):
 # -- a run holding a blown-up network ------------------------------------------------------------------
 from tests.train.blown_up import BLOWN_UP, GROUP, HEALTHY, blown_up_run, restanded_copy  # noqa: E402
 
-SMALL = dynamics.AnalysisOptions(n_trials=8, n_seeds=16, skeleton_steps=100)
+SMALL = pipeline.AnalysisOptions(n_trials=8, n_seeds=16, skeleton_steps=100)
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def blown_up(tmp_path_factory):
 
 def _check_rows_are_fixed_points(run) -> int:
     """Every converged row is a zero of the ReLU rate network's flow −x + W relu(x) + U u + b, by NumPy."""
-    group = store.load_group(run, GROUP)
+    group = pipeline.load_group(run, GROUP)
     n = 0
     for net, u, s, status in run.sql("select network, input, state, status from fixed_points").fetchall():
         if status != "converged":
@@ -117,8 +117,8 @@ def test_a_diverged_network_is_skipped_with_a_note_and_the_others_are_analysed(b
     shutil.copytree(blown_up, tmp_path / "run")
     run = store.open(tmp_path / "run")
     skipped = []
-    assert dynamics.analyze_run(run, SMALL, on_skip=lambda net, why: skipped.append((net, why))) == [GROUP]
-    assert skipped == [(BLOWN_UP, dynamics.analysis.DIVERGED)]
+    assert pipeline.analyze_run(run, SMALL, on_skip=lambda net, why: skipped.append((net, why))) == [GROUP]
+    assert skipped == [(BLOWN_UP, pipeline.DIVERGED)]
     assert {r[0] for r in run.sql("select network from skeletons").fetchall()} == set(HEALTHY)
     assert {r[0] for r in run.sql("select network from fixed_points").fetchall()} == set(HEALTHY)
     assert _check_rows_are_fixed_points(run) >= 3
@@ -130,8 +130,8 @@ def test_a_network_with_non_finite_states_is_skipped_even_when_not_flagged(blown
     run = store.open(restanded_copy(blown_up, tmp_path / "old"))
     assert not any(d for (d,) in run.sql("select diverged from networks").fetchall())
     skipped = []
-    assert dynamics.analyze_run(run, SMALL, on_skip=lambda net, why: skipped.append((net, why))) == [GROUP]
-    assert skipped == [(BLOWN_UP, dynamics.analysis.NON_FINITE)]
+    assert pipeline.analyze_run(run, SMALL, on_skip=lambda net, why: skipped.append((net, why))) == [GROUP]
+    assert skipped == [(BLOWN_UP, pipeline.NON_FINITE)]
     assert {r[0] for r in run.sql("select network from skeletons").fetchall()} == set(HEALTHY)
     assert _check_rows_are_fixed_points(run) >= 3
 
@@ -149,19 +149,19 @@ def test_a_network_with_non_finite_states_is_skipped_even_when_not_flagged(blown
 def test_bad_options_are_refused_before_looking_at_what_is_done(analysed, options, message):
     run, _, _ = analysed  # every group is analysed already: bad options must not pass as "nothing to do"
     with pytest.raises(ConfigError, match=message):
-        dynamics.analyze_run(run, dynamics.AnalysisOptions(**options))
+        pipeline.analyze_run(run, pipeline.AnalysisOptions(**options))
 
 
 def test_skeleton_rows_count_stable_nodes_not_index_zero():
     # A node with no growing mode but a marginal one (a slow point) has index 0 and is not stable.
     import networkx as nx
 
-    from dynascope.dynamics.analysis import _skeleton_rows
+    from dynascope.pipeline.analyze import _skeleton_rows
 
     g = nx.DiGraph()
     g.add_node(0, index=0, stable=True, label="0", terminal=False)
     g.add_node(1, index=0, stable=False, label="0", terminal=False)
     g.add_node(2, index=1, stable=False, label="1", terminal=False)
     fp = types.SimpleNamespace(status=np.zeros(3, np.int8), outside_reachable=np.zeros(3, bool))  # what rows read
-    cols = _skeleton_rows("g", ("g/s000",), 0, [fp], [g])
-    assert cols["n_stable"] == [1] and cols["n_saddles"] == [1]
+    rows = _skeleton_rows("g", ("g/s000",), 0, [fp], [g])
+    assert rows.n_stable == [1] and rows.n_saddles == [1]

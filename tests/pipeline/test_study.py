@@ -3,21 +3,22 @@ catalog, agree with a NumPy CCA written here and with the summary recomputed by 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
 import jax
 import numpy as np
-import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
-from dynascope import store
+from dynascope import pipeline, store
 from dynascope.cli import app
 from dynascope.compare import dmd_operator, eigenvalue_wasserstein, topology_class
 from dynascope.pipeline import METRICS, StudyOptions, study
 from dynascope.errors import ConfigError, UnknownNameError
-from dynascope.store import SweepConfig
+from dynascope.pipeline import SweepConfig
+from dynascope.store import NetworkRows, SkeletonRows
 from dynascope.train import TrainOptions
 
 TINY = SweepConfig(
@@ -33,7 +34,7 @@ OTHER = {"counts": {"0": 2, "1": 1}, "edges": [[1, 0]] * 2, "wl_hash": "pair"}
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     path = tmp_path_factory.mktemp("study") / "run"
-    store.run_sweep(TINY, path)
+    pipeline.run_sweep(TINY, path)
     return path
 
 
@@ -80,7 +81,7 @@ def test_every_metric_lands_in_the_catalog_and_cca_matches_numpy(run):
     trials = None
     states = {}
     for name in run.groups():
-        g = run.load_group(name)
+        g = pipeline.load_group(run, name)
         if trials is None:
             trials = g.task.sample(jax.random.key(FAST.seed), FAST.n_trials).inputs
         for i, net in enumerate(g.networks):
@@ -136,11 +137,11 @@ def test_topology_from_stored_skeletons_and_the_modal_share(run):
         rows = [(n, a) for n, g, a in nets if g == group]
         # Every gru network has the cube; the first vanilla network has another skeleton.
         sigs = [CUBE if (a == "gru" or k > 0) else OTHER for k, (n, a) in enumerate(rows)]
-        run.write_table("skeletons", group, {
-            "network": [n for n, _ in rows], "group": [group] * len(rows), "input_index": [0] * len(rows),
-            "n_stable": [0] * len(rows), "n_saddles": [0] * len(rows), "index_counts": ["{}"] * len(rows),
-            "n_slow": [0] * len(rows), "n_outside": [0] * len(rows), "n_cycles": [0] * len(rows),
-            "wl_hash": [s["wl_hash"] for s in sigs], "signature": [json.dumps(s) for s in sigs]})
+        run.write(group, SkeletonRows(
+            network=[n for n, _ in rows], group=[group] * len(rows), input_index=[0] * len(rows),
+            n_stable=[0] * len(rows), n_saddles=[0] * len(rows), index_counts=["{}"] * len(rows),
+            n_slow=[0] * len(rows), n_outside=[0] * len(rows), n_cycles=[0] * len(rows),
+            wl_hash=[s["wl_hash"] for s in sigs], signature=[json.dumps(s) for s in sigs]))
     result = study(run, StudyOptions(metrics=("topology",), trained_only=False))
     topo = result.results["topology"]
     n_other = sum(c != topology_class(CUBE) for c in topo.classes)
@@ -163,9 +164,9 @@ def test_topology_from_stored_skeletons_and_the_modal_share(run):
 def test_a_finished_metric_is_kept_unless_forced(run):
     opts = StudyOptions(metrics=("cka",), n_trials=6, trained_only=False)
     assert set(study(run, opts).results) == {"cka"}
-    before = run.shards("summary")[0].stat().st_mtime_ns
+    before = run.shards(store.SummaryRows)[0].stat().st_mtime_ns
     assert study(run, opts).results == {}
-    assert run.shards("summary")[0].stat().st_mtime_ns == before
+    assert run.shards(store.SummaryRows)[0].stat().st_mtime_ns == before
     assert set(study(run, opts, force=True).results) == {"cka"}
 
 
@@ -190,32 +191,24 @@ def test_compare_command(run):
 
 
 # -- networks that cannot be compared: diverged in training, or non-finite / exploded states ----------
-class _WithBrokenWeights:
-    """The run as stored, except that the weights of `networks` are NaN when their group is loaded."""
-
-    def __init__(self, run, *networks: str):
-        self._run, self._networks = run, networks
-
-    def __getattr__(self, name):
-        return getattr(self._run, name)
-
-    def load_group(self, group: str):
-        import dataclasses
-
-        g = self._run.load_group(group)
-        params = g.params
-        for i, net in enumerate(g.networks):
-            if net in self._networks:
-                params = {k: v.at[i].set(np.nan) for k, v in params.items()}
-        return dataclasses.replace(g, params=params)
+def _store_nan_weights(run, *networks: str) -> None:
+    """Rewrite the stored weights of `networks` as NaN (through the store's writer), as a blown-up network
+    saved by an older dynascope would have them."""
+    for group in run.groups():
+        ids = pipeline.load_group(run, group).networks
+        rows = [i for i, net in enumerate(ids) if net in networks]
+        if rows:
+            params, meta = run.read_weights(group)
+            params = {k: v.copy() for k, v in params.items()}
+            for v in params.values():
+                v[rows] = np.nan
+            run.write_weights(group, params, meta)
 
 
 def _flag_diverged(run, network: str) -> None:
     group = network.split("/")[0]
-    t = run.read_shard("networks", group)
-    flags = [n == network for n in t.column("network").to_pylist()]
-    run.write_table("networks", group, t.set_column(t.schema.get_field_index("diverged"), "diverged",
-                                                     pa.array(flags)))
+    rows = run.read(NetworkRows, shard=group)
+    run.write(group, dataclasses.replace(rows, diverged=[n == network for n in rows.network]))
 
 
 def test_diverged_nan_and_exploded_networks_are_skipped_with_the_reason_and_never_scored(run, monkeypatch):
@@ -233,8 +226,8 @@ def test_diverged_nan_and_exploded_networks_are_skipped_with_the_reason_and_neve
         return [s * 1e7 if net[0] == exploded else s for net, s in zip(nets, states)]
 
     monkeypatch.setattr(study_module, "trajectories", with_an_explosion)
-    result = study(_WithBrokenWeights(run, nan), StudyOptions(metrics=("cca", "svcca", "dsa_wasserstein"),
-                                                              n_trials=6, trained_only=False))
+    _store_nan_weights(run, nan)
+    result = study(run, StudyOptions(metrics=("cca", "svcca", "dsa_wasserstein"), n_trials=6, trained_only=False))
     assert set(result.skipped_networks) == {diverged, nan, exploded}
     assert "diverged" in result.skipped_networks[diverged]
     assert "not finite" in result.skipped_networks[nan]
@@ -249,11 +242,11 @@ def test_diverged_nan_and_exploded_networks_are_skipped_with_the_reason_and_neve
         placed = {n for (n,) in run.sql(f"select network from embedding where metric = '{metric}'").fetchall()}
         assert placed == set(kept)
     # The kept networks' CCA distances are those of NumPy on their own states.
-    g = run.load_group(run.groups()[0])
+    g = pipeline.load_group(run, run.groups()[0])
     trials = g.task.sample(jax.random.key(0), 6).inputs
     states = {}
     for name in run.groups():
-        grp = run.load_group(name)
+        grp = pipeline.load_group(run, name)
         for i, net in enumerate(grp.networks):
             states[net] = np.asarray(grp.model.activity(grp.model.run(grp.network(i), trials)[0]))
     d = result.results["cca"].distances
@@ -278,13 +271,12 @@ def test_the_state_check_by_hand():
 def test_too_few_networks_left_names_the_skipped_ones(run):
     ids = [n for (n,) in run.sql("select network from networks order by network").fetchall()]
     group = ids[0].split("/")[0]
-    t = run.read_shard("networks", group)
-    run.write_table("networks", group, t.set_column(t.schema.get_field_index("diverged"), "diverged",
-                                                     pa.array([True] * t.num_rows)))
+    rows = run.read(NetworkRows, shard=group)
+    run.write(group, dataclasses.replace(rows, diverged=[True] * len(rows)))
     others = [n for n in ids if not n.startswith(group + "/")]
-    broken = _WithBrokenWeights(run, *others[:2])
+    _store_nan_weights(run, *others[:2])
     with pytest.raises(ConfigError, match=r"the run has 1 networks after leaving out 5 \(.*diverged in training.*not finite"):
-        study(broken, StudyOptions(metrics=("cca",), n_trials=6, trained_only=False))
+        study(run, StudyOptions(metrics=("cca",), n_trials=6, trained_only=False))
 
 
 def test_compare_all_skips_a_diverged_network_with_a_note(run):

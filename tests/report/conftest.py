@@ -10,8 +10,9 @@ import shutil
 import numpy as np
 import pytest
 
-from dynascope import store
-from dynascope.store import SweepConfig
+from dynascope import pipeline, store
+from dynascope.pipeline import SweepConfig
+from dynascope.store import DistanceRows, EmbeddingRows, FixedPointRows, NetworkRows, SkeletonRows, SummaryRows
 from dynascope.train import TrainOptions
 
 TINY = SweepConfig(
@@ -26,7 +27,7 @@ METRICS = ("cca", "topology")
 def trained_run(tmp_path_factory):
     """Path of a run folder holding only training data (networks, losses, weights)."""
     path = tmp_path_factory.mktemp("report") / "trained"
-    store.run_sweep(TINY, path)
+    pipeline.run_sweep(TINY, path)
     return path
 
 
@@ -40,29 +41,20 @@ def full_run(trained_run, tmp_path_factory):
     return path
 
 
-def fixed_point_rows(network: str, group: str, n_state: int, n_inputs: int) -> dict[str, list]:
+def fixed_point_rows(network: str, group: str, n_state: int, n_inputs: int) -> FixedPointRows:
     """Plausible flip-flop fixed points: 4 stable corners, a saddle at the origin (index 1), two index-1
     saddles on the axes, one index-2 point, one slow point and one outside the reachable region."""
-    rows: dict[str, list] = {k: [] for k in (
-        "network", "group", "input_index", "input", "state", "q", "status", "n_unstable", "is_stable",
-        "outside_reachable", "eig_real", "eig_imag")}
+    points = []
 
     def add(state, index, status="converged", outside=False):
         eig = np.full(n_state, 0.5, complex)
         eig[:index] = 1.3
         eig[index:index + 2] = 0.6 + 0.3j, 0.6 - 0.3j
-        rows["network"].append(network)
-        rows["group"].append(group)
-        rows["input_index"].append(0)
-        rows["input"].append([0.0] * n_inputs)
-        rows["state"].append([float(v) for v in state])
-        rows["q"].append(1e-14 if status == "converged" else 1e-5)
-        rows["status"].append(status)
-        rows["n_unstable"].append(index)
-        rows["is_stable"].append(index == 0)
-        rows["outside_reachable"].append(outside)
-        rows["eig_real"].append(eig.real.tolist())
-        rows["eig_imag"].append(eig.imag.tolist())
+        points.append(FixedPointRows(
+            network=[network], group=[group], input_index=[0], input=[[0.0] * n_inputs],
+            state=[[float(v) for v in state]], q=[1e-14 if status == "converged" else 1e-5], status=[status],
+            n_unstable=[index], is_stable=[index == 0], outside_reachable=[outside],
+            eig_real=[eig.real.tolist()], eig_imag=[eig.imag.tolist()]))
 
     e = np.eye(n_state)
     for a, b in itertools.product((-0.7, 0.7), repeat=2):
@@ -73,7 +65,7 @@ def fixed_point_rows(network: str, group: str, n_state: int, n_inputs: int) -> d
     add(0.3 * (e[0] + e[1]), 2)
     add(0.5 * e[2], 0, status="slow")
     add(5.0 * e[3], 1, outside=True)
-    return rows
+    return FixedPointRows.concat(points)
 
 
 def signature() -> str:
@@ -83,40 +75,34 @@ def signature() -> str:
 
 
 def fill_analysis(run) -> None:
-    """Write every analysis table of `run` as `dynascope analyze` and `dynascope compare` would."""
-    nets = run.sql('select network, "group", arch, n_hidden from networks order by network').fetchall()
-    for group in {g for _, g, _, _ in nets}:
-        fp: dict[str, list] = {}
-        sk: dict[str, list] = {k: [] for k in store.TABLES["skeletons"].names}
-        for network, g, _, hidden in nets:
-            if g != group:
-                continue
-            for k, v in fixed_point_rows(network, g, hidden, 2).items():
-                fp.setdefault(k, []).extend(v)
-            for k, v in dict(network=network, group=g, input_index=0, n_stable=4, n_saddles=4,
-                             index_counts='{"0": 4, "1": 3, "2": 1}', n_slow=1, n_outside=1, n_cycles=0,
-                             wl_hash="abc123", signature=signature()).items():
-                sk[k].append(v)
-        run.write_table("fixed_points", group, fp)
-        run.write_table("skeletons", group, sk)
-    ids = [n for n, _, _, _ in nets]
-    arch = {n: a for n, _, a, _ in nets}
+    """Write every analysis table of `run` through the store's writer, as `dynascope analyze` and
+    `dynascope compare` would."""
+    nets = run.read(NetworkRows, order_by=("network",))
+    for group in sorted(set(nets.group)):
+        mine = [(n, h) for n, g, h in zip(nets.network, nets.group, nets.n_hidden) if g == group]
+        run.write(group, FixedPointRows.concat(fixed_point_rows(n, group, h, 2) for n, h in mine))
+        run.write(group, SkeletonRows(
+            network=[n for n, _ in mine], group=[group] * len(mine), input_index=[0] * len(mine),
+            n_stable=[4] * len(mine), n_saddles=[4] * len(mine), index_counts=['{"0": 4, "1": 3, "2": 1}'] * len(mine),
+            n_slow=[1] * len(mine), n_outside=[1] * len(mine), n_cycles=[0] * len(mine),
+            wl_hash=["abc123"] * len(mine), signature=[signature()] * len(mine)))
+    ids = list(nets.network)
+    arch = dict(zip(nets.network, nets.arch))
     rng = np.random.default_rng(0)
     for metric in METRICS:
         pairs = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1:]]
         d = [0.1 + 0.8 * (arch[a] != arch[b]) + 0.05 * rng.random() for a, b in pairs]
-        run.write_table("distances", metric, {"metric": [metric] * len(pairs), "a": [p[0] for p in pairs],
-                                              "b": [p[1] for p in pairs], "distance": d})
+        run.write(metric, DistanceRows(metric=[metric] * len(pairs), a=[p[0] for p in pairs],
+                                       b=[p[1] for p in pairs], distance=d))
         xy = rng.normal(size=(len(ids), 2))
-        run.write_table("embedding", metric, {"metric": [metric] * len(ids), "network": ids, "x": xy[:, 0],
-                                              "y": xy[:, 1], "cluster": [int(arch[n] == "gru") for n in ids]})
+        run.write(metric, EmbeddingRows(metric=[metric] * len(ids), network=ids, x=xy[:, 0], y=xy[:, 1],
+                                        cluster=[int(arch[n] == "gru") for n in ids]))
         quantity = ["within-architecture mean distance"] * 2 + ["between / within"]
         archs, values = ["vanilla", "gru", "all"], [0.12, 0.13, 7.2]
         if metric == "topology":
             quantity += ["share with the modal topology"] * 3
             archs, values = archs * 2, values + [1.0, 0.5, 0.75]
-        run.write_table("summary", metric, {"metric": [metric] * len(quantity), "quantity": quantity,
-                                            "arch": archs, "value": values})
+        run.write(metric, SummaryRows(metric=[metric] * len(quantity), quantity=quantity, arch=archs, value=values))
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 import dynascope.cli.report  # noqa: F401  (registers `report` on the app)
-from dynascope import dynamics, store
+from dynascope import pipeline, store
 from dynascope.cli import app
 from dynascope.report import figures, write_figures, write_report
 from tests.report.test_html import parse
@@ -24,7 +24,7 @@ runner = CliRunner()
 def blown_up(tmp_path_factory):
     """The blown-up run, trained and analysed (the diverged network skipped)."""
     path = blown_up_run(tmp_path_factory.mktemp("report") / "blown_up")
-    dynamics.analyze_run(store.open(path), dynamics.AnalysisOptions(n_trials=8, n_seeds=16, skeleton_steps=100))
+    pipeline.analyze_run(store.open(path), pipeline.AnalysisOptions(n_trials=8, n_seeds=16, skeleton_steps=100))
     return path
 
 

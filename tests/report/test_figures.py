@@ -10,11 +10,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_hex, to_rgba
 from sklearn.decomposition import PCA
 
-from dynascope import store
+from dynascope import pipeline, store
 from dynascope.errors import ConfigError
-from dynascope.report import NetworkView, figures, network_view, pca, write_figures
+from dynascope.report import PALETTE, NetworkView, figures, network_view, pca, write_figures
 from dynascope.report._network import unstable_segments
-from dynascope.tasks._plot import PALETTE
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +98,7 @@ def test_network_view_matches_a_numpy_simulation_and_jacobian(run, vanilla_view)
     origin saddle's unstable direction from NumPy's eig of the hand-written Jacobian diag(1 − tanh²(b)) W."""
     import jax
 
-    group = run.load_group("vanilla-8")
+    group = pipeline.load_group(run, "vanilla-8")
     p = {k: np.asarray(v, float) for k, v in group.network(0).items()}
     x = np.asarray(group.task.sample(jax.random.key(0), 4).inputs, float)
     h = np.broadcast_to(p["h0"], (4, 8))

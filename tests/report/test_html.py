@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import xml.etree.ElementTree as ET
@@ -14,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 import dynascope.cli.report  # noqa: F401  (registers `report` on the app)
-from dynascope import store
+from dynascope import pipeline, store
 from dynascope.cli import app
 from dynascope.errors import ConfigError, RunFolderError
 from dynascope.report import SECTIONS, write_report
@@ -157,20 +158,20 @@ def test_a_thousand_network_run_stays_under_20_mb(trained_run, tmp_path):
     shutil.copytree(trained_run, path)
     run = store.open(path)
     n = 500
-    nets, losses = run.read_table("networks").to_pylist(), run.read_table("losses").to_pylist()
+    nets, losses = run.read(store.NetworkRows), run.read(store.LossRows)
     for group in run.groups():
         params, meta = run.read_weights(group)
         run.write_weights(group, {k: np.repeat(v[:1], n, axis=0) for k, v in params.items()}, {**meta, "seeds": list(range(n))})
-        row = next(r for r in nets if r["group"] == group)
-        loss = np.asarray(next(r for r in losses if r["network"] == row["network"])["loss"], np.float32)
-        ids = [store.network_id(group, s) for s in range(n)]
-        cols = {k: [v] * n for k, v in row.items()}
-        cols.update(network=ids, index=list(range(n)), seed=list(range(n)), diverged=[s % 7 == 0 for s in range(n)])
-        run.write_table("networks", group, cols)
+        first = nets.where([g == group for g in nets.group]).take([0])
+        loss = np.asarray(losses.where([k == first.network[0] for k in losses.network]).loss[0], np.float32)
+        ids = [pipeline.network_id(group, s) for s in range(n)]
+        many = first.take([0] * n)
+        run.write(group, dataclasses.replace(many, network=ids, index=list(range(n)), seed=list(range(n)),
+                                             diverged=[s % 7 == 0 for s in range(n)]))
         curves = np.stack([loss * np.float32(1 + 0.01 * s) for s in range(n)])
         curves[::7, 10] = np.inf  # the diverged ones: inf, then NaN (params frozen) — left out of the statistics
         curves[::7, 11:] = np.nan
-        run.write_table("losses", group, {"network": ids, "loss": list(curves)})
+        run.write(group, store.LossRows(network=ids, loss=list(curves)))
     fill_analysis(run)
     out = write_report(run)
     text = out.read_text(encoding="utf-8")
@@ -185,9 +186,8 @@ def test_a_metric_over_a_subsample_says_so(full_run, tmp_path):
     shutil.copytree(full_run, path)
     run = store.open(path)
     two = ["vanilla-8/s000", "gru-8/s000"]  # as the study's DSA on at most max_dsa_networks networks
-    run.write_table("distances", "dsa", {"metric": ["dsa"], "a": two[:1], "b": two[1:], "distance": [0.4]})
-    run.write_table("embedding", "dsa", {"metric": ["dsa"] * 2, "network": two, "x": [-0.2, 0.2], "y": [0.0, 0.0],
-                                         "cluster": [0, 1]})
+    run.write("dsa", store.DistanceRows(metric=["dsa"], a=two[:1], b=two[1:], distance=[0.4]))
+    run.write("dsa", store.EmbeddingRows(metric=["dsa"] * 2, network=two, x=[-0.2, 0.2], y=[0.0, 0.0], cluster=[0, 1]))
     text = write_report(run, tmp_path / "page.html", max_networks=1).read_text(encoding="utf-8")
     assert "Metric: dsa" in parse(text).headings
     assert "(rad), over 2 of the run's 4 networks (it runs DSA on at most StudyOptions.max_dsa_networks" in text

@@ -12,7 +12,7 @@ import stat
 import numpy as np
 import pytest
 
-from dynascope import store
+from dynascope import pipeline, store
 from dynascope.errors import ConfigError, RunFolderError
 from dynascope.store import _files
 from tests.store.tiny import TINY
@@ -32,7 +32,7 @@ def umask():
 
 def _write_everything(path):
     folder = store.RunFolder.create(path, TINY.to_dict())
-    folder.write_table("losses", "g", {"network": ["a"], "loss": [np.zeros(2, np.float32)]})
+    folder.write("g", store.LossRows(network=["a"], loss=[np.zeros(2, np.float32)]))
     folder.write_weights("g", {"W": np.zeros((1, 2, 2), np.float32)}, {"arch": "vanilla"})
     return sorted(p for p in path.rglob("*") if p.is_file() and p.name != ".dynascope.lock")
 
@@ -56,10 +56,10 @@ def test_safetensors_alone_would_write_0600(tmp_path, umask):
 def test_no_config_is_written_before_every_option_is_valid(tmp_path):
     bad = dataclasses.replace(TINY, train=dataclasses.replace(TINY.train, batch_size=0))
     with pytest.raises(ConfigError, match="batch_size must be a positive integer, got 0"):
-        store.run_sweep(bad, tmp_path / "r")
+        pipeline.run_sweep(bad, tmp_path / "r")
     assert not (tmp_path / "r").exists()
     with pytest.raises(ConfigError, match="unknown task option|has no option"):
-        store.run_sweep(dataclasses.replace(TINY, task_options={"bits": 2}), tmp_path / "r")
+        pipeline.run_sweep(dataclasses.replace(TINY, task_options={"bits": 2}), tmp_path / "r")
     assert not (tmp_path / "r").exists()
 
 
@@ -69,7 +69,7 @@ def test_no_config_is_written_into_a_folder_that_cannot_be_written(tmp_path, mon
 
     monkeypatch.setattr(_files.tempfile, "mkstemp", refuse)  # injected: what a read-only disk answers
     with pytest.raises(RunFolderError, match=r"is not writable: read-only file system"):
-        store.run_sweep(TINY, tmp_path / "r")
+        pipeline.run_sweep(TINY, tmp_path / "r")
     assert not (tmp_path / "r").exists()
 
 

@@ -14,7 +14,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from dynascope import store
+from dynascope import pipeline, store
 from dynascope.errors import RunFolderError
 from tests.store.tiny import TINY
 
@@ -31,15 +31,15 @@ with RunFolder(Path(sys.argv[1])).writing("dynascope analyze " + sys.argv[1]):
 
 TRAIN = """
 import sys
-from dynascope import store
-from dynascope.store import SweepConfig
+from dynascope import pipeline
+from dynascope.pipeline import SweepConfig
 config = SweepConfig.from_dict({config!r})
 def pause_once(group, step, losses, paused=[]):
     if not paused:
         paused.append(step)
         print("training", flush=True)
         sys.stdin.readline()
-store.run_sweep(config, sys.argv[1], progress=pause_once)
+pipeline.run_sweep(config, sys.argv[1], progress=pause_once)
 print("finished", flush=True)
 """
 
@@ -70,14 +70,14 @@ def test_a_second_process_is_refused_naming_the_holder_until_it_exits(tmp_path):
                                f"running `dynascope analyze {folder.path}` since ")
         assert "only one command may write a run folder at a time" in text and "\n" not in text
         with pytest.raises(RunFolderError, match=f"being written by pid {holder.pid}"):
-            folder.write_table("losses", "g", ROW)  # a bare write is refused too
-        assert folder.shards("losses") == []
+            folder.write("g", store.LossRows(**ROW))  # a bare write is refused too
+        assert folder.shards(store.LossRows) == []
     finally:
         holder.communicate("\n", timeout=60)
     assert holder.returncode == 0
     assert not (folder.path / ".dynascope.lock.json").exists()
-    folder.write_table("losses", "g", ROW)  # free once the holder is done
-    assert folder.read_table("losses").num_rows == 1
+    folder.write("g", store.LossRows(**ROW))  # free once the holder is done
+    assert len(folder.read(store.LossRows)) == 1
 
 
 def test_the_lock_of_a_killed_holder_is_free(tmp_path):
@@ -89,10 +89,10 @@ def test_the_lock_of_a_killed_holder_is_free(tmp_path):
     assert (folder.path / ".dynascope.lock.json").exists()  # the dead holder's note is left behind ...
     with folder.writing("mine"):  # ... but its lock died with it
         assert json.loads((folder.path / ".dynascope.lock.json").read_text())["command"] == "mine"
-        folder.write_table("losses", "g", ROW)  # nested: the holder's own writes are not refused
+        folder.write("g", store.LossRows(**ROW))  # nested: the holder's own writes are not refused
         with folder.writing():
-            folder.write_table("losses", "h", ROW)
-    assert [p.stem for p in folder.shards("losses")] == ["g", "h"]
+            folder.write("h", store.LossRows(**ROW))
+    assert [p.stem for p in folder.shards(store.LossRows)] == ["g", "h"]
 
 
 @pytest.mark.slow  # a real training child process: import, compile, train (~20 s on 2 busy cores)
@@ -103,15 +103,15 @@ def test_two_trains_into_one_new_folder_the_second_is_refused(tmp_path):
         _wait_for(first, "training")
         # Not "pass --resume" (which would only wait on the first): who is writing it.
         with pytest.raises(RunFolderError, match=f"is being written by pid {first.pid} on host .* choose another --out"):
-            store.run_sweep(TINY, out)
+            pipeline.run_sweep(TINY, out)
         with pytest.raises(RunFolderError, match=f"is being written by pid {first.pid} on host"):
-            store.run_sweep(TINY, out, resume=True)
+            pipeline.run_sweep(TINY, out, resume=True)
         assert not (out / "weights").exists()  # the refused writer wrote nothing
     finally:
         stdout, stderr = first.communicate("\n", timeout=300)
     assert first.returncode == 0 and stdout.strip() == "finished", stderr
     steps = []
-    store.run_sweep(TINY, out, resume=True, progress=lambda g, s, losses: steps.append(s))
+    pipeline.run_sweep(TINY, out, resume=True, progress=lambda g, s, losses: steps.append(s))
     assert steps == [] and store.open(out).groups() == ["vanilla-4"]  # the first one finished the work
     with pytest.raises(RunFolderError, match="already holds a run; pass --resume"):  # nobody writing it now
-        store.run_sweep(TINY, out)
+        pipeline.run_sweep(TINY, out)

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from safetensors.numpy import load_file
 
-from dynascope import store
+from dynascope import pipeline, store
 from dynascope.errors import RunFolderError
 from dynascope.store import _files, _manifest
 from tests.store.tiny import TINY
@@ -25,7 +25,7 @@ MARK = 0.123456789  # a float32 loss value whose 4 bytes occur once in the shard
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    return store.run_sweep(TINY, tmp_path_factory.mktemp("runs") / "r")
+    return pipeline.run_sweep(TINY, tmp_path_factory.mktemp("runs") / "r")
 
 
 def _flip(path, old: bytes, new: bytes) -> None:
@@ -36,7 +36,7 @@ def _flip(path, old: bytes, new: bytes) -> None:
 
 def _losses_folder(tmp_path):
     folder = store.RunFolder.create(tmp_path / "r", TINY.to_dict())
-    folder.write_table("losses", "vanilla-4", {"network": ["a", "b"], "loss": [np.full(4, MARK, np.float32), np.ones(4, np.float32)]})
+    folder.write("vanilla-4", store.LossRows(network=["a", "b"], loss=[np.full(4, MARK, np.float32), np.ones(4, np.float32)]))
     return folder
 
 
@@ -83,11 +83,10 @@ def test_flipped_bytes_in_a_parquet_shard_are_refused_naming_the_file_and_the_fi
 )
 def test_each_table_names_the_command_that_rewrites_it(tmp_path, table, fix):
     folder = store.RunFolder.create(tmp_path / "r", TINY.to_dict())
-    empty = store.TABLES[table].empty_table()
-    shard = folder.write_table(table, "g", empty)
+    shard = folder.write("g", store.TABLES[table].empty())
     shard.write_bytes(shard.read_bytes() + b"x")
     with pytest.raises(RunFolderError, match="is corrupt") as err:
-        store.open(folder.path).read_table(table)
+        store.open(folder.path).read(store.TABLES[table])
     assert str(err.value).endswith(fix.format(run=folder.path) + ".")
 
 
@@ -101,7 +100,7 @@ def test_flipped_bytes_in_weights_are_refused_though_safetensors_reads_them(trai
     _flip(path, row.tobytes(), flipped.tobytes())
     assert load_file(str(path))["W"][0, 0, 0] == np.float32(3.0e38)  # safetensors reads it silently
     with pytest.raises(RunFolderError, match=r"vanilla-4.safetensors is corrupt: .*rerun the training command with --resume"):
-        store.load_group(store.open(copy), "vanilla-4")
+        pipeline.load_group(store.open(copy), "vanilla-4")
 
 
 def test_resume_retrains_a_group_whose_weights_were_flipped(trained, tmp_path):
@@ -111,9 +110,9 @@ def test_resume_retrains_a_group_whose_weights_were_flipped(trained, tmp_path):
     good = path.read_bytes()
     row = load_file(str(path))["W"][0, 0]
     _flip(path, row.tobytes(), (row + 1).tobytes())
-    assert store.group_damage(store.open(copy), "vanilla-4").startswith(f"{path} is corrupt")
+    assert pipeline.group_damage(store.open(copy), "vanilla-4").startswith(f"{path} is corrupt")
     steps = []
-    store.run_sweep(TINY, copy, resume=True, progress=lambda g, step, losses: steps.append((g, step)))
+    pipeline.run_sweep(TINY, copy, resume=True, progress=lambda g, step, losses: steps.append((g, step)))
     assert steps == [("vanilla-4", 10), ("vanilla-4", 20)]  # trained again, not "done earlier"
     assert path.read_bytes() == good  # the same config reproduces the same weights
     assert store.open(copy).verify() == {}
@@ -127,8 +126,8 @@ def test_resume_retrains_a_truncated_weights_file_of_a_folder_without_manifest(t
     good = path.read_bytes()
     path.write_bytes(good[: len(good) // 2])
     with pytest.raises(RunFolderError, match="is corrupt or foreign .*rerun the training command with --resume"):
-        store.load_group(store.open(copy), "vanilla-4")
-    store.run_sweep(TINY, copy, resume=True)
+        pipeline.load_group(store.open(copy), "vanilla-4")
+    pipeline.run_sweep(TINY, copy, resume=True)
     assert path.read_bytes() == good
     assert store.open(copy).verify() == {}
     # The manifest is started by the first write and covers what was rewritten.
@@ -170,12 +169,12 @@ def test_a_kill_between_recording_and_renaming_leaves_a_readable_folder(tmp_path
     # Killed after the manifest records the new content, before the rename: the old file must still pass.
     monkeypatch.setattr(_files.os, "replace", killed_before_renaming_the_shard)
     with pytest.raises(Killed):
-        folder.write_table("losses", "vanilla-4", {"network": ["c"], "loss": [np.zeros(2, np.float32)]})
+        folder.write("vanilla-4", store.LossRows(network=["c"], loss=[np.zeros(2, np.float32)]))
     monkeypatch.undo()
     assert "previous" in json.loads((folder.path / "manifest.json").read_text())["files"]["catalog/losses/vanilla-4.parquet"]
     assert store.open(folder.path).sql("select network from losses order by network").fetchall() == [("a",), ("b",)]
     # And once rewritten the new content is the only one accepted.
-    folder.write_table("losses", "vanilla-4", {"network": ["c"], "loss": [np.zeros(2, np.float32)]})
+    folder.write("vanilla-4", store.LossRows(network=["c"], loss=[np.zeros(2, np.float32)]))
     entry = json.loads((folder.path / "manifest.json").read_text())["files"]["catalog/losses/vanilla-4.parquet"]
     assert entry == {"sha256": hashlib.sha256(shard.read_bytes()).hexdigest(), "size": shard.stat().st_size}
 
@@ -186,10 +185,10 @@ def test_unchanged_files_are_hashed_once_per_handle(tmp_path, monkeypatch):
     hashed = []
     real = _manifest.sha256
     monkeypatch.setattr(_manifest, "sha256", lambda p: hashed.append(p.name) or real(p))
-    run.read_table("losses")
-    run.read_table("losses")
+    run.read(store.LossRows)
+    run.read(store.LossRows)
     assert hashed == ["vanilla-4.parquet"]
     shard = folder.path / "catalog" / "losses" / "vanilla-4.parquet"
     shard.write_bytes(shard.read_bytes()[:-1] + b"\x00")  # changed on disk: hashed again, and refused
     with pytest.raises(RunFolderError, match="is corrupt"):
-        run.read_table("losses")
+        run.read(store.LossRows)

@@ -9,9 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from dynascope import store
+from dynascope import pipeline, store
 from dynascope.errors import ConfigError, RunFolderError
-from dynascope.store import SweepConfig
+from dynascope.pipeline import SweepConfig
 from dynascope.train import TrainOptions
 
 CONFIG = SweepConfig(
@@ -27,7 +27,7 @@ CONFIG = SweepConfig(
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    return store.run_sweep(CONFIG, tmp_path_factory.mktemp("runs") / "r")
+    return pipeline.run_sweep(CONFIG, tmp_path_factory.mktemp("runs") / "r")
 
 
 def test_catalog_holds_one_row_per_network(run):
@@ -46,7 +46,7 @@ def test_config_and_versions_are_recorded(run):
 
 
 def test_weights_round_trip_and_reproduce_the_catalog(run):
-    group = store.load_group(run, "vanilla-8")
+    group = pipeline.load_group(run, "vanilla-8")
     assert group.networks == ("vanilla-8/s000", "vanilla-8/s001")
     trials = group.task.sample(__import__("jax").random.key(1), 4)
     _, out = group.model.run(group.network(0), trials.inputs)
@@ -70,13 +70,13 @@ def test_interrupted_sweep_resumes_and_skips_finished_groups(tmp_path, run):
 
     out = tmp_path / "r"
     with pytest.raises(Stop):
-        store.run_sweep(CONFIG, out, progress=stop_in_second_group)
+        pipeline.run_sweep(CONFIG, out, progress=stop_in_second_group)
     first = (out / "weights" / "vanilla-8.safetensors").stat().st_mtime_ns
     assert (out / "checkpoints" / "vanilla-6").is_dir()
-    resumed = store.run_sweep(CONFIG, out, resume=True)
+    resumed = pipeline.run_sweep(CONFIG, out, resume=True)
     assert (out / "weights" / "vanilla-8.safetensors").stat().st_mtime_ns == first
-    a = store.load_group(run, "vanilla-6").params
-    b = store.load_group(resumed, "vanilla-6").params
+    a = pipeline.load_group(run, "vanilla-6").params
+    b = pipeline.load_group(resumed, "vanilla-6").params
     for k in a:
         np.testing.assert_array_equal(np.asarray(a[k]), np.asarray(b[k]))
     assert not (out / "checkpoints" / "vanilla-6").exists()
@@ -84,13 +84,13 @@ def test_interrupted_sweep_resumes_and_skips_finished_groups(tmp_path, run):
 
 def test_existing_folder_needs_resume(run):
     with pytest.raises(RunFolderError, match="pass --resume to continue it"):
-        store.run_sweep(CONFIG, run.path)
+        pipeline.run_sweep(CONFIG, run.path)
 
 
 def test_resume_with_a_different_config_is_refused(run):
     other = dataclasses.replace(CONFIG, steps=41)
     with pytest.raises(RunFolderError, match="created with a different config"):
-        store.run_sweep(other, run.path, resume=True)
+        pipeline.run_sweep(other, run.path, resume=True)
 
 
 def test_missing_and_non_run_folders(tmp_path):
@@ -137,17 +137,17 @@ def test_weights_with_wrong_shapes_are_refused(run, tmp_path):
     params["W"] = np.zeros((2, 8, 7), np.float32)
     save_file(params, str(path), metadata=meta)
     with pytest.raises(RunFolderError, match="do not fit model vanilla"):
-        store.load_group(store.open(copy), "vanilla-8")
+        pipeline.load_group(store.open(copy), "vanilla-8")
     path.write_bytes(b"not safetensors")
     with pytest.raises(RunFolderError, match="corrupt or foreign"):
-        store.load_group(store.open(copy), "vanilla-8")
+        pipeline.load_group(store.open(copy), "vanilla-8")
 
 
 def test_bad_sweep_configs_fail_before_training(tmp_path):
     with pytest.raises(ConfigError, match="give at least one architecture"):
-        store.run_sweep(dataclasses.replace(CONFIG, archs=()), tmp_path / "a")
+        pipeline.run_sweep(dataclasses.replace(CONFIG, archs=()), tmp_path / "a")
     with pytest.raises(ConfigError, match="hidden must be a positive integer"):
-        store.run_sweep(dataclasses.replace(CONFIG, hidden=(0,)), tmp_path / "b")
+        pipeline.run_sweep(dataclasses.replace(CONFIG, hidden=(0,)), tmp_path / "b")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
@@ -167,7 +167,7 @@ def test_weights_of_another_dtype_are_refused(run, tmp_path):
     params["W"] = params["W"].astype(np.float64)
     save_file(params, str(path), metadata=meta)
     with pytest.raises(RunFolderError, match=r"W has shape \(2, 8, 8\) float64, expected \[2, \.\.\.\] float32"):
-        store.load_group(store.open(copy), "vanilla-8")
+        pipeline.load_group(store.open(copy), "vanilla-8")
 
 
 def test_a_crash_while_writing_leaves_no_half_written_shard(tmp_path, monkeypatch):
@@ -175,7 +175,7 @@ def test_a_crash_while_writing_leaves_no_half_written_shard(tmp_path, monkeypatc
 
     folder = store.RunFolder.create(tmp_path / "r", CONFIG.to_dict())
     row = {"network": ["a"], "loss": [np.zeros(3, np.float32)]}
-    folder.write_table("losses", "first", row)
+    folder.write("first", store.LossRows(**row))
 
     class Crash(Exception):
         pass
@@ -188,13 +188,13 @@ def test_a_crash_while_writing_leaves_no_half_written_shard(tmp_path, monkeypatc
     monkeypatch.setattr(run_module.pq, "write_table", half_then_crash)
     monkeypatch.setattr(run_module, "save_file", lambda tensors, where, metadata=None: half_then_crash(None, where))
     with pytest.raises(Crash):
-        folder.write_table("losses", "second", {"network": ["b"], "loss": [np.ones(3, np.float32)]})
+        folder.write("second", store.LossRows(network=["b"], loss=[np.ones(3, np.float32)]))
     with pytest.raises(Crash):
         folder.write_weights("g", {"W": np.zeros((1, 2, 2), np.float32)}, {})
     monkeypatch.undo()
     # The half-written temp files are removed, and never taken for a shard or a group's weights.
     assert list(folder.path.rglob("*.tmp")) == []
-    assert [p.name for p in folder.shards("losses")] == ["first.parquet"]
+    assert [p.name for p in folder.shards(store.LossRows)] == ["first.parquet"]
     assert folder.groups() == []
     assert store.open(folder.path).sql("select network from losses").fetchall() == [("a",)]
 
@@ -202,11 +202,11 @@ def test_a_crash_while_writing_leaves_no_half_written_shard(tmp_path, monkeypatc
 def test_a_run_is_never_written_into_a_file_or_a_foreign_folder(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(RunFolderError, match=r"notes.txt is a file, not a folder; choose a new folder"):
-        store.run_sweep(CONFIG, tmp_path / "notes.txt")
+        pipeline.run_sweep(CONFIG, tmp_path / "notes.txt")
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "recording.csv").write_text("1,2")
     with pytest.raises(RunFolderError, match=r"already holds other files and is not a dynascope run folder"):
-        store.run_sweep(CONFIG, tmp_path / "data", resume=True)
+        pipeline.run_sweep(CONFIG, tmp_path / "data", resume=True)
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["recording.csv"]  # untouched
     (tmp_path / "empty").mkdir()
     assert store.RunFolder.create(tmp_path / "empty", {"sweep": {}}).config["sweep"] == {}  # an empty folder is fine

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from safetensors import SafetensorError
 
-from dynascope import store
+from dynascope import pipeline, store
 from dynascope.errors import RunFolderError
 from dynascope.store import _files
 from dynascope.store import run as run_module
@@ -76,7 +76,7 @@ def test_check_writable_tries_a_real_write_not_the_permission_bits(tmp_path, mon
 
 def test_run_folder_check_writable_covers_its_catalog_folders(tmp_path, monkeypatch):
     folder = store.RunFolder.create(tmp_path / "r", TINY.to_dict())
-    folder.write_table("losses", "g", {"network": ["a"], "loss": [np.zeros(2, np.float32)]})
+    folder.write("g", store.LossRows(network=["a"], loss=[np.zeros(2, np.float32)]))
     folder.check_writable()
     real = _files.tempfile.mkstemp
     blocked = folder.path / "catalog" / "losses"
@@ -96,9 +96,9 @@ def test_run_folder_check_writable_covers_its_catalog_folders(tmp_path, monkeypa
 
 def test_a_full_disk_is_one_line_naming_the_file_and_the_fix(tiny_disk):
     folder = store.RunFolder.create(tiny_disk / "r", TINY.to_dict())
-    folder.write_table("losses", "small", {"network": ["a"], "loss": [np.zeros(2, np.float32)]})
+    folder.write("small", store.LossRows(network=["a"], loss=[np.zeros(2, np.float32)]))
     with pytest.raises(RunFolderError) as err:
-        folder.write_table("losses", "big", BIG)
+        folder.write("big", store.LossRows(**BIG))
     text = _one_line(err)
     assert f"cannot write {tiny_disk / 'r' / 'catalog' / 'losses' / 'big.parquet'}: no space left on device (ENOSPC)" in text
     assert "free space and rerun the same command; finished work is kept" in text
@@ -124,13 +124,13 @@ def test_injected_full_disk_during_each_kind_of_write(tmp_path, monkeypatch):
     monkeypatch.setattr(run_module.pq, "write_table", half_then_full)
     monkeypatch.setattr(run_module, "save_file", safetensors_full)
     with pytest.raises(RunFolderError) as err:
-        folder.write_table("losses", "g", {"network": ["a"], "loss": [np.zeros(2, np.float32)]})
+        folder.write("g", store.LossRows(network=["a"], loss=[np.zeros(2, np.float32)]))
     assert "g.parquet: no space left on device (ENOSPC); free space and rerun the same command" in _one_line(err)
     with pytest.raises(RunFolderError) as err:
         folder.write_weights("g", {"W": np.zeros((1, 2, 2), np.float32)}, {})
     assert "g.safetensors: no space left on device (ENOSPC); free space" in _one_line(err)
     assert _leftovers(folder.path) == []
-    assert folder.shards("losses") == [] and folder.groups() == []
+    assert folder.shards(store.LossRows) == [] and folder.groups() == []
 
 
 def test_a_read_only_run_folder_refuses_writes_with_the_fix(read_only_disk, monkeypatch):
@@ -139,7 +139,7 @@ def test_a_read_only_run_folder_refuses_writes_with_the_fix(read_only_disk, monk
     row = {"network": ["a"], "loss": [np.zeros(2, np.float32)]}
     remount(True)
     with pytest.raises(RunFolderError) as err:  # a write checks the folder before it takes the lock ...
-        folder.write_table("losses", "g", row)
+        folder.write("g", store.LossRows(**row))
     assert f"{folder.path} is not writable: read-only file system (EROFS); the disk is mounted read-only: remount it read-write" in _one_line(err)
     remount(False)
 
@@ -149,7 +149,7 @@ def test_a_read_only_run_folder_refuses_writes_with_the_fix(read_only_disk, monk
     with folder.writing():  # ... and a disk that turns read-only during a command fails the write itself
         monkeypatch.setattr(run_module.pq, "write_table", read_only)
         with pytest.raises(RunFolderError) as err:
-            folder.write_table("losses", "g", row)
+            folder.write("g", store.LossRows(**row))
     shard = folder.path / "catalog" / "losses" / "g.parquet"
     assert f"cannot write {shard}: read-only file system (EROFS); the disk is mounted read-only" in _one_line(err)
     remount(True)
@@ -178,7 +178,7 @@ def test_injected_permission_denied_on_the_config(tmp_path, monkeypatch):
 def test_out_under_a_file_is_one_line_before_any_work(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(RunFolderError) as err:
-        store.run_sweep(TINY, tmp_path / "notes.txt" / "run")
+        pipeline.run_sweep(TINY, tmp_path / "notes.txt" / "run")
     assert "notes.txt is a file, not a folder" in _one_line(err)
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
@@ -197,13 +197,13 @@ def test_a_full_disk_while_checkpointing_keeps_finished_work_and_resumes(tmp_pat
 
     monkeypatch.setattr(checkpoint, "save_file", full_after_first_checkpoint)
     with pytest.raises(RunFolderError) as err:
-        store.run_sweep(TINY, tmp_path / "r")
+        pipeline.run_sweep(TINY, tmp_path / "r")
     line = _one_line(err)
     assert f"cannot write checkpoint {tmp_path / 'r' / 'checkpoints' / 'vanilla-4'}" in line
     assert "no space left on device (ENOSPC)" in line and "training resumes from the last checkpoint" in line
     assert len(saved) == 1
     monkeypatch.setattr(checkpoint, "save_file", real)
     steps = []
-    run = store.run_sweep(TINY, tmp_path / "r", resume=True, progress=lambda g, step, losses: steps.append(step))
+    run = pipeline.run_sweep(TINY, tmp_path / "r", resume=True, progress=lambda g, step, losses: steps.append(step))
     assert steps == [20]  # continued from the checkpoint at step 10: the work done before the failure was kept
     assert run.groups() == ["vanilla-4"]

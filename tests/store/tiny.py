@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dynascope.store import SweepConfig
+from dynascope.pipeline import SweepConfig
 from dynascope.train import TrainOptions
 
 TINY = SweepConfig(

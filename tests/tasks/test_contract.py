@@ -9,7 +9,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from matplotlib.figure import Figure
 
 from dynascope import tasks
 
@@ -98,16 +97,3 @@ def test_options_rebuild_the_same_task(task_and_fns):
     again = tasks.get(task.name, **task.options())
     assert again == task and hash(again) == hash(task)  # hashable: usable as a static jit argument
 
-
-def test_plot_trial_returns_a_labelled_figure(task_and_fns, key):
-    task, sample, _ = task_and_fns
-    trials = sample(key, BATCH)
-    fig = task.plot_trial(trials, outputs=trials.targets * 0.5, index=1)
-    assert isinstance(fig, Figure)
-    ax_in, ax_out = fig.axes[:2]
-    assert task.name in ax_in.get_title()
-    assert ax_in.get_ylabel() and ax_out.get_ylabel() and ax_out.get_xlabel() == "time (ms)"
-    assert ax_in.get_legend() is not None and ax_out.get_legend() is not None
-    labels = [t.get_text() for t in ax_in.get_legend().get_texts()]
-    if task.input_names:
-        assert labels == list(task.input_names)

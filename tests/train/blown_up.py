@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dynascope import store
-from dynascope.store import SweepConfig
+from dynascope import pipeline, store
+from dynascope.pipeline import SweepConfig
 from dynascope.train import Population, TrainOptions
 
 CONFIG = SweepConfig(
@@ -31,7 +31,7 @@ BLOWN_UP = "ctrnn-5/s003"
 
 def blown_up_run(path: Path) -> Path:
     """Train CONFIG into `path` and return it; the last network is flagged diverged, none is trained."""
-    run = store.run_sweep(CONFIG, path)
+    run = pipeline.run_sweep(CONFIG, path)
     flags = {n: (t, d) for n, t, d in run.sql("select network, trained, diverged from networks").fetchall()}
     assert flags == {**{n: (False, False) for n in HEALTHY}, BLOWN_UP: (False, True)}, flags
     return path
@@ -44,9 +44,10 @@ def restanded_copy(source: Path, path: Path, *, trained: tuple[str, ...] = (), d
     longer training."""
     shutil.copytree(source, path)
     run = store.open(path)
-    group = run.load_group(GROUP)
-    nets = run.read_table("networks").to_pydict()
-    losses = dict(zip(*run.read_table("losses").to_pydict().values()))
+    group = pipeline.load_group(run, GROUP)
+    nets = run.read(store.NetworkRows, shard=GROUP).columns()
+    stored = run.read(store.LossRows, shard=GROUP)
+    losses = dict(zip(stored.network, stored.loss))
     ids = nets["network"]
     fields = dict(
         task=group.task, model=group.model, params=group.params,
@@ -58,6 +59,6 @@ def restanded_copy(source: Path, path: Path, *, trained: tuple[str, ...] = (), d
         options=CONFIG.train,
     )
     assert {f.name for f in dataclasses.fields(Population)} == set(fields)
-    assert list(ids) == [store.network_id(GROUP, s) for s in range(CONFIG.seeds)]
-    store.save_population(run, GROUP, Population(**fields))
+    assert list(ids) == [pipeline.network_id(GROUP, s) for s in range(CONFIG.seeds)]
+    pipeline.save_population(run, GROUP, Population(**fields))
     return path

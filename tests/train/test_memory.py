@@ -94,7 +94,7 @@ def test_train_population_checks_memory_before_compiling(key):
 
 def test_run_sweep_refuses_before_creating_the_folder(tmp_path):
     # The Python sweep checks memory with the other options, so a refused run leaves nothing behind.
-    from dynascope.store import SweepConfig, run_sweep
+    from dynascope.pipeline import SweepConfig, run_sweep
 
     config = SweepConfig(task="flipflop", archs=("vanilla",), hidden=(200_000,), seeds=4, steps=10)
     with pytest.raises(ConfigError, match=r"training 4 vanilla networks of 200000 units needs about"):

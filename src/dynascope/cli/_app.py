@@ -234,5 +234,3 @@ def _run() -> int:
         raise
     return code if isinstance(code, int) else 0
 
-
-from dynascope.cli import analysis, commands, compare, demo, report  # noqa: E402,F401  (registers the commands)

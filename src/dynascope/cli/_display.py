@@ -12,7 +12,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 
-
 def _console(**kwargs: Any) -> Console:
     """A rich console; off a terminal (CI logs, pipes) 160 columns wide rather than 80, so tables stay
     readable, unless COLUMNS says otherwise."""
@@ -59,12 +58,12 @@ def progress() -> Progress:
 
 def networks_table(run: Any, title: str) -> Table:
     """The per-network training summary of a run folder."""
-    rows = run.sql(
-        "select network, arch, n_hidden, final_loss, metric, trained, diverged, train_seconds "
-        "from networks order by network"
-    ).fetchall()
+    from dynascope.store import NetworkRows
+
+    n = run.read(NetworkRows, order_by=("network",))
     return table(
         title,
         ["network", "architecture", "hidden", "final loss", "task score", "trained", "diverged", "seconds (group)"],
-        [list(r) for r in rows],
+        [list(r) for r in zip(n.network, n.arch, n.n_hidden, n.final_loss, n.metric, n.trained, n.diverged,
+                              n.train_seconds)],
     )

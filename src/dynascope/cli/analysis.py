@@ -13,14 +13,17 @@ from dynascope.cli._display import console, progress, table
 
 def skeleton_table(run, title: str):
     """Per network and analysis input: stable points, saddles by index, slow points, cycles, points outside."""
-    rows = run.sql(
-        "select s.network, n.arch, s.input_index, s.n_stable, s.index_counts, s.n_slow, s.n_cycles, "
-        "s.n_outside, n.trained from skeletons s join networks n using (network) order by s.network, s.input_index"
-    ).fetchall()
+    from dynascope.store import NetworkRows, SkeletonRows
+
+    nets = run.read(NetworkRows)
+    arch, trained = dict(zip(nets.network, nets.arch)), dict(zip(nets.network, nets.trained))
+    s = run.read(SkeletonRows, where={"network": list(arch)}, order_by=("network", "input_index"))
     return table(
         title,
         ["network", "architecture", "input", "stable", "fixed points by index", "slow", "to cycles", "outside", "trained"],
-        [[*r[:4], _by_index(r[4]), *r[5:]] for r in rows],
+        [[net, arch[net], k, stable, _by_index(counts), slow, cycles, outside, trained[net]]
+         for net, k, stable, counts, slow, cycles, outside in zip(
+             s.network, s.input_index, s.n_stable, s.index_counts, s.n_slow, s.n_cycles, s.n_outside)],
     )
 
 
@@ -34,9 +37,9 @@ def _by_index(counts_json: str) -> str:
 def analyze(run_path: Path, n_seeds: int, force: bool) -> None:
     """Analyse every group of the run with a progress bar, then print the summary table and which networks
     were skipped (diverged in training, or non-finite states) and why."""
-    from dynascope.dynamics.analysis import AnalysisOptions, analyze_run
     from dynascope.errors import check_positive_int
-    from dynascope.store import open as open_run
+    from dynascope.pipeline import AnalysisOptions, analyze_run, open_run
+    from dynascope.store import NetworkRows
 
     # The options first: a bad value is refused even when every group is analysed already.
     options = AnalysisOptions(n_seeds=check_positive_int("--seeds", n_seeds))
@@ -45,7 +48,7 @@ def analyze(run_path: Path, n_seeds: int, force: bool) -> None:
     run.check_intact()  # a damaged or missing file is named before any group is (re)computed
     skipped: dict[str, str] = {}
     with run.writing("dynascope analyze"):  # a read-only folder fails here, before any work
-        total = int(run.sql("select count(*) from networks").fetchall()[0][0])
+        total = len(run.read(NetworkRows))
         with progress() as bar:
             row = bar.add_task("fixed points + skeletons", total=max(total, 1), status="")
             done_before = 0

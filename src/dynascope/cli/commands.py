@@ -43,7 +43,7 @@ def models_cmd() -> None:
 
 def train_run(config, out: Path, resume: bool) -> None:
     """Run a sweep with a progress bar per group, then print the network table."""
-    from dynascope.store.sweep import prepare_run, run_sweep
+    from dynascope.pipeline import prepare_run, run_sweep
 
     # Bad options, a population too large for the machine's memory, or a bad folder fail here, before the
     # progress bar prints and before the folder is created.
@@ -92,7 +92,7 @@ def train_cmd(
     checkpoint_every: int = typer.Option(100, "--checkpoint-every", help="steps between checkpoints"),
 ) -> None:
     """Train a population: every architecture × hidden size × seed, into one run folder."""
-    from dynascope.store import SweepConfig
+    from dynascope.pipeline import SweepConfig
     from dynascope.train import TrainOptions
 
     archs = parse_list("--arch", arch)
@@ -122,7 +122,8 @@ def train_cmd(
 @app.command("runs")
 def runs_cmd(root: Path = typer.Argument(Path("runs"), help="folder holding run folders")) -> None:
     """List the run folders under ROOT."""
-    from dynascope.store import open as open_run
+    from dynascope.pipeline import open_run
+    from dynascope.store import FixedPointRows, NetworkRows
 
     if not root.is_dir():
         raise RunFolderError(f"{root} does not exist; train a run with `dynascope train --out {root}/NAME`.")
@@ -133,8 +134,9 @@ def runs_cmd(root: Path = typer.Argument(Path("runs"), help="folder holding run 
         try:  # one damaged run is listed as such; it does not hide the others
             run = open_run(p)
             s = run.config["sweep"]
-            n, trained = run.sql("select count(*), coalesce(sum(trained::int), 0) from networks").fetchall()[0]
-            n_fp = run.sql("select count(*) from fixed_points").fetchall()[0][0]
+            nets = run.read(NetworkRows)
+            n, trained = len(nets), sum(nets.trained)
+            n_fp = len(run.read(FixedPointRows))
             run.check_intact()  # weights too: a truncated or deleted weights file is damage the catalog hides
         except RunFolderError as err:
             rows.append([str(p), "", "", "", "", "", "", f"damaged: {err}"])
@@ -147,10 +149,11 @@ def runs_cmd(root: Path = typer.Argument(Path("runs"), help="folder holding run 
 
 def _completeness(run) -> str:
     """'ok', or 'incomplete: k of n groups trained' with the fix, for a run whose training was interrupted."""
-    from dynascope.store import SweepConfig
+    from dynascope.pipeline import SweepConfig
+    from dynascope.store import NetworkRows
 
     expected = [g for g, _, _ in SweepConfig.from_dict(run.config).groups()]
-    finished = set(run.groups()) & {p.stem for p in run.shards("networks")}
+    finished = set(run.groups()) & {p.stem for p in run.shards(NetworkRows)}
     missing = [g for g in expected if g not in finished]
     if not missing:
         return "ok"
@@ -161,7 +164,7 @@ def _completeness(run) -> str:
 @app.command("show")
 def show_cmd(run_path: Path = typer.Argument(..., metavar="RUN", help="run folder")) -> None:
     """Show a run's config, versions and networks."""
-    from dynascope.store import open as open_run
+    from dynascope.pipeline import open_run
 
     run = open_run(run_path)  # refuses an invalid config, naming the key and the value
     cfg = run.config

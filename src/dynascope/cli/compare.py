@@ -21,13 +21,14 @@ SHOWN = (
 
 def summary_table(run, title: str):
     """One row per metric: how well it separates architectures, and (topology) how shared the modal skeleton is."""
-    rows = run.sql("select metric, quantity, value from summary where arch = 'all'").fetchall()
+    from dynascope.pipeline import METRICS
+    from dynascope.store import SummaryRows
+
+    rows = run.read(SummaryRows, where={"arch": "all"})
     values: dict[str, dict[str, float]] = {}
-    for metric, quantity, value in rows:
+    for metric, quantity, value in zip(rows.metric, rows.quantity, rows.value):
         values.setdefault(metric, {})[quantity] = value
     chance = next((v.get("chance accuracy") for v in values.values() if "chance accuracy" in v), None)
-    from dynascope.pipeline import METRICS
-
     order = sorted(values, key=lambda m: METRICS.index(m) if m in METRICS else len(METRICS))
     out = [[m] + [values[m].get(q, "") for q, _ in SHOWN] for m in order]
     head = f"{title} (chance accuracy {chance:.2f})" if chance is not None else title
@@ -36,8 +37,7 @@ def summary_table(run, title: str):
 
 def compare(run_path: Path, metrics: tuple[str, ...] | None, n_trials: int, include_untrained: bool, force: bool) -> None:
     """Run the population study with a progress bar, then print the summary table."""
-    from dynascope.pipeline import METRICS, StudyOptions, study
-    from dynascope.store import open as open_run
+    from dynascope.pipeline import METRICS, StudyOptions, open_run, study
 
     options = StudyOptions(metrics=metrics or METRICS, n_trials=n_trials, trained_only=not include_untrained)
     options.validate()  # before anything is read: bad options are refused even when all is computed

@@ -12,7 +12,7 @@ from dynascope.cli._display import console
 
 def demo_config():
     """The embedded default: 3 architectures × 4 seeds of 24 units on the 3-bit flip-flop."""
-    from dynascope.store import SweepConfig
+    from dynascope.pipeline import SweepConfig
     from dynascope.train import TrainOptions
 
     return SweepConfig(

@@ -25,11 +25,12 @@ def report_cmd(
 
     from dynascope import store
     from dynascope.errors import check_positive_int
+    from dynascope.pipeline import open_run
     from dynascope.report import write_figures, write_report
     from dynascope.report.html import report_path
 
     check_positive_int("--networks", networks)
-    run = store.open(run_path)
+    run = open_run(run_path)
     run.check_intact()  # a damaged or missing file is named before minutes of rendering
     path = report_path(run, out)
     folder = run.path / "figures"

@@ -1,7 +1,6 @@
 """Dynamical-systems analysis of trained networks: fixed and slow points, linearization, skeleton graphs,
-periodic orbits and limit cycles, continuation and bifurcations, and whole-run analysis."""
+periodic orbits and limit cycles, continuation and bifurcations."""
 
-from dynascope.dynamics.analysis import AnalysisOptions, analyze_group, analyze_run
 from dynascope.dynamics.continuation import (
     Bifurcation,
     Branch,
@@ -22,7 +21,6 @@ from dynascope.dynamics.seeds import saddle_seeds, sample_initial_states
 from dynascope.dynamics.skeleton import signature, skeleton, skeleton_population
 
 __all__ = [
-    "AnalysisOptions",
     "Bifurcation",
     "Branch",
     "FixedPointOptions",
@@ -31,8 +29,6 @@ __all__ = [
     "Linearization",
     "PeriodicOrbits",
     "Status",
-    "analyze_group",
-    "analyze_run",
     "continue_along_inputs",
     "continue_fixed_points",
     "find_fixed_points",

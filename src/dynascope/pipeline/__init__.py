@@ -1,5 +1,35 @@
-"""Run-level work on a run folder: the population study (train sweeps and analysis join it next)."""
+"""Run-level work on a run folder: train a sweep, analyse every network, study the population.
 
-from dynascope.pipeline.study import METRICS, MetricResult, Study, StudyOptions, study
+Each step reads and writes the run folder through the store's declared tables (`dynascope.store`); the
+compute layers it calls (`train`, `dynamics`, `compare`) never see a run folder.
+"""
 
-__all__ = ["METRICS", "MetricResult", "Study", "StudyOptions", "study"]
+from dynascope.pipeline.analyze import DIVERGED, NON_FINITE, AnalysisOptions, analyze_group, analyze_run
+from dynascope.pipeline.config import SweepConfig, open_run
+from dynascope.pipeline.populations import StoredGroup, group_damage, load_group, network_id, save_population
+from dynascope.pipeline.study import MAX_ABS_STATE, METRICS, MetricResult, Study, StudyOptions, study
+from dynascope.pipeline.sweep import group_key, prepare_run, run_sweep
+
+__all__ = [
+    "DIVERGED",
+    "MAX_ABS_STATE",
+    "METRICS",
+    "NON_FINITE",
+    "AnalysisOptions",
+    "MetricResult",
+    "StoredGroup",
+    "Study",
+    "StudyOptions",
+    "SweepConfig",
+    "analyze_group",
+    "analyze_run",
+    "group_damage",
+    "group_key",
+    "load_group",
+    "network_id",
+    "open_run",
+    "prepare_run",
+    "run_sweep",
+    "save_population",
+    "study",
+]

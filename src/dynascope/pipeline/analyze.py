@@ -1,9 +1,5 @@
 """Analyse every network of a run folder: fixed points and skeletons, written to the run's catalog.
 
-The run is any object with `groups()`, `load_group(name)`, `shards(table)`, `read_table(table)` and
-`write_table(table, shard, columns)` — a `dynascope.store.RunFolder` — so this layer does not import
-the store.
-
 Networks that diverged in training (`diverged` in the networks table: their loss went non-finite or
 exploded, see `TrainOptions.divergence_factor`) and networks whose states on the task's trials are not
 finite have no fixed points worth searching: they are skipped, reported through `on_skip`, and get no
@@ -19,10 +15,18 @@ from typing import Any, Callable, Mapping
 import jax
 import numpy as np
 
-from dynascope.dynamics.fixed_points import FixedPointOptions, FixedPoints, Status, find_fixed_points_population
-from dynascope.dynamics.seeds import sample_initial_states
-from dynascope.dynamics.skeleton import signature, skeleton_population
+from dynascope.dynamics import (
+    FixedPointOptions,
+    FixedPoints,
+    Status,
+    find_fixed_points_population,
+    sample_initial_states,
+    signature,
+    skeleton_population,
+)
 from dynascope.errors import ConfigError, check_positive_int
+from dynascope.pipeline.populations import StoredGroup, load_group
+from dynascope.store import FixedPointRows, NetworkRows, RunFolder, SkeletonRows
 
 #: progress(group, networks_done, n_networks) after each group and input.
 AnalysisProgress = Callable[[str, int, int], None]
@@ -75,57 +79,50 @@ def _status_name(code: int) -> str:
     return Status(int(code)).name.lower()
 
 
-def _fixed_point_rows(group: str, ids: tuple[str, ...], k: int, fps: list[FixedPoints]) -> dict[str, list]:
-    cols: dict[str, list] = {c: [] for c in (
-        "network", "group", "input_index", "input", "state", "q", "status", "n_unstable",
-        "is_stable", "outside_reachable", "eig_real", "eig_imag")}
-    for net, fp in zip(ids, fps):
-        for j in range(len(fp.q)):
-            cols["network"].append(net)
-            cols["group"].append(group)
-            cols["input_index"].append(k)
-            cols["input"].append(np.asarray(fp.inputs[j], float).tolist())
-            cols["state"].append(np.asarray(fp.states[j], float).tolist())
-            cols["q"].append(float(fp.q[j]))
-            cols["status"].append(_status_name(fp.status[j]))
-            cols["n_unstable"].append(int(fp.n_unstable[j]))
-            cols["is_stable"].append(bool(fp.is_stable[j]))
-            cols["outside_reachable"].append(bool(fp.outside_reachable[j]))
-            cols["eig_real"].append(np.real(fp.eigvals[j]).astype(float).tolist())
-            cols["eig_imag"].append(np.imag(fp.eigvals[j]).astype(float).tolist())
-    return cols
+def _fixed_point_rows(group: str, ids: tuple[str, ...], k: int, fps: list[FixedPoints]) -> FixedPointRows:
+    at = [(net, fp, j) for net, fp in zip(ids, fps) for j in range(len(fp.q))]
+    return FixedPointRows(
+        network=[net for net, _, _ in at],
+        group=[group] * len(at),
+        input_index=[k] * len(at),
+        input=[np.asarray(fp.inputs[j], float).tolist() for _, fp, j in at],
+        state=[np.asarray(fp.states[j], float).tolist() for _, fp, j in at],
+        q=[float(fp.q[j]) for _, fp, j in at],
+        status=[_status_name(fp.status[j]) for _, fp, j in at],
+        n_unstable=[int(fp.n_unstable[j]) for _, fp, j in at],
+        is_stable=[bool(fp.is_stable[j]) for _, fp, j in at],
+        outside_reachable=[bool(fp.outside_reachable[j]) for _, fp, j in at],
+        eig_real=[np.real(fp.eigvals[j]).astype(float).tolist() for _, fp, j in at],
+        eig_imag=[np.imag(fp.eigvals[j]).astype(float).tolist() for _, fp, j in at],
+    )
 
 
-def _skeleton_rows(group: str, ids: tuple[str, ...], k: int, fps: list[FixedPoints], graphs: list) -> dict[str, list]:
-    cols: dict[str, list] = {c: [] for c in (
-        "network", "group", "input_index", "n_stable", "n_saddles", "index_counts", "n_slow",
-        "n_outside", "n_cycles", "wl_hash", "signature")}
-    for net, fp, graph in zip(ids, fps, graphs):
-        sig = signature(graph)
-        converged = fp.status == Status.CONVERGED
-        cols["network"].append(net)
-        cols["group"].append(group)
-        cols["input_index"].append(k)
+def _skeleton_rows(group: str, ids: tuple[str, ...], k: int, fps: list[FixedPoints], graphs: list) -> SkeletonRows:
+    sigs = [signature(graph) for graph in graphs]
+    return SkeletonRows(
+        network=list(ids),
+        group=[group] * len(ids),
+        input_index=[k] * len(ids),
         # Index 0 is not enough: a point with a marginal mode (a slow point, a map on the edge) has index 0
         # and is not stable.
-        cols["n_stable"].append(sum(1 for _, d in graph.nodes(data=True) if d.get("stable")))
-        cols["n_saddles"].append(int(sum(v for i, v in sig["counts"].items() if i > 0)))
-        cols["index_counts"].append(json.dumps({str(i): v for i, v in sig["counts"].items()}))
-        cols["n_slow"].append(int(np.sum(fp.status == Status.SLOW)))
-        cols["n_outside"].append(int(np.sum(converged & fp.outside_reachable)))
-        cols["n_cycles"].append(int(sig["terminals"].get("cycle", 0)))
-        cols["wl_hash"].append(sig["wl_hash"])
-        cols["signature"].append(json.dumps(sig))
-    return cols
+        n_stable=[sum(1 for _, d in graph.nodes(data=True) if d.get("stable")) for graph in graphs],
+        n_saddles=[int(sum(v for i, v in sig["counts"].items() if i > 0)) for sig in sigs],
+        index_counts=[json.dumps({str(i): v for i, v in sig["counts"].items()}) for sig in sigs],
+        n_slow=[int(np.sum(fp.status == Status.SLOW)) for fp in fps],
+        n_outside=[int(np.sum((fp.status == Status.CONVERGED) & fp.outside_reachable)) for fp in fps],
+        n_cycles=[int(sig["terminals"].get("cycle", 0)) for sig in sigs],
+        wl_hash=[sig["wl_hash"] for sig in sigs],
+        signature=[json.dumps(sig) for sig in sigs],
+    )
 
 
 def analyze_group(
-    group: Any,
+    group: StoredGroup,
     options: AnalysisOptions = AnalysisOptions(),
     *,
     exclude: Mapping[str, str] | None = None,
     on_skip: SkipNote | None = None,
-) -> tuple[dict[str, list], dict[str, list]]:
+) -> tuple[FixedPointRows, SkeletonRows]:
     """Fixed points and skeletons of every network of a stored group, under every `task.analysis_inputs()`.
 
     `exclude` maps network ids to leave out to the reason (e.g. `DIVERGED`); networks whose states on the
@@ -133,7 +130,7 @@ def analyze_group(
     each left-out network. The others get the same rows as without them, except that the seed noise scale
     (the std of the visited states) is taken over the networks analysed.
 
-    Returns the column dicts of the `fixed_points` and `skeletons` catalog tables.
+    Returns the group's rows of the `fixed_points` and `skeletons` catalog tables.
     """
     task, model = group.task, group.model
     exclude = dict(exclude or {})
@@ -155,14 +152,13 @@ def analyze_group(
         for net in group.networks:
             if net in exclude:
                 on_skip(net, exclude[net])
-    fp_cols = _fixed_point_rows(group.name, (), 0, [])
-    sk_cols = _skeleton_rows(group.name, (), 0, [], [])
     if not keep.any():
-        return fp_cols, sk_cols
+        return FixedPointRows.empty(), SkeletonRows.empty()
     ids = tuple(np.asarray(group.networks)[keep].tolist())
     scale = float(np.std(np.asarray(states, np.float64))) or 1.0
     draw = jax.vmap(sample_initial_states, in_axes=(0, 0, None, None))
     n = len(group.networks)
+    fp_parts, sk_parts = [], []
     for k, u in enumerate(np.asarray(task.analysis_inputs())):
         # One key per network of the group, by its position, so a network's seeds do not depend on which
         # others are skipped.
@@ -175,11 +171,9 @@ def analyze_group(
         graphs = skeleton_population(
             model, params, fps, u, n_steps=options.skeleton_steps, max_steps=options.skeleton_max_steps
         )
-        for cols, new in ((fp_cols, _fixed_point_rows(group.name, ids, k, fps)),
-                          (sk_cols, _skeleton_rows(group.name, ids, k, fps, graphs))):
-            for c, v in new.items():
-                cols[c].extend(v)
-    return fp_cols, sk_cols
+        fp_parts.append(_fixed_point_rows(group.name, ids, k, fps))
+        sk_parts.append(_skeleton_rows(group.name, ids, k, fps, graphs))
+    return FixedPointRows.concat(fp_parts), SkeletonRows.concat(sk_parts)
 
 
 def _take(params: Any, keep: np.ndarray) -> Any:
@@ -190,15 +184,13 @@ def _take(params: Any, keep: np.ndarray) -> Any:
     return jax.tree_util.tree_map(lambda a: a[idx], params)
 
 
-def diverged_networks(run: Any) -> dict[str, str]:
+def diverged_networks(run: RunFolder) -> dict[str, str]:
     """{network: `DIVERGED`} for every network the run's `networks` table flags as diverged in training."""
-    table = run.read_table("networks")
-    flags = zip(table.column("network").to_pylist(), table.column("diverged").to_pylist())
-    return {str(net): DIVERGED for net, diverged in flags if diverged}
+    return {net: DIVERGED for net in run.read(NetworkRows, where={"diverged": True}).network}
 
 
 def analyze_run(
-    run: Any,
+    run: RunFolder,
     options: AnalysisOptions = AnalysisOptions(),
     *,
     force: bool = False,
@@ -216,17 +208,17 @@ def analyze_run(
     if not isinstance(options, AnalysisOptions):
         raise ConfigError(f"options must be an AnalysisOptions, got {type(options).__name__}.")
     options.validate()
-    done = {p.stem for p in run.shards("skeletons")}
+    done = {p.stem for p in run.shards(SkeletonRows)}
     todo = [name for name in run.groups() if force or name not in done]
     diverged = diverged_networks(run) if todo else {}
     analysed = []
     for name in todo:
-        group = run.load_group(name)
+        group = load_group(run, name)
         if progress is not None:
             progress(name, 0, len(group.networks))
-        fp_cols, sk_cols = analyze_group(group, options, exclude=diverged, on_skip=on_skip)
-        run.write_table("fixed_points", name, fp_cols)
-        run.write_table("skeletons", name, sk_cols)
+        fixed_points, skeletons = analyze_group(group, options, exclude=diverged, on_skip=on_skip)
+        run.write(name, fixed_points)
+        run.write(name, skeletons)  # last: its presence marks the group analysed
         analysed.append(name)
         if progress is not None:
             progress(name, len(group.networks), len(group.networks))

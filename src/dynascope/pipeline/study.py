@@ -1,10 +1,9 @@
 """The population study: every network of a run compared with every other by geometry, dynamics and
 topology, embedded, clustered, and summarised as universality versus individuality.
 
-`study(run)` takes any object with `sql(query)`, `groups()`, `load_group(name)`, `shards(table)` and
-`write_table(table, shard, columns)` — a `dynascope.store.RunFolder` — so this layer does not import the
-store. Results land in the run's catalog (`distances`, `embedding`, `summary`), one shard per metric,
-the summary shard last, so an interrupted study resumes at the first unfinished metric.
+`study(run)` reads the run folder's `networks` and `skeletons` tables and its weights, and writes its
+results to the catalog (`distances`, `embedding`, `summary`), one shard per metric, the summary shard last,
+so an interrupted study resumes at the first unfinished metric.
 
 Reference: Maheswaranathan, Williams, Golub, Ganguli & Sussillo 2019, "Universality and individuality
 in neural dynamics across large populations of recurrent networks" (NeurIPS).
@@ -16,7 +15,6 @@ import dataclasses
 import functools
 import json
 from collections.abc import Callable
-from typing import Any
 
 import jax
 import numpy as np
@@ -30,6 +28,8 @@ from dynascope.compare.rsa import rsa_distance
 from dynascope.compare.shape import procrustes_distance, shape_distance
 from dynascope.compare.topology import signature_distance, topology_class
 from dynascope.errors import ConfigError, unknown_name
+from dynascope.pipeline.populations import load_group
+from dynascope.store import DistanceRows, EmbeddingRows, NetworkRows, RunFolder, SkeletonRows, SummaryRows
 
 #: Metrics in the order they are computed and shown: geometry, dynamics, topology.
 METRICS = ("cca", "svcca", "cka", "procrustes", "shape", "rsa", "dsa", "dsa_wasserstein", "topology")
@@ -117,14 +117,12 @@ class Study:
 
 
 # -- the states every geometry and dynamics metric compares -----------------------------------------
-def _network_table(run: Any, trained_only: bool) -> tuple[list[tuple[str, str, str, int]], dict[str, str]]:
+def _network_table(run: RunFolder, trained_only: bool) -> tuple[list[tuple[str, str, str, int]], dict[str, str]]:
     """The networks to compare (network, arch, group, index) and those left out as diverged, with the reason."""
-    where = "where trained" if trained_only else ""
-    rows = run.sql(
-        f'select network, arch, "group", "index", diverged from networks {where} order by network'
-    ).fetchall()
-    keep = [(str(n), str(a), str(g), int(i)) for n, a, g, i, d in rows if not d]
-    skipped = {str(n): "diverged in training (flagged in the catalog)" for n, _, _, _, d in rows if d}
+    nets = run.read(NetworkRows, where={"trained": True} if trained_only else None, order_by=("network",))
+    rows = list(zip(nets.network, nets.arch, nets.group, nets.index, nets.diverged))
+    keep = [(n, a, g, i) for n, a, g, i, d in rows if not d]
+    skipped = {n: "diverged in training (flagged in the catalog)" for n, _, _, _, d in rows if d}
     return keep, skipped
 
 
@@ -157,7 +155,7 @@ def _listed(skipped: dict[str, str], limit: int = 5) -> str:
     return "; ".join(items) + more
 
 
-def trajectories(run: Any, networks: list[tuple[str, str, str, int]], n_trials: int, seed: int) -> list[np.ndarray]:
+def trajectories(run: RunFolder, networks: list[tuple[str, str, str, int]], n_trials: int, seed: int) -> list[np.ndarray]:
     """Unit activity `[n_trials, time, units]` of each listed network on the same task trials."""
     by_group: dict[str, list[tuple[int, int]]] = {}
     for pos, (_, _, group, index) in enumerate(networks):
@@ -165,7 +163,7 @@ def trajectories(run: Any, networks: list[tuple[str, str, str, int]], n_trials: 
     out: list[np.ndarray | None] = [None] * len(networks)
     inputs = None
     for group, members in by_group.items():
-        g = run.load_group(group)
+        g = load_group(run, group)
         if inputs is None:
             inputs = g.task.sample(jax.random.key(seed), n_trials).inputs
         idx = np.array([i for _, i in members])
@@ -220,13 +218,13 @@ def _spread(archs: list[str], k: int) -> np.ndarray:
 
 
 # -- topology straight from the catalog -------------------------------------------------------------
-def _signatures(run: Any, ids: list[str]) -> tuple[list[str], list[list[dict]], list[str]]:
+def _signatures(run: RunFolder, ids: list[str]) -> tuple[list[str], list[list[dict]], list[str]]:
     """Networks that have skeletons (in `ids` order), their signatures per analysis input, and each
     network's topology class (`topology_class` under every analysis input, joined)."""
-    rows = run.sql("select network, input_index, signature from skeletons order by network, input_index").fetchall()
+    rows = run.read(SkeletonRows, order_by=("network", "input_index"))
     per: dict[str, list[dict]] = {}
-    for net, _, sig in rows:
-        per.setdefault(str(net), []).append(json.loads(sig))
+    for net, sig in zip(rows.network, rows.signature):
+        per.setdefault(net, []).append(json.loads(sig))
     have = [n for n in ids if n in per]
     keys = [" || ".join(topology_class(s) for s in per[n]) for n in have]
     return have, [per[n] for n in have], keys
@@ -270,18 +268,18 @@ def _ratio(between: float, within: float) -> float:
     return float("nan")
 
 
-def _write(run: Any, r: MetricResult) -> None:
+def _write(run: RunFolder, r: MetricResult) -> None:
     iu, ju = np.triu_indices(len(r.networks), k=1)
-    run.write_table("distances", r.metric, {
-        "metric": [r.metric] * len(iu), "a": [r.networks[i] for i in iu], "b": [r.networks[j] for j in ju],
-        "distance": [float(v) if np.isfinite(v) else None for v in r.distances[iu, ju]]})
-    run.write_table("embedding", r.metric, {
-        "metric": [r.metric] * len(r.networks), "network": list(r.networks),
-        "x": r.embedding[:, 0].tolist(), "y": r.embedding[:, 1].tolist(), "cluster": r.clusters.tolist()})
+    run.write(r.metric, DistanceRows(
+        metric=[r.metric] * len(iu), a=[r.networks[i] for i in iu], b=[r.networks[j] for j in ju],
+        distance=[float(v) if np.isfinite(v) else None for v in r.distances[iu, ju]]))
+    run.write(r.metric, EmbeddingRows(
+        metric=[r.metric] * len(r.networks), network=list(r.networks),
+        x=r.embedding[:, 0].tolist(), y=r.embedding[:, 1].tolist(), cluster=r.clusters.tolist()))
     items = sorted(r.summary.items())
-    run.write_table("summary", r.metric, {
-        "metric": [r.metric] * len(items), "quantity": [q for (q, _), _ in items],
-        "arch": [a for (_, a), _ in items], "value": [float(v) for _, v in items]})
+    run.write(r.metric, SummaryRows(  # last: its presence marks the metric done
+        metric=[r.metric] * len(items), quantity=[q for (q, _), _ in items],
+        arch=[a for (_, a), _ in items], value=[float(v) for _, v in items]))
 
 
 def _result(metric: str, ids: list[str], archs: list[str], D: np.ndarray, opts: StudyOptions,
@@ -294,7 +292,7 @@ def _result(metric: str, ids: list[str], archs: list[str], D: np.ndarray, opts: 
 
 
 def study(
-    run: Any,
+    run: RunFolder,
     options: StudyOptions = StudyOptions(),
     *,
     force: bool = False,
@@ -313,7 +311,7 @@ def study(
     options.validate()
     nets, skipped_networks = _network_table(run, options.trained_only)
     _require_two(len(nets), options.trained_only, skipped_networks)
-    done = {p.stem for p in run.shards("summary")}
+    done = {p.stem for p in run.shards(SummaryRows)}
     todo = [m for m in options.metrics if force or m not in done]
     results: dict[str, MetricResult] = {}
     skipped: dict[str, str] = {}

@@ -1,60 +1,88 @@
 """What the report reads from a run folder's catalog, as NumPy arrays and plain Python values.
 
-Every function takes a `dynascope.store.RunFolder` and queries it with DuckDB; a table nobody has
-filled yet reads as empty, so each section of the report appears as soon as its data exists.
+Every function takes a `dynascope.store.RunFolder` and reads its tables through `RunFolder.read` (the
+tables declared in `dynascope.store.schema`); a table nobody has filled yet reads as empty, so each
+section of the report appears as soon as its data exists.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from typing import Any
 
 import numpy as np
 
+from dynascope.errors import ConfigError
+from dynascope.store import (
+    DistanceRows,
+    EmbeddingRows,
+    FixedPointRows,
+    LossRows,
+    NetworkRows,
+    Rows,
+    RunFolder,
+    SkeletonRows,
+    SummaryRows,
+)
 
-def count(run: Any, table: str) -> int:
-    """Number of rows of catalog `table` (0 when no shard has been written)."""
-    return int(run.sql(f"select count(*) from {table}").fetchall()[0][0])
+
+def count(run: RunFolder, rows: type[Rows]) -> int:
+    """Number of rows of the catalog table of `rows` (0 when no shard has been written)."""
+    return len(run.read(rows))
 
 
-def networks(run: Any) -> list[dict[str, Any]]:
+def networks(run: RunFolder) -> list[dict[str, Any]]:
     """One dict per network of the `networks` table (its columns as keys), ordered by architecture, group, seed."""
-    rel = run.sql('select * from networks order by arch, "group", seed')
-    names = rel.columns
-    return [dict(zip(names, row)) for row in rel.fetchall()]
+    return run.read(NetworkRows, order_by=("arch", "group", "seed")).records()
 
 
-def arch_order(run: Any) -> list[str]:
+def locate(run: RunFolder, network: str) -> tuple[str, int, str]:
+    """(group, index within the group's weights, architecture) of `network`; ConfigError naming a few known
+    ids if the run has no such network."""
+    found = run.read(NetworkRows, where={"network": network})
+    if not len(found):
+        known = run.read(NetworkRows, order_by=("network",)).network[:5]
+        raise ConfigError(f"network {network!r} is not in this run; give an id of its networks table, e.g. {known}.")
+    return found.group[0], int(found.index[0]), found.arch[0]
+
+
+def arch_order(run: RunFolder) -> list[str]:
     """Architectures in the order of the sweep config (then any others alphabetically)."""
     configured = [str(a) for a in run.config.get("sweep", {}).get("archs", [])]
-    stored = [r[0] for r in run.sql("select distinct arch from networks order by arch").fetchall()]
+    stored = sorted(set(run.read(NetworkRows).arch))
     return [a for a in configured if a in stored] + [a for a in stored if a not in configured]
 
 
-#: Which networks a selection of the networks table means (SQL conditions on its columns).
+#: Which networks a selection of the networks table means, as a test on one row ({column: value}).
 STANDING = {
-    "all": "true",
-    "trained": "n.trained and not n.diverged",
-    "untrained": "not n.trained and not n.diverged",
-    "diverged": "n.diverged",
+    "all": lambda n: True,
+    "trained": lambda n: n["trained"] and not n["diverged"],
+    "untrained": lambda n: not n["trained"] and not n["diverged"],
+    "diverged": lambda n: n["diverged"],
 }
 
 
-def losses_by_arch(run: Any, standing: str = "all") -> dict[str, np.ndarray]:
+def by_standing(run: RunFolder, standing: str) -> list[str]:
+    """Ids of the networks of `standing` (see `STANDING`), ordered by network id."""
+    test = STANDING[standing]
+    return [n["network"] for n in run.read(NetworkRows, order_by=("network",)).records() if test(n)]
+
+
+def losses_by_arch(run: RunFolder, standing: str = "all") -> dict[str, np.ndarray]:
     """Training loss curves `[n_networks, steps]` (float64, NaN where not trained) per architecture, of the
     networks of `standing` ('all', 'trained', 'untrained' — neither trained nor diverged — or 'diverged');
     architectures without such networks are left out.
 
     Groups of one architecture with different step counts are padded with NaN to the longest.
     """
-    rows = run.sql(
-        f"select n.arch, l.loss from losses l join networks n using (network) where {STANDING[standing]} "
-        "order by n.network"
-    ).fetchall()
+    test = STANDING[standing]
+    arch_of = {n["network"]: n["arch"] for n in run.read(NetworkRows).records() if test(n)}
+    losses = run.read(LossRows, where={"network": list(arch_of)}, order_by=("network",))
     by_arch: dict[str, list[np.ndarray]] = {}
-    for arch, loss in rows:
-        by_arch.setdefault(arch, []).append(np.array([np.nan if v is None else v for v in loss], dtype=float))
+    for network, loss in zip(losses.network, losses.loss):
+        by_arch.setdefault(arch_of[network], []).append(np.array([np.nan if v is None else v for v in loss], float))
     out = {}
     for arch in arch_order(run):
         curves = by_arch.get(arch, [])
@@ -68,25 +96,32 @@ def losses_by_arch(run: Any, standing: str = "all") -> dict[str, np.ndarray]:
     return out
 
 
-def by_standing(run: Any, standing: str) -> list[str]:
-    """Ids of the networks of `standing` (see `STANDING`), ordered by network id."""
-    return [r[0] for r in run.sql(f"select network from networks n where {STANDING[standing]} order by network").fetchall()]
+def any_healthy(run: RunFolder) -> bool:
+    """Whether any network of `run` did not diverge in training."""
+    return len(run.read(NetworkRows, where={"diverged": False})) > 0
 
 
-def choose_networks(run: Any, max_networks: int) -> list[str]:
+def best_network(run: RunFolder) -> str | None:
+    """The network with the highest task score among those that did not diverge and have a finite score
+    (ties: the first id), or None if there is none."""
+    nets = run.read(NetworkRows, where={"diverged": False}, order_by=("network",))
+    scored = [(m, n) for n, m in zip(nets.network, nets.metric) if m is not None and math.isfinite(m)]
+    return max(scored, key=lambda s: s[0])[1] if scored else None
+
+
+def choose_networks(run: RunFolder, max_networks: int) -> list[str]:
     """Up to `max_networks` network ids, taken round-robin over groups in seed order (so every architecture
     and size is represented), analysed networks first; networks that diverged in training are never chosen
     (their states are not worth drawing, and may not be finite)."""
-    rows = run.sql(
-        'select n.network, n."group", exists(select 1 from fixed_points f where f.network = n.network), n.arch '
-        'from networks n where not n.diverged order by n."group", n.seed'
-    ).fetchall()
+    nets = run.read(NetworkRows, where={"diverged": False}, order_by=("group", "seed"))
+    analysed = set(run.read(FixedPointRows).network)
     rank = {a: i for i, a in enumerate(arch_order(run))}
-    rows.sort(key=lambda r: rank.get(r[3], len(rank)))  # stable: keeps group and seed order within an arch
+    rows = sorted(zip(nets.network, nets.group, nets.arch),
+                  key=lambda r: rank.get(r[2], len(rank)))  # stable: keeps group and seed order within an arch
     per_group: dict[str, list[str]] = {}
-    for analysed in (True, False):
-        for network, group, has_fp, _ in rows:
-            if bool(has_fp) == analysed:
+    for first in (True, False):
+        for network, group, _ in rows:
+            if (network in analysed) == first:
                 per_group.setdefault(group, []).append(network)
     chosen: list[str] = []
     depth = 0
@@ -99,7 +134,7 @@ def choose_networks(run: Any, max_networks: int) -> list[str]:
 
 
 @dataclasses.dataclass(frozen=True)
-class FixedPointRows:
+class NetworkFixedPoints:
     """The catalogued fixed points of one network: `states [K, S]`, `inputs [K, I]`, `input_index [K]`,
     `n_unstable [K]`, `status [K]` (converged | slow | failed), `outside [K]` (outside the reachable
     region), `q [K]`, `eigvals [K, S]` (complex)."""
@@ -117,40 +152,29 @@ class FixedPointRows:
         return int(self.q.shape[0])
 
 
-def fixed_points(run: Any, network: str, n_state: int, n_inputs: int) -> FixedPointRows:
+def fixed_points(run: RunFolder, network: str, n_state: int, n_inputs: int) -> NetworkFixedPoints:
     """The fixed points of `network` from the catalog (empty arrays of the right widths if none)."""
-    rel = run.sql(
-        "select state, input, input_index, n_unstable, status, outside_reachable, q, eig_real, eig_imag "
-        f"from fixed_points where network = '{_quote(network)}' order by input_index, n_unstable, q"
-    )
-    rows = rel.fetchall()
-    if not rows:
-        return FixedPointRows(
-            np.zeros((0, n_state)), np.zeros((0, n_inputs)), np.zeros(0, int), np.zeros(0, int),
-            np.zeros(0, str), np.zeros(0, bool), np.zeros(0), np.zeros((0, n_state), complex),
-        )
-    cols = list(zip(*rows))
-    return FixedPointRows(
-        states=np.array(cols[0], dtype=float).reshape(len(rows), -1),
-        inputs=np.array(cols[1], dtype=float).reshape(len(rows), -1),
-        input_index=np.array(cols[2], dtype=int),
-        n_unstable=np.array(cols[3], dtype=int),
-        status=np.array(cols[4], dtype=str),
-        outside=np.array(cols[5], dtype=bool),
-        q=np.array(cols[6], dtype=float),
-        eigvals=np.array(cols[7], dtype=float).reshape(len(rows), -1)
-        + 1j * np.array(cols[8], dtype=float).reshape(len(rows), -1),
+    fp = run.read(FixedPointRows, where={"network": network}, order_by=("input_index", "n_unstable", "q"))
+    k = len(fp)
+    return NetworkFixedPoints(
+        states=np.array(fp.state, dtype=float).reshape(k, n_state if k == 0 else -1),
+        inputs=np.array(fp.input, dtype=float).reshape(k, n_inputs if k == 0 else -1),
+        input_index=np.array(fp.input_index, dtype=int),
+        n_unstable=np.array(fp.n_unstable, dtype=int),
+        status=np.array(fp.status, dtype=str),
+        outside=np.array(fp.outside_reachable, dtype=bool),
+        q=np.array(fp.q, dtype=float),
+        eigvals=np.array(fp.eig_real, dtype=float).reshape(k, n_state if k == 0 else -1)
+        + 1j * np.array(fp.eig_imag, dtype=float).reshape(k, n_state if k == 0 else -1),
     )
 
 
-def skeleton_edges(run: Any, network: str) -> list[dict[str, Any]]:
+def skeleton_edges(run: RunFolder, network: str) -> list[dict[str, Any]]:
     """Per analysis input of `network`: {'input_index', 'counts' {index: n}, 'edges' [[from, to], ...],
     'terminals' {name: n}, 'wl_hash'} from the skeleton signatures in the catalog."""
-    rows = run.sql(
-        f"select input_index, signature, wl_hash from skeletons where network = '{_quote(network)}' order by input_index"
-    ).fetchall()
+    sk = run.read(SkeletonRows, where={"network": network}, order_by=("input_index",))
     out = []
-    for k, sig, wl in rows:
+    for k, sig, wl in zip(sk.input_index, sk.signature, sk.wl_hash):
         try:
             s = json.loads(sig)
         except (TypeError, ValueError):
@@ -165,79 +189,76 @@ def skeleton_edges(run: Any, network: str) -> list[dict[str, Any]]:
     return out
 
 
-def distance_metrics(run: Any) -> list[str]:
+def distance_metrics(run: RunFolder) -> list[str]:
     """The metrics with stored pairwise distances, sorted."""
-    return [r[0] for r in run.sql("select distinct metric from distances order by metric").fetchall()]
+    return sorted(set(run.read(DistanceRows).metric))
 
 
-def embedding_metrics(run: Any) -> list[str]:
+def embedding_metrics(run: RunFolder) -> list[str]:
     """The metrics with a stored embedding, sorted."""
-    return [r[0] for r in run.sql("select distinct metric from embedding order by metric").fetchall()]
+    return sorted(set(run.read(EmbeddingRows).metric))
 
 
-def compared(run: Any) -> dict[str, int]:
+def compared(run: RunFolder) -> dict[str, int]:
     """{metric: how many networks the study compared under it} (its embedding has one row per network)."""
-    return {str(m): int(n) for m, n in run.sql("select metric, count(*) from embedding group by metric").fetchall()}
+    out: dict[str, int] = {}
+    for metric in run.read(EmbeddingRows).metric:
+        out[metric] = out.get(metric, 0) + 1
+    return out
 
 
-def distance_matrix(run: Any, metric: str) -> tuple[list[str], list[str], np.ndarray]:
+def distance_matrix(run: RunFolder, metric: str) -> tuple[list[str], list[str], np.ndarray]:
     """(network ids, their architectures, symmetric distances `[n, n]`) for `metric`, ordered by architecture
     then network; pairs missing from the catalog are NaN, the diagonal 0."""
-    archs = {n: a for n, a in run.sql("select network, arch from networks").fetchall()}
-    rows = run.sql(f"select a, b, distance from distances where metric = '{_quote(metric)}'").fetchall()
-    ids = sorted({r[0] for r in rows} | {r[1] for r in rows})
+    nets = run.read(NetworkRows)
+    archs = dict(zip(nets.network, nets.arch))
+    rows = run.read(DistanceRows, where={"metric": metric})
+    ids = sorted(set(rows.a) | set(rows.b))
     rank = {a: i for i, a in enumerate(arch_order(run))}
     ids.sort(key=lambda n: (rank.get(archs.get(n, ""), len(rank)), archs.get(n, ""), n))
     pos = {n: i for i, n in enumerate(ids)}
     d = np.full((len(ids), len(ids)), np.nan)
     np.fill_diagonal(d, 0.0)
-    for a, b, v in rows:
+    for a, b, v in zip(rows.a, rows.b, rows.distance):
         d[pos[a], pos[b]] = d[pos[b], pos[a]] = np.nan if v is None else v
     return ids, [archs.get(n, "?") for n in ids], d
 
 
-def embedding(run: Any, metric: str) -> dict[str, Any]:
+def embedding(run: RunFolder, metric: str) -> dict[str, Any]:
     """{'network', 'arch', 'cluster' (lists), 'xy' `[n, 2]`} of the stored embedding for `metric`."""
-    rows = run.sql(
-        "select e.network, coalesce(n.arch, '?'), e.cluster, e.x, e.y from embedding e "
-        f"left join networks n using (network) where e.metric = '{_quote(metric)}' order by e.network"
-    ).fetchall()
+    nets = run.read(NetworkRows)
+    archs = dict(zip(nets.network, nets.arch))
+    e = run.read(EmbeddingRows, where={"metric": metric}, order_by=("network",))
     return {
-        "network": [r[0] for r in rows],
-        "arch": [r[1] for r in rows],
-        "cluster": [r[2] for r in rows],
-        "xy": np.array([[r[3], r[4]] for r in rows], dtype=float).reshape(len(rows), 2),
+        "network": list(e.network),
+        "arch": [archs.get(n, "?") for n in e.network],
+        "cluster": list(e.cluster),
+        "xy": np.array([e.x, e.y], dtype=float).T.reshape(len(e), 2),
     }
 
 
-def summary(run: Any) -> tuple[list[str], list[tuple[str, str, dict[str, float]]]]:
+def summary(run: RunFolder) -> tuple[list[str], list[tuple[str, str, dict[str, float]]]]:
     """The universality summary pivoted: (architecture columns, rows of (metric, quantity, {arch: value}))."""
-    rows = run.sql("select metric, quantity, arch, value from summary order by metric, quantity, arch").fetchall()
+    rows = run.read(SummaryRows, order_by=("metric", "quantity", "arch"))
     order = arch_order(run)
-    archs = sorted({r[2] for r in rows}, key=lambda a: (a != "all", order.index(a) if a in order else len(order), a))
+    archs = sorted(set(rows.arch), key=lambda a: (a != "all", order.index(a) if a in order else len(order), a))
     table: dict[tuple[str, str], dict[str, float]] = {}
-    for metric, quantity, arch, value in rows:
+    for metric, quantity, arch, value in zip(rows.metric, rows.quantity, rows.arch, rows.value):
         table.setdefault((metric, quantity), {})[arch] = value
     return archs, [(m, q, v) for (m, q), v in table.items()]
 
 
-def modal_topology(run: Any) -> str | None:
+def modal_topology(run: RunFolder) -> str | None:
     """The most common skeleton topology class among the networks the study compared (None before
     `dynascope compare` or without skeletons); see `dynascope.compare.topology_class`."""
     from dynascope.compare import modal_share, topology_class
 
-    compared = {r[0] for r in run.sql("select network from embedding where metric = 'topology'").fetchall()}
-    rows = run.sql("select network, input_index, signature from skeletons order by network, input_index").fetchall()
+    compared = set(run.read(EmbeddingRows, where={"metric": "topology"}).network)
+    rows = run.read(SkeletonRows, where={"network": list(compared)}, order_by=("network", "input_index"))
     classes: dict[str, list[str]] = {}
-    for network, _, sig in rows:
-        if network in compared:
-            classes.setdefault(network, []).append(topology_class(json.loads(sig)))
+    for network, sig in zip(rows.network, rows.signature):
+        classes.setdefault(network, []).append(topology_class(json.loads(sig)))
     if not classes:
         return None
     keys = [" || ".join(v) for v in classes.values()]
     return modal_share(keys, ["all"] * len(keys))[0]
-
-
-def _quote(text: str) -> str:
-    """Escape a string literal for DuckDB (network and metric names come from the catalog, not code)."""
-    return str(text).replace("'", "''")

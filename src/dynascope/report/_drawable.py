@@ -8,25 +8,26 @@ from typing import Any
 import jax
 import numpy as np
 
+from dynascope.pipeline import load_group
 from dynascope.report import _catalog
+from dynascope.store import RunFolder
 
 
-def any_drawable(run: Any) -> bool:
+def any_drawable(run: RunFolder) -> bool:
     """Whether any network of `run` did not diverge in training (so there is a network to draw)."""
-    return bool(run.sql("select count(*) from networks where not diverged").fetchall()[0][0])
+    return _catalog.any_healthy(run)
 
 
-def drawable_networks(run: Any, max_networks: int, n_trials: int, groups: dict[str, Any]) -> tuple[list[str], list[str]]:
+def drawable_networks(run: RunFolder, max_networks: int, n_trials: int, groups: dict[str, Any]) -> tuple[list[str], list[str]]:
     """(networks to draw, networks left out because their states are not finite): `_catalog.choose_networks`
     (never a diverged one), each run on the `n_trials` trials its panel draws (key 0, as `network_view`),
     for run folders written before the divergence rule, where a blown-up network may be flagged healthy.
     `groups` caches loaded groups (name -> StoredGroup), shared with `network_view`."""
     chosen, unfit = [], []
     for network in _catalog.choose_networks(run, max_networks):
-        group_name, index = run.sql(
-            f"select \"group\", index from networks where network = '{_catalog._quote(network)}'").fetchall()[0]
+        group_name, index, _ = _catalog.locate(run, network)
         if group_name not in groups:
-            groups[group_name] = run.load_group(group_name)
+            groups[group_name] = load_group(run, group_name)
         group = groups[group_name]
         trials = group.task.sample(jax.random.key(0), n_trials)
         states, _ = group.model.run(group.network(int(index)), trials.inputs)

@@ -10,6 +10,7 @@ import jax
 import numpy as np
 
 from dynascope.errors import ConfigError
+from dynascope.pipeline import load_group
 from dynascope.report import _catalog
 
 
@@ -92,14 +93,10 @@ def network_view(
     re-linearized at the stored state and input with `dynascope.dynamics.linearize`.
     `groups` caches loaded groups between calls (name -> StoredGroup).
     """
-    rows = run.sql(f"select \"group\", index, arch from networks where network = '{_catalog._quote(network)}'").fetchall()
-    if not rows:
-        known = [r[0] for r in run.sql("select network from networks order by network limit 5").fetchall()]
-        raise ConfigError(f"network {network!r} is not in this run; give an id of its networks table, e.g. {known}.")
-    group_name, index, arch = rows[0]
+    group_name, index, arch = _catalog.locate(run, network)  # ConfigError naming known ids if not there
     cache = groups if groups is not None else {}
     if group_name not in cache:
-        cache[group_name] = run.load_group(group_name)
+        cache[group_name] = load_group(run, group_name)
     group = cache[group_name]
     task, model, params = group.task, group.model, group.network(int(index))
     trials = task.sample(jax.random.key(0) if key is None else key, n_trials)

@@ -8,6 +8,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from dynascope import store
+from dynascope.pipeline import open_run
 from dynascope.errors import ConfigError, check_positive_int
 from dynascope.report import _catalog, figures
 from dynascope.report._drawable import any_drawable, drawable_networks
@@ -31,7 +32,7 @@ def write_figures(
     embedding. The folder is checked (and created) before any figure is drawn; each file is written
     atomically. Returns the paths.
     """
-    run = run if isinstance(run, store.RunFolder) else store.open(run)
+    run = run if isinstance(run, store.RunFolder) else open_run(run)
     max_networks = check_positive_int("max_networks", max_networks)
     bad = [f for f in formats if f not in ("png", "svg", "pdf")]
     if bad or not formats:
@@ -46,7 +47,7 @@ def write_figures(
             store.write_atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi))
             written.append(path)
 
-    if _catalog.count(run, "networks") == 0:
+    if _catalog.count(run, store.NetworkRows) == 0:
         return written
     save(figures.loss_curves(run), "loss_curves")
     if any_drawable(run):  # some network did not diverge

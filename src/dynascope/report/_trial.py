@@ -1,27 +1,19 @@
-"""Plot one trial of any task (used by `Task.plot_trial` and the report)."""
+"""One trial of any task drawn as a figure: inputs on top, targets and network outputs below."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+import jax
 import numpy as np
+from matplotlib.figure import Figure
 
-if TYPE_CHECKING:
-    import jax
-    import matplotlib.figure
-
-    from dynascope.tasks._base import Task, Trials
-
-# Okabe–Ito: colour-blind safe.
-PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+from dynascope.report._palette import PALETTE
+from dynascope.tasks import Task, Trials
 
 
-def plot_trial(
-    task: "Task", trials: "Trials", outputs: "jax.Array | None", index: int
-) -> "matplotlib.figure.Figure":
-    """Figure with the inputs of trial `index` (top) and its targets/outputs (bottom) against time in ms."""
-    from matplotlib.figure import Figure
-
+def plot_trial(task: Task, trials: Trials, outputs: jax.Array | None = None, index: int = 0) -> Figure:
+    """Figure of trial `index` of `trials` (from `task.sample`): the inputs `[T, I]` on top, the targets
+    (dashed, where the mask is set) and the network's `outputs [B, T, O]` if given (solid) below, against
+    time in ms. Built without pyplot, so no GUI backend is needed."""
     x = np.asarray(trials.inputs[index])
     y = np.asarray(trials.targets[index])
     m = np.asarray(trials.mask[index])

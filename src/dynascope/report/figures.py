@@ -16,9 +16,11 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
 from dynascope.errors import ConfigError
+from dynascope.pipeline import load_group
 from dynascope.report import _catalog
 from dynascope.report._network import NetworkView
-from dynascope.tasks._plot import PALETTE
+from dynascope.report._palette import PALETTE
+from dynascope.report._trial import plot_trial
 
 #: colour of trajectories in state-space plots (neutral, so fixed points stand out).
 TRAJECTORY_GREY = "#8C8C8C"
@@ -107,22 +109,18 @@ def _percentiles(m: np.ndarray, q: list[float]) -> np.ndarray:
 
 def trial(run: Any, network: str | None = None, key: jax.Array | None = None) -> Figure:
     """One example trial of the run's task — inputs, targets and the outputs of `network` (default: the
-    best-scoring network that did not diverge; ConfigError if there is none) — via `Task.plot_trial`; the
+    best-scoring network that did not diverge; ConfigError if there is none) — via `plot_trial`; the
     trial is drawn from `key`."""
     if network is None:
-        rows = run.sql("select network from networks where not diverged and isfinite(metric) "
-                       "order by metric desc, network limit 1").fetchall()
-        if not rows:
+        network = _catalog.best_network(run)
+        if network is None:
             raise ConfigError(f"run {run.path} has no network that finished training without diverging; "
                               "train some with `dynascope train` (a smaller --lr if every one diverged).")
-        network = rows[0][0]
-    found = run.sql(f"select \"group\", index from networks where network = '{_catalog._quote(network)}'").fetchall()
-    if not found:
-        raise ConfigError(f"network {network!r} is not in this run; give an id of its networks table.")
-    group = run.load_group(found[0][0])
+    group_name, index, _ = _catalog.locate(run, network)
+    group = load_group(run, group_name)
     trials = group.task.sample(jax.random.key(0) if key is None else key, 1)
-    _, outputs = group.model.run(group.network(int(found[0][1])), trials.inputs)
-    fig = group.task.plot_trial(trials, outputs, 0)
+    _, outputs = group.model.run(group.network(index), trials.inputs)
+    fig = plot_trial(group.task, trials, outputs, 0)
     fig.axes[0].set_title(f"{group.task.name}: example trial, outputs of {network}")
     _legends_beside(fig)
     return fig

@@ -18,6 +18,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from dynascope import store
+from dynascope.pipeline import open_run
 from dynascope.errors import check_positive_int
 from dynascope.report import _assets, _catalog, _interactive, figures
 from dynascope.report._drawable import any_drawable, drawable_networks
@@ -51,7 +52,7 @@ def write_report(run: Any, path: str | Path | None = None, *, max_networks: int 
     inside a file, or a folder that cannot be written, is a RunFolderError at once, and a failed write
     (disk full) leaves no partial page behind.
     """
-    run = run if isinstance(run, store.RunFolder) else store.open(run)
+    run = run if isinstance(run, store.RunFolder) else open_run(run)
     out = report_path(run, path)
     store.check_writable(out.parent)
     text = render_report(run, max_networks=max_networks, n_trials=n_trials)
@@ -161,7 +162,7 @@ def _task_section(run: Any) -> str:
     sweep = run.config.get("sweep", {})
     opts = ", ".join(f"{k}={v}" for k, v in run.config.get("task_options", {}).items()) or "defaults"
     intro = f"<p>Task <strong>{html.escape(str(sweep.get('task', '?')))}</strong> ({html.escape(opts)}).</p>"
-    if _catalog.count(run, "networks") == 0:
+    if _catalog.count(run, store.NetworkRows) == 0:
         return section("task", intro + "<p class='note'>No network has finished training yet.</p>")
     if not any_drawable(run):
         return section("task", intro + "<p class='note'>No example trial: every network diverged in training "
@@ -211,7 +212,7 @@ def _listed(title: str, ids: list[str], none: str, why: str = "") -> str:
 
 
 def _networks_section(run: Any, max_networks: int, n_trials: int) -> str:
-    total = _catalog.count(run, "networks")
+    total = _catalog.count(run, store.NetworkRows)
     if total == 0:
         return section("networks", "<p class='note'>No network has finished training yet.</p>")
     groups: dict[str, Any] = {}
@@ -231,7 +232,7 @@ def _networks_section(run: Any, max_networks: int, n_trials: int) -> str:
                      "blew up in training without being flagged; retrain it).</p>")
     if not chosen:
         return section("networks", "\n".join(parts))
-    if _catalog.count(run, "fixed_points") == 0:
+    if _catalog.count(run, store.FixedPointRows) == 0:
         parts.append(pending("Fixed points and skeletons: not analysed yet", "analyze", run))
     options = "".join(f'<option value="net-{i}">{html.escape(n)}</option>' for i, n in enumerate(chosen))
     parts.append(f'<p><label for="network-select">Network: </label><select id="network-select">{options}</select></p>')
@@ -275,14 +276,14 @@ def _network_panel(run: Any, view: Any, dom_id: str, hidden: bool) -> str:
 
 def _population_section(run: Any) -> str:
     dist, emb = _catalog.distance_metrics(run), _catalog.embedding_metrics(run)
-    has_summary = _catalog.count(run, "summary") > 0
+    has_summary = _catalog.count(run, store.SummaryRows) > 0
     if not (dist or emb or has_summary):
         return section("population", pending("Distances, embedding and universality summary: not compared yet",
                                              "compare", run))
     compared = _catalog.compared(run)
     parts = [_summary(run, compared) if has_summary else
              "<h3>Universality summary</h3>" + pending("Not summarised yet", "compare", run)]
-    total, population = _catalog.count(run, "networks"), max(compared.values(), default=0)
+    total, population = _catalog.count(run, store.NetworkRows), max(compared.values(), default=0)
     for metric in _ordered(set(dist) | set(emb)):
         m = html.escape(metric)
         what, unit = figures.metric_units(metric)

@@ -1,33 +1,37 @@
-"""Run folders: config.toml, a Parquet catalog queried with DuckDB, safetensors weights, a SHA-256 manifest
-verified on read, and a writer lock (`RunFolder.writing()`) so one command writes a folder at a time."""
+"""Run folders: config.toml, a Parquet catalog whose tables are declared once (`schema`), safetensors
+weights, a SHA-256 manifest verified on read, and a writer lock (`RunFolder.writing()`) so one command
+writes a folder at a time. The store keeps what it is given: it imports no task, model or trainer."""
 
 from dynascope.store._files import write_atomic
-from dynascope.store.run import RunFolder, check_writable, open, versions
-from dynascope.store.schema import TABLES
-from dynascope.store.sweep import (
-    StoredGroup,
-    SweepConfig,
-    group_damage,
-    group_key,
-    load_group,
-    network_id,
-    run_sweep,
-    save_population,
+from dynascope.store._lock import busy
+from dynascope.store.run import CONFIG, RunFolder, check_writable, open, versions
+from dynascope.store.schema import (
+    TABLES,
+    DistanceRows,
+    EmbeddingRows,
+    FixedPointRows,
+    LossRows,
+    NetworkRows,
+    Rows,
+    SkeletonRows,
+    SummaryRows,
 )
 
 __all__ = [
+    "CONFIG",
+    "DistanceRows",
+    "EmbeddingRows",
+    "FixedPointRows",
+    "LossRows",
+    "NetworkRows",
     "RunFolder",
-    "StoredGroup",
-    "SweepConfig",
+    "Rows",
+    "SkeletonRows",
+    "SummaryRows",
     "TABLES",
+    "busy",
     "check_writable",
-    "group_damage",
-    "group_key",
-    "load_group",
-    "network_id",
     "open",
-    "run_sweep",
-    "save_population",
     "versions",
     "write_atomic",
 ]

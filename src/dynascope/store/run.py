@@ -1,6 +1,7 @@
-"""A run folder: config.toml, Parquet catalog queried with DuckDB, safetensors weights.
+"""A run folder: config.toml, a Parquet catalog of the tables declared in `schema`, safetensors weights.
 
 Opening a run folder never executes code: no pickle anywhere; every shard is checked against its schema.
+What the config means (the sweep it describes) is the pipeline's to check; the store only keeps it.
 """
 
 from __future__ import annotations
@@ -9,26 +10,30 @@ import contextlib
 import json
 import platform
 import tomllib
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, TypeVar
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import tomli_w
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
-from dynascope.errors import DynascopeError, RunFolderError
+from dynascope.errors import ConfigError, RunFolderError
 from dynascope.store._files import check_writable, is_temp, storage_error, temp_path, write_atomic
 from dynascope.store._lock import HOLDER, OWN_FILES, is_held_here, writer_lock
 from dynascope.store._manifest import MANIFEST, Manifest
-from dynascope.store.schema import TABLES
+from dynascope.store.schema import TABLES, Rows
 
 CONFIG = "config.toml"
 
 __all__ = ["CONFIG", "RunFolder", "check_writable", "open", "versions"]
+
+R = TypeVar("R", bound=Rows)
 
 
 def versions() -> dict[str, str]:
@@ -62,11 +67,12 @@ def _recovery(run: Path, table: str, stem: str) -> str:
 
 
 class RunFolder:
-    """Handle on one run folder. Build with `create` or `open`; query with `sql`; write inside `writing()`."""
+    """Handle on one run folder. Build with `create` or `open`; `read` and `write` catalog rows (the tables of
+    `schema`) and weights; hold `writing()` around a command that writes."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._con: duckdb.DuckDBPyConnection | None = None
+        self._tables: dict[str, tuple[tuple, pa.Table]] = {}
         self._manifest = Manifest(path)
 
     # -- creation and config ---------------------------------------------------------------------
@@ -103,14 +109,17 @@ class RunFolder:
 
     @classmethod
     def open(cls, path: str | Path) -> "RunFolder":
-        """Open an existing run folder; RunFolderError if it is missing, or its config is unreadable or invalid."""
+        """Open an existing run folder; RunFolderError if it is missing, or its config or manifest is unreadable.
+
+        What the config says is not checked here: `dynascope.pipeline.open_run` checks the sweep it describes.
+        """
         path = Path(path)
         if not path.is_dir():
             raise RunFolderError(f"run folder {path} does not exist; train one first with `dynascope train --out {path}`.")
         if not (path / CONFIG).is_file():
             raise RunFolderError(f"{path} is not a dynascope run folder (no {CONFIG}); point at the folder `dynascope train --out` wrote.")
         run = cls(path)
-        _validate_config(path / CONFIG, run.config)  # a corrupt or nonsensical config fails at open
+        _ = run.config  # a config that is not TOML fails at open
         run._manifest.entries()  # and so does a mangled manifest
         return run
 
@@ -128,8 +137,8 @@ class RunFolder:
         """Check every catalog shard (checksum, schema) and weights file (checksum, readable); returns
         {path: the error it raises} for the damaged ones, empty when every file passes."""
         problems: dict[str, str] = {}
-        for table in TABLES:
-            for shard in self.shards(table):
+        for table, rows in TABLES.items():
+            for shard in self.shards(rows):
                 try:
                     self._read_shard(table, shard)
                 except RunFolderError as err:
@@ -190,34 +199,64 @@ class RunFolder:
             self._manifest.settle(path)
 
     # -- catalog ---------------------------------------------------------------------------------
-    def write_table(self, table: str, shard: str, data: dict[str, Any] | pa.Table) -> Path:
-        """Write one shard of catalog `table` (columns as a dict or an Arrow table), atomically.
+    def write(self, shard: str, rows: Rows) -> Path:
+        """Write `rows` as shard `shard` of their table (e.g. a group's `NetworkRows`), atomically.
 
         Writing a shard with an existing name replaces it, so re-running a step never duplicates rows.
         """
-        schema = TABLES[table]
-        t = data if isinstance(data, pa.Table) else pa.Table.from_pydict(data, schema=schema)
-        t = t.select(schema.names).cast(schema)
-        path = self.path / "catalog" / table / f"{shard}.parquet"
-        self._write(path, lambda p: pq.write_table(t, p))
-        self._con = None  # views change
+        data = rows.to_arrow()
+        path = self.path / "catalog" / rows.TABLE / f"{shard}.parquet"
+        self._write(path, lambda p: pq.write_table(data, p))
         return path
 
-    def shards(self, table: str) -> list[Path]:
-        """The shard files of `table`, sorted."""
-        return sorted((self.path / "catalog" / table).glob("*.parquet"))
+    def shards(self, rows: type[Rows]) -> list[Path]:
+        """The shard files of the table of `rows` (e.g. `SkeletonRows`), sorted; their stems are the shard names."""
+        return sorted((self.path / "catalog" / rows.TABLE).glob("*.parquet"))
 
-    def read_shard(self, table: str, shard: str) -> pa.Table:
-        """One shard of `table`, checked against its checksum and the schema; RunFolderError if missing."""
-        path = self.path / "catalog" / table / f"{shard}.parquet"
-        if not path.is_file():
-            raise RunFolderError(f"catalog shard {path} does not exist; {_recovery(self.path, table, shard)}.")
-        return self._read_shard(table, path)
+    def read(
+        self,
+        rows: type[R],
+        *,
+        shard: str | None = None,
+        where: Mapping[str, Any] | None = None,
+        order_by: Sequence[str] = (),
+    ) -> R:
+        """Rows of the table of `rows` (e.g. `read(NetworkRows)`), every shard checked against its checksum and
+        the schema; only shard `shard` if given (RunFolderError if it does not exist).
 
-    def read_table(self, table: str) -> pa.Table:
-        """All shards of `table` concatenated, each checked against the schema."""
-        parts = [self._read_shard(table, p) for p in self.shards(table)]
-        return pa.concat_tables(parts) if parts else TABLES[table].empty_table()
+        `where` keeps the rows whose columns equal the given values ({column: value}, or {column: [values]}
+        for any of several); `order_by` sorts by columns, ascending. A table nobody has written is empty.
+        """
+        unknown = sorted((set(where or {}) | set(order_by)) - set(rows.SCHEMA.names))
+        if unknown:
+            raise ConfigError(f"the {rows.TABLE!r} table has no column {', '.join(map(repr, unknown))}; its "
+                              f"columns are {', '.join(rows.SCHEMA.names)}.")
+        if shard is None:
+            data = self._table(rows.TABLE)
+        else:
+            path = self.path / "catalog" / rows.TABLE / f"{shard}.parquet"
+            if not path.is_file():
+                raise RunFolderError(f"catalog shard {path} does not exist; {_recovery(self.path, rows.TABLE, shard)}.")
+            data = self._read_shard(rows.TABLE, path)
+        for name, value in (where or {}).items():
+            many = isinstance(value, (list, tuple, set, frozenset))
+            values = pa.array(list(value) if many else [value], type=rows.SCHEMA.field(name).type)
+            data = data.filter(pc.is_in(data.column(name), value_set=values))
+        if order_by:
+            data = data.sort_by([(name, "ascending") for name in order_by])
+        return rows.from_arrow(data)
+
+    def _table(self, table: str) -> pa.Table:
+        """All shards of `table` concatenated, each checked; cached until a shard changes (size, time, inode)."""
+        shards = sorted((self.path / "catalog" / table).glob("*.parquet"))
+        key = tuple((p.name, *_stat(p)) for p in shards)
+        cached = self._tables.get(table)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        parts = [self._read_shard(table, p) for p in shards]
+        data = pa.concat_tables(parts) if parts else TABLES[table].SCHEMA.empty_table()
+        self._tables[table] = (key, data)
+        return data
 
     def _read_shard(self, table: str, path: Path) -> pa.Table:
         self._manifest.verify(path, _recovery(self.path, table, path.stem))
@@ -225,7 +264,7 @@ class RunFolder:
             t = pq.read_table(path)
         except (pa.ArrowInvalid, OSError) as err:
             raise RunFolderError(f"catalog shard {path} is corrupt ({err}); {_recovery(self.path, table, path.stem)}.") from err
-        if not t.schema.equals(TABLES[table], check_metadata=False):
+        if not t.schema.equals(TABLES[table].SCHEMA, check_metadata=False):
             raise RunFolderError(
                 f"catalog shard {path} does not have the {table!r} schema of this dynascope version "
                 f"(got columns {t.schema.names}); it is foreign or from another version — remove it or re-run."
@@ -233,18 +272,16 @@ class RunFolder:
         return t
 
     def sql(self, query: str) -> duckdb.DuckDBPyRelation:
-        """Run a DuckDB query over the catalog; each table (networks, losses, fixed_points, skeletons) is a view.
+        """Run a DuckDB query over the catalog, for exploring a run by hand; each table is a view.
 
         The result is a DuckDB relation: `.fetchall()`, `.arrow()`, `.df()` (with pandas) or `.show()`.
+        dynascope's own code reads through `read` instead, so no column name is spelled outside the schema.
         """
-        if self._con is None:
-            con = duckdb.connect()
-            for table in TABLES:
-                arrow = self.read_table(table)  # validates every shard
-                con.register(table, arrow)
-            self._con = con
+        con = duckdb.connect()
+        for table in TABLES:
+            con.register(table, self._table(table))  # validates every shard
         try:
-            return self._con.sql(query)
+            return con.sql(query)
         except duckdb.Error as err:
             raise RunFolderError(f"query failed: {err}. Tables: {', '.join(TABLES)}.") from err
 
@@ -276,15 +313,14 @@ class RunFolder:
             ) from err
         return params, metadata
 
-    def load_group(self, group: str) -> Any:
-        """The group's task, model and stacked params (a `StoredGroup`), checked against the model."""
-        from dynascope.store.sweep import load_group
-
-        return load_group(self, group)
-
     def groups(self) -> list[str]:
         """Names of the groups whose weights are stored."""
         return sorted(p.stem for p in (self.path / "weights").glob("*.safetensors"))
+
+
+def _stat(path: Path) -> tuple[int, int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns, st.st_ino
 
 
 def _check_empty(path: Path) -> None:
@@ -296,24 +332,6 @@ def _check_empty(path: Path) -> None:
             f"{path} already holds other files and is not a dynascope run folder (no {CONFIG}); a run is "
             "written into a folder of its own: choose a new or empty folder (e.g. runs/NAME)."
         )
-
-
-def _validate_config(path: Path, config: dict[str, Any]) -> None:
-    """RunFolderError naming the key and value if the [sweep] config of a run is not one `train` accepts."""
-    if "sweep" not in config:
-        raise RunFolderError(f"{path} has no [sweep] section; it was not written by `dynascope train`.")
-    from dynascope.store.sweep import SweepConfig
-
-    try:
-        parsed = SweepConfig.from_dict(config)
-    except RunFolderError as err:  # names the key and the value, and the fix
-        raise RunFolderError(f"{path} holds an invalid config: {str(err).removeprefix(f'{CONFIG}: ')}") from err
-    try:
-        parsed.validate()
-    except DynascopeError as err:
-        raise RunFolderError(
-            f"{path} holds an invalid config: {err} Correct that value in {path.name}, or retrain into a new folder."
-        ) from err
 
 
 def open(path: str | Path) -> RunFolder:  # noqa: A001  (the contract: dynascope.store.open)

@@ -1,91 +1,209 @@
-"""The catalog's tables and their Arrow schemas; loaders refuse shards that do not match."""
+"""The catalog's tables, each declared once, as a frozen dataclass of columns.
+
+A table's class is the only place its columns are named and typed: writers build one
+(`NetworkRows(network=[...], group=[...], ...)`) and hand it to `RunFolder.write`, readers get one back
+from `RunFolder.read`, and the Arrow schema every shard is checked against is derived from its fields. A
+misspelt or missing column is therefore a TypeError where the rows are built, not a malformed shard.
+
+Each attribute holds one column: a sequence with one entry per row (lists on read; NumPy arrays are
+accepted on write). Loaders refuse a shard whose schema differs from the class's.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
+
 import pyarrow as pa
 
-NETWORKS = pa.schema(
-    [
-        ("network", pa.string()),  # "<group>/<seed>", unique within a run
-        ("group", pa.string()),  # "<arch>-<hidden>"
-        ("index", pa.int64()),  # position within the group's stacked weights
-        ("arch", pa.string()),
-        ("n_hidden", pa.int64()),
-        ("seed", pa.int64()),
-        ("learning_rate", pa.float64()),
-        ("task", pa.string()),
-        ("steps", pa.int64()),
-        ("final_loss", pa.float64()),
-        ("metric", pa.float64()),
-        ("trained", pa.bool_()),
-        ("diverged", pa.bool_()),
-        ("stopped_at", pa.int64()),
-        ("train_seconds", pa.float64()),
-    ]
-)
+__all__ = [
+    "TABLES",
+    "DistanceRows",
+    "EmbeddingRows",
+    "FixedPointRows",
+    "LossRows",
+    "NetworkRows",
+    "Rows",
+    "SkeletonRows",
+    "SummaryRows",
+    "column",
+    "table",
+]
 
-LOSSES = pa.schema([("network", pa.string()), ("loss", pa.list_(pa.float32()))])
+R = TypeVar("R", bound="Rows")
 
-FIXED_POINTS = pa.schema(
-    [
-        ("network", pa.string()),
-        ("group", pa.string()),
-        ("input_index", pa.int64()),
-        ("input", pa.list_(pa.float64())),
-        ("state", pa.list_(pa.float64())),
-        ("q", pa.float64()),
-        ("status", pa.string()),  # converged | slow | failed
-        ("n_unstable", pa.int64()),
-        ("is_stable", pa.bool_()),
-        ("outside_reachable", pa.bool_()),
-        ("eig_real", pa.list_(pa.float64())),
-        ("eig_imag", pa.list_(pa.float64())),
-    ]
-)
+#: Every catalog table by name, in the order `verify` checks them; filled by `@table`.
+TABLES: dict[str, type["Rows"]] = {}
 
-SKELETONS = pa.schema(
-    [
-        ("network", pa.string()),
-        ("group", pa.string()),
-        ("input_index", pa.int64()),
-        ("n_stable", pa.int64()),
-        ("n_saddles", pa.int64()),
-        ("index_counts", pa.string()),  # JSON {index: count}
-        ("n_slow", pa.int64()),
-        ("n_outside", pa.int64()),
-        ("n_cycles", pa.int64()),
-        ("wl_hash", pa.string()),
-        ("signature", pa.string()),  # JSON of dynamics.signature
-    ]
-)
 
-#: Pairwise distances between networks, upper triangle only (a < b), one shard per metric.
-DISTANCES = pa.schema(
-    [("metric", pa.string()), ("a", pa.string()), ("b", pa.string()), ("distance", pa.float64())]
-)
+def column(arrow_type: pa.DataType, doc: str) -> Any:
+    """Declare one column of a table: its Arrow type and what it holds."""
+    return dataclasses.field(metadata={"arrow": arrow_type, "doc": doc})
 
-#: Low-dimensional embedding (MDS) of each metric's distance matrix, with a cluster label.
-EMBEDDING = pa.schema(
-    [
-        ("metric", pa.string()),
-        ("network", pa.string()),
-        ("x", pa.float64()),
-        ("y", pa.float64()),
-        ("cluster", pa.int64()),
-    ]
-)
 
-#: The universality summary: one number per (metric, quantity, architecture or 'all').
-SUMMARY = pa.schema(
-    [("metric", pa.string()), ("quantity", pa.string()), ("arch", pa.string()), ("value", pa.float64())]
-)
+def table(name: str, *, shard: str) -> Any:
+    """Class decorator: make `cls` a frozen dataclass, derive its Arrow `SCHEMA` and register it as table `name`,
+    one shard per `shard` (what a shard holds: 'group' or 'metric')."""
 
-TABLES: dict[str, pa.Schema] = {
-    "networks": NETWORKS,
-    "losses": LOSSES,
-    "fixed_points": FIXED_POINTS,
-    "skeletons": SKELETONS,
-    "distances": DISTANCES,
-    "embedding": EMBEDDING,
-    "summary": SUMMARY,
-}
+    def register(cls: type[R]) -> type[R]:
+        cls = dataclasses.dataclass(frozen=True)(cls)
+        cls.TABLE = name
+        cls.SHARD = shard
+        cls.SCHEMA = pa.schema([pa.field(f.name, f.metadata["arrow"]) for f in dataclasses.fields(cls)])
+        TABLES[name] = cls
+        return cls
+
+    return register
+
+
+class Rows:
+    """Rows of one catalog table, held column by column; subclasses are declared with `@table`."""
+
+    TABLE: ClassVar[str]
+    SHARD: ClassVar[str]
+    SCHEMA: ClassVar[pa.Schema]
+
+    def __len__(self) -> int:
+        return len(getattr(self, self.SCHEMA.names[0]))
+
+    def columns(self) -> dict[str, Sequence[Any]]:
+        """{column name: values}, in schema order."""
+        return {name: getattr(self, name) for name in self.SCHEMA.names}
+
+    def to_arrow(self) -> pa.Table:
+        """The rows as an Arrow table of this table's schema (TypeError/ArrowInvalid if a column does not fit)."""
+        return pa.Table.from_pydict({k: _plain(v) for k, v in self.columns().items()}, schema=self.SCHEMA)
+
+    @classmethod
+    def from_arrow(cls: type[R], data: pa.Table) -> R:
+        """Rows from an Arrow table holding (at least) this table's columns; each column becomes a list."""
+        return cls(**{name: data.column(name).to_pylist() for name in cls.SCHEMA.names})
+
+    @classmethod
+    def empty(cls: type[R]) -> R:
+        """No rows."""
+        return cls(**{name: [] for name in cls.SCHEMA.names})
+
+    @classmethod
+    def concat(cls: type[R], parts: Iterable[R]) -> R:
+        """The rows of `parts`, one after another."""
+        parts = list(parts)
+        return cls(**{name: [v for p in parts for v in getattr(p, name)] for name in cls.SCHEMA.names})
+
+    def take(self: R, index: Iterable[int]) -> R:
+        """The rows at positions `index`, in that order."""
+        index = list(index)
+        cols = {name: list(values) for name, values in self.columns().items()}
+        return type(self)(**{name: [values[i] for i in index] for name, values in cols.items()})
+
+    def where(self: R, mask: Iterable[Any]) -> R:
+        """The rows where `mask` (one truth value per row) is true."""
+        return self.take(i for i, keep in enumerate(mask) if keep)
+
+    def records(self) -> list[dict[str, Any]]:
+        """One dict per row, {column: value}."""
+        cols = self.columns()
+        return [dict(zip(cols, values)) for values in zip(*cols.values())]
+
+
+def _plain(values: Sequence[Any]) -> Any:
+    """A column as Arrow takes it: a 2-D NumPy array (one row per entry of a list column) as a list of rows."""
+    return list(values) if getattr(values, "ndim", 1) > 1 else values
+
+
+@table("networks", shard="group")
+class NetworkRows(Rows):
+    """One row per trained network; one shard per group, written when the group finishes training."""
+
+    network: Sequence[str] = column(pa.string(), "'<group>/s<seed>', unique within a run")
+    group: Sequence[str] = column(pa.string(), "'<arch>-<n_hidden>'")
+    index: Sequence[int] = column(pa.int64(), "position within the group's stacked weights")
+    arch: Sequence[str] = column(pa.string(), "registered model name")
+    n_hidden: Sequence[int] = column(pa.int64(), "hidden units")
+    seed: Sequence[int] = column(pa.int64(), "the network's PRNG seed within its group")
+    learning_rate: Sequence[float] = column(pa.float64(), "learning rate it was trained with")
+    task: Sequence[str] = column(pa.string(), "registered task name")
+    steps: Sequence[int] = column(pa.int64(), "optimizer steps of the group")
+    final_loss: Sequence[float] = column(pa.float64(), "loss at the end of training")
+    metric: Sequence[float] = column(pa.float64(), "the task's score on held-out trials")
+    trained: Sequence[bool] = column(pa.bool_(), "reached the task's criterion")
+    diverged: Sequence[bool] = column(pa.bool_(), "loss went non-finite or exploded")
+    stopped_at: Sequence[int] = column(pa.int64(), "step training stopped at (early stop)")
+    train_seconds: Sequence[float] = column(pa.float64(), "wall time of the whole group")
+
+
+@table("losses", shard="group")
+class LossRows(Rows):
+    """The training loss curve of every network; one shard per group."""
+
+    network: Sequence[str] = column(pa.string(), "network id")
+    loss: Sequence[Sequence[float]] = column(pa.list_(pa.float32()), "loss per step")
+
+
+@table("fixed_points", shard="group")
+class FixedPointRows(Rows):
+    """One row per fixed point of every network under every analysis input; one shard per group."""
+
+    network: Sequence[str] = column(pa.string(), "network id")
+    group: Sequence[str] = column(pa.string(), "group")
+    input_index: Sequence[int] = column(pa.int64(), "which of the task's analysis inputs")
+    input: Sequence[Sequence[float]] = column(pa.list_(pa.float64()), "the constant input [I]")
+    state: Sequence[Sequence[float]] = column(pa.list_(pa.float64()), "the fixed point [S]")
+    q: Sequence[float] = column(pa.float64(), "½‖F(x) − x‖²")
+    status: Sequence[str] = column(pa.string(), "converged | slow | failed")
+    n_unstable: Sequence[int] = column(pa.int64(), "unstable directions (index)")
+    is_stable: Sequence[bool] = column(pa.bool_(), "stable (no unstable or marginal mode)")
+    outside_reachable: Sequence[bool] = column(pa.bool_(), "outside the region the task's trials reach")
+    eig_real: Sequence[Sequence[float]] = column(pa.list_(pa.float64()), "real parts of the eigenvalues [S]")
+    eig_imag: Sequence[Sequence[float]] = column(pa.list_(pa.float64()), "imaginary parts of the eigenvalues [S]")
+
+
+@table("skeletons", shard="group")
+class SkeletonRows(Rows):
+    """One row per network and analysis input: the dynamical skeleton in brief; one shard per group, written
+    after its fixed points (its presence marks the group analysed)."""
+
+    network: Sequence[str] = column(pa.string(), "network id")
+    group: Sequence[str] = column(pa.string(), "group")
+    input_index: Sequence[int] = column(pa.int64(), "which of the task's analysis inputs")
+    n_stable: Sequence[int] = column(pa.int64(), "stable fixed points")
+    n_saddles: Sequence[int] = column(pa.int64(), "fixed points with an unstable direction")
+    index_counts: Sequence[str] = column(pa.string(), "JSON {index: count}")
+    n_slow: Sequence[int] = column(pa.int64(), "slow points (minima of q above the tolerance)")
+    n_outside: Sequence[int] = column(pa.int64(), "converged points outside the reachable region")
+    n_cycles: Sequence[int] = column(pa.int64(), "departures that end on a cycle")
+    wl_hash: Sequence[str] = column(pa.string(), "Weisfeiler–Lehman hash of the skeleton graph")
+    signature: Sequence[str] = column(pa.string(), "JSON of dynamics.signature")
+
+
+@table("distances", shard="metric")
+class DistanceRows(Rows):
+    """Pairwise distances between networks, upper triangle only (a < b); one shard per metric."""
+
+    metric: Sequence[str] = column(pa.string(), "metric name")
+    a: Sequence[str] = column(pa.string(), "network id")
+    b: Sequence[str] = column(pa.string(), "network id")
+    distance: Sequence[float | None] = column(pa.float64(), "distance (null where not finite)")
+
+
+@table("embedding", shard="metric")
+class EmbeddingRows(Rows):
+    """A 2-D embedding (MDS) of each metric's distance matrix, with a cluster label; one shard per metric."""
+
+    metric: Sequence[str] = column(pa.string(), "metric name")
+    network: Sequence[str] = column(pa.string(), "network id")
+    x: Sequence[float] = column(pa.float64(), "first MDS coordinate")
+    y: Sequence[float] = column(pa.float64(), "second MDS coordinate")
+    cluster: Sequence[int] = column(pa.int64(), "cluster label")
+
+
+@table("summary", shard="metric")
+class SummaryRows(Rows):
+    """The universality summary: one number per (metric, quantity, architecture or 'all'); one shard per metric,
+    written last (its presence marks the metric done)."""
+
+    metric: Sequence[str] = column(pa.string(), "metric name")
+    quantity: Sequence[str] = column(pa.string(), "what the value measures")
+    arch: Sequence[str] = column(pa.string(), "architecture, or 'all'")
+    value: Sequence[float] = column(pa.float64(), "the value")

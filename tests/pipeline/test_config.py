@@ -1,4 +1,5 @@
-"""config.toml is validated when a run folder is opened: nonsense values are refused naming the key and value."""
+"""config.toml is validated when a run folder is opened with `pipeline.open_run`: nonsense values are refused
+naming the key and value."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import tomllib
 import pytest
 import tomli_w
 
-from dynascope import store
+from dynascope import pipeline, store
 from dynascope.errors import RunFolderError
-from dynascope.store import SweepConfig
+from dynascope.pipeline import SweepConfig
 from dynascope.train import TrainOptions
 
 TINY = SweepConfig(
@@ -38,7 +39,7 @@ def _edit(folder, section: str, key: str, value) -> None:
 
 
 def test_a_valid_config_opens(folder):
-    assert SweepConfig.from_dict(store.open(folder).config) == TINY
+    assert SweepConfig.from_dict(pipeline.open_run(folder).config) == TINY
 
 
 @pytest.mark.parametrize(
@@ -63,7 +64,7 @@ def test_a_valid_config_opens(folder):
 def test_nonsense_values_are_refused_at_open(folder, section, key, value, message):
     _edit(folder, section, key, value)
     with pytest.raises(RunFolderError, match=message) as err:
-        store.open(folder)
+        pipeline.open_run(folder)
     assert "\n" not in str(err.value)
 
 
@@ -72,10 +73,10 @@ def test_a_missing_key_or_section_is_refused(folder):
     del doc["sweep"]["hidden"]
     (folder / "config.toml").write_text(tomli_w.dumps(doc))
     with pytest.raises(RunFolderError, match=r"\[sweep\] lacks 'hidden' \(a list of integers\)"):
-        store.open(folder)
+        pipeline.open_run(folder)
     _edit(folder, "sweep", None, None)
     with pytest.raises(RunFolderError, match=r"has no \[sweep\] section"):
-        store.open(folder)
+        pipeline.open_run(folder)
 
 
 def test_model_options_must_be_tables(folder):
@@ -83,4 +84,4 @@ def test_model_options_must_be_tables(folder):
     doc["model_options"] = {"gru": 3}
     (folder / "config.toml").write_text(tomli_w.dumps(doc))
     with pytest.raises(RunFolderError, match=r"model_options.gru = 3 is not a table of options"):
-        store.open(folder)
+        pipeline.open_run(folder)
