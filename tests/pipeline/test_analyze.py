@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import types
+import warnings
 
 import numpy as np
 import pytest
@@ -85,6 +86,44 @@ def test_skeleton_rows_summarise_the_fixed_point_rows(analysed):
         assert n_stable == n_index.get(0, 0) and n_saddles == sum(v for i, v in n_index.items() if i > 0)
         assert json.loads(counts) == {str(i): v for i, v in sorted(n_index.items())}
         assert json.loads(sig)["n_fixed_points"] == sum(n_index.values())
+
+
+def test_the_stored_wl_hash_is_the_hash_compare_uses(analysed, tmp_path, monkeypatch):
+    # The graphs analyze_run builds, caught on their way to the catalog, hashed by compare and by networkx
+    # itself on a copy labelled here (index, or 'terminal:<name>'; edge weights ignored).
+    import networkx as nx
+
+    from dynascope import compare
+    from dynascope.pipeline import analyze as analyze_module
+
+    run, _, _ = analysed
+    shutil.copytree(run.path, tmp_path / "r")
+    copy = store.open(tmp_path / "r")
+    graphs = []
+    real = analyze_module.skeleton_population
+
+    def caught(*args, **kwargs):
+        out = real(*args, **kwargs)
+        graphs.extend(out)
+        return out
+
+    monkeypatch.setattr(analyze_module, "skeleton_population", caught)
+    pipeline.analyze_run(copy, OPTIONS, force=True)
+    stored = copy.read(store.SkeletonRows, shard="vanilla-5")
+    assert len(graphs) == len(stored) == 4
+    for graph, hashed, sig in zip(graphs, stored.wl_hash, stored.signature):
+        assert hashed == compare.wl_hash(graph) == json.loads(sig)["wl_hash"]
+        by_hand = nx.DiGraph()
+        by_hand.add_nodes_from((n, {"l": f"terminal:{n}" if d.get("terminal") else str(d["index"])})
+                               for n, d in graph.nodes(data=True))
+        by_hand.add_edges_from(graph.edges())
+        with warnings.catch_warnings():  # networkx >= 3.5 notes that directed hashes changed in 3.5
+            warnings.filterwarnings("ignore", message="The hashes produced for directed graphs changed")
+            assert hashed == nx.weisfeiler_lehman_graph_hash(by_hand, node_attr="l", iterations=3)
+    for a in range(len(graphs)):
+        for b in range(len(graphs)):
+            same = compare.topology_distance(graphs[a], graphs[b], kind="wl") == 0.0
+            assert same == (stored.wl_hash[a] == stored.wl_hash[b])
 
 
 # -- a run holding a blown-up network ------------------------------------------------------------------

@@ -80,6 +80,7 @@ from dynascope.compare.topology import (
     signatures_distance,
     topology_class,
     topology_distance,
+    wl_hash,
 )
 
 __all__ = [
@@ -147,4 +148,5 @@ __all__ = [
     "topology_distance",
     "TRAJECTORIES",
     "within_between",
+    "wl_hash",
 ]

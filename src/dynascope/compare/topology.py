@@ -18,26 +18,12 @@ import networkx as nx
 import numpy as np
 
 from dynascope.compare._registry import SIGNATURES, TOPOLOGY, register_metric
+from dynascope.dynamics.skeleton_graph import node_label, wl_hash  # one labelling, one hash, with the catalog
 from dynascope.errors import ConfigError, ShapeError
 
 KINDS = ("counts", "wl", "ged")
-TERMINAL_KINDS = ("fixed_point", "unbounded", "cycle", "unresolved")
 _LABEL = "_dynascope_label"
 _NODE_MATCH = nx.algorithms.isomorphism.categorical_node_match(_LABEL, None)
-
-
-def _label(node: object, data: dict) -> str:
-    if "index" not in data and not data.get("terminal"):
-        raise ShapeError(
-            f"skeleton node {node!r} has no 'index' attribute (number of unstable directions; None or −1 "
-            f"for terminals); build skeletons with dynascope.dynamics or set graph.nodes[n]['index']."
-        )
-    index = data.get("index")
-    if not data.get("terminal") and index is not None and int(index) >= 0:
-        return str(int(index))
-    kind = data.get("kind")
-    name = kind if kind in TERMINAL_KINDS else data.get("label", node)
-    return f"terminal:{name}"
 
 
 def _labelled(graph: nx.DiGraph) -> nx.DiGraph:
@@ -45,7 +31,7 @@ def _labelled(graph: nx.DiGraph) -> nx.DiGraph:
     if not isinstance(graph, nx.Graph):
         raise ShapeError(f"a skeleton must be a networkx graph, got {type(graph).__name__}.")
     out = nx.DiGraph() if graph.is_directed() else nx.Graph()
-    out.add_nodes_from((n, {_LABEL: _label(n, d)}) for n, d in graph.nodes(data=True))
+    out.add_nodes_from((n, {_LABEL: node_label(n, d)}) for n, d in graph.nodes(data=True))
     out.add_edges_from(graph.edges())
     return out
 
@@ -67,14 +53,6 @@ def _counts_distance(l1: nx.DiGraph, l2: nx.DiGraph) -> float:
     return sum(abs(c1[k] - c2[k]) for k in set(c1) | set(c2)) / total
 
 
-def _wl_hash(g: nx.DiGraph, iterations: int) -> str:
-    with warnings.catch_warnings():
-        # networkx >= 3.5 warns that directed hashes changed from older versions; we only ever compare
-        # hashes computed in the same process, so the change cannot affect us.
-        warnings.filterwarnings("ignore", message="The hashes produced for directed graphs changed")
-        return nx.weisfeiler_lehman_graph_hash(g, node_attr=_LABEL, iterations=iterations)
-
-
 def _wl_features(g: nx.DiGraph, iterations: int) -> collections.Counter:
     """Multiset of Weisfeiler–Lehman subtree labels of every node at depths 0..iterations."""
     with warnings.catch_warnings():
@@ -85,10 +63,11 @@ def _wl_features(g: nx.DiGraph, iterations: int) -> collections.Counter:
     return collections.Counter(h for per_node in hashes.values() for h in per_node)
 
 
-def _wl_distance(g1: nx.DiGraph, g2: nx.DiGraph, iterations: int) -> float:
-    if _wl_hash(g1, iterations) == _wl_hash(g2, iterations):
+def _wl_distance(g1: nx.DiGraph, g2: nx.DiGraph, l1: nx.DiGraph, l2: nx.DiGraph, iterations: int) -> float:
+    """WL distance of skeletons `g1`, `g2`, whose labelled copies are `l1`, `l2`."""
+    if wl_hash(g1, iterations) == wl_hash(g2, iterations):
         return 0.0
-    f1, f2 = _wl_features(g1, iterations), _wl_features(g2, iterations)
+    f1, f2 = _wl_features(l1, iterations), _wl_features(l2, iterations)
     dot = sum(f1[k] * f2[k] for k in f1.keys() & f2.keys())
     norm = np.sqrt(sum(v * v for v in f1.values()) * sum(v * v for v in f2.values()))
     # Different hashes but identical features cannot happen for a deterministic hash; the floor keeps
@@ -140,7 +119,7 @@ def topology_distance(
     if kind == "wl":
         if isinstance(wl_iterations, bool) or not isinstance(wl_iterations, int) or wl_iterations < 1:
             raise ConfigError(f"wl_iterations must be a positive integer, got {wl_iterations!r}.")
-        return _wl_distance(l1, l2, wl_iterations)
+        return _wl_distance(g1, g2, l1, l2, wl_iterations)
     if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not timeout > 0:
         raise ConfigError(f"timeout must be a positive number of seconds, got {timeout!r}.")
     return _ged(l1, l2, float(timeout))
@@ -157,7 +136,7 @@ def isomorphism_classes(graphs: list[nx.DiGraph]) -> np.ndarray:
     labels = np.empty(len(labelled), dtype=np.int64)
     next_class = 0
     for i, g in enumerate(labelled):
-        bucket = buckets[_wl_hash(g, 3)]
+        bucket = buckets[wl_hash(graphs[i])]
         for cls, rep in bucket:
             if nx.is_isomorphic(g, rep, node_match=_NODE_MATCH):
                 labels[i] = cls

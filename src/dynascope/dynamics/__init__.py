@@ -19,6 +19,7 @@ from dynascope.dynamics.fixed_points import (
 from dynascope.dynamics.linearization import Linearization, linearize
 from dynascope.dynamics.seeds import saddle_seeds, sample_initial_states
 from dynascope.dynamics.skeleton import signature, skeleton, skeleton_population
+from dynascope.dynamics.skeleton_graph import node_label, wl_hash
 
 __all__ = [
     "Bifurcation",
@@ -37,9 +38,11 @@ __all__ = [
     "find_periodic_orbits",
     "interpolate_inputs",
     "linearize",
+    "node_label",
     "saddle_seeds",
     "sample_initial_states",
     "signature",
     "skeleton",
     "skeleton_population",
+    "wl_hash",
 ]

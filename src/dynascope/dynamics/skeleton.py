@@ -12,7 +12,6 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
-import warnings
 from typing import Any, Sequence
 
 import jax
@@ -27,6 +26,7 @@ from dynascope.dynamics.fixed_points import FixedPoints, Status, _population_siz
 from dynascope.dynamics.linearization import (
     eigendecompose, mode_stability, stability_kind, stability_tolerance, step_multipliers,
 )
+from dynascope.dynamics.skeleton_graph import wl_hash
 from dynascope.errors import ConfigError
 
 TERMINALS = ("unbounded", "cycle", "unresolved")
@@ -141,8 +141,8 @@ def signature(graph: nx.DiGraph) -> dict[str, Any]:
 
     `n_fixed_points`; `counts` {index: number of fixed points}; `terminals` {name: departures ending
     there}; `edges`: the sorted multiset of (index_from, index_to or terminal name) pairs, one per
-    departure; `wl_hash`: networkx's Weisfeiler–Lehman hash of the graph with node label = index and
-    edge label = number of departures (equal for isomorphic skeletons).
+    departure; `wl_hash`: the graph's Weisfeiler–Lehman hash (`skeleton_graph.wl_hash`, the one
+    `compare.topology` buckets skeletons by; equal for isomorphic skeletons).
     References: Shervashidze et al. 2011 (Weisfeiler–Lehman graph kernels).
     """
     counts: collections.Counter = collections.Counter()
@@ -161,15 +161,8 @@ def signature(graph: nx.DiGraph) -> dict[str, Any]:
         "counts": {int(k): int(v) for k, v in sorted(counts.items())},
         "terminals": {str(k): int(v) for k, v in sorted(terminals.items())},
         "edges": edges,
-        "wl_hash": _wl_hash(graph),
+        "wl_hash": wl_hash(graph),
     }
-
-
-def _wl_hash(graph: nx.DiGraph) -> str:
-    with warnings.catch_warnings():
-        # networkx ≥ 3.5 notes that its directed hashes changed in that version: informational only.
-        warnings.filterwarnings("ignore", message="The hashes produced for directed graphs changed")
-        return nx.weisfeiler_lehman_graph_hash(graph, node_attr="label", edge_attr="weight")
 
 
 def _label(graph: nx.DiGraph, node: Any) -> int | str:
