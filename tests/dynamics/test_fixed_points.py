@@ -492,8 +492,17 @@ def test_population_equals_looping_over_networks():
 
 
 # -- every model of the zoo --------------------------------------------------------------------------
+# Rate models only: a spiking model's step (`spiking = True`) is a Heaviside of the membrane potential, so the
+# Jacobian the search takes through its surrogate gradient is not the derivative of the map that the central
+# differences below measure (they differ by the surrogate's tail, ~1e-5), and polishing a discontinuous map
+# to float64 is not the question its fixed points raise. Every rate model stays in.
+RATE_MODELS = [
+    n for n in models.names() if not getattr(models.get(n, n_inputs=2, n_hidden=3, n_outputs=1), "spiking", False)
+]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", models.names())
+@pytest.mark.parametrize("name", RATE_MODELS)
 def test_every_registered_model_polishes_to_float64_precision(name):
     """A contract test over the registry: new models are checked without a new test."""
     model = models.get(name, n_inputs=2, n_hidden=3, n_outputs=1)

@@ -9,6 +9,8 @@ from dynascope.models.lstm import LSTM
 from dynascope.models.ugrnn import UGRNN
 from dynascope.models.lowrank import LowRank
 from dynascope.models.dale import Dale
+from dynascope.models.lif import LIF
+from dynascope.models.alif import ALIF
 
 __all__ = [
     "CTRNN",

@@ -1,0 +1,299 @@
+"""What `lif` and `alif` share: the current-based LIF neuron, integrated exactly over each step, its options,
+parameters, flat-state layout and initialisation. A subclass supplies the firing threshold of each step."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import ClassVar, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from dynascope._registry import option
+from dynascope.errors import ConfigError
+from dynascope.models._base import Model, Params
+from dynascope.models._init import readout_matrix
+from dynascope.models._surrogate import SURROGATES, check_surrogate, spike
+
+
+class Neurons(NamedTuple):
+    """The flat state `[S]` (or `[..., S]`) cut into its `[..., H]` blocks, in this order."""
+
+    v: jax.Array  # membrane potentials
+    i: jax.Array  # synaptic currents (recurrent spikes only; the input is injected straight into v)
+    refractory: jax.Array  # steps of refractoriness left (0: free to integrate and fire)
+    spikes: jax.Array  # spikes of the last step (0/1)
+    trace: jax.Array  # spikes filtered by exp(−t/τ_out): what is read out
+
+
+def psp(t: jax.Array, tau_mem: jax.Array, tau_syn: jax.Array) -> jax.Array:
+    """Membrane response v(t) to a unit jump of the synaptic current at time 0 (v(0) = 0, no other input),
+    i.e. the exact solution of τ_m v' = −v + I, τ_s I' = −I, I(0) = 1:
+
+        v(t) = τ_s (e^(−t/τ_s) − e^(−t/τ_m)) / (τ_s − τ_m) = (t/τ_m) e^(−t/τ_m) · expm1(d)/d,  d = t(1/τ_m − 1/τ_s).
+
+    The second form has the limit (t/τ) e^(−t/τ) when τ_s = τ_m, where the first divides 0 by 0; it is the
+    one computed (with expm1(d)/d = 1 + d/2 for tiny |d|, so values and gradients stay finite).
+    """
+    d = t * (1.0 / tau_mem - 1.0 / tau_syn)
+    small = jnp.abs(d) < 1e-4
+    safe = jnp.where(small, 1.0, d)
+    ratio = jnp.where(small, 1.0 + d / 2, jnp.expm1(safe) / safe)
+    return t / tau_mem * jnp.exp(-t / tau_mem) * ratio
+
+
+def psp_peak(dt: float, tau_mem: jax.Array, tau_syn: jax.Array) -> jax.Array:
+    """The largest value of `psp` on the step grid t = k·dt, k ≥ 1 (the PSP peak a simulation can see).
+
+    The continuous peak is at t* = τ_m ln(r)/(r − 1), r = τ_m/τ_s (t* = τ when r = 1); v(t) rises before it
+    and falls after, so the grid maximum is at one of the two steps around it.
+    """
+    r = tau_mem / tau_syn
+    near = jnp.abs(r - 1.0) < 1e-4
+    t_star = tau_mem * jnp.where(near, 1.0 - (r - 1.0) / 2, jnp.log(r) / jnp.where(near, 2.0, r - 1.0))
+    k = jnp.maximum(jnp.floor(t_star / dt), 1.0)
+    return jnp.maximum(psp(k * dt, tau_mem, tau_syn), psp((k + 1.0) * dt, tau_mem, tau_syn))
+
+
+@dataclasses.dataclass(frozen=True)
+class Spiking(Model):
+    """Recurrent network of current-based leaky integrate-and-fire neurons (base of `lif` and `alif`).
+
+    Continuous dynamics of neuron j (membrane potential v, synaptic current I, resting potential 0, unit
+    membrane resistance):
+
+        τ_m dv/dt = −v + I + I_ext,   I_ext = W_in x + b  (the task's analog input injected as a current),
+        τ_s dI/dt = −I,               I ← I + W_rec z  when the presynaptic neurons spike (z = 1),
+
+    a spike when v ≥ A (A = `threshold` θ for `lif`, an adaptive threshold for `alif`), after which v is reset
+    (`reset`='subtract': v ← v − A, 'zero': v ← 0) and held there for `refractory` ms (rounded to a whole
+    number of steps n_ref; the neuron cannot fire while held).
+
+    One step of `dt` ms, in this order (Brian2's order of drive, state update, threshold, synaptic
+    propagation, reset, so a Brian2 simulation of the same network gives the same spikes):
+      1. the linear ODEs are integrated exactly over dt with I_ext held constant (a neuron that is refractory
+         keeps its v): v ← α_m v + (1 − α_m) I_ext + κ I,  I ← α_s I, where α = exp(−dt/τ) and
+         κ = `psp(dt)` is what a unit current at the start of the step adds to v by its end;
+      2. z = H(v − A) for the neurons that are not refractory (`spike`: a Heaviside step whose derivative
+         is replaced by the surrogate `surrogate` of sharpness `surrogate_scale`);
+      3. I ← I + W_rec z (no synaptic delay beyond the step);
+      4. reset of the neurons that fired (through `stop_gradient(z)`: the reset carries no surrogate
+         gradient, as recommended by Zenke & Vogels 2021), refractory counters set to n_ref, others counted
+         down; the readout trace u ← α_o u + z, α_o = exp(−dt/τ_out).
+
+    Flat state `[S]`, blocks of `n_hidden` H (`Neurons`): v, I, refractory steps left, spikes of the last
+    step z, readout trace u, then the subclass's own blocks (`alif`: adaptation). `spikes(state)` is z;
+    `activity(state)` is u, the spike train filtered by the causal kernel exp(−t/τ_out) (each spike adds
+    1, so a neuron firing at rate ρ per step has u ≈ ρ/(1 − α_o)); it is what `readout` reads out,
+    y = W_out u + b_out (a leaky-integrator readout of the spikes) and what `compare` and the report see.
+
+    Parameters: `W_in [H, I]`, `W_rec [H, H]`, `b [H]`, `W_out [O, H]`, `b_out [O]`, `h0 [S]` (the
+    trained initial state; only its v, I and u blocks receive gradient), plus
+      - `M_rec [H, H]` (0/1) when `connectivity` p < 1: a fixed random mask drawn per network, each
+        connection present with probability p; the step sees it through `stop_gradient` and `weight_names`
+        leaves it out of L2 regularisation, so training never changes it;
+      - `tau_mem_raw [H]`, `tau_syn_raw [H]` when `tau_spread` > 0 or `learn_tau`: per-neuron time
+        constants τ = τ_min + (τ_max − τ_min)·sigmoid(raw), which keeps them inside [`tau_min`, `tau_max`]
+        however they are trained (`time_constants(params)` returns them). They are drawn at init from a
+        gamma distribution with mean `tau_mem` (`tau_syn`) and coefficient of variation `tau_spread`
+        (Perez-Nieves et al. 2021 draw heterogeneous time constants from gamma distributions), clipped into
+        the bounds; with `learn_tau` they are trained, otherwise frozen like `M_rec`.
+    With `dale`, the first round(`e_fraction`·H) neurons are excitatory and the others inhibitory: the
+    recurrent matrix used is |W_rec|·D·M with D = diag(±1 by presynaptic type), so no training can flip a
+    sign (`effective_weights(params)` returns it).
+
+    Init: W_in ~ N(0, 1/I)·θ/(1 − α_m), so an input of 1 held for one step moves v by about θ/√I whatever
+    dt and τ_m; W_rec ~ N(0, `gain`²/(p·H))·θ/P (P = `psp_peak`, per postsynaptic neuron), so one spike
+    moves its targets' membranes by gain·θ/√(p·H) at the peak of the PSP (rms); with `dale`, |W_rec| with
+    the inhibitory columns scaled by N_E/N_I so every row is balanced in expectation; b = 0; W_out ~ N(0, 1/H);
+    b_out = 0; h0 = 0.
+
+    `state_noise` in training adds Gaussian noise to every block of the state, refractory counters and
+    spikes included; spiking models are meant to be trained without it.
+
+    References: Gerstner, Kistler, Naud & Paninski 2014, "Neuronal Dynamics", ch. 1 and 5 (current-based
+    LIF); Rotter & Diesmann 1999, "Exact digital simulation of time-invariant linear systems with
+    applications to neuronal modeling", Biol. Cybern. (exact integration); Neftci, Mostafa & Zenke 2019
+    (surrogate gradients); Zenke & Vogels 2021, "The remarkable robustness of surrogate gradient learning
+    for instilling complex function in spiking neural networks", Neural Comput.; Perez-Nieves, Leung,
+    Dragotti & Goodman 2021, "Neural heterogeneity promotes robust learning", Nat. Commun.
+    """
+
+    #: Spiking models are maps with a discontinuous step: they have no smooth fixed points to polish, and
+    #: their Jacobian through the surrogate is not the derivative of the map (analyses select on this).
+    spiking: ClassVar[bool] = True
+    #: Blocks of `n_hidden` in the state beyond `Neurons`' five.
+    extra_blocks: ClassVar[int] = 0
+
+    dt: float = option(1.0, gt=0, doc="milliseconds per step")
+    tau_mem: float = option(20.0, gt=0, doc="membrane time constant in ms")
+    tau_syn: float = option(5.0, gt=0, doc="synaptic time constant in ms")
+    tau_out: float = option(20.0, gt=0, doc="time constant in ms of the spike filter that is read out")
+    threshold: float = option(1.0, gt=0, doc="firing threshold θ of the membrane potential")
+    reset: str = option("subtract", choices=("subtract", "zero"))
+    refractory: float = option(0.0, ge=0, doc="absolute refractory period in ms, rounded to steps")
+    surrogate: str = option("fast_sigmoid", choices=tuple(SURROGATES))
+    surrogate_scale: float | None = option(None, gt=0, doc="sharpness of the surrogate; None: its default")
+    tau_spread: float = option(0.0, ge=0, doc="coefficient of variation of the per-neuron time constants")
+    learn_tau: bool = False
+    tau_min: float = option(1.0, gt=0, doc="lower bound in ms of per-neuron time constants")
+    tau_max: float = option(200.0, gt=0, doc="upper bound in ms of per-neuron time constants")
+    connectivity: float = option(1.0, gt=0, le=1, doc="probability of each recurrent connection")
+    dale: bool = False
+    e_fraction: float = option(0.8, gt=0, lt=1, doc="the fraction of excitatory neurons (with dale)")
+    gain: float = option(1.0, gt=0, doc="rms size of the initial recurrent weights")
+
+    # -- options -----------------------------------------------------------------------------------
+    @property
+    def n_state(self) -> int:
+        return (len(Neurons._fields) + self.extra_blocks) * self.n_hidden
+
+    @property
+    def n_refractory(self) -> int:
+        """The refractory period in whole steps, round(`refractory`/`dt`)."""
+        return int(round(self.refractory / self.dt))
+
+    @property
+    def per_neuron_tau(self) -> bool:
+        """Whether the time constants are per-neuron parameters (`tau_spread` > 0 or `learn_tau`)."""
+        return self.tau_spread > 0 or self.learn_tau
+
+    @property
+    def n_exc(self) -> int:
+        """Number N_E of excitatory neurons (the first N_E) under `dale`."""
+        return int(round(self.e_fraction * self.n_hidden))
+
+    def validate(self) -> None:
+        # Rules between options only; each option's own constraint is declared on its field.
+        if not self.tau_min < self.tau_max:
+            raise ConfigError(
+                f"{self.name}: tau_min={self.tau_min} must be below tau_max={self.tau_max}; "
+                "they bound the per-neuron time constants."
+            )
+        if self.per_neuron_tau:
+            for opt in ("tau_mem", "tau_syn"):
+                tau = getattr(self, opt)
+                if not self.tau_min < tau < self.tau_max:
+                    raise ConfigError(
+                        f"{self.name}: {opt}={tau} must lie strictly between tau_min={self.tau_min} and "
+                        f"tau_max={self.tau_max} when time constants are per neuron (tau_spread > 0 or "
+                        f"learn_tau); widen the bounds or change {opt}."
+                    )
+        if self.dale and not 1 <= self.n_exc <= self.n_hidden - 1:
+            raise ConfigError(
+                f"{self.name}: dale with e_fraction={self.e_fraction} and n_hidden={self.n_hidden} gives "
+                f"{self.n_exc} excitatory and {self.n_hidden - self.n_exc} inhibitory neurons; both must be "
+                "at least 1. Use more hidden units or an e_fraction closer to 0.5."
+            )
+        check_surrogate(self.surrogate, self.surrogate_scale)
+
+    # -- the pieces of the parameters ---------------------------------------------------------------
+    def time_constants(self, params: Params) -> tuple[jax.Array, jax.Array]:
+        """(τ_mem, τ_syn) in ms, each `[H]` (per-neuron parameters) or a scalar, in the params' dtype."""
+        if not self.per_neuron_tau:
+            dtype = params["W_rec"].dtype
+            return jnp.asarray(self.tau_mem, dtype), jnp.asarray(self.tau_syn, dtype)
+        return self._bounded(params["tau_mem_raw"]), self._bounded(params["tau_syn_raw"])
+
+    def _bounded(self, raw: jax.Array) -> jax.Array:
+        """τ = τ_min + (τ_max − τ_min)·sigmoid(raw) `[H]`; frozen (no gradient) unless `learn_tau`."""
+        raw = raw if self.learn_tau else jax.lax.stop_gradient(raw)
+        return self.tau_min + (self.tau_max - self.tau_min) * jax.nn.sigmoid(raw)
+
+    def effective_weights(self, params: Params) -> jax.Array:
+        """The recurrent matrix `[H, H]` the step uses: W_rec, made sign-constrained by `dale`
+        (|W_rec|·D) and masked by `M_rec` when `connectivity` < 1."""
+        w = params["W_rec"]
+        if self.dale:
+            signs = jnp.where(jnp.arange(self.n_hidden) < self.n_exc, 1.0, -1.0).astype(w.dtype)
+            w = jnp.abs(w) * signs[None, :]
+        if self.connectivity < 1:
+            w = w * jax.lax.stop_gradient(params["M_rec"])
+        return w
+
+    def weight_names(self, params: Params) -> list[str]:
+        """Weight matrices L2 regularisation acts on: every one with ndim ≥ 2 but the fixed mask `M_rec`."""
+        return [k for k, v in params.items() if v.ndim >= 2 and k != "M_rec"]
+
+    # -- the state ------------------------------------------------------------------------------------
+    def neurons(self, state: jax.Array) -> Neurons:
+        """The blocks of a state `[..., S]` named (`Neurons`), each `[..., H]`."""
+        h = self.n_hidden
+        return Neurons(*(state[..., k * h : (k + 1) * h] for k in range(len(Neurons._fields))))
+
+    def extra(self, state: jax.Array, k: int = 0) -> jax.Array:
+        """Extra block `k` `[..., H]` of a state `[..., S]` (after the `Neurons` blocks)."""
+        h, start = self.n_hidden, (len(Neurons._fields) + k) * self.n_hidden
+        return state[..., start : start + h]
+
+    def spikes(self, state: jax.Array) -> jax.Array:
+        """The spikes z `[..., H]` (0/1) of the step that produced `state [..., S]`."""
+        return self.neurons(state).spikes
+
+    def activity(self, state: jax.Array) -> jax.Array:
+        """The readout trace u `[..., H]`: spikes filtered by exp(−t/τ_out), each spike adding 1."""
+        return self.neurons(state).trace
+
+    # -- dynamics ----------------------------------------------------------------------------------------
+    def advance(self, params: Params, n: Neurons, x: jax.Array, threshold: jax.Array) -> Neurons:
+        """One step (see the class docstring) of the neurons `n` under input `x [I]`, firing at `threshold`
+        (a scalar or `[H]`)."""
+        tau_m, tau_s = self.time_constants(params)
+        dt = self.dt
+        a_m, a_s = jnp.exp(-dt / tau_m), jnp.exp(-dt / tau_s)
+        kappa = psp(jnp.asarray(dt, a_m.dtype), tau_m, tau_s)
+        free = n.refractory <= 0
+        drive = params["W_in"] @ x + params["b"]
+        v = jnp.where(free, a_m * n.v + (1.0 - a_m) * drive + kappa * n.i, n.v)
+        z = spike(v - threshold, self.surrogate, self.surrogate_scale) * free.astype(v.dtype)
+        i = a_s * n.i + self.effective_weights(params) @ z
+        fired = jax.lax.stop_gradient(z)
+        v = v - threshold * fired if self.reset == "subtract" else v * (1.0 - fired)
+        refractory = jnp.where(fired > 0, float(self.n_refractory), jnp.maximum(n.refractory - 1.0, 0.0))
+        trace = math.exp(-dt / self.tau_out) * n.trace + z
+        return Neurons(v, i, refractory.astype(v.dtype), z, trace)
+
+    # -- init ----------------------------------------------------------------------------------------------
+    def init(self, key: jax.Array) -> Params:  # type: ignore[override]
+        k_rec, k_in, k_out, k_mask, k_mem, k_syn = jax.random.split(key, 6)
+        h, i, o = self.n_hidden, self.n_inputs, self.n_outputs
+        theta, p = self.threshold, self.connectivity
+        params: Params = {}
+        if self.per_neuron_tau:
+            params["tau_mem_raw"] = self._draw_tau(k_mem, self.tau_mem)
+            params["tau_syn_raw"] = self._draw_tau(k_syn, self.tau_syn)
+            tau_m, tau_s = self._bounded(params["tau_mem_raw"]), self._bounded(params["tau_syn_raw"])
+        else:
+            tau_m, tau_s = jnp.full((h,), self.tau_mem), jnp.full((h,), self.tau_syn)
+        a_m = jnp.exp(-self.dt / tau_m)
+        w_in = jax.random.normal(k_in, (h, i)) / jnp.sqrt(i) * (theta / (1.0 - a_m))[:, None]
+        w_rec = jax.random.normal(k_rec, (h, h)) * (self.gain / math.sqrt(p * h))
+        w_rec = w_rec * (theta / psp_peak(self.dt, tau_m, tau_s))[:, None]
+        if self.dale:
+            n_e = self.n_exc
+            w_rec = jnp.abs(w_rec) * jnp.where(jnp.arange(h) < n_e, 1.0, n_e / (h - n_e))[None, :]
+        params.update(
+            W_in=w_in,
+            W_rec=w_rec,
+            b=jnp.zeros(h),
+            W_out=readout_matrix(k_out, o, h),
+            b_out=jnp.zeros(o),
+            h0=jnp.zeros(self.n_state),
+        )
+        if p < 1:
+            params["M_rec"] = jax.random.bernoulli(k_mask, p, (h, h)).astype(jnp.float32)
+        return params
+
+    def _draw_tau(self, key: jax.Array, mean: float) -> jax.Array:
+        """Unconstrained per-neuron parameters `[H]` of time constants drawn from a gamma distribution with
+        mean `mean` and coefficient of variation `tau_spread` (all equal to `mean` when it is 0)."""
+        h, cv = self.n_hidden, self.tau_spread
+        if cv > 0:
+            shape = 1.0 / cv**2
+            tau = jax.random.gamma(key, shape, (h,)) * (mean / shape)
+        else:
+            tau = jnp.full((h,), mean)
+        # Clipped a little inside the bounds, so that the logit below stays finite.
+        frac = jnp.clip((tau - self.tau_min) / (self.tau_max - self.tau_min), 1e-3, 1 - 1e-3)
+        return jnp.log(frac) - jnp.log1p(-frac)
