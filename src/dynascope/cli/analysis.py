@@ -48,7 +48,7 @@ def analyze(run_path: Path, n_seeds: int, force: bool) -> None:
     run.check_intact()  # a damaged or missing file is named before any group is (re)computed
     skipped: dict[str, str] = {}
     with run.writing("dynascope analyze"):  # a read-only folder fails here, before any work
-        total = len(run.read(NetworkRows))
+        total = run.count(NetworkRows)
         with progress() as bar:
             row = bar.add_task("fixed points + skeletons", total=max(total, 1), status="")
             done_before = 0

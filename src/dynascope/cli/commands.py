@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Optional
 
@@ -136,7 +135,7 @@ def runs_cmd(root: Path = typer.Argument(Path("runs"), help="folder holding run 
             s = run.config["sweep"]
             nets = run.read(NetworkRows)
             n, trained = len(nets), sum(nets.trained)
-            n_fp = len(run.read(FixedPointRows))
+            n_fp = run.count(FixedPointRows)
             run.check_intact()  # weights too: a truncated or deleted weights file is damage the catalog hides
         except RunFolderError as err:
             rows.append([str(p), "", "", "", "", "", "", f"damaged: {err}"])

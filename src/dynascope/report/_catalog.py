@@ -30,7 +30,7 @@ from dynascope.store import (
 
 def count(run: RunFolder, rows: type[Rows]) -> int:
     """Number of rows of the catalog table of `rows` (0 when no shard has been written)."""
-    return len(run.read(rows))
+    return run.count(rows)
 
 
 def networks(run: RunFolder) -> list[dict[str, Any]]:
@@ -51,7 +51,7 @@ def locate(run: RunFolder, network: str) -> tuple[str, int, str]:
 def arch_order(run: RunFolder) -> list[str]:
     """Architectures in the order of the sweep config (then any others alphabetically)."""
     configured = [str(a) for a in run.config.get("sweep", {}).get("archs", [])]
-    stored = sorted(set(run.read(NetworkRows).arch))
+    stored = run.distinct(NetworkRows, "arch")
     return [a for a in configured if a in stored] + [a for a in stored if a not in configured]
 
 
@@ -98,7 +98,7 @@ def losses_by_arch(run: RunFolder, standing: str = "all") -> dict[str, np.ndarra
 
 def any_healthy(run: RunFolder) -> bool:
     """Whether any network of `run` did not diverge in training."""
-    return len(run.read(NetworkRows, where={"diverged": False})) > 0
+    return run.count(NetworkRows, where={"diverged": False}) > 0
 
 
 def best_network(run: RunFolder) -> str | None:
@@ -114,7 +114,7 @@ def choose_networks(run: RunFolder, max_networks: int) -> list[str]:
     and size is represented), analysed networks first; networks that diverged in training are never chosen
     (their states are not worth drawing, and may not be finite)."""
     nets = run.read(NetworkRows, where={"diverged": False}, order_by=("group", "seed"))
-    analysed = set(run.read(FixedPointRows).network)
+    analysed = set(run.distinct(FixedPointRows, "network"))
     rank = {a: i for i, a in enumerate(arch_order(run))}
     rows = sorted(zip(nets.network, nets.group, nets.arch),
                   key=lambda r: rank.get(r[2], len(rank)))  # stable: keeps group and seed order within an arch
@@ -191,12 +191,12 @@ def skeleton_edges(run: RunFolder, network: str) -> list[dict[str, Any]]:
 
 def distance_metrics(run: RunFolder) -> list[str]:
     """The metrics with stored pairwise distances, sorted."""
-    return sorted(set(run.read(DistanceRows).metric))
+    return run.distinct(DistanceRows, "metric")
 
 
 def embedding_metrics(run: RunFolder) -> list[str]:
     """The metrics with a stored embedding, sorted."""
-    return sorted(set(run.read(EmbeddingRows).metric))
+    return run.distinct(EmbeddingRows, "metric")
 
 
 def compared(run: RunFolder) -> dict[str, int]:
@@ -253,7 +253,7 @@ def modal_topology(run: RunFolder) -> str | None:
     `dynascope compare` or without skeletons); see `dynascope.compare.topology_class`."""
     from dynascope.compare import modal_share, topology_class
 
-    compared = set(run.read(EmbeddingRows, where={"metric": "topology"}).network)
+    compared = run.distinct(EmbeddingRows, "network", where={"metric": "topology"})
     rows = run.read(SkeletonRows, where={"network": list(compared)}, order_by=("network", "input_index"))
     classes: dict[str, list[str]] = {}
     for network, sig in zip(rows.network, rows.signature):

@@ -9,7 +9,6 @@ from typing import Any
 import jax
 import numpy as np
 
-from dynascope.errors import ConfigError
 from dynascope.pipeline import load_group
 from dynascope.report import _catalog
 

@@ -227,10 +227,27 @@ class RunFolder:
         `where` keeps the rows whose columns equal the given values ({column: value}, or {column: [values]}
         for any of several); `order_by` sorts by columns, ascending. A table nobody has written is empty.
         """
-        unknown = sorted((set(where or {}) | set(order_by)) - set(rows.SCHEMA.names))
-        if unknown:
-            raise ConfigError(f"the {rows.TABLE!r} table has no column {', '.join(map(repr, unknown))}; its "
-                              f"columns are {', '.join(rows.SCHEMA.names)}.")
+        return rows.from_arrow(self._select(rows, shard, where, order_by))
+
+    def count(self, rows: type[Rows], *, where: Mapping[str, Any] | None = None) -> int:
+        """How many rows `read(rows, where=where)` would return, without converting them."""
+        return self._select(rows, None, where, ()).num_rows
+
+    def distinct(self, rows: type[Rows], column: str, *, where: Mapping[str, Any] | None = None) -> list[Any]:
+        """The distinct values of `column` in the table of `rows` (where `where` holds), sorted."""
+        if column not in rows.SCHEMA.names:
+            raise ConfigError(f"column: {column!r} is not a column of the {rows.TABLE!r} table; its columns are "
+                              f"{', '.join(rows.SCHEMA.names)}.")
+        return sorted(pc.unique(self._select(rows, None, where, ()).column(column)).to_pylist())
+
+    def _select(
+        self, rows: type[Rows], shard: str | None, where: Mapping[str, Any] | None, order_by: Sequence[str]
+    ) -> pa.Table:
+        for argument, names in (("where", list(where or {})), ("order_by", list(order_by))):
+            unknown = [name for name in names if name not in rows.SCHEMA.names]
+            if unknown:
+                raise ConfigError(f"{argument}: {unknown[0]!r} is not a column of the {rows.TABLE!r} table; its "
+                                  f"columns are {', '.join(rows.SCHEMA.names)}.")
         if shard is None:
             data = self._table(rows.TABLE)
         else:
@@ -244,7 +261,7 @@ class RunFolder:
             data = data.filter(pc.is_in(data.column(name), value_set=values))
         if order_by:
             data = data.sort_by([(name, "ascending") for name in order_by])
-        return rows.from_arrow(data)
+        return data
 
     def _table(self, table: str) -> pa.Table:
         """All shards of `table` concatenated, each checked; cached until a shard changes (size, time, inode)."""

@@ -12,7 +12,7 @@ accepted on write). Loaders refuse a shard whose schema differs from the class's
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, TypeVar
 
 import pyarrow as pa
