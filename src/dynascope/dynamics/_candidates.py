@@ -16,9 +16,8 @@ import numpy as np
 
 from dynascope.dynamics._options import FixedPointOptions
 from dynascope.dynamics._search import speeds_squared
-from dynascope.dynamics._system import (
-    System, bucket, cast, compacted_size, float_dtype, pad_rows, x64_scope, zero_floor,
-)
+from dynascope.dynamics._scheduler import bucket, compacted_size, pad_rows
+from dynascope.dynamics._system import System, cast, float_dtype, x64_scope, zero_floor
 
 
 class Status(enum.IntEnum):

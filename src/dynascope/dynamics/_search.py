@@ -16,7 +16,6 @@ network visits (towards saturation, where q decays with no minimum) do not pay t
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -24,7 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from dynascope.dynamics._system import System, compacted_rows, compacted_size, zero_floor
+from dynascope.dynamics._scheduler import Batch, compacted_size, over_points, put_points, schedule, take_points
+from dynascope.dynamics._system import System, zero_floor
 
 # Levenberg damping, relative to the curvature scale ‖H‖_F/√S: start, the value a rejected step jumps to at
 # least, and the ceiling past which no step can lower q any more (a minimum to working precision). The
@@ -184,29 +184,17 @@ def _advance_point(
     return jax.lax.while_loop(lambda c: active(c) & (c[0] < until), body, carry)
 
 
-def _over_points(fn: Callable, population: bool) -> Callable:
-    """fn(params, *per-point arrays) vmapped over points, then over networks (params stacked only if
-    `population`); every per-point array has the leading axes [n, K]."""
-
-    def networks(params: Any, *arrays: Any) -> Any:
-        per_point = jax.vmap(fn, in_axes=(None,) + (0,) * len(arrays))
-        return jax.vmap(per_point, in_axes=(0 if population else None,) + (0,) * len(arrays))(params, *arrays)
-
-    return networks
-
-
 @functools.partial(jax.jit, static_argnames=("system", "stage", "population"))
 def _advance(
     system: System, stage: str, params: Any, x0: jax.Array, u: jax.Array, region: jax.Array, carry: tuple,
-    idx: jax.Array, until: jax.Array, steps: jax.Array, tol: jax.Array, *, population: bool,
+    networks: jax.Array, idx: jax.Array, until: jax.Array, steps: jax.Array, tol: jax.Array, *, population: bool,
 ) -> tuple[tuple, jax.Array]:
     """Advance the points `idx [n, B]` of every network (repeats allowed) up to iteration `until`; returns
     the whole carry with theirs replaced and which points [n, K] are still active."""
-    rows = jnp.arange(idx.shape[0])[:, None]
-    sub = jax.tree.map(lambda a: a[rows, idx], (x0, u, region, carry))
+    sub = take_points((x0, u, region, carry), networks, idx)
     point = functools.partial(_advance_point, system, stage, until, steps, tol)
-    out = _over_points(point, population)(params, *sub)
-    carry = jax.tree.map(lambda a, b: a.at[rows, idx].set(b), carry, out)
+    out = over_points(point, population)(params, *sub)
+    carry = put_points(carry, networks, idx, out)
     return carry, _still_active(stage, carry, region, steps, tol)
 
 
@@ -234,17 +222,20 @@ def _drive(
     """Run `stage` to the end at every point: _ROUND iterations at a time, each time on the points still
     active only. Under vmap a loop runs as long as its slowest point, so without this the one point in a
     hundred that needs 100 iterations makes all of them pay for 100."""
-    k = x0.shape[1]
-    until = 0
-    while active.any():
-        until += _ROUND
-        size = _subset_size(int(active.sum(axis=1).max()), k, x0.shape[0], x0.shape[2])
-        idx = compacted_rows(active, size)  # an inactive point (a network with none active) runs no iteration
+    n, k = x0.shape[:2]
+
+    def advance(batch: Batch) -> jax.Array:
+        nonlocal carry
+        # an inactive point (a network with none active) runs no iteration
         carry, still = _advance(
-            system, stage, params, x0, u, region, carry, jnp.asarray(idx, jnp.int32),
-            jnp.asarray(until, jnp.int32), steps, tol, population=population,
+            system, stage, params, x0, u, region, carry, jnp.asarray(batch.networks, jnp.int32),
+            jnp.asarray(batch.points, jnp.int32), jnp.asarray(_ROUND * (batch.round + 1), jnp.int32), steps, tol,
+            population=population,
         )
-        active = np.asarray(still)
+        return still
+
+    schedule(active, advance, min_points=_MIN_BATCH, compact_networks=False,
+             points_for=lambda count: _subset_size(count, k, n, x0.shape[2]))
     return carry
 
 
@@ -277,7 +268,7 @@ def _minimize_start(
         start = jnp.where(lower, x, x0)
         return rooted, _minimize_begin(system, params, start, u, jnp.where(rooted, 0, steps))
 
-    rooted, carry = _over_points(one, population)(params, x0, u, region, root[1], root[6])
+    rooted, carry = over_points(one, population)(params, x0, u, region, root[1], root[6])
     return rooted, carry, _still_active("minimize", carry, region, steps, tol)
 
 
@@ -298,7 +289,7 @@ def _measure_point(system: System, params: Any, x: jax.Array, u: jax.Array) -> t
 
 @functools.partial(jax.jit, static_argnames=("system", "population"))
 def _measure(system: System, params: Any, u: jax.Array, x: jax.Array, *, population: bool) -> tuple:
-    fn = _over_points(functools.partial(_measure_point, system), population)
+    fn = over_points(functools.partial(_measure_point, system), population)
     return fn(params, x, u) if population else tuple(a[0] for a in fn(params, x[None], u[None]))
 
 

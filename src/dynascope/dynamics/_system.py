@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dynascope.dynamics._scheduler import bucket, chunk_networks, map_chunks, pad_rows
 from dynascope.errors import ConfigError, ShapeError
 from dynascope.models._base import Model
 
@@ -181,42 +182,11 @@ def check_finite(name: str, value: Any, hint: str = "") -> None:
             )
 
 
-def bucket(n: int) -> int:
-    """The next power of two ≥ n (at least 1): padded batch sizes keep the number of compilations small."""
-    return 1 << max(0, int(n) - 1).bit_length()
-
-
 def zero_floor(states: Any) -> Any:
     """The q below which a residual at `states [..., S]` is zero to working precision, `[...]`:
     (4·eps·(1 + ‖s‖))²/2 in the dtype of `states` (NumPy or JAX arrays alike)."""
     eps = np.finfo(states.dtype).eps
     return 8.0 * eps * eps * (1.0 + (states * states).sum(axis=-1))
-
-
-def compacted_rows(active: np.ndarray, size: int) -> np.ndarray:
-    """Indices `[n, size]` of the active entries of each row of `active [n, K]`, repeated to fill `size`
-    (0 for a row with none): a repeated entry computes the same result twice, so scattering back is safe."""
-    return np.stack([np.resize(np.flatnonzero(a), size) if a.any() else np.zeros(size, np.int64) for a in active])
-
-
-def compacted_size(count: int, total: int, smallest: int) -> int:
-    """Rows per compiled call for the `count` of `total` rows still being worked on: smallest·4^j, at most
-    `total`. A loop that sets its finished rows aside shrinks its batch through few shapes (compilations)."""
-    size = smallest
-    while size < count:
-        size *= 4
-    return min(size, total)
-
-
-def pad_rows(a: np.ndarray, size: int, axis: int = 0) -> np.ndarray:
-    """`a` padded along `axis` to `size` with copies of its first row (valid points, so no NaN appears)."""
-    n = a.shape[axis]
-    if n == size:
-        return a
-    first = np.take(a, [0] * (size - n), axis=axis) if n else np.zeros(
-        a.shape[:axis] + (size,) + a.shape[axis + 1 :], a.dtype
-    )
-    return np.concatenate([a, first], axis=axis) if n else first
 
 
 @contextlib.contextmanager
@@ -232,29 +202,6 @@ def x64_scope(on: bool) -> Iterator[None]:
         return
     with jax.enable_x64(True), jax.numpy_dtype_promotion("standard"):
         yield
-
-
-#: Entries of the batched [n, K, S, S] matrices (Hessians, Jacobians) one compiled population call may
-#: hold: 2^27 is 1 GiB in float64. Larger populations are processed in chunks of networks.
-MATRIX_BUDGET = 2**27
-
-
-def chunk_networks(entries_per_network: int, chunk: int | None = None) -> int:
-    """Networks per compiled call: `chunk` if given, else as many as keep their matrices in MATRIX_BUDGET."""
-    return chunk if chunk else max(1, MATRIX_BUDGET // max(1, entries_per_network))
-
-
-def map_chunks(fn: Callable[..., tuple], params: Any, arrays: tuple[np.ndarray, ...], chunk: int) -> tuple:
-    """`fn(params, *arrays)` over chunks of `chunk` networks (the leading axis of params and arrays),
-    concatenated; the last chunk is padded with copies of its last network so every call has one shape."""
-    n = arrays[0].shape[0]
-    if chunk >= n:
-        return fn(params, *arrays)
-    outs = []
-    for start in range(0, n, chunk):
-        idx = np.minimum(np.arange(start, start + chunk), n - 1)
-        outs.append(fn(jax.tree.map(lambda a: a[idx], params), *(a[idx] for a in arrays)))
-    return tuple(None if parts[0] is None else np.concatenate(parts)[:n] for parts in zip(*outs))
 
 
 # -- Jacobians --------------------------------------------------------------------------------------

@@ -25,9 +25,9 @@ import numpy as np
 from dynascope.dynamics._candidates import Points, Status, coincident, located, merge_valleys, unique
 from dynascope.dynamics._options import FixedPointOptions, make_options
 from dynascope.dynamics._search import adam, measure, search
+from dynascope.dynamics._scheduler import bucket, chunk_networks, map_chunks, pad_rows
 from dynascope.dynamics._system import (
-    System, as_system, bucket, cast, check_finite, check_step, chunk_networks, float_dtype, jacobians, map_chunks, pad_rows,
-    x64_scope, zero_floor,
+    System, as_system, cast, check_finite, check_step, float_dtype, jacobians, x64_scope, zero_floor,
 )
 from dynascope.dynamics.linearization import flow_map_disagree, mode_stability, sorted_eigvals, stability_tolerance
 from dynascope.dynamics.seeds import saddle_seeds

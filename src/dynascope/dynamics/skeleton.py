@@ -19,9 +19,8 @@ import jax.numpy as jnp
 import networkx as nx
 import numpy as np
 
-from dynascope.dynamics._system import (
-    System, as_system, bucket, cast, check_step, compacted_rows, compacted_size, jacobians, pad_rows, x64_scope,
-)
+from dynascope.dynamics._scheduler import Batch, bucket, pad_rows, put_points, schedule, take_points
+from dynascope.dynamics._system import System, as_system, cast, check_step, jacobians, x64_scope
 from dynascope.dynamics.fixed_points import FixedPoints, Status, _population_size
 from dynascope.dynamics.linearization import (
     eigendecompose, mode_stability, stability_kind, stability_tolerance, step_multipliers,
@@ -319,12 +318,12 @@ def _advance(
 ) -> tuple[jax.Array, jax.Array]:
     """One chunk of `n_steps` for the departures `deps [m, B]` of the networks `nets [m]` (repeats
     allowed) of `s [n, D, S]`; returns s, `settled [n, D]` and `periodic [n, D]` with theirs replaced."""
-    rows = nets[:, None]
     one = functools.partial(_chunk_one, system, n_steps, window, tol)
     prm = jax.tree.map(lambda a: a[nets], params) if population else params
-    sub = (u[nets], s[rows, deps], nodes[nets], node_ok[nets], own[rows, deps], big[nets])
+    pts = take_points((s, own), nets, deps)
+    sub = (u[nets], pts[0], nodes[nets], node_ok[nets], pts[1], big[nets])
     end, done, cyc = jax.vmap(one, in_axes=(0 if population else None,) + (0,) * len(sub))(prm, *sub)
-    return s.at[rows, deps].set(end), settled.at[rows, deps].set(done), periodic.at[rows, deps].set(cyc)
+    return put_points((s, settled, periodic), nets, deps, (end, done, cyc))
 
 
 def _simulate(
@@ -346,25 +345,19 @@ def _simulate(
     simulated per network `[n]`. Every departure runs chunks of `n_steps`
     until it has settled (see _chunk_one) or its network's `max_chunks [n]` chunks. The ones still moving
     run on without the settled ones, so one slow departure costs its own steps, not the whole population's."""
-    n, d = x0.shape[:2]
-    s, settled, periodic = x0, jnp.asarray(~live), jnp.zeros(live.shape, bool)
-    chunks = np.zeros(n, np.int64)
-    active = live
-    while True:
-        active = active & (chunks < max_chunks)[:, None]
-        if not active.any():
-            break
-        nets = np.flatnonzero(active.any(axis=1))
-        # Repeats fill the batch: a repeated network or departure computes the same result twice.
-        net_idx = np.resize(nets, compacted_size(nets.size, n, 1))
-        dep_idx = compacted_rows(active[net_idx], compacted_size(int(active[nets].sum(axis=1).max()), d, 8))
-        s, settled, periodic = _advance(
-            system, params, u, s, settled, periodic, nodes, node_ok, own, big, jnp.asarray(net_idx, jnp.int32),
-            jnp.asarray(dep_idx, jnp.int32), n_steps=cfg.n_steps, window=cfg.window, tol=cfg.match_tol,
+    state = (x0, jnp.asarray(~live), jnp.zeros(live.shape, bool))
+
+    def advance(batch: Batch) -> np.ndarray:
+        nonlocal state
+        state = _advance(
+            system, params, u, *state, nodes, node_ok, own, big, jnp.asarray(batch.networks, jnp.int32),
+            jnp.asarray(batch.points, jnp.int32), n_steps=cfg.n_steps, window=cfg.window, tol=cfg.match_tol,
             population=population,
         )
-        chunks[nets] += 1
-        active = ~np.asarray(settled)
+        return ~np.asarray(state[1])
+
+    chunks = schedule(live, advance, min_points=8, compact_networks=True, max_rounds=max_chunks)
+    s, _, periodic = state
     return np.asarray(s), np.asarray(periodic), chunks * cfg.n_steps
 
 
