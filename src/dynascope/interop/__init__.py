@@ -11,6 +11,7 @@ from dynascope.interop.recordings import (
     recordings_from_arrays,
 )
 from dynascope.interop.torch import from_torch
+from dynascope.interop.nir import from_nir, to_nir
 
 __all__ = [
     "Binning",
