@@ -23,12 +23,7 @@ from dynascope import compare, pipeline
 from dynascope.pipeline import AnalysisOptions, SweepConfig, analyze_run
 from dynascope.train import TrainOptions
 
-QUANTITIES = (
-    "nearest-neighbour architecture accuracy",
-    "between / within",
-    "cluster-architecture agreement (ARI)",
-    "share with the modal topology",
-)
+QUANTITIES = (compare.NN_ACCURACY, compare.BETWEEN_WITHIN, compare.CLUSTER_AGREEMENT, compare.MODAL_SHARE)
 
 
 def main() -> None:
@@ -65,16 +60,16 @@ def main() -> None:
     values: dict[str, dict[str, float]] = {}
     for metric, quantity, value in rows:
         values.setdefault(metric, {})[quantity] = value
-    chance = next(iter(values.values())).get("chance accuracy", float("nan"))
+    chance = next(iter(values.values())).get(compare.CHANCE_ACCURACY, float("nan"))
     print(f"\nchance accuracy (most common architecture): {chance:.2f}\n")
     print("| metric | " + " | ".join(QUANTITIES) + " |")
     print("|---" * (len(QUANTITIES) + 1) + "|")
-    for metric in pipeline.METRICS:
+    for metric in compare.metric_names():
         if metric in values:
             cells = [f"{values[metric][q]:.3g}" if q in values[metric] else "" for q in QUANTITIES]
             print(f"| {metric} | " + " | ".join(cells) + " |")
     per_arch = run.sql("select arch, value from summary where metric = 'topology' and "
-                       "quantity = 'share with the modal topology' and arch != 'all' order by arch").fetchall()
+                       f"quantity = '{compare.MODAL_SHARE}' and arch != 'all' order by arch").fetchall()
     topo = result.results.get("topology")
     if topo is not None:
         mode, _, share = compare.modal_share(topo.classes, topo.archs)

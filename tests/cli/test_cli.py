@@ -67,7 +67,7 @@ def test_train_then_show_and_runs(tmp_path):
         (["train", "--arch", "vanilla", "--model-opt", "gain=abc", "--out", "x"],
          "model 'vanilla': option gain must be a number, got 'abc' (str); e.g. gain=1.0 (the default)."),
         (["train", "--task-opt", "pulse_prob=abc", "--out", "x"],
-         "task 'flipflop': option pulse_prob must be a number, got 'abc' (str); e.g. pulse_prob=0.05 (the default)."),
+         "task 'flipflop': option pulse_prob (pulse probability per step) must be a number in (0, 1], got 'abc' (str)"),
         (["train", "--hidden", "100000", "--out", "x"],
          "training 10 gru networks of 100000 units needs about 6.3 TB of memory"),
     ],

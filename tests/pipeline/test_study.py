@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from dynascope import pipeline, store
 from dynascope.cli import app
-from dynascope.compare import dmd_operator, eigenvalue_wasserstein, topology_class
-from dynascope.pipeline import METRICS, StudyOptions, study
+from dynascope.compare import dmd_operator, eigenvalue_wasserstein, metric_names, topology_class
+from dynascope.pipeline import StudyOptions, study
 from dynascope.errors import ConfigError, UnknownNameError
 from dynascope.pipeline import SweepConfig
 from dynascope.store import NetworkRows, SkeletonRows
@@ -26,7 +26,8 @@ TINY = SweepConfig(
     task_options={"n_bits": 2, "n_time": 12},
     train=TrainOptions(batch_size=8, learning_rate=1e-2, checkpoint_every=20, eval_batch=8),
 )
-FAST = StudyOptions(n_trials=6, trained_only=False, dsa_delays=2, dsa_rank=4)
+DSA_FIT = {"n_delays": 2, "rank": 4}
+FAST = StudyOptions(n_trials=6, trained_only=False, metric_options={"dsa": DSA_FIT, "dsa_wasserstein": DSA_FIT})
 CUBE = {"counts": {"0": 4, "1": 4, "2": 1}, "edges": [[1, 0]] * 8 + [[2, 1]] * 4, "wl_hash": "cube"}
 OTHER = {"counts": {"0": 2, "1": 1}, "edges": [[1, 0]] * 2, "wl_hash": "pair"}
 
@@ -68,7 +69,7 @@ def _matrix(run, metric: str, ids: list[str]) -> np.ndarray:
 
 def test_every_metric_lands_in_the_catalog_and_cca_matches_numpy(run):
     result = study(run, FAST)
-    assert set(result.results) == set(METRICS) - {"topology"}
+    assert set(result.results) == set(metric_names()) - {"topology"}
     assert "dynascope analyze" in result.skipped["topology"]
     ids = [n for (n,) in run.sql("select network from networks order by network").fetchall()]
     n = len(ids)
@@ -93,8 +94,8 @@ def test_every_metric_lands_in_the_catalog_and_cca_matches_numpy(run):
             assert d[i, j] == pytest.approx(_numpy_cca_distance(states[ids[i]], states[ids[j]]), abs=2e-3)
     np.testing.assert_allclose(result.results["cca"].distances, d, atol=1e-6)
     # The eigenvalue variant of DSA: optimal matching of the spectra of each network's DMD operator.
-    rank = min(FAST.dsa_rank, FAST.dsa_delays * min(s.shape[-1] for s in states.values()))
-    ops = {n: dmd_operator(s, n_delays=FAST.dsa_delays, rank=rank) for n, s in states.items()}
+    rank = min(DSA_FIT["rank"], DSA_FIT["n_delays"] * min(s.shape[-1] for s in states.values()))
+    ops = {n: dmd_operator(s, n_delays=DSA_FIT["n_delays"], rank=rank) for n, s in states.items()}
     d = _matrix(run, "dsa_wasserstein", ids)
     assert d[np.triu_indices(n, 1)].min() > 0.0
     for i, j in ((0, 1), (0, n - 1), (2, 4)):

@@ -226,7 +226,12 @@ def test_interactive_figures_are_labelled_in_safe_colours(run, vanilla_view):
 
 
 def test_every_study_metric_says_what_it_measures_and_its_unit():
-    """A metric added to the study gets a description and unit too, not the generic fallback."""
-    from dynascope.pipeline import METRICS
+    """Every registered metric's description and unit come from its registration, not the generic fallback;
+    a metric nothing registered (a user's own, in an old catalog) gets the fallback."""
+    from dynascope.compare import metrics
 
-    assert set(figures.METRIC_UNITS) == set(METRICS)
+    for metric in metrics():
+        assert figures.metric_units(metric.name) == (metric.description, metric.units)
+        assert metric.units and metric.description != f"{metric.name} distance"
+    assert figures.metric_units("dsa")[1] == "rad" and figures.metric_units("cca")[1] == "unitless"
+    assert figures.metric_units("not_registered") == ("not_registered distance", "metric units")

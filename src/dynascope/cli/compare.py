@@ -6,30 +6,39 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from typer.models import OptionInfo
 
 from dynascope.cli._app import app, parse_list
 from dynascope.cli._display import console, progress, table
+from dynascope.compare import (
+    BETWEEN_WITHIN,
+    CHANCE_ACCURACY,
+    CLUSTER_AGREEMENT,
+    MODAL_SHARE,
+    NN_ACCURACY,
+    metric_names,
+)
 
 #: Summary rows printed per metric (the catalog holds them all, per architecture too).
 SHOWN = (
-    ("nearest-neighbour architecture accuracy", "arch from nearest"),
-    ("between / within", "between / within"),
-    ("cluster-architecture agreement (ARI)", "clusters vs arch (ARI)"),
-    ("share with the modal topology", "modal topology share"),
+    (NN_ACCURACY, "arch from nearest"),
+    (BETWEEN_WITHIN, "between / within"),
+    (CLUSTER_AGREEMENT, "clusters vs arch (ARI)"),
+    (MODAL_SHARE, "modal topology share"),
 )
 
 
 def summary_table(run, title: str):
     """One row per metric: how well it separates architectures, and (topology) how shared the modal skeleton is."""
-    from dynascope.pipeline import METRICS
     from dynascope.store import SummaryRows
 
     rows = run.read(SummaryRows, where={"arch": "all"})
     values: dict[str, dict[str, float]] = {}
     for metric, quantity, value in zip(rows.metric, rows.quantity, rows.value):
         values.setdefault(metric, {})[quantity] = value
-    chance = next((v.get("chance accuracy") for v in values.values() if "chance accuracy" in v), None)
-    order = sorted(values, key=lambda m: METRICS.index(m) if m in METRICS else len(METRICS))
+    chance = next((v.get(CHANCE_ACCURACY) for v in values.values() if CHANCE_ACCURACY in v), None)
+    known = metric_names()
+    order = sorted(values, key=lambda m: known.index(m) if m in known else len(known))
     out = [[m] + [values[m].get(q, "") for q, _ in SHOWN] for m in order]
     head = f"{title} (chance accuracy {chance:.2f})" if chance is not None else title
     return table(head, ["metric"] + [label for _, label in SHOWN], out)
@@ -37,9 +46,9 @@ def summary_table(run, title: str):
 
 def compare(run_path: Path, metrics: tuple[str, ...] | None, n_trials: int, include_untrained: bool, force: bool) -> None:
     """Run the population study with a progress bar, then print the summary table."""
-    from dynascope.pipeline import METRICS, StudyOptions, open_run, study
+    from dynascope.pipeline import StudyOptions, open_run, study
 
-    options = StudyOptions(metrics=metrics or METRICS, n_trials=n_trials, trained_only=not include_untrained)
+    options = StudyOptions(metrics=metrics, n_trials=n_trials, trained_only=not include_untrained)
     options.validate()  # before anything is read: bad options are refused even when all is computed
     run = open_run(run_path)
     run.check_intact()  # a damaged or missing file is named before any metric is computed
@@ -58,7 +67,7 @@ def compare(run_path: Path, metrics: tuple[str, ...] | None, n_trials: int, incl
                        status="done" if done == total else f"{total} pairs")
 
         result = study(run, options, force=force, progress=on_progress)
-        for metric in options.metrics:
+        for metric in (m.name for m in options.selected()):
             if metric in result.skipped:
                 bar.update(row(metric), completed=1, total=1, status=f"skipped: {result.skipped[metric]}")
             elif metric not in result.results:
@@ -76,10 +85,29 @@ def compare(run_path: Path, metrics: tuple[str, ...] | None, n_trials: int, incl
         console.print(f"modal skeleton ({share:.0%} of {len(topo.classes)} networks): [bold]{mode}[/]")
 
 
+class _ListedMetrics(OptionInfo):
+    """An option whose help lists the registered metrics: typer reads `help` each time it builds the command,
+    so a metric registered by the user's own code before the command runs is listed (and accepted) too."""
+
+    @property  # type: ignore[override]
+    def help(self) -> str:
+        return "comma-separated metrics (default: all): " + ", ".join(metric_names())
+
+    @help.setter
+    def help(self, value: object) -> None:  # typer's constructor sets it; the registry decides it
+        pass
+
+
+def _metric_option() -> OptionInfo:
+    info = typer.Option("", "--metric")
+    info.__class__ = _ListedMetrics
+    return info
+
+
 @app.command("compare")
 def compare_cmd(
     run_path: Path = typer.Argument(..., metavar="RUN", help="run folder"),
-    metric: str = typer.Option("", "--metric", help="comma-separated metrics (default: all), e.g. cca,dsa,topology"),
+    metric: str = _metric_option(),
     trials: int = typer.Option(16, "--trials", help="task trials (conditions) every network is run on"),
     include_untrained: bool = typer.Option(False, "--all", help="include networks that did not reach the criterion"),
     force: bool = typer.Option(False, "--force", help="recompute metrics already in the catalog"),

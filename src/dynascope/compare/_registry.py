@@ -160,6 +160,8 @@ def register_metric(
         raise ConfigError(f"register_metric({name!r}): kind must be one of {', '.join(map(repr, KINDS))}, got {kind!r}.")
     if takes not in TAKES:
         raise ConfigError(f"register_metric({name!r}): takes must be one of {', '.join(map(repr, TAKES))}, got {takes!r}.")
+    if takes == SIGNATURES and jit:
+        raise ConfigError(f"register_metric({name!r}): signatures (dicts) cannot be compared inside JAX; pass jit=False.")
     for arg, fn in (("prepare", prepare), ("classify", classify)):
         if fn is not None and not callable(fn):
             raise ConfigError(f"register_metric({name!r}): {arg} must be a function or None, got {fn!r}.")

@@ -7,13 +7,12 @@ compute layers it calls (`train`, `dynamics`, `compare`) never see a run folder.
 from dynascope.pipeline.analyze import DIVERGED, NON_FINITE, AnalysisOptions, analyze_group, analyze_run
 from dynascope.pipeline.config import SweepConfig, open_run
 from dynascope.pipeline.populations import StoredGroup, group_damage, load_group, network_id, save_population
-from dynascope.pipeline.study import MAX_ABS_STATE, METRICS, MetricResult, Study, StudyOptions, study
+from dynascope.pipeline.study import MAX_ABS_STATE, MetricResult, Study, StudyOptions, study
 from dynascope.pipeline.sweep import group_key, prepare_run, run_sweep
 
 __all__ = [
     "DIVERGED",
     "MAX_ABS_STATE",
-    "METRICS",
     "NON_FINITE",
     "AnalysisOptions",
     "MetricResult",

@@ -12,28 +12,34 @@ in neural dynamics across large populations of recurrent networks" (NeurIPS).
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import jax
 import numpy as np
 
+from dynascope.compare import (
+    BETWEEN_WITHIN,
+    CHANCE_ACCURACY,
+    CLUSTER_AGREEMENT,
+    DISTINCT_CLASSES,
+    MEAN_BETWEEN,
+    MEAN_WITHIN,
+    MIN_UNITS,
+    MODAL_SHARE,
+    NN_ACCURACY,
+    SIGNATURES,
+    TRAJECTORIES,
+    Metric,
+    get_metric,
+    metric_names,
+)
 from dynascope.compare import population as pop
-from dynascope.compare.cca import cca_distance, principal_basis, svcca_distance
-from dynascope.compare.cka import cka_distance
-from dynascope.compare.dsa import dmd_operator, similarity_transform_distance, spectrum_distance
-from dynascope.compare.pairwise import chunked_map, pairwise_distances, pairwise_distances_loop, stack_padded
-from dynascope.compare.rsa import rsa_distance
-from dynascope.compare.shape import procrustes_distance, shape_distance
-from dynascope.compare.topology import signature_distance, topology_class
-from dynascope.errors import ConfigError, unknown_name
+from dynascope.compare.pairwise import pairwise_distances, pairwise_distances_loop, stack_padded
+from dynascope.errors import ConfigError
 from dynascope.pipeline.populations import load_group
 from dynascope.store import DistanceRows, EmbeddingRows, NetworkRows, RunFolder, SkeletonRows, SummaryRows
-
-#: Metrics in the order they are computed and shown: geometry, dynamics, topology.
-METRICS = ("cca", "svcca", "cka", "procrustes", "shape", "rsa", "dsa", "dsa_wasserstein", "topology")
-GEOMETRY = ("cca", "svcca", "cka", "procrustes", "shape", "rsa")
 
 #: A network whose states on the study trials exceed this in absolute value has exploded: it is skipped.
 MAX_ABS_STATE = 1e6
@@ -46,47 +52,54 @@ StudyProgress = Callable[[str, int, int], None]
 class StudyOptions:
     """What `study` compares and how.
 
-    metrics: any of METRICS. n_trials: task trials (the conditions) every network is run on — the
-    same trials for all, drawn from `seed`. trained_only: leave out networks that did not reach the
-    task criterion (a failed network is not a solution). svcca_keep: variance SVCCA keeps. shape_alpha:
-    partial whitening of the shape metric (0 CCA-like … 1 Procrustes). dsa_delays, dsa_rank: the DSA
-    delay embedding and operator rank (capped at delays × the smallest network), shared by
-    'dsa_wasserstein' (the eigenvalue variant: optimal matching of the operators' spectra). max_dsa_networks:
-    DSA costs an optimisation per pair, so it runs on at most this many networks (spread evenly over the
-    architectures; the report says so); 'dsa_wasserstein' is cheap and runs on all. n_clusters: clusters per metric (default: one per
-    architecture, at least 2). chunk: pairs evaluated together on the device.
+    metrics: names of registered metrics (`dynascope.compare.metric_names()`), computed in the order given;
+    None (default) is every metric registered when the study runs. metric_options: keyword options per
+    metric, {name: {option: value}}, e.g. {"svcca": {"keep": 0.9}, "dsa": {"n_delays": 2, "rank": 4}}
+    (each metric's options and defaults: `compare.get_metric(name).option_defaults()`). n_trials: task
+    trials (the conditions) every network is run on — the same trials for all, drawn from `seed`.
+    trained_only: leave out networks that did not reach the task criterion (a failed network is not a
+    solution). max_dsa_networks: a metric registered `expensive` (DSA: an optimisation per pair) runs on at
+    most this many networks, spread evenly over the architectures (the report says so). n_clusters:
+    clusters per metric (default: one per architecture, at least 2). chunk: pairs evaluated together on
+    the device.
     """
 
-    metrics: tuple[str, ...] = METRICS
+    metrics: tuple[str, ...] | None = None
+    metric_options: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
     n_trials: int = 16
     trained_only: bool = True
-    svcca_keep: float = 0.99
-    shape_alpha: float = 0.5
-    dsa_delays: int = 4
-    dsa_rank: int = 10
     max_dsa_networks: int = 200
     n_clusters: int | None = None
     chunk: int = 64
     seed: int = 0
 
+    def selected(self) -> list[Metric]:
+        """The registered metrics to compute, in order, with their `metric_options` bound."""
+        names = metric_names() if self.metrics is None else list(self.metrics)
+        return [get_metric(m, **self.metric_options.get(m, {})) for m in names]
+
     def validate(self) -> None:
-        """Raise ConfigError or UnknownNameError naming the first bad option."""
-        if not self.metrics:
-            raise ConfigError(f"metrics is empty; choose from {', '.join(METRICS)}.")
-        for m in self.metrics:
-            if m not in METRICS:
-                raise unknown_name("metric", m, list(METRICS))
-        for name in ("n_trials", "dsa_delays", "dsa_rank", "max_dsa_networks", "chunk"):
+        """Raise ConfigError or UnknownNameError (listing the registered metrics) naming the first bad option."""
+        if self.metrics is not None and not self.metrics:
+            raise ConfigError(f"metrics is empty; choose from {', '.join(metric_names())}.")
+        for name in self.metric_options:
+            get_metric(name)  # an unknown name lists the registered metrics
+            if self.metrics is not None and name not in self.metrics:
+                raise ConfigError(
+                    f"metric_options has options for {name!r}, which is not among the metrics studied "
+                    f"({', '.join(self.metrics)}); add it to metrics or drop its options."
+                )
+        chosen = self.selected()
+        for name in ("n_trials", "max_dsa_networks", "chunk"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {v!r}.")
-        if "rsa" in self.metrics and self.n_trials < 3:
-            raise ConfigError(f"rsa needs n_trials >= 3 conditions, got {self.n_trials}.")
+        for m in chosen:
+            if self.n_trials < m.min_trials:
+                raise ConfigError(f"{m.name} needs n_trials >= {m.min_trials} conditions, got {self.n_trials}.")
         if self.n_clusters is not None and (isinstance(self.n_clusters, bool) or not isinstance(self.n_clusters, int)
                                             or self.n_clusters < 1):
             raise ConfigError(f"n_clusters must be a positive integer or None, got {self.n_clusters!r}.")
-        if not 0.0 <= self.shape_alpha <= 1.0:
-            raise ConfigError(f"shape_alpha must be in [0, 1], got {self.shape_alpha!r}.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,33 +188,20 @@ def trajectories(run: RunFolder, networks: list[tuple[str, str, str, int]], n_tr
     return [a for a in out if a is not None]
 
 
-def _array_metric(name: str, opts: StudyOptions, units: int) -> tuple[Callable, Callable | None]:
-    """(metric, prepare) for `pairwise_distances`."""
-    if name == "cca":
-        return cca_distance, principal_basis
-    if name == "svcca":
-        return functools.partial(svcca_distance, keep=opts.svcca_keep), principal_basis
-    if name == "cka":
-        return cka_distance, principal_basis
-    if name == "procrustes":
-        return procrustes_distance, principal_basis
-    if name == "shape":
-        return functools.partial(shape_distance, alpha=opts.shape_alpha), principal_basis
-    if name == "rsa":
-        # Euclidean RDMs: zero-padded units (networks of different sizes) leave them unchanged.
-        return functools.partial(rsa_distance, dissimilarity="euclidean"), None
-    return similarity_transform_distance, _dmd_fit(opts, units)
-
-
-def _dmd_fit(opts: StudyOptions, units: int) -> Callable:
-    """The DSA operator fit, its rank capped at delays × `units` (the smallest network compared)."""
-    return functools.partial(dmd_operator, n_delays=opts.dsa_delays, rank=min(opts.dsa_rank, opts.dsa_delays * units))
-
-
-def _spectra(states: list[np.ndarray], opts: StudyOptions, units: int) -> list[np.ndarray]:
-    """Eigenvalues of each network's DMD operator (the DSA fit), each operator fitted once, `chunk` at a time."""
-    ops = jax.jit(chunked_map, static_argnums=(0, 2))(_dmd_fit(opts, units), stack_padded(states), opts.chunk)
-    return list(np.linalg.eigvals(np.asarray(ops, np.float64)))
+def _distances(metric: Metric, items: list[Any], chunk: int) -> np.ndarray:
+    """`[n, n]` distances of `metric` between the prepared `items`, every pair once: in one compiled program
+    for a JAX metric, else in a loop on the host. Trajectories are zero-padded to the widest network."""
+    population: dict[str, Any] = {}
+    if metric.takes == TRAJECTORIES:
+        # What a `prepare` may ask about the population: the smallest network's width (DSA caps its rank).
+        population[MIN_UNITS] = min(int(x.shape[-1]) for x in items)
+        items = stack_padded(items)  # one shape, so a host `prepare` compiles once
+    prepare = metric.prepare_fn(**population)
+    if metric.jit:
+        return np.asarray(pairwise_distances(metric.distance_fn(), items, chunk=chunk, prepare=prepare))
+    if prepare is not None:
+        items = [prepare(x) for x in items]
+    return pairwise_distances_loop(metric.distance_fn(), list(items))
 
 
 def _spread(archs: list[str], k: int) -> np.ndarray:
@@ -217,44 +217,33 @@ def _spread(archs: list[str], k: int) -> np.ndarray:
     return np.sort(np.array(picked))
 
 
-# -- topology straight from the catalog -------------------------------------------------------------
-def _signatures(run: RunFolder, ids: list[str]) -> tuple[list[str], list[list[dict]], list[str]]:
-    """Networks that have skeletons (in `ids` order), their signatures per analysis input, and each
-    network's topology class (`topology_class` under every analysis input, joined)."""
+# -- skeleton signatures straight from the catalog --------------------------------------------------
+def _signatures(run: RunFolder, ids: list[str]) -> tuple[list[int], list[list[dict]]]:
+    """Positions (in `ids`) of the networks that have skeletons, and their signatures per analysis input."""
     rows = run.read(SkeletonRows, order_by=("network", "input_index"))
     per: dict[str, list[dict]] = {}
     for net, sig in zip(rows.network, rows.signature):
         per.setdefault(net, []).append(json.loads(sig))
-    have = [n for n in ids if n in per]
-    keys = [" || ".join(topology_class(s) for s in per[n]) for n in have]
-    return have, [per[n] for n in have], keys
-
-
-def _topology_matrix(sigs: list[list[dict]]) -> np.ndarray:
-    def d(a: list[dict], b: list[dict]) -> float:
-        if len(a) != len(b):
-            return 1.0
-        return float(np.mean([signature_distance(x, y) for x, y in zip(a, b)]))
-
-    return pairwise_distances_loop(d, sigs)
+    have = [i for i, n in enumerate(ids) if n in per]
+    return have, [per[ids[i]] for i in have]
 
 
 # -- summary and catalog rows ---------------------------------------------------------------------
 def summarise(D: np.ndarray, archs: list[str], clusters: np.ndarray, keys: list[str] | None = None) -> dict[tuple[str, str], float]:
     """The universality summary of one metric: {(quantity, arch or 'all'): value}."""
     per, within, between = pop.within_between(D, archs)
-    out = {("nearest-neighbour architecture accuracy", "all"): pop.nearest_neighbour_accuracy(D, archs),
-           ("chance accuracy", "all"): pop.chance_accuracy(archs),
-           ("mean distance within architecture", "all"): within,
-           ("mean distance between architectures", "all"): between,
-           ("between / within", "all"): _ratio(between, within),
-           ("cluster-architecture agreement (ARI)", "all"): pop.agreement(clusters, archs)}
-    out.update({("mean distance within architecture", a): v for a, v in per.items()})
+    out = {(NN_ACCURACY, "all"): pop.nearest_neighbour_accuracy(D, archs),
+           (CHANCE_ACCURACY, "all"): pop.chance_accuracy(archs),
+           (MEAN_WITHIN, "all"): within,
+           (MEAN_BETWEEN, "all"): between,
+           (BETWEEN_WITHIN, "all"): _ratio(between, within),
+           (CLUSTER_AGREEMENT, "all"): pop.agreement(clusters, archs)}
+    out.update({(MEAN_WITHIN, a): v for a, v in per.items()})
     if keys is not None:
         _, shares, share = pop.modal_share(keys, archs)
-        out[("share with the modal topology", "all")] = share
-        out.update({("share with the modal topology", a): v for a, v in shares.items()})
-        out[("distinct topologies", "all")] = float(len(set(keys)))
+        out[(MODAL_SHARE, "all")] = share
+        out.update({(MODAL_SHARE, a): v for a, v in shares.items()})
+        out[(DISTINCT_CLASSES, "all")] = float(len(set(keys)))
     return out
 
 
@@ -300,9 +289,11 @@ def study(
 ) -> Study:
     """Compare every (trained) network of `run` with every other under each metric of `options`.
 
-    Geometry (CCA, SVCCA, CKA, Procrustes, shape, RSA) and dynamics (DSA and its eigenvalue variant)
-    compare the networks' activity on the same `n_trials` task trials, `[trials, time, units]` each; topology compares the
-    skeleton signatures that `dynascope analyze` stored (skipped, with the reason, if there are none).
+    Each metric is a registered `dynascope.compare.Metric`. Those that take TRAJECTORIES (geometry: CCA,
+    SVCCA, CKA, Procrustes, shape, RSA; dynamics: DSA and its eigenvalue variant) compare the networks'
+    activity on the same `n_trials` task trials, `[trials, time, units]` each; those that take SIGNATURES
+    (topology) compare the skeleton signatures that `dynascope analyze` stored (skipped, with the reason,
+    if there are none). A metric that classifies its inputs (topology) also reports the modal class.
     Networks flagged diverged in the catalog, and networks whose states on the study trials are not
     finite or exceed `MAX_ABS_STATE`, are left out of every metric and listed in `Study.skipped_networks`
     with the reason. Metrics already in the catalog are kept unless `force`. Returns what was computed
@@ -312,7 +303,7 @@ def study(
     nets, skipped_networks = _network_table(run, options.trained_only)
     _require_two(len(nets), options.trained_only, skipped_networks)
     done = {p.stem for p in run.shards(SummaryRows)}
-    todo = [m for m in options.metrics if force or m not in done]
+    todo = [m for m in options.selected() if force or m.name not in done]
     results: dict[str, MetricResult] = {}
     skipped: dict[str, str] = {}
     if not todo:
@@ -325,30 +316,25 @@ def study(
     states = [s for s, w in zip(states, why) if w is None]
     _require_two(len(nets), options.trained_only, skipped_networks)
     ids, archs = [n for n, *_ in nets], [a for _, a, *_ in nets]
+    signatures: tuple[list[int], list[list[dict]]] | None = None  # read once, when a metric first needs them
     for metric in todo:
-        if metric == "topology":
-            have, sigs, keys = _signatures(run, ids)
-            if len(have) < 2:
-                skipped[metric] = "fewer than 2 networks have skeletons; run `dynascope analyze RUN` first"
+        if metric.takes == SIGNATURES:
+            signatures = signatures or _signatures(run, ids)
+            sel, items = signatures
+            if len(sel) < 2:
+                skipped[metric.name] = "fewer than 2 networks have skeletons; run `dynascope analyze RUN` first"
                 continue
-            if progress is not None:
-                progress(metric, 0, len(have) * (len(have) - 1) // 2)
-            arch_of = dict(zip(ids, archs))
-            r = _result(metric, have, [arch_of[n] for n in have], _topology_matrix(sigs), options, keys)
         else:
-            sel = _spread(archs, options.max_dsa_networks) if metric == "dsa" else np.arange(len(ids))
-            if progress is not None:
-                progress(metric, 0, len(sel) * (len(sel) - 1) // 2)
-            units = min(states[i].shape[-1] for i in sel)
-            if metric == "dsa_wasserstein":
-                D = pairwise_distances_loop(spectrum_distance, _spectra(states, options, units))
-            else:
-                fn, prepare = _array_metric(metric, options, units)
-                D = np.asarray(pairwise_distances(fn, [states[i] for i in sel], chunk=options.chunk, prepare=prepare))
-            r = _result(metric, [ids[i] for i in sel], [archs[i] for i in sel], D, options)
+            sel = list(_spread(archs, options.max_dsa_networks) if metric.expensive else range(len(ids)))
+            items = [states[i] for i in sel]
+        if progress is not None:
+            progress(metric.name, 0, len(sel) * (len(sel) - 1) // 2)
+        keys = [metric.classify(x) for x in items] if metric.classify is not None else None
+        r = _result(metric.name, [ids[i] for i in sel], [archs[i] for i in sel], _distances(metric, items, options.chunk),
+                    options, keys)
         _write(run, r)
-        results[metric] = r
+        results[metric.name] = r
         if progress is not None:
             n = len(r.networks)
-            progress(metric, n * (n - 1) // 2, n * (n - 1) // 2)
+            progress(metric.name, n * (n - 1) // 2, n * (n - 1) // 2)
     return Study(results, skipped, skipped_networks)

@@ -15,7 +15,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
-from dynascope.errors import ConfigError
+from dynascope.compare import get_metric
+from dynascope.errors import ConfigError, UnknownNameError
 from dynascope.pipeline import load_group
 from dynascope.report import _catalog
 from dynascope.report._network import NetworkView
@@ -27,23 +28,15 @@ TRAJECTORY_GREY = "#8C8C8C"
 CLUSTER_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 
-#: What each study metric's distance measures, and its unit (for colour bars, axes and captions).
-METRIC_UNITS = {
-    "cca": ("1 − mean canonical correlation", "unitless"),
-    "svcca": ("1 − mean canonical correlation of the top principal components", "unitless"),
-    "cka": ("1 − linear CKA", "unitless"),
-    "procrustes": ("Procrustes distance between centred, unit-norm states", "unitless"),
-    "shape": ("angular shape distance after partial whitening", "rad"),
-    "rsa": ("1 − Spearman correlation of the dissimilarity matrices", "unitless"),
-    "dsa": ("angle between the DMD operators after the best orthogonal change of basis", "rad"),
-    "dsa_wasserstein": ("optimal-matching distance between the DMD operators' eigenvalues", "unitless"),
-    "topology": ("distance between skeleton signatures", "unitless"),
-}
-
-
 def metric_units(metric: str) -> tuple[str, str]:
-    """(what the distance of `metric` measures, its unit); unknown metrics get a generic description."""
-    return METRIC_UNITS.get(metric, (f"{metric} distance", "metric units"))
+    """(what the distance of `metric` measures, its unit), as the metric registered itself
+    (`dynascope.compare.register_metric`); a metric the catalog holds but nothing registered in this session
+    (a user's own, not imported) gets a generic description."""
+    try:
+        entry = get_metric(metric)
+    except UnknownNameError:
+        return f"{metric} distance", "metric units"
+    return entry.description, entry.units
 
 
 def index_colour(index: int) -> str:

@@ -18,6 +18,16 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from dynascope import store
+from dynascope.compare import (
+    BETWEEN_WITHIN,
+    CHANCE_ACCURACY,
+    CLUSTER_AGREEMENT,
+    MODAL_SHARE,
+    NN_ACCURACY,
+    SIGNATURES,
+    get_metric,
+    metric_names,
+)
 from dynascope.pipeline import open_run
 from dynascope.errors import check_positive_int
 from dynascope.report import _assets, _catalog, _interactive, figures
@@ -315,27 +325,28 @@ def _scope(metric: str, n: int | None, total: int, population: int) -> str:
     why = []
     if population < total:
         why.append("the study compares trained networks only")
-    if metric == "dsa" and n < population:
-        why.append("it runs DSA on at most StudyOptions.max_dsa_networks of them, spread evenly over the architectures")
-    if metric == "topology" and n < population:
-        why.append("topology compares only the networks with skeletons (`dynascope analyze`)")
+    entry = get_metric(metric) if metric in metric_names() else None
+    if entry is not None and entry.expensive and n < population:
+        why.append(f"it runs {metric.upper()} on at most StudyOptions.max_dsa_networks of them, spread evenly "
+                   "over the architectures")
+    if entry is not None and entry.takes == SIGNATURES and n < population:
+        why.append(f"{metric} compares only the networks with skeletons (`dynascope analyze`)")
     return f", over {n} of the run's {total} networks" + (f" ({'; '.join(why)})" if why else "")
 
 
 #: The summary's headline columns: (stored quantity, column title).
 HEADLINE = (
-    ("nearest-neighbour architecture accuracy", "architecture from nearest neighbour"),
-    ("between / within", "distance between / within architectures"),
-    ("cluster-architecture agreement (ARI)", "clusters vs architecture (ARI)"),
-    ("share with the modal topology", "share with the modal skeleton"),
+    (NN_ACCURACY, "architecture from nearest neighbour"),
+    (BETWEEN_WITHIN, "distance between / within architectures"),
+    (CLUSTER_AGREEMENT, "clusters vs architecture (ARI)"),
+    (MODAL_SHARE, "share with the modal skeleton"),
 )
 
 
 def _ordered(metrics: set[str]) -> list[str]:
     """Metrics in the study's order (geometry, dynamics, topology), unknown ones last by name."""
-    from dynascope.pipeline import METRICS
-
-    return sorted(metrics, key=lambda m: (METRICS.index(m) if m in METRICS else len(METRICS), m))
+    known = metric_names()
+    return sorted(metrics, key=lambda m: (known.index(m) if m in known else len(known), m))
 
 
 def _summary(run: Any, compared: dict[str, int]) -> str:
@@ -344,7 +355,7 @@ def _summary(run: Any, compared: dict[str, int]) -> str:
     archs, rows = _catalog.summary(run)
     overall = {(m, q): v.get("all", float("nan")) for m, q, v in rows}
     metrics = _ordered({m for m, _, _ in rows})
-    chance = next((overall[(m, "chance accuracy")] for m in metrics if (m, "chance accuracy") in overall), None)
+    chance = next((overall[(m, CHANCE_ACCURACY)] for m in metrics if (m, CHANCE_ACCURACY) in overall), None)
     head = [[m, compared.get(m), *[overall.get((m, q), None) for q, _ in HEADLINE]] for m in metrics]
     note = (f"Chance accuracy (always the most common architecture): {chance:.2f}. " if chance is not None else "")
     out = ["<h3>Universality summary</h3>",
@@ -352,7 +363,7 @@ def _summary(run: Any, compared: dict[str, int]) -> str:
            "neighbour' and well above 1 in 'distance between / within'; a universal solution shows as a high "
            "share with the modal skeleton (Maheswaranathan et al. 2019).</p>",
            table(["metric", "networks compared", *[t for _, t in HEADLINE]], head)]
-    shares = next((v for m, q, v in rows if m == "topology" and q == "share with the modal topology"), None)
+    shares = next((v for m, q, v in rows if m == "topology" and q == MODAL_SHARE), None)
     modal = _catalog.modal_topology(run)
     if shares is not None and modal is not None:
         out.append(f"<p>Modal skeleton: <code>{html.escape(modal)}</code> (fixed points by index | connections).</p>")
