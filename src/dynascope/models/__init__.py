@@ -1,6 +1,7 @@
 """Model zoo: pure step functions of rate, gated and constrained recurrent networks."""
 
 from dynascope.models._base import Model, Params
+from dynascope._registry import option  # a field with a declared constraint, for new models
 from dynascope.models._registry import get, names, register
 from dynascope.models.vanilla import Vanilla
 from dynascope.models.ctrnn import CTRNN
@@ -24,5 +25,6 @@ __all__ = [
     "Vanilla",
     "get",
     "names",
+    "option",
     "register",
 ]

@@ -1,6 +1,7 @@
 """Task collection: pure-JAX trial generators found by name."""
 
 from dynascope.tasks._base import Task, Trials
+from dynascope._registry import option  # a field with a declared constraint, for new tasks
 from dynascope.tasks._registry import get, names, register
 
 # Importing a task module registers it.
@@ -24,5 +25,6 @@ __all__ = [
     "Trials",
     "get",
     "names",
+    "option",
     "register",
 ]
