@@ -70,8 +70,9 @@ def test_single_neuron_fires_at_the_analytic_f_i_rate(current: float, n_ref: int
 
 
 def test_no_spikes_below_rheobase_and_refractory_rounded_to_steps() -> None:
-    model = lif(dt=1.0, reset="zero", refractory=2.6)
-    assert model.n_refractory == 3
+    model = lif(dt=1.0, reset="zero", refractory=2.5)
+    assert model.n_refractory == 3  # half a step rounds up
+    assert lif(dt=0.1, refractory=0.3).n_refractory == 3 and lif(dt=1.0, refractory=0.4).n_refractory == 0
     assert spike_steps(model, single_neuron_params(model), np.full((400, 1), 0.99)).size == 0
 
 

@@ -151,8 +151,8 @@ class Spiking(Model):
 
     @property
     def n_refractory(self) -> int:
-        """The refractory period in whole steps, round(`refractory`/`dt`)."""
-        return int(round(self.refractory / self.dt))
+        """The refractory period in whole steps, `refractory`/`dt` rounded half up (2.5 steps hold 3)."""
+        return math.floor(self.refractory / self.dt + 0.5)
 
     @property
     def per_neuron_tau(self) -> bool:
