@@ -8,7 +8,6 @@ References: Deuflhard 2004 (error-oriented convergence test); Ursem 1999, Maree 
 
 from __future__ import annotations
 
-import enum
 from typing import Any, NamedTuple
 
 import jax.numpy as jnp
@@ -17,15 +16,9 @@ import numpy as np
 from dynascope.dynamics._options import FixedPointOptions
 from dynascope.dynamics._search import speeds_squared
 from dynascope.dynamics._scheduler import bucket, compacted_size, pad_rows
-from dynascope.dynamics._system import System, cast, float_dtype, x64_scope, zero_floor
-
-
-class Status(enum.IntEnum):
-    """Outcome of the search per point (like diffrax's RESULTS)."""
-
-    CONVERGED = 0  #: q < q_tol and the Newton correction within dedup_tol (or q zero to working precision)
-    SLOW = 1  #: a local minimum of q that is not a fixed point (F(s) − s ⊥ range of J − I): a slow point
-    FAILED = 2  #: neither, within the iteration budget (or not finite)
+from dynascope.dynamics._precision import cast, float_dtype, x64_scope, zero_floor
+from dynascope.dynamics._system import System
+from dynascope.dynamics.solvers import Result
 
 
 class Points(NamedTuple):
@@ -72,7 +65,7 @@ def coincident(states: np.ndarray, inputs: np.ndarray, weight: np.ndarray) -> tu
 def unique(p: Points, opts: FixedPointOptions) -> Points:
     """Leader clustering, best status then lowest q first: each leader absorbs the points within
     dedup_tol·(1 + max norm) of it under the same input; its weight becomes the cluster's total."""
-    keep = p.status != Status.FAILED if not opts.keep_failed else np.ones(p.q.shape, bool)
+    keep = p.status != Result.FAILED if not opts.keep_failed else np.ones(p.q.shape, bool)
     keep &= p.weight > 0
     idx = np.flatnonzero(keep)
     idx = idx[np.lexsort((p.q[idx], p.status[idx]))]
@@ -122,7 +115,7 @@ def _valley_pairs(p: Points, opts: FixedPointOptions) -> tuple[np.ndarray, np.nd
     if not i.size:
         return i, j
     poor = ~located(p.states, p.step, opts)
-    ok = p.status != Status.FAILED
+    ok = p.status != Result.FAILED
     group = _input_groups(p.inputs)
     sel = ok[i] & ok[j] & (p.status[i] == p.status[j]) & (group[i] == group[j]) & (poor[i] | poor[j])
     return i[sel], j[sel]

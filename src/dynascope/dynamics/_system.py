@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dynascope.dynamics._precision import cast, float_dtype, is_floating, x64_scope
 from dynascope.dynamics._scheduler import bucket, chunk_networks, map_chunks, pad_rows
 from dynascope.errors import ConfigError, ShapeError
 from dynascope.models._base import Model
@@ -85,35 +85,6 @@ def as_system(model: Any, *, continuous: bool | None = None, alpha: float | None
     return System(model, _EulerFlow(model, float(a)), cont, float(a))
 
 
-# -- dtypes and shapes ----------------------------------------------------------------------------
-def _dtype_of(leaf: Any) -> np.dtype:
-    return np.dtype(leaf.dtype) if isinstance(leaf, (np.ndarray, np.generic, jax.Array)) else np.asarray(leaf).dtype
-
-
-def float_dtype(params: Any, fallback: Any) -> np.dtype:
-    """The floating dtype of the first floating leaf of `params`, else of `fallback`, else float32, as JAX
-    will compute in it (float64 only inside an x64 scope)."""
-    found = np.dtype(np.float32)
-    for leaf in jax.tree.leaves(params) + [fallback]:
-        dtype = _dtype_of(leaf)
-        if np.issubdtype(dtype, np.floating):
-            found = dtype
-            break
-    # float64 arrays are float32 to JAX unless x64 is on: compute in what JAX will actually use.
-    return np.dtype(jax.dtypes.canonicalize_dtype(found))
-
-
-def cast(tree: Any, dtype: Any) -> Any:
-    """Every floating leaf of `tree` as a jax array of `dtype` (other leaves unchanged)."""
-
-    def one(leaf: Any) -> Any:
-        if np.issubdtype(_dtype_of(leaf), np.floating):
-            return jnp.asarray(leaf, dtype)
-        return leaf
-
-    return jax.tree.map(one, tree)
-
-
 def check_step(
     system: System,
     model: Any,
@@ -138,7 +109,7 @@ def check_step(
                 )
     want = np.dtype(dtype) if dtype is not None else float_dtype(params, np.zeros(0, np.float32))
     prm = params if dtype is None else jax.tree.map(
-        lambda a: jax.ShapeDtypeStruct(np.shape(a), want) if np.issubdtype(_dtype_of(a), np.floating) else a, params
+        lambda a: jax.ShapeDtypeStruct(np.shape(a), want) if is_floating(a) else a, params
     )
     state = jax.ShapeDtypeStruct((n_state,), want)
     x = jax.ShapeDtypeStruct((n_inputs,), want)
@@ -180,28 +151,6 @@ def check_finite(name: str, value: Any, hint: str = "") -> None:
                 f"{where} holds {int(bad.sum())} non-finite value(s) (the first, {value}{at}); "
                 f"expected finite numbers.{' ' + hint if hint else ''}"
             )
-
-
-def zero_floor(states: Any) -> Any:
-    """The q below which a residual at `states [..., S]` is zero to working precision, `[...]`:
-    (4·eps·(1 + ‖s‖))²/2 in the dtype of `states` (NumPy or JAX arrays alike)."""
-    eps = np.finfo(states.dtype).eps
-    return 8.0 * eps * eps * (1.0 + (states * states).sum(axis=-1))
-
-
-@contextlib.contextmanager
-def x64_scope(on: bool) -> Iterator[None]:
-    """float64 analysis when `on`, else a no-op (so a caller's own x64 setting is left alone).
-
-    Inside, `jax.enable_x64(True)` and standard dtype promotion: a model trained in float32 may build
-    float32 constants in its step (masks, signs); promoting them to float64 is exactly what a float64
-    analysis of that model means, and strict promotion would refuse it.
-    """
-    if not on:
-        yield
-        return
-    with jax.enable_x64(True), jax.numpy_dtype_promotion("standard"):
-        yield
 
 
 # -- Jacobians --------------------------------------------------------------------------------------

@@ -22,18 +22,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dynascope.dynamics._candidates import Points, Status, coincident, located, merge_valleys, unique
+from dynascope.dynamics._candidates import Points, coincident, located, merge_valleys, unique
 from dynascope.dynamics._options import FixedPointOptions, make_options
 from dynascope.dynamics._search import adam, measure, search
 from dynascope.dynamics._scheduler import bucket, chunk_networks, map_chunks, pad_rows
-from dynascope.dynamics._system import (
-    System, as_system, cast, check_finite, check_step, float_dtype, jacobians, x64_scope, zero_floor,
-)
+from dynascope.dynamics._precision import cast, float_dtype, x64_scope, zero_floor
+from dynascope.dynamics._system import System, as_system, check_finite, check_step, jacobians
 from dynascope.dynamics.linearization import flow_map_disagree, mode_stability, sorted_eigvals, stability_tolerance
 from dynascope.dynamics.seeds import saddle_seeds
+from dynascope.dynamics.solvers import Result
 from dynascope.errors import ShapeError
 from dynascope.models._base import Model
 
+
+#: The outcome of the search per point (`FixedPoints.status`): CONVERGED, SLOW or FAILED of `solvers.Result`.
+Status = Result
 
 _DATA_FIELDS = (
     "states", "inputs", "q", "speed", "eigvals", "n_unstable", "n_marginal", "is_stable", "flow_map_disagree",

@@ -20,7 +20,8 @@ import networkx as nx
 import numpy as np
 
 from dynascope.dynamics._scheduler import Batch, bucket, pad_rows, put_points, schedule, take_points
-from dynascope.dynamics._system import System, as_system, cast, check_step, jacobians, x64_scope
+from dynascope.dynamics._precision import cast, x64_scope
+from dynascope.dynamics._system import System, as_system, check_step, jacobians
 from dynascope.dynamics.fixed_points import FixedPoints, Status, _population_size
 from dynascope.dynamics.linearization import (
     eigendecompose, mode_stability, stability_kind, stability_tolerance, step_multipliers,
