@@ -155,7 +155,7 @@ def test_cycle_errors_name_the_argument():
         find_periodic_orbits(model, params, jnp.zeros((1, 2)), jnp.zeros((4, 3)), period=2)
     with pytest.raises(ConfigError, match="period must be a positive integer, got 0"):
         find_periodic_orbits(model, params, jnp.zeros(2), jnp.zeros((4, 3)), period=0)
-    with pytest.raises(ConfigError, match="model must be a dynascope Model or a callable"):
+    with pytest.raises(ConfigError, match=r"model must be a dynascope Model, an object with the model methods .* got str 'gru'"):
         find_limit_cycle("gru", params, jnp.zeros(2), jnp.zeros(3))
     with pytest.raises(ShapeError, match=r"initial_state must have shape \[S\] with S = 3, got shape \(2, 3\)"):
         find_limit_cycle(model, params, jnp.zeros(2), jnp.zeros((2, 3)))

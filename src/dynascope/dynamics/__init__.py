@@ -1,6 +1,7 @@
 """Dynamical-systems analysis of trained networks: fixed and slow points, linearization, skeleton graphs,
 periodic orbits and limit cycles, continuation and bifurcations."""
 
+from dynascope.dynamics._system import ModelLike
 from dynascope.dynamics.continuation import (
     Bifurcation,
     Branch,
@@ -20,6 +21,7 @@ from dynascope.dynamics.linearization import Linearization, linearize
 from dynascope.dynamics.seeds import saddle_seeds, sample_initial_states
 from dynascope.dynamics.skeleton import signature, skeleton, skeleton_population
 from dynascope.dynamics.skeleton_graph import node_label, wl_hash
+from dynascope.dynamics.solvers import Result
 
 __all__ = [
     "Bifurcation",
@@ -28,7 +30,9 @@ __all__ = [
     "FixedPoints",
     "LimitCycle",
     "Linearization",
+    "ModelLike",
     "PeriodicOrbits",
+    "Result",
     "Status",
     "continue_along_inputs",
     "continue_fixed_points",

@@ -1,10 +1,10 @@
-"""The dynamical system a Model or a bare step function defines: its map, its vector field, their Jacobians."""
+"""The dynamical system a model or a bare step function defines: its map, its vector field, their Jacobians."""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, Callable
+from typing import Any, Callable, Protocol, runtime_checkable
 
 import jax
 import jax.numpy as jnp
@@ -13,9 +13,28 @@ import numpy as np
 from dynascope.dynamics._precision import cast, float_dtype, is_floating, x64_scope
 from dynascope.dynamics._scheduler import bucket, chunk_networks, map_chunks, pad_rows
 from dynascope.errors import ConfigError, ShapeError
-from dynascope.models._base import Model
 
 StepFn = Callable[[Any, jax.Array, jax.Array], jax.Array]
+
+
+@runtime_checkable
+class ModelLike(Protocol):
+    """What the dynamics needs of a model: the methods of dynascope's Model contract (DESIGN.md). Any
+    object with them is analysed like a `models.Model`, without subclassing it. It may also declare
+    `continuous` and `alpha` (an Euler step s + alpha·f(s) of a flow f; default: a map), `flow` (the
+    vector field; default (F(s) − s)/alpha), `n_state` and `n_inputs` (checked against the arrays passed),
+    `name` and `check_params(params)`."""
+
+    def init(self, key: jax.Array) -> Any: ...
+
+    def initial_state(self, params: Any) -> jax.Array: ...
+
+    def step(self, params: Any, state: jax.Array, x: jax.Array) -> jax.Array: ...
+
+    def readout(self, params: Any, state: jax.Array) -> jax.Array: ...
+
+
+_METHODS = ("init", "initial_state", "step", "readout")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,17 +48,47 @@ class _EulerFlow:
         return (self.step(params, state, x) - state) / self.alpha
 
 
+class _Method:
+    """`owner.name` as a callable that is hashed and compared by the identity of `owner`: jit keys its
+    compiled programs on the System, and a user's model need not be hashable (a plain dataclass is not)."""
+
+    def __init__(self, owner: Any, name: str):
+        self.owner, self.name = owner, name
+
+    def __call__(self, *args: Any) -> Any:
+        return getattr(self.owner, self.name)(*args)
+
+    def __hash__(self) -> int:
+        return hash((id(self.owner), self.name))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Method) and other.owner is self.owner and other.name == self.name
+
+
+def _method(owner: Any, name: str) -> StepFn:
+    try:
+        hash(owner)
+    except TypeError:
+        return _Method(owner, name)
+    return getattr(owner, name)
+
+
 @dataclasses.dataclass(frozen=True)
 class System:
     """A map `step` F and its vector field `flow`; `continuous` says which of the two is analysed.
 
     For maps `flow` is F(s) − s and alpha is 1. For flows F(s) = s + alpha·flow(s) is the Euler step.
+    `name`, `n_state` and `n_inputs` are what the model declares (None for a bare step function), for
+    checking the arrays passed against it.
     """
 
     step: StepFn
     flow: StepFn
     continuous: bool
     alpha: float
+    name: str | None = None
+    n_state: int | None = None
+    n_inputs: int | None = None
 
     def residual(self, params: Any, state: jax.Array, x: jax.Array) -> jax.Array:
         """F(s) − s `[S]`, computed as alpha·flow so that a continuous model keeps full precision."""
@@ -50,25 +99,8 @@ class System:
         return self.flow if self.continuous else self.step
 
 
-def as_system(model: Any, *, continuous: bool | None = None, alpha: float | None = None) -> System:
-    """Resolve a dynascope Model, or a bare callable `step(params, state, x) -> state`, to a System.
-
-    A Model brings its own `continuous` and `alpha`; for a bare callable they default to a map
-    (`continuous=False`, `alpha=1`) and `continuous=True, alpha=a` declares it an Euler step of a flow.
-    """
-    if isinstance(model, Model):
-        if continuous is not None or alpha is not None:
-            raise ConfigError(
-                f"continuous={continuous!r} and alpha={alpha!r} were given with the model {model.name!r}, "
-                f"which defines its own (continuous={model.continuous}, alpha={model.alpha}); "
-                "pass them only with a bare step function."
-            )
-        return System(model.step, model.flow, bool(model.continuous), float(model.alpha))
-    if not callable(model):
-        raise ConfigError(
-            "model must be a dynascope Model or a callable step(params, state, x) -> state, "
-            f"got {type(model).__name__} {model!r}."
-        )
+def _kind(continuous: Any, alpha: Any) -> tuple[bool, float]:
+    """(continuous, alpha) given for a step function that does not declare them (default: a map)."""
     cont = False if continuous is None else continuous
     if not isinstance(cont, bool):
         raise ConfigError(f"continuous must be True or False, got {continuous!r}.")
@@ -82,12 +114,62 @@ def as_system(model: Any, *, continuous: bool | None = None, alpha: float | None
             f"alpha={alpha!r} was given for a map; pass continuous=True as well if the step function "
             "is an Euler step s + alpha·f(s) of a flow f."
         )
-    return System(model, _EulerFlow(model, float(a)), cont, float(a))
+    return cont, float(a)
+
+
+def _size(model: Any, name: str) -> int | None:
+    value = getattr(model, name, None)
+    return int(value) if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else None
+
+
+def as_system(model: Any, *, continuous: bool | None = None, alpha: float | None = None) -> System:
+    """The System of a model: a dynascope `Model`, any object with the model methods (`ModelLike`), or a
+    bare callable `step(params, state [S], x [I]) -> state [S]`. Every analysis builds its System here.
+
+    A model that declares `continuous` brings its own `continuous` and `alpha` (passing them too is an
+    error); otherwise they default to a map (`continuous=False`, `alpha=1`) and `continuous=True, alpha=a`
+    declares the step an Euler step s + a·f(s) of a flow f, analysed as the flow.
+    """
+    if isinstance(model, type):
+        raise ConfigError(
+            f"model must be a model object, got the class {model.__name__}; pass an instance, e.g. {model.__name__}(...)."
+        )
+    if isinstance(model, ModelLike):
+        name = getattr(model, "name", None) or type(model).__name__
+        declared = getattr(model, "continuous", None)
+        if declared is not None:
+            if continuous is not None or alpha is not None:
+                raise ConfigError(
+                    f"continuous={continuous!r} and alpha={alpha!r} were given with the model {name!r}, "
+                    f"which defines its own (continuous={declared}, alpha={getattr(model, 'alpha', 1.0)}); "
+                    "pass them only with a bare step function."
+                )
+            cont, a = _kind(bool(declared), getattr(model, "alpha", None) if declared else None)
+        else:
+            cont, a = _kind(continuous, alpha)
+        step = _method(model, "step")
+        flow = _method(model, "flow") if callable(getattr(model, "flow", None)) else _EulerFlow(step, a)
+        return System(step, flow, cont, a, str(name), _size(model, "n_state"), _size(model, "n_inputs"))
+    if not callable(model):
+        missing = [m for m in _METHODS if not callable(getattr(model, m, None))]
+        raise ConfigError(
+            "model must be a dynascope Model, an object with the model methods (init, initial_state, step, "
+            f"readout), or a callable step(params, state, x) -> state; got {type(model).__name__} {model!r}"
+            + (f", which lacks {', '.join(missing)}." if len(missing) < len(_METHODS) else ".")
+        )
+    cont, a = _kind(continuous, alpha)
+    return System(model, _EulerFlow(model, a), cont, a)
+
+
+def check_params(model: Any, params: Any) -> None:
+    """The model's own check of its parameters (`Model.check_params`), where it has one."""
+    check = getattr(model, "check_params", None)
+    if callable(check):
+        check(params)
 
 
 def check_step(
     system: System,
-    model: Any,
     params: Any,
     n_state: int,
     n_inputs: int,
@@ -97,16 +179,16 @@ def check_step(
     """Raise ShapeError unless step(params, state [S], x [I]) returns a state `[S]` (checked abstractly).
 
     `names` are the caller's arguments that hold the states and the inputs, with their expected shapes,
-    for the message. With `dtype`, params, state and input are given in that floating dtype (inside an
-    x64 scope for float64) and the step must return its state in it too, as a compiled loop needs."""
-    if isinstance(model, Model):
-        for name, got, want in (("state", n_state, model.n_state), ("input", n_inputs, model.n_inputs)):
-            if got != want:
-                raise ShapeError(
-                    f"the {model.name!r} model has {name} size {want}, but the arrays passed have {name} "
-                    f"size {got}; pass {names[0]} with state size {model.n_state} and {names[1]} with input "
-                    f"size {model.n_inputs}."
-                )
+    for the message; sizes the model declares (`System.n_state`, `n_inputs`) are checked first. With
+    `dtype`, params, state and input are given in that floating dtype (inside an x64 scope for float64)
+    and the step must return its state in it too, as a compiled loop needs."""
+    for name, got, want in (("state", n_state, system.n_state), ("input", n_inputs, system.n_inputs)):
+        if want is not None and got != want:
+            raise ShapeError(
+                f"the {system.name!r} model has {name} size {want}, but the arrays passed have {name} "
+                f"size {got}; pass {names[0]} with state size {system.n_state} and {names[1]} with input "
+                f"size {system.n_inputs}."
+            )
     want = np.dtype(dtype) if dtype is not None else float_dtype(params, np.zeros(0, np.float32))
     prm = params if dtype is None else jax.tree.map(
         lambda a: jax.ShapeDtypeStruct(np.shape(a), want) if is_floating(a) else a, params

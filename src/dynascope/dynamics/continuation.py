@@ -11,10 +11,9 @@ import numpy as np
 
 from dynascope.dynamics._branch import Settings, Trace, interpolate_inputs, trace
 from dynascope.dynamics._precision import cast
-from dynascope.dynamics._system import System, as_system, check_finite, check_step
+from dynascope.dynamics._system import ModelLike, System, as_system, check_finite, check_step
 from dynascope.dynamics.linearization import flow_map_disagree, mode_stability
 from dynascope.errors import ConfigError, ShapeError
-from dynascope.models._base import Model
 
 #: A one-parameter family of maps: `family(state [S], p []) -> next state [S]`.
 Family = Callable[[jax.Array, jax.Array], jax.Array]
@@ -198,7 +197,7 @@ def continue_fixed_points(
 
 
 def continue_along_inputs(
-    model: Model | StepFn,
+    model: ModelLike | StepFn,
     params: Any,
     inputs_path: jax.Array,
     start_state: jax.Array,
@@ -216,22 +215,23 @@ def continue_along_inputs(
     carry `inputs`, the input at each point.
 
     Args:
-        model: a Model (whose `continuous` and `alpha` are used), or a callable
+        model: a Model or an object with the model methods (whose `continuous` and `alpha`, if it
+            declares them, are used), or a callable
             `step(params, state, x)` with `continuous` (default False) and `alpha` (default 1) given.
         params: parameters pytree (cast to float64).
         inputs_path: `[P, I]`, P ≥ 2.
         start_state: `[S]`.
     """
+    system = as_system(model, continuous=continuous, alpha=alpha)
     path = np.asarray(inputs_path, np.float64)
-    if path.ndim != 2 or path.shape[0] < 2 or (isinstance(model, Model) and path.shape[1] != model.n_inputs):
-        width = model.n_inputs if isinstance(model, Model) else "I"
+    if path.ndim != 2 or path.shape[0] < 2 or (system.n_inputs is not None and path.shape[1] != system.n_inputs):
+        width = "I" if system.n_inputs is None else system.n_inputs
         raise ShapeError(
             f"inputs_path must have shape [P, I] with P ≥ 2 rows and I = {width}, got shape "
             f"{tuple(path.shape)}; for a constant-input sweep from a to b pass np.stack([a, b])."
         )
-    system = as_system(model, continuous=continuous, alpha=alpha)
     start = _start_state(start_state)
-    check_step(system, model, params, start.size, path.shape[1], ("start_state", "inputs_path"), np.float64)
+    check_step(system, params, start.size, path.shape[1], ("start_state", "inputs_path"), np.float64)
     settings = _settings(**options, alpha=system.alpha)
     check_finite("start_state", start, "Pass a fixed point at t = 0 (e.g. from find_fixed_points).")
     with jax.enable_x64(True):

@@ -12,11 +12,10 @@ import numpy as np
 from dynascope.dynamics import _orbits
 from dynascope.dynamics._precision import cast
 from dynascope.dynamics._scheduler import bucket, pad_rows
-from dynascope.dynamics._system import System, as_system, check_finite, check_step
+from dynascope.dynamics._system import ModelLike, System, as_system, check_finite, check_step
 from dynascope.dynamics.linearization import mode_stability
 from dynascope.dynamics.solvers import Result
 from dynascope.errors import ShapeError, check_positive_int
-from dynascope.models._base import Model
 
 StepFn = Callable[[Any, jax.Array, jax.Array], jax.Array]
 
@@ -71,10 +70,10 @@ class LimitCycle:
 # -- argument checks ---------------------------------------------------------------------------------
 
 
-def _check_input(model: Model | StepFn, x: Any) -> np.ndarray:
+def _check_input(system: System, x: Any) -> np.ndarray:
     x = np.asarray(x)  # NumPy, not jnp: a float64 input must not be rounded to float32 before the x64 scope
-    if x.ndim != 1 or (isinstance(model, Model) and x.shape != (model.n_inputs,)):
-        expected = f"({model.n_inputs},)" if isinstance(model, Model) else "[I]"
+    if x.ndim != 1 or (system.n_inputs is not None and x.shape != (system.n_inputs,)):
+        expected = "[I]" if system.n_inputs is None else f"({system.n_inputs},)"
         raise ShapeError(
             f"x must be one constant input of shape {expected}, got shape {tuple(x.shape)}; "
             "pass a single input vector (use inputs[0] for one row of a batch)."
@@ -82,11 +81,11 @@ def _check_input(model: Model | StepFn, x: Any) -> np.ndarray:
     return x
 
 
-def _check_states(model: Model | StepFn, name: str, states: Any, ndim: int) -> np.ndarray:
+def _check_states(system: System, name: str, states: Any, ndim: int) -> np.ndarray:
     states = np.asarray(states)
     want = "[K, S]" if ndim == 2 else "[S]"
-    if states.ndim != ndim or (isinstance(model, Model) and states.shape[-1] != model.n_state):
-        size = model.n_state if isinstance(model, Model) else "S"
+    if states.ndim != ndim or (system.n_state is not None and states.shape[-1] != system.n_state):
+        size = "S" if system.n_state is None else system.n_state
         hint = "; add a leading axis with states[None]" if states.ndim == ndim - 1 else ""
         raise ShapeError(
             f"{name} must have shape {want} with S = {size}, got shape {tuple(states.shape)}{hint}."
@@ -95,21 +94,21 @@ def _check_states(model: Model | StepFn, name: str, states: Any, ndim: int) -> n
 
 
 def _check_arguments(
-    system: System, model: Model | StepFn, params: Any, x: np.ndarray, state_name: str, states: np.ndarray
+    system: System, params: Any, x: np.ndarray, state_name: str, states: np.ndarray
 ) -> None:
     """ConfigError for non-finite params, input or states; ShapeError unless the step maps a float64
     state `[S]` under a float64 input `[I]` to a float64 state `[S]` (what the compiled loops run)."""
     fix = "Pass finite values (a NaN here would make every orbit NaN)."
     for name, value in (("params", params), ("x", x), (state_name, states)):
         check_finite(name, value, fix)
-    check_step(system, model, params, states.shape[-1], x.shape[0], names=(state_name, "x"), dtype=np.float64)
+    check_step(system, params, states.shape[-1], x.shape[0], names=(state_name, "x"), dtype=np.float64)
 
 
 # -- period-k orbits of maps ------------------------------------------------------------------------
 
 
 def find_periodic_orbits(
-    model: Model | StepFn,
+    model: ModelLike | StepFn,
     params: Any,
     x: jax.Array,
     initial_states: jax.Array,
@@ -122,7 +121,8 @@ def find_periodic_orbits(
     """Period-`period` orbits of the map s ↦ F(s, x): fixed points of F^k, refined in float64.
 
     Args:
-        model: a Model, or any callable `step(params, state [S], x [I]) -> state [S]`.
+        model: a Model, an object with the model methods (`ModelLike`), or any callable
+            `step(params, state [S], x [I]) -> state [S]` (analysed as the map that runs).
         params: the parameters pytree passed to `step` (cast to float64 for the search).
         x: the constant input `[I]`.
         initial_states: seeds `[K, S]` (e.g. states sampled from trajectories).
@@ -142,9 +142,9 @@ def find_periodic_orbits(
     system = as_system(model)
     k = check_positive_int("period", period)
     max_iter = check_positive_int("max_iter", max_iter)
-    x = _check_input(model, x)
-    seeds = _check_states(model, "initial_states", initial_states, 2)
-    _check_arguments(system, model, params, x, "initial_states", seeds)
+    x = _check_input(system, x)
+    seeds = _check_states(system, "initial_states", initial_states, 2)
+    _check_arguments(system, params, x, "initial_states", seeds)
     n_seeds, n_state = seeds.shape
     with jax.enable_x64(True):
         p64, x64 = cast(params, jnp.float64), jnp.asarray(x, jnp.float64)
@@ -174,7 +174,7 @@ def find_periodic_orbits(
 
 
 def find_limit_cycle(
-    model: Model | StepFn,
+    model: ModelLike | StepFn,
     params: Any,
     x: jax.Array,
     initial_state: jax.Array,
@@ -208,7 +208,8 @@ def find_limit_cycle(
     `find_periodic_orbits` instead.
 
     Args:
-        model: a Model, or any callable `step(params, state [S], x [I]) -> state [S]`.
+        model: a Model, an object with the model methods (`ModelLike`), or any callable
+            `step(params, state [S], x [I]) -> state [S]` (analysed as the map that runs).
         params: parameters pytree (cast to float64).
         x: constant input `[I]`.
         initial_state: `[S]`, a state in the cycle's basin.
@@ -224,12 +225,12 @@ def find_limit_cycle(
     Algorithms for Chaotic Systems", ch. 6.
     """
     system = as_system(model)
-    x = _check_input(model, x)
-    s_init = _check_states(model, "initial_state", initial_state, 1)
+    x = _check_input(system, x)
+    s_init = _check_states(system, "initial_state", initial_state, 1)
     n_settle = check_positive_int("n_settle", n_settle)
     max_period = check_positive_int("max_period", max_period)
     max_iter = check_positive_int("max_iter", max_iter)
-    _check_arguments(system, model, params, x, "initial_state", s_init)
+    _check_arguments(system, params, x, "initial_state", s_init)
     with jax.enable_x64(True):
         p64, x64 = cast(params, jnp.float64), jnp.asarray(x, jnp.float64)
         settled = _orbits.settle(system, p64, x64, jnp.asarray(s_init, jnp.float64), n_settle)

@@ -27,12 +27,11 @@ from dynascope.dynamics._options import FixedPointOptions, make_options
 from dynascope.dynamics._search import adam, measure, search
 from dynascope.dynamics._scheduler import bucket, chunk_networks, map_chunks, pad_rows
 from dynascope.dynamics._precision import cast, float_dtype, x64_scope, zero_floor
-from dynascope.dynamics._system import System, as_system, check_finite, check_step, jacobians
+from dynascope.dynamics._system import System, as_system, check_finite, check_params, check_step, jacobians
 from dynascope.dynamics.linearization import flow_map_disagree, mode_stability, sorted_eigvals, stability_tolerance
 from dynascope.dynamics.seeds import saddle_seeds
 from dynascope.dynamics.solvers import Result
 from dynascope.errors import ShapeError
-from dynascope.models._base import Model
 
 
 #: The outcome of the search per point (`FixedPoints.status`): CONVERGED, SLOW or FAILED of `solvers.Result`.
@@ -131,7 +130,8 @@ def find_fixed_points(
 ) -> FixedPoints:
     """Find the unique fixed and slow points of one network from `initial_states [K, S]`.
 
-    `model` is a dynascope Model or any callable `step(params, state [S], x [I]) -> state [S]` (a map
+    `model` is a dynascope Model, any object with the model methods (`ModelLike`: init, initial_state,
+    step, readout), or any callable `step(params, state [S], x [I]) -> state [S]` (a map
     by default; `continuous=True, alpha=a` declares it the Euler step s + a·f(s) of a flow f, analysed
     as a flow). `inputs` is one constant input `[I]` for every initial state or one per state `[K, I]`
     (stack several inputs with their seeds to analyse them together; points under different inputs are
@@ -144,9 +144,8 @@ def find_fixed_points(
     opts = make_options(options, overrides)
     x0 = _matrix("initial_states", initial_states, "[K, S]")
     u = _per_point_inputs(inputs, x0.shape[0], "[I] or [K, I]")
-    if isinstance(model, Model):
-        model.check_params(params)
-    check_step(system, model, params, x0.shape[1], u.shape[1])
+    check_params(model, params)
+    check_step(system, params, x0.shape[1], u.shape[1])
     _check_finite(params, inputs, initial_states, reachable_states)
     box = None if reachable_states is None else _box(reachable_states, x0.shape[1], opts.reachable_margin)
     return _find(system, params, x0[None], u[None], opts, [box], population=False)[0]
@@ -189,9 +188,8 @@ def find_fixed_points_population(
     else:
         u = np.broadcast_to(_per_point_inputs(u, x0.shape[1], "[I], [K, I] or [n, K, I]"), x0.shape[:2] + u.shape[-1:])
     first = jax.tree.map(lambda a: a[0], stacked_params)
-    if isinstance(model, Model):
-        model.check_params(first)
-    check_step(system, model, first, x0.shape[2], u.shape[2])
+    check_params(model, first)
+    check_step(system, first, x0.shape[2], u.shape[2])
     _check_finite(stacked_params, inputs, initial_states, reachable_states, population=True)
     boxes: list = [None] * n
     if reachable_states is not None:

@@ -16,9 +16,8 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from dynascope.dynamics._system import as_system, check_finite, check_step, jacobians
+from dynascope.dynamics._system import as_system, check_finite, check_params, check_step, jacobians
 from dynascope.errors import ConfigError, ShapeError
-from dynascope.models._base import Model
 
 KINDS = ("stable node", "stable focus", "saddle", "unstable node", "unstable focus", "marginal")
 
@@ -250,7 +249,8 @@ def linearize(
     continuous: bool | None = None,
     alpha: float | None = None,
 ) -> Linearization:
-    """Linearize `model` (a dynascope Model or a callable step(params, state, x)) at `state [S]` or `[K, S]`
+    """Linearize `model` (a dynascope Model, an object with the model methods, or a callable
+    step(params, state, x)) at `state [S]` or `[K, S]`
     under constant input `x [I]` or `[K, I]`; Jacobians come from `jax.jacfwd`, in float64 by default.
 
     `continuous`/`alpha` declare a bare step function an Euler step of a flow (see `find_fixed_points`).
@@ -270,9 +270,8 @@ def linearize(
         raise ShapeError(
             f"x must be [I] or [K, I] with K = {states2.shape[0]} rows like state, got shape {np.shape(x)}."
         )
-    if isinstance(model, Model):
-        model.check_params(params)
-    check_step(system, model, params, states2.shape[1], inputs.shape[1])
+    check_params(model, params)
+    check_step(system, params, states2.shape[1], inputs.shape[1])
     fix = "Linearize at a finite state (e.g. a row of FixedPoints.states) with finite inputs and params."
     for name, value in (("state", states2 if batched else states), ("x", x), ("params", params)):
         check_finite(name, value, fix)

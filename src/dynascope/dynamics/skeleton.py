@@ -107,7 +107,7 @@ def skeleton(
     """
     system = as_system(model, continuous=continuous, alpha=alpha)
     cfg = _config(n_steps, max_steps, epsilon, match_tol, include_slow, float64)
-    _check(system, model, params, [fixed_points])
+    _check(system, params, [fixed_points])
     return _skeletons(system, params, [fixed_points], input, cfg, population=False)[0]
 
 
@@ -132,7 +132,7 @@ def skeleton_population(
     n = _population_size(stacked_params)
     if len(fixed_points) != n:
         raise ConfigError(f"fixed_points must hold one FixedPoints per network ({n}), got {len(fixed_points)}.")
-    _check(system, model, jax.tree.map(lambda a: a[0], stacked_params), list(fixed_points))
+    _check(system, jax.tree.map(lambda a: a[0], stacked_params), list(fixed_points))
     return _skeletons(system, stacked_params, list(fixed_points), input, cfg, population=True)
 
 
@@ -170,11 +170,11 @@ def _label(graph: nx.DiGraph, node: Any) -> int | str:
     return str(node) if data.get("terminal") else int(data["index"])
 
 
-def _check(system: System, model: Any, params: Any, fps: list[FixedPoints]) -> None:
+def _check(system: System, params: Any, fps: list[FixedPoints]) -> None:
     for fp in fps:
         if not isinstance(fp, FixedPoints):
             raise ConfigError(f"fixed_points must be a FixedPoints (from find_fixed_points), got {type(fp).__name__}.")
-    check_step(system, model, params, fps[0].states.shape[1], fps[0].inputs.shape[1])
+    check_step(system, params, fps[0].states.shape[1], fps[0].inputs.shape[1])
 
 
 #: Bounds of the max_steps chosen per network when none is given, in units of n_steps.
