@@ -13,7 +13,7 @@ import pytest
 
 from dynascope import dynamics, models
 from dynascope.dynamics import FixedPointOptions, Status, continue_fixed_points, find_fixed_points, linearize
-from dynascope.dynamics.linearization import mode_stability, stability_tolerance
+from dynascope.dynamics.stability import mode_stability, stability_tolerance
 
 FAST = FixedPointOptions(descent_steps=0, newton_steps=60, saddle_seeds_per_pair=0)
 

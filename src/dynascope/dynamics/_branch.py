@@ -16,7 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from dynascope.dynamics._system import System
-from dynascope.dynamics.linearization import growth_per_step, sorted_eigvals, stability_tolerance
+from dynascope.dynamics.linearization import sorted_eigvals
+from dynascope.dynamics.stability import growth_per_step, stability_tolerance
 from dynascope.dynamics.solvers import Corrector, Result, solve
 from dynascope.errors import ConfigError
 

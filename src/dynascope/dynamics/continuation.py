@@ -11,8 +11,9 @@ import numpy as np
 
 from dynascope.dynamics._branch import Settings, Trace, interpolate_inputs, trace
 from dynascope.dynamics._precision import cast
-from dynascope.dynamics._system import ModelLike, System, as_system, check_finite, check_step
-from dynascope.dynamics.linearization import flow_map_disagree, mode_stability
+from dynascope.dynamics._system import ModelLike, System, as_system
+from dynascope.dynamics._validation import check_finite, check_step
+from dynascope.dynamics.stability import flow_map_disagree, mode_stability
 from dynascope.errors import ConfigError, ShapeError
 
 #: A one-parameter family of maps: `family(state [S], p []) -> next state [S]`.

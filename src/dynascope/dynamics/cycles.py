@@ -12,8 +12,9 @@ import numpy as np
 from dynascope.dynamics import _orbits
 from dynascope.dynamics._precision import cast
 from dynascope.dynamics._scheduler import bucket, pad_rows
-from dynascope.dynamics._system import ModelLike, System, as_system, check_finite, check_step
-from dynascope.dynamics.linearization import mode_stability
+from dynascope.dynamics._system import ModelLike, System, as_system
+from dynascope.dynamics._validation import check_finite, check_step
+from dynascope.dynamics.stability import mode_stability
 from dynascope.dynamics.solvers import Result
 from dynascope.errors import ShapeError, check_positive_int
 

@@ -27,8 +27,11 @@ from dynascope.dynamics._options import FixedPointOptions, make_options
 from dynascope.dynamics._search import adam, measure, search
 from dynascope.dynamics._scheduler import bucket, chunk_networks, map_chunks, pad_rows
 from dynascope.dynamics._precision import cast, float_dtype, x64_scope, zero_floor
-from dynascope.dynamics._system import System, as_system, check_finite, check_params, check_step, jacobians
-from dynascope.dynamics.linearization import flow_map_disagree, mode_stability, sorted_eigvals, stability_tolerance
+from dynascope.dynamics._jacobians import jacobians
+from dynascope.dynamics._system import System, as_system
+from dynascope.dynamics._validation import check_finite, check_params, check_step, population_size
+from dynascope.dynamics.linearization import sorted_eigvals
+from dynascope.dynamics.stability import flow_map_disagree, mode_stability, stability_tolerance
 from dynascope.dynamics.seeds import saddle_seeds
 from dynascope.dynamics.solvers import Result
 from dynascope.errors import ShapeError
@@ -172,7 +175,7 @@ def find_fixed_points_population(
     """
     system = as_system(model, continuous=continuous, alpha=alpha)
     opts = make_options(options, overrides)
-    n = _population_size(stacked_params)
+    n = population_size(stacked_params)
     x0 = np.asarray(initial_states)
     if x0.ndim == 2:
         x0 = np.broadcast_to(x0, (n,) + x0.shape)
@@ -229,16 +232,6 @@ def _check_finite(params: Any, inputs: Any, initial_states: Any, reachable_state
     check_finite("initial_states", initial_states, "Drop or replace those rows (e.g. states of a diverged run)." + net)
     if reachable_states is not None:
         check_finite("reachable_states", reachable_states, "Its box would be undefined; drop the non-finite states." + net)
-
-
-def _population_size(stacked_params: Any) -> int:
-    sizes = {np.shape(leaf)[0] if np.ndim(leaf) else None for leaf in jax.tree.leaves(stacked_params)}
-    if len(sizes) != 1 or None in sizes:
-        raise ShapeError(
-            "stacked_params must hold arrays that all have the same leading network axis n, "
-            f"got leading sizes {sorted(map(str, sizes))}; stack per-network params with jax.tree.map(jnp.stack, ...)."
-        )
-    return int(sizes.pop())
 
 
 def _box(reachable: Any, n_state: int, margin: float) -> tuple[np.ndarray, np.ndarray]:

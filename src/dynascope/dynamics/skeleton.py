@@ -21,11 +21,12 @@ import numpy as np
 
 from dynascope.dynamics._scheduler import Batch, bucket, pad_rows, put_points, schedule, take_points
 from dynascope.dynamics._precision import cast, x64_scope
-from dynascope.dynamics._system import System, as_system, check_step, jacobians
-from dynascope.dynamics.fixed_points import FixedPoints, Status, _population_size
-from dynascope.dynamics.linearization import (
-    eigendecompose, mode_stability, stability_kind, stability_tolerance, step_multipliers,
-)
+from dynascope.dynamics._jacobians import jacobians
+from dynascope.dynamics._system import System, as_system
+from dynascope.dynamics._validation import check_step, population_size
+from dynascope.dynamics.fixed_points import FixedPoints, Status
+from dynascope.dynamics.linearization import eigendecompose
+from dynascope.dynamics.stability import mode_stability, stability_kind, stability_tolerance, step_multipliers
 from dynascope.dynamics.skeleton_graph import wl_hash
 from dynascope.errors import ConfigError
 
@@ -129,7 +130,7 @@ def skeleton_population(
     defaults = {"n_steps": 2000, "max_steps": None, "epsilon": 1e-3, "match_tol": 1e-2, "include_slow": False,
                 "float64": True}
     cfg = _config(**{**defaults, **options})
-    n = _population_size(stacked_params)
+    n = population_size(stacked_params)
     if len(fixed_points) != n:
         raise ConfigError(f"fixed_points must hold one FixedPoints per network ({n}), got {len(fixed_points)}.")
     _check(system, jax.tree.map(lambda a: a[0], stacked_params), list(fixed_points))
