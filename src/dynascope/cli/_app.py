@@ -57,8 +57,10 @@ def _unraisable(info: Any) -> None:
     JAX runs a gc callback on every collection, so a signal handled during one was lost and the command
     ran on (jax-ml/jax#18246). It is delivered again, until it lands outside such a callback.
     """
-    if isinstance(info.exc_value, KeyboardInterrupt) and _signal_received is not None:
-        _deliver_again(_signal_received)
+    # Also an interrupt raised by a handler someone else installed (importing brian2 installs one), which
+    # never went through `_on_signal`.
+    if isinstance(info.exc_value, KeyboardInterrupt):
+        _deliver_again(signal.SIGINT if _signal_received is None else _signal_received)
     else:
         _previous_hook(info)
 
