@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -21,6 +21,9 @@ from dynascope.dynamics.stability import growth_per_step, stability_tolerance
 from dynascope.dynamics.solvers import Corrector, Result, solve
 from dynascope.errors import ConfigError
 
+#: A one-parameter family of maps: `family(state [S], p []) -> next state [S]`.
+FamilyFn = Callable[[jax.Array, jax.Array], jax.Array]
+
 
 def interpolate_inputs(inputs_path: np.ndarray, t: Any) -> Any:
     """The input at path coordinate t ∈ [0, P−1] on the polyline through `inputs_path [P, I]`: `[I]`."""
@@ -29,6 +32,35 @@ def interpolate_inputs(inputs_path: np.ndarray, t: Any) -> Any:
     w = t - i
     j = i.astype(jnp.int32)
     return (1.0 - w) * path[j] + w * path[j + 1]
+
+
+@dataclasses.dataclass(frozen=True)
+class FamilyStep:
+    """A one-parameter family as a step function step(params, state, x [1]) = family(state, x[0]), so that
+    it becomes a System like any model (hashable: jit keys its compiled programs on it)."""
+
+    family: FamilyFn
+
+    def __call__(self, params: Any, state: jax.Array, x: jax.Array) -> jax.Array:
+        return self.family(state, x[0])
+
+
+def make_settings(
+    step_size: float = 0.01,
+    max_step_size: float | None = None,
+    min_step_size: float = 1e-8,
+    max_points: int = 2000,
+    tol: float = 1e-11,
+    max_newton: int = 8,
+    bisections: int = 60,
+    alpha: float = 1.0,
+) -> Settings:
+    """The options of `continue_fixed_points`, checked (ConfigError naming the first bad one)."""
+    for name, value in (("step_size", step_size), ("min_step_size", min_step_size), ("alpha", alpha)):
+        if not (isinstance(value, (int, float)) and value > 0):
+            raise ConfigError(f"{name} must be a positive number, got {value!r}.")
+    max_step = 10.0 * step_size if max_step_size is None else float(max_step_size)
+    return Settings(float(step_size), max_step, float(min_step_size), max_points, tol, max_newton, bisections)
 
 
 def _residual(system: System, params: Any, path: Any, u: jax.Array) -> jax.Array:

@@ -4,9 +4,10 @@ the argument, the value received and the fix."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from dynascope.dynamics._precision import float_dtype, is_floating, x64_scope
@@ -97,3 +98,73 @@ def population_size(stacked_params: Any) -> int:
             f"got leading sizes {sorted(map(str, sizes))}; stack per-network params with jax.tree.map(jnp.stack, ...)."
         )
     return int(sizes.pop())
+
+
+def constant_input(system: System, x: Any) -> np.ndarray:
+    """`x` as one constant input `[I]` (of the model's declared size), else ShapeError."""
+    x = np.asarray(x)  # NumPy, not jnp: a float64 input must not be rounded to float32 before the x64 scope
+    if x.ndim != 1 or (system.n_inputs is not None and x.shape != (system.n_inputs,)):
+        expected = "[I]" if system.n_inputs is None else f"({system.n_inputs},)"
+        raise ShapeError(
+            f"x must be one constant input of shape {expected}, got shape {tuple(x.shape)}; "
+            "pass a single input vector (use inputs[0] for one row of a batch)."
+        )
+    return x
+
+
+def state_array(system: System, name: str, states: Any, ndim: int) -> np.ndarray:
+    """`states` as `[K, S]` (ndim 2) or `[S]` (ndim 1) with the model's declared S, else ShapeError naming `name`."""
+    states = np.asarray(states)
+    want = "[K, S]" if ndim == 2 else "[S]"
+    if states.ndim != ndim or (system.n_state is not None and states.shape[-1] != system.n_state):
+        size = "S" if system.n_state is None else system.n_state
+        hint = "; add a leading axis with states[None]" if states.ndim == ndim - 1 else ""
+        raise ShapeError(
+            f"{name} must have shape {want} with S = {size}, got shape {tuple(states.shape)}{hint}."
+        )
+    return states
+
+
+def check_float64_step(
+    system: System, params: Any, x: np.ndarray, state_name: str, states: np.ndarray
+) -> None:
+    """ConfigError for non-finite params, input or states; ShapeError unless the step maps a float64
+    state `[S]` under a float64 input `[I]` to a float64 state `[S]` (what the compiled loops run)."""
+    fix = "Pass finite values (a NaN here would make every orbit NaN)."
+    for name, value in (("params", params), ("x", x), (state_name, states)):
+        check_finite(name, value, fix)
+    check_step(system, params, states.shape[-1], x.shape[0], names=(state_name, "x"), dtype=np.float64)
+
+
+def start_state_vector(start_state: Any) -> np.ndarray:
+    """`start_state` as one state `[S]`, else ShapeError."""
+    start = np.asarray(start_state)
+    if start.ndim != 1:
+        raise ShapeError(f"start_state must be one state of shape [S], got shape {tuple(start.shape)}.")
+    return start
+
+
+def check_family(family: Callable, n_state: int) -> None:
+    """ShapeError unless `family(state [S], p [])` maps a float64 state to a float64 state `[S]`."""
+    if not callable(family):
+        raise ConfigError(f"family must be a callable family(state [S], p) -> next state [S], got {type(family).__name__}.")
+    state = jax.ShapeDtypeStruct((n_state,), jnp.float64)
+    p = jax.ShapeDtypeStruct((), jnp.float64)
+    try:
+        with jax.enable_x64(True):
+            out = jax.eval_shape(family, state, p)
+    except Exception as err:  # re-raised with the shapes that were tried; never swallowed
+        raise ShapeError(
+            f"family(state [{n_state}], p []) failed: {err}. start_state has {n_state} entries: check that the "
+            "family takes a state of that size and a scalar parameter."
+        ) from err
+    if getattr(out, "shape", None) != (n_state,):
+        raise ShapeError(
+            f"family(state [{n_state}], p []) must return the next state, of shape ({n_state},) like start_state, "
+            f"got {getattr(out, 'shape', type(out).__name__)}."
+        )
+    if np.dtype(out.dtype) != np.float64:
+        raise ShapeError(
+            f"family(state [{n_state}] float64, p [] float64) returned its state as {np.dtype(out.dtype)}; it must "
+            "keep float64 (continuation runs in float64): close over float64 or Python-number constants."
+        )

@@ -9,10 +9,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dynascope.dynamics._branch import Settings, Trace, interpolate_inputs, trace
+from dynascope.dynamics._branch import FamilyStep, Trace, interpolate_inputs, make_settings, trace
 from dynascope.dynamics._precision import cast
 from dynascope.dynamics._system import ModelLike, System, as_system
-from dynascope.dynamics._validation import check_finite, check_step
+from dynascope.dynamics._validation import check_family, check_finite, check_step, start_state_vector
 from dynascope.dynamics.stability import flow_map_disagree, mode_stability
 from dynascope.errors import ConfigError, ShapeError
 
@@ -70,42 +70,6 @@ class Branch:
     inputs: np.ndarray | None = None
     n_marginal: np.ndarray | None = None
     flow_map_disagree: np.ndarray | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class _Family:
-    """A one-parameter family as a step function step(params, state, x [1]) = family(state, x[0]), so that
-    it becomes a System like any model (hashable: jit keys its compiled programs on it)."""
-
-    family: Family
-
-    def __call__(self, params: Any, state: jax.Array, x: jax.Array) -> jax.Array:
-        return self.family(state, x[0])
-
-
-def _settings(
-    step_size: float = 0.01,
-    max_step_size: float | None = None,
-    min_step_size: float = 1e-8,
-    max_points: int = 2000,
-    tol: float = 1e-11,
-    max_newton: int = 8,
-    bisections: int = 60,
-    alpha: float = 1.0,
-) -> Settings:
-    """The options of `continue_fixed_points`, checked (ConfigError naming the first bad one)."""
-    for name, value in (("step_size", step_size), ("min_step_size", min_step_size), ("alpha", alpha)):
-        if not (isinstance(value, (int, float)) and value > 0):
-            raise ConfigError(f"{name} must be a positive number, got {value!r}.")
-    max_step = 10.0 * step_size if max_step_size is None else float(max_step_size)
-    return Settings(float(step_size), max_step, float(min_step_size), max_points, tol, max_newton, bisections)
-
-
-def _start_state(start_state: Any) -> np.ndarray:
-    start = np.asarray(start_state)
-    if start.ndim != 1:
-        raise ShapeError(f"start_state must be one state of shape [S], got shape {tuple(start.shape)}.")
-    return start
 
 
 def _branch(system: System, traced: Trace, inputs: Any = None) -> Branch:
@@ -182,16 +146,16 @@ def continue_fixed_points(
 
     Returns: a Branch.
     """
-    start = _start_state(start_state)
+    start = start_state_vector(start_state)
     if not (np.isfinite(p_start) and np.isfinite(p_end)) or p_start == p_end:
         raise ConfigError(
             f"p_start and p_end must be two different finite numbers, got {p_start!r} and {p_end!r}."
         )
-    settings = _settings(step_size, max_step_size, min_step_size, max_points, tol, max_newton, bisections, alpha)
+    settings = make_settings(step_size, max_step_size, min_step_size, max_points, tol, max_newton, bisections, alpha)
     check_finite("start_state", start, "Pass a fixed point at p_start (e.g. from find_fixed_points).")
-    _check_family(family, start.size)
+    check_family(family, start.size)
     # alpha scales a flow's eigenvalues only; a map has none to scale.
-    system = as_system(_Family(family), continuous=bool(continuous), alpha=float(alpha) if continuous else None)
+    system = as_system(FamilyStep(family), continuous=bool(continuous), alpha=float(alpha) if continuous else None)
     with jax.enable_x64(True):
         traced = trace(system, None, None, start, float(p_start), float(p_end), settings)
     return _branch(system, traced)
@@ -231,9 +195,9 @@ def continue_along_inputs(
             f"inputs_path must have shape [P, I] with P ≥ 2 rows and I = {width}, got shape "
             f"{tuple(path.shape)}; for a constant-input sweep from a to b pass np.stack([a, b])."
         )
-    start = _start_state(start_state)
+    start = start_state_vector(start_state)
     check_step(system, params, start.size, path.shape[1], ("start_state", "inputs_path"), np.float64)
-    settings = _settings(**options, alpha=system.alpha)
+    settings = make_settings(**options, alpha=system.alpha)
     check_finite("start_state", start, "Pass a fixed point at t = 0 (e.g. from find_fixed_points).")
     with jax.enable_x64(True):
         p64, path64 = cast(params, jnp.float64), jnp.asarray(path)
@@ -243,29 +207,3 @@ def continue_along_inputs(
             return np.asarray(jax.vmap(lambda v: interpolate_inputs(path64, v))(jnp.asarray(t)))
 
         return _branch(system, traced, inputs)
-
-
-def _check_family(family: Family, n_state: int) -> None:
-    """ShapeError unless `family(state [S], p [])` maps a float64 state to a float64 state `[S]`."""
-    if not callable(family):
-        raise ConfigError(f"family must be a callable family(state [S], p) -> next state [S], got {type(family).__name__}.")
-    state = jax.ShapeDtypeStruct((n_state,), jnp.float64)
-    p = jax.ShapeDtypeStruct((), jnp.float64)
-    try:
-        with jax.enable_x64(True):
-            out = jax.eval_shape(family, state, p)
-    except Exception as err:  # re-raised with the shapes that were tried; never swallowed
-        raise ShapeError(
-            f"family(state [{n_state}], p []) failed: {err}. start_state has {n_state} entries: check that the "
-            "family takes a state of that size and a scalar parameter."
-        ) from err
-    if getattr(out, "shape", None) != (n_state,):
-        raise ShapeError(
-            f"family(state [{n_state}], p []) must return the next state, of shape ({n_state},) like start_state, "
-            f"got {getattr(out, 'shape', type(out).__name__)}."
-        )
-    if np.dtype(out.dtype) != np.float64:
-        raise ShapeError(
-            f"family(state [{n_state}] float64, p [] float64) returned its state as {np.dtype(out.dtype)}; it must "
-            "keep float64 (continuation runs in float64): close over float64 or Python-number constants."
-        )

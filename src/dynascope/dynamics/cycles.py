@@ -12,11 +12,11 @@ import numpy as np
 from dynascope.dynamics import _orbits
 from dynascope.dynamics._precision import cast
 from dynascope.dynamics._scheduler import bucket, pad_rows
-from dynascope.dynamics._system import ModelLike, System, as_system
-from dynascope.dynamics._validation import check_finite, check_step
+from dynascope.dynamics._system import ModelLike, as_system
+from dynascope.dynamics._validation import check_float64_step, constant_input, state_array
 from dynascope.dynamics.stability import mode_stability
 from dynascope.dynamics.solvers import Result
-from dynascope.errors import ShapeError, check_positive_int
+from dynascope.errors import check_positive_int
 
 StepFn = Callable[[Any, jax.Array, jax.Array], jax.Array]
 
@@ -68,43 +68,6 @@ class LimitCycle:
     residual: float
 
 
-# -- argument checks ---------------------------------------------------------------------------------
-
-
-def _check_input(system: System, x: Any) -> np.ndarray:
-    x = np.asarray(x)  # NumPy, not jnp: a float64 input must not be rounded to float32 before the x64 scope
-    if x.ndim != 1 or (system.n_inputs is not None and x.shape != (system.n_inputs,)):
-        expected = "[I]" if system.n_inputs is None else f"({system.n_inputs},)"
-        raise ShapeError(
-            f"x must be one constant input of shape {expected}, got shape {tuple(x.shape)}; "
-            "pass a single input vector (use inputs[0] for one row of a batch)."
-        )
-    return x
-
-
-def _check_states(system: System, name: str, states: Any, ndim: int) -> np.ndarray:
-    states = np.asarray(states)
-    want = "[K, S]" if ndim == 2 else "[S]"
-    if states.ndim != ndim or (system.n_state is not None and states.shape[-1] != system.n_state):
-        size = "S" if system.n_state is None else system.n_state
-        hint = "; add a leading axis with states[None]" if states.ndim == ndim - 1 else ""
-        raise ShapeError(
-            f"{name} must have shape {want} with S = {size}, got shape {tuple(states.shape)}{hint}."
-        )
-    return states
-
-
-def _check_arguments(
-    system: System, params: Any, x: np.ndarray, state_name: str, states: np.ndarray
-) -> None:
-    """ConfigError for non-finite params, input or states; ShapeError unless the step maps a float64
-    state `[S]` under a float64 input `[I]` to a float64 state `[S]` (what the compiled loops run)."""
-    fix = "Pass finite values (a NaN here would make every orbit NaN)."
-    for name, value in (("params", params), ("x", x), (state_name, states)):
-        check_finite(name, value, fix)
-    check_step(system, params, states.shape[-1], x.shape[0], names=(state_name, "x"), dtype=np.float64)
-
-
 # -- period-k orbits of maps ------------------------------------------------------------------------
 
 
@@ -143,9 +106,9 @@ def find_periodic_orbits(
     system = as_system(model)
     k = check_positive_int("period", period)
     max_iter = check_positive_int("max_iter", max_iter)
-    x = _check_input(system, x)
-    seeds = _check_states(system, "initial_states", initial_states, 2)
-    _check_arguments(system, params, x, "initial_states", seeds)
+    x = constant_input(system, x)
+    seeds = state_array(system, "initial_states", initial_states, 2)
+    check_float64_step(system, params, x, "initial_states", seeds)
     n_seeds, n_state = seeds.shape
     with jax.enable_x64(True):
         p64, x64 = cast(params, jnp.float64), jnp.asarray(x, jnp.float64)
@@ -226,12 +189,12 @@ def find_limit_cycle(
     Algorithms for Chaotic Systems", ch. 6.
     """
     system = as_system(model)
-    x = _check_input(system, x)
-    s_init = _check_states(system, "initial_state", initial_state, 1)
+    x = constant_input(system, x)
+    s_init = state_array(system, "initial_state", initial_state, 1)
     n_settle = check_positive_int("n_settle", n_settle)
     max_period = check_positive_int("max_period", max_period)
     max_iter = check_positive_int("max_iter", max_iter)
-    _check_arguments(system, params, x, "initial_state", s_init)
+    check_float64_step(system, params, x, "initial_state", s_init)
     with jax.enable_x64(True):
         p64, x64 = cast(params, jnp.float64), jnp.asarray(x, jnp.float64)
         settled = _orbits.settle(system, p64, x64, jnp.asarray(s_init, jnp.float64), n_settle)
