@@ -14,7 +14,8 @@ from dynascope.errors import DynascopeError
 __version__ = "0.1.0"
 
 #: The layers `import dynascope as ds` exposes as attributes, imported when first touched.
-LAYERS = ("tasks", "models", "train", "dynamics", "compare", "theory", "store", "pipeline", "interop", "report")
+LAYERS = ("tasks", "models", "train", "dynamics", "compare", "theory", "store", "data", "pipeline", "interop",
+          "report")
 
 __all__ = ["DynascopeError", "__version__", *LAYERS]
 
