@@ -7,7 +7,6 @@ import itertools
 import math
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from scipy.integrate import quad
 
