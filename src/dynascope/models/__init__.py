@@ -12,6 +12,7 @@ from dynascope.models.lowrank import LowRank
 from dynascope.models.dale import Dale
 from dynascope.models.lif import LIF
 from dynascope.models.alif import ALIF
+from dynascope.models.modular import Modular
 
 __all__ = [
     "CTRNN",
@@ -21,6 +22,7 @@ __all__ = [
     "Dale",
     "LowRank",
     "Model",
+    "Modular",
     "Params",
     "Vanilla",
     "get",
