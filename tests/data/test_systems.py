@@ -15,7 +15,7 @@ from scipy.optimize import root
 
 from dynascope import data
 from dynascope._registry import option
-from dynascope.errors import ConfigError, UnknownNameError
+from dynascope.errors import ConfigError, ShapeError, UnknownNameError
 
 
 def numpy_flow(system: data.GroundTruthSystem, inputs: np.ndarray):
@@ -156,3 +156,21 @@ def test_a_registered_system_of_ones_own_is_found_and_simulated(key):
         data.get_system("flipflp")
     with pytest.raises(ConfigError, match="system 'test-leak' has no option 'bits'"):
         data.get_system("test-leak", bits=3)
+
+
+def test_a_system_whose_design_is_off_is_named(key):
+    class NoLabels(Leak):
+        def design(self, rng, n_trials):
+            inputs, x0, _ = super().design(rng, n_trials)
+            return inputs, x0, {"start": np.zeros(n_trials)}
+
+    with pytest.raises(ShapeError, match="design returned no 'condition' column"):
+        NoLabels().simulate(key=key, n_trials=2)
+
+    class Wide(Leak):
+        def design(self, rng, n_trials):
+            inputs, x0, c = super().design(rng, n_trials)
+            return inputs, np.zeros((n_trials, 2)), c
+
+    with pytest.raises(ShapeError, match=r"returned initial_states of shape \(2, 2\), expected \(2, 1\)"):
+        Wide().simulate(key=key, n_trials=2)

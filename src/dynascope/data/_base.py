@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from dynascope._registry import option
+from dynascope.errors import ShapeError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,9 +106,26 @@ class GroundTruthSystem(abc.ABC):
         integration from `key`; same key, same trials.
         """
         inputs, x0, conditions = self.design(host_generator(key), n_trials)
+        _check_design(self, n_trials, inputs, x0, conditions)
         inputs = jnp.asarray(inputs, jnp.float32)
         states = _integrate(self, inputs, jnp.asarray(x0, jnp.float32), key)
         return Latents(states, inputs, conditions, self.dt)
+
+
+def _check_design(system: GroundTruthSystem, n_trials: int, inputs: Any, x0: Any, conditions: Any) -> None:
+    # A system written by a user is checked where its design first meets the engine, naming what is off.
+    owner = f"system {getattr(system, 'name', type(system).__name__)!r}: design"
+    want = {"inputs": (n_trials, system.n_time, system.n_inputs), "initial_states": (n_trials, system.n_latents)}
+    for what, got in (("inputs", np.shape(inputs)), ("initial_states", np.shape(x0))):
+        if got != want[what]:
+            raise ShapeError(f"{owner} returned {what} of shape {got}, expected {want[what]} "
+                             "(n_trials, n_time, n_inputs) / (n_trials, n_latents); fix the system's design.")
+    if not isinstance(conditions, dict) or "condition" not in conditions:
+        raise ShapeError(f"{owner} returned no 'condition' column; return {{'condition': labels [n_trials], ...}}.")
+    for column, values in conditions.items():
+        if np.shape(values) != (n_trials,):
+            raise ShapeError(f"{owner} returned condition column {column!r} of shape {np.shape(values)}, "
+                             f"expected ({n_trials},), one value per trial.")
 
 
 def host_generator(key: jax.Array) -> np.random.Generator:
