@@ -193,6 +193,7 @@ ANALYSIS_CASES = {
     "rsg": {"gains": (1.0, 1.5), "n_time": 116},
     "delayed_match": {},
     "perceptual_dm": {"noise_std": 0.0},
+    "sign_match": {"noise_std": 0.0},
 }
 
 

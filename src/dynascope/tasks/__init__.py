@@ -11,6 +11,7 @@ from dynascope.tasks.flipflop import FlipFlop
 from dynascope.tasks.neurogym import NeuroGymTask  # not registered: `get("neurogym:<EnvName>")`
 from dynascope.tasks.perceptual_dm import PerceptualDecision
 from dynascope.tasks.rsg import ReadySetGo
+from dynascope.tasks.sign_match import SignMatch
 from dynascope.tasks.sinewave import SineWave
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "NeuroGymTask",
     "PerceptualDecision",
     "ReadySetGo",
+    "SignMatch",
     "SineWave",
     "Task",
     "Trials",
