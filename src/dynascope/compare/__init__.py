@@ -73,6 +73,25 @@ from dynascope.compare.population import (
     nearest_neighbour_accuracy,
     within_between,
 )
+from dynascope.compare.modularity import modularity
+from dynascope.compare.lesion import run_silenced, silence_mask
+from dynascope.compare.specialization import (
+    Specialization,
+    decodability,
+    latent_correlation,
+    lesion_damage,
+    rank_agreement,
+    specialization,
+    specialization_measures,
+)
+from dynascope.compare.energy import (
+    fan_out,
+    firing_rate,
+    macs_per_step,
+    mean_firing_rate,
+    spike_operations,
+    synaptic_operations,
+)
 from dynascope.compare.topology import (
     index_counts,
     isomorphism_classes,
@@ -85,6 +104,22 @@ from dynascope.compare.topology import (
 )
 
 __all__ = [
+    "modularity",
+    "run_silenced",
+    "silence_mask",
+    "Specialization",
+    "decodability",
+    "latent_correlation",
+    "lesion_damage",
+    "rank_agreement",
+    "specialization",
+    "specialization_measures",
+    "fan_out",
+    "firing_rate",
+    "macs_per_step",
+    "mean_firing_rate",
+    "spike_operations",
+    "synaptic_operations",
     "agreement",
     "Basis",
     "BETWEEN_WITHIN",
