@@ -9,7 +9,11 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from dynascope._cache import use_compilation_cache
 from dynascope.errors import DynascopeError
+
+# The persistent compilation cache, on by default ($DYNASCOPE_CACHE_DIR=off turns it off; see _cache.py).
+use_compilation_cache(override=False)
 
 __version__ = "0.1.0"
 

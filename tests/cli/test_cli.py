@@ -83,7 +83,7 @@ def test_user_errors_are_one_line_with_exit_code_2(args, message, tmp_path):
 
 
 def test_the_command_keeps_compiled_programs_where_it_is_told(tmp_path):
-    from dynascope.cli._app import compilation_cache_dir
+    from dynascope._cache import compilation_cache_dir
 
     assert compilation_cache_dir({"DYNASCOPE_CACHE_DIR": "off"}) is None
     assert compilation_cache_dir({"XDG_CACHE_HOME": "/c"}) == Path("/c/dynascope/jax")
@@ -125,3 +125,36 @@ def test_usage_errors_exit_2_with_the_usage_line_and_no_traceback(args, message,
     assert res.returncode == 2, res.stderr
     assert "Traceback" not in res.stderr and message in res.stderr and "Usage: dynascope" in res.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_the_python_api_keeps_compiled_programs_too_unless_the_user_chose_a_cache(tmp_path):
+    program = ("import jax, jax.numpy as jnp, dynascope.dynamics; "
+               "jax.jit(lambda a: a * 2)(jnp.ones(3)).block_until_ready(); "
+               "print(jax.config.jax_compilation_cache_dir)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_COMPILATION_CACHE")}
+    ours = tmp_path / "ours"
+    res = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300,
+                         env={**env, "DYNASCOPE_CACHE_DIR": str(ours)})
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == str(ours) and len(list(ours.iterdir())) > 0
+    # a folder the user set in JAX's config before importing dynascope is left alone
+    theirs = tmp_path / "theirs"
+    first = f"import jax; jax.config.update('jax_compilation_cache_dir', {str(theirs)!r}); "
+    res = subprocess.run([sys.executable, "-c", first + program], capture_output=True, text=True, timeout=300,
+                         env={**env, "DYNASCOPE_CACHE_DIR": str(ours)})
+    assert res.returncode == 0 and res.stdout.strip() == str(theirs), res.stderr
+    # and 'off' turns it off
+    res = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300,
+                         env={**env, "DYNASCOPE_CACHE_DIR": "off"})
+    assert res.returncode == 0 and res.stdout.strip() == "None", res.stderr
+
+
+def test_version_names_dynascope_jax_and_python():
+    from importlib.metadata import version
+
+    import dynascope
+
+    out = runner.invoke(app, ["--version"])
+    assert out.exit_code == 0
+    assert out.output.strip() == (f"dynascope {dynascope.__version__} (jax {version('jax')}, jaxlib {version('jaxlib')}, "
+                                  f"Python {sys.version.split()[0]})")

@@ -10,13 +10,14 @@ import signal
 import sys
 import threading
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import typer
 from typer.core import TyperGroup
 
+from dynascope._cache import use_compilation_cache
 from dynascope.errors import ConfigError, DynascopeError
 
 #: The signal that interrupted the command, recorded by `_on_signal` (which `main` installs); None if none.
@@ -128,6 +129,34 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if not value:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    from dynascope import __version__
+
+    def installed(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    # The versions a bug report needs; read from the installed metadata, so printing them imports no JAX.
+    typer.echo(f"dynascope {__version__} (jax {installed('jax')}, jaxlib {installed('jaxlib')}, "
+               f"Python {sys.version.split()[0]})")
+    raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Train populations of recurrent networks on neuroscience tasks and open them up."""
+
+
 def parse_list(flag: str, text: str, kind: type = str) -> tuple[Any, ...]:
     """Split a comma-separated flag value ('gru,lstm' or '32,64') into a tuple of `kind`."""
     items = [s.strip() for s in text.split(",") if s.strip()]
@@ -153,27 +182,9 @@ def parse_options(flag: str, pairs: list[str]) -> dict[str, Any]:
     return out
 
 
-def compilation_cache_dir(environ: Mapping[str, str]) -> Path | None:
-    """Where the `dynascope` command keeps JAX's compiled programs between runs: $DYNASCOPE_CACHE_DIR
-    ('off' for nowhere), else $XDG_CACHE_HOME/dynascope/jax, else ~/.cache/dynascope/jax."""
-    chosen = environ.get("DYNASCOPE_CACHE_DIR")
-    if chosen is not None:
-        return None if chosen.strip().lower() in ("", "off", "none", "0") else Path(chosen).expanduser()
-    base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "dynascope" / "jax"
-
-
 def _enable_compilation_cache() -> None:
-    # The commands run the same programs every time (train, analyze, compare on one run's shapes), and
-    # compiling them is most of a small run's time: a persistent cache turns the 10–40 s of a cold
-    # `analyze` into a few on the second run. Only the command sets this: library users own their config.
-    path = compilation_cache_dir(os.environ)
-    if path is None:
-        return
-    import jax
-
-    jax.config.update("jax_compilation_cache_dir", str(path))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    # The command owns its process: the cache is on unless $DYNASCOPE_CACHE_DIR says off (dynascope._cache).
+    use_compilation_cache(override=True)
 
 
 def main() -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import jax.numpy as jnp
 import numpy as np
 
 from dynascope.dynamics._candidates import Points, coincident, located, merge_valleys, unique
@@ -41,10 +40,16 @@ def find(
 ) -> list[FixedPoints]:
     """x0 [n,K,S], u [n,K,I] (n = 1 unless `population`) -> one FixedPoints per network; `boxes` holds each
     network's reachable box (lo, hi) or None."""
-    weight = np.ones(x0.shape[:2])
+    n_seeds = int(x0.shape[1])
+    # Seeds padded to a power of two with rows of weight 0, which run no iteration: calls with 200 and 256
+    # seeds share their compiled programs.
+    size = bucket(n_seeds)
+    x0, u = pad_rows(x0, size, axis=1), pad_rows(u, size, axis=1)
+    weight = pad_rows(np.ones(x0.shape[:1] + (n_seeds,)), size, axis=1)
+    weight[:, n_seeds:] = 0.0
     cands, n_escaped = _classify_endpoints(system, params, u, x0, weight, _region(x0, boxes, opts), opts, population)
     counts = {
-        "n_seeds": [int(x0.shape[1])] * x0.shape[0],
+        "n_seeds": [n_seeds] * x0.shape[0],
         "n_failed": [_failed(c) for c in cands],
         "n_escaped": n_escaped,
     }
@@ -159,7 +164,7 @@ def _phase_one(
     `skip` stay put) -> host end states [(n,) K, S] and which seeds left their region [(n,) K] (Adam runs
     unbounded)."""
     dtype = float_dtype(params, x0)
-    u1, x = jnp.asarray(u, dtype), jnp.asarray(x0, dtype)
+    u1, x = np.asarray(u, dtype), np.asarray(x0, dtype)
     left = np.zeros(x0.shape[:-1], bool)
     if opts.descent == "adam":
         x = adam(
@@ -181,9 +186,9 @@ def _phase_two(
     dtype = float_dtype(params, x1)
     with x64_scope(opts.float64):
         d = np.float64 if opts.float64 else dtype
-        p, u2 = cast(params, d), jnp.asarray(u, d)
-        x, _ = search(system, p, u2, jnp.asarray(x1, d), steps=opts.newton_steps, tol=0.0, population=population)
-        return (np.asarray(x), *measure(system, p, u2, x, population=population))
+        p, u2 = cast(params, d), np.asarray(u, d)
+        x, _ = search(system, p, u2, np.asarray(x1, d), steps=opts.newton_steps, tol=0.0, population=population)
+        return (x, *measure(system, p, u2, x, population=population))
 
 
 def _assemble(

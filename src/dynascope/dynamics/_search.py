@@ -93,8 +93,8 @@ def _drive(
         nonlocal state
         # an inactive point (a network with none active) runs no iteration
         state, still = _advance(
-            system, solver, params, u, region, state, jnp.asarray(batch.networks, jnp.int32),
-            jnp.asarray(batch.points, jnp.int32), jnp.asarray(_ROUND * (batch.round + 1), jnp.int32),
+            system, solver, params, u, region, state, np.asarray(batch.networks, np.int32),
+            np.asarray(batch.points, np.int32), np.asarray(_ROUND * (batch.round + 1), np.int32),
             population=population,
         )
         return still
@@ -106,17 +106,26 @@ def _drive(
 
 @functools.partial(jax.jit, static_argnames=("system", "population"))
 def _root_start(
-    system: System, params: Any, x0: jax.Array, u: jax.Array, region: jax.Array, skip: jax.Array, steps: jax.Array,
-    tol: jax.Array, *, population: bool,
-) -> tuple[Any, jax.Array]:
-    """Newton's state at every point of x0 [n, K, S], and who is active; a point to `skip` [n, K] starts
-    done (it runs no iteration of either stage and ends where it starts)."""
+    system: System, params: Any, x0: jax.Array, u: jax.Array, region: jax.Array | None, skip: jax.Array | None,
+    steps: jax.Array, tol: jax.Array, *, population: bool,
+) -> tuple[jax.Array, jax.Array, jax.Array, Any, jax.Array]:
+    """Newton's state at every point of x0 [(n,) K, S], and who is active; a point to `skip` [(n,) K] starts
+    done (it runs no iteration of either stage and ends where it starts). Also returns x0, the inputs and
+    the region with the network axis and the region's defaults: the set-up is done here, in the program
+    that runs anyway, because each eager array operation on the host is one more compilation."""
+    x0, u = (x0, u) if population else (x0[None], u[None])
+    if region is None:  # unbounded
+        box = jnp.stack([jnp.full(x0.shape[-1], -jnp.inf, x0.dtype), jnp.full(x0.shape[-1], jnp.inf, x0.dtype)])
+        region = jnp.broadcast_to(box, x0.shape[:2] + box.shape)
+    else:
+        region = jnp.asarray(region if population else region[None], x0.dtype)
+    skip = jnp.zeros(x0.shape[:2], bool) if skip is None else (skip if population else skip[None])
 
     def one(params: Any, x0: jax.Array, u: jax.Array, skip: jax.Array) -> Any:
         return ROOT.init(residual(system, params, u), x0, max_steps=steps, tol=tol, skip=skip)
 
     state = over_points(one, population)(params, x0, u, skip)
-    return state, _still_active(ROOT, state, region)
+    return x0, u, region, state, _still_active(ROOT, state, region)
 
 
 @functools.partial(jax.jit, static_argnames=("system", "population"))
@@ -145,8 +154,8 @@ def _minimize_start(
 def search(
     system: System, params: Any, inputs: jax.Array, x0: jax.Array, *, steps: int, tol: float, population: bool,
     region: np.ndarray | None = None, skip: np.ndarray | None = None,
-) -> tuple[jax.Array, np.ndarray]:
-    """Fixed or slow point reached from every row of `x0 [(n,) K, S]` under `inputs [(n,) K, I]`.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fixed or slow point reached from every row of `x0 [(n,) K, S]` under `inputs [(n,) K, I]`, as host arrays.
 
     1. `solvers.Newton` on r = F(s) − s, at most `steps` iterations.
     2. Where that reaches no root: `solvers.LevenbergMarquardt` on q from s₀ or Newton's last iterate,
@@ -160,23 +169,27 @@ def search(
     References: Deuflhard 2004 (NLEQ-ERR); Levenberg 1944; Marquardt 1963; Sussillo & Barak 2013.
     """
     # steps and tol are traced, so both phases and every budget share the compiled programs of a dtype.
-    steps_, tol_ = jnp.asarray(steps, jnp.int32), jnp.asarray(tol, x0.dtype)
-    x0_, u_ = (x0, inputs) if population else (x0[None], inputs[None])
-    if region is None:
-        bound = jnp.asarray(np.inf, x0_.dtype)
-        box = jnp.broadcast_to(jnp.stack([-bound, bound])[:, None], (2, x0_.shape[-1]))
-        region_ = jnp.broadcast_to(box, x0_.shape[:2] + box.shape)
-    else:
-        region_ = jnp.asarray(region if population else region[None], x0_.dtype)
-    skip_ = jnp.zeros(x0_.shape[:2], bool) if skip is None else jnp.asarray(skip if population else skip[None])
-    root, active = _root_start(system, params, x0_, u_, region_, skip_, steps_, tol_, population=population)
-    root = _drive(system, ROOT, params, u_, region_, root, np.asarray(active), population)
-    rooted, state, active = _minimize_start(
-        system, params, x0_, u_, region_, root, steps_, tol_, population=population
+    # Host values go in as NumPy arrays: converting them with jnp on the host would compile a program each.
+    dtype = np.dtype(x0.dtype)
+    steps_, tol_ = np.asarray(steps, np.int32), np.asarray(tol, dtype)
+    x0_, u_, region_, root, active = _root_start(
+        system, params, x0, inputs, None if region is None else np.asarray(region, dtype),
+        None if skip is None else np.asarray(skip, bool), steps_, tol_, population=population,
     )
-    minimum = _drive(system, MINIMUM, params, u_, region_, state, np.asarray(active), population)
-    x = jnp.where(rooted[..., None], root.y, minimum.y)
-    left = np.asarray(~jax.vmap(jax.vmap(_inside))(x, region_))
+    root = _drive(system, ROOT, params, u_, region_, root, np.asarray(active), population)
+    if np.asarray(root.at_root).all():
+        # Newton took every point to a root (as in the float64 polish of converged points): the second stage
+        # would run no iteration, so neither is its start program compiled.
+        x = np.asarray(root.y)
+    else:
+        rooted, state, active = _minimize_start(
+            system, params, x0_, u_, region_, root, steps_, tol_, population=population
+        )
+        minimum = _drive(system, MINIMUM, params, u_, region_, state, np.asarray(active), population)
+        x = np.where(np.asarray(rooted)[..., None], np.asarray(root.y), np.asarray(minimum.y))
+    # Who left the region, worked out on the host (NumPy), for the same reason.
+    bounds = np.asarray(region_)
+    left = ~np.all((x >= bounds[..., 0, :]) & (x <= bounds[..., 1, :]), axis=-1)
     return (x, left) if population else (x[0], left[0])
 
 
