@@ -155,7 +155,10 @@ def test_distance_matrix_is_the_symmetric_catalog_matrix_ordered_by_architecture
         i, j = ids.index(r["a"]), ids.index(r["b"])
         expected[i, j] = expected[j, i] = r["distance"]
     np.testing.assert_allclose(fig.axes[0].get_images()[0].get_array(), expected)
-    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["vanilla", "gru"]
+    # one tick per network, named and coloured by its architecture (config order: vanilla blue, gru orange)
+    ticks = fig.axes[0].get_xticklabels()
+    assert [t.get_text() for t in ticks] == ids == [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert [to_hex(t.get_color()) for t in ticks] == [PALETTE[0].lower()] * 2 + [PALETTE[1].lower()] * 2
 
 
 def test_embedding_points_are_the_stored_coordinates(run, full_run):

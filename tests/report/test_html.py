@@ -81,8 +81,14 @@ def test_every_section_is_present_with_accessible_markup(full_report):
     for heading in ("Diverged networks (0)", "Metric: cca", "Metric: topology", "Universality summary"):
         assert heading in page.headings
     imgs = [a for t, a in page.tags if t == "img"]
-    # task, loss curves, 4 × (skeleton, spectrum), 2 distance matrices
-    assert len(imgs) == 2 + 4 * 2 + 2
+    # task, loss curves, 2 architectures × (unit activity, heat map), the side-by-side state spaces,
+    # 4 × (skeleton, spectrum), fixed-point speeds and time constants, 2 × (distance matrix, dendrogram)
+    assert len(imgs) == 2 + 2 * 2 + 1 + 4 * 2 + 2 + 2 * 2
+    for heading in ("Side by side", "One network at a time"):
+        assert heading in page.headings
+    # the loss bands' caption states what "trained" means
+    assert "counts as trained when its task score on held-out trials reaches the task&#x27;s criterion " \
+           "(flipflop: score ≥ 0.95) and it did not diverge." in text
     assert all(len(a.get("alt", "")) > 20 for a in imgs)
     plots = [a for t, a in page.tags if t == "div" and "data-figure" in a]
     assert len(plots) == 4 + 2 and all(a.get("role") == "img" and a.get("aria-label") for a in plots)
@@ -110,8 +116,10 @@ def test_a_run_with_only_training_renders_and_says_what_to_run(trained_run, tmp_
     assert f"not analysed yet — run <code>dynascope analyze {trained_run}</code>" in text
     assert f"not compared yet — run <code>dynascope compare {trained_run}</code>" in text
     assert "Showing 3 of 4 networks" in text
-    # one image per section with data: task and loss curves; state spaces are still drawn (no fixed points)
-    assert len([a for t, a in page.tags if t == "img"]) == 2
+    # task, loss curves, unit activity and heat map of 2 architectures, the side-by-side state spaces (no
+    # fixed points yet); the 3-D state spaces are still drawn
+    assert len([a for t, a in page.tags if t == "img"]) == 2 + 2 * 2 + 1
+    assert f"Speeds and time constants: not analysed yet — run <code>dynascope analyze {trained_run}</code>" in text
     assert len([a for t, a in page.tags if t == "div" and "data-figure" in a]) == 3
     assert not (trained_run / "report.html").exists()
 
@@ -124,7 +132,9 @@ def test_report_command_writes_page_and_static_figures(full_run):
     assert (full_run / "report.html").is_file()
     names = {p.name for p in (full_run / "figures").iterdir()}
     expected = {"loss_curves", "trial", "distance_matrix_cca", "distance_matrix_topology", "embedding_cca",
-                "embedding_topology"}
+                "embedding_topology", "dendrogram_cca", "dendrogram_topology", "state_spaces_side_by_side",
+                "fixed_point_speeds", "time_constants", "unit_activity_vanilla-8_s001",
+                "activity_heatmap_vanilla-8_s001", "unit_activity_gru-8_s001", "activity_heatmap_gru-8_s001"}
     for net in ("vanilla-8_s000", "gru-8_s000"):
         expected |= {f"state_space_{net}", f"eigenvalue_spectrum_{net}", f"skeleton_{net}"}
     assert names == {f"{n}.{ext}" for n in expected for ext in ("png", "svg")}

@@ -262,3 +262,48 @@ def modal_topology(run: RunFolder) -> str | None:
         return None
     keys = [" || ".join(v) for v in classes.values()]
     return modal_share(keys, ["all"] * len(keys))[0]
+
+
+def best_per_arch(run: RunFolder) -> dict[str, str]:
+    """{architecture: its network with the highest finite task score among those that did not diverge}
+    (ties: the first id), in `arch_order`; architectures without such a network are left out."""
+    nets = run.read(NetworkRows, where={"diverged": False}, order_by=("network",))
+    best: dict[str, tuple[float, str]] = {}
+    for network, arch, m in zip(nets.network, nets.arch, nets.metric):
+        if m is not None and math.isfinite(m) and (arch not in best or m > best[arch][0]):
+            best[arch] = (m, network)
+    return {a: best[a][1] for a in arch_order(run) if a in best}
+
+
+@dataclasses.dataclass(frozen=True)
+class CatalogPoints:
+    """Every catalogued fixed point of a run, one entry per point: `network`, `group`, `arch` (lists),
+    `status [K]` (converged | slow | failed), `outside [K]`, `q [K]`, and `eigvals` (a list of complex
+    arrays `[S]`: groups differ in state size)."""
+
+    network: list[str]
+    group: list[str]
+    arch: list[str]
+    status: np.ndarray
+    outside: np.ndarray
+    q: np.ndarray
+    eigvals: list[np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.network)
+
+
+def all_fixed_points(run: RunFolder) -> CatalogPoints:
+    """The fixed points of every network of `run` (empty before `dynascope analyze`), ordered by network."""
+    nets = run.read(NetworkRows)
+    archs = dict(zip(nets.network, nets.arch))
+    fp = run.read(FixedPointRows, order_by=("network", "input_index", "q"))
+    return CatalogPoints(
+        network=list(fp.network),
+        group=list(fp.group),
+        arch=[archs.get(n, "?") for n in fp.network],
+        status=np.array(fp.status, dtype=str),
+        outside=np.array(fp.outside_reachable, dtype=bool),
+        q=np.array(fp.q, dtype=float),
+        eigvals=[np.asarray(r, float) + 1j * np.asarray(i, float) for r, i in zip(fp.eig_real, fp.eig_imag)],
+    )

@@ -10,7 +10,14 @@ import plotly.io
 
 from dynascope.report import _catalog
 from dynascope.report._network import NetworkView
-from dynascope.report.figures import TRAJECTORY_GREY, arch_colours, index_colour, index_label, metric_units
+from dynascope.report.figures import (
+    arch_colours,
+    condition_colour,
+    condition_label,
+    index_colour,
+    index_label,
+    metric_units,
+)
 
 #: decimals kept in the page's coordinates: far below a pixel, and it halves the page size.
 DECIMALS = 4
@@ -28,13 +35,15 @@ def _xyz(points: np.ndarray) -> dict[str, list]:
 
 
 def state_space_figure(view: NetworkView) -> go.Figure:
-    """3-D state space of one network (trajectories, fixed points coloured by index, saddles' unstable
-    directions), the interactive twin of `figures.state_space`."""
+    """3-D state space of one network (trajectories coloured by condition, fixed points coloured by index,
+    saddles' unstable directions), the interactive twin of `figures.state_space`."""
     traces: list[Any] = []
-    if view.trajectories.size:
+    labels = view.conditions if len(view.conditions) == len(view.trajectories) else np.full(len(view.trajectories), -1)
+    for c in (np.unique(labels) if view.trajectories.size else []):
+        name = "trials: " + condition_label(view.condition_names, int(c)) if view.condition_names else "trajectories"
         traces.append(go.Scatter3d(
-            **_xyz(_gapped(view.trajectories)), mode="lines", name="trajectories",
-            line={"color": TRAJECTORY_GREY, "width": 2}, opacity=0.6, hoverinfo="skip",
+            **_xyz(_gapped(view.trajectories[labels == c])), mode="lines", name=name,
+            line={"color": condition_colour(int(c)), "width": 2}, opacity=0.7, hoverinfo="skip",
         ))
     for idx in np.unique(view.n_unstable):
         sel = view.n_unstable == idx

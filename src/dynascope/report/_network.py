@@ -11,6 +11,7 @@ import numpy as np
 
 from dynascope.pipeline import load_group
 from dynascope.report import _catalog
+from dynascope.report._conditions import trial_conditions
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -25,7 +26,8 @@ class NetworkView:
     x* ± length·v (v the unit eigenvector, real part for complex pairs) with `segment_index [M]` the
     saddle's index. `skeletons`: the signatures' index-level graphs (see `_catalog.skeleton_edges`).
     `n_hidden_points`: catalogued points not drawn (slow, failed or outside the reachable region).
-    `analysed`: whether the network has any fixed-point rows at all.
+    `analysed`: whether the network has any fixed-point rows at all. `conditions [B]`: the condition of
+    each drawn trial (index into `condition_names`, −1 for a pooled rare one; see `_conditions`).
     """
 
     network: str
@@ -43,6 +45,8 @@ class NetworkView:
     skeletons: list[dict[str, Any]]
     n_hidden_points: int
     analysed: bool
+    conditions: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, int))
+    condition_names: tuple[str, ...] = ()
 
 
 def pca(states: np.ndarray, n_components: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -103,6 +107,7 @@ def network_view(
     flat = states.reshape(-1, states.shape[-1])
     mean, comps, explained = pca(flat)
     project = lambda x: (x - mean) @ comps.T  # noqa: E731
+    cond = trial_conditions(task, trials)
     fps = _catalog.fixed_points(run, network, model.n_state, model.n_inputs)
     keep = (fps.status == "converged") & ~fps.outside
     segs, seg_rows = np.zeros((0, 2, model.n_state)), np.zeros(0, int)
@@ -131,6 +136,8 @@ def network_view(
         skeletons=_catalog.skeleton_edges(run, network),
         n_hidden_points=int(np.sum(~keep)),
         analysed=len(fps) > 0,
+        conditions=cond.labels,
+        condition_names=cond.names,
     )
 
 

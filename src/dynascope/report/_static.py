@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from dynascope import store
 from dynascope.pipeline import open_run
 from dynascope.errors import ConfigError, check_positive_int
-from dynascope.report import _catalog, figures
+from dynascope.report import _captioned, _catalog, figures
 from dynascope.report._drawable import any_drawable, drawable_networks
 from dynascope.report._network import network_view
 
@@ -27,9 +27,10 @@ def write_figures(
 ) -> list[Path]:
     """Write every figure the run's data allows to `out` (default `RUN/figures/`), once per format.
 
-    Figures: loss_curves, trial, per network (up to `max_networks`, chosen as in the report: never one that
-    diverged in training) state_space, eigenvalue_spectrum and skeleton_graph, per metric distance_matrix and
-    embedding. The folder is checked (and created) before any figure is drawn; each file is written
+    Figures: loss_curves, trial, per architecture unit_activity and activity_heatmap of its best network,
+    state_spaces_side_by_side and per network (up to `max_networks`, chosen as in the report: never one
+    that diverged in training) state_space, eigenvalue_spectrum and skeleton_graph, fixed_point_speeds and
+    time_constants, per metric distance_matrix, dendrogram and embedding. The folder is checked (and created) before any figure is drawn; each file is written
     atomically. Returns the paths.
     """
     run = run if isinstance(run, store.RunFolder) else open_run(run)
@@ -50,18 +51,29 @@ def write_figures(
     if _catalog.count(run, store.NetworkRows) == 0:
         return written
     save(figures.loss_curves(run), "loss_curves")
+    groups: dict[str, Any] = {}
     if any_drawable(run):  # some network did not diverge
         save(figures.trial(run), "trial")
-    groups: dict[str, Any] = {}
-    for network in drawable_networks(run, max_networks, 8, groups)[0]:
-        view = network_view(run, network, groups=groups)
+        for c in _captioned.activity_figures(run, groups):
+            save(c.figure, c.name)
+    views = [network_view(run, n, groups=groups) for n in drawable_networks(run, max_networks, 8, groups)[0]]
+    if views:
+        c = _captioned.multiples_figure(views, _catalog.arch_order(run))
+        save(c.figure, c.name)
+    for view in views:
+        network = view.network
         slug = network.replace("/", "_")
         save(figures.state_space(view), f"state_space_{slug}")
         if view.analysed:
             save(figures.eigenvalue_spectrum(view), f"eigenvalue_spectrum_{slug}")
             save(figures.skeleton_graph(view), f"skeleton_{slug}")
+    if _catalog.count(run, store.FixedPointRows):
+        for c in _captioned.fixed_point_figures(run, groups):
+            save(c.figure, c.name)
     for metric in _catalog.distance_metrics(run):
         save(figures.distance_matrix(run, metric), f"distance_matrix_{_slug(metric)}")
+        c = _captioned.dendrogram_figure(run, metric)
+        save(c.figure, c.name)
     for metric in _catalog.embedding_metrics(run):
         save(figures.embedding(run, metric), f"embedding_{_slug(metric)}")
     return written

@@ -26,6 +26,8 @@ from dynascope.report._trial import plot_trial
 #: colour of trajectories in state-space plots (neutral, so fixed points stand out).
 TRAJECTORY_GREY = "#8C8C8C"
 CLUSTER_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+#: Networks labelled one by one on a distance matrix or dendrogram at most (beyond, by architecture).
+MAX_TICK_LABELS = 40
 
 
 def metric_units(metric: str) -> tuple[str, str]:
@@ -42,6 +44,17 @@ def metric_units(metric: str) -> tuple[str, str]:
 def index_colour(index: int) -> str:
     """Colour of a fixed point with `index` unstable modes (0 = stable), the same in every figure."""
     return PALETTE[min(int(index), len(PALETTE) - 1)]
+
+
+def condition_colour(condition: int) -> str:
+    """Colour of trials of `condition` (an index into a view's condition names; −1, a pooled rare
+    condition, is grey), the same in the activity, state-space and small-multiple figures."""
+    return TRAJECTORY_GREY if condition < 0 else PALETTE[int(condition) % len(PALETTE)]
+
+
+def condition_label(names: tuple[str, ...], condition: int) -> str:
+    """Legend text for trials of `condition` (see `condition_colour`)."""
+    return "other conditions" if condition < 0 or condition >= len(names) else names[condition]
 
 
 def index_label(index: int) -> str:
@@ -142,13 +155,18 @@ def _legends_beside(fig: Figure) -> None:
 
 
 def state_space(view: NetworkView) -> Figure:
-    """3-D state space of one network: trajectories on the top three principal components, fixed points
-    coloured by their index (number of unstable modes) and short segments along each saddle's unstable
+    """3-D state space of one network: trajectories on the top three principal components coloured by their
+    trial's condition, fixed points coloured by their index (number of unstable modes) and short segments along each saddle's unstable
     directions. References: Sussillo & Barak 2013."""
     fig = Figure(figsize=(6.5, 5.5), layout="constrained")
     ax = fig.add_subplot(projection="3d")
-    for i, tr in enumerate(view.trajectories):
-        ax.plot(*tr.T, color=TRAJECTORY_GREY, linewidth=0.8, alpha=0.6, label="trajectories" if i == 0 else None)
+    labels = view.conditions if len(view.conditions) == len(view.trajectories) else np.full(len(view.trajectories), -1)
+    seen: set[int] = set()
+    for tr, c in zip(view.trajectories, labels):
+        name = None if c in seen else ("trajectories" if not view.condition_names else
+                                        "trials: " + condition_label(view.condition_names, int(c)))
+        seen.add(int(c))
+        ax.plot(*tr.T, color=condition_colour(int(c)), linewidth=0.9, alpha=0.7, label=name)
     for idx in np.unique(view.n_unstable):
         sel = view.n_unstable == idx
         ax.scatter(*view.fixed_points[sel].T, color=index_colour(idx), s=40, depthshade=False,
@@ -266,7 +284,8 @@ def _layered(sig: dict[str, Any]) -> tuple[dict[Any, tuple[float, float]], dict[
 
 def distance_matrix(run: Any, metric: str) -> Figure:
     """Heatmap of the pairwise distances `metric` between networks, ordered by architecture, with each
-    architecture's diagonal block outlined in its colour."""
+    architecture's diagonal block outlined in its colour; up to MAX_TICK_LABELS networks are labelled by id
+    (in their architecture's colour), more by architecture."""
     ids, archs, d = _catalog.distance_matrix(run, metric)
     if not ids:
         raise ConfigError(f"no distances for metric {metric!r}; stored: {_catalog.distance_metrics(run)} "
@@ -287,8 +306,16 @@ def distance_matrix(run: Any, metric: str) -> Figure:
                                linewidth=2.5, label=f"{arch} ({n} networks)"))
         centres.append(start + (n - 1) / 2)
         start += n
-    ax.set_xticks(centres, order)
-    ax.set_yticks(centres, order, rotation=90, va="center")
+    if len(ids) <= MAX_TICK_LABELS:
+        # one tick per network, its id in its architecture's colour
+        ax.set_xticks(range(len(ids)), ids, rotation=90, fontsize="x-small")
+        ax.set_yticks(range(len(ids)), ids, fontsize="x-small")
+        for ticks in (ax.get_xticklabels(), ax.get_yticklabels()):
+            for tick, arch in zip(ticks, archs):
+                tick.set_color(colours.get(arch, "black"))
+    else:  # too many to read: one tick per architecture block
+        ax.set_xticks(centres, order)
+        ax.set_yticks(centres, order, rotation=90, va="center")
     ax.set_xlabel("network (grouped by architecture)")
     ax.set_ylabel("network (grouped by architecture)")
     ax.set_title(f"Pairwise {metric} distances between {len(ids)} networks\n({what})", fontsize="medium")

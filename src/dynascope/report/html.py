@@ -30,7 +30,9 @@ from dynascope.compare import (
 )
 from dynascope.pipeline import open_run
 from dynascope.errors import check_positive_int
+from dynascope.pipeline import load_group
 from dynascope.report import _assets, _catalog, _interactive, figures
+from dynascope.report import _captioned as _captioned_figures
 from dynascope.report._drawable import any_drawable, drawable_networks
 from dynascope.report._network import network_view
 
@@ -39,7 +41,9 @@ SECTIONS = (
     ("config", "Run configuration"),
     ("task", "Task"),
     ("training", "Training"),
+    ("activity", "Unit activity"),
     ("networks", "Networks"),
+    ("fixed-points", "Fixed points across networks"),
     ("population", "Population"),
 )
 #: Diverged networks listed by name at most (the rest are counted).
@@ -77,11 +81,14 @@ def render_report(run: Any, *, max_networks: int = 12, n_trials: int = 8) -> str
     max_networks = check_positive_int("max_networks", max_networks)
     n_trials = check_positive_int("n_trials", n_trials)
     name = html.escape(run.path.name or str(run.path))
+    groups: dict[str, Any] = {}  # loaded groups, shared by every section
     body = [
         _config_section(run),
         _task_section(run),
-        _training_section(run),
-        _networks_section(run, max_networks, n_trials),
+        _training_section(run, groups),
+        _activity_section(run, groups),
+        _networks_section(run, max_networks, n_trials, groups),
+        _fixed_points_section(run, groups),
         _population_section(run),
     ]
     nav = "".join(f'<li><a href="#{i}">{t}</a></li>' for i, t in SECTIONS)
@@ -182,7 +189,40 @@ def _task_section(run: Any) -> str:
     return section("task", intro + img(fig, alt, "One trial of the task; outputs of the best-scoring network."))
 
 
-def _training_section(run: Any) -> str:
+def _captioned(c: _captioned_figures.Captioned) -> str:
+    return img(c.figure, c.alt, c.caption)
+
+
+def _activity_section(run: Any, groups: dict[str, Any]) -> str:
+    if not any_drawable(run):
+        return section("activity", "<p class='note'>No network to show: none has finished training without "
+                       "diverging.</p>")
+    figs = _captioned_figures.activity_figures(run, groups)
+    intro = ("<p>One example network per architecture (its best task score), run on 64 trials of the task "
+             "and averaged over the trials of each condition, as a PSTH of a recording is.</p>")
+    return section("activity", intro + '<div class="grid">' + "".join(_captioned(c) for c in figs) + "</div>")
+
+
+def _fixed_points_section(run: Any, groups: dict[str, Any]) -> str:
+    if _catalog.count(run, store.FixedPointRows) == 0:
+        return section("fixed-points", pending("Speeds and time constants: not analysed yet", "analyze", run))
+    figs = _captioned_figures.fixed_point_figures(run, groups)
+    return section("fixed-points", '<div class="grid">' + "".join(_captioned(c) for c in figs) + "</div>")
+
+
+def trained_criterion(run: Any, groups: dict[str, Any]) -> str:
+    """One sentence saying when a network of `run` counts as trained (its task's criterion)."""
+    names = run.groups()
+    if not names:
+        return ""
+    if names[0] not in groups:
+        groups[names[0]] = load_group(run, names[0])
+    task = groups[names[0]].task
+    return (f"A network counts as trained when its task score on held-out trials reaches the task's criterion "
+            f"({task.name}: score ≥ {task.criterion:g}) and it did not diverge.")
+
+
+def _training_section(run: Any, groups: dict[str, Any]) -> str:
     nets = _catalog.networks(run)
     if not nets:
         return section("training", "<p class='note'>No network has finished training yet.</p>")
@@ -200,7 +240,7 @@ def _training_section(run: Any) -> str:
            "of the trained networks, and the median of the untrained ones dashed.")
     parts.append(img(figures.loss_curves(run), alt, "Population training loss by architecture (log scale): bands "
                      "and solid medians over the trained networks, dashed medians over the untrained ones; "
-                     "diverged networks are not drawn."))
+                     "diverged networks are not drawn. " + trained_criterion(run, groups)))
     untrained = _catalog.by_standing(run, "untrained")
     diverged = _catalog.by_standing(run, "diverged")
     parts.append(_listed("Untrained networks", untrained, "Every network that did not diverge reached the task's criterion."))
@@ -221,11 +261,10 @@ def _listed(title: str, ids: list[str], none: str, why: str = "") -> str:
     return f"<h3>{title} ({len(ids)})</h3><p>{listed}{more}.{note}</p>"
 
 
-def _networks_section(run: Any, max_networks: int, n_trials: int) -> str:
+def _networks_section(run: Any, max_networks: int, n_trials: int, groups: dict[str, Any]) -> str:
     total = _catalog.count(run, store.NetworkRows)
     if total == 0:
         return section("networks", "<p class='note'>No network has finished training yet.</p>")
-    groups: dict[str, Any] = {}
     chosen, unfit = drawable_networks(run, max_networks, n_trials, groups)
     n_diverged = len(_catalog.by_standing(run, "diverged"))
     parts = [f"<p>Showing {len(chosen)} of {total} networks"
@@ -244,10 +283,12 @@ def _networks_section(run: Any, max_networks: int, n_trials: int) -> str:
         return section("networks", "\n".join(parts))
     if _catalog.count(run, store.FixedPointRows) == 0:
         parts.append(pending("Fixed points and skeletons: not analysed yet", "analyze", run))
+    views = [network_view(run, network, n_trials=n_trials, groups=groups) for network in chosen]
+    parts.append("<h3>Side by side</h3>" + _captioned(_captioned_figures.multiples_figure(views, _catalog.arch_order(run))))
+    parts.append("<h3>One network at a time</h3>")
     options = "".join(f'<option value="net-{i}">{html.escape(n)}</option>' for i, n in enumerate(chosen))
     parts.append(f'<p><label for="network-select">Network: </label><select id="network-select">{options}</select></p>')
-    for i, network in enumerate(chosen):
-        view = network_view(run, network, n_trials=n_trials, groups=groups)
+    for i, view in enumerate(views):
         parts.append(_network_panel(run, view, f"net-{i}", hidden=i > 0))
     return section("networks", "\n".join(parts))
 
@@ -258,7 +299,8 @@ def _network_panel(run: Any, view: Any, dom_id: str, hidden: bool) -> str:
     described = ", ".join(f"{n} {figures.index_label(k)}" for k, n in counts.items()) or "none"
     var = 100 * float(np.sum(view.explained))
     caption = (f"{view.trajectories.shape[0]} trials projected on the first three principal components "
-               f"({var:.0f} % of the state variance). Fixed points drawn: {described}"
+               f"({var:.0f} % of the state variance), coloured by their trial's condition (final target and "
+               f"tonic inputs). Fixed points drawn: {described}"
                + (f"; {view.n_hidden_points} more not drawn (slow, failed or outside the reachable region)"
                   if view.n_hidden_points else "") + ". Drag to rotate.")
     label = f"3-D state space of {view.network}: trajectories, fixed points coloured by index, unstable directions."
@@ -305,6 +347,7 @@ def _population_section(run: Any) -> str:
             cells.append(img(figures.distance_matrix(run, metric), alt,
                              f"{metric} distance of every pair of networks, ordered by architecture (0 on the "
                              "diagonal); low blocks on the diagonal mean networks resemble their own architecture."))
+            cells.append(_captioned(_captioned_figures.dendrogram_figure(run, metric)))
         if metric in emb:
             label = f"Scatter of networks embedded by {metric} distance, coloured by architecture."
             same = " Networks at distance 0 (e.g. with identical skeletons) sit on one point." if metric == "topology" else ""

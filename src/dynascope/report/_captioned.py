@@ -1,0 +1,100 @@
+"""The report's newer figures with their alt text and a caption that says how to read them, as
+`Captioned` triples: the HTML page places them, `write_figures` saves them under their `name`."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Sequence
+
+from matplotlib.figure import Figure
+
+from dynascope.report import _catalog
+from dynascope.report._activity import activity_heatmap, activity_view, unit_activity
+from dynascope.report._dendrogram import dendrogram
+from dynascope.report._fixed_point_stats import speed_histogram, time_constant_histogram
+from dynascope.report._multiples import MAX_COLUMNS, state_space_grid
+from dynascope.report._network import NetworkView
+
+
+@dataclasses.dataclass(frozen=True)
+class Captioned:
+    """A figure, its file name stem, its alt text and its caption."""
+
+    figure: Figure
+    name: str
+    alt: str
+    caption: str
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)
+
+
+def activity_figures(run: Any, groups: dict[str, Any]) -> list[Captioned]:
+    """Per architecture, for its best-scoring network that did not diverge: condition-averaged activity of
+    its most tuned units over the inputs, and the heat map of all its units."""
+    out = []
+    for arch, network in _catalog.best_per_arch(run).items():
+        view = activity_view(run, network, groups=groups)
+        if view is None:  # states not finite: a blown-up network an older dynascope did not flag
+            continue
+        slug = _slug(network.replace("/", "_"))
+        conds = len(view.condition_names)
+        out.append(Captioned(
+            unit_activity(view), f"unit_activity_{slug}",
+            f"Condition-averaged activity of three units of {network} ({arch}) against time, one line per "
+            "condition, with the condition-averaged inputs as steps below.",
+            f"{arch}: {network} (best task score). Each line is one unit's activity averaged over the trials of "
+            f"one condition ({conds} conditions: the trial's tonic inputs and final target); the three units "
+            "shown differ most between conditions. Lines that split after an input step show the units that "
+            "carry that input's effect."))
+        out.append(Captioned(
+            activity_heatmap(view), f"activity_heatmap_{slug}",
+            f"Heat map of every unit of {network} over time, conditions side by side, units sorted by peak time.",
+            f"{arch}: every unit of {network} (rows) over time, one block per condition (coloured bar on top); "
+            "each row scaled to its own range (yellow = the unit's maximum) and the rows sorted by the time of "
+            "their peak. A diagonal band is a sequence; a row that changes colour between blocks is a unit "
+            "tuned to the condition."))
+    return out
+
+
+def multiples_figure(views: Sequence[NetworkView], arch_order: Sequence[str]) -> Captioned:
+    """The state spaces of `views` side by side, one row per architecture."""
+    return Captioned(
+        state_space_grid(views, arch_order), "state_spaces_side_by_side",
+        "Small multiples: the PC1–PC2 state space of several networks per architecture, trajectories coloured "
+        "by condition, fixed points by index.",
+        f"Up to {MAX_COLUMNS} networks per architecture (rows), each on its own first two principal components: "
+        "trajectories coloured by their trial's condition, fixed points (converged, inside the reachable "
+        "region) by index. The same arrangement of fixed points in every panel is a universal solution; the "
+        "axes' orientation is arbitrary per panel.")
+
+
+def fixed_point_figures(run: Any, groups: dict[str, Any]) -> list[Captioned]:
+    """The speed histogram of every catalogued point and the time constants of the linearized modes."""
+    return [
+        Captioned(
+            speed_histogram(run), "fixed_point_speeds",
+            "Histogram of fixed-point speeds q on a log axis per architecture, fixed points solid, slow points dashed.",
+            "Speed q = ½‖F(x) − x‖² of every catalogued point, per architecture: fixed points (converged: q below "
+            "the search's tolerance and a Newton step confirms it) solid, slow points (a minimum of q above it, "
+            "where the flow nearly stops) dashed; failed searches left out. A gap between the two groups means the "
+            "fixed points are well separated from the slow ones."),
+        Captioned(
+            time_constant_histogram(run, groups), "time_constants",
+            "Histogram of the time constants of the decaying linearized modes at the fixed points, per architecture.",
+            "Time constant of every decaying mode of the linearization at each converged fixed point inside the "
+            "reachable region, in ms: τ = −dt/ln|λ| for a map (dt per step), τ = −τ_model/Re λ for a continuous-"
+            "time network; counted per network. Modes far slower than the trial are memory or integration "
+            "directions; modes near one step are forgotten at once."),
+    ]
+
+
+def dendrogram_figure(run: Any, metric: str) -> Captioned:
+    """The dendrogram of `metric`'s distances."""
+    return Captioned(
+        dendrogram(run, metric), f"dendrogram_{_slug(metric)}",
+        f"Dendrogram of the networks clustered by {metric} distance, leaves coloured by architecture.",
+        f"Average-linkage (UPGMA) clustering of the {metric} distances: networks join at the height of their "
+        "mean distance. Architectures that form their own branches are told apart by this metric; mixed "
+        "branches mean the metric sees a shared solution.")

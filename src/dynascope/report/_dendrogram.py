@@ -1,0 +1,73 @@
+"""Hierarchical clustering of the networks of a run by one metric's distances, drawn as a dendrogram."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from scipy.cluster.hierarchy import dendrogram as scipy_dendrogram
+from scipy.cluster.hierarchy import linkage
+from scipy.spatial.distance import squareform
+
+from dynascope.errors import ConfigError
+from dynascope.report import _catalog
+from dynascope.report.figures import MAX_TICK_LABELS, arch_colours, metric_units
+
+
+def complete_networks(ids: list[str], archs: list[str], d: np.ndarray) -> tuple[list[str], list[str], np.ndarray]:
+    """The networks whose distances to every other kept network are all stored: repeatedly drop the
+    network with the most missing (NaN) entries until none is left, so a partial comparison still clusters."""
+    keep = np.ones(len(ids), bool)
+    while True:
+        sub = d[np.ix_(keep, keep)]
+        missing = np.isnan(sub).sum(axis=1)
+        if not missing.any():
+            break
+        keep[np.nonzero(keep)[0][np.argmax(missing)]] = False
+    idx = np.nonzero(keep)[0]
+    return [ids[i] for i in idx], [archs[i] for i in idx], d[np.ix_(idx, idx)]
+
+
+def cluster_tree(d: np.ndarray, method: str = "average") -> np.ndarray:
+    """SciPy's linkage matrix `[n − 1, 4]` of the symmetric distances `d [n, n]` (UPGMA by default)."""
+    return linkage(squareform(d, checks=False), method=method)
+
+
+def dendrogram(run: Any, metric: str, method: str = "average") -> Figure:
+    """Dendrogram of the networks of `run` clustered by their `metric` distances (`method` linkage, UPGMA
+    by default), leaves marked in their architecture's colour (and named when at most MAX_TICK_LABELS).
+    Networks with missing distances are left out. References: Sokal & Michener 1958 (UPGMA)."""
+    ids, archs, d = _catalog.distance_matrix(run, metric)
+    if not ids:
+        raise ConfigError(f"no distances for metric {metric!r}; stored: {_catalog.distance_metrics(run)} "
+                          "(run `dynascope compare RUN`).")
+    ids, archs, d = complete_networks(ids, archs, d)
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    colours = arch_colours(_catalog.arch_order(run) or list(dict.fromkeys(archs)))
+    what, unit = metric_units(metric)
+    handles = []
+    if len(ids) >= 2:
+        tree = scipy_dendrogram(cluster_tree(d, method), ax=ax, labels=ids, no_labels=len(ids) > MAX_TICK_LABELS,
+                                link_color_func=lambda _: "black", leaf_rotation=90, leaf_font_size=7)
+        leaves = tree["leaves"]
+        x = 5.0 + 10.0 * np.arange(len(leaves))  # SciPy places leaf i at 10·i + 5
+        leaf_archs = [archs[i] for i in leaves]
+        ax.scatter(x, np.zeros(len(x)), c=[colours.get(a, "black") for a in leaf_archs], s=30, zorder=3,
+                   edgecolor="black", linewidth=0.4, clip_on=False)
+        for tick, arch in zip(ax.get_xticklabels(), leaf_archs):
+            tick.set_color(colours.get(arch, "black"))
+        for arch in dict.fromkeys(leaf_archs):
+            handles.append(Line2D([], [], marker="o", linestyle="", color=colours.get(arch, "black"),
+                                  markeredgecolor="black", label=f"{arch} ({leaf_archs.count(arch)} networks)"))
+    else:
+        ax.text(0.5, 0.5, "fewer than 2 networks with every distance stored", ha="center", va="center",
+                transform=ax.transAxes)
+    ax.set_xlabel(f"network ({len(ids)}, leaves in their architecture's colour)")
+    ax.set_ylabel(f"{metric} distance at merge ({unit})")
+    ax.set_title(f"Networks clustered by {metric} distance ({method} linkage)", fontsize="medium")
+    fig.legend(handles=handles or [Line2D([], [], color="none", label="no data")], title="architecture",
+               fontsize="small", loc="outside right upper")
+    return fig
