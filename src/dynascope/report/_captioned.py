@@ -14,6 +14,8 @@ from dynascope.report._dendrogram import dendrogram
 from dynascope.report._fixed_point_stats import speed_histogram, time_constant_histogram
 from dynascope.report._multiples import MAX_COLUMNS, state_space_grid
 from dynascope.report._network import NetworkView
+from dynascope.report._psychometric import MAX_NETWORKS, N_TRIALS, psychometric
+from dynascope.report._psychometric import psychometric_figure as figure_of
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,3 +100,19 @@ def dendrogram_figure(run: Any, metric: str) -> Captioned:
         f"Average-linkage (UPGMA) clustering of the {metric} distances: networks join at the height of their "
         "mean distance. Architectures that form their own branches are told apart by this metric; mixed "
         "branches mean the metric sees a shared solution.")
+
+
+def psychometric_figure(run: Any, groups: dict[str, Any]) -> Captioned | None:
+    """Psychometric curves of a decision task (perceptual_dm, cdi), or None for a task without a signed
+    evidence or without a network to run."""
+    p = psychometric(run, groups)
+    if p is None:
+        return None
+    return Captioned(
+        figure_of(p, _catalog.arch_order(run)), "psychometric",
+        "Psychometric curves: fraction of '+' choices against the signed evidence presented, per architecture.",
+        f"{N_TRIALS} trials of {p.task} binned by the signed evidence they presented (mean of the evidence over "
+        "the stimulus epoch, noise included; equal-count bins), and the fraction of them on which each network "
+        "chose '+' (sign of its mean output over the response epoch). Thin lines: single networks (up to "
+        f"{MAX_NETWORKS} per architecture, trained ones first); thick: their mean; dashed: an observer choosing "
+        "the sign of the presented evidence. A steeper curve is a more sensitive network.")

@@ -27,7 +27,7 @@ def write_figures(
 ) -> list[Path]:
     """Write every figure the run's data allows to `out` (default `RUN/figures/`), once per format.
 
-    Figures: loss_curves, trial, per architecture unit_activity and activity_heatmap of its best network,
+    Figures: loss_curves, trial, psychometric (decision tasks), per architecture unit_activity and activity_heatmap of its best network,
     state_spaces_side_by_side and per network (up to `max_networks`, chosen as in the report: never one
     that diverged in training) state_space, eigenvalue_spectrum and skeleton_graph, fixed_point_speeds and
     time_constants, per metric distance_matrix, dendrogram and embedding. The folder is checked (and created) before any figure is drawn; each file is written
@@ -54,6 +54,9 @@ def write_figures(
     groups: dict[str, Any] = {}
     if any_drawable(run):  # some network did not diverge
         save(figures.trial(run), "trial")
+        curves = _captioned.psychometric_figure(run, groups)
+        if curves is not None:
+            save(curves.figure, curves.name)
         for c in _captioned.activity_figures(run, groups):
             save(c.figure, c.name)
     views = [network_view(run, n, groups=groups) for n in drawable_networks(run, max_networks, 8, groups)[0]]

@@ -84,7 +84,7 @@ def render_report(run: Any, *, max_networks: int = 12, n_trials: int = 8) -> str
     groups: dict[str, Any] = {}  # loaded groups, shared by every section
     body = [
         _config_section(run),
-        _task_section(run),
+        _task_section(run, groups),
         _training_section(run, groups),
         _activity_section(run, groups),
         _networks_section(run, max_networks, n_trials, groups),
@@ -175,7 +175,7 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     return out
 
 
-def _task_section(run: Any) -> str:
+def _task_section(run: Any, groups: dict[str, Any]) -> str:
     sweep = run.config.get("sweep", {})
     opts = ", ".join(f"{k}={v}" for k, v in run.config.get("task_options", {}).items()) or "defaults"
     intro = f"<p>Task <strong>{html.escape(str(sweep.get('task', '?')))}</strong> ({html.escape(opts)}).</p>"
@@ -186,7 +186,11 @@ def _task_section(run: Any) -> str:
                        "(see Training).</p>")
     fig = figures.trial(run)
     alt = "Example trial: input channels against time (top); targets dashed and the network's outputs solid (bottom)."
-    return section("task", intro + img(fig, alt, "One trial of the task; outputs of the best-scoring network."))
+    body = intro + img(fig, alt, "One trial of the task; outputs of the best-scoring network.")
+    curves = _captioned_figures.psychometric_figure(run, groups)
+    if curves is not None:
+        body += "<h3>Psychometric curves</h3>" + _captioned(curves)
+    return section("task", body)
 
 
 def _captioned(c: _captioned_figures.Captioned) -> str:
