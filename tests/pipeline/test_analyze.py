@@ -204,3 +204,82 @@ def test_skeleton_rows_count_stable_nodes_not_index_zero():
     fp = types.SimpleNamespace(status=np.zeros(3, np.int8), outside_reachable=np.zeros(3, bool))  # what rows read
     rows = _skeleton_rows("g", ("g/s000",), 0, [fp], [g])
     assert rows.n_stable == [1] and rows.n_saddles == [1]
+
+
+# -- energy: synaptic operations and firing rates ------------------------------------------------------
+def test_stored_operations_are_compare_energy_counts_on_the_analysis_trials(analysed):
+    import jax
+
+    from dynascope.compare import synaptic_operations
+
+    run, _, _ = analysed
+    group = pipeline.load_group(run, "vanilla-5")
+    rows = run.read(store.EnergyRows, order_by=("network",))
+    nets = run.read(store.NetworkRows, order_by=("network",))
+    assert rows.network == list(group.networks) == nets.network
+    trials = jax.jit(group.task.sample, static_argnums=1)(jax.random.fold_in(jax.random.key(OPTIONS.seed), 0),
+                                                          OPTIONS.n_trials)
+    run_one = jax.jit(group.model.run)
+    for i, net in enumerate(rows.network):
+        params = group.network(i)
+        states, _ = run_one(params, trials.inputs)
+        direct = float(np.mean(np.asarray(synaptic_operations(group.model, params, states))))
+        # and by NumPy: a dense vanilla step multiplies by every nonzero weight of W, U and W_out once
+        nonzeros = sum(int(np.count_nonzero(np.asarray(params[k]))) for k in ("W", "U", "W_out"))
+        assert rows.operations_per_trial[i] == pytest.approx(direct) == CONFIG.task_options["n_time"] * nonzeros
+        assert rows.operations_per_step[i] == pytest.approx(nonzeros)
+    assert rows.score == nets.metric and rows.arch == ["vanilla"] * 2 and rows.n_trials == [OPTIONS.n_trials] * 2
+    assert rows.spiking == [False, False] and rows.mean_rate_hz == [None, None]  # rate models: no rate
+
+
+def test_a_run_analysed_before_energy_counts_gets_them_alone(analysed, tmp_path, monkeypatch):
+    from dynascope.pipeline import analyze as analyze_module
+
+    run, _, _ = analysed
+    shutil.copytree(run.path, tmp_path / "old")
+    old = store.open(tmp_path / "old")
+    expected = old.read(store.EnergyRows)
+    manifest = old.path / "manifest.json"
+    doc = json.loads(manifest.read_text())
+    for shard in old.shards(store.EnergyRows):  # as a dynascope without the energy table left the folder
+        del doc["files"][shard.relative_to(old.path).as_posix()]
+        shard.unlink()
+    manifest.write_text(json.dumps(doc))
+    old = store.open(old.path)
+    assert len(old.read(store.EnergyRows)) == 0 and old.verify() == {}
+    monkeypatch.setattr(analyze_module, "analyze_group", lambda *a, **k: pytest.fail("fixed points searched again"))
+    assert pipeline.analyze_run(old, OPTIONS) == []  # nothing re-analysed ...
+    assert old.read(store.EnergyRows) == expected  # ... but the counts filled in
+
+
+def test_a_spiking_group_counts_its_spikes_on_the_analysis_trials():
+    import jax
+
+    from dynascope import models, tasks
+    from dynascope.compare import mean_firing_rate, synaptic_operations
+    from dynascope.pipeline.analyze import energy_rows, simulate_group
+
+    task = tasks.get("flipflop", n_bits=2, n_time=20)
+    model = models.get("lif", n_inputs=2, n_hidden=6, n_outputs=2, threshold=0.2)
+    # Weights made here (model.init takes seconds to compile): sparse recurrent matrices so fan-outs differ,
+    # a bias current that makes some neurons fire and input weights that make the firing depend on the trial.
+    rng = np.random.default_rng(0)
+    w_rec = rng.normal(size=(3, 6, 6)) * (rng.random((3, 6, 6)) < 0.4)
+    params = {"W_in": rng.normal(scale=2.0, size=(3, 6, 2)), "W_rec": w_rec, "b": np.tile(np.linspace(0, 1, 6), (3, 1)),
+              "W_out": rng.normal(size=(3, 2, 6)), "b_out": np.zeros((3, 2)), "h0": np.zeros((3, model.n_state))}
+    params = {k: jax.numpy.asarray(v, jax.numpy.float32) for k, v in params.items()}
+    group = pipeline.StoredGroup("lif-6", task, model, params, ("lif-6/s000", "lif-6/s001", "lif-6/s002"))
+    options = pipeline.AnalysisOptions(n_trials=4, seed=3)
+    sim = simulate_group(group, options, exclude={"lif-6/s001": pipeline.DIVERGED})
+    rows = energy_rows(group, sim, {"lif-6/s000": 0.5, "lif-6/s002": float("nan")})
+    assert rows.network == ["lif-6/s000", "lif-6/s002"] and rows.spiking == [True, True]
+    assert rows.score == [0.5, None]  # a score that is not finite is stored as null
+    trials = jax.jit(task.sample, static_argnums=1)(jax.random.fold_in(jax.random.key(3), 0), 4)
+    run = jax.jit(model.run)
+    for row, i in zip(rows.records(), (0, 2)):
+        states, _ = run(group.network(i), trials.inputs)
+        ops = np.asarray(synaptic_operations(model, group.network(i), states))
+        assert np.asarray(model.spikes(states)).sum() > 0 and np.ptp(ops) > 0  # spikes differ between trials
+        assert row["operations_per_trial"] == pytest.approx(ops.mean(), rel=1e-6)
+        assert row["operations_per_step"] == pytest.approx(ops.mean() / 20, rel=1e-6)
+        assert row["mean_rate_hz"] == pytest.approx(float(np.mean(mean_firing_rate(model, states))), rel=1e-6)

@@ -32,6 +32,10 @@ FORMAT = {
                   ("n_stable", pa.int64()), ("n_saddles", pa.int64()), ("index_counts", pa.string()),
                   ("n_slow", pa.int64()), ("n_outside", pa.int64()), ("n_cycles", pa.int64()),
                   ("wl_hash", pa.string()), ("signature", pa.string())],
+    # added with the energy counts; a run analysed before has no shard of it and reads it as empty
+    "energy": [("network", pa.string()), ("group", pa.string()), ("arch", pa.string()), ("spiking", pa.bool_()),
+               ("n_trials", pa.int64()), ("operations_per_trial", pa.float64()),
+               ("operations_per_step", pa.float64()), ("mean_rate_hz", pa.float64()), ("score", pa.float64())],
     "distances": [("metric", pa.string()), ("a", pa.string()), ("b", pa.string()), ("distance", pa.float64())],
     "embedding": [("metric", pa.string()), ("network", pa.string()), ("x", pa.float64()), ("y", pa.float64()),
                   ("cluster", pa.int64())],

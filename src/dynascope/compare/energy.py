@@ -81,11 +81,18 @@ def synaptic_operations(model: Any, params: dict[str, jax.Array], states: jax.Ar
     if states.ndim != 3 or states.shape[-1] != model.n_state:
         raise ShapeError(f"states must be [trials, time, {model.n_state}], got shape {tuple(states.shape)}.")
     n_time = states.shape[1]
+    # Counted with array operations (not `macs_per_step`, a host integer) so that the count traces: a
+    # population's counts are one jit(vmap(...)) program.
     if getattr(model, "spiking", False):
         events = spike_operations(model.spikes(states), model.effective_weights(params), params["W_out"])
-        return events + float(n_time * macs_per_step(params["W_in"]))
-    per_step = macs_per_step(*connection_matrices(model, params))
-    return jnp.full(states.shape[0], float(n_time * per_step), jnp.float32)
+        return events + n_time * _nonzeros(params["W_in"])
+    per_step = _nonzeros(*connection_matrices(model, params))
+    return jnp.full(states.shape[0], n_time * per_step, jnp.float32)
+
+
+def _nonzeros(*matrices: jax.Array) -> jax.Array:
+    """Nonzero entries of `matrices`, all together, as a float32 scalar (exact up to 2**24)."""
+    return sum(jnp.count_nonzero(w).astype(jnp.float32) for w in matrices)  # type: ignore[return-value]
 
 
 def mean_firing_rate(model: Any, states: jax.Array) -> jax.Array:

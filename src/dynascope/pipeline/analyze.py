@@ -1,9 +1,13 @@
-"""Analyse every network of a run folder: fixed points and skeletons, written to the run's catalog.
+"""Analyse every network of a run folder: fixed points, skeletons and what its activity costs (synaptic
+operations and firing rate, `dynascope.compare.energy`), written to the run's catalog.
 
 Networks that diverged in training (`diverged` in the networks table: their loss went non-finite or
 exploded, see `TrainOptions.divergence_factor`) and networks whose states on the task's trials are not
 finite have no fixed points worth searching: they are skipped, reported through `on_skip`, and get no
 rows, so one blown-up network never stops the analysis of the others.
+
+The energy counts are taken on the same trials the fixed-point search draws its seeds from (one simulation
+per group serves both): synaptic operations per trial, averaged over the `n_trials` analysis trials.
 """
 
 from __future__ import annotations
@@ -13,7 +17,10 @@ import json
 from typing import Any, Callable, Mapping
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+
+from dynascope.compare import mean_firing_rate, synaptic_operations
 
 from dynascope.dynamics import (
     FixedPointOptions,
@@ -26,7 +33,8 @@ from dynascope.dynamics import (
 )
 from dynascope.errors import ConfigError, check_positive_int
 from dynascope.pipeline.populations import StoredGroup, load_group
-from dynascope.store import FixedPointRows, NetworkRows, RunFolder, SkeletonRows
+from dynascope.store import EnergyRows, FixedPointRows, NetworkRows, RunFolder, SkeletonRows
+from dynascope.tasks import Trials
 
 #: progress(group, networks_done, n_networks) after each group and input.
 AnalysisProgress = Callable[[str, int, int], None]
@@ -116,22 +124,24 @@ def _skeleton_rows(group: str, ids: tuple[str, ...], k: int, fps: list[FixedPoin
     )
 
 
-def analyze_group(
-    group: StoredGroup,
-    options: AnalysisOptions = AnalysisOptions(),
-    *,
-    exclude: Mapping[str, str] | None = None,
-    on_skip: SkipNote | None = None,
-) -> tuple[FixedPointRows, SkeletonRows]:
-    """Fixed points and skeletons of every network of a stored group, under every `task.analysis_inputs()`.
+@dataclasses.dataclass(frozen=True)
+class Simulated:
+    """A group's networks run on the task's analysis trials: `trials` (the `n_trials` trials drawn from the
+    analysis seed), `keep [n]` (bool: the networks analysed), `params` of the kept networks (stacked),
+    `states [n_kept, B, T, S]` (None when none is kept) and `exclude` {network: why it is left out}."""
 
-    `exclude` maps network ids to leave out to the reason (e.g. `DIVERGED`); networks whose states on the
-    task's trials are not finite are left out too (`NON_FINITE`). `on_skip(network, reason)` is called for
-    each left-out network. The others get the same rows as without them, except that the seed noise scale
-    (the std of the visited states) is taken over the networks analysed.
+    trials: Trials
+    keep: np.ndarray
+    params: Any
+    states: jax.Array | None
+    exclude: dict[str, str]
 
-    Returns the group's rows of the `fixed_points` and `skeletons` catalog tables.
-    """
+
+def simulate_group(
+    group: StoredGroup, options: AnalysisOptions = AnalysisOptions(), *, exclude: Mapping[str, str] | None = None
+) -> Simulated:
+    """Run every network of `group` not in `exclude` on `options.n_trials` trials of its task (drawn from
+    `options.seed`); networks whose states are not finite are added to the exclusions (`NON_FINITE`)."""
     task, model = group.task, group.model
     exclude = dict(exclude or {})
     key = jax.random.key(options.seed)
@@ -147,7 +157,33 @@ def analyze_group(
             exclude[str(net)] = NON_FINITE
         if not finite.all():
             keep[keep] = finite
-            params, states = _take(params, finite), states[np.flatnonzero(finite)]
+            params, states = _take(params, finite), (states[np.flatnonzero(finite)] if finite.any() else None)
+    return Simulated(trials, keep, params, states, exclude)
+
+
+def analyze_group(
+    group: StoredGroup,
+    options: AnalysisOptions = AnalysisOptions(),
+    *,
+    exclude: Mapping[str, str] | None = None,
+    on_skip: SkipNote | None = None,
+    simulated: Simulated | None = None,
+) -> tuple[FixedPointRows, SkeletonRows]:
+    """Fixed points and skeletons of every network of a stored group, under every `task.analysis_inputs()`.
+
+    `exclude` maps network ids to leave out to the reason (e.g. `DIVERGED`); networks whose states on the
+    task's trials are not finite are left out too (`NON_FINITE`). `on_skip(network, reason)` is called for
+    each left-out network. The others get the same rows as without them, except that the seed noise scale
+    (the std of the visited states) is taken over the networks analysed. `simulated`: the group already run
+    by `simulate_group(group, options, exclude=exclude)` (run here when None), so a caller that needs the
+    states too (the energy counts) simulates once.
+
+    Returns the group's rows of the `fixed_points` and `skeletons` catalog tables.
+    """
+    task, model = group.task, group.model
+    sim = simulated if simulated is not None else simulate_group(group, options, exclude=exclude)
+    key = jax.random.key(options.seed)
+    keep, params, states, exclude = sim.keep, sim.params, sim.states, sim.exclude
     if on_skip is not None:
         for net in group.networks:
             if net in exclude:
@@ -176,6 +212,40 @@ def analyze_group(
     return FixedPointRows.concat(fp_parts), SkeletonRows.concat(sk_parts)
 
 
+def energy_rows(group: StoredGroup, simulated: Simulated, scores: Mapping[str, float | None]) -> EnergyRows:
+    """The `energy` rows of the networks `simulated` kept: synaptic operations per trial (mean over its trials)
+    and per step (`dynascope.compare.synaptic_operations`), the mean firing rate in Hz of a spiking model
+    (`mean_firing_rate`; None for a rate model) and each network's score from `scores` {network: score}
+    (None where missing or not finite)."""
+    model, sim = group.model, simulated
+    ids = tuple(np.asarray(group.networks)[sim.keep].tolist())
+    spiking = bool(getattr(model, "spiking", False))
+    if not ids:
+        return EnergyRows.empty()
+
+    def cost(params: Any, states: jax.Array) -> tuple[jax.Array, jax.Array]:
+        rate = jnp.mean(mean_firing_rate(model, states)) if spiking else jnp.zeros(())
+        return jnp.mean(synaptic_operations(model, params, states)), rate
+
+    # One program for the whole group (a population is the only shape).
+    ops, rate = jax.jit(jax.vmap(cost))(sim.params, sim.states)
+    per_trial = np.asarray(ops, np.float64).tolist()
+    rates = np.asarray(rate, np.float64).tolist() if spiking else [None] * len(ids)
+    n_time = int(sim.trials.inputs.shape[1])
+    score = [scores.get(net) for net in ids]
+    return EnergyRows(
+        network=list(ids),
+        group=[group.name] * len(ids),
+        arch=[model.name] * len(ids),
+        spiking=[spiking] * len(ids),
+        n_trials=[int(sim.trials.inputs.shape[0])] * len(ids),
+        operations_per_trial=per_trial,
+        operations_per_step=[v / n_time for v in per_trial],
+        mean_rate_hz=rates,
+        score=[float(v) if v is not None and np.isfinite(v) else None for v in score],
+    )
+
+
 def _take(params: Any, keep: np.ndarray) -> Any:
     """The networks of stacked `params` where the boolean mask `keep` is set (all of them: unchanged)."""
     if keep.all():
@@ -201,25 +271,40 @@ def analyze_run(
 
     `options` are checked first, before anything is read (ConfigError). Networks diverged in training, or
     with non-finite states, are skipped and reported through `on_skip(network, reason)` (see
-    `analyze_group`). Each group's rows are written as one shard of `fixed_points` and of `skeletons`
-    (the skeleton shard last: its presence marks the group done), so an interrupted analysis resumes where
-    it stopped.
+    `analyze_group`). Each group's rows are written as one shard of `fixed_points`, of `energy` and of
+    `skeletons` (the skeleton shard last: its presence marks the group done), so an interrupted analysis
+    resumes where it stopped. A group analysed by a dynascope without energy counts gets its `energy` shard
+    alone (one simulation of the analysis trials, no fixed-point search), and is not in the returned list.
     """
     if not isinstance(options, AnalysisOptions):
         raise ConfigError(f"options must be an AnalysisOptions, got {type(options).__name__}.")
     options.validate()
     done = {p.stem for p in run.shards(SkeletonRows)}
+    costed = {p.stem for p in run.shards(EnergyRows)}
     todo = [name for name in run.groups() if force or name not in done]
-    diverged = diverged_networks(run) if todo else {}
+    backfill = [name for name in run.groups() if name not in todo and name not in costed]
+    diverged = diverged_networks(run) if todo or backfill else {}
+    scores = _scores(run) if todo or backfill else {}
     analysed = []
     for name in todo:
         group = load_group(run, name)
         if progress is not None:
             progress(name, 0, len(group.networks))
-        fixed_points, skeletons = analyze_group(group, options, exclude=diverged, on_skip=on_skip)
+        simulated = simulate_group(group, options, exclude=diverged)
+        fixed_points, skeletons = analyze_group(group, options, exclude=diverged, on_skip=on_skip, simulated=simulated)
         run.write(name, fixed_points)
+        run.write(name, energy_rows(group, simulated, scores))
         run.write(name, skeletons)  # last: its presence marks the group analysed
         analysed.append(name)
         if progress is not None:
             progress(name, len(group.networks), len(group.networks))
+    for name in backfill:
+        group = load_group(run, name)
+        run.write(name, energy_rows(group, simulate_group(group, options, exclude=diverged), scores))
     return analysed
+
+
+def _scores(run: RunFolder) -> dict[str, float | None]:
+    """{network: its task score} from the run's networks table."""
+    nets = run.read(NetworkRows)
+    return dict(zip(nets.network, nets.metric))

@@ -21,6 +21,7 @@ __all__ = [
     "TABLES",
     "DistanceRows",
     "EmbeddingRows",
+    "EnergyRows",
     "FixedPointRows",
     "LossRows",
     "NetworkRows",
@@ -175,6 +176,26 @@ class SkeletonRows(Rows):
     n_cycles: Sequence[int] = column(pa.int64(), "departures that end on a cycle")
     wl_hash: Sequence[str] = column(pa.string(), "Weisfeiler–Lehman hash of the skeleton graph")
     signature: Sequence[str] = column(pa.string(), "JSON of dynamics.signature")
+
+
+@table("energy", shard="group")
+class EnergyRows(Rows):
+    """What each network's activity costs on the task's analysis trials: one row per analysed network (networks
+    skipped by the analysis have none); one shard per group, written by `analyze` before its skeletons."""
+
+    network: Sequence[str] = column(pa.string(), "network id")
+    group: Sequence[str] = column(pa.string(), "group")
+    arch: Sequence[str] = column(pa.string(), "registered model name")
+    spiking: Sequence[bool] = column(pa.bool_(), "event-driven (spiking) model: operations are spikes × fan-out")
+    n_trials: Sequence[int] = column(pa.int64(), "analysis trials the counts are averaged over")
+    operations_per_trial: Sequence[float] = column(
+        pa.float64(), "synaptic operations per trial, mean over the trials (spiking: spikes × fan-out plus dense "
+        "input MACs; rate: multiply-accumulates per step × steps)")
+    operations_per_step: Sequence[float] = column(pa.float64(), "operations_per_trial / the trial's steps")
+    mean_rate_hz: Sequence[float | None] = column(
+        pa.float64(), "mean firing rate in Hz over neurons, steps and trials (null for rate models)")
+    score: Sequence[float | None] = column(
+        pa.float64(), "the task's score on held-out trials (the networks table's metric; null where not finite)")
 
 
 @table("distances", shard="metric")
