@@ -12,7 +12,15 @@ import pytest
 
 from dynascope import pipeline, store
 from dynascope.pipeline import SweepConfig
-from dynascope.store import DistanceRows, EmbeddingRows, FixedPointRows, NetworkRows, SkeletonRows, SummaryRows
+from dynascope.store import (
+    DistanceRows,
+    EmbeddingRows,
+    EnergyRows,
+    FixedPointRows,
+    NetworkRows,
+    SkeletonRows,
+    SummaryRows,
+)
 from dynascope.train import TrainOptions
 
 TINY = SweepConfig(
@@ -33,7 +41,8 @@ def trained_run(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def full_run(trained_run, tmp_path_factory):
-    """Path of a copy of the trained run with fixed_points, skeletons, distances, embedding and summary filled."""
+    """Path of a copy of the trained run with fixed_points, skeletons, energy, distances, embedding and summary
+    filled."""
     path = tmp_path_factory.mktemp("report") / "full"
     shutil.copytree(trained_run, path)
     run = store.open(path)
@@ -74,6 +83,19 @@ def signature() -> str:
                        "edges": edges, "wl_hash": "abc123"})
 
 
+def energy_rows(nets: NetworkRows, group: str) -> EnergyRows:
+    """Plausible energy rows of a group's rate networks (16 steps per trial): a dense step of each architecture,
+    scores from the networks table."""
+    mine = [i for i, g in enumerate(nets.group) if g == group]
+    per_step = {"vanilla": 96.0, "gru": 288.0}
+    return EnergyRows(
+        network=[nets.network[i] for i in mine], group=[group] * len(mine), arch=[nets.arch[i] for i in mine],
+        spiking=[False] * len(mine), n_trials=[64] * len(mine),
+        operations_per_trial=[16 * per_step[nets.arch[i]] for i in mine],
+        operations_per_step=[per_step[nets.arch[i]] for i in mine], mean_rate_hz=[None] * len(mine),
+        score=[nets.metric[i] for i in mine])
+
+
 def fill_analysis(run) -> None:
     """Write every analysis table of `run` through the store's writer, as `dynascope analyze` and
     `dynascope compare` would."""
@@ -86,6 +108,7 @@ def fill_analysis(run) -> None:
             n_stable=[4] * len(mine), n_saddles=[4] * len(mine), index_counts=['{"0": 4, "1": 3, "2": 1}'] * len(mine),
             n_slow=[1] * len(mine), n_outside=[1] * len(mine), n_cycles=[0] * len(mine),
             wl_hash=["abc123"] * len(mine), signature=[signature()] * len(mine)))
+        run.write(group, energy_rows(nets, group))
     ids = list(nets.network)
     arch = dict(zip(nets.network, nets.arch))
     rng = np.random.default_rng(0)

@@ -82,8 +82,9 @@ def test_every_section_is_present_with_accessible_markup(full_report):
         assert heading in page.headings
     imgs = [a for t, a in page.tags if t == "img"]
     # task, loss curves, 2 architectures × (unit activity, heat map), the side-by-side state spaces,
-    # 4 × (skeleton, spectrum), fixed-point speeds and time constants, 2 × (distance matrix, dendrogram)
-    assert len(imgs) == 2 + 2 * 2 + 1 + 4 * 2 + 2 + 2 * 2
+    # 4 × (skeleton, spectrum), fixed-point speeds and time constants, score against operations,
+    # 2 × (distance matrix, dendrogram)
+    assert len(imgs) == 2 + 2 * 2 + 1 + 4 * 2 + 2 + 1 + 2 * 2
     for heading in ("Side by side", "One network at a time"):
         assert heading in page.headings
     # the loss bands' caption states what "trained" means
@@ -120,6 +121,8 @@ def test_a_run_with_only_training_renders_and_says_what_to_run(trained_run, tmp_
     # fixed points yet); the 3-D state spaces are still drawn
     assert len([a for t, a in page.tags if t == "img"]) == 2 + 2 * 2 + 1
     assert f"Speeds and time constants: not analysed yet — run <code>dynascope analyze {trained_run}</code>" in text
+    assert ("Synaptic operations and firing rates: not analysed yet — run "
+            f"<code>dynascope analyze {trained_run}</code>") in text
     assert len([a for t, a in page.tags if t == "div" and "data-figure" in a]) == 3
     assert not (trained_run / "report.html").exists()
 
@@ -133,7 +136,7 @@ def test_report_command_writes_page_and_static_figures(full_run):
     names = {p.name for p in (full_run / "figures").iterdir()}
     expected = {"loss_curves", "trial", "distance_matrix_cca", "distance_matrix_topology", "embedding_cca",
                 "embedding_topology", "dendrogram_cca", "dendrogram_topology", "state_spaces_side_by_side",
-                "fixed_point_speeds", "time_constants", "unit_activity_vanilla-8_s001",
+                "fixed_point_speeds", "time_constants", "score_against_operations", "unit_activity_vanilla-8_s001",
                 "activity_heatmap_vanilla-8_s001", "unit_activity_gru-8_s001", "activity_heatmap_gru-8_s001"}
     for net in ("vanilla-8_s000", "gru-8_s000"):
         expected |= {f"state_space_{net}", f"eigenvalue_spectrum_{net}", f"skeleton_{net}"}

@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 
 from dynascope.report import _catalog
 from dynascope.report._activity import activity_heatmap, activity_view, unit_activity
+from dynascope.report._cost import cost_figure
 from dynascope.report._dendrogram import dendrogram
 from dynascope.report._fixed_point_stats import speed_histogram, time_constant_histogram
 from dynascope.report._multiples import MAX_COLUMNS, state_space_grid
@@ -116,3 +117,21 @@ def psychometric_figure(run: Any, groups: dict[str, Any]) -> Captioned | None:
         "chose '+' (sign of its mean output over the response epoch). Thin lines: single networks (up to "
         f"{MAX_NETWORKS} per architecture, trained ones first); thick: their mean; dashed: an observer choosing "
         "the sign of the presented evidence. A steeper curve is a more sensitive network.")
+
+
+def energy_figure(run: Any) -> Captioned | None:
+    """Task score against synaptic operations per trial, one marker per network, or None when the run has no
+    energy counts (not analysed, or analysed by a dynascope without them)."""
+    points = _catalog.cost_points(run)
+    if not len(points):
+        return None
+    return Captioned(
+        cost_figure(points, _catalog.arch_order(run)), "score_against_operations",
+        "Scatter of each network's task score against its synaptic operations per trial on a log axis, coloured "
+        "by architecture, circles for rate and triangles for spiking networks.",
+        "One marker per analysed network: its task score on held-out trials against the synaptic operations it "
+        "spent per trial of the analysis (mean over the trials). A rate network pays one multiply-accumulate per "
+        "nonzero weight per step, whatever its activity; a spiking network pays one operation per spike per "
+        "synapse the spike reaches, plus its dense analog input. Up and to the left is better: the same score "
+        "for fewer operations. Rate and spiking solutions of the same task side by side show what computing "
+        "with events saves, and at what cost in score; one decade on the axis is ten times the operations.")

@@ -18,6 +18,7 @@ from dynascope.errors import ConfigError
 from dynascope.store import (
     DistanceRows,
     EmbeddingRows,
+    EnergyRows,
     FixedPointRows,
     LossRows,
     NetworkRows,
@@ -306,4 +307,40 @@ def all_fixed_points(run: RunFolder) -> CatalogPoints:
         outside=np.array(fp.outside_reachable, dtype=bool),
         q=np.array(fp.q, dtype=float),
         eigvals=[np.asarray(r, float) + 1j * np.asarray(i, float) for r, i in zip(fp.eig_real, fp.eig_imag)],
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class CostPoints:
+    """The energy table of a run, one entry per network: `network`, `arch` (lists), `spiking [n]` (bool),
+    `operations [n]` (synaptic operations per trial), `per_step [n]`, `rate_hz [n]` (NaN for rate models) and
+    `score [n]` (NaN where the catalog holds none), ordered by architecture (`arch_order`) then network."""
+
+    network: list[str]
+    arch: list[str]
+    spiking: np.ndarray
+    operations: np.ndarray
+    per_step: np.ndarray
+    rate_hz: np.ndarray
+    score: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.network)
+
+
+def cost_points(run: RunFolder) -> CostPoints:
+    """The run's `energy` rows as `CostPoints` (empty before `dynascope analyze`, or for a run analysed by a
+    dynascope without the energy table)."""
+    e = run.read(EnergyRows, order_by=("network",))
+    rank = {a: i for i, a in enumerate(arch_order(run))}
+    order = sorted(range(len(e)), key=lambda i: (rank.get(e.arch[i], len(rank)), e.arch[i], e.network[i]))
+    e = e.take(order)
+
+    def floats(values: list[Any]) -> np.ndarray:
+        return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+    return CostPoints(
+        network=list(e.network), arch=list(e.arch), spiking=np.array(e.spiking, dtype=bool),
+        operations=floats(e.operations_per_trial), per_step=floats(e.operations_per_step),
+        rate_hz=floats(e.mean_rate_hz), score=floats(e.score),
     )

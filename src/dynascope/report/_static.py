@@ -30,7 +30,8 @@ def write_figures(
     Figures: loss_curves, trial, psychometric (decision tasks), per architecture unit_activity and activity_heatmap of its best network,
     state_spaces_side_by_side and per network (up to `max_networks`, chosen as in the report: never one
     that diverged in training) state_space, eigenvalue_spectrum and skeleton_graph, fixed_point_speeds and
-    time_constants, per metric distance_matrix, dendrogram and embedding. The folder is checked (and created) before any figure is drawn; each file is written
+    time_constants, score_against_operations (from the energy counts of `dynascope analyze`), per metric
+    distance_matrix, dendrogram and embedding. The folder is checked (and created) before any figure is drawn; each file is written
     atomically. Returns the paths.
     """
     run = run if isinstance(run, store.RunFolder) else open_run(run)
@@ -73,6 +74,9 @@ def write_figures(
     if _catalog.count(run, store.FixedPointRows):
         for c in _captioned.fixed_point_figures(run, groups):
             save(c.figure, c.name)
+    cost = _captioned.energy_figure(run)
+    if cost is not None:  # a run analysed before the energy table has none: the figure is left out
+        save(cost.figure, cost.name)
     for metric in _catalog.distance_metrics(run):
         save(figures.distance_matrix(run, metric), f"distance_matrix_{_slug(metric)}")
         c = _captioned.dendrogram_figure(run, metric)

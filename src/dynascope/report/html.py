@@ -44,6 +44,7 @@ SECTIONS = (
     ("activity", "Unit activity"),
     ("networks", "Networks"),
     ("fixed-points", "Fixed points across networks"),
+    ("energy", "Energy and cost"),
     ("population", "Population"),
 )
 #: Diverged networks listed by name at most (the rest are counted).
@@ -89,6 +90,7 @@ def render_report(run: Any, *, max_networks: int = 12, n_trials: int = 8) -> str
         _activity_section(run, groups),
         _networks_section(run, max_networks, n_trials, groups),
         _fixed_points_section(run, groups),
+        _energy_section(run),
         _population_section(run),
     ]
     nav = "".join(f'<li><a href="#{i}">{t}</a></li>' for i, t in SECTIONS)
@@ -212,6 +214,38 @@ def _fixed_points_section(run: Any, groups: dict[str, Any]) -> str:
         return section("fixed-points", pending("Speeds and time constants: not analysed yet", "analyze", run))
     figs = _captioned_figures.fixed_point_figures(run, groups)
     return section("fixed-points", '<div class="grid">' + "".join(_captioned(c) for c in figs) + "</div>")
+
+
+def _energy_section(run: Any) -> str:
+    if _catalog.count(run, store.NetworkRows) == 0:
+        return section("energy", "<p class='note'>No network has finished training yet.</p>")
+    c = _captioned_figures.energy_figure(run)
+    if c is None:
+        if _catalog.count(run, store.SkeletonRows) == 0:
+            return section("energy", pending("Synaptic operations and firing rates: not analysed yet", "analyze", run))
+        # A run analysed by a dynascope without the energy table: the fixed points are there, the counts not.
+        return section("energy", "<p class='note'>No synaptic operations stored: this run was analysed by a "
+                       "dynascope without energy counts. Run <code>dynascope analyze "
+                       f"{html.escape(str(run.path))}</code> to add them (fixed points are not searched again)."
+                       "</p>")
+    points = _catalog.cost_points(run)
+    rows = []
+    for arch in dict.fromkeys(points.arch):
+        sel = np.array([a == arch for a in points.arch])
+        spiking = bool(points.spiking[sel].any())
+        rows.append([arch, "spiking" if spiking else "rate", int(sel.sum()), _median(points.operations[sel]),
+                     _median(points.per_step[sel]), _median(points.rate_hz[sel]) if spiking else None,
+                     _median(points.score[sel])])
+    summary = table(["architecture", "kind", "networks", "median operations per trial", "median operations per step",
+                     "median firing rate (Hz)", "median task score"], rows,
+                    "Medians over the analysed networks (diverged ones are not analysed); firing rates for "
+                    "spiking models only.")
+    return section("energy", summary + _captioned(c))
+
+
+def _median(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    return float(np.median(finite)) if finite.size else float("nan")
 
 
 def trained_criterion(run: Any, groups: dict[str, Any]) -> str:
