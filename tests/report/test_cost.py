@@ -50,9 +50,9 @@ def test_spiking_and_rate_networks_differ_in_marker_and_unscored_ones_are_counte
     check_accessible(fig)
     handles = fig.legends[0].legend_handles
     by_label = {h.get_label(): h for h in handles}
-    assert by_label["lif (spiking, 1 networks)"].get_marker() == MARKERS[True] == "^"
-    assert by_label["gru (rate, 1 networks)"].get_marker() == MARKERS[False] == "o"
-    assert to_hex(by_label["gru (rate, 1 networks)"].get_color()) == PALETTE[0].lower()  # first in arch_order
+    assert by_label["lif (spiking, 1 network)"].get_marker() == MARKERS[True] == "^"
+    assert by_label["gru (rate, 1 network)"].get_marker() == MARKERS[False] == "o"
+    assert to_hex(by_label["gru (rate, 1 network)"].get_color()) == PALETTE[0].lower()  # first in arch_order
     assert "1 not drawn (no score)" in by_label
     offsets = np.concatenate([c.get_offsets() for c in fig.axes[0].collections])
     assert sorted(map(tuple, offsets)) == [(120.0, 0.9), (4608.0, 0.95)]

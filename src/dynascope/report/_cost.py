@@ -12,6 +12,7 @@ from typing import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from dynascope.report._catalog import CostPoints
 from dynascope.report.figures import arch_colours
@@ -30,7 +31,8 @@ def cost_figure(points: CostPoints, arch_order: Sequence[str]) -> Figure:
     architecture (the report's palette, in `arch_order`), circles for rate and triangles for spiking models."""
     fig = Figure(figsize=(7.5, 4.2), layout="constrained")
     ax = fig.add_subplot()
-    archs = list(dict.fromkeys(points.arch))
+    present = set(points.arch)
+    archs = [a for a in arch_order if a in present] + sorted(present - set(arch_order))
     colours = arch_colours(list(arch_order) + [a for a in archs if a not in arch_order])
     ok = drawable(points)
     handles = []
@@ -45,12 +47,17 @@ def cost_figure(points: CostPoints, arch_order: Sequence[str]) -> Figure:
                        edgecolor="black", linewidth=0.5, s=40, alpha=0.85)
             kind = "spiking" if spiking else "rate"
             handles.append(Line2D([], [], marker=MARKERS[spiking], linestyle="", color=colours[arch],
-                                  markeredgecolor="black", label=f"{arch} ({kind}, {int(shown.sum())} networks)"))
+                                  markeredgecolor="black", label=f"{arch} ({kind}, {_networks(int(shown.sum()))})"))
     left_out = int(np.sum(~ok))
     if left_out:
         handles.append(Line2D([], [], color="none", label=f"{left_out} not drawn (no score)"))
     if ok.any():
         ax.set_xscale("log")
+        x = points.operations[ok]
+        if x.max() / x.min() < 100:  # under two decades: label 1-2-5 steps, or one decade tick is all there is
+            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())  # labelled minor ticks collide within a decade
     else:
         ax.text(0.5, 0.5, "no network with a finite score and operations", ha="center", va="center",
                 transform=ax.transAxes)
@@ -60,3 +67,7 @@ def cost_figure(points: CostPoints, arch_order: Sequence[str]) -> Figure:
     fig.legend(handles=handles or [Line2D([], [], color="none", label="no data")], fontsize="small",
                loc="outside right upper")
     return fig
+
+
+def _networks(n: int) -> str:
+    return f"{n} network{'s' if n != 1 else ''}"
