@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from dynascope import pipeline, store
-from dynascope.errors import ConfigError
+from dynascope.errors import ConfigError, RunFolderError
 from dynascope.pipeline import SweepConfig
 from dynascope.train import TrainOptions
 
@@ -250,6 +250,10 @@ def test_a_run_analysed_before_energy_counts_gets_them_alone(analysed, tmp_path,
     monkeypatch.setattr(analyze_module, "analyze_group", lambda *a, **k: pytest.fail("fixed points searched again"))
     assert pipeline.analyze_run(old, OPTIONS) == []  # nothing re-analysed ...
     assert old.read(store.EnergyRows) == expected  # ... but the counts filled in
+    shard = old.shards(store.EnergyRows)[0]
+    shard.write_bytes(shard.read_bytes()[:-8] + b"damaged!")
+    with pytest.raises(RunFolderError, match=f"delete it, then rerun `dynascope analyze {old.path}`"):
+        store.open(old.path).read(store.EnergyRows)  # ... which is what writes the shard again
 
 
 def test_a_spiking_group_counts_its_spikes_on_the_analysis_trials():

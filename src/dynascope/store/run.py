@@ -56,8 +56,9 @@ def _recovery(run: Path, table: str, stem: str) -> str:
     train = (f"rerun the training command with --resume (`dynascope train ... --out {run} --resume`): it "
              f"retrains the damaged group {stem!r} and rewrites its files")
     done_marker = {"fixed_points": "skeletons", "distances": "summary", "embedding": "summary"}
-    command = {"fixed_points": "analyze", "skeletons": "analyze", "distances": "compare", "embedding": "compare",
-               "summary": "compare"}
+    # energy has no done marker: `analyze` rewrites a group's missing energy shard without redoing the rest
+    command = {"fixed_points": "analyze", "skeletons": "analyze", "energy": "analyze", "distances": "compare",
+               "embedding": "compare", "summary": "compare"}
     if table in ("networks", "losses", "weights"):
         return train
     if table not in command:
