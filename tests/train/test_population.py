@@ -37,24 +37,27 @@ def test_training_lowers_the_loss_for_every_architecture(arch, key):
     assert pop.loss_history.shape == (2, 300)
 
 
+# The runs below take 50 or 100 steps, whole chunks of FAST's checkpoint_every=50: they share the one compiled
+# 50-step program of each population size instead of also compiling a 10- or 20-step remainder (none of these
+# checks depends on the step count; chunk boundaries are covered by the resume tests).
 def test_same_key_same_population(key):
-    a = train_population(TASK, tiny(), 2, 60, key, **FAST)
-    b = train_population(TASK, tiny(), 2, 60, key, **FAST)
+    a = train_population(TASK, tiny(), 2, 50, key, **FAST)
+    b = train_population(TASK, tiny(), 2, 50, key, **FAST)
     assert leaves_equal(a.params, b.params)
     np.testing.assert_array_equal(a.loss_history, b.loss_history)
 
 
 def test_a_network_depends_on_its_seed_not_on_its_neighbours(key):
-    alone = train_population(TASK, tiny(), 1, 60, key, seeds=(7,), **FAST)
-    crowd = train_population(TASK, tiny(), 3, 60, key, seeds=(2, 7, 9), **FAST)
+    alone = train_population(TASK, tiny(), 1, 50, key, seeds=(7,), **FAST)
+    crowd = train_population(TASK, tiny(), 3, 50, key, seeds=(2, 7, 9), **FAST)
     for k in alone.params:
         np.testing.assert_allclose(alone.params[k][0], crowd.params[k][1], rtol=1e-4, atol=1e-5)
 
 
 def test_a_diverging_network_is_frozen_and_leaves_the_others_untouched(key):
-    clean = train_population(TASK, tiny(), 3, 60, key, **{**FAST, "learning_rate": (1e-2, 1e-2, 1e-2)})
+    clean = train_population(TASK, tiny(), 3, 50, key, **{**FAST, "learning_rate": (1e-2, 1e-2, 1e-2)})
     # An infinite learning rate makes network 2's first update non-finite.
-    broken = train_population(TASK, tiny(), 3, 60, key, **{**FAST, "learning_rate": (1e-2, 1e-2, float("inf"))})
+    broken = train_population(TASK, tiny(), 3, 50, key, **{**FAST, "learning_rate": (1e-2, 1e-2, float("inf"))})
     assert broken.diverged.tolist() == [False, False, True]
     assert not broken.trained[2]
     for k in clean.params:
@@ -91,8 +94,8 @@ def divergence_rule(loss_history: np.ndarray, key, factor: float = 1e6) -> np.nd
 def test_an_exploding_network_is_flagged_frozen_and_leaves_the_others_untouched(key):
     # The same population as the non-finite test above, with network 2 exploding to losses of ~1e9
     # instead (finite: before the rule, such networks were flagged healthy).
-    clean = train_population(TASK, tiny(), 3, 60, key, **{**FAST, "learning_rate": (1e-2, 1e-2, 1e-2)})
-    boom = train_population(TASK, tiny(), 3, 60, key, **{**FAST, "learning_rate": (1e-2, 1e-2, 1e4)})
+    clean = train_population(TASK, tiny(), 3, 50, key, **{**FAST, "learning_rate": (1e-2, 1e-2, 1e-2)})
+    boom = train_population(TASK, tiny(), 3, 50, key, **{**FAST, "learning_rate": (1e-2, 1e-2, 1e4)})
     assert np.all(np.isfinite(boom.loss_history)) and boom.loss_history[2].max() > 1e8
     assert boom.diverged.tolist() == [False, False, True] and not boom.trained[2]
     for k in clean.params:
@@ -138,8 +141,9 @@ def test_the_divergence_flag_follows_the_documented_rule_and_survives_a_resume(k
 
 
 def test_early_stop_freezes_a_network_once_it_reaches_the_loss(key):
-    free = train_population(TASK, tiny(), 2, 120, key, **FAST)
-    stop = train_population(TASK, tiny(), 2, 120, key, stop_loss=0.5, **FAST)
+    # Both networks reach the loss within ~10 steps: 100 steps leave plenty of training after the stop.
+    free = train_population(TASK, tiny(), 2, 100, key, **FAST)
+    stop = train_population(TASK, tiny(), 2, 100, key, stop_loss=0.5, **FAST)
     assert np.all(stop.stopped_at >= 0)
     s = int(stop.stopped_at[0])
     assert stop.loss_history[0, s] < 0.5 and np.all(stop.loss_history[0, :s] >= 0.5)
