@@ -37,8 +37,12 @@ import atexit, json, time, sys
 _t0 = time.perf_counter()
 from jax import monitoring
 _n = [0]
+# JAX times every program it obtains as a "backend compile", also one loaded from the persistent cache:
+# programs compiled = those obtained - cache hits.
 monitoring.register_event_duration_secs_listener(
     lambda event, duration, **kw: _n.__setitem__(0, _n[0] + (event == "/jax/core/compile/backend_compile_duration")))
+monitoring.register_event_listener(
+    lambda event, **kw: _n.__setitem__(0, _n[0] - (event == "/jax/compilation_cache/cache_hits")))
 atexit.register(lambda: print("FIRST_CONTACT " + json.dumps({"compilations": _n[0], "seconds": time.perf_counter() - _t0}),
                               file=sys.stderr, flush=True))
 """
