@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Mapping
 
@@ -38,6 +39,20 @@ def use_compilation_cache(*, override: bool) -> Path | None:
     """
     path = compilation_cache_dir(os.environ)
     if path is None:
+        return None
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        usable = os.access(path, os.W_OK | os.X_OK)
+    except OSError:
+        usable = False
+    if not usable:
+        # Said once, here; JAX would otherwise warn on every program it fails to read or write.
+        warnings.warn(
+            f"dynascope: the compilation cache folder {str(path)!r} cannot be created or written, so compiled "
+            "programs are not kept between runs; set DYNASCOPE_CACHE_DIR to a writable folder, or to 'off'.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         return None
     if "jax" not in sys.modules and not override:
         os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(path))

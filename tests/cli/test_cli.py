@@ -158,3 +158,16 @@ def test_version_names_dynascope_jax_and_python():
     assert out.exit_code == 0
     assert out.output.strip() == (f"dynascope {dynascope.__version__} (jax {version('jax')}, jaxlib {version('jaxlib')}, "
                                   f"Python {sys.version.split()[0]})")
+
+
+def test_an_unwritable_cache_folder_is_one_warning_and_no_cache(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    program = ("import warnings, jax, jax.numpy as jnp, dynascope.dynamics; "
+               "jax.jit(lambda a: a * 2)(jnp.ones(3)).block_until_ready(); "
+               "print(jax.config.jax_compilation_cache_dir)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_COMPILATION_CACHE")}
+    res = subprocess.run([sys.executable, "-W", "default", "-c", program], capture_output=True, text=True,
+                         timeout=300, env={**env, "DYNASCOPE_CACHE_DIR": str(blocker / "cache")})
+    assert res.returncode == 0 and res.stdout.strip() == "None", res.stderr
+    assert res.stderr.count("cannot be created or written") == 1 and "Traceback" not in res.stderr
