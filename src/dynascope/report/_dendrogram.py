@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -50,8 +51,15 @@ def dendrogram(run: Any, metric: str, method: str = "average") -> Figure:
     what, unit = metric_units(metric)
     handles = []
     if len(ids) >= 2:
-        tree = scipy_dendrogram(cluster_tree(d, method), ax=ax, labels=ids, no_labels=len(ids) > MAX_TICK_LABELS,
-                                link_color_func=lambda _: "black", leaf_rotation=90, leaf_font_size=7)
+        merges = cluster_tree(d, method)
+        with warnings.catch_warnings():
+            # Every network at distance 0 (one shared skeleton under `topology`): SciPy sets the y range to
+            # [0, 0] and matplotlib warns; the range is set below instead.
+            warnings.filterwarnings("ignore", message="Attempting to set identical low and high ylims")
+            tree = scipy_dendrogram(merges, ax=ax, labels=ids, no_labels=len(ids) > MAX_TICK_LABELS,
+                                    link_color_func=lambda _: "black", leaf_rotation=90, leaf_font_size=7)
+        if not np.any(merges[:, 2] > 0):
+            ax.set_ylim(0.0, 1.0)
         leaves = tree["leaves"]
         x = 5.0 + 10.0 * np.arange(len(leaves))  # SciPy places leaf i at 10·i + 5
         leaf_archs = [archs[i] for i in leaves]
