@@ -14,7 +14,6 @@ from dynascope.dynamics import (
     continue_along_inputs,
     continue_fixed_points,
     find_fixed_points,
-    find_fixed_points_population,
     find_limit_cycle,
     find_periodic_orbits,
     linearize,
@@ -112,7 +111,7 @@ def test_the_population_search_names_the_network_holding_nan():
     stacked["A"][2, 0, 0] = np.nan
     with pytest.raises(ConfigError, match=r"params\['A'\] holds 1 non-finite .* at index \(2, 0, 0\).*first index is "
                                           r"the network"):
-        find_fixed_points_population(linear, stacked, np.zeros(2), np.ones((4, 3)), options=FAST)
+        find_fixed_points(linear, stacked, np.zeros(2), np.ones((3, 4, 3)), options=FAST)
 
 
 # -- continuation from a point that is not a fixed point --------------------------------------------------

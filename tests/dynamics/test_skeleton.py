@@ -14,10 +14,8 @@ import pytest
 from dynascope.dynamics import (
     FixedPointOptions,
     find_fixed_points,
-    find_fixed_points_population,
     signature,
     skeleton,
-    skeleton_population,
 )
 from dynascope.errors import ConfigError
 
@@ -233,8 +231,10 @@ def test_population_skeletons_of_fast_and_slow_networks_equal_one_by_one():
     # one network settles in the first chunk, the other needs dozens: it runs on alone.
     stacked = {"c": jnp.asarray([1e-1, 1e-3], jnp.float32)}
     seeds = np.random.default_rng(0).uniform(-1.5, 1.5, size=(16, 2))
-    pop = find_fixed_points_population(slow_bistable, stacked, U0, seeds, options=FAST)
-    graphs = skeleton_population(slow_bistable, stacked, pop, n_steps=100)
+    # one set of seeds per network says "population": with two networks of two state coordinates the step
+    # could also take the two scalars as one network's per-coordinate c
+    pop = find_fixed_points(slow_bistable, stacked, U0, np.stack([seeds, seeds]), options=FAST)
+    graphs = skeleton(slow_bistable, stacked, pop, n_steps=100)
     steps = [g.graph["steps"] for g in graphs]
     assert steps[0] == 100 and steps[1] > 3200
     for i, c in enumerate([1e-1, 1e-3]):
@@ -249,8 +249,9 @@ def test_population_skeletons_of_fast_and_slow_networks_equal_one_by_one():
 
 def test_population_skeletons_equal_one_by_one():
     stacked = {"a": jnp.asarray([1.0, 3.0], jnp.float32)}
-    pop = find_fixed_points_population(bistable, stacked, U0, SEEDS_2D, options=FAST, continuous=True, alpha=0.1)
-    graphs = skeleton_population(bistable, stacked, pop, continuous=True, alpha=0.1)
+    pop = find_fixed_points(bistable, stacked, U0, np.stack([SEEDS_2D, SEEDS_2D]), options=FAST, continuous=True,
+                            alpha=0.1)
+    graphs = skeleton(bistable, stacked, pop, continuous=True, alpha=0.1)
     for i, a in enumerate([1.0, 3.0]):
         one = skeleton(bistable, {"a": jnp.float32(a)}, pop[i], continuous=True, alpha=0.1)
         assert signature(graphs[i]) == signature(one)
@@ -273,7 +274,9 @@ def test_skeleton_errors():
         skeleton(bistable, p, fp, n_steps=100, max_steps=50, continuous=True, alpha=0.1)
     with pytest.raises(ConfigError, match=r"fixed_points must be a FixedPoints"):
         skeleton(bistable, p, fp.states, continuous=True, alpha=0.1)
-    with pytest.raises(ConfigError, match=r"unknown skeleton option 'steps'"):
-        skeleton_population(bistable, {"a": jnp.ones(2)}, [fp, fp], steps=10, continuous=True, alpha=0.1)
-    with pytest.raises(ConfigError, match=r"one FixedPoints per network \(2\), got 1"):
-        skeleton_population(bistable, {"a": jnp.ones(2)}, [fp], continuous=True, alpha=0.1)
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'steps'"):
+        skeleton(bistable, {"a": jnp.ones(2)}, [fp, fp], steps=10, continuous=True, alpha=0.1)
+    with pytest.raises(ConfigError, match=r"one FixedPoints per network of params \(n = 2\), got 1"):
+        skeleton(bistable, {"a": jnp.ones(2)}, [fp], continuous=True, alpha=0.1)
+    with pytest.raises(ConfigError, match=r"fixed_points is an empty sequence"):
+        skeleton(bistable, {"a": jnp.ones(2)}, [], continuous=True, alpha=0.1)

@@ -100,14 +100,14 @@ def test_the_stored_wl_hash_is_the_hash_compare_uses(analysed, tmp_path, monkeyp
     shutil.copytree(run.path, tmp_path / "r")
     copy = store.open(tmp_path / "r")
     graphs = []
-    real = analyze_module.skeleton_population
+    real = analyze_module.skeleton
 
     def caught(*args, **kwargs):
         out = real(*args, **kwargs)
         graphs.extend(out)
         return out
 
-    monkeypatch.setattr(analyze_module, "skeleton_population", caught)
+    monkeypatch.setattr(analyze_module, "skeleton", caught)
     pipeline.analyze_run(copy, OPTIONS, force=True)
     stored = copy.read(store.SkeletonRows, shard="vanilla-5")
     assert len(graphs) == len(stored) == 4

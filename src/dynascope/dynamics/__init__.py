@@ -15,11 +15,11 @@ from dynascope.dynamics.fixed_points import (
     FixedPoints,
     Status,
     find_fixed_points,
-    find_fixed_points_population,
+    find_fixed_points_population,  # deprecated alias, kept for one release; not in __all__
 )
 from dynascope.dynamics.linearization import Linearization, linearize
 from dynascope.dynamics.seeds import saddle_seeds, sample_initial_states
-from dynascope.dynamics.skeleton import signature, skeleton, skeleton_population
+from dynascope.dynamics.skeleton import signature, skeleton, skeleton_population  # the last: deprecated
 from dynascope.dynamics.skeleton_graph import node_label, wl_hash
 from dynascope.dynamics.solvers import Result
 
@@ -37,7 +37,6 @@ __all__ = [
     "continue_along_inputs",
     "continue_fixed_points",
     "find_fixed_points",
-    "find_fixed_points_population",
     "find_limit_cycle",
     "find_periodic_orbits",
     "interpolate_inputs",
@@ -47,6 +46,5 @@ __all__ = [
     "sample_initial_states",
     "signature",
     "skeleton",
-    "skeleton_population",
     "wl_hash",
 ]

@@ -122,7 +122,7 @@ def _valley_pairs(p: Points, opts: FixedPointOptions) -> tuple[np.ndarray, np.nd
 
 
 def merge_valleys(
-    system: System, params: Any, rows: list[Points], opts: FixedPointOptions, population: bool
+    system: System, params: Any, rows: list[Points], opts: FixedPointOptions
 ) -> list[Points]:
     """Merge points whose location is ill-determined with the points they share a valley of q with.
 
@@ -155,11 +155,7 @@ def merge_valleys(
     with x64_scope(opts.float64):
         d = np.float64 if opts.float64 else float_dtype(params, pts)
         prm = cast(params, d)
-        if population:
-            q = np.asarray(speeds_squared(system, prm, jnp.asarray(pts, d), jnp.asarray(inp, d), population=True))
-        else:
-            q = np.asarray(speeds_squared(system, prm, jnp.asarray(pts[0], d), jnp.asarray(inp[0], d), population=False))
-            q = q[None]
+        q = np.asarray(speeds_squared(system, prm, jnp.asarray(pts, d), jnp.asarray(inp, d)))
     out = []
     for n, (r, (i, j)) in enumerate(zip(rows, pairs)):
         if not i.size:

@@ -137,7 +137,7 @@ def _chunk_one(
     return end, at_node | gone | periodic, periodic
 
 
-@functools.partial(jax.jit, static_argnames=("system", "n_steps", "window", "tol", "population"))
+@functools.partial(jax.jit, static_argnames=("system", "n_steps", "window", "tol"))
 def _advance(
     system: System,
     params: Any,
@@ -155,15 +155,14 @@ def _advance(
     n_steps: int,
     window: int,
     tol: float,
-    population: bool,
 ) -> tuple[jax.Array, jax.Array]:
     """One chunk of `n_steps` for the departures `deps [m, B]` of the networks `nets [m]` (repeats
     allowed) of `s [n, D, S]`; returns s, `settled [n, D]` and `periodic [n, D]` with theirs replaced."""
     one = functools.partial(_chunk_one, system, n_steps, window, tol)
-    prm = jax.tree.map(lambda a: a[nets], params) if population else params
+    prm = jax.tree.map(lambda a: a[nets], params)
     pts = take_points((s, own), nets, deps)
     sub = (u[nets], pts[0], nodes[nets], node_ok[nets], pts[1], big[nets])
-    end, done, cyc = jax.vmap(one, in_axes=(0 if population else None,) + (0,) * len(sub))(prm, *sub)
+    end, done, cyc = jax.vmap(one)(prm, *sub)
     return put_points((s, settled, periodic), nets, deps, (end, done, cyc))
 
 
@@ -179,7 +178,6 @@ def _simulate(
     big: jax.Array,
     max_chunks: np.ndarray,
     cfg: Config,
-    population: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """End states `[n, D, S]` of the departures `x0 [n, D, S]` (of n networks; `live [n, D]` False for
     padding) under inputs `u [n, I]`, whether each ended on a periodic orbit `[n, D]`, and the steps
@@ -193,7 +191,6 @@ def _simulate(
         state = _advance(
             system, params, u, *state, nodes, node_ok, own, big, jnp.asarray(batch.networks, jnp.int32),
             jnp.asarray(batch.points, jnp.int32), n_steps=cfg.n_steps, window=cfg.window, tol=cfg.match_tol,
-            population=population,
         )
         return ~np.asarray(state[1])
 
@@ -225,7 +222,6 @@ def simulate_departures(
     deps: list[tuple[list, np.ndarray]],
     rows: list[np.ndarray],
     cfg: Config,
-    population: bool,
 ) -> tuple[np.ndarray, ...]:
     """Simulate every departure `deps` (from `departures`) of every network, whose nodes are `states [n, N, S]`
     (the first `sizes` rows of each real, their rows of FixedPoints `rows`) under `inputs [n, I]`, with
@@ -252,6 +248,6 @@ def simulate_departures(
         d = np.float64 if cfg.float64 else dtype
         ends, periodic, steps = _simulate(
             system, cast(params, d), jnp.asarray(inputs, d), jnp.asarray(x0, d), jnp.asarray(states, d),
-            jnp.asarray(node_ok), jnp.asarray(own), live, jnp.asarray(big, d), caps, cfg, population,
+            jnp.asarray(node_ok), jnp.asarray(own), live, jnp.asarray(big, d), caps, cfg,
         )
     return ends, periodic, steps, caps

@@ -36,10 +36,9 @@ def find(
     u: np.ndarray,
     opts: FixedPointOptions,
     boxes: list,
-    population: bool,
 ) -> list[FixedPoints]:
-    """x0 [n,K,S], u [n,K,I] (n = 1 unless `population`) -> one FixedPoints per network; `boxes` holds each
-    network's reachable box (lo, hi) or None."""
+    """params with the leading network axis n, x0 [n,K,S], u [n,K,I] -> one FixedPoints per network;
+    `boxes` holds each network's reachable box (lo, hi) or None."""
     n_seeds = int(x0.shape[1])
     # Seeds padded to a power of two with rows of weight 0, which run no iteration: calls with 200 and 256
     # seeds share their compiled programs.
@@ -47,27 +46,27 @@ def find(
     x0, u = pad_rows(x0, size, axis=1), pad_rows(u, size, axis=1)
     weight = pad_rows(np.ones(x0.shape[:1] + (n_seeds,)), size, axis=1)
     weight[:, n_seeds:] = 0.0
-    cands, n_escaped = _classify_endpoints(system, params, u, x0, weight, _region(x0, boxes, opts), opts, population)
+    cands, n_escaped = _classify_endpoints(system, params, u, x0, weight, _region(x0, boxes, opts), opts)
     counts = {
         "n_seeds": [n_seeds] * x0.shape[0],
         "n_failed": [_failed(c) for c in cands],
         "n_escaped": n_escaped,
     }
-    rows = _distinct(system, params, cands, opts, population)
-    results = _assemble(system, params, rows, boxes, opts, population, counts)
+    rows = _distinct(system, params, cands, opts)
+    results = _assemble(system, params, rows, boxes, opts, counts)
     if opts.saddle_seeds_per_pair:
         seeds = _saddle_round(results, opts, x0.shape[1])
         if seeds is not None:
             s, su, sw = seeds
-            new, escaped = _classify_endpoints(system, params, su, s, sw, _region(s, boxes, opts), opts, population)
+            new, escaped = _classify_endpoints(system, params, su, s, sw, _region(s, boxes, opts), opts)
             counts = {
                 "n_seeds": [a + int(w.sum()) for a, w in zip(counts["n_seeds"], sw)],
                 "n_failed": [a + _failed(c) for a, c in zip(counts["n_failed"], new)],
                 "n_escaped": [a + e for a, e in zip(counts["n_escaped"], escaped)],
             }
             both = [Points(*map(np.concatenate, zip(r, c))) for r, c in zip(rows, new)]
-            rows = _distinct(system, params, both, opts, population)
-            results = _assemble(system, params, rows, boxes, opts, population, counts)
+            rows = _distinct(system, params, both, opts)
+            results = _assemble(system, params, rows, boxes, opts, counts)
     return results
 
 
@@ -90,9 +89,9 @@ def _region(x0: np.ndarray, boxes: list, opts: FixedPointOptions) -> np.ndarray 
     return region
 
 
-def _distinct(system: System, params: Any, points: list[Points], opts: FixedPointOptions, population: bool) -> list[Points]:
+def _distinct(system: System, params: Any, points: list[Points], opts: FixedPointOptions) -> list[Points]:
     """The unique points of each network: de-duplicated by distance, then merged along valleys of q."""
-    return merge_valleys(system, params, [unique(p, opts) for p in points], opts, population)
+    return merge_valleys(system, params, [unique(p, opts) for p in points], opts)
 
 
 def _failed(c: Points) -> int:
@@ -107,7 +106,6 @@ def _classify_endpoints(
     weight: np.ndarray,
     region: np.ndarray | None,
     opts: FixedPointOptions,
-    population: bool,
 ) -> tuple[list[Points], list[int]]:
     """Run both phases from x0 [n,K,S] (phase 1 inside `region [n,K,2,S]`) and classify every end point;
     one Points per network, and how many seeds (by weight) left their region per network (they get no
@@ -125,27 +123,21 @@ def _classify_endpoints(
     # Rows of weight 0 are padding (the saddle round pads its few seeds to the first round's batch, whose
     # programs are compiled): they run no iteration, so the batch shrinks to the real seeds at once.
     skip = weight <= 0
-    if population:
-        chunk = chunk_networks(x0.shape[1] * n_state * n_state, opts.chunk_size)
-        x1, left = map_chunks(
-            lambda p, uu, xx, rr, sk: _phase_one(system, p, uu, xx, rr, sk, opts, True),
-            params, (u, x0, region, skip), chunk,
-        )
-    else:
-        x1, left = (a[None] for a in _phase_one(system, params, u[0], x0[0], region[0], skip[0], opts, False))
+    chunk = chunk_networks(x0.shape[1] * n_state * n_state, opts.chunk_size)
+    x1, left = map_chunks(
+        lambda p, uu, xx, rr, sk: _phase_one(system, p, uu, xx, rr, sk, opts),
+        params, (u, x0, region, skip), chunk,
+    )
     escaped = [int(round(w[out].sum())) for w, out in zip(weight, left)]
     weight = np.where(left, 0.0, weight)
     # Seeds that phase 1 took to one point share its polish and measurement (which cost an S×S
     # factorization or Hessian each): one representative per group, carrying the group's weight.
     rep, weight = coincident(x1, u, weight)
     x1, u = (np.take_along_axis(a, rep[..., None], axis=1) for a in (x1, u))
-    if population:
-        chunk = chunk_networks(rep.shape[1] * n_state * n_state, opts.chunk_size)
-        x, q, to_min, step = map_chunks(
-            lambda p, uu, xx: _phase_two(system, p, uu, xx, opts, True), params, (u, x1), chunk
-        )
-    else:
-        x, q, to_min, step = (a[None] for a in _phase_two(system, params, u[0], x1[0], opts, False))
+    chunk = chunk_networks(rep.shape[1] * n_state * n_state, opts.chunk_size)
+    x, q, to_min, step = map_chunks(
+        lambda p, uu, xx: _phase_two(system, p, uu, xx, opts), params, (u, x1), chunk
+    )
     finite = np.isfinite(q) & np.all(np.isfinite(x), axis=-1)
     converged = finite & (q < opts.tolerance("q_tol")) & (located(x, step, opts) | (q <= zero_floor(x)))
     at_minimum = to_min <= opts.tolerance("slow_tol") * (1.0 + np.linalg.norm(x, axis=-1))
@@ -158,10 +150,10 @@ def _classify_endpoints(
 
 def _phase_one(
     system: System, params: Any, u: np.ndarray, x0: np.ndarray, region: np.ndarray, skip: np.ndarray,
-    opts: FixedPointOptions, population: bool,
+    opts: FixedPointOptions,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Phase 1, in the working precision, from x0 [(n,) K, S] inside `region [(n,) K, 2, S]` (rows to
-    `skip` stay put) -> host end states [(n,) K, S] and which seeds left their region [(n,) K] (Adam runs
+    """Phase 1, in the working precision, from x0 [n, K, S] inside `region [n, K, 2, S]` (rows to
+    `skip` stay put) -> host end states [n, K, S] and which seeds left their region [n, K] (Adam runs
     unbounded)."""
     dtype = float_dtype(params, x0)
     u1, x = np.asarray(u, dtype), np.asarray(x0, dtype)
@@ -169,26 +161,26 @@ def _phase_one(
     if opts.descent == "adam":
         x = adam(
             system, params, u1, x, steps=opts.descent_steps, learning_rate=float(opts.learning_rate),
-            tol=float(opts.descent_tol), population=population,
+            tol=float(opts.descent_tol),
         )
     elif opts.descent_steps:
         steps, tol = opts.descent_steps, float(opts.descent_tol)
         x, left = search(
-            system, params, u1, x, steps=steps, tol=tol, population=population, region=region, skip=skip
+            system, params, u1, x, steps=steps, tol=tol, region=region, skip=skip
         )
     return np.asarray(x), left
 
 
 def _phase_two(
-    system: System, params: Any, u: np.ndarray, x1: np.ndarray, opts: FixedPointOptions, population: bool
+    system: System, params: Any, u: np.ndarray, x1: np.ndarray, opts: FixedPointOptions
 ) -> tuple[np.ndarray, ...]:
-    """Phase 2 (float64 if asked) from x1 [(n,) P, S] -> host states, q, Newton step on q and on r."""
+    """Phase 2 (float64 if asked) from x1 [n, P, S] -> host states, q, Newton step on q and on r."""
     dtype = float_dtype(params, x1)
     with x64_scope(opts.float64):
         d = np.float64 if opts.float64 else dtype
         p, u2 = cast(params, d), np.asarray(u, d)
-        x, _ = search(system, p, u2, np.asarray(x1, d), steps=opts.newton_steps, tol=0.0, population=population)
-        return (x, *measure(system, p, u2, x, population=population))
+        x, _ = search(system, p, u2, np.asarray(x1, d), steps=opts.newton_steps, tol=0.0)
+        return (x, *measure(system, p, u2, x))
 
 
 def _assemble(
@@ -197,7 +189,6 @@ def _assemble(
     rows: list[Points],
     boxes: list,
     opts: FixedPointOptions,
-    population: bool,
     counts: dict[str, list[int]],
 ) -> list[FixedPoints]:
     """Linearize every network's unique points in one compiled call and build the FixedPoints."""
@@ -206,10 +197,7 @@ def _assemble(
     states = np.stack([pad_rows(r.states, size) for r in rows])
     inputs = np.stack([pad_rows(r.inputs, size) for r in rows])
     if max(sizes):
-        if population:
-            jac = jacobians(system, params, states, inputs, float64=opts.float64, population=True)[0]
-        else:
-            jac = jacobians(system, params, states[0], inputs[0], float64=opts.float64)[0][None]
+        jac = jacobians(system, params, states, inputs, float64=opts.float64)[0]
     else:
         jac = np.zeros(states.shape + states.shape[-1:])
     out = []

@@ -33,7 +33,7 @@ def _jacobians_one(system: System, with_inputs: bool, params: Any, states: jax.A
     return jac, jac_in, residual
 
 
-@functools.partial(jax.jit, static_argnames=("system", "with_inputs", "population"))
+@functools.partial(jax.jit, static_argnames=("system", "with_inputs"))
 def _jacobians(
     system: System,
     params: Any,
@@ -41,10 +41,8 @@ def _jacobians(
     inputs: jax.Array,
     *,
     with_inputs: bool,
-    population: bool,
 ):
-    one = functools.partial(_jacobians_one, system, with_inputs)
-    return jax.vmap(one)(params, states, inputs) if population else one(params, states, inputs)
+    return jax.vmap(functools.partial(_jacobians_one, system, with_inputs))(params, states, inputs)
 
 
 def jacobians(
@@ -54,35 +52,30 @@ def jacobians(
     inputs: np.ndarray,
     *,
     float64: bool,
-    population: bool = False,
     with_inputs: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    """Jacobians of the analysed function (map F, or flow f) at `states [(n,) P, S]` under `inputs [(n,) P, I]`.
+    """Jacobians of the analysed function (map F, or flow f) at `states [n, P, S]` under `inputs [n, P, I]`
+    of n networks (params with the leading network axis n).
 
-    Returns host arrays `[(n,) P, S, S]`, with `with_inputs` the input Jacobians `[(n,) P, S, I]` (else
-    None), and the residuals F(s) − s `[(n,) P, S]` of the map that runs (for a flow alpha·f(s)).
+    Returns host arrays `[n, P, S, S]`, with `with_inputs` the input Jacobians `[n, P, S, I]` (else
+    None), and the residuals F(s) − s `[n, P, S]` of the map that runs (for a flow alpha·f(s)).
     The point axis is padded to a power of two for the compiled call, so few shapes are ever compiled.
     With `float64`, params and points are cast to float64 inside a `jax.enable_x64` scope.
     """
-    axis = 1 if population else 0
-    p = states.shape[axis]
+    p = states.shape[1]
     size = bucket(p)
-    states_p, inputs_p = pad_rows(states, size, axis), pad_rows(inputs, size, axis)
+    states_p, inputs_p = pad_rows(states, size, 1), pad_rows(inputs, size, 1)
     with x64_scope(float64):
         dtype = np.float64 if float64 else float_dtype(params, states)
 
         def run(prm: Any, s: np.ndarray, u: np.ndarray) -> tuple:
             jac, jac_in, res = _jacobians(
                 system, cast(prm, dtype), jnp.asarray(s, dtype), jnp.asarray(u, dtype),
-                with_inputs=with_inputs, population=population,
+                with_inputs=with_inputs,
             )
             return np.asarray(jac), None if jac_in is None else np.asarray(jac_in), np.asarray(res)
 
-        if population:
-            n_state, n_in = states.shape[-1], inputs.shape[-1]
-            chunk = chunk_networks(size * n_state * (n_state + (n_in if with_inputs else 0)))
-            jac, jac_in, res = map_chunks(run, params, (states_p, inputs_p), chunk)
-        else:
-            jac, jac_in, res = run(params, states_p, inputs_p)
-    index = (slice(None), slice(0, p)) if population else (slice(0, p),)
-    return jac[index], None if jac_in is None else jac_in[index], res[index]
+        n_state, n_in = states.shape[-1], inputs.shape[-1]
+        chunk = chunk_networks(size * n_state * (n_state + (n_in if with_inputs else 0)))
+        jac, jac_in, res = map_chunks(run, params, (states_p, inputs_p), chunk)
+    return jac[:, :p], None if jac_in is None else jac_in[:, :p], res[:, :p]

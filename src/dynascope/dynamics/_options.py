@@ -49,7 +49,7 @@ class FixedPointOptions:
         are counted in `n_escaped`. Fixed points lie where the network goes, and seeds drifting away from
         it (towards saturation, where F(s) ≈ s and q decays without a minimum) would otherwise pay the whole
         iteration budget for nothing. None: no region (every seed runs to the end).
-    chunk_size: networks per compiled call of `find_fixed_points_population` (None: as many as keep
+    chunk_size: networks per compiled call of `find_fixed_points` on a population (None: as many as keep
         the batched Hessians, n·K·S² entries, within 2^27 — 1 GiB in float64).
     """
 

@@ -113,13 +113,13 @@ def put_points(tree: Any, networks: jax.Array, points: jax.Array, values: Any) -
     return jax.tree.map(lambda a, b: a.at[rows, points].set(b), tree, values)
 
 
-def over_points(fn: Callable, population: bool) -> Callable:
-    """fn(params, *per-point arrays) vmapped over points, then over networks (params stacked only if
-    `population`); every per-point array has the leading axes [n, K]."""
+def over_points(fn: Callable) -> Callable:
+    """fn(params, *per-point arrays) vmapped over points, then over networks: params carry the leading
+    network axis n, every per-point array the leading axes [n, K]."""
 
     def networks(params: Any, *arrays: Any) -> Any:
         per_point = jax.vmap(fn, in_axes=(None,) + (0,) * len(arrays))
-        return jax.vmap(per_point, in_axes=(0 if population else None,) + (0,) * len(arrays))(params, *arrays)
+        return jax.vmap(per_point)(params, *arrays)
 
     return networks
 

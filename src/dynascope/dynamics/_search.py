@@ -5,8 +5,8 @@ Each point first runs `solvers.Newton` on r (Deuflhard's NLEQ-ERR), which finds 
 not — in a few steps even where F is nearly flat (F(s) ≈ s, J − I ill-conditioned, as in gated networks);
 a point it cannot take to a root goes on, from its initial state or Newton's last iterate, whichever has
 the lower q, with `solvers.LevenbergMarquardt` on q (exact Hessian), which finds the minima of q, including
-those with q > 0 (slow points, ghosts). Every function works on a batch of K points (and, with
-`population=True`, on a stack of n networks via vmap); each point stops on its own criterion, and a few
+those with q > 0 (slow points, ghosts). Every function works on a batch of K points of each of n
+networks (params stacked along a leading network axis; one network is a population of one); each point stops on its own criterion, and a few
 iterations at a time the points still going are gathered into a smaller batch (`_scheduler.schedule`),
 so the few that need a hundred iterations do not make all of them pay for a hundred. A point may be given
 a search region (a box): it stops as soon as it leaves it, so seeds that walk away from the states a
@@ -59,15 +59,15 @@ def _advance_point(
     return iterate(solver, residual(system, params, u), state, until, going=lambda s: _inside(s.y, region))
 
 
-@functools.partial(jax.jit, static_argnames=("system", "solver", "population"))
+@functools.partial(jax.jit, static_argnames=("system", "solver"))
 def _advance(
     system: System, solver: AbstractSolver, params: Any, u: jax.Array, region: jax.Array, state: Any,
-    networks: jax.Array, points: jax.Array, until: jax.Array, *, population: bool,
+    networks: jax.Array, points: jax.Array, until: jax.Array,
 ) -> tuple[Any, jax.Array]:
     """Advance the `points [n, B]` of every network (repeats allowed) up to iteration `until`; returns the
     whole state with theirs replaced and which points [n, K] are still active."""
     sub = take_points((u, region, state), networks, points)
-    out = over_points(functools.partial(_advance_point, system, solver, until), population)(params, *sub)
+    out = over_points(functools.partial(_advance_point, system, solver, until))(params, *sub)
     state = put_points(state, networks, points, out)
     return state, _still_active(solver, state, region)
 
@@ -82,7 +82,7 @@ def _subset_size(count: int, k: int, n: int, n_state: int) -> int:
 
 def _drive(
     system: System, solver: AbstractSolver, params: Any, u: jax.Array, region: jax.Array, state: Any,
-    active: np.ndarray, population: bool,
+    active: np.ndarray,
 ) -> Any:
     """Run `solver` to the end at every point: _ROUND iterations at a time, each time on the points still
     active only. Under vmap a loop runs as long as its slowest point, so without this the one point in a
@@ -95,7 +95,6 @@ def _drive(
         state, still = _advance(
             system, solver, params, u, region, state, np.asarray(batch.networks, np.int32),
             np.asarray(batch.points, np.int32), np.asarray(_ROUND * (batch.round + 1), np.int32),
-            population=population,
         )
         return still
 
@@ -104,34 +103,33 @@ def _drive(
     return state
 
 
-@functools.partial(jax.jit, static_argnames=("system", "population"))
+@functools.partial(jax.jit, static_argnames=("system",))
 def _root_start(
     system: System, params: Any, x0: jax.Array, u: jax.Array, region: jax.Array | None, skip: jax.Array | None,
-    steps: jax.Array, tol: jax.Array, *, population: bool,
+    steps: jax.Array, tol: jax.Array,
 ) -> tuple[jax.Array, jax.Array, jax.Array, Any, jax.Array]:
-    """Newton's state at every point of x0 [(n,) K, S], and who is active; a point to `skip` [(n,) K] starts
+    """Newton's state at every point of x0 [n, K, S], and who is active; a point to `skip` [n, K] starts
     done (it runs no iteration of either stage and ends where it starts). Also returns x0, the inputs and
-    the region with the network axis and the region's defaults: the set-up is done here, in the program
-    that runs anyway, because each eager array operation on the host is one more compilation."""
-    x0, u = (x0, u) if population else (x0[None], u[None])
+    the region's defaults: the set-up is done here, in the program that runs anyway, because each eager
+    array operation on the host is one more compilation."""
     if region is None:  # unbounded
         box = jnp.stack([jnp.full(x0.shape[-1], -jnp.inf, x0.dtype), jnp.full(x0.shape[-1], jnp.inf, x0.dtype)])
         region = jnp.broadcast_to(box, x0.shape[:2] + box.shape)
     else:
-        region = jnp.asarray(region if population else region[None], x0.dtype)
-    skip = jnp.zeros(x0.shape[:2], bool) if skip is None else (skip if population else skip[None])
+        region = jnp.asarray(region, x0.dtype)
+    skip = jnp.zeros(x0.shape[:2], bool) if skip is None else skip
 
     def one(params: Any, x0: jax.Array, u: jax.Array, skip: jax.Array) -> Any:
         return ROOT.init(residual(system, params, u), x0, max_steps=steps, tol=tol, skip=skip)
 
-    state = over_points(one, population)(params, x0, u, skip)
+    state = over_points(one)(params, x0, u, skip)
     return x0, u, region, state, _still_active(ROOT, state, region)
 
 
-@functools.partial(jax.jit, static_argnames=("system", "population"))
+@functools.partial(jax.jit, static_argnames=("system",))
 def _minimize_start(
     system: System, params: Any, x0: jax.Array, u: jax.Array, region: jax.Array, root: Any, steps: jax.Array,
-    tol: jax.Array, *, population: bool,
+    tol: jax.Array,
 ) -> tuple[jax.Array, Any, jax.Array]:
     """Which points Newton took to a root [n, K], and the state of the minimisation of q for the others
     (the roots get no iterations), with who is active."""
@@ -147,24 +145,25 @@ def _minimize_start(
         start = jnp.where(lower, y, x0)
         return rooted, MINIMUM.init(fn, start, max_steps=jnp.where(rooted, 0, steps), tol=tol)
 
-    rooted, state = over_points(one, population)(params, x0, u, region, root)
+    rooted, state = over_points(one)(params, x0, u, region, root)
     return rooted, state, _still_active(MINIMUM, state, region)
 
 
 def search(
-    system: System, params: Any, inputs: jax.Array, x0: jax.Array, *, steps: int, tol: float, population: bool,
+    system: System, params: Any, inputs: jax.Array, x0: jax.Array, *, steps: int, tol: float,
     region: np.ndarray | None = None, skip: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Fixed or slow point reached from every row of `x0 [(n,) K, S]` under `inputs [(n,) K, I]`, as host arrays.
+    """Fixed or slow point reached from every row of `x0 [n, K, S]` under `inputs [n, K, I]` (params with
+    the leading network axis n), as host arrays.
 
     1. `solvers.Newton` on r = F(s) − s, at most `steps` iterations.
     2. Where that reaches no root: `solvers.LevenbergMarquardt` on q from s₀ or Newton's last iterate,
        whichever has the lower q, at most `steps` iterations.
     Either stops once q < `tol`, and a point stops as soon as it leaves its search region `region
-    [(n,) K, 2, S]` (lower and upper bounds per coordinate; None: unbounded). Returns the end states
-    `[(n,) K, S]` (see `measure`) and which of them left their region `[(n,) K]` (host). Every point stops
+    [n, K, 2, S]` (lower and upper bounds per coordinate; None: unbounded). Returns the end states
+    `[n, K, S]` (see `measure`) and which of them left their region `[n, K]` (host). Every point stops
     on its own criterion, and the ones still going run on without the others (a few compiled batch
-    sizes), so the cost follows the iterations each point needs. Rows where `skip [(n,) K]` is True (padding)
+    sizes), so the cost follows the iterations each point needs. Rows where `skip [n, K]` is True (padding)
     run no iteration and end where they start.
     References: Deuflhard 2004 (NLEQ-ERR); Levenberg 1944; Marquardt 1963; Sussillo & Barak 2013.
     """
@@ -174,23 +173,23 @@ def search(
     steps_, tol_ = np.asarray(steps, np.int32), np.asarray(tol, dtype)
     x0_, u_, region_, root, active = _root_start(
         system, params, x0, inputs, None if region is None else np.asarray(region, dtype),
-        None if skip is None else np.asarray(skip, bool), steps_, tol_, population=population,
+        None if skip is None else np.asarray(skip, bool), steps_, tol_,
     )
-    root = _drive(system, ROOT, params, u_, region_, root, np.asarray(active), population)
+    root = _drive(system, ROOT, params, u_, region_, root, np.asarray(active))
     if np.asarray(root.at_root).all():
         # Newton took every point to a root (as in the float64 polish of converged points): the second stage
         # would run no iteration, so neither is its start program compiled.
         x = np.asarray(root.y)
     else:
         rooted, state, active = _minimize_start(
-            system, params, x0_, u_, region_, root, steps_, tol_, population=population
+            system, params, x0_, u_, region_, root, steps_, tol_
         )
-        minimum = _drive(system, MINIMUM, params, u_, region_, state, np.asarray(active), population)
+        minimum = _drive(system, MINIMUM, params, u_, region_, state, np.asarray(active))
         x = np.where(np.asarray(rooted)[..., None], np.asarray(root.y), np.asarray(minimum.y))
     # Who left the region, worked out on the host (NumPy), for the same reason.
     bounds = np.asarray(region_)
     left = ~np.all((x >= bounds[..., 0, :]) & (x <= bounds[..., 1, :]), axis=-1)
-    return (x, left) if population else (x[0], left[0])
+    return x, left
 
 
 def _measure_point(system: System, params: Any, x: jax.Array, u: jax.Array) -> tuple[jax.Array, ...]:
@@ -209,58 +208,53 @@ def _measure_point(system: System, params: Any, x: jax.Array, u: jax.Array) -> t
     return 0.5 * jnp.sum(r * r), min_step, step
 
 
-@functools.partial(jax.jit, static_argnames=("system", "population"))
-def _measure(system: System, params: Any, u: jax.Array, x: jax.Array, *, population: bool) -> tuple:
-    fn = over_points(functools.partial(_measure_point, system), population)
-    return fn(params, x, u) if population else tuple(a[0] for a in fn(params, x[None], u[None]))
+@functools.partial(jax.jit, static_argnames=("system",))
+def _measure(system: System, params: Any, u: jax.Array, x: jax.Array) -> tuple:
+    return over_points(functools.partial(_measure_point, system))(params, x, u)
 
 
 def measure(
-    system: System, params: Any, inputs: jax.Array, points: jax.Array, *, population: bool
+    system: System, params: Any, inputs: jax.Array, points: jax.Array
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """How close every row of `points [(n,) K, S]` (under `inputs [(n,) K, I]`) is to a fixed or slow point,
-    as host arrays `[(n,) K]`: q; the length of the Newton step on q, ‖(∇²q)⁻¹∇q‖ (the distance to the
+    """How close every row of `points [n, K, S]` (under `inputs [n, K, I]`) is to a fixed or slow point,
+    as host arrays `[n, K]`: q; the length of the Newton step on q, ‖(∇²q)⁻¹∇q‖ (the distance to the
     minimum of q its quadratic model predicts; ~0 at every minimum, inf where ∇²q is not positive
     definite); and the length of the Newton correction on r, ‖J_r⁻¹ r‖ (the distance to a root the
     linearization predicts; inf where J − I is singular, 0 at an exact root)."""
-    out = _measure(system, params, inputs, points, population=population)
+    out = _measure(system, params, inputs, points)
     return tuple(np.asarray(a) for a in out)
 
 
-@functools.partial(jax.jit, static_argnames=("system", "population"))
-def _speeds(system: System, params: Any, points: jax.Array, inputs: jax.Array, *, population: bool) -> jax.Array:
+@functools.partial(jax.jit, static_argnames=("system",))
+def _speeds(system: System, params: Any, points: jax.Array, inputs: jax.Array) -> jax.Array:
     def one(params: Any, x: jax.Array, u: jax.Array) -> jax.Array:
         return half_squared_norm(residual(system, params, u), x)
 
-    batch = jax.vmap(one, in_axes=(None, 0, 0))
-    return jax.vmap(batch)(params, points, inputs) if population else batch(params, points, inputs)
+    return over_points(one)(params, points, inputs)
 
 
-def speeds_squared(system: System, params: Any, points: jax.Array, inputs: jax.Array, *, population: bool) -> jax.Array:
-    """q at every row of `points [(n,) P, S]` under `inputs [(n,) P, I]` -> `[(n,) P]` (one compiled call)."""
-    return _speeds(system, params, points, inputs, population=population)
+def speeds_squared(system: System, params: Any, points: jax.Array, inputs: jax.Array) -> jax.Array:
+    """q at every row of `points [n, P, S]` under `inputs [n, P, I]` -> `[n, P]` (one compiled call)."""
+    return _speeds(system, params, points, inputs)
 
 
-@functools.partial(jax.jit, static_argnames=("system", "solver", "population"))
+@functools.partial(jax.jit, static_argnames=("system", "solver"))
 def _descend(
-    system: System, solver: Adam, params: Any, inputs: jax.Array, x0: jax.Array, tol: jax.Array, *, population: bool
+    system: System, solver: Adam, params: Any, inputs: jax.Array, x0: jax.Array, tol: jax.Array
 ) -> jax.Array:
     def one(params: Any, x0: jax.Array, u: jax.Array) -> jax.Array:
         fn = residual(system, params, u)
         return iterate(solver, fn, solver.init(fn, x0, tol=tol)).y
 
-    if population:
-        return over_points(one, True)(params, x0, inputs)
-    return over_points(one, False)(params, x0[None], inputs[None])[0]
+    return over_points(one)(params, x0, inputs)
 
 
 def adam(
     system: System, params: Any, inputs: jax.Array, x0: jax.Array, *, steps: int, learning_rate: float, tol: float,
-    population: bool,
 ) -> jax.Array:
-    """`solvers.Adam` on q from every initial state `x0 [(n,) K, S]` under `inputs [(n,) K, I]` -> states
-    `[(n,) K, S]`: the descent of FixedPointFinder (Golub & Sussillo 2018), kept as an alternative phase 1."""
+    """`solvers.Adam` on q from every initial state `x0 [n, K, S]` under `inputs [n, K, I]` -> states
+    `[n, K, S]`: the descent of FixedPointFinder (Golub & Sussillo 2018), kept as an alternative phase 1."""
     if steps == 0:
         return x0
     solver = Adam(float(learning_rate), int(steps))
-    return _descend(system, solver, params, inputs, x0, jnp.asarray(tol, x0.dtype), population=population)
+    return _descend(system, solver, params, inputs, x0, jnp.asarray(tol, x0.dtype))

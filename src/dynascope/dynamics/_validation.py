@@ -90,14 +90,48 @@ def check_finite(name: str, value: Any, hint: str = "") -> None:
 
 
 def population_size(stacked_params: Any) -> int:
-    """The number of networks n, the leading axis every leaf of `stacked_params` shares (ShapeError if not)."""
+    """The number of networks n, the leading axis every leaf of a population's params shares (ShapeError if not)."""
     sizes = {np.shape(leaf)[0] if np.ndim(leaf) else None for leaf in jax.tree.leaves(stacked_params)}
     if len(sizes) != 1 or None in sizes:
         raise ShapeError(
-            "stacked_params must hold arrays that all have the same leading network axis n, "
-            f"got leading sizes {sorted(map(str, sizes))}; stack per-network params with jax.tree.map(jnp.stack, ...)."
+            "params of a population must hold arrays that all have the same leading network axis n, "
+            f"got leading sizes {sorted(map(str, sizes))}; stack per-network params with "
+            "jax.tree.map(lambda *a: jnp.stack(a), *networks)."
         )
     return int(sizes.pop())
+
+
+def network_count(model: Any, system: System, params: Any, n_state: int, n_inputs: int) -> int | None:
+    """None when `params` are one network's, else the number n of networks stacked on their leading axis.
+
+    A model's `init` decides: a population's leaves have one axis more than the ones it makes. For a bare
+    step function, params the step takes as they are are one network's; params it cannot take, whose
+    leaves share a leading axis and whose first slice it takes, are a population (a step that takes both,
+    e.g. one scalar per network with as many networks as state coordinates, reads them as one network's:
+    the caller says "population" by passing one set of initial states per network). Params neither way
+    raise the ShapeError of the step on the params as given."""
+    init = getattr(model, "init", None)
+    if callable(init) and not isinstance(model, type):
+        try:
+            ref = jax.tree.leaves(jax.eval_shape(init, jax.random.key(0)))
+        except Exception:  # an init with another signature: fall back to trying the step
+            ref = None
+        if ref:
+            got = [np.ndim(leaf) for leaf in jax.tree.leaves(params)]
+            if len(got) == len(ref) and all(g == len(r.shape) + 1 for g, r in zip(got, ref)):
+                return population_size(params)
+            return None
+    try:
+        check_step(system, params, n_state, n_inputs)
+        return None
+    except ShapeError as err:
+        as_given = err
+    try:
+        n = population_size(params)
+        check_step(system, jax.tree.map(lambda a: a[0], params), n_state, n_inputs)
+    except ShapeError:
+        raise as_given from None
+    return n
 
 
 def constant_input(system: System, x: Any) -> np.ndarray:

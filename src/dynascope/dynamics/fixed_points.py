@@ -15,6 +15,7 @@ References: Sussillo & Barak 2013; Golub & Sussillo 2018; Deuflhard 2004; Ursem 
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import jax
@@ -24,11 +25,11 @@ from dynascope.dynamics._finder import find
 from dynascope.dynamics._options import FixedPointOptions, make_options
 from dynascope.dynamics._points import FixedPoints
 from dynascope.dynamics._system import as_system
-from dynascope.dynamics._validation import check_finite, check_params, check_step, population_size
+from dynascope.dynamics._validation import check_finite, check_params, check_step, network_count, population_size
 from dynascope.dynamics.solvers import Result
 from dynascope.errors import ShapeError
 
-__all__ = ["FixedPointOptions", "FixedPoints", "Status", "find_fixed_points", "find_fixed_points_population"]
+__all__ = ["FixedPointOptions", "FixedPoints", "Status", "find_fixed_points"]
 
 
 #: The outcome of the search per point (`FixedPoints.status`): CONVERGED, SLOW or FAILED of `solvers.Result`.
@@ -45,85 +46,85 @@ def find_fixed_points(
     continuous: bool | None = None,
     alpha: float | None = None,
     **overrides: Any,
-) -> FixedPoints:
-    """Find the unique fixed and slow points of one network from `initial_states [K, S]`.
+) -> FixedPoints | list[FixedPoints]:
+    """Find the unique fixed and slow points of one network, or of every network of a population at once.
 
     `model` is a dynascope Model, any object with the model methods (`ModelLike`: init, initial_state,
-    step, readout), or any callable `step(params, state [S], x [I]) -> state [S]` (a map
-    by default; `continuous=True, alpha=a` declares it the Euler step s + a·f(s) of a flow f, analysed
-    as a flow). `inputs` is one constant input `[I]` for every initial state or one per state `[K, I]`
-    (stack several inputs with their seeds to analyse them together; points under different inputs are
-    never merged). `reachable_states [..., S]` (e.g. `[B, T, S]` from `model.run`) flags, without
-    dropping, the points outside the region the network visits. Settings: `options` or keywords of
-    `FixedPointOptions`. Returns a `FixedPoints`.
+    step, readout), or any callable `step(params, state [S], x [I]) -> state [S]` (a map by default;
+    `continuous=True, alpha=a` declares it the Euler step s + a·f(s) of a flow f, analysed as a flow).
+    `params` are one network's parameters or a population's: every leaf with a leading network axis n,
+    as `train_population` stores them. Which one: initial states `[n, K, S]` (one set per network) say
+    population; otherwise a model's `init` tells, and for a bare step function, params it cannot take as
+    they are but can take network by network are a population. A single network runs as a population of
+    one: one compiled program, vmapped over networks, serves both.
+    `initial_states` is `[K, S]` (shared by every network) or `[n, K, S]`; `inputs` is one constant input
+    `[I]` for every initial state, one per state `[K, I]`, or `[n, K, I]` (stack several inputs with
+    their seeds to analyse them together; points under different inputs are never merged).
+    `reachable_states` (`[..., S]`, or `[n, ..., S]` for a population; e.g. states from `model.run`)
+    flags, without dropping, the points outside the region the network visits. Settings: `options` or
+    keywords of `FixedPointOptions`. Returns a `FixedPoints` for one network, a list of n for a
+    population (each equal, to rounding, to the call on that network alone).
     References: Sussillo & Barak 2013; Golub & Sussillo 2018; Levenberg 1944; Marquardt 1963.
     """
     system = as_system(model, continuous=continuous, alpha=alpha)
     opts = make_options(options, overrides)
-    x0 = _matrix("initial_states", initial_states, "[K, S]")
-    u = _per_point_inputs(inputs, x0.shape[0], "[I] or [K, I]")
-    check_params(model, params)
-    check_step(system, params, x0.shape[1], u.shape[1])
-    _check_finite(params, inputs, initial_states, reachable_states)
-    box = None if reachable_states is None else _box(reachable_states, x0.shape[1], opts.reachable_margin)
-    return find(system, params, x0[None], u[None], opts, [box], population=False)[0]
-
-
-def find_fixed_points_population(
-    model: Any,
-    stacked_params: Any,
-    inputs: Any,
-    initial_states: Any,
-    *,
-    options: FixedPointOptions | None = None,
-    reachable_states: Any = None,
-    continuous: bool | None = None,
-    alpha: float | None = None,
-    **overrides: Any,
-) -> list[FixedPoints]:
-    """Find the fixed points of n networks at once: one compiled program vmapped over the population.
-
-    `stacked_params` has a leading network axis n on every leaf. `initial_states` is `[K, S]` (shared)
-    or `[n, K, S]`; `inputs` is `[I]`, `[K, I]` (shared) or `[n, K, I]`; `reachable_states`, if given,
-    is `[n, ..., S]`. De-duplication runs per network on the host. Returns one `FixedPoints` per network,
-    equal (to rounding) to calling `find_fixed_points` on each. Other arguments as `find_fixed_points`.
-    """
-    system = as_system(model, continuous=continuous, alpha=alpha)
-    opts = make_options(options, overrides)
-    n = population_size(stacked_params)
     x0 = np.asarray(initial_states)
+    if x0.ndim not in (2, 3) or 0 in x0.shape:
+        raise ShapeError(
+            f"initial_states must be a non-empty [K, S] (or [n, K, S], one set per network) array, got shape "
+            f"{x0.shape}; stack one state per row."
+        )
+    # One set of initial states per network says "population" whatever the params look like.
+    n = population_size(params) if x0.ndim == 3 else network_count(model, system, params, x0.shape[-1], _input_size(inputs))
+    single = n is None
+    n = 1 if single else n
     if x0.ndim == 2:
         x0 = np.broadcast_to(x0, (n,) + x0.shape)
-    if x0.ndim != 3 or x0.shape[0] != n or 0 in x0.shape:
+    if x0.shape[0] != n:
         raise ShapeError(
-            f"initial_states must be [K, S] (shared) or [n, K, S] with n = {n} networks, "
-            f"got shape {np.shape(initial_states)}."
+            f"initial_states must be [K, S] (shared) or [n, K, S] with n = {n} networks, got shape {x0.shape}."
         )
     u = np.asarray(inputs)
-    if u.ndim == 3:
+    if u.ndim == 3 and not single:
         if u.shape[:2] != x0.shape[:2]:
             raise ShapeError(f"inputs [n, K, I] must have n, K = {x0.shape[:2]}, got shape {u.shape}.")
     else:
-        u = np.broadcast_to(_per_point_inputs(u, x0.shape[1], "[I], [K, I] or [n, K, I]"), x0.shape[:2] + u.shape[-1:])
-    first = jax.tree.map(lambda a: a[0], stacked_params)
+        shape = "[I] or [K, I]" if single else "[I], [K, I] or [n, K, I]"
+        u = np.broadcast_to(_per_point_inputs(u, x0.shape[1], shape), x0.shape[:2] + u.shape[-1:])
+    first = params if single else jax.tree.map(lambda a: a[0], params)
     check_params(model, first)
     check_step(system, first, x0.shape[2], u.shape[2])
-    _check_finite(stacked_params, inputs, initial_states, reachable_states, population=True)
+    _check_finite(params, inputs, initial_states, reachable_states, population=not single)
     boxes: list = [None] * n
     if reachable_states is not None:
         reach = np.asarray(reachable_states)
-        if reach.ndim < 2 or reach.shape[0] != n:
+        if single:
+            boxes = [_box(reach, x0.shape[2], opts.reachable_margin)]
+        elif reach.ndim < 2 or reach.shape[0] != n:
             raise ShapeError(f"reachable_states must be [n, ..., S] with n = {n} networks, got shape {reach.shape}.")
-        boxes = [_box(r, x0.shape[2], opts.reachable_margin) for r in reach]
-    return find(system, stacked_params, x0, u, opts, boxes, population=True)
+        else:
+            boxes = [_box(r, x0.shape[2], opts.reachable_margin) for r in reach]
+    stacked = jax.tree.map(lambda a: np.asarray(a)[None], params) if single else params
+    found = find(system, stacked, x0, u, opts, boxes)
+    return found[0] if single else found
+
+
+def find_fixed_points_population(model: Any, stacked_params: Any, inputs: Any, initial_states: Any, **kwargs: Any) -> list[FixedPoints]:
+    """Deprecated: `find_fixed_points` takes a population's stacked params itself (and returns a list)."""
+    warnings.warn(
+        "find_fixed_points_population is deprecated and will be removed in the next release; call "
+        "find_fixed_points with the stacked params (it returns one FixedPoints per network).",
+        DeprecationWarning, stacklevel=2,
+    )
+    return find_fixed_points(model, stacked_params, inputs, initial_states, **kwargs)
 
 
 # -- validation helpers --------------------------------------------------------------------------------
-def _matrix(name: str, value: Any, shape: str) -> np.ndarray:
-    a = np.asarray(value)
-    if a.ndim != 2 or 0 in a.shape:
-        raise ShapeError(f"{name} must be a non-empty {shape} array, got shape {a.shape}; stack one state per row.")
-    return a
+def _input_size(inputs: Any) -> int:
+    shape = np.shape(inputs)
+    if not shape:
+        raise ShapeError(f"inputs must be an array [I], [K, I] or [n, K, I], got {type(inputs).__name__} {inputs!r}.")
+    return int(shape[-1])
 
 
 def _per_point_inputs(inputs: Any, k: int, shape: str) -> np.ndarray:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import jax
 import numpy as np
 from threadpoolctl import threadpool_limits
 
@@ -158,7 +159,11 @@ def linearize(
     fix = "Linearize at a finite state (e.g. a row of FixedPoints.states) with finite inputs and params."
     for name, value in (("state", states2 if batched else states), ("x", x), ("params", params)):
         check_finite(name, value, fix)
-    jac, jac_in, residual = jacobians(system, params, states2, inputs, float64=float64, with_inputs=True)
+    one = jax.tree.map(lambda a: np.asarray(a)[None], params)  # a population of one
+    jac, jac_in, residual = (
+        None if a is None else a[0]
+        for a in jacobians(system, one, states2[None], inputs[None], float64=float64, with_inputs=True)
+    )
     bad = np.flatnonzero(~np.all(np.isfinite(jac), axis=(-2, -1)))
     if bad.size:
         raise ConfigError(

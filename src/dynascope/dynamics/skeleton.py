@@ -10,6 +10,7 @@ References: Sussillo & Barak 2013; Maheswaranathan et al. 2019 (topology shared 
 from __future__ import annotations
 
 import collections
+import warnings
 from typing import Any, Sequence
 
 import jax
@@ -34,7 +35,7 @@ TERMINALS = ("unbounded", "cycle", "unresolved")
 def skeleton(
     model: Any,
     params: Any,
-    fixed_points: FixedPoints,
+    fixed_points: FixedPoints | Sequence[FixedPoints],
     input: Any = None,
     *,
     n_steps: int = 2000,
@@ -45,9 +46,12 @@ def skeleton(
     float64: bool = True,
     continuous: bool | None = None,
     alpha: float | None = None,
-) -> nx.DiGraph:
+) -> nx.DiGraph | list[nx.DiGraph]:
     """The skeleton graph of one network under the constant `input [I]` (default: the only input in
-    `fixed_points`).
+    `fixed_points`), or of every network of a population at once: `params` stacked on a leading network
+    axis n and `fixed_points` a sequence of n FixedPoints, one per network (as `find_fixed_points` returns
+    them for a population) -> a list of n graphs; the departures of every saddle of every network run in
+    one compiled, vmapped simulation, and a single network runs as a population of one.
 
     Nodes: the converged fixed points under that input (and slow points with `include_slow`), keyed by
     their row in `fixed_points`, with attributes `index` (= n_unstable), `state [S]`, `stable`, `q`,
@@ -71,33 +75,38 @@ def skeleton(
     """
     system = as_system(model, continuous=continuous, alpha=alpha)
     cfg = config(n_steps, max_steps, epsilon, match_tol, include_slow, float64)
-    _check(system, params, [fixed_points])
-    return _skeletons(system, params, [fixed_points], input, cfg, population=False)[0]
+    if isinstance(fixed_points, FixedPoints):
+        _check(system, params, [fixed_points])
+        stacked = jax.tree.map(lambda a: np.asarray(a)[None], params)
+        return _skeletons(system, stacked, [fixed_points], input, cfg)[0]
+    if isinstance(fixed_points, (str, bytes)) or not isinstance(fixed_points, Sequence):
+        raise ConfigError(
+            "fixed_points must be a FixedPoints (one network) or a sequence of them, one per network of a "
+            f"population (from find_fixed_points), got {type(fixed_points).__name__}."
+        )
+    fps = list(fixed_points)
+    if not fps:
+        raise ConfigError("fixed_points is an empty sequence; pass one FixedPoints per network of the population.")
+    n = population_size(params)
+    if len(fps) != n:
+        raise ConfigError(
+            f"fixed_points must hold one FixedPoints per network of params (n = {n}), got {len(fps)}; "
+            "for one network pass its FixedPoints and unstacked params."
+        )
+    _check(system, jax.tree.map(lambda a: a[0], params), fps)
+    return _skeletons(system, params, fps, input, cfg)
 
 
 def skeleton_population(
-    model: Any,
-    stacked_params: Any,
-    fixed_points: Sequence[FixedPoints],
-    input: Any = None,
-    **options: Any,
+    model: Any, stacked_params: Any, fixed_points: Sequence[FixedPoints], input: Any = None, **options: Any
 ) -> list[nx.DiGraph]:
-    """`skeleton` of n networks at once (params stacked on a leading axis, one FixedPoints per network):
-    the departures of every saddle of every network run in one compiled, vmapped simulation."""
-    continuous, alpha = options.pop("continuous", None), options.pop("alpha", None)
-    system = as_system(model, continuous=continuous, alpha=alpha)
-    bad = sorted(set(options) - {"n_steps", "max_steps", "epsilon", "match_tol", "include_slow", "float64"})
-    if bad:
-        raise ConfigError(f"unknown skeleton option {', '.join(map(repr, bad))}; the options are: "
-                          "n_steps, max_steps, epsilon, match_tol, include_slow, float64, continuous, alpha.")
-    defaults = {"n_steps": 2000, "max_steps": None, "epsilon": 1e-3, "match_tol": 1e-2, "include_slow": False,
-                "float64": True}
-    cfg = config(**{**defaults, **options})
-    n = population_size(stacked_params)
-    if len(fixed_points) != n:
-        raise ConfigError(f"fixed_points must hold one FixedPoints per network ({n}), got {len(fixed_points)}.")
-    _check(system, jax.tree.map(lambda a: a[0], stacked_params), list(fixed_points))
-    return _skeletons(system, stacked_params, list(fixed_points), input, cfg, population=True)
+    """Deprecated: `skeleton` takes a population's stacked params and FixedPoints itself."""
+    warnings.warn(
+        "skeleton_population is deprecated and will be removed in the next release; call skeleton with the "
+        "stacked params and the list of FixedPoints (it returns one graph per network).",
+        DeprecationWarning, stacklevel=2,
+    )
+    return skeleton(model, stacked_params, list(fixed_points), input, **options)
 
 
 def signature(graph: nx.DiGraph) -> dict[str, Any]:
@@ -188,7 +197,6 @@ def _skeletons(
     fps: list[FixedPoints],
     input: Any,
     cfg: Config,
-    population: bool,
 ) -> list[nx.DiGraph]:
     selected = [_nodes(fp, system, input, cfg) for fp in fps]
     sizes = [rows.size for rows, _ in selected]
@@ -196,10 +204,7 @@ def _skeletons(
     dtype = fps[0].states.dtype
     states = np.stack([pad_rows(fp.states[rows], size) for fp, (rows, _) in zip(fps, selected)])
     inputs = np.stack([np.broadcast_to(u, (size, u.shape[0])) for _, u in selected]).astype(dtype)
-    if population:
-        jac = jacobians(system, params, states, inputs, float64=cfg.float64, population=True)[0]
-    else:
-        jac = jacobians(system, params, states[0], inputs[0], float64=cfg.float64)[0][None]
+    jac = jacobians(system, params, states, inputs, float64=cfg.float64)[0]
     eigs = [_modes(fp, rows, jac[i, : sizes[i]], system) for i, (fp, (rows, _)) in enumerate(zip(fps, selected))]
     deps = [departures(fp, rows, e, system, cfg.epsilon) for fp, (rows, _), e in zip(fps, selected, eigs)]
     n_dep = [start.shape[0] for _, start in deps]
@@ -208,7 +213,7 @@ def _skeletons(
     if max(n_dep):
         u = np.stack([u for _, u in selected])
         ends, periodic, steps, caps = simulate_departures(
-            system, params, states, sizes, u, eigs, deps, [rows for rows, _ in selected], cfg, population
+            system, params, states, sizes, u, eigs, deps, [rows for rows, _ in selected], cfg
         )
     graphs = []
     for i, (fp, (rows, _)) in enumerate(zip(fps, selected)):

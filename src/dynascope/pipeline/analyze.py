@@ -26,10 +26,10 @@ from dynascope.dynamics import (
     FixedPointOptions,
     FixedPoints,
     Status,
-    find_fixed_points_population,
+    find_fixed_points,
     sample_initial_states,
     signature,
-    skeleton_population,
+    skeleton,
 )
 from dynascope.errors import ConfigError, check_positive_int
 from dynascope.pipeline.populations import StoredGroup, load_group
@@ -200,11 +200,11 @@ def analyze_group(
         # others are skipped.
         keys = jax.random.split(jax.random.fold_in(key, k + 1), n)[np.flatnonzero(keep)]
         seeds = draw(keys, states, options.n_seeds, options.seed_noise * scale)
-        fps = find_fixed_points_population(
+        fps = find_fixed_points(
             model, params, u, seeds, reachable_states=states,
             options=FixedPointOptions(saddle_seeds_per_pair=options.saddle_seeds_per_pair),
         )
-        graphs = skeleton_population(
+        graphs = skeleton(
             model, params, fps, u, n_steps=options.skeleton_steps, max_steps=options.skeleton_max_steps
         )
         fp_parts.append(_fixed_point_rows(group.name, ids, k, fps))
