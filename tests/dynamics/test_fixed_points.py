@@ -15,14 +15,15 @@ import scipy.optimize
 from dynascope import models
 from dynascope.dynamics import (
     FixedPointOptions,
-    Result,
     FixedPoints,
+    Result,
     Status,
     find_fixed_points,
     saddle_seeds,
     sample_initial_states,
     solvers,
 )
+from dynascope.dynamics.fixed_points import find_fixed_points_population
 from dynascope.errors import ConfigError, ShapeError
 
 # Toy systems compile in about a second per phase; skipping the float32 phase and the saddle round (the
@@ -490,6 +491,25 @@ def test_population_equals_looping_over_networks():
         ea, eb = pop[i].eigvals, one.eigvals
         np.testing.assert_allclose(ea[np.lexsort(a.T)], eb[np.lexsort(b.T)], atol=1e-10)
         np.testing.assert_array_equal(np.sort(pop[i].n_found), np.sort(one.n_found))
+
+
+def test_a_models_stacked_params_are_a_population_and_its_own_params_one_network():
+    # The model's init says which: shared seeds [K, S] with stacked params give one FixedPoints per network,
+    # each the points of that network alone; the deprecated twin warns and gives the same.
+    model = models.get("vanilla", n_inputs=1, n_hidden=3, n_outputs=1)
+    nets = [model.init(jax.random.key(i)) for i in range(2)]
+    stacked = jax.tree.map(lambda *a: jnp.stack(a), *nets)
+    seeds = np.random.default_rng(0).uniform(-1, 1, (8, 3)).astype(np.float32)
+    u = np.zeros(1, np.float32)
+    pop = find_fixed_points(model, stacked, u, seeds, options=FAST)
+    assert isinstance(pop, list) and len(pop) == 2
+    for fp, params in zip(pop, nets):
+        one = find_fixed_points(model, params, u, seeds, options=FAST)
+        assert isinstance(one, FixedPoints) and len(one) == len(fp) >= 1
+        np.testing.assert_allclose(np.sort(one.states, axis=0), np.sort(fp.states, axis=0), atol=1e-10)
+    with pytest.warns(DeprecationWarning, match="find_fixed_points_population is deprecated"):
+        old = find_fixed_points_population(model, stacked, u, seeds, options=FAST)
+    assert [len(f) for f in old] == [len(f) for f in pop]
 
 
 # -- every model of the zoo --------------------------------------------------------------------------
