@@ -36,6 +36,12 @@ FORMAT = {
     "energy": [("network", pa.string()), ("group", pa.string()), ("arch", pa.string()), ("spiking", pa.bool_()),
                ("n_trials", pa.int64()), ("operations_per_trial", pa.float64()),
                ("operations_per_step", pa.float64()), ("mean_rate_hz", pa.float64()), ("score", pa.float64())],
+    # added with `dynascope ablate`: one row per arm and size of an ablation
+    "ablation": [("group", pa.string()), ("mechanism", pa.string()), ("arm", pa.string()), ("arch", pa.string()),
+                 ("model_options", pa.string()), ("n_hidden", pa.int64()), ("n_networks", pa.int64()),
+                 ("n_scored", pa.int64()), ("score_mean", pa.float64()), ("score_low", pa.float64()),
+                 ("score_high", pa.float64()), ("operations_per_trial", pa.float64()),
+                 ("mean_rate_hz", pa.float64())],
     "distances": [("metric", pa.string()), ("a", pa.string()), ("b", pa.string()), ("distance", pa.float64())],
     "embedding": [("metric", pa.string()), ("network", pa.string()), ("x", pa.float64()), ("y", pa.float64()),
                   ("cluster", pa.int64())],

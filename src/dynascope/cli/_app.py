@@ -92,8 +92,8 @@ def _interrupted(command: str | None) -> int:
     so 130 for Ctrl-C (SIGINT, also a KeyboardInterrupt raised in-process) and 143 for SIGTERM."""
     from dynascope.cli._display import err_console
 
-    # Only train takes --resume; analyze, compare, report and demo pick up where they stopped by themselves.
-    again = "rerun the same command with --resume" if command == "train" else "rerun the same command"
+    # Only train and ablate take --resume; analyze, compare, report and demo pick up where they stopped by themselves.
+    again = "rerun the same command with --resume" if command in ("train", "ablate") else "rerun the same command"
     err_console.print(f"[yellow]interrupted[/]: finished work is saved; {again} to continue.", highlight=False)
     return 128 + int(_signal_received or signal.SIGINT)
 

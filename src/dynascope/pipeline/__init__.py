@@ -1,16 +1,28 @@
-"""Run-level work on a run folder: train a sweep, analyse every network, study the population.
+"""Run-level work on a run folder: train a sweep or an ablation, analyse every network, study the population.
 
 Each step reads and writes the run folder through the store's declared tables (`dynascope.store`); the
 compute layers it calls (`train`, `dynamics`, `compare`) never see a run folder.
 """
 
+from dynascope.pipeline.ablation import AblationConfig, AblationSummary, ablation_summary, run_ablation
 from dynascope.pipeline.analyze import DIVERGED, NON_FINITE, AnalysisOptions, analyze_group, analyze_run
 from dynascope.pipeline.config import SweepConfig, open_run
 from dynascope.pipeline.populations import StoredGroup, group_damage, load_group, network_id, save_population
+from dynascope.pipeline.mechanisms import Arm, Mechanism, get_mechanism, mechanism_names, register_mechanism
 from dynascope.pipeline.study import MAX_ABS_STATE, MetricResult, Study, StudyOptions, study
-from dynascope.pipeline.sweep import group_key, prepare_run, run_sweep
+from dynascope.pipeline.sweep import group_key, prepare_run, run_sweep, train_groups
 
 __all__ = [
+    "AblationConfig",
+    "AblationSummary",
+    "Arm",
+    "Mechanism",
+    "ablation_summary",
+    "get_mechanism",
+    "mechanism_names",
+    "register_mechanism",
+    "run_ablation",
+    "train_groups",
     "DIVERGED",
     "MAX_ABS_STATE",
     "NON_FINITE",

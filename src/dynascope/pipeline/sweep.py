@@ -6,7 +6,7 @@ import contextlib
 import shutil
 import zlib
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import jax
 import numpy as np
@@ -15,9 +15,11 @@ from dynascope.errors import RunFolderError
 from dynascope.pipeline.config import SweepConfig, open_run
 from dynascope.pipeline.populations import group_damage, save_population
 from dynascope.store import CONFIG, NetworkRows, RunFolder, busy
-from dynascope.train import Population, train_population
+from dynascope.models import Model
+from dynascope.tasks import Task
+from dynascope.train import Population, TrainOptions, train_population
 
-__all__ = ["SweepProgress", "group_key", "prepare_run", "run_sweep"]
+__all__ = ["SweepProgress", "group_key", "prepare_run", "run_sweep", "train_groups"]
 
 #: progress(group, steps_done, losses[n]) after every chunk of a group.
 SweepProgress = Callable[[str, int, np.ndarray], None]
@@ -48,7 +50,7 @@ def prepare_run(config: SweepConfig, out: str | Path, *, resume: bool = False) -
         raise RunFolderError(f"{out} already holds a run; pass --resume to continue it, or choose another --out.")
     run = open_run(out)
     stored = {k: v for k, v in run.config.items() if k != "versions"}
-    if SweepConfig.from_dict(stored) != config:
+    if type(config).from_dict(stored) != config:  # a sweep's or an ablation's config (pipeline.ablation)
         raise RunFolderError(
             f"{out} was created with a different config; resume with the original flags "
             f"(see {out / CONFIG}) or choose another --out."
@@ -86,22 +88,40 @@ def _train_groups(
     on_group: Callable[[str, Population], None] | None,
 ) -> None:
     task = config.build_task()
+    jobs = ((g, config.build_model(task, a, h), group_key(config.seed, g)) for g, a, h in config.groups())
+    train_groups(run, task, jobs, seeds=config.seeds, steps=config.steps, train=config.train,
+                 progress=progress, on_group=on_group)
+
+
+def train_groups(
+    run: RunFolder,
+    task: Task,
+    jobs: Iterable[tuple[str, Model, jax.Array]],
+    *,
+    seeds: int,
+    steps: int,
+    train: TrainOptions,
+    progress: SweepProgress | None = None,
+    on_group: Callable[[str, Population], None] | None = None,
+) -> None:
+    """Train each `(group, model, key)` of `jobs` (`seeds` networks, `steps` steps) into `run`, whose writer
+    lock the caller holds: a finished, undamaged group is skipped, a damaged one retrained, an unfinished one
+    continued from its checkpoint. The sweep and the ablation (`pipeline.ablation`) both train through this."""
     finished = set(run.groups()) & {p.stem for p in run.shards(NetworkRows)}
-    for group, arch, hidden in config.groups():
+    for group, model, key in jobs:
         if group in finished and group_damage(run, group) is None:
             continue
-        model = config.build_model(task, arch, hidden)
         ckpt = run.path / "checkpoints" / group
         # A checkpoint that cannot be written is a RunFolderError from train.checkpoint itself.
         pop = train_population(
             task,
             model,
-            config.seeds,
-            config.steps,
-            group_key(config.seed, group),
+            seeds,
+            steps,
+            key,
             checkpoint_dir=ckpt,
             progress=(lambda step, losses, g=group: progress(g, step, losses)) if progress else None,
-            **config.train.to_dict(),
+            **train.to_dict(),
         )
         save_population(run, group, pop)
         shutil.rmtree(ckpt, ignore_errors=True)

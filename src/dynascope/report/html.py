@@ -31,7 +31,7 @@ from dynascope.compare import (
 from dynascope.pipeline import open_run
 from dynascope.errors import check_positive_int
 from dynascope.pipeline import load_group
-from dynascope.report import _assets, _catalog, _interactive, figures
+from dynascope.report import _ablation, _assets, _catalog, _interactive, figures
 from dynascope.report import _captioned as _captioned_figures
 from dynascope.report._drawable import any_drawable, drawable_networks
 from dynascope.report._network import network_view
@@ -93,7 +93,10 @@ def render_report(run: Any, *, max_networks: int = 12, n_trials: int = 8) -> str
         _energy_section(run),
         _population_section(run),
     ]
-    nav = "".join(f'<li><a href="#{i}">{t}</a></li>' for i, t in SECTIONS)
+    ablation = _ablation_section(run)  # only for a run written by `dynascope ablate`
+    body.insert(3, ablation)
+    nav = "".join(f'<li><a href="#{i}">{t}</a></li>' for i, t in SECTIONS[:3] + (_ablation.SECTION,) * bool(ablation)
+                  + SECTIONS[3:])
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
@@ -214,6 +217,15 @@ def _fixed_points_section(run: Any, groups: dict[str, Any]) -> str:
         return section("fixed-points", pending("Speeds and time constants: not analysed yet", "analyze", run))
     figs = _captioned_figures.fixed_point_figures(run, groups)
     return section("fixed-points", '<div class="grid">' + "".join(_captioned(c) for c in figs) + "</div>")
+
+
+def _ablation_section(run: Any) -> str:
+    parts = _ablation.ablation_parts(run)
+    if parts is None:
+        return ""
+    sid, title = _ablation.SECTION
+    body = parts.intro + table(_ablation.COLUMNS, parts.rows) + "".join(img(*f) for f in parts.figures)
+    return f'<section id="{sid}" aria-labelledby="{sid}-h"><h2 id="{sid}-h">{title}</h2>\n{body}\n</section>'
 
 
 def _energy_section(run: Any) -> str:

@@ -7,6 +7,7 @@ from dynascope.store._lock import busy
 from dynascope.store.run import CONFIG, RunFolder, check_writable, open, versions
 from dynascope.store.schema import (
     TABLES,
+    AblationRows,
     DistanceRows,
     EmbeddingRows,
     EnergyRows,
@@ -19,6 +20,7 @@ from dynascope.store.schema import (
 )
 
 __all__ = [
+    "AblationRows",
     "CONFIG",
     "DistanceRows",
     "EmbeddingRows",

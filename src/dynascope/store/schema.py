@@ -19,6 +19,7 @@ import pyarrow as pa
 
 __all__ = [
     "TABLES",
+    "AblationRows",
     "DistanceRows",
     "EmbeddingRows",
     "EnergyRows",
@@ -196,6 +197,27 @@ class EnergyRows(Rows):
         pa.float64(), "mean firing rate in Hz over neurons, steps and trials (null for rate models)")
     score: Sequence[float | None] = column(
         pa.float64(), "the task's score on held-out trials (the networks table's metric; null where not finite)")
+
+
+@table("ablation", shard="group")
+class AblationRows(Rows):
+    """One row per arm and size of an ablation (`dynascope ablate`): how well the arm's networks do and what
+    they cost; one shard per group, written by `ablate` once the group has trained."""
+
+    group: Sequence[str] = column(pa.string(), "group")
+    mechanism: Sequence[str] = column(pa.string(), "the mechanism ablated (registered name)")
+    arm: Sequence[str] = column(pa.string(), "'with' or 'without' the mechanism")
+    arch: Sequence[str] = column(pa.string(), "registered model name of the arm")
+    model_options: Sequence[str] = column(pa.string(), "JSON of the arm's model options")
+    n_hidden: Sequence[int] = column(pa.int64(), "hidden units")
+    n_networks: Sequence[int] = column(pa.int64(), "networks (seeds) in the group")
+    n_scored: Sequence[int] = column(pa.int64(), "networks with a finite score")
+    score_mean: Sequence[float | None] = column(pa.float64(), "mean task score over the seeds")
+    score_low: Sequence[float | None] = column(pa.float64(), "lower end of its 95 % bootstrap interval over seeds")
+    score_high: Sequence[float | None] = column(pa.float64(), "upper end of its 95 % bootstrap interval over seeds")
+    operations_per_trial: Sequence[float | None] = column(
+        pa.float64(), "synaptic operations per trial, mean over the networks (the energy table's count)")
+    mean_rate_hz: Sequence[float | None] = column(pa.float64(), "mean firing rate in Hz (null for rate models)")
 
 
 @table("distances", shard="metric")

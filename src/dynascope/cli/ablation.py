@@ -1,0 +1,85 @@
+"""CLI command `ablate`: train with and without a mechanism across sizes; print each arm's scores and the
+size-equivalence factor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from dynascope.cli._app import app, parse_list, parse_options
+from dynascope.cli._display import console, progress, table
+from dynascope.errors import ConfigError
+
+#: Shown in --help without importing the pipeline (and JAX) to list the registry.
+MECHANISMS = "none, hetero_tau, learned_tau, adaptation, dale, sparsity, spiking"
+
+
+@app.command("ablate")
+def ablate_cmd(
+    task: str = typer.Option("flipflop", help="task name (see `dynascope tasks`)"),
+    arch: str = typer.Option("lif", help="architecture the mechanism is ablated in (see `dynascope models`)"),
+    mechanism: str = typer.Option(..., help=f"mechanism to train with and without: {MECHANISMS}"),
+    sizes: str = typer.Option("8,16,32", help="comma-separated hidden sizes, increasing, e.g. 8,16,32,64"),
+    seeds: int = typer.Option(10, help="networks per arm and size (at least 2)"),
+    steps: int = typer.Option(2000, help="optimizer steps"),
+    batch: int = typer.Option(128, help="trials per step"),
+    lr: float = typer.Option(1e-3, help="learning rate (Adam)"),
+    seed: int = typer.Option(0, help="master random seed"),
+    out: Path = typer.Option(..., help="run folder to create (or continue with --resume)"),
+    resume: bool = typer.Option(False, "--resume", help="continue an interrupted ablation in --out"),
+    task_opt: list[str] = typer.Option([], "--task-opt", help="task option KEY=VALUE (repeatable)"),
+    model_opt: list[str] = typer.Option([], "--model-opt", help="model option KEY=VALUE of --arch (repeatable)"),
+    mechanism_opt: list[str] = typer.Option([], "--mechanism-opt",
+                                            help="mechanism option KEY=VALUE, e.g. spread=1.0 (repeatable)"),
+    checkpoint_every: int = typer.Option(100, "--checkpoint-every", help="steps between checkpoints"),
+) -> None:
+    """Train matched populations with and without a mechanism at every size; print the arms and the factor."""
+    from dynascope.pipeline import AblationConfig, ablation_summary, prepare_run, run_ablation
+    from dynascope.train import TrainOptions
+
+    if "," in mechanism:
+        raise ConfigError(f"--mechanism takes one mechanism per ablation, got {mechanism!r}; run one ablation "
+                          "per mechanism, each into its own --out.")
+    config = AblationConfig(
+        task=task,
+        arch=arch,
+        mechanism=mechanism,
+        sizes=parse_list("--sizes", sizes, int),
+        seeds=seeds,
+        steps=steps,
+        seed=seed,
+        mechanism_options=parse_options("--mechanism-opt", mechanism_opt),
+        task_options=parse_options("--task-opt", task_opt),
+        model_options=parse_options("--model-opt", model_opt),
+        train=TrainOptions(batch_size=batch, learning_rate=lr, checkpoint_every=checkpoint_every),
+    )
+    # Bad names, options, sizes, a mechanism that does not apply or a bad folder fail here, before any bar.
+    prepare_run(config, out, resume=resume)  # type: ignore[arg-type]
+    with progress() as bar:
+        rows = {g: bar.add_task(g, total=config.steps, status="waiting") for g, *_ in config.groups()}
+
+        def on_progress(group: str, step: int, losses: Any) -> None:
+            bar.update(rows[group], completed=step, status=f"{config.seeds} nets")
+
+        def on_group(group: str, pop: Any) -> None:
+            bar.update(rows[group], completed=config.steps, status=f"{int(pop.trained.sum())}/{len(pop)} trained")
+
+        run = run_ablation(config, out, resume=True, progress=on_progress, on_group=on_group)
+        for group, task_id in rows.items():
+            if bar.tasks[task_id].completed == 0:
+                bar.update(task_id, completed=config.steps, status="done earlier")
+    summary = ablation_summary(run)
+    console.print(table(
+        f"{mechanism} in {arch} on {task}: score over {seeds} seeds (95 % bootstrap interval)",
+        ["arm", "model", "size", "score", "interval", "operations / trial", "rate (Hz)"],
+        [[r["arm"], r["arch"], r["n_hidden"], _num(r["score_mean"]), f"[{_num(r['score_low'])}, {_num(r['score_high'])}]",
+          _num(r["operations_per_trial"]), _num(r["mean_rate_hz"])] for r in summary.rows.records()],
+    ))
+    console.print(f"size-equivalence factor (neurons the arm without {mechanism} needs per neuron of the arm "
+                  f"with it, 95 % interval): {summary.factor}", highlight=False)
+
+
+def _num(v: Optional[float]) -> str:
+    return "–" if v is None else f"{v:.4g}"
