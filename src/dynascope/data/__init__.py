@@ -5,6 +5,9 @@ Systems whose mechanism is known (a line-attractor integrator, a Hopf limit cycl
 random embedding into spiking neurons (`synthesize`), written as NWB files with their ground truth
 (`write_nwb`, `read_synthetic`; pynwb is the optional `nwb` extra), and any recording's reliability across
 trials is measured by `split_half_ceiling`. Reading recorded NWB files is `dynascope.interop.load_recordings`.
+Networks are fitted to a recording's spikes by `fit_recording` (Poisson likelihood of the held-in neurons on the
+training trials, through the population trainer) and scored by `score_fit` (co-smoothing bits per spike, rate
+and latent R², stable points against the ground truth; the metrics themselves in `fit_metrics`).
 """
 
 from dynascope.data._base import GroundTruthSystem, Latents, Skeleton, rk4_step
@@ -16,22 +19,38 @@ from dynascope.data.observation import Embedding, random_embedding, spike_counts
 from dynascope.data.synthetic import SyntheticRecording, synthesize
 from dynascope.data.nwb import read_synthetic, write_nwb
 from dynascope.data.ceiling import NoiseCeiling, spearman_brown, split_half_ceiling
+from dynascope.data.recording_task import RecordingTask, Split, make_split, poisson_nll
+from dynascope.data.fit_metrics import bits_per_spike, fit_poisson_readout, linear_r2, poisson_log_likelihood, r2
+from dynascope.data.fit import Fit, FitScores, fit_recording, score_fit
 
 __all__ = [
     "BistableFlipFlop",
     "Embedding",
+    "Fit",
+    "FitScores",
     "GroundTruthSystem",
     "HopfOscillator",
     "Latents",
     "LineAttractor",
     "NoiseCeiling",
+    "RecordingTask",
     "Skeleton",
+    "Split",
     "SyntheticRecording",
+    "bits_per_spike",
+    "fit_poisson_readout",
+    "fit_recording",
     "get_system",
+    "linear_r2",
+    "make_split",
+    "poisson_log_likelihood",
+    "poisson_nll",
+    "r2",
     "random_embedding",
     "read_synthetic",
     "register_system",
     "rk4_step",
+    "score_fit",
     "spearman_brown",
     "spike_counts",
     "spike_times",

@@ -58,6 +58,12 @@ class Task(abc.ABC):
     def analysis_inputs(self) -> jax.Array:
         """Constant inputs `[K, n_inputs]` under which the task's fixed-point structure is meaningful."""
 
+    def loss(self, outputs: jax.Array, trials: Trials) -> jax.Array:
+        """The training loss (a scalar) of `outputs [B,T,O]` on `trials`; default: mean squared error over
+        the scored entries (mask = 1). A task whose targets are not Gaussian-like (spike counts) overrides it."""
+        m = trials.mask
+        return (m * (outputs - trials.targets) ** 2).sum() / jnp.maximum(m.sum(), 1.0)
+
     def metric(self, outputs: jax.Array, trials: Trials) -> jax.Array:
         """Score in [0, 1] per trial `[B]` (higher is better); default: 1 − masked MSE / masked target variance."""
         m = trials.mask

@@ -30,7 +30,7 @@ class Population:
 
     params: pytree with leaves `[n, ...]`. seeds `[n]`, learning_rates `[n]`.
     loss_history `[n, steps]`: training loss (before the update) at each step.
-    final_loss `[n]`: masked MSE on a fresh evaluation batch. metric `[n]`: task score in [0, 1].
+    final_loss `[n]`: `task.loss` (masked MSE by default) on a fresh evaluation batch. metric `[n]`: task score in [0, 1].
     trained `[n]`: metric ≥ task.criterion and not diverged. diverged `[n]`: the training loss went
     non-finite or exploded past `TrainOptions.divergence_factor` × the network's reference loss (the larger
     of the task's zero-output loss and the network's loss at step 0); its params are frozen from that step
@@ -80,7 +80,7 @@ def masked_mse(outputs: jax.Array, trials: Trials) -> jax.Array:
 def _loss_fn(task: Task, model: Model, opts: TrainOptions) -> Callable[..., jax.Array]:
     def loss(params: Params, trials: Trials, noise_key: jax.Array) -> jax.Array:
         states, outputs = model.run(params, trials.inputs, noise_key=noise_key, noise_std=opts.state_noise)
-        total = masked_mse(outputs, trials)
+        total = task.loss(outputs, trials)
         if opts.l2_weight:
             total = total + opts.l2_weight * sum(jnp.mean(params[k] ** 2) for k in model.weight_names(params))
         if opts.l2_activity:
@@ -184,7 +184,7 @@ def _evaluate(task: Task, model: Model, params: Params, key: jax.Array, batch: i
 
             def one(p: Params) -> tuple[jax.Array, jax.Array]:
                 _, outputs = model.run(p, trials.inputs)
-                return masked_mse(outputs, trials), task.metric(outputs, trials).mean()
+                return task.loss(outputs, trials), task.metric(outputs, trials).mean()
 
             return jax.vmap(one)(params)
 
@@ -194,13 +194,14 @@ def _evaluate(task: Task, model: Model, params: Params, key: jax.Array, batch: i
 
 
 def zero_output_loss(task: Task, key: jax.Array, batch: int) -> float:
-    """The masked MSE of a network that outputs 0 everywhere: the mean squared target over the scored
-    entries of `batch` trials drawn from `key` (the scale against which a loss counts as exploded)."""
+    """The loss (`task.loss`) of a network that outputs 0 everywhere on `batch` trials drawn from `key` — for
+    the default masked MSE, the mean squared target over the scored entries (the scale against which a loss
+    counts as exploded)."""
 
     def build() -> Callable[..., Any]:
         def zero_loss(key: jax.Array) -> jax.Array:
             trials = task.sample(key, batch)
-            return masked_mse(jnp.zeros_like(trials.targets), trials)
+            return task.loss(jnp.zeros_like(trials.targets), trials)
 
         return jax.jit(zero_loss)
 

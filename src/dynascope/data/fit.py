@@ -1,0 +1,204 @@
+"""Networks fitted to a recording: a population of rate networks trained on the recording's held-in neurons
+(`RecordingTask`, Poisson likelihood, through `train_population`: many seeds in one compiled program), then
+scored CtDB-style on what it did not see (`score_fit`). The fitted `Population` is an ordinary one, so
+`dynamics.find_fixed_points`, `dynamics.skeleton` and `compare` run on it unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dynascope import models
+from dynascope.data.fit_metrics import (
+    bits_per_spike,
+    fit_poisson_readout,
+    linear_r2,
+    r2,
+    stable_point_count,
+)
+from dynascope.data.recording_task import LOG_RATE_MAX, RecordingTask, Split, make_split, trial_inputs
+from dynascope.data.synthetic import SyntheticRecording
+from dynascope.errors import ConfigError, DataError, ShapeError
+from dynascope.models import Model
+from dynascope.train import Population, train_population
+
+
+@dataclasses.dataclass(frozen=True)
+class Fit:
+    """A population fitted to one recording: `population` (its `task` is the `RecordingTask`), the `split` of
+    neurons and trials, `inputs [trials, T, I]` the network inputs of every trial (training and held out),
+    `dt` seconds per bin."""
+
+    population: Population
+    split: Split
+    inputs: np.ndarray
+    dt: float
+
+    @property
+    def task(self) -> RecordingTask:
+        return self.population.task  # type: ignore[return-value]
+
+    @property
+    def model(self) -> Model:
+        return self.population.model
+
+
+def _check_counts(counts: Any) -> np.ndarray:
+    y = np.asarray(counts)
+    if y.ndim != 3 or 0 in y.shape:
+        raise ShapeError(f"counts must be spike counts [trials, time, neurons], got shape {y.shape}.")
+    if not np.issubdtype(y.dtype, np.number) or not np.isfinite(y).all() or (y < 0).any() or (y != np.round(y)).any():
+        raise DataError("counts must be finite non-negative whole numbers of spikes per bin; bin spike times "
+                        "into counts first (e.g. with data.read_synthetic or interop.Binning(rates=False)).")
+    return y.astype(np.int64)
+
+
+def _labels(recording: Any) -> Any:
+    trials = getattr(recording, "trials", None)
+    return trials.get("condition") if isinstance(trials, dict) else None
+
+
+def fit_recording(
+    recording: SyntheticRecording,
+    *,
+    key: jax.Array,
+    model: str | Model = "gru",
+    n_hidden: int = 16,
+    n_networks: int = 1,
+    steps: int = 500,
+    held_out_neurons: float = 0.25,
+    held_out_trials: float = 0.2,
+    model_options: dict[str, Any] | None = None,
+    **train_options: Any,
+) -> Fit:
+    """Fit `n_networks` networks (seeds 0..n-1) of `model` (a zoo name built with `n_hidden` units and
+    `model_options`, or a Model) to `recording` for `steps` Adam steps, all in one compiled program.
+
+    `recording` needs `counts [trials, T, N]` spikes per bin and `dt` seconds per bin; its `inputs
+    [trials, T, I]` drive the networks (when it has none, a one-hot cue of each trial's `trials['condition']`
+    in its first bin). The split (`held_out_neurons`, `held_out_trials`: fractions) is drawn from `key`, and
+    the networks see only the held-in neurons of the training trials. `train_options` are `TrainOptions`
+    fields (batch_size, learning_rate, ...). Returns a `Fit`; score it with `score_fit`.
+    """
+    counts = _check_counts(getattr(recording, "counts", None))
+    n_trials, n_time, n_neurons = counts.shape
+    dt = getattr(recording, "dt", None)
+    if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not dt > 0:
+        raise ConfigError(f"recording.dt must be the bin width in seconds (> 0), got {dt!r}.")
+    k_split, k_train = jax.random.split(key)
+    split = make_split(n_trials, n_neurons, key=k_split, held_out_neurons=held_out_neurons,
+                       held_out_trials=held_out_trials)
+    inputs = trial_inputs(getattr(recording, "inputs", None), _labels(recording), n_trials, n_time)
+    task = _task(counts, inputs, split, float(dt))
+    if isinstance(model, str):
+        net = models.get(model, n_inputs=task.n_inputs, n_hidden=n_hidden, n_outputs=task.n_outputs,
+                         **(model_options or {}))
+    elif isinstance(model, Model):
+        net = model
+    else:
+        raise ConfigError(f"model must be a zoo model name (see dynascope.models.names()) or a Model, got "
+                          f"{type(model).__name__}.")
+    population = train_population(task, net, n_networks, steps, k_train, **train_options)
+    return Fit(population, split, inputs, float(dt))
+
+
+def _task(counts: np.ndarray, inputs: np.ndarray, split: Split, dt: float) -> RecordingTask:
+    rows = split.train_trials
+    return RecordingTask.from_arrays(counts[rows][..., split.held_in], inputs[rows], dt=dt)
+
+
+@functools.lru_cache(maxsize=16)
+def _runner(model: Model) -> Any:
+    # One compiled program per model (models are frozen and hashable), so scoring several fits of one
+    # architecture — or a fit and its untrained start — compiles the simulation once.
+    return jax.jit(jax.vmap(model.run, in_axes=(0, None)))
+
+
+@dataclasses.dataclass(frozen=True)
+class FitScores:
+    """CtDB-style scores of each network of a fit, arrays `[n_networks]` (NaN / -1 for a diverged network).
+
+    `co_bps`: bits per spike of the held-out neurons on the held-out trials, their rates read out of the
+    network's states by a Poisson regression fitted on the training trials; `co_bps_true`: the same for the
+    rates that generated the spikes (the best a fit can expect; None without ground truth). `rate_r2`: R² of
+    every neuron's predicted rate against its true rate on the held-out trials. `latent_r2`: R² of the
+    ground-truth latents linearly decoded from the states (map fitted on training trials, scored on held-out
+    ones). `n_stable`: stable fixed points of the network under zero input within its visited region;
+    `n_stable_true` the ground truth's count (None without a skeleton or when not counted); `skeleton_match`
+    whether they agree. `train_metric`: the
+    task metric (deviance explained on training trials).
+    """
+
+    co_bps: np.ndarray
+    co_bps_true: float | None
+    rate_r2: np.ndarray
+    latent_r2: np.ndarray
+    n_stable: np.ndarray
+    n_stable_true: int | None
+    skeleton_match: np.ndarray
+    train_metric: np.ndarray
+
+
+def score_fit(
+    fit: Fit,
+    recording: SyntheticRecording,
+    *,
+    key: jax.Array,
+    alpha: float = 1e-3,
+    n_seeds: int = 256,
+    count_stable_points: bool = True,
+) -> FitScores:
+    """Score every network of `fit` on the `recording` it was fitted to (refused if the training data differ).
+
+    The held-out neurons' readout is a Poisson regression (`fit_poisson_readout`, L2 `alpha`) on the training
+    trials' states; fixed points are searched from `n_seeds` visited states per network (seeds from `key`;
+    `count_stable_points=False` skips the search, the slowest part, and leaves `n_stable` at -1).
+    Rate R², latent R² and the skeleton need the recording's ground truth (`rates`, `latents`, `skeleton`);
+    without it those entries are NaN / None.
+    """
+    counts = _check_counts(getattr(recording, "counts", None))
+    split, pop = fit.split, fit.population
+    if counts.shape[:2] != fit.inputs.shape[:2] or _task(counts, fit.inputs, split, fit.dt).digest != fit.task.digest:
+        raise DataError("recording is not the one this fit was trained on (its training trials' counts differ); "
+                        "score a fit against its own recording.")
+    model, n = pop.model, len(pop)
+    states, outputs = _runner(model)(pop.params, jnp.asarray(fit.inputs))
+    states, outputs = np.asarray(states, np.float64), np.asarray(outputs, np.float64)
+    train, test, out = split.train_trials, split.test_trials, split.held_out
+    y_train, y_test = counts[train][..., out], counts[test][..., out]
+    null = y_train.mean(axis=(0, 1))
+    rates = getattr(recording, "rates", None)
+    latents = getattr(recording, "latents", None)
+    skeleton = getattr(recording, "skeleton", None)
+    co, rate_r2, latent_r2 = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    n_stable = np.full(n, -1, np.int64)
+    zero = jnp.zeros(model.n_inputs, jnp.float32)
+    for i in range(n):
+        if pop.diverged[i] or not np.isfinite(states[i]).all():
+            continue
+        s_train, s_test = states[i, train], states[i, test]
+        weights, bias = fit_poisson_readout(s_train.reshape(-1, s_train.shape[-1]), y_train.reshape(-1, len(out)),
+                                            alpha=alpha)
+        held_out_expected = np.exp(np.clip(s_test @ weights + bias, -LOG_RATE_MAX, LOG_RATE_MAX))
+        co[i] = bits_per_spike(y_test, held_out_expected, null)
+        if rates is not None:
+            predicted = np.empty(np.shape(rates[test]))
+            predicted[..., split.held_in] = np.exp(np.clip(outputs[i, test], -LOG_RATE_MAX, LOG_RATE_MAX)) / fit.dt
+            predicted[..., out] = held_out_expected / fit.dt
+            rate_r2[i] = r2(predicted, rates[test])
+        if latents is not None:
+            latent_r2[i] = linear_r2(s_train, latents[train], s_test, latents[test])
+        if skeleton is not None and count_stable_points:
+            n_stable[i] = stable_point_count(model, pop.network(i), zero, states[i], key=jax.random.fold_in(key, i),
+                                             n_seeds=n_seeds)
+    co_true = None if rates is None else bits_per_spike(y_test, np.asarray(rates)[test][..., out] * fit.dt, null)
+    n_true = None if skeleton is None or not count_stable_points else int(np.asarray(skeleton.is_stable).sum())
+    return FitScores(co_bps=co, co_bps_true=co_true, rate_r2=rate_r2, latent_r2=latent_r2, n_stable=n_stable,
+                     n_stable_true=n_true, skeleton_match=(n_stable == n_true) if n_true is not None else
+                     np.zeros(n, bool), train_metric=np.asarray(pop.metric))

@@ -1,0 +1,98 @@
+"""How well a network fitted to a recording reproduces it, in the metrics of the Computation-through-Dynamics
+Benchmark: co-smoothing bits per spike on held-out neurons, rate R², latent-state R², and whether the fitted
+network's fixed points match the ground truth's (Versteeg, Sedler, McCart & Pandarinath 2023; bits per spike
+from Pei et al. 2021, "Neural Latents Benchmark '21"). Plain NumPy / scikit-learn functions on arrays; counts
+and expected counts are per bin, rates per second.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy.special import gammaln, xlogy
+
+from dynascope.dynamics import find_fixed_points, sample_initial_states
+
+
+def poisson_log_likelihood(counts: Any, expected: Any) -> float:
+    """Total Poisson log-likelihood, sum of y log(mu) - mu - log(y!), of `counts` y under `expected` counts mu
+    per bin (same shape, or broadcastable to it; mu > 0 wherever y > 0)."""
+    y = np.asarray(counts, np.float64)
+    mu = np.broadcast_to(np.asarray(expected, np.float64), y.shape)
+    return float((xlogy(y, mu) - mu - gammaln(y + 1.0)).sum())
+
+
+def bits_per_spike(counts: Any, expected: Any, null_expected: Any) -> float:
+    """Bits per spike of `expected [..., N]` counts for `counts [..., N]` against `null_expected [N]` (each
+    neuron's mean count per bin on the training trials): (LL_model - LL_null) / (n_spikes ln 2). 0 for the
+    null itself, > 0 when the model predicts the counts better than each neuron's mean rate. Scored on
+    held-out neurons of held-out trials, this is co-smoothing bits/spike (co-bps; Pei et al. 2021)."""
+    y = np.asarray(counts, np.float64)
+    n_spikes = y.sum()
+    if n_spikes == 0:
+        return float("nan")  # no spike to explain: bits per spike is undefined
+    gain = poisson_log_likelihood(y, expected) - poisson_log_likelihood(y, null_expected)
+    return gain / (n_spikes * math.log(2.0))
+
+
+def fit_poisson_readout(states: Any, counts: Any, *, alpha: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
+    """A Poisson regression of each neuron's `counts [n, N]` on `states [n, S]`: (`weights [S, N]`, `bias [N]`)
+    with expected counts exp(states @ weights + bias). Fitted neuron by neuron with scikit-learn's
+    `PoissonRegressor` (Newton-Cholesky, L2 penalty `alpha` on the weights of the standardised states)."""
+    from sklearn.linear_model import PoissonRegressor
+
+    x = np.asarray(states, np.float64)
+    y = np.asarray(counts, np.float64)
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)  # a unit that never moves carries nothing; keep it finite
+    z = (x - mean) / scale
+    weights = np.zeros((x.shape[1], y.shape[1]))
+    bias = np.zeros(y.shape[1])
+    for n in range(y.shape[1]):
+        reg = PoissonRegressor(alpha=alpha, solver="newton-cholesky", max_iter=300).fit(z, y[:, n])
+        weights[:, n] = reg.coef_ / scale
+        bias[n] = reg.intercept_ - (reg.coef_ / scale) @ mean
+    return weights, bias
+
+
+def r2(predicted: Any, target: Any) -> float:
+    """R² of `predicted [..., D]` against `target [..., D]`, per column over all leading axes, averaged over
+    columns (scikit-learn's `r2_score`, uniform average); columns that do not vary are left out."""
+    from sklearn.metrics import r2_score
+
+    p = np.asarray(predicted, np.float64).reshape(-1, np.shape(predicted)[-1])
+    t = np.asarray(target, np.float64).reshape(-1, np.shape(target)[-1])
+    varies = t.std(axis=0) > 0
+    return float(r2_score(t[:, varies], p[:, varies]))
+
+
+def linear_r2(states_train: Any, target_train: Any, states_test: Any, target_test: Any) -> float:
+    """R² on the test rows of a least-squares linear map (with intercept) from states `[..., S]` to targets
+    `[..., D]` fitted on the training rows (scikit-learn's `LinearRegression`): how much of a latent the
+    states hold linearly, judged on data the map was not fitted to."""
+    from sklearn.linear_model import LinearRegression
+
+    s = np.shape(states_train)[-1]
+    d = np.shape(target_train)[-1]
+    reg = LinearRegression().fit(np.asarray(states_train, np.float64).reshape(-1, s),
+                                 np.asarray(target_train, np.float64).reshape(-1, d))
+    predicted = reg.predict(np.asarray(states_test, np.float64).reshape(-1, s))
+    return r2(predicted, np.asarray(target_test).reshape(-1, d))
+
+
+def stable_point_count(
+    model: Any, params: Any, inputs: Any, states: Any, *, key: jax.Array, n_seeds: int = 256, seed_noise: float = 0.05
+) -> int:
+    """How many stable fixed points one network has under the constant `inputs [I]` inside the region its
+    visited `states [..., S]` span: converged, every mode decaying, not outside the reachable region. Seeds are
+    `n_seeds` visited states plus Gaussian noise of `seed_noise` x their std (as `pipeline.analyze` seeds)."""
+    states = jnp.asarray(states)
+    scale = float(jnp.std(states)) or 1.0
+    seeds = sample_initial_states(key, states, n_seeds, seed_noise * scale)
+    fps = find_fixed_points(model, params, inputs, seeds, reachable_states=states)
+    return int((fps.is_stable & fps.converged & ~fps.outside_reachable).sum())

@@ -1,0 +1,195 @@
+"""A recording served as a task: each trial's inputs in, the held-in neurons' spike counts out, scored by their
+Poisson likelihood, so the population trainer fits networks to recorded activity the way it trains them on tasks.
+
+The split into held-in / held-out neurons and training / held-out trials is drawn once from a key and kept
+(`Split`); the task holds only the training trials of the held-in neurons, so nothing held out can leak into
+training. Held-out neurons are predicted afterwards from the network's states (co-smoothing; Pei et al. 2021,
+"Neural Latents Benchmark '21"; Versteeg et al. 2023, "Computation-through-Dynamics Benchmark").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from typing import Any, ClassVar
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dynascope.data._base import host_generator
+from dynascope.errors import ConfigError, DataError, ShapeError
+from dynascope.tasks import Task, Trials
+
+#: Log-rates (log expected spikes per bin) are clipped to ±this before exp: e^20 spikes in one bin is already
+#: far past any neuron, and the clip keeps exp finite for an untrained or diverging network.
+LOG_RATE_MAX = 20.0
+
+
+def poisson_nll(log_rates: jax.Array, counts: jax.Array, mask: jax.Array) -> jax.Array:
+    """Mean Poisson negative log-likelihood over the scored entries (mask = 1), without the constant log(y!):
+    mean of exp(eta) - y eta for `log_rates` eta (log expected counts per bin) and `counts` y, any same shape."""
+    eta = jnp.clip(log_rates, -LOG_RATE_MAX, LOG_RATE_MAX)
+    return (mask * (jnp.exp(eta) - counts * eta)).sum() / jnp.maximum(mask.sum(), 1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+    """Which neurons and trials a fit sees. Index arrays (sorted, int64) into the recording's neurons and trials:
+    `held_in [N_in]` (the network's outputs), `held_out [N_out]` (predicted from its states), `train_trials`
+    (fitted on) and `test_trials` (scored on)."""
+
+    held_in: np.ndarray
+    held_out: np.ndarray
+    train_trials: np.ndarray
+    test_trials: np.ndarray
+
+
+def _fraction(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise ConfigError(f"{name} must be a fraction in (0, 1), got {value!r}; e.g. 0.25.")
+    return float(value)
+
+
+def make_split(
+    n_trials: int, n_neurons: int, *, key: jax.Array, held_out_neurons: float = 0.25, held_out_trials: float = 0.2
+) -> Split:
+    """A random `Split` of `n_trials` trials and `n_neurons` neurons drawn from `key`: round(fraction x count)
+    neurons and trials held out, at least one of each on both sides; a recording too small for that (fewer
+    than 2 neurons, fewer than 3 trials: two to fit on, one to score) raises DataError."""
+    f_neurons = _fraction("held_out_neurons", held_out_neurons)
+    f_trials = _fraction("held_out_trials", held_out_trials)
+    if n_neurons < 2:
+        raise DataError(f"counts: the recording has {n_neurons} neuron(s); co-smoothing needs at least 2 "
+                        "(held-in neurons to fit the network, held-out neurons to score it). Record more neurons.")
+    if n_trials < 3:
+        raise DataError(f"counts: the recording has {n_trials} trial(s); a fit needs at least 3 (2 to train on, "
+                        "1 held out to score). Record more trials.")
+    n_out = min(max(round(f_neurons * n_neurons), 1), n_neurons - 1)
+    n_test = min(max(round(f_trials * n_trials), 1), n_trials - 2)
+    rng = host_generator(key)
+    neurons = rng.permutation(n_neurons)
+    trials = rng.permutation(n_trials)
+    return Split(held_in=np.sort(neurons[n_out:]), held_out=np.sort(neurons[:n_out]),
+                 train_trials=np.sort(trials[n_test:]), test_trials=np.sort(trials[:n_test]))
+
+
+def trial_inputs(inputs: Any, labels: Any, n_trials: int, n_time: int) -> np.ndarray:
+    """The network's inputs `[trials, T, I]` float32: the recording's own task inputs when it has any; else a
+    one-hot of each trial's condition in its first bin (a cue, after which the network runs on its own, so its
+    zero-input dynamics are what generates the trial); else (no labels either) one channel of zeros."""
+    if inputs is not None and np.shape(inputs)[-1] > 0:
+        x = np.asarray(inputs, np.float32)
+        if x.shape[:2] != (n_trials, n_time):
+            raise ShapeError(f"inputs must be [trials, time, channels] = [{n_trials}, {n_time}, ·] like counts, "
+                             f"got shape {x.shape}.")
+        if not np.isfinite(x).all():
+            raise DataError("inputs hold non-finite values; fill or drop those trials.")
+        return x
+    if labels is None:
+        return np.zeros((n_trials, n_time, 1), np.float32)
+    lab = np.asarray(labels)
+    if lab.shape != (n_trials,):
+        raise ShapeError(f"labels must hold one condition per trial, shape [{n_trials}], got {lab.shape}.")
+    _, index = np.unique(lab, return_inverse=True)
+    cue = np.zeros((n_trials, n_time, int(index.max()) + 1), np.float32)
+    cue[np.arange(n_trials), 0, index] = 1.0
+    return cue
+
+
+def _smallest_uint(counts: np.ndarray) -> np.ndarray:
+    # The counts are baked into every compiled training program as a constant: the narrowest exact dtype
+    # keeps that constant (and compile time) small; they are cast to float32 after the batch is gathered.
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if counts.max(initial=0) <= np.iinfo(dtype).max:
+            return counts.astype(dtype)
+    raise DataError(f"counts: a bin holds {counts.max()} spikes; bin the spikes more finely.")
+
+
+@dataclasses.dataclass(frozen=True, eq=True)
+class RecordingTask(Task):
+    """Fit a network to a recording: inputs `[B,T,I]` are trials' task inputs, targets `[B,T,N_in]` their
+    held-in neurons' spike counts per bin, and the network's outputs are log expected counts per bin.
+
+    Trials are drawn (with replacement) from the training trials only. `loss` is the Poisson negative
+    log-likelihood without log(y!) (`poisson_nll`); `metric` per trial is the deviance explained against the
+    null that fires each neuron at its mean training rate, 1 - D(model) / D(null) with the Poisson deviance
+    D = 2 sum[y log(y / mu) - (y - mu)], clipped to [0, 1] (0: no better than the null; 1: every bin's count
+    predicted exactly — unreachable with Poisson noise, so a good fit scores well below 1). A network counts
+    as trained (`criterion`) once it beats the null by 1 % of its deviance.
+
+    Frozen and hashable: equality and hash go by the `digest` of the arrays (the trainer caches compiled
+    programs by task), not by the arrays. Build it with `RecordingTask.from_arrays`.
+    """
+
+    name: ClassVar[str] = "recording"
+    criterion: ClassVar[float] = 0.01
+
+    digest: str = ""
+    inputs: np.ndarray = dataclasses.field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+    counts: np.ndarray = dataclasses.field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+    null_rates: np.ndarray = dataclasses.field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+
+    @classmethod
+    def from_arrays(cls, counts: np.ndarray, inputs: np.ndarray, *, dt: float) -> RecordingTask:
+        """The task of training-trial `counts [trials, T, N_in]` (spikes per bin) under `inputs [trials, T, I]`,
+        bins of `dt` seconds. Every neuron must fire at least once (its null rate would be 0 otherwise)."""
+        counts = np.asarray(counts)
+        silent = np.flatnonzero(counts.sum(axis=(0, 1)) == 0)
+        if silent.size:
+            raise DataError(f"counts: neuron(s) {silent.tolist()[:10]} never fire on the training trials, so their "
+                            "likelihood has no finite null; drop those neurons (or record longer).")
+        stored = _smallest_uint(counts)
+        inputs = np.ascontiguousarray(inputs, np.float32)
+        h = hashlib.sha256()
+        for a in (stored, inputs):
+            h.update(str((a.dtype.str, a.shape)).encode())
+            h.update(np.ascontiguousarray(a).tobytes())
+        null = counts.astype(np.float64).mean(axis=(0, 1)).astype(np.float32)
+        return cls(n_time=int(counts.shape[1]), dt=float(dt) * 1000.0, digest=h.hexdigest()[:32],
+                   inputs=inputs, counts=stored, null_rates=null)
+
+    @property
+    def n_inputs(self) -> int:
+        return int(self.inputs.shape[-1])
+
+    @property
+    def n_outputs(self) -> int:
+        return int(self.counts.shape[-1])
+
+    @property
+    def n_trials(self) -> int:
+        """How many training trials the task draws from."""
+        return int(self.counts.shape[0])
+
+    def sample(self, key: jax.Array, batch_size: int) -> Trials:
+        rows = jax.random.randint(key, (batch_size,), 0, self.n_trials)
+        inputs = jnp.asarray(self.inputs)[rows]
+        targets = jnp.asarray(self.counts)[rows].astype(jnp.float32)
+        return Trials(inputs, targets, jnp.ones_like(targets))
+
+    def analysis_inputs(self) -> jax.Array:
+        # Zero input: the recording's own inputs are pulses (or a first-bin cue), so its dynamics between them.
+        return jnp.zeros((1, self.n_inputs), jnp.float32)
+
+    def loss(self, outputs: jax.Array, trials: Trials) -> jax.Array:
+        return poisson_nll(outputs, trials.targets, trials.mask)
+
+    def metric(self, outputs: jax.Array, trials: Trials) -> jax.Array:
+        y, m = trials.targets, trials.mask
+        mu = jnp.exp(jnp.clip(outputs, -LOG_RATE_MAX, LOG_RATE_MAX))
+        mu0 = jnp.broadcast_to(jnp.asarray(self.null_rates), y.shape)
+
+        def deviance(rate: jax.Array) -> jax.Array:
+            unit = 2.0 * (jax.scipy.special.xlogy(y, y) - jax.scipy.special.xlogy(y, rate) - (y - rate))
+            return (m * unit).sum(axis=(1, 2))
+
+        null = deviance(mu0)
+        return jnp.clip(1.0 - deviance(mu) / jnp.maximum(null, 1e-12), 0.0, 1.0)
+
+    def options(self) -> dict[str, Any]:
+        """Its scalar options and the digest of its arrays (the arrays themselves are not options: a
+        RecordingTask is rebuilt from its recording and `Split`, not from `tasks.get`)."""
+        return {"n_time": self.n_time, "dt": self.dt, "digest": self.digest,
+                "n_trials": self.n_trials, "n_inputs": self.n_inputs, "n_outputs": self.n_outputs}
+
