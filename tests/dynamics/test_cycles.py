@@ -151,7 +151,7 @@ def test_cycle_errors_name_the_argument():
     params = vanilla_params(W=np.zeros((3, 3)), U=np.zeros((3, 2)), b=np.zeros(3))
     with pytest.raises(ShapeError, match=r"initial_states must have shape \[K, S\] with S = 3, got shape \(3,\).*states\[None\]"):
         find_periodic_orbits(model, params, jnp.zeros(2), jnp.zeros(3), period=2)
-    with pytest.raises(ShapeError, match=r"x must be one constant input of shape \(2,\), got shape \(1, 2\)"):
+    with pytest.raises(ShapeError, match=r"inputs must be one constant input of shape \(2,\), got shape \(1, 2\)"):
         find_periodic_orbits(model, params, jnp.zeros((1, 2)), jnp.zeros((4, 3)), period=2)
     with pytest.raises(ConfigError, match="period must be a positive integer, got 0"):
         find_periodic_orbits(model, params, jnp.zeros(2), jnp.zeros((4, 3)), period=0)

@@ -112,7 +112,7 @@ def test_linearize_errors():
     p = {"A": jnp.eye(2), "B": jnp.zeros((2, 1))}
     with pytest.raises(ShapeError, match=r"state must be \[S\] or \[K, S\], got shape \(1, 1, 2\)"):
         linearize(linear_map, p, np.zeros((1, 1, 2)), np.zeros(1))
-    with pytest.raises(ShapeError, match=r"x must be \[I\] or \[K, I\] with K = 3 rows like state, got shape \(2, 1\)"):
+    with pytest.raises(ShapeError, match=r"inputs must be \[I\] or \[K, I\] with K = 3 rows like state, got shape \(2, 1\)"):
         linearize(linear_map, p, np.zeros((3, 2)), np.zeros((2, 1)))
     lin = linearize(linear_map, p, np.zeros(2), np.zeros(1))
     with pytest.raises(ConfigError, match=r"dt must be the positive time step in milliseconds .* got 0"):

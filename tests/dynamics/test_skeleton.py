@@ -263,7 +263,7 @@ def test_skeleton_errors():
     fp = _points(bistable, SEEDS_2D, p)
     with pytest.raises(ConfigError, match=r"fixed_points were found for a flow but the model is analysed as a map"):
         skeleton(bistable, p, fp)
-    with pytest.raises(ConfigError, match=r"input must have shape \(1,\) like fixed_points.inputs rows, got \(2,\)"):
+    with pytest.raises(ConfigError, match=r"inputs must have shape \(1,\) like fixed_points.inputs rows, got \(2,\)"):
         skeleton(bistable, p, fp, np.zeros(2), continuous=True, alpha=0.1)
     with pytest.raises(ConfigError, match=r"no fixed point .* has the input \[0.5\]; its inputs are \[\[0.0\]\]"):
         skeleton(bistable, p, fp, np.array([0.5]), continuous=True, alpha=0.1)

@@ -134,13 +134,13 @@ def network_count(model: Any, system: System, params: Any, n_state: int, n_input
     return n
 
 
-def constant_input(system: System, x: Any) -> np.ndarray:
-    """`x` as one constant input `[I]` (of the model's declared size), else ShapeError."""
-    x = np.asarray(x)  # NumPy, not jnp: a float64 input must not be rounded to float32 before the x64 scope
+def constant_input(system: System, inputs: Any) -> np.ndarray:
+    """`inputs` as one constant input `[I]` (of the model's declared size), else ShapeError."""
+    x = np.asarray(inputs)  # NumPy, not jnp: a float64 input must not be rounded to float32 before the x64 scope
     if x.ndim != 1 or (system.n_inputs is not None and x.shape != (system.n_inputs,)):
         expected = "[I]" if system.n_inputs is None else f"({system.n_inputs},)"
         raise ShapeError(
-            f"x must be one constant input of shape {expected}, got shape {tuple(x.shape)}; "
+            f"inputs must be one constant input of shape {expected}, got shape {tuple(x.shape)}; "
             "pass a single input vector (use inputs[0] for one row of a batch)."
         )
     return x
@@ -165,9 +165,9 @@ def check_float64_step(
     """ConfigError for non-finite params, input or states; ShapeError unless the step maps a float64
     state `[S]` under a float64 input `[I]` to a float64 state `[S]` (what the compiled loops run)."""
     fix = "Pass finite values (a NaN here would make every orbit NaN)."
-    for name, value in (("params", params), ("x", x), (state_name, states)):
+    for name, value in (("params", params), ("inputs", x), (state_name, states)):
         check_finite(name, value, fix)
-    check_step(system, params, states.shape[-1], x.shape[0], names=(state_name, "x"), dtype=np.float64)
+    check_step(system, params, states.shape[-1], x.shape[0], names=(state_name, "inputs"), dtype=np.float64)
 
 
 def start_state_vector(start_state: Any) -> np.ndarray:

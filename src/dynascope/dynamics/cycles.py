@@ -74,7 +74,7 @@ class LimitCycle:
 def find_periodic_orbits(
     model: ModelLike | StepFn,
     params: Any,
-    x: jax.Array,
+    inputs: jax.Array,
     initial_states: jax.Array,
     period: int,
     *,
@@ -88,7 +88,7 @@ def find_periodic_orbits(
         model: a Model, an object with the model methods (`ModelLike`), or any callable
             `step(params, state [S], x [I]) -> state [S]` (analysed as the map that runs).
         params: the parameters pytree passed to `step` (cast to float64 for the search).
-        x: the constant input `[I]`.
+        inputs: the constant input `[I]`.
         initial_states: seeds `[K, S]` (e.g. states sampled from trajectories).
         period: k ≥ 1.
         max_iter: Levenberg–Marquardt iterations per seed, each using the exact Jacobian of F^k.
@@ -106,7 +106,7 @@ def find_periodic_orbits(
     system = as_system(model)
     k = check_positive_int("period", period)
     max_iter = check_positive_int("max_iter", max_iter)
-    x = constant_input(system, x)
+    x = constant_input(system, inputs)
     seeds = state_array(system, "initial_states", initial_states, 2)
     check_float64_step(system, params, x, "initial_states", seeds)
     n_seeds, n_state = seeds.shape
@@ -140,7 +140,7 @@ def find_periodic_orbits(
 def find_limit_cycle(
     model: ModelLike | StepFn,
     params: Any,
-    x: jax.Array,
+    inputs: jax.Array,
     initial_state: jax.Array,
     *,
     dt: float | None = None,
@@ -149,7 +149,7 @@ def find_limit_cycle(
     max_iter: int = 30,
     tol: float = 1e-10,
 ) -> LimitCycle:
-    """The attracting closed orbit reached from `initial_state` under the constant input `x`.
+    """The attracting closed orbit reached from `initial_state` under the constant input `inputs`.
 
     For an Euler-discretised flow (or any map with a near-continuous closed orbit) in any dimension:
     1. simulate `n_settle` steps to settle on the attractor, at s₀;
@@ -175,7 +175,7 @@ def find_limit_cycle(
         model: a Model, an object with the model methods (`ModelLike`), or any callable
             `step(params, state [S], x [I]) -> state [S]` (analysed as the map that runs).
         params: parameters pytree (cast to float64).
-        x: constant input `[I]`.
+        inputs: the constant input `[I]`.
         initial_state: `[S]`, a state in the cycle's basin.
         dt: milliseconds per step; when given, `period_ms = period_steps · dt`.
         n_settle: steps simulated before the period is measured.
@@ -189,7 +189,7 @@ def find_limit_cycle(
     Algorithms for Chaotic Systems", ch. 6.
     """
     system = as_system(model)
-    x = constant_input(system, x)
+    x = constant_input(system, inputs)
     s_init = state_array(system, "initial_state", initial_state, 1)
     n_settle = check_positive_int("n_settle", n_settle)
     max_period = check_positive_int("max_period", max_period)

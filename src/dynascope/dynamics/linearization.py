@@ -127,7 +127,7 @@ def linearize(
     model: Any,
     params: Any,
     state: Any,
-    x: Any,
+    inputs: Any,
     *,
     float64: bool = True,
     continuous: bool | None = None,
@@ -135,7 +135,7 @@ def linearize(
 ) -> Linearization:
     """Linearize `model` (a dynascope Model, an object with the model methods, or a callable
     step(params, state, x)) at `state [S]` or `[K, S]`
-    under constant input `x [I]` or `[K, I]`; Jacobians come from `jax.jacfwd`, in float64 by default.
+    under the constant input `inputs [I]` or `[K, I]`; Jacobians come from `jax.jacfwd`, in float64 by default.
 
     `continuous`/`alpha` declare a bare step function an Euler step of a flow (see `find_fixed_points`).
     Returns a `Linearization` whose leading shape is that of `state` without its last axis.
@@ -147,17 +147,18 @@ def linearize(
         raise ShapeError(f"state must be [S] or [K, S], got shape {states.shape}; pass one state per row.")
     batched = states.ndim == 2
     states2 = states if batched else states[None]
-    inputs = np.asarray(x)
+    given = inputs
+    inputs = np.asarray(given)
     if inputs.ndim == 1:
         inputs = np.broadcast_to(inputs, (states2.shape[0], inputs.shape[0]))
     if inputs.ndim != 2 or inputs.shape[0] != states2.shape[0]:
         raise ShapeError(
-            f"x must be [I] or [K, I] with K = {states2.shape[0]} rows like state, got shape {np.shape(x)}."
+            f"inputs must be [I] or [K, I] with K = {states2.shape[0]} rows like state, got shape {np.shape(given)}."
         )
     check_params(model, params)
     check_step(system, params, states2.shape[1], inputs.shape[1])
     fix = "Linearize at a finite state (e.g. a row of FixedPoints.states) with finite inputs and params."
-    for name, value in (("state", states2 if batched else states), ("x", x), ("params", params)):
+    for name, value in (("state", states2 if batched else states), ("inputs", given), ("params", params)):
         check_finite(name, value, fix)
     one = jax.tree.map(lambda a: np.asarray(a)[None], params)  # a population of one
     jac, jac_in, residual = (

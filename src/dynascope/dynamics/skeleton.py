@@ -36,7 +36,7 @@ def skeleton(
     model: Any,
     params: Any,
     fixed_points: FixedPoints | Sequence[FixedPoints],
-    input: Any = None,
+    inputs: Any = None,
     *,
     n_steps: int = 2000,
     max_steps: int | None = None,
@@ -47,7 +47,7 @@ def skeleton(
     continuous: bool | None = None,
     alpha: float | None = None,
 ) -> nx.DiGraph | list[nx.DiGraph]:
-    """The skeleton graph of one network under the constant `input [I]` (default: the only input in
+    """The skeleton graph of one network under the constant `inputs [I]` (default: the only input in
     `fixed_points`), or of every network of a population at once: `params` stacked on a leading network
     axis n and `fixed_points` a sequence of n FixedPoints, one per network (as `find_fixed_points` returns
     them for a population) -> a list of n graphs; the departures of every saddle of every network run in
@@ -78,7 +78,7 @@ def skeleton(
     if isinstance(fixed_points, FixedPoints):
         _check(system, params, [fixed_points])
         stacked = jax.tree.map(lambda a: np.asarray(a)[None], params)
-        return _skeletons(system, stacked, [fixed_points], input, cfg)[0]
+        return _skeletons(system, stacked, [fixed_points], inputs, cfg)[0]
     if isinstance(fixed_points, (str, bytes)) or not isinstance(fixed_points, Sequence):
         raise ConfigError(
             "fixed_points must be a FixedPoints (one network) or a sequence of them, one per network of a "
@@ -94,11 +94,11 @@ def skeleton(
             "for one network pass its FixedPoints and unstacked params."
         )
     _check(system, jax.tree.map(lambda a: a[0], params), fps)
-    return _skeletons(system, params, fps, input, cfg)
+    return _skeletons(system, params, fps, inputs, cfg)
 
 
 def skeleton_population(
-    model: Any, stacked_params: Any, fixed_points: Sequence[FixedPoints], input: Any = None, **options: Any
+    model: Any, stacked_params: Any, fixed_points: Sequence[FixedPoints], inputs: Any = None, **options: Any
 ) -> list[nx.DiGraph]:
     """Deprecated: `skeleton` takes a population's stacked params and FixedPoints itself."""
     warnings.warn(
@@ -106,7 +106,7 @@ def skeleton_population(
         "stacked params and the list of FixedPoints (it returns one graph per network).",
         DeprecationWarning, stacklevel=2,
     )
-    return skeleton(model, stacked_params, list(fixed_points), input, **options)
+    return skeleton(model, stacked_params, list(fixed_points), inputs, **options)
 
 
 def signature(graph: nx.DiGraph) -> dict[str, Any]:
@@ -150,7 +150,7 @@ def _check(system: System, params: Any, fps: list[FixedPoints]) -> None:
     check_step(system, params, fps[0].states.shape[1], fps[0].inputs.shape[1])
 
 
-def _nodes(fp: FixedPoints, system: System, input: Any, cfg: Config) -> tuple[np.ndarray, np.ndarray]:
+def _nodes(fp: FixedPoints, system: System, inputs: Any, cfg: Config) -> tuple[np.ndarray, np.ndarray]:
     """Rows of `fp` that become nodes, and the input [I] they share."""
     if fp.continuous != system.continuous:
         raise ConfigError(
@@ -158,22 +158,22 @@ def _nodes(fp: FixedPoints, system: System, input: Any, cfg: Config) -> tuple[np
             f"a {'flow' if system.continuous else 'map'}; pass the same model (or continuous/alpha) to both."
         )
     ok = (fp.status == Result.CONVERGED) | (cfg.include_slow & (fp.status == Result.SLOW))
-    if input is None:
+    if inputs is None:
         rows = np.unique(fp.inputs[ok], axis=0)
         if rows.shape[0] > 1:
             raise ConfigError(
-                f"fixed_points hold points under {rows.shape[0]} different inputs; pass input=[I] to pick one."
+                f"fixed_points hold points under {rows.shape[0]} different inputs; pass inputs=[I] to pick one."
             )
         u = rows[0] if rows.shape[0] else np.zeros(fp.inputs.shape[1], fp.states.dtype)
     else:
-        u = np.asarray(input, dtype=fp.states.dtype)
+        u = np.asarray(inputs, dtype=fp.states.dtype)
         if u.shape != (fp.inputs.shape[1],):
             raise ConfigError(
-                f"input must have shape ({fp.inputs.shape[1]},) like fixed_points.inputs rows, got {u.shape}."
+                f"inputs must have shape ({fp.inputs.shape[1]},) like fixed_points.inputs rows, got {u.shape}."
             )
     # float32 inputs stored as float64 differ from a Python float by ~1e-9: compare loosely.
     same = np.all(np.isclose(fp.inputs, u, rtol=1e-6, atol=1e-6), axis=1)
-    if input is not None and np.any(ok) and not np.any(ok & same):
+    if inputs is not None and np.any(ok) and not np.any(ok & same):
         known = np.unique(fp.inputs[ok], axis=0)
         raise ConfigError(
             f"no fixed point in fixed_points has the input {u.tolist()}; its inputs are {known.tolist()[:5]}"
@@ -195,10 +195,10 @@ def _skeletons(
     system: System,
     params: Any,
     fps: list[FixedPoints],
-    input: Any,
+    inputs: Any,
     cfg: Config,
 ) -> list[nx.DiGraph]:
-    selected = [_nodes(fp, system, input, cfg) for fp in fps]
+    selected = [_nodes(fp, system, inputs, cfg) for fp in fps]
     sizes = [rows.size for rows, _ in selected]
     size = bucket(max(sizes + [1]))
     dtype = fps[0].states.dtype
