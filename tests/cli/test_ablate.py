@@ -25,6 +25,9 @@ def test_ablate_prints_the_arms_and_the_factor_and_resumes(tmp_path):
     assert "size-equivalence factor" in out.stdout and out.stdout.rstrip().endswith("1 [1, 1]")
     again = CliRunner().invoke(app, ["ablate", *TINY, "--out", str(tmp_path / "r"), "--resume"], terminal_width=200)
     assert again.exit_code == 0 and "done earlier" in again.stdout
+    # `show` counts the ablation's own groups (arms × sizes), not those of its [sweep] view
+    shown = CliRunner().invoke(app, ["show", str(tmp_path / "r")], terminal_width=200)
+    assert shown.exit_code == 0 and "incomplete" not in shown.stdout and "vanilla.no_none-8/s002" in shown.stdout
 
 
 @pytest.mark.parametrize(

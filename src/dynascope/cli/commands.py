@@ -151,13 +151,18 @@ def _completeness(run) -> str:
     from dynascope.pipeline import SweepConfig
     from dynascope.store import NetworkRows
 
-    expected = [g for g, _, _ in SweepConfig.from_dict(run.config).groups()]
+    if "ablation" in run.config:  # an ablation's groups are its arms × sizes, not its [sweep] view's
+        from dynascope.pipeline import AblationConfig
+
+        expected, command = [g for g, *_ in AblationConfig.from_dict(run.config).groups()], "ablate"
+    else:
+        expected, command = [g for g, _, _ in SweepConfig.from_dict(run.config).groups()], "train"
     finished = set(run.groups()) & {p.stem for p in run.shards(NetworkRows)}
     missing = [g for g in expected if g not in finished]
     if not missing:
         return "ok"
     return (f"incomplete: {len(expected) - len(missing)} of {len(expected)} groups trained (missing "
-            f"{', '.join(missing)}); rerun the train command with --resume")
+            f"{', '.join(missing)}); rerun the {command} command with --resume")
 
 
 @app.command("show")

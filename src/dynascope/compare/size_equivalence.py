@@ -8,8 +8,9 @@ L; the factor at L is s_without(L) / s_with(L). The levels are the with-arm's fi
 When the without-arm never reaches L within the sizes tried the factor is only bounded: "> s_max / s_with(L)";
 when it is above L already at its smallest size, "< s_min / s_with(L)" (the mechanism hurts there).
 
-The headline factor is the one at the highest level the without-arm reaches; when it reaches none, the
-strongest bound. Its confidence interval is a paired bootstrap over seeds (the arms share seeds, so a
+The headline factor is the geometric mean of the factors at the levels the without-arm reaches (not only the
+highest: where both arms saturate at the largest size the factor there is 1 whatever the mechanism does);
+when it reaches none, the strongest bound. Its confidence interval is a paired bootstrap over seeds (the arms share seeds, so a
 replicate draws the same seeds for both); a replicate whose curves do not cross contributes its bound, so
 an interval next to a bound is itself a bound on that side.
 
@@ -96,10 +97,10 @@ def _factors(log_sizes: np.ndarray, mean_with: np.ndarray, mean_without: np.ndar
 
 
 def _headline(log_factor: np.ndarray, relations: tuple[str, ...]) -> tuple[float, str]:
-    """(log factor, relation): at the highest level matched, else the strongest bound."""
+    """(log factor, relation): the geometric mean over the levels matched, else the strongest bound."""
     matched = [i for i, r in enumerate(relations) if r == "="]
     if matched:
-        return float(log_factor[matched[-1]]), "="
+        return float(np.mean(log_factor[matched])), "="
     if ">" in relations:
         return float(max(f for f, r in zip(log_factor, relations) if r == ">")), ">"
     return float(min(log_factor)), "<"

@@ -198,7 +198,11 @@ def _write_rows(run: RunFolder, config: AblationConfig, group: str, side: str, a
     not finite cost nothing: no energy row)."""
     stored = load_group(run, group)
     nets = run.read(NetworkRows, shard=group)
-    trials, states = _simulate(stored.task, stored.model, n_trials)(stored.params, jax.random.key(config.seed))
+    try:
+        simulate = _simulate(stored.task, stored.model, n_trials)
+    except TypeError:  # a task or model holding an unhashable option: compiled without the cache
+        simulate = _simulate.__wrapped__(stored.task, stored.model, n_trials)
+    trials, states = simulate(stored.params, jax.random.key(config.seed))
     finite = np.isfinite(np.asarray(states)).reshape(len(nets), -1).all(axis=1)
     exclude = {n: (DIVERGED if d else NON_FINITE) for n, d, f in zip(nets.network, nets.diverged, finite) if d or not f}
     keep = np.array([n not in exclude for n in nets.network])

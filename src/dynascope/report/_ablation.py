@@ -53,9 +53,9 @@ def ablation_parts(run: Any) -> AblationParts | None:
         intro += "<p class='note'>Not every group has finished: resume with <code>dynascope ablate ... --resume</code>.</p>"
     else:
         intro += (f"<p>Size-equivalence factor: <strong>{html.escape(str(summary.factor))}</strong> — the arm without "
-                  f"{html.escape(c.mechanism)} needs this many times the neurons to match the arm with it (at the "
-                  "highest score both reach; '&gt;' when it never does within the sizes tried; 95 % paired bootstrap "
-                  "interval over seeds).</p>")
+                  f"{html.escape(c.mechanism)} needs this many times the neurons to match the arm with it (geometric "
+                  "mean over the scores both reach; '&gt;' when it never does within the sizes tried; 95 % paired "
+                  "bootstrap interval over seeds).</p>")
     rows = [[r["arm"], r["arch"], r["n_hidden"], r["n_networks"], _nan(r["score_mean"]),
              f"[{_fmt(r['score_low'])}, {_fmt(r['score_high'])}]", _nan(r["operations_per_trial"]),
              _nan(r["mean_rate_hz"])] for r in summary.rows.records()]
