@@ -131,21 +131,17 @@ def test_linear_r2_matches_the_noise_fraction():
     assert data.linear_r2(s[0], noisy[0], s[1], noisy[1]) == pytest.approx(0.5, abs=0.03)
 
 
-def test_a_tiny_fit_recovers_the_flip_flop(recording, key):
-    kw = dict(key=jax.random.key(2), model="gru", n_hidden=12, n_networks=2, batch_size=16, learning_rate=1e-2,
-              eval_batch=32, checkpoint_every=150)
-    fit = data.fit_recording(recording, steps=300, **kw)
+def test_a_tiny_fit_recovers_the_flip_flop(recording):
+    fit = data.fit_recording(recording, key=jax.random.key(2), model="gru", n_hidden=12, n_networks=2, steps=300,
+                             batch_size=16, learning_rate=1e-2, eval_batch=32, checkpoint_every=150)
     pop = fit.population
-    assert fit.task.n_outputs == len(fit.split.held_in) and not pop.diverged.any()
+    assert fit.task.n_outputs == len(fit.split.held_in) and not pop.diverged.any() and pop.trained.all()
     assert (pop.loss_history[:, -1] < 0.6 * pop.loss_history[:, 0]).all()
     scores = data.score_fit(fit, recording, key=jax.random.key(3), count_stable_points=False)
-    start = jax.vmap(pop.model.init)(jax.random.split(key, len(pop)))  # the same architecture, untrained
-    untrained = data.score_fit(dataclasses.replace(fit, population=dataclasses.replace(pop, params=start)),
-                               recording, key=jax.random.key(3), count_stable_points=False)
-    # An untrained network's states already carry some of its inputs; the fit must add clearly to that and
-    # come within 0.1 bits/spike of the generating rates' own co-bps (measured: 0.72-0.73 against 0.74).
-    assert (scores.co_bps > untrained.co_bps + 0.2).all()
-    assert (scores.co_bps > scores.co_bps_true - 0.1).all()
+    # The null scores 0 bits/spike exactly (test above); the fit must come within 0.1 bits/spike of the
+    # generating rates' own co-bps (measured: 0.72-0.73 against 0.74). An untrained GRU of the same size scores
+    # 0.33-0.38 here: its states already echo its inputs, which the Poisson readout picks up.
+    assert scores.co_bps_true > 0.6 and (scores.co_bps > scores.co_bps_true - 0.1).all()
     assert (scores.latent_r2 > 0.95).all() and (scores.rate_r2 > 0.8).all()
     assert scores.n_stable_true is None and (scores.n_stable == -1).all()
 
