@@ -170,6 +170,8 @@ def test_bad_recordings_are_refused_naming_the_argument(recording):
     silent[..., 1] = 0
     with pytest.raises(DataError, match=r"counts: neuron\(s\) \[1\] never fire"):
         data.RecordingTask.from_arrays(silent, np.zeros((4, 3, 1), np.float32), dt=0.01)
+    with pytest.raises(DataError, match="counts must be non-negative whole numbers"):
+        data.RecordingTask.from_arrays(np.full((4, 3, 2), 0.5), np.zeros((4, 3, 1), np.float32), dt=0.01)
     bad = dataclasses.replace(recording, counts=-recording.counts)
     with pytest.raises(DataError, match="counts must be finite non-negative whole numbers"):
         data.fit_recording(bad, key=key, steps=1)

@@ -100,6 +100,8 @@ def trial_inputs(inputs: Any, labels: Any, n_trials: int, n_time: int) -> np.nda
 def _smallest_uint(counts: np.ndarray) -> np.ndarray:
     # The counts are baked into every compiled training program as a constant: the narrowest exact dtype
     # keeps that constant (and compile time) small; they are cast to float32 after the batch is gathered.
+    if not np.issubdtype(counts.dtype, np.number) or (counts < 0).any() or (counts != np.round(counts)).any():
+        raise DataError("counts must be non-negative whole numbers of spikes per bin; bin spike times into counts.")
     for dtype in (np.uint8, np.uint16, np.uint32):
         if counts.max(initial=0) <= np.iinfo(dtype).max:
             return counts.astype(dtype)
