@@ -49,7 +49,7 @@ def _copy(trained, where):
 
 def _flip_weights(run):
     path = run / "weights" / "vanilla-4.safetensors"
-    row = load_file(str(path))["W"][0, 0]
+    row = load_file(str(path))["W_rec"][0, 0]
     data = path.read_bytes()
     assert data.count(row.tobytes()) == 1
     path.write_bytes(data.replace(row.tobytes(), (row + 1).tobytes()))

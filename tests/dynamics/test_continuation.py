@@ -101,7 +101,7 @@ def test_bistable_unit_traced_along_its_input_through_both_folds():
     # h' = tanh(w h + u), w = 2: u = artanh(h) − w h, folds where w (1 − h²) = 1, h = ∓√(1 − 1/w).
     model = models.get("vanilla", n_inputs=1, n_hidden=1, n_outputs=1)
     params = {
-        "W": jnp.array([[2.0]]), "U": jnp.array([[1.0]]), "b": jnp.zeros(1),
+        "W_rec": jnp.array([[2.0]]), "W_in": jnp.array([[1.0]]), "b": jnp.zeros(1),
         "W_out": jnp.zeros((1, 1)), "b_out": jnp.zeros(1), "h0": jnp.zeros(1),
     }
     branch = continue_along_inputs(model, params, np.array([[-1.0], [1.0]]), np.array([-0.96]))

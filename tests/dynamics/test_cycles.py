@@ -14,9 +14,10 @@ from dynascope.errors import ConfigError, ShapeError
 
 
 def vanilla_params(**weights) -> dict[str, jax.Array]:
-    """float32 parameters of a 'vanilla' model with the given W, U, b and an unused readout."""
-    params = {k: jnp.asarray(v, jnp.float32) for k, v in weights.items()}
-    n = params["W"].shape[0]
+    """float32 parameters of a 'vanilla' model with the given W (W_rec), U (W_in), b and an unused readout."""
+    names = {"W": "W_rec", "U": "W_in"}
+    params = {names.get(k, k): jnp.asarray(v, jnp.float32) for k, v in weights.items()}
+    n = params["W_rec"].shape[0]
     return params | {"W_out": jnp.zeros((1, n)), "b_out": jnp.zeros(1), "h0": jnp.zeros(n)}
 
 

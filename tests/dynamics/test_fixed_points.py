@@ -233,11 +233,11 @@ def test_float64_polish_reaches_machine_precision_on_a_vanilla_network(key):
     conv = fp.states[fp.converged]
     assert np.all(fp.q[fp.converged] < 1e-12)
     # residual by NumPy in float64 from the float32 weights
-    resid = np.tanh(conv @ as64(params["W"]).T + as64(params["b"])) - conv
+    resid = np.tanh(conv @ as64(params["W_rec"]).T + as64(params["b"])) - conv
     assert np.max(np.abs(resid)) < 1e-12
     # its eigenvalues are those of diag(1 − x²) W, by NumPy
     for s, w in zip(conv, fp.eigvals[fp.converged]):
-        jac = (1 - np.tanh(as64(params["W"]) @ s) ** 2)[:, None] * as64(params["W"])
+        jac = (1 - np.tanh(as64(params["W_rec"]) @ s) ** 2)[:, None] * as64(params["W_rec"])
         assert_same_spectrum(w, np.linalg.eigvals(jac), atol=1e-9)
 
 
@@ -247,7 +247,7 @@ def test_ctrnn_is_analysed_as_a_flow(key):
     seeds = jax.random.uniform(jax.random.key(3), (16, 6), minval=-2.0, maxval=2.0)
     fp = find_fixed_points(model, params, jnp.zeros(1), seeds, options=FAST)
     assert fp.continuous and fp.alpha == pytest.approx(0.2)
-    w = as64(params["W"])
+    w = as64(params["W_rec"])
     for s, ev, n_unst in zip(fp.states[fp.converged], fp.eigvals[fp.converged], fp.n_unstable[fp.converged]):
         np.testing.assert_allclose(-s + w @ np.tanh(s) + as64(params["b"]), 0.0, atol=1e-12)
         jac = -np.eye(6) + w * (1 - np.tanh(s) ** 2)[None, :]  # flow Jacobian, by hand

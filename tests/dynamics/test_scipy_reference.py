@@ -32,7 +32,7 @@ MARGIN = 0.1
 
 # -- the reference: NumPy float64 maps and their analytic Jacobians ---------------------------------------
 def vanilla_map(p, u):
-    W, drive = p["W"], p["U"] @ u + p["b"]
+    W, drive = p["W_rec"], p["W_in"] @ u + p["b"]
 
     def f(h):
         return np.tanh(W @ h + drive)

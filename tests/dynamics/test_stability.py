@@ -121,7 +121,7 @@ def test_a_ctrnn_is_judged_by_its_euler_map():
     # W = [[w, −ω], [ω, w]]
     model = models.get("ctrnn", n_inputs=1, n_hidden=2, n_outputs=1, alpha=ALPHA)
     w = 1.0 + MU
-    params = {"W": jnp.array([[w, -OMEGA], [OMEGA, w]]), "U": jnp.zeros((2, 1)), "b": jnp.zeros(2),
+    params = {"W_rec": jnp.array([[w, -OMEGA], [OMEGA, w]]), "W_in": jnp.zeros((2, 1)), "b": jnp.zeros(2),
               "W_out": jnp.zeros((1, 2)), "b_out": jnp.zeros(1), "h0": jnp.zeros(2)}
     fp = find_fixed_points(model, params, jnp.zeros(1), np.array([[1e-3, 1e-3]]), options=FAST)
     np.testing.assert_allclose(np.sort_complex(fp.eigvals[0]), [MU - OMEGA * 1j, MU + OMEGA * 1j], atol=1e-6)

@@ -59,9 +59,9 @@ def test_the_default_call_finds_the_whole_cube(trained):
     # is the number of NumPy eigenvalues of the Jacobian outside the unit circle
     p = {k: np.asarray(v, np.float64) for k, v in params.items()}
     for s, n_unstable in zip(fps.states[inside], fps.n_unstable[inside]):
-        nxt = np.tanh(p["W"] @ s + p["U"] @ u + p["b"])
+        nxt = np.tanh(p["W_rec"] @ s + p["W_in"] @ u + p["b"])
         assert np.max(np.abs(nxt - s)) < 1e-10
-        assert n_unstable == np.sum(np.abs(np.linalg.eigvals((1.0 - nxt**2)[:, None] * p["W"])) > 1.0)
+        assert n_unstable == np.sum(np.abs(np.linalg.eigvals((1.0 - nxt**2)[:, None] * p["W_rec"])) > 1.0)
     # trajectory seeds alone miss the saddles: the default's saddle round is what finds them
     one_round = dynamics.find_fixed_points(model, params, u, seeds, reachable_states=states, saddle_seeds_per_pair=0)
     assert one_round.counts()["saddles"] < 12

@@ -183,6 +183,25 @@ def test_check_params_rejects_wrong_shapes_and_names(built: Built) -> None:
         m.check_params(missing)
 
 
+def test_required_params_are_declared_and_earlier_names_are_upgraded(built: Built) -> None:
+    m, p = built.model, built.params
+    assert set(m.required_params) <= set(p)
+    assert not set(m.renamed_params.values()) - set(p)  # every rename leads to a name init makes
+    old = {next((a for a, b in m.renamed_params.items() if b == k), k): v for k, v in p.items()}
+    assert m.upgrade_params(old).keys() == p.keys()
+    m.check_params(m.upgrade_params(old))
+    if m.renamed_params:
+        with pytest.raises(ShapeError, match=r"names of an earlier release: model.upgrade_params"):
+            m.check_params(old)
+
+
+def test_the_non_gated_rate_models_share_one_naming_convention() -> None:
+    for name in ("vanilla", "ctrnn", "dale", "lif", "alif", "modular"):
+        p = jax.eval_shape(models.get(name, **SIZES).init, jax.random.key(0))
+        assert {"W_out", "b_out", "h0", "b"} <= set(p), name
+        assert any(k.startswith("W_rec") for k in p) and any(k.startswith("W_in") for k in p), name
+
+
 def test_options_rebuild_the_same_model(built: Built) -> None:
     m = built.model
     assert models.get(m.name, **SIZES, **m.options()) == m

@@ -27,8 +27,8 @@ def test_ctrnn_step_is_a_numpy_euler_step(activation: str) -> None:
     model = models.get("ctrnn", n_inputs=I, n_hidden=N, n_outputs=O, alpha=alpha, activation=activation)
     rng = np.random.default_rng(0)
     p = {
-        "W": _normal(rng, N, N, scale=1.5 / np.sqrt(N)),
-        "U": _normal(rng, N, I),
+        "W_rec": _normal(rng, N, N, scale=1.5 / np.sqrt(N)),
+        "W_in": _normal(rng, N, I),
         "b": _normal(rng, N, scale=0.3),
         "W_out": _normal(rng, O, N),
         "b_out": _normal(rng, O),
@@ -37,7 +37,7 @@ def test_ctrnn_step_is_a_numpy_euler_step(activation: str) -> None:
     model.check_params(p)
     x, u = _normal(rng, N), _normal(rng, I)
     phi = NP_ACTIVATIONS[activation]
-    expected = x + alpha * (-x + p["W"] @ phi(x) + p["U"] @ u + p["b"])
+    expected = x + alpha * (-x + p["W_rec"] @ phi(x) + p["W_in"] @ u + p["b"])
     params = {k: jnp.asarray(v) for k, v in p.items()}
     got = jax.jit(model.step)(params, jnp.asarray(x), jnp.asarray(u))
     np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-5, atol=1e-5)
@@ -50,7 +50,7 @@ def test_ctrnn_step_is_a_numpy_euler_step(activation: str) -> None:
 def test_ctrnn_default_init_has_the_documented_gain() -> None:
     n = 300
     model = models.get("ctrnn", n_inputs=I, n_hidden=n, n_outputs=O)
-    w = np.asarray(jax.jit(model.init)(jax.random.key(0))["W"])
+    w = np.asarray(jax.jit(model.init)(jax.random.key(0))["W_rec"])
     # Entries N(0, g²/N) with g = 1.1: the std of N² samples is within 2 % of g/√N.
     assert model.gain == 1.1
     assert abs(w.std() * np.sqrt(n) - 1.1) < 0.02 * 1.1
@@ -60,7 +60,7 @@ def _lowrank_params(rng: np.random.Generator, rank: int, bulk: bool) -> dict[str
     p = {
         "m": _normal(rng, N, rank),
         "n": _normal(rng, N, rank),
-        "U": _normal(rng, N, I),
+        "W_in": _normal(rng, N, I),
         "W_out": _normal(rng, O, N),
         "b_out": _normal(rng, O),
         "h0": _normal(rng, N),
@@ -88,7 +88,7 @@ def test_lowrank_connectivity_and_step(rank: int, bulk_gain: float) -> None:
         assert np.linalg.matrix_rank(np.asarray(model.effective_weights(params))) == rank
 
     x, u = _normal(rng, N), _normal(rng, I)
-    expected = x + alpha * (-x + j @ np.tanh(x) + p["U"] @ u)
+    expected = x + alpha * (-x + j @ np.tanh(x) + p["W_in"] @ u)
     got = jax.jit(model.step)(params, jnp.asarray(x), jnp.asarray(u))
     np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-5, atol=1e-5)
 
@@ -109,4 +109,4 @@ def test_lowrank_bulk_is_frozen_unless_asked(train_bulk: bool) -> None:
         assert chi_grad > 0 and "chi" in model.weight_names(p)
     else:
         assert chi_grad == 0.0 and "chi" not in model.weight_names(p)
-        assert {"m", "n", "U", "W_out"} <= set(model.weight_names(p))
+        assert {"m", "n", "W_in", "W_out"} <= set(model.weight_names(p))

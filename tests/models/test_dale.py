@@ -30,7 +30,7 @@ def test_signs_hold_for_arbitrary_raw_params() -> None:
     rng = np.random.default_rng(0)
     w_raw = rng.normal(size=(N, N)).astype(np.float32)  # about half the raw entries negative
     u_raw = rng.normal(size=(N, I)).astype(np.float32)
-    params = {"W_raw": jnp.asarray(w_raw), "U_raw": jnp.asarray(u_raw)}
+    params = {"W_rec_raw": jnp.asarray(w_raw), "W_in_raw": jnp.asarray(u_raw)}
     w_eff = np.asarray(model.effective_weights(params))
     _assert_dale(w_eff, 8)
     # Hand-built reference: |W| with the inhibitory columns negated and the diagonal removed.
@@ -46,19 +46,19 @@ def test_step_and_readout_match_numpy() -> None:
     model = _model(alpha=0.2)
     rng = np.random.default_rng(1)
     p = {
-        "W_raw": rng.normal(size=(N, N)).astype(np.float32),
-        "U_raw": rng.normal(size=(N, I)).astype(np.float32),
+        "W_rec_raw": rng.normal(size=(N, N)).astype(np.float32),
+        "W_in_raw": rng.normal(size=(N, I)).astype(np.float32),
         "b": rng.normal(size=N).astype(np.float32),
         "W_out": rng.normal(size=(O, N)).astype(np.float32),
         "b_out": rng.normal(size=O).astype(np.float32),
         "h0": rng.normal(size=N).astype(np.float32),
     }
     model.check_params(p)
-    w = np.abs(p["W_raw"]) * np.where(np.arange(N) < 8, 1.0, -1.0)[None, :]
+    w = np.abs(p["W_rec_raw"]) * np.where(np.arange(N) < 8, 1.0, -1.0)[None, :]
     np.fill_diagonal(w, 0.0)
     x, u = rng.normal(size=N).astype(np.float32), rng.normal(size=I).astype(np.float32)
     r = np.maximum(x, 0.0)
-    expected = x + 0.2 * (-x + w @ r + np.abs(p["U_raw"]) @ u + p["b"])
+    expected = x + 0.2 * (-x + w @ r + np.abs(p["W_in_raw"]) @ u + p["b"])
     params = {k: jnp.asarray(v) for k, v in p.items()}
     got = model.step(params, jnp.asarray(x), jnp.asarray(u))
     np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-5, atol=1e-5)
@@ -81,7 +81,7 @@ def test_init_is_balanced_with_the_requested_spectral_radius(initialised: tuple[
     assert np.all(w[:, :8].sum(axis=1) > 0)
     np.testing.assert_allclose(w.sum(axis=1), 0.0, atol=1e-5)  # each row balanced
     np.testing.assert_allclose(np.abs(np.linalg.eigvals(w)).max(), 1.3, rtol=1e-4)
-    assert np.all(np.asarray(params["U_raw"]) >= 0)
+    assert np.all(np.asarray(params["W_in_raw"]) >= 0)
     np.testing.assert_array_equal(np.asarray(params["W_out"])[:, 8:], 0.0)
 
 
@@ -113,7 +113,7 @@ def test_signs_survive_adam_training(initialised: tuple[models.Model, models.Par
     trained, losses = train(params)
     losses = np.asarray(losses)
     assert np.all(np.isfinite(losses)) and losses[-1] < 0.9 * losses[0]
-    raw = np.asarray(trained["W_raw"])
+    raw = np.asarray(trained["W_rec_raw"])
     assert (raw < 0).any(), "no raw weight crossed zero; the test would not exercise the sign constraint"
     _assert_dale(np.asarray(model.effective_weights(trained)), 8)
     assert np.all(np.asarray(model.effective_inputs(trained)) >= 0)

@@ -41,7 +41,7 @@ def test_ugrnn_gate_bias_starts_the_gate_open_towards_memory() -> None:
 
 
 # (model, recurrent matrices) for every rate model with a `weight_init` option.
-RECURRENT = {"vanilla": ("W",), "ctrnn": ("W",), "ugrnn": ("W_c", "W_g")}
+RECURRENT = {"vanilla": ("W_rec",), "ctrnn": ("W_rec",), "ugrnn": ("W_c", "W_g")}
 
 
 @pytest.mark.parametrize("name", sorted(RECURRENT))
@@ -62,7 +62,7 @@ def test_orthogonal_init_is_gain_times_an_orthogonal_matrix(name: str) -> None:
 def test_identity_init_is_the_irnn(name: str) -> None:
     model = models.get(name, n_inputs=I, n_hidden=H, n_outputs=O, weight_init="identity", gain=0.5,
                        **({"activation": "relu"} if name == "vanilla" else {}))
-    np.testing.assert_array_equal(np.asarray(model.init(jax.random.key(2))["W"]), 0.5 * np.eye(H))
+    np.testing.assert_array_equal(np.asarray(model.init(jax.random.key(2))["W_rec"]), 0.5 * np.eye(H))
 
 
 @pytest.mark.parametrize("name", sorted(RECURRENT))

@@ -62,10 +62,10 @@ def test_fixed_point_rows_are_fixed_points_of_the_stored_weights(analysed):
             continue
         p = {name: np.asarray(v, np.float64) for name, v in group.network(group.networks.index(net)).items()}
         s, u = np.asarray(s), np.asarray(u)
-        nxt = np.tanh(p["W"] @ s + p["U"] @ u + p["b"])  # the vanilla step, by NumPy
+        nxt = np.tanh(p["W_rec"] @ s + p["W_in"] @ u + p["b"])  # the vanilla step, by NumPy
         assert np.max(np.abs(nxt - s)) < 1e-9 and q < 1e-12
         eig = np.asarray(re) + 1j * np.asarray(im)
-        ref = np.linalg.eigvals((1.0 - nxt**2)[:, None] * p["W"])
+        ref = np.linalg.eigvals((1.0 - nxt**2)[:, None] * p["W_rec"])
         np.testing.assert_allclose(np.sort_complex(eig), np.sort_complex(ref), atol=1e-8)
         assert n_unstable == np.sum(np.abs(ref) > 1.0) and is_stable == bool(np.all(np.abs(ref) < 1.0))
         n_checked += 1
@@ -147,7 +147,7 @@ def _check_rows_are_fixed_points(run) -> int:
             continue
         p = {k: np.asarray(v, np.float64) for k, v in group.network(group.networks.index(net)).items()}
         s = np.asarray(s)
-        assert np.max(np.abs(-s + p["W"] @ np.maximum(s, 0) + p["U"] @ np.asarray(u) + p["b"])) < 1e-6
+        assert np.max(np.abs(-s + p["W_rec"] @ np.maximum(s, 0) + p["W_in"] @ np.asarray(u) + p["b"])) < 1e-6
         n += 1
     return n
 
@@ -225,7 +225,7 @@ def test_stored_operations_are_compare_energy_counts_on_the_analysis_trials(anal
         states, _ = run_one(params, trials.inputs)
         direct = float(np.mean(np.asarray(synaptic_operations(group.model, params, states))))
         # and by NumPy: a dense vanilla step multiplies by every nonzero weight of W, U and W_out once
-        nonzeros = sum(int(np.count_nonzero(np.asarray(params[k]))) for k in ("W", "U", "W_out"))
+        nonzeros = sum(int(np.count_nonzero(np.asarray(params[k]))) for k in ("W_rec", "W_in", "W_out"))
         assert rows.operations_per_trial[i] == pytest.approx(direct) == CONFIG.task_options["n_time"] * nonzeros
         assert rows.operations_per_step[i] == pytest.approx(nonzeros)
     assert rows.score == nets.metric and rows.arch == ["vanilla"] * 2 and rows.n_trials == [OPTIONS.n_trials] * 2

@@ -104,7 +104,7 @@ def test_network_view_matches_a_numpy_simulation_and_jacobian(run, vanilla_view)
     h = np.broadcast_to(p["h0"], (4, 8))
     states = []
     for t in range(x.shape[1]):
-        h = np.tanh(h @ p["W"].T + x[:, t] @ p["U"].T + p["b"])
+        h = np.tanh(h @ p["W_rec"].T + x[:, t] @ p["W_in"].T + p["b"])
         states.append(h)
     states = np.stack(states, axis=1)  # [B, T, S]
     ref = PCA(n_components=3).fit(states.reshape(-1, 8))
@@ -119,7 +119,7 @@ def test_network_view_matches_a_numpy_simulation_and_jacobian(run, vanilla_view)
     origin = ref.transform(np.zeros((1, 8)))[0] * signs
     mids = vanilla_view.segments.mean(axis=1)
     at_origin = vanilla_view.segments[np.all(np.abs(mids - origin) < 1e-6, axis=1)]
-    jac = (1 - np.tanh(p["b"]) ** 2)[:, None] * p["W"]
+    jac = (1 - np.tanh(p["b"]) ** 2)[:, None] * p["W_rec"]
     w, v = np.linalg.eig(jac)
     unstable = np.abs(w) > 1
     assert len(at_origin) == int(unstable.sum()) >= 1

@@ -67,7 +67,7 @@ def test_condition_averaged_activity_matches_a_numpy_simulation(run):
     x = np.asarray(trials.inputs, float)
     h, states = np.broadcast_to(p["h0"], (24, 8)), []
     for t in range(x.shape[1]):
-        h = np.tanh(h @ p["W"].T + x[:, t] @ p["U"].T + p["b"])
+        h = np.tanh(h @ p["W_rec"].T + x[:, t] @ p["W_in"].T + p["b"])
         states.append(h)
     states = np.stack(states, axis=1)
     final = np.sign(np.asarray(trials.targets)[:, -1, :])

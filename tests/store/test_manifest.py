@@ -94,11 +94,11 @@ def test_flipped_bytes_in_weights_are_refused_though_safetensors_reads_them(trai
     copy = tmp_path / "copy"
     shutil.copytree(trained.path, copy)
     path = copy / "weights" / "vanilla-4.safetensors"
-    row = load_file(str(path))["W"][0, 0]
+    row = load_file(str(path))["W_rec"][0, 0]
     flipped = row.copy()
     flipped[0] = 3.0e38
     _flip(path, row.tobytes(), flipped.tobytes())
-    assert load_file(str(path))["W"][0, 0, 0] == np.float32(3.0e38)  # safetensors reads it silently
+    assert load_file(str(path))["W_rec"][0, 0, 0] == np.float32(3.0e38)  # safetensors reads it silently
     with pytest.raises(RunFolderError, match=r"vanilla-4.safetensors is corrupt: .*rerun the training command with --resume"):
         pipeline.load_group(store.open(copy), "vanilla-4")
 
@@ -108,7 +108,7 @@ def test_resume_retrains_a_group_whose_weights_were_flipped(trained, tmp_path):
     shutil.copytree(trained.path, copy)
     path = copy / "weights" / "vanilla-4.safetensors"
     good = path.read_bytes()
-    row = load_file(str(path))["W"][0, 0]
+    row = load_file(str(path))["W_rec"][0, 0]
     _flip(path, row.tobytes(), (row + 1).tobytes())
     assert pipeline.group_damage(store.open(copy), "vanilla-4").startswith(f"{path} is corrupt")
     steps = []

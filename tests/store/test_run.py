@@ -134,7 +134,7 @@ def test_weights_with_wrong_shapes_are_refused(run, tmp_path):
     with safe_open(str(path), "numpy") as f:
         meta = f.metadata()
     params = load_file(str(path))
-    params["W"] = np.zeros((2, 8, 7), np.float32)
+    params["W_rec"] = np.zeros((2, 8, 7), np.float32)
     save_file(params, str(path), metadata=meta)
     with pytest.raises(RunFolderError, match="do not fit model vanilla"):
         pipeline.load_group(store.open(copy), "vanilla-8")
@@ -164,7 +164,7 @@ def test_weights_of_another_dtype_are_refused(run, tmp_path):
     with safe_open(str(path), "numpy") as f:
         meta = f.metadata()
     params = load_file(str(path))
-    params["W"] = params["W"].astype(np.float64)
+    params["W_rec"] = params["W_rec"].astype(np.float64)
     save_file(params, str(path), metadata=meta)
     with pytest.raises(RunFolderError, match=r"W has shape \(2, 8, 8\) float64, expected \[2, \.\.\.\] float32"):
         pipeline.load_group(store.open(copy), "vanilla-8")

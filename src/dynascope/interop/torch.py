@@ -128,7 +128,7 @@ def from_torch(module: Any, *, readout: Any = None, n_outputs: int | None = None
     common = {"W_out": jnp.asarray(w_out), "b_out": jnp.asarray(b_out)}
     if kind.startswith("rnn"):
         model: Model = Vanilla(**sizes, activation=kind[4:])
-        params = {"W": weight_hh, "U": weight_ih, "b": bias_ih + bias_hh, "h0": np.zeros(hidden, np.float32)}
+        params = {"W_rec": weight_hh, "W_in": weight_ih, "b": bias_ih + bias_hh, "h0": np.zeros(hidden, np.float32)}
     else:
         model = GRU(**sizes) if kind == "gru" else LSTM(**sizes, forget_bias=0.0)
         params = {"weight_ih": weight_ih, "weight_hh": weight_hh, "bias_ih": bias_ih, "bias_hh": bias_hh}

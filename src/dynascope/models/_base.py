@@ -25,6 +25,12 @@ class Model(abc.ABC):
 
     name: ClassVar[str] = ""
     continuous: ClassVar[bool] = False
+    #: Parameters every model has: the readout (`readout`: W_out `[O, H]`, b_out `[O]`) and the trained
+    #: initial state (`initial_state`: h0 `[S]`). The non-gated models name the rest W_in `[H, I]`,
+    #: W_rec `[H, H]` and b `[H]`; the gated ones keep the names of the torch cells they mirror.
+    required_params: ClassVar[tuple[str, ...]] = ("W_out", "b_out", "h0")
+    #: Names this model's parameters had in earlier releases -> their names now, so runs written then load.
+    renamed_params: ClassVar[dict[str, str]] = {}
 
     n_inputs: int = option(gt=0)
     n_hidden: int = option(gt=0)
@@ -125,14 +131,23 @@ class Model(abc.ABC):
         skip = {"n_inputs", "n_hidden", "n_outputs"}
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init and f.name not in skip}
 
+    def upgrade_params(self, params: Params) -> Params:
+        """`params` with every name of an earlier release (`renamed_params`) replaced by today's (a name
+        whose new name is also present is left as it is, for `check_params` to refuse)."""
+        new = self.renamed_params
+        return {(new[k] if k in new and new[k] not in params else k): v for k, v in params.items()}
+
     def check_params(self, params: Params) -> None:
         """Raise ShapeError unless `params` has exactly the names and shapes `init` produces."""
         from dynascope.errors import ShapeError
 
         ref = jax.eval_shape(self.init, jax.random.key(0))
         if set(ref) != set(params):
+            old = sorted(set(params) & set(self.renamed_params))
+            hint = (f"; {', '.join(map(repr, old))} are names of an earlier release: "
+                    "model.upgrade_params(params) renames them") if old else ""
             raise ShapeError(
-                f"{self.name} parameters must be named {sorted(ref)}, got {sorted(params)}."
+                f"{self.name} parameters must be named {sorted(ref)}, got {sorted(params)}{hint}."
             )
         for k, v in ref.items():
             if tuple(params[k].shape) != tuple(v.shape):

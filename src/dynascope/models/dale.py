@@ -25,10 +25,10 @@ class Dale(Model):
 
     τ dx/dt = −x + W_eff r + U_eff u + b,  r = φ(x) ≥ 0,  Euler step x' = x + α(τ dx/dt) with α = dt/τ.
     Units 0..N_E−1 are excitatory and N_E..N−1 inhibitory, N_E = round(e_fraction · N) (default 80 %).
-        W_eff = |W_raw| · D · M,  D = diag(+1 for E columns, −1 for I columns),
+        W_eff = |W_rec_raw| · D · M,  D = diag(+1 for E columns, −1 for I columns),
         M = 1 − I (no self-connections; `autapses=True` keeps the diagonal),
-        U_eff = |U_raw|  (inputs are excitatory, Song et al. 2016).
-    The sign of every connection is fixed by its presynaptic unit, so training `W_raw` by any
+        U_eff = |W_in_raw|  (inputs are excitatory, Song et al. 2016).
+    The sign of every connection is fixed by its presynaptic unit, so training `W_rec_raw` by any
     gradient method can never flip one; `effective_weights(params)` returns W_eff `[N, N]`.
     (Song et al.'s code rectifies, [W]₊, where we take |W|: a weight pushed through zero comes back
     instead of dying.) Rates are φ = relu (Song et al.) or softplus (`activation`).
@@ -41,7 +41,7 @@ class Dale(Model):
     are 0: balanced, which keeps the eigenvalues inside the bulk, Rajan & Abbott 2006), and the matrix
     is scaled to spectral radius exactly `gain` (default 1.5, Song et al.'s ρ₀). The radius comes
     from a nonsymmetric eigensolver (LAPACK, on the host when on GPU), so `init` is the one
-    slow-ish function of this model. U_raw ~ |N(0, 1/I)|,
+    slow-ish function of this model. W_in_raw ~ |N(0, 1/I)|,
     W_out[:, :N_E] ~ N(0, 1/N_E), b = 0, h0 = 0.1 (Song et al.'s x0, so relu units start active and h0
     receives gradient).
 
@@ -51,6 +51,7 @@ class Dale(Model):
     """
 
     continuous: ClassVar[bool] = True
+    renamed_params: ClassVar[dict[str, str]] = {"W_raw": "W_rec_raw", "U_raw": "W_in_raw"}
 
     alpha: float = option(0.1, gt=0, le=1, doc=ALPHA_DOC)  # type: ignore[assignment]
     e_fraction: float = option(0.8, gt=0, lt=1, doc="the fraction of excitatory units")
@@ -88,12 +89,12 @@ class Dale(Model):
         return mask * signs[None, :]
 
     def effective_weights(self, params: Params) -> jax.Array:
-        """The signed recurrent matrix W_eff = |W_raw| · D · M `[N, N]` (E columns ≥ 0, I columns ≤ 0)."""
-        return jnp.abs(params["W_raw"]) * self._structure(params["W_raw"].dtype)
+        """The signed recurrent matrix W_eff = |W_rec_raw| · D · M `[N, N]` (E columns ≥ 0, I columns ≤ 0)."""
+        return jnp.abs(params["W_rec_raw"]) * self._structure(params["W_rec_raw"].dtype)
 
     def effective_inputs(self, params: Params) -> jax.Array:
-        """The nonnegative input matrix U_eff = |U_raw| `[N, I]`."""
-        return jnp.abs(params["U_raw"])
+        """The nonnegative input matrix U_eff = |W_in_raw| `[N, I]`."""
+        return jnp.abs(params["W_in_raw"])
 
     # -- the contract ----------------------------------------------------------------------------
     def init(self, key: jax.Array) -> Params:  # type: ignore[override]
@@ -109,8 +110,8 @@ class Dale(Model):
         mag = jnp.where(exc, mag, mag * ratio)
         radius = jnp.max(jnp.abs(jnp.linalg.eigvals(mag * structure)))
         return {
-            "W_raw": mag * (self.gain / jnp.maximum(radius, 1e-6)),
-            "U_raw": jnp.abs(input_matrix(k_in, n, self.n_inputs)),
+            "W_rec_raw": mag * (self.gain / jnp.maximum(radius, 1e-6)),
+            "W_in_raw": jnp.abs(input_matrix(k_in, n, self.n_inputs)),
             "b": jnp.zeros(n),
             "W_out": jnp.pad(readout_matrix(k_out, self.n_outputs, self.n_exc), ((0, 0), (0, n - self.n_exc))),
             "b_out": jnp.zeros(self.n_outputs),

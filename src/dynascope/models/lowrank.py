@@ -19,12 +19,12 @@ from dynascope.models.ctrnn import ACTIVATIONS, ALPHA_DOC
 @register("lowrank")
 @dataclasses.dataclass(frozen=True)
 class LowRank(Model):
-    """Rank-r rate network τ dx/dt = −x + J φ(x) + U u with J = m nᵀ / N + g χ / √N, Euler-stepped.
+    """Rank-r rate network τ dx/dt = −x + J φ(x) + W_in u with J = m nᵀ / N + g χ / √N, Euler-stepped.
 
-    Step (alpha = dt/τ): x_{t+1} = x_t + α(−x_t + J φ(x_t) + U u_t). The trained structure is the
+    Step (alpha = dt/τ): x_{t+1} = x_t + α(−x_t + J φ(x_t) + W_in u_t). The trained structure is the
     pair of connectivity vectors m, n `[N, r]`; `effective_weights(params)` returns J `[N, N]`. The
     rates φ(x) are read out, y = W_out φ(x) + b_out. There is no recurrent bias, so (for a
-    zero initial state) the activity stays in span(m, U) — the property low-rank theory rests on.
+    zero initial state) the activity stays in span(m, W_in) — the property low-rank theory rests on.
 
     Random bulk: with `bulk_gain` g > 0 the parameters hold χ `[N, N]`, entries N(0, 1) drawn per network,
     the fixed random part of Mastrogiuseppe & Ostojic's connectivity. By default (`train_bulk=False`)
@@ -35,7 +35,7 @@ class LowRank(Model):
     learned change low-rank).
     With g = 0 (default) there is no χ and J is exactly rank r.
 
-    Init: m, n, U entries N(0, 1) (O(1) entries, so J has O(1/√N) overlap nᵀm/N at init);
+    Init: m, n, W_in entries N(0, 1) (O(1) entries, so J has O(1/√N) overlap nᵀm/N at init);
     W_out ~ N(0, 1/N); h0 = 0 (trained). Options: `rank` r (default 1), `alpha` (default 0.1),
     `activation` ('tanh' as in the theory, 'relu', 'softplus'), `bulk_gain`, `train_bulk`.
 
@@ -47,6 +47,7 @@ class LowRank(Model):
     """
 
     continuous: ClassVar[bool] = True
+    renamed_params: ClassVar[dict[str, str]] = {"U": "W_in"}
 
     alpha: float = option(0.1, gt=0, le=1, doc=ALPHA_DOC)  # type: ignore[assignment]
     rank: int = option(1, ge=1)
@@ -72,7 +73,7 @@ class LowRank(Model):
         params = {
             "m": jax.random.normal(k_m, (n, r)),
             "n": jax.random.normal(k_n, (n, r)),
-            "U": jax.random.normal(k_in, (n, self.n_inputs)),
+            "W_in": jax.random.normal(k_in, (n, self.n_inputs)),
             "W_out": readout_matrix(k_out, self.n_outputs, n),
             "b_out": jnp.zeros(self.n_outputs),
             "h0": jnp.zeros(n),
@@ -95,13 +96,13 @@ class LowRank(Model):
         return ACTIVATIONS[self.activation](state)
 
     def flow(self, params: Params, state: jax.Array, x: jax.Array) -> jax.Array:
-        """The vector field τ dx/dt = −x + J φ(x) + U u `[N]`."""
+        """The vector field τ dx/dt = −x + J φ(x) + W_in u `[N]`."""
         rates = self.activity(state)
         # m (nᵀφ / N) costs O(N r) instead of forming the N×N matrix J.
         rec = params["m"] @ (params["n"].T @ rates) / self.n_hidden
         if self.bulk_gain > 0:
             rec = rec + self._bulk(params) @ rates
-        return -state + rec + params["U"] @ x
+        return -state + rec + params["W_in"] @ x
 
     def step(self, params: Params, state: jax.Array, x: jax.Array) -> jax.Array:
         return state + self.alpha * self.flow(params, state, x)

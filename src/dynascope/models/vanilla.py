@@ -1,8 +1,9 @@
-"""Discrete-time vanilla RNN: h' = φ(W h + U x + b)."""
+"""Discrete-time vanilla RNN: h' = φ(W_rec h + W_in x + b)."""
 
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -18,12 +19,14 @@ ACTIVATIONS = {"tanh": jnp.tanh, "relu": jax.nn.relu}
 @register("vanilla")
 @dataclasses.dataclass(frozen=True)
 class Vanilla(Model):
-    """Vanilla (Elman) RNN map h_{t+1} = φ(W h_t + U x_t + b), read out as y = W_out h + b_out.
+    """Vanilla (Elman) RNN map h_{t+1} = φ(W_rec h_t + W_in x_t + b), read out as y = W_out h + b_out.
 
-    Options: `activation` ('tanh' or 'relu'); `weight_init` of W: 'normal' (entries N(0, g²/N), Sompolinsky
+    Options: `activation` ('tanh' or 'relu'); `weight_init` of W_rec: 'normal' (entries N(0, g²/N), Sompolinsky
     et al. 1988), 'orthogonal' (g·Q, Saxe et al. 2014) or 'identity' (g·I, the IRNN of Le et al. 2015,
     meant for relu); `gain` g.
     """
+
+    renamed_params: ClassVar[dict[str, str]] = {"W": "W_rec", "U": "W_in"}
 
     activation: str = option("tanh", choices=tuple(ACTIVATIONS))
     weight_init: str = option("normal", choices=("normal", "orthogonal", "identity"))
@@ -33,8 +36,8 @@ class Vanilla(Model):
         k_rec, k_in, k_out = jax.random.split(key, 3)
         n, i, o = self.n_hidden, self.n_inputs, self.n_outputs
         return {
-            "W": recurrent_matrix(k_rec, n, self.weight_init, self.gain),
-            "U": jax.random.normal(k_in, (n, i)) / jnp.sqrt(i),
+            "W_rec": recurrent_matrix(k_rec, n, self.weight_init, self.gain),
+            "W_in": jax.random.normal(k_in, (n, i)) / jnp.sqrt(i),
             "b": jnp.zeros(n),
             "W_out": jax.random.normal(k_out, (o, n)) / jnp.sqrt(n),
             "b_out": jnp.zeros(o),
@@ -43,4 +46,4 @@ class Vanilla(Model):
 
     def step(self, params: Params, state: jax.Array, x: jax.Array) -> jax.Array:
         phi = ACTIVATIONS[self.activation]
-        return phi(params["W"] @ state + params["U"] @ x + params["b"])
+        return phi(params["W_rec"] @ state + params["W_in"] @ x + params["b"])

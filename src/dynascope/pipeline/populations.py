@@ -89,6 +89,7 @@ def load_group(run: RunFolder, group: str) -> StoredGroup:
         seeds = [int(s) for s in meta["seeds"]]
     except (KeyError, TypeError) as err:
         raise RunFolderError(f"weights of {group!r} carry incomplete metadata ({err}); re-run training.") from err
+    params = model.upgrade_params(params)  # a run written by an earlier release, with its parameter names
     n = len(seeds)
     for k, v in params.items():
         if v.dtype != np.float32 or v.shape[:1] != (n,):
