@@ -20,7 +20,8 @@ linear ODEs are solved over steps of `dt` with the input held constant during ea
 
 Exported as the network computes: `effective_weights` (a sparse mask and Dale's signs applied) and the time
 constants of each neuron. Refused with a ConfigError instead of changing the dynamics: adaptive thresholds
-(`alif`: NIR has no adaptive node), reset by subtraction and refractoriness (NIR's LIF resets to v_reset and has
+(`alif`: NIR has no adaptive node), per-connection delays (`max_delay` > 0: NIR's Delay node is per channel),
+reset by subtraction and refractoriness (NIR's LIF resets to v_reset and has
 no refractory period), and any model that is not a spiking `lif`. The one convention that differs: NIR writes
 the threshold test as v > v_threshold, `lif` as v ≥ θ; they differ only when v lands exactly on θ.
 
@@ -106,6 +107,12 @@ def _check_exportable(model: Model) -> None:
         raise ConfigError(
             f"to_nir cannot export reset={model.reset!r}: NIR's LIF node resets the membrane to v_reset after a "
             "spike and has no reset by subtraction. Train with reset='zero' to export."
+        )
+    if model.max_delay > 0:
+        raise ConfigError(
+            f"to_nir cannot export a network with recurrent delays (max_delay={model.max_delay}): each connection "
+            "has its own delay, and NIR's Delay node delays a whole channel, so the graph would not spike like the "
+            "network. Train with max_delay=0 to export."
         )
     if model.n_refractory > 0:
         raise ConfigError(

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 from dynascope._registry import option
 from dynascope.errors import ConfigError
 from dynascope.models._base import Model, Params
+from dynascope.models._delays import delayed_input, draw_delays, shifted
 from dynascope.models._init import readout_matrix
 from dynascope.models._surrogate import SURROGATES, check_surrogate, spike
 
@@ -77,13 +78,17 @@ class Spiking(Model):
          κ = `psp(dt)` is what a unit current at the start of the step adds to v by its end;
       2. z = H(v − A) for the neurons that are not refractory (`spike`: a Heaviside step whose derivative
          is replaced by the surrogate `surrogate` of sharpness `surrogate_scale`);
-      3. I ← I + W_rec z (no synaptic delay beyond the step);
+      3. I ← I + W_rec z (no synaptic delay beyond the step), or, with `max_delay` D > 0, I ← I + r where r
+         sends each connection's spikes through its own delay d_jk ∈ [0, D] steps (`models._delays`: a
+         spike-history buffer read by linear interpolation between neighbouring integer delays);
       4. reset of the neurons that fired (through `stop_gradient(z)`: the reset carries no surrogate
          gradient, as recommended by Zenke & Vogels 2021), refractory counters set to n_ref, others counted
          down; the readout trace u ← α_o u + z, α_o = exp(−dt/τ_out).
 
     Flat state `[S]`, blocks of `n_hidden` H (`Neurons`): v, I, refractory steps left, spikes of the last
-    step z, readout trace u, then the subclass's own blocks (`alif`: adaptation). `spikes(state)` is z;
+    step z, readout trace u, then the subclass's own blocks (`alif`: adaptation), then with `max_delay` D > 0
+    the spikes of the last D steps, most recent first (D blocks, `history(state)`; its first block repeats z,
+    and the next step reads it as z(t−1) … z(t−D)). `spikes(state)` is z;
     `activity(state)` is u, the spike train filtered by the causal kernel exp(−t/τ_out) (each spike adds
     1, so a neuron firing at rate ρ per step has u ≈ ρ/(1 − α_o)); it is what `readout` reads out,
     y = W_out u + b_out (a leaky-integrator readout of the spikes) and what `compare` and the report see.
@@ -99,6 +104,10 @@ class Spiking(Model):
         gamma distribution with mean `tau_mem` (`tau_syn`) and coefficient of variation `tau_spread`
         (Perez-Nieves et al. 2021 draw heterogeneous time constants from gamma distributions), clipped into
         the bounds; with `learn_tau` they are trained, otherwise frozen like `M_rec`.
+      - `delays [H, H]` (post × pre, in steps) when `max_delay` D > 0: per-connection delays, used as
+        clip(delays, 0, D) (`delays(params)`), drawn at init as whole numbers uniform on {0, …, D} or all
+        equal to `delay_init`; trained with `learn_delays`, otherwise frozen like `M_rec`; never L2-regularised.
+        The history blocks of h0 get no gradient (the network starts with no spikes in flight unless h0 says so).
     With `dale`, the first round(`e_fraction`·H) neurons are excitatory and the others inhibitory: the
     recurrent matrix used is |W_rec|·D·M with D = diag(±1 by presynaptic type), so no training can flip a
     sign (`effective_weights(params)` returns it).
@@ -143,11 +152,14 @@ class Spiking(Model):
     dale: bool = False
     e_fraction: float = option(0.8, gt=0, lt=1, doc="the fraction of excitatory neurons (with dale)")
     gain: float = option(1.0, gt=0, doc="rms size of the initial recurrent weights")
+    max_delay: int = option(0, ge=0, doc="largest recurrent synaptic delay in steps (0: no delays)")
+    learn_delays: bool = False
+    delay_init: float | None = option(None, ge=0, doc="initial delay in steps of every connection (None: drawn)")
 
     # -- options -----------------------------------------------------------------------------------
     @property
     def n_state(self) -> int:
-        return (len(Neurons._fields) + self.extra_blocks) * self.n_hidden
+        return (len(Neurons._fields) + self.extra_blocks + self.max_delay) * self.n_hidden
 
     @property
     def n_refractory(self) -> int:
@@ -186,6 +198,16 @@ class Spiking(Model):
                 f"{self.n_exc} excitatory and {self.n_hidden - self.n_exc} inhibitory neurons; both must be "
                 "at least 1. Use more hidden units or an e_fraction closer to 0.5."
             )
+        if self.max_delay == 0 and (self.learn_delays or self.delay_init is not None):
+            raise ConfigError(
+                f"{self.name}: learn_delays={self.learn_delays} and delay_init={self.delay_init} need "
+                "max_delay > 0 (got max_delay=0, no delays); set max_delay to the largest delay in steps."
+            )
+        if self.delay_init is not None and self.delay_init > self.max_delay:
+            raise ConfigError(
+                f"{self.name}: delay_init={self.delay_init} is above max_delay={self.max_delay}; delays lie in "
+                f"[0, max_delay] steps. Lower delay_init or raise max_delay."
+            )
         check_surrogate(self.surrogate, self.surrogate_scale)
 
     # -- the pieces of the parameters ---------------------------------------------------------------
@@ -212,9 +234,16 @@ class Spiking(Model):
             w = w * jax.lax.stop_gradient(params["M_rec"])
         return w
 
+    def delays(self, params: Params) -> jax.Array:
+        """The delays `[H, H]` (post × pre, steps) the step uses: clip(delays, 0, `max_delay`); frozen (no
+        gradient) unless `learn_delays`. Only for `max_delay` > 0."""
+        d = params["delays"] if self.learn_delays else jax.lax.stop_gradient(params["delays"])
+        return jnp.clip(d, 0.0, float(self.max_delay))
+
     def weight_names(self, params: Params) -> list[str]:
-        """Weight matrices L2 regularisation acts on: every one with ndim ≥ 2 but the fixed mask `M_rec`."""
-        return [k for k, v in params.items() if v.ndim >= 2 and k != "M_rec"]
+        """Weight matrices L2 regularisation acts on: every one with ndim ≥ 2 but the fixed mask `M_rec` and
+        the delays."""
+        return [k for k, v in params.items() if v.ndim >= 2 and k not in ("M_rec", "delays")]
 
     # -- the state ------------------------------------------------------------------------------------
     def neurons(self, state: jax.Array) -> Neurons:
@@ -227,6 +256,28 @@ class Spiking(Model):
         h, start = self.n_hidden, (len(Neurons._fields) + k) * self.n_hidden
         return state[..., start : start + h]
 
+    def history(self, state: jax.Array) -> jax.Array | None:
+        """The spike history `[..., D·H]` of a state `[..., S]`: the spikes of the D steps that produced it, most
+        recent first; None without delays."""
+        if self.max_delay == 0:
+            return None
+        return state[..., (len(Neurons._fields) + self.extra_blocks) * self.n_hidden :]
+
+    def initial_state(self, params: Params) -> jax.Array:
+        """The trained initial state h0 `[S]`; its spike-history blocks pass no gradient to h0."""
+        h0 = params["h0"]
+        if self.max_delay == 0:
+            return h0
+        core = (len(Neurons._fields) + self.extra_blocks) * self.n_hidden
+        return jnp.concatenate((h0[:core], jax.lax.stop_gradient(h0[core:])))
+
+    def pack(self, state: jax.Array, n: Neurons, *extra: jax.Array) -> jax.Array:
+        """The next flat state `[S]`: the advanced neurons `n`, the subclass's `extra` blocks, and (with
+        delays) the spike history of `state` shifted by this step's spikes."""
+        history = self.history(state)
+        tail = () if history is None else (shifted(history, n.spikes),)
+        return jnp.concatenate((*n, *extra, *tail))
+
     def spikes(self, state: jax.Array) -> jax.Array:
         """The spikes z `[..., H]` (0/1) of the step that produced `state [..., S]`."""
         return self.neurons(state).spikes
@@ -236,9 +287,11 @@ class Spiking(Model):
         return self.neurons(state).trace
 
     # -- dynamics ----------------------------------------------------------------------------------------
-    def advance(self, params: Params, n: Neurons, x: jax.Array, threshold: jax.Array) -> Neurons:
+    def advance(
+        self, params: Params, n: Neurons, x: jax.Array, threshold: jax.Array, history: jax.Array | None = None
+    ) -> Neurons:
         """One step (see the class docstring) of the neurons `n` under input `x [I]`, firing at `threshold`
-        (a scalar or `[H]`)."""
+        (a scalar or `[H]`), with the spike history `history [D·H]` when the model has delays."""
         tau_m, tau_s = self.time_constants(params)
         dt = self.dt
         a_m, a_s = jnp.exp(-dt / tau_m), jnp.exp(-dt / tau_s)
@@ -247,7 +300,8 @@ class Spiking(Model):
         drive = params["W_in"] @ x + params["b"]
         v = jnp.where(free, a_m * n.v + (1.0 - a_m) * drive + kappa * n.i, n.v)
         z = spike(v - threshold, self.surrogate, self.surrogate_scale) * free.astype(v.dtype)
-        i = a_s * n.i + self.effective_weights(params) @ z
+        w = self.effective_weights(params)
+        i = a_s * n.i + (w @ z if history is None else delayed_input(w, self.delays(params), z, history))
         fired = jax.lax.stop_gradient(z)
         v = v - threshold * fired if self.reset == "subtract" else v * (1.0 - fired)
         refractory = jnp.where(fired > 0, float(self.n_refractory), jnp.maximum(n.refractory - 1.0, 0.0))
@@ -283,6 +337,9 @@ class Spiking(Model):
         )
         if p < 1:
             params["M_rec"] = jax.random.bernoulli(k_mask, p, (h, h)).astype(jnp.float32)
+        if self.max_delay > 0:
+            # A key of its own (not a seventh split), so networks without delays keep their initial weights.
+            params["delays"] = draw_delays(jax.random.fold_in(key, 7), h, self.max_delay, self.delay_init)
         return params
 
     def _draw_tau(self, key: jax.Array, mean: float) -> jax.Array:

@@ -31,7 +31,8 @@ class ALIF(Spiking):
     adaptive neurons). Reset by subtraction removes the threshold the neuron fired at, v ← v − A_j.
 
     Everything else (exact integration, options, parameters, init) is `lif`'s, described on `Spiking`. The
-    flat state is lif's five blocks followed by a (6·H numbers); `adaptation(state)` returns a.
+    flat state is lif's five blocks followed by a (6·H numbers), then the spike history with delays;
+    `adaptation(state)` returns a.
     Options beyond lif's: `tau_adapt` (ms, default 200), `beta` (default 10, in units of the membrane
     potential), `adaptive_fraction` (default 0.5).
 
@@ -57,6 +58,6 @@ class ALIF(Spiking):
     def step(self, params: Params, state: jax.Array, x: jax.Array) -> jax.Array:
         a = self.adaptation(state)
         beta = jnp.where(jnp.arange(self.n_hidden) < self.n_adaptive, self.beta, 0.0).astype(state.dtype)
-        n = self.advance(params, self.neurons(state), x, self.threshold + beta * a)
+        n = self.advance(params, self.neurons(state), x, self.threshold + beta * a, self.history(state))
         rho = math.exp(-self.dt / self.tau_adapt)
-        return jnp.concatenate((*n, rho * a + (1.0 - rho) * n.spikes))
+        return self.pack(state, n, rho * a + (1.0 - rho) * n.spikes)

@@ -190,3 +190,19 @@ class Spiking(Mechanism):
         neuron = models.get(arch, n_inputs=1, n_hidden=1, n_outputs=1, **options)
         alpha = min(1.0, neuron.dt / neuron.tau_mem)  # type: ignore[attr-defined]
         return Arm(arch, dict(options)), Arm("ctrnn", {"alpha": alpha})
+
+
+@register_mechanism("delays")
+@dataclasses.dataclass(frozen=True)
+class Delays(Mechanism):
+    """Per-connection recurrent delays on vs off: delays of up to `max_delay` steps (drawn, and trained when
+    `learn`) against none (`max_delay` 0). Hammouamri et al. 2023."""
+
+    archs = SPIKING
+    max_delay: int = option(5, gt=0, doc="largest recurrent delay in steps in the arm with delays")
+    learn: bool = True
+
+    def split(self, arch: str, options: dict[str, Any]) -> tuple[Arm, Arm]:
+        with_delays = {**options, "max_delay": self.max_delay, "learn_delays": self.learn}
+        without = {k: v for k, v in options.items() if k not in ("learn_delays", "delay_init")}
+        return Arm(arch, with_delays), Arm(arch, {**without, "max_delay": 0})
