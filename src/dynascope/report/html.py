@@ -35,6 +35,7 @@ from dynascope.report import _ablation, _assets, _catalog, _interactive, figures
 from dynascope.report import _captioned as _captioned_figures
 from dynascope.report._drawable import any_drawable, drawable_networks
 from dynascope.report._network import network_view
+from dynascope.report._spikes import spike_figures
 
 #: Headings of the page's sections, in order (id, title); tests and readers rely on them.
 SECTIONS = (
@@ -206,7 +207,7 @@ def _activity_section(run: Any, groups: dict[str, Any]) -> str:
     if not any_drawable(run):
         return section("activity", "<p class='note'>No network to show: none has finished training without "
                        "diverging.</p>")
-    figs = _captioned_figures.activity_figures(run, groups)
+    figs = _captioned_figures.activity_figures(run, groups) + spike_figures(run, groups)  # spikes: spiking nets only
     intro = ("<p>One example network per architecture (its best task score), run on 64 trials of the task "
              "and averaged over the trials of each condition, as a PSTH of a recording is.</p>")
     return section("activity", intro + '<div class="grid">' + "".join(_captioned(c) for c in figs) + "</div>")
