@@ -46,6 +46,13 @@ FORMAT = {
     "embedding": [("metric", pa.string()), ("network", pa.string()), ("x", pa.float64()), ("y", pa.float64()),
                   ("cluster", pa.int64())],
     "summary": [("metric", pa.string()), ("quantity", pa.string()), ("arch", pa.string()), ("value", pa.float64())],
+    # added with `dynascope score`: the leaderboard against a benchmark recording, and where metrics disagree
+    "scores": [("benchmark", pa.string()), ("version", pa.string()), ("metric", pa.string()), ("level", pa.string()),
+               ("network", pa.string()), ("group", pa.string()), ("arch", pa.string()), ("raw", pa.float64()),
+               ("ceiling", pa.float64()), ("normalised", pa.float64()), ("low", pa.float64()),
+               ("high", pa.float64()), ("rank", pa.int64())],
+    "score_agreement": [("benchmark", pa.string()), ("metric_a", pa.string()), ("metric_b", pa.string()),
+                        ("kendall_tau", pa.float64()), ("p_value", pa.float64()), ("disagree", pa.bool_())],
 }
 
 
@@ -54,7 +61,8 @@ def test_every_table_keeps_the_run_folder_format():
     for name, rows in store.TABLES.items():
         assert rows.TABLE == name
         assert rows.SCHEMA.equals(pa.schema(FORMAT[name])), name
-        assert rows.SHARD == ("metric" if name in ("distances", "embedding", "summary") else "group")
+        shard = "benchmark" if name in ("scores", "score_agreement") else "group"
+        assert rows.SHARD == ("metric" if name in ("distances", "embedding", "summary") else shard)
 
 
 def test_rows_are_built_by_column_name_only():

@@ -4,6 +4,6 @@ from dynascope.cli._app import app, main
 
 # Each command module registers its commands on `app` when imported; `_app` itself imports none of them, so
 # the command modules can import `app` from it without a loop.
-from dynascope.cli import ablation, analysis, commands, compare, data, demo, report  # noqa: E402,F401,I001
+from dynascope.cli import ablation, analysis, commands, compare, data, demo, report, score  # noqa: E402,F401,I001
 
 __all__ = ["app", "main"]

@@ -1,4 +1,5 @@
-"""Run-level work on a run folder: train a sweep or an ablation, analyse every network, study the population.
+"""Run-level work on a run folder: train a sweep or an ablation, analyse every network, study the population,
+score it against a benchmark recording.
 
 Each step reads and writes the run folder through the store's declared tables (`dynascope.store`); the
 compute layers it calls (`train`, `dynamics`, `compare`) never see a run folder.
@@ -10,9 +11,18 @@ from dynascope.pipeline.config import SweepConfig, open_run
 from dynascope.pipeline.populations import StoredGroup, group_damage, load_group, network_id, save_population
 from dynascope.pipeline.mechanisms import Arm, Mechanism, get_mechanism, mechanism_names, register_mechanism
 from dynascope.pipeline.study import MAX_ABS_STATE, MetricResult, Study, StudyOptions, study
+from dynascope.pipeline.benchmarks import Benchmark, benchmark_names, get_benchmark, register_benchmark
+from dynascope.pipeline.score import Leaderboard, ScoreOptions, score
 from dynascope.pipeline.sweep import group_key, prepare_run, run_sweep, train_groups
 
 __all__ = [
+    "Benchmark",
+    "Leaderboard",
+    "ScoreOptions",
+    "benchmark_names",
+    "get_benchmark",
+    "register_benchmark",
+    "score",
     "AblationConfig",
     "AblationSummary",
     "Arm",

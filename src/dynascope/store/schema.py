@@ -250,3 +250,37 @@ class SummaryRows(Rows):
     quantity: Sequence[str] = column(pa.string(), "what the value measures")
     arch: Sequence[str] = column(pa.string(), "architecture, or 'all'")
     value: Sequence[float] = column(pa.float64(), "the value")
+
+
+@table("scores", shard="benchmark")
+class ScoreRows(Rows):
+    """The leaderboard of `dynascope score`: each network's score against a benchmark recording under each metric,
+    divided by the recording's own noise ceiling, and each group's mean over its networks; one shard per
+    benchmark."""
+
+    benchmark: Sequence[str] = column(pa.string(), "benchmark name")
+    version: Sequence[str] = column(pa.string(), "benchmark version")
+    metric: Sequence[str] = column(pa.string(), "metric name")
+    level: Sequence[str] = column(pa.string(), "'network' (one network) or 'group' (mean over a group's networks)")
+    network: Sequence[str] = column(pa.string(), "network id, or the group for a group row")
+    group: Sequence[str] = column(pa.string(), "group")
+    arch: Sequence[str] = column(pa.string(), "registered model name")
+    raw: Sequence[float | None] = column(pa.float64(), "similarity to the recording (1 − distance; cos for angles)")
+    ceiling: Sequence[float | None] = column(pa.float64(), "the recording's split-half similarity, Spearman-Brown corrected")
+    normalised: Sequence[float | None] = column(pa.float64(), "raw / ceiling")
+    low: Sequence[float | None] = column(pa.float64(), "lower end of the interval of normalised (trials; groups: seeds)")
+    high: Sequence[float | None] = column(pa.float64(), "upper end of that interval")
+    rank: Sequence[int] = column(pa.int64(), "rank by normalised within the metric and level (1 = best)")
+
+
+@table("score_agreement", shard="benchmark")
+class ScoreAgreementRows(Rows):
+    """Whether two metrics rank the networks of a benchmark alike: Kendall's tau between their rankings; one
+    shard per benchmark, written after its scores (its presence marks the benchmark done)."""
+
+    benchmark: Sequence[str] = column(pa.string(), "benchmark name")
+    metric_a: Sequence[str] = column(pa.string(), "metric name")
+    metric_b: Sequence[str] = column(pa.string(), "metric name")
+    kendall_tau: Sequence[float | None] = column(pa.float64(), "Kendall's tau-b between the two rankings of networks")
+    p_value: Sequence[float | None] = column(pa.float64(), "two-sided p-value of tau = 0 (SciPy's kendalltau)")
+    disagree: Sequence[bool] = column(pa.bool_(), "the rankings disagree: tau below 0.5 or not significant at 0.05")

@@ -1,0 +1,74 @@
+"""`dynascope score RUN --recordings rec.nwb`: every network of a run scored against a recording on several
+metrics, each divided by the recording's noise ceiling; the leaderboard stored in the catalog and printed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from dynascope.cli._app import app, parse_list
+from dynascope.cli._display import console, progress, table
+
+
+def score(run_path: Path, recordings: Path, metrics: tuple[str, ...] | None, name: str | None, version: str,
+          condition_column: str, inputs: str, bin_width: float | None, n_bins: int | None, bootstrap: int,
+          include_untrained: bool) -> None:
+    """Score the run against the recording with a progress bar, then print the leaderboard."""
+    from dynascope.pipeline import open_run
+    from dynascope.pipeline.benchmarks import DEFAULT_METRICS, Benchmark
+    from dynascope.pipeline.score import ScoreOptions
+    from dynascope.pipeline.score import score as score_run
+
+    benchmark = Benchmark(name or recordings.stem, version, recordings, metrics=DEFAULT_METRICS,
+                          condition_column=condition_column, inputs=inputs or None, bin_width=bin_width,
+                          n_bins=n_bins)
+    if metrics is not None:
+        benchmark = benchmark.with_metrics(metrics)
+    benchmark.validate()  # before anything is read
+    options = ScoreOptions(n_bootstrap=bootstrap, trained_only=not include_untrained)
+    options.validate()
+    run = open_run(run_path)
+    run.check_intact()
+    with run.writing("dynascope score"), progress() as bar:
+        rows: dict[str, int] = {}
+
+        def on_progress(metric: str, done: int, total: int) -> None:
+            if metric not in rows:
+                rows[metric] = bar.add_task(metric, total=total, status="")
+            bar.update(rows[metric], completed=done, status="done" if done == total else "bootstrap")
+
+        board = score_run(run, benchmark, options, progress=on_progress)
+    s = board.scores
+    shown = [[m, lvl, n, raw, c, x, f"[{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else "", r]
+             for m, lvl, n, raw, c, x, lo, hi, r in zip(s.metric, s.level, s.network, s.raw, s.ceiling, s.normalised,
+                                                        s.low, s.high, s.rank)]
+    shown.sort(key=lambda row: (row[0], row[1] != "group", row[7]))
+    console.print(table(f"leaderboard: {run_path} against {benchmark.name}@{benchmark.version} "
+                        f"({len(board.conditions)} conditions, pooled reliability {board.reliability.pooled:.2f})",
+                        ["metric", "level", "network", "raw", "ceiling", "normalised", "interval", "rank"], shown))
+    for line in board.statements():
+        console.print(line, markup=False)
+    for network, why in list(board.skipped_networks.items())[:10]:
+        console.print(f"skipped {network}: {why}", markup=False)
+
+
+@app.command("score")
+def score_cmd(
+    run_path: Path = typer.Argument(..., metavar="RUN", help="run folder"),
+    recordings: Path = typer.Option(..., "--recordings", help="NWB file: units with spike times, a trials table, inputs"),
+    metric: str = typer.Option("", "--metric", help="comma-separated metrics (default: cca,shape,rsa,dsa)"),
+    name: str = typer.Option("", "--name", help="benchmark name (default: the file's stem)"),
+    version: str = typer.Option("1", "--version", help="benchmark version"),
+    condition_column: str = typer.Option("condition", "--condition-column", help="trials column of the conditions"),
+    inputs: str = typer.Option("ground_truth/inputs", "--inputs", help="input TimeSeries ('name' or 'module/name')"),
+    bin_width: float = typer.Option(None, "--bin-width", help="seconds per bin (default: from a synthetic file)"),
+    n_bins: int = typer.Option(None, "--bins", help="bins per trial (default: from a synthetic file)"),
+    bootstrap: int = typer.Option(50, "--bootstrap", help="bootstrap resamples of the trials"),
+    include_untrained: bool = typer.Option(False, "--all", help="include networks that did not reach the criterion"),
+) -> None:
+    """Score every network of RUN against a recording: geometry (CCA, shape, RSA) and dynamics (DSA), each
+    divided by the recording's split-half noise ceiling, with bootstrap intervals; a leaderboard per network
+    and per group, and where the metrics disagree on the ranking."""
+    score(run_path, recordings, parse_list("--metric", metric) if metric else None, name or None, version,
+          condition_column, inputs, bin_width, n_bins, bootstrap, include_untrained)

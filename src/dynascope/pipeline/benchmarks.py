@@ -1,0 +1,105 @@
+"""Benchmarks: a recording, the metrics it is scored with and how its noise ceiling is measured, as one
+versioned, declarative entry that `score` reads.
+
+A benchmark changes only by a new version: a leaderboard row names the benchmark and the version it was scored
+against, so numbers from different versions are never mixed. Users register their own NWB files:
+
+    register_benchmark(Benchmark("my-lab-m1", "1", "data/m1.nwb", metrics=("cca", "rsa"),
+                                 bin_width=0.02, n_bins=50, inputs="stimulus"))
+
+The idea of a neutral, many-measurement leaderboard is Brain-Score's (Schrimpf et al. 2018, bioRxiv 407007).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+from dynascope._registry import Registry
+from dynascope.compare import SIGNATURES, get_metric
+from dynascope.errors import ConfigError
+
+#: How a benchmark's ceiling is measured; the only one: split halves of each condition's trials, the halves
+#: scored against each other under the same metric, Spearman-Brown corrected to the whole recording.
+CEILINGS = ("split_half",)
+#: The metrics a benchmark scores when none are named: geometry (CCA, shape, RSA) and dynamics (DSA).
+DEFAULT_METRICS = ("cca", "shape", "rsa", "dsa")
+
+
+@dataclasses.dataclass(frozen=True)
+class Benchmark:
+    """A recording to score networks against.
+
+    name, version: how the leaderboard names it. recording: path of the NWB file (units with spike times, a
+    trials table). metrics: registered metric names (`dynascope.compare.metric_names()`) that compare
+    trajectories. ceiling: one of `CEILINGS`. condition_column: the trials column that labels conditions.
+    inputs: the input TimeSeries that drove each trial ('name' in acquisition, 'module/name' in processing);
+    networks are run on it, so it must have the task's input channels. bin_width (seconds) and n_bins (bins per
+    trial from start_time): None reads them from a file that `dynascope data synth` wrote. n_components: the
+    recording's condition averages (and every half and resample of them) are projected on their first
+    n_components principal axes, so that the metrics compare the recorded signal, not the dimensions that only
+    spiking noise fills (None: as many as are reliable across split halves; see `pipeline.score`). metric_options: {metric: {option: value}}.
+    """
+
+    name: str
+    version: str
+    recording: str | os.PathLike[str]
+    metrics: tuple[str, ...] = DEFAULT_METRICS
+    ceiling: str = "split_half"
+    condition_column: str = "condition"
+    inputs: str | None = "ground_truth/inputs"
+    bin_width: float | None = None
+    n_bins: int | None = None
+    n_components: int | None = None
+    metric_options: dict[str, dict[str, object]] = dataclasses.field(
+        default_factory=lambda: {"dsa": {"n_delays": 2, "rank": 4}})
+
+    def validate(self) -> None:
+        """Raise ConfigError (or UnknownNameError listing the metrics) naming the first bad field."""
+        for field in ("name", "version"):
+            value = getattr(self, field)
+            if not isinstance(value, str) or not value or "/" in value:
+                raise ConfigError(f"benchmark {field} must be a non-empty string without '/', got {value!r}.")
+        if not Path(self.recording).suffix.lower() == ".nwb":
+            raise ConfigError(f"benchmark recording must be an .nwb file, got {str(self.recording)!r}.")
+        if not self.metrics:
+            raise ConfigError("benchmark metrics is empty; name at least one, e.g. ('cca', 'rsa').")
+        for name in self.metrics:
+            metric = get_metric(name, **self.metric_options.get(name, {}))
+            if metric.takes == SIGNATURES:
+                raise ConfigError(f"benchmark metrics: {name!r} compares skeletons, which a recording does not "
+                                  "have; choose metrics that compare trajectories (cca, shape, rsa, dsa).")
+        if self.ceiling not in CEILINGS:
+            raise ConfigError(f"benchmark ceiling must be one of {', '.join(map(repr, CEILINGS))}, got {self.ceiling!r}.")
+        if self.n_components is not None and (isinstance(self.n_components, bool)
+                                              or not isinstance(self.n_components, int) or self.n_components < 1):
+            raise ConfigError(f"benchmark n_components must be a positive integer or None, got {self.n_components!r}.")
+
+    def with_metrics(self, metrics: tuple[str, ...]) -> Benchmark:
+        """The same benchmark scored with `metrics` (the dynamics metrics keep their options)."""
+        options = {m: o for m, o in self.metric_options.items() if m in metrics}
+        return dataclasses.replace(self, metrics=tuple(metrics), metric_options=options)
+
+
+_BENCHMARKS: Registry[Benchmark] = Registry("benchmark")
+
+
+def register_benchmark(benchmark: Benchmark) -> Benchmark:
+    """Register `benchmark` under its name (checked first); a name is registered once — a changed benchmark is
+    a new name or version. Returns it."""
+    if not isinstance(benchmark, Benchmark):
+        raise ConfigError(f"register_benchmark takes a Benchmark, got {type(benchmark).__name__}.")
+    benchmark.validate()
+    _BENCHMARKS.add(f"{benchmark.name}@{benchmark.version}", benchmark)
+    return benchmark
+
+
+def get_benchmark(name: str) -> Benchmark:
+    """The benchmark registered as 'name@version' (UnknownNameError listing the registered ones)."""
+    return _BENCHMARKS.lookup(name)
+
+
+def benchmark_names() -> list[str]:
+    """'name@version' of every registered benchmark, in the order registered."""
+    return _BENCHMARKS.names()
