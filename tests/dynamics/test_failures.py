@@ -43,7 +43,7 @@ def to_float32(p, s, x):
 def test_periodic_orbits_refuse_a_step_of_the_wrong_shape_or_size():
     with pytest.raises(ShapeError, match=r"must return a state of shape \(3,\), got \(1,\).*initial_states"):
         find_periodic_orbits(truncating, None, np.zeros(2), np.zeros((4, 3)), period=2)
-    with pytest.raises(ShapeError, match=r"step\(params, state \[3\], x \[3\]\) failed.*x \(input size 3 here\)"):
+    with pytest.raises(ShapeError, match=r"step\(params, state \[3\], x \[3\]\) failed.*inputs \(input size 3 here\)"):
         find_periodic_orbits(linear, PARAMS, np.zeros(3), np.zeros((4, 3)), period=2)
     with pytest.raises(ShapeError, match=r"returned its state as float32; it must keep the dtype it is given \(float64"):
         find_periodic_orbits(to_float32, None, np.zeros(2), np.ones((4, 3)), period=2)
@@ -52,7 +52,7 @@ def test_periodic_orbits_refuse_a_step_of_the_wrong_shape_or_size():
 def test_limit_cycle_refuses_a_step_of_the_wrong_shape_or_size():
     with pytest.raises(ShapeError, match=r"must return a state of shape \(3,\), got \(1,\).*initial_state"):
         find_limit_cycle(truncating, None, np.zeros(2), np.ones(3))
-    with pytest.raises(ShapeError, match=r"step\(params, state \[3\], x \[1\]\) failed.*x \(input size 1 here\)"):
+    with pytest.raises(ShapeError, match=r"step\(params, state \[3\], x \[1\]\) failed.*inputs \(input size 1 here\)"):
         find_limit_cycle(linear, PARAMS, np.zeros(1), np.ones(3))
     with pytest.raises(ConfigError, match=r"initial_state holds 1 non-finite value\(s\) \(the first, nan at index \(2,\)\)"):
         find_limit_cycle(linear, PARAMS, np.zeros(2), np.array([1.0, 0.0, np.nan]))

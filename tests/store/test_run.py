@@ -166,7 +166,7 @@ def test_weights_of_another_dtype_are_refused(run, tmp_path):
     params = load_file(str(path))
     params["W_rec"] = params["W_rec"].astype(np.float64)
     save_file(params, str(path), metadata=meta)
-    with pytest.raises(RunFolderError, match=r"W has shape \(2, 8, 8\) float64, expected \[2, \.\.\.\] float32"):
+    with pytest.raises(RunFolderError, match=r"W_rec has shape \(2, 8, 8\) float64, expected \[2, \.\.\.\] float32"):
         pipeline.load_group(store.open(copy), "vanilla-8")
 
 
