@@ -57,7 +57,7 @@ def score(run_path: Path, recordings: Path, metrics: tuple[str, ...] | None, nam
 def score_cmd(
     run_path: Path = typer.Argument(..., metavar="RUN", help="run folder"),
     recordings: Path = typer.Option(..., "--recordings", help="NWB file: units with spike times, a trials table, inputs"),
-    metric: str = typer.Option("", "--metric", help="comma-separated metrics (default: cca,shape,rsa,dsa)"),
+    metric: str = typer.Option("", "--metric", help="comma-separated metrics (default: cca,shape,rsa; add dsa for dynamics)"),
     name: str = typer.Option("", "--name", help="benchmark name (default: the file's stem)"),
     version: str = typer.Option("1", "--version", help="benchmark version"),
     condition_column: str = typer.Option("condition", "--condition-column", help="trials column of the conditions"),
@@ -67,7 +67,7 @@ def score_cmd(
     bootstrap: int = typer.Option(50, "--bootstrap", help="bootstrap resamples of the trials"),
     include_untrained: bool = typer.Option(False, "--all", help="include networks that did not reach the criterion"),
 ) -> None:
-    """Score every network of RUN against a recording: geometry (CCA, shape, RSA) and dynamics (DSA), each
+    """Score every network of RUN against a recording: geometry (CCA, shape, RSA; dynamics with --metric dsa), each
     divided by the recording's split-half noise ceiling, with bootstrap intervals; a leaderboard per network
     and per group, and where the metrics disagree on the ranking."""
     score(run_path, recordings, parse_list("--metric", metric) if metric else None, name or None, version,
