@@ -81,6 +81,17 @@ def test_an_interrupted_ablation_resumes_to_the_same_result(ablated, tmp_path):
     assert str(ablation_summary(run).factor) == str(ablation_summary(ablated).factor)
 
 
+def test_a_damaged_group_of_an_ablation_names_ablate_as_its_repair(ablated, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(ablated.path, copy)
+    path = copy / "weights" / "vanilla.none-4.safetensors"
+    path.write_bytes(path.read_bytes()[:-8])
+    with pytest.raises(RunFolderError, match=r"dynascope ablate \.\.\. --out .* --resume"):
+        store.open(copy).read_weights("vanilla.none-4")
+
+
 def test_resuming_with_another_config_or_mechanism_is_refused(ablated):
     import dataclasses
 

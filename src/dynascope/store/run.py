@@ -51,9 +51,19 @@ def versions() -> dict[str, str]:
     }
 
 
+def _trained_by_ablate(run: Path) -> bool:
+    """Whether `dynascope ablate` made the run (its config has an [ablation] section): a damaged group is
+    retrained by that command, not by `train`. False when the config cannot be read."""
+    try:
+        return "ablation" in tomllib.loads((run / CONFIG).read_text())
+    except (OSError, ValueError):
+        return False
+
+
 def _recovery(run: Path, table: str, stem: str) -> str:
     """How to rewrite a damaged shard of `table` named `stem`: which command writes it again."""
-    train = (f"rerun the training command with --resume (`dynascope train ... --out {run} --resume`): it "
+    trainer = "dynascope ablate" if _trained_by_ablate(run) else "dynascope train"
+    train = (f"rerun the training command with --resume (`{trainer} ... --out {run} --resume`): it "
              f"retrains the damaged group {stem!r} and rewrites its files")
     done_marker = {"fixed_points": "skeletons", "distances": "summary", "embedding": "summary"}
     # energy has no done marker: `analyze` rewrites a group's missing energy shard without redoing the rest
