@@ -28,7 +28,7 @@ pytest.importorskip("pynwb")
 T, DT, PER_CONDITION = 12, 0.05, 16
 CONFIG = SweepConfig(task="flipflop", archs=("vanilla", "gru"), hidden=(5,), seeds=2, steps=1,
                      task_options={"n_bits": 2, "n_time": T}, train=TrainOptions(batch_size=4))
-FAST = ScoreOptions(n_bootstrap=12, n_seed_bootstrap=200, trained_only=False)
+FAST = ScoreOptions(n_bootstrap=8, n_seed_bootstrap=200, trained_only=False)
 METRICS = ("cca", "shape", "rsa")
 
 
@@ -216,3 +216,30 @@ def test_cli_prints_the_leaderboard_and_refuses_bad_input_in_one_line(scored, mo
     ]:
         code, _, err = _cli(monkeypatch, capsys, "score", run, *args, "--all")
         assert code == 2 and len(err) == 1 and message in err[0], (args, err)
+
+
+def test_an_interrupted_score_writes_nothing_and_the_report_shows_a_finished_one(scored, tmp_path):
+    import shutil
+
+    from dynascope.report import _leaderboard
+    from dynascope.report.html import table
+
+    shutil.copytree(scored / "run", tmp_path / "run")
+    run = store.open(tmp_path / "run")
+    bench = Benchmark("again", "1", scored / "self.nwb", metrics=("cca", "rsa"))
+
+    def stop(metric: str, done: int, total: int) -> None:
+        if metric == "rsa":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        score(run, bench, FAST, progress=stop)
+    before = _leaderboard.leaderboard_html(run, table)  # other tests' benchmarks, if they ran first
+    assert "again@1" not in [p.stem for p in run.shards(ScoreRows)] and "again@1" not in before
+    run.check_intact()
+    board = score(run, bench, FAST)  # the run is as it was: scoring again works
+    page = _leaderboard.leaderboard_html(run, table)
+    assert 'id="leaderboard"' in page and "<h3>again@1</h3>" in page and board.statements()[0] in page
+    # a header and one row per score for every benchmark scored
+    shards = [p.stem for p in run.shards(ScoreAgreementRows)]
+    assert page.count("<tr>") == sum(1 + len(run.read(ScoreRows, shard=s)) for s in shards)

@@ -84,20 +84,23 @@ class Leaderboard:
 
     def statements(self) -> list[str]:
         """Plain sentences: which metrics rank the networks alike and which do not, naming each one's best."""
-        best = {}
-        for m, level, net, rank in zip(self.scores.metric, self.scores.level, self.scores.network, self.scores.rank):
-            if level == "network" and rank == 1:
-                best[m] = net
-        out = []
-        for a, b, tau, bad in zip(self.agreement.metric_a, self.agreement.metric_b, self.agreement.kendall_tau,
-                                  self.agreement.disagree):
-            t = "undefined" if tau is None else f"{tau:.2f}"
-            if bad:
-                out.append(f"{a} and {b} disagree on the ranking (Kendall tau {t}): {a} ranks {best.get(a)} first, "
-                           f"{b} ranks {best.get(b)} first.")
-            else:
-                out.append(f"{a} and {b} agree on the ranking (Kendall tau {t}).")
-        return out
+        return agreement_statements(self.scores, self.agreement)
+
+
+def agreement_statements(scores: ScoreRows, agreement: ScoreAgreementRows) -> list[str]:
+    """One sentence per pair of metrics: they agree or disagree on the ranking (Kendall's tau), and where they
+    disagree, the network each ranks first."""
+    best = {m: net for m, level, net, rank in zip(scores.metric, scores.level, scores.network, scores.rank)
+            if level == "network" and rank == 1}
+    out = []
+    for a, b, tau, bad in zip(agreement.metric_a, agreement.metric_b, agreement.kendall_tau, agreement.disagree):
+        t = "undefined" if tau is None else f"{tau:.2f}"
+        if bad:
+            out.append(f"{a} and {b} disagree on the ranking (Kendall tau {t}): {a} ranks {best.get(a)} first, "
+                       f"{b} ranks {best.get(b)} first.")
+        else:
+            out.append(f"{a} and {b} agree on the ranking (Kendall tau {t}).")
+    return out
 
 
 def similarity(metric: Metric, distance: np.ndarray) -> np.ndarray:
@@ -203,8 +206,7 @@ def _network_activity(run: RunFolder, rec: TrialRecording, rows: np.ndarray, wei
 def _comparer(metric: Metric, chunk: int, min_units: int) -> Callable[[np.ndarray, list[np.ndarray]], np.ndarray]:
     """A function `(reference, items) -> [n]` of `metric(reference, item)`: one compiled program for a JAX metric
     (its distance and prepare functions made once here, so every call reuses the compilation), else a loop."""
-    prepare = metric.prepare_fn(min_units=min_units)
-    distance = metric.distance_fn()
+    prepare, distance = _bound(metric, min_units)
 
     def compare(reference: np.ndarray, items: list[np.ndarray]) -> np.ndarray:
         if metric.jit:
@@ -214,6 +216,22 @@ def _comparer(metric: Metric, chunk: int, min_units: int) -> Callable[[np.ndarra
         return np.array([float(distance(prepped[0], p)) for p in prepped[1:]])
 
     return compare
+
+
+#: (metric, its options, min_units) -> (prepare, distance), so that scoring again (another benchmark, the same
+#: run) hands the compiled pairwise program the same function objects and reuses its compilation.
+_BOUND: dict[tuple[Any, ...], tuple[Any, Any]] = {}
+
+
+def _bound(metric: Metric, min_units: int) -> tuple[Any, Any]:
+    try:
+        key = (metric, tuple(sorted(metric.options.items())), min_units)
+        hash(key)
+    except TypeError:  # an option value that cannot be hashed: bind afresh
+        return metric.prepare_fn(min_units=min_units), metric.distance_fn()
+    if key not in _BOUND:
+        _BOUND[key] = (metric.prepare_fn(min_units=min_units), metric.distance_fn())
+    return _BOUND[key]
 
 
 def _interval(values: np.ndarray, confidence: float, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:

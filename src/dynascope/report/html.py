@@ -31,7 +31,7 @@ from dynascope.compare import (
 from dynascope.pipeline import open_run
 from dynascope.errors import check_positive_int
 from dynascope.pipeline import load_group
-from dynascope.report import _ablation, _assets, _catalog, _interactive, figures
+from dynascope.report import _ablation, _assets, _catalog, _interactive, _leaderboard, figures
 from dynascope.report import _captioned as _captioned_figures
 from dynascope.report._drawable import any_drawable, drawable_networks
 from dynascope.report._network import network_view
@@ -96,8 +96,10 @@ def render_report(run: Any, *, max_networks: int = 12, n_trials: int = 8) -> str
     ]
     ablation = _ablation_section(run)  # only for a run written by `dynascope ablate`
     body.insert(3, ablation)
+    leaderboard = _leaderboard.leaderboard_html(run, table)  # only for a run scored with `dynascope score`
+    body.append(leaderboard)
     nav = "".join(f'<li><a href="#{i}">{t}</a></li>' for i, t in SECTIONS[:3] + (_ablation.SECTION,) * bool(ablation)
-                  + SECTIONS[3:])
+                  + SECTIONS[3:] + (_leaderboard.SECTION,) * bool(leaderboard))
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
