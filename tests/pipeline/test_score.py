@@ -162,6 +162,10 @@ def _broken(path, what: str):
             nwb.add_trial(start_time=float("nan") if (what == "nan_times" and i == 3) else float(s),
                           stop_time=float(s) + 0.6, condition=f"c{i % 2}")
     nwb.add_unit(spike_times=np.sort(np.random.default_rng(0).uniform(0, 8, 200)))
+    if what == "silent_unit":
+        nwb.add_unit(spike_times=np.zeros(0))
+    if what == "one_condition":
+        nwb.trials.condition.data[:] = ["c0"] * 8  # hdmf keeps the list: every trial the same condition
     channels = 3 if what == "wrong_inputs" else 2
     nwb.add_acquisition(pynwb.TimeSeries(name="stimulus", data=np.zeros((800, channels), np.float32), unit="a.u.",
                                          starting_time=0.0, rate=100.0))
@@ -174,6 +178,8 @@ def _broken(path, what: str):
     ("no_trials", r"no trials table \(nwb.trials\)"),
     ("nan_times", r"trials column 'start_time' holds non-finite times at trials \[3\]"),
     ("wrong_inputs", r"inputs have 3 channels but group 'gru-5' \(task 'flipflop'\) takes 2"),
+    ("silent_unit", r"units \[1\] have no spike_times"),
+    ("one_condition", r"trials column 'condition' has 1 condition\(s\) with two or more trials"),
 ])
 def test_bad_recordings_are_refused_naming_the_field(scored, tmp_path, what, message):
     path = _broken(tmp_path / f"{what}.nwb", what)

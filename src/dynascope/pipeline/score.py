@@ -109,12 +109,12 @@ def similarity(metric: Metric, distance: np.ndarray) -> np.ndarray:
     return np.cos(d) if metric.units == "rad" else 1.0 - d
 
 
-def _conditions(rec: TrialRecording) -> tuple[tuple[str, ...], np.ndarray]:
+def _conditions(rec: TrialRecording, column: str) -> tuple[tuple[str, ...], np.ndarray]:
     """The conditions with at least two trials (a ceiling needs a split), and the trials that belong to them."""
     names, counts = np.unique(rec.labels, return_counts=True)
     keep = names[counts >= 2]
     if len(keep) < 2:
-        raise DataError(f"{rec.source}: trials column 'condition' has {len(keep)} condition(s) with two or more "
+        raise DataError(f"{rec.source}: trials column {column!r} has {len(keep)} condition(s) with two or more "
                         "trials; scoring needs at least 2 conditions, each repeated, for a noise ceiling.")
     return tuple(str(c) for c in keep), np.isin(rec.labels, keep)
 
@@ -132,6 +132,8 @@ def _projection(mean_trials: np.ndarray, halves: list[tuple[np.ndarray, np.ndarr
     k = `n_components`, or where None the leading axes that are reliable: fitting the principal axes to one half of
     the trials, those on which the other half correlates with it above 0.5 (mean over the splits; at least one
     axis) — a cross-validated dimensionality (axes fitted to both halves would align with their shared noise).
+    Every half is then projected on the whole recording's axes, which share a little of its noise: if anything
+    that raises the ceiling, so the normalised scores err low.
     """
     flat = mean_trials.reshape(-1, mean_trials.shape[-1])
     centre = flat.mean(axis=0)
@@ -266,7 +268,7 @@ def score(
     metrics = [get_metric(m, **benchmark.metric_options.get(m, {})) for m in benchmark.metrics]
     rec = read_trials(benchmark.recording, condition_column=benchmark.condition_column, inputs=benchmark.inputs,
                       bin_width=benchmark.bin_width, n_bins=benchmark.n_bins)
-    conditions, kept = _conditions(rec)
+    conditions, kept = _conditions(rec, benchmark.condition_column)
     for m in metrics:
         if len(conditions) < m.min_trials:
             raise ConfigError(f"benchmark metrics: {m.name} needs at least {m.min_trials} conditions; the recording "
