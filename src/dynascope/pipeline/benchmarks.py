@@ -42,7 +42,8 @@ class Benchmark:
     trial from start_time): None reads them from a file that `dynascope data synth` wrote. n_components: the
     recording's condition averages (and every half and resample of them) are projected on their first
     n_components principal axes, so that the metrics compare the recorded signal, not the dimensions that only
-    spiking noise fills (None: as many as are reliable across split halves; see `pipeline.score`). metric_options: {metric: {option: value}}.
+    spiking noise fills (None: as many as are reliable across split halves; see `pipeline.score`), and each
+    network on as many of its own. metric_options: {metric: {option: value}}.
     """
 
     name: str

@@ -14,7 +14,8 @@ random halves of each condition's trials, Spearman-Brown corrected to the whole 
 each condition) with one random split; a group's interval is a bootstrap over its networks (seeds). The recording
 is projected on the first k principal axes of its condition averages first (`Benchmark.n_components`; by
 default as many as are reliable across split halves) and each network on its own first k, so that both are
-compared at the resolution the recording supports and the dimensions only spiking noise fills do not count. Brain-Score (Schrimpf et al. 2018) is the model.
+compared at the resolution the recording supports and the dimensions only spiking noise fills do not count.
+Brain-Score (Schrimpf et al. 2018) is the model.
 """
 
 from __future__ import annotations
