@@ -17,7 +17,12 @@ TINY = ["--task", "flipflop", "--task-opt", "n_bits=1", "--task-opt", "n_time=8"
         "--checkpoint-every", "50"]
 
 
-def test_ablate_prints_the_arms_and_the_factor_and_resumes(tmp_path):
+def test_ablate_prints_the_arms_and_the_factor_and_resumes(tmp_path, monkeypatch):
+    from dynascope.cli._display import console
+
+    # The CLI's console is made once per process, with the width of the first import; another test of the
+    # same worker may have made it narrow, and its tables then fold names this test looks for.
+    monkeypatch.setattr(console, "width", 200)
     out = CliRunner().invoke(app, ["ablate", *TINY, "--out", str(tmp_path / "r")], terminal_width=200)
     assert out.exit_code == 0, out.stdout
     lines = out.stdout.splitlines()

@@ -202,6 +202,10 @@ def test_a_benchmark_is_registered_once_and_checked(scored):
 
 
 def _cli(monkeypatch, capsys, *args: str) -> tuple[int, str, list[str]]:
+    from dynascope.cli._display import console
+
+    # made once per process, with the width of the first import: wide enough here that no title is folded
+    monkeypatch.setattr(console, "width", 200)
     monkeypatch.setattr(sys, "argv", ["dynascope", *args])
     code = _run()
     out = capsys.readouterr()
