@@ -16,7 +16,7 @@ from scipy.stats import poisson
 from sklearn.metrics import mean_poisson_deviance
 
 from dynascope import data, tasks
-from dynascope.data.fit_metrics import stable_point_count
+from dynascope.data.fit_metrics import stable_point_counts
 from dynascope.errors import ConfigError, DataError, DynascopeError
 from dynascope.tasks import Trials
 from dynascope.train import masked_mse
@@ -152,8 +152,10 @@ def test_stable_points_of_two_decoupled_bistable_units_are_the_four_corners(key)
     def step(params, s, x):
         return jnp.tanh(params * s + x)
 
-    states = jax.random.uniform(key, (64, 2), minval=-1.0, maxval=1.0)
-    assert stable_point_count(step, jnp.float32(2.0), jnp.zeros(2), states, key=key, n_seeds=64) == 4
+    states = jax.random.uniform(key, (2, 64, 2), minval=-1.0, maxval=1.0)
+    # a population of two: gain 2 (bistable units: 4 stable corners) and gain 0.5 (one stable point, 0)
+    counts = stable_point_counts(step, jnp.asarray([2.0, 0.5]), jnp.zeros(2), states, key=key, n_seeds=64)
+    assert counts.tolist() == [4, 1]
 
 
 def test_bad_recordings_are_refused_naming_the_argument(recording):

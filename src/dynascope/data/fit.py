@@ -20,7 +20,7 @@ from dynascope.data.fit_metrics import (
     fit_poisson_readout,
     linear_r2,
     r2,
-    stable_point_count,
+    stable_point_counts,
 )
 from dynascope.data.recording_task import LOG_RATE_MAX, RecordingTask, Split, make_split, trial_inputs
 from dynascope.data.synthetic import SyntheticRecording
@@ -194,9 +194,11 @@ def score_fit(
             rate_r2[i] = r2(predicted, rates[test])
         if latents is not None:
             latent_r2[i] = linear_r2(s_train, latents[train], s_test, latents[test])
-        if skeleton is not None and count_stable_points:
-            n_stable[i] = stable_point_count(model, pop.network(i), zero, states[i], key=jax.random.fold_in(key, i),
-                                             n_seeds=n_seeds)
+    usable = np.flatnonzero(~np.asarray(pop.diverged) & np.isfinite(states).all(axis=tuple(range(1, states.ndim))))
+    if skeleton is not None and count_stable_points and usable.size:
+        # one search over every usable network at once (a population), not one per network
+        n_stable[usable] = stable_point_counts(model, jax.tree.map(lambda a: a[usable], pop.params), zero,
+                                               states[usable], key=key, n_seeds=n_seeds)
     co_true = None if rates is None else bits_per_spike(y_test, np.asarray(rates)[test][..., out] * fit.dt, null)
     n_true = None if skeleton is None or not count_stable_points else int(np.asarray(skeleton.is_stable).sum())
     return FitScores(co_bps=co, co_bps_true=co_true, rate_r2=rate_r2, latent_r2=latent_r2, n_stable=n_stable,

@@ -85,14 +85,17 @@ def linear_r2(states_train: Any, target_train: Any, states_test: Any, target_tes
     return r2(predicted, np.asarray(target_test).reshape(-1, d))
 
 
-def stable_point_count(
+def stable_point_counts(
     model: Any, params: Any, inputs: Any, states: Any, *, key: jax.Array, n_seeds: int = 256, seed_noise: float = 0.05
-) -> int:
-    """How many stable fixed points one network has under the constant `inputs [I]` inside the region its
-    visited `states [..., S]` span: converged, every mode decaying, not outside the reachable region. Seeds are
-    `n_seeds` visited states plus Gaussian noise of `seed_noise` x their std (as `pipeline.analyze` seeds)."""
-    states = jnp.asarray(states)
-    scale = float(jnp.std(states)) or 1.0
-    seeds = sample_initial_states(key, states, n_seeds, seed_noise * scale)
-    fps = find_fixed_points(model, params, inputs, seeds, reachable_states=states)
-    return int((fps.is_stable & fps.converged & ~fps.outside_reachable).sum())
+) -> np.ndarray:
+    """How many stable fixed points each of n networks (`params` stacked on a leading network axis) has under
+    the constant `inputs [I]` inside the region its visited `states [n, ..., S]` span: converged, every mode
+    decaying, not outside the reachable region -> `[n]`. Seeds: per network, `n_seeds` of its visited states
+    plus Gaussian noise of `seed_noise` x their std (as `pipeline.analyze` seeds); one search for all."""
+    states = np.asarray(states)
+    seeds = np.stack([
+        np.asarray(sample_initial_states(jax.random.fold_in(key, i), s, n_seeds, seed_noise * (float(np.std(s)) or 1.0)))
+        for i, s in enumerate(states)
+    ])
+    found = find_fixed_points(model, params, inputs, seeds, reachable_states=states)
+    return np.array([int((f.is_stable & f.converged & ~f.outside_reachable).sum()) for f in found])
