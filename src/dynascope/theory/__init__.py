@@ -6,7 +6,8 @@ by full-batch gradient descent on a map given by its correlations, with the theo
 and the depth × initial-scale scan; `hierarchy`: the tree-structured item × feature dataset whose singular
 modes are its levels (Saxe, McClelland & Ganguli 2019); `generalization`: the high-dimensional linear
 teacher–student (Advani, Saxe & Sompolinsky 2020) — simulated train/test error over time and against
-α = P/N beside the Marchenko–Pastur theory and the min-norm asymptote with its double-descent peak at α = 1.
+α = P/N beside the Marchenko–Pastur theory and the min-norm asymptote with its double-descent peak at α = 1;
+`twin`: a deep linear network and its tanh twin trained from the same initial weights, and where they split.
 
 The two simulators are `deeplinear.simulate` and `generalization.simulate` (not re-exported here, where one
 name would hide the other). Everything returns plain NumPy arrays in small frozen dataclasses, which a figure
@@ -26,6 +27,7 @@ from dynascope.theory.generalization import (
 )
 from dynascope.theory.hierarchy import Hierarchy, hierarchical_dataset
 from dynascope.theory.modes import METHODS, crossing_time, mode_strength, time_to_learn
+from dynascope.theory.twin import Split, TwinRun, twin
 
 __all__ = [
     "INITS",
@@ -34,7 +36,9 @@ __all__ = [
     "DepthScan",
     "Hierarchy",
     "MinNormSweep",
+    "Split",
     "TeacherStudentRun",
+    "TwinRun",
     "crossing_time",
     "deeplinear",
     "depth_scan",
@@ -48,4 +52,5 @@ __all__ = [
     "mode_strength",
     "scaling_exponent",
     "time_to_learn",
+    "twin",
 ]
