@@ -7,14 +7,16 @@ and the depth × initial-scale scan; `hierarchy`: the tree-structured item × fe
 modes are its levels (Saxe, McClelland & Ganguli 2019); `generalization`: the high-dimensional linear
 teacher–student (Advani, Saxe & Sompolinsky 2020) — simulated train/test error over time and against
 α = P/N beside the Marchenko–Pastur theory and the min-norm asymptote with its double-descent peak at α = 1;
-`twin`: a deep linear network and its tanh twin trained from the same initial weights, and where they split.
+`twin`: a deep linear network and its tanh twin trained from the same initial weights, and where they split;
+`replay`: daily batches of a teacher–student task learned online or by replaying a stored buffer, and the map
+of where replay helps, does not matter or overtrains.
 
 The two simulators are `deeplinear.simulate` and `generalization.simulate` (not re-exported here, where one
 name would hide the other). Everything returns plain NumPy arrays in small frozen dataclasses, which a figure
 can draw directly: the simulation and the theory on the same axes.
 """
 
-from dynascope.theory import deeplinear, generalization
+from dynascope.theory import deeplinear, generalization, replay
 from dynascope.theory.deeplinear import INITS, DeepLinearRun, DepthScan, depth_scan, scaling_exponent
 from dynascope.theory.generalization import (
     MinNormSweep,
@@ -50,6 +52,7 @@ __all__ = [
     "min_norm_test_error",
     "min_norm_train_error",
     "mode_strength",
+    "replay",
     "scaling_exponent",
     "time_to_learn",
     "twin",
