@@ -9,14 +9,15 @@ teacher–student (Advani, Saxe & Sompolinsky 2020) — simulated train/test err
 α = P/N beside the Marchenko–Pastur theory and the min-norm asymptote with its double-descent peak at α = 1;
 `twin`: a deep linear network and its tanh twin trained from the same initial weights, and where they split;
 `replay`: daily batches of a teacher–student task learned online or by replaying a stored buffer, and the map
-of where replay helps, does not matter or overtrains.
+of where replay helps, does not matter or overtrains; `reservoir`: echo-state reservoirs with a ridge readout,
+FORCE learning (recursive least squares with output feedback), and a reservoir against a trained network.
 
 The two simulators are `deeplinear.simulate` and `generalization.simulate` (not re-exported here, where one
 name would hide the other). Everything returns plain NumPy arrays in small frozen dataclasses, which a figure
 can draw directly: the simulation and the theory on the same axes.
 """
 
-from dynascope.theory import deeplinear, generalization, replay
+from dynascope.theory import deeplinear, generalization, replay, reservoir
 from dynascope.theory.deeplinear import INITS, DeepLinearRun, DepthScan, depth_scan, scaling_exponent
 from dynascope.theory.generalization import (
     MinNormSweep,
@@ -53,6 +54,7 @@ __all__ = [
     "min_norm_train_error",
     "mode_strength",
     "replay",
+    "reservoir",
     "scaling_exponent",
     "time_to_learn",
     "twin",
