@@ -67,8 +67,9 @@ def _lane(
     key: jax.Array, n_new: jax.Array, noise: jax.Array, passes: jax.Array, replay: jax.Array, *,
     n_inputs: int, n_days: int, max_per_day: int, teacher: float, eta: float, prioritised: bool,
 ) -> dict[str, jax.Array]:
-    """One student on one stream: `n_new` examples a day (≤ max_per_day), replayed `passes` times if `replay`, else seen once. The data depend on `key` only, so lanes differing in the regime (noise
-    aside) see the same inputs, teacher and noise draws."""
+    """One student on one stream: `n_new` examples a day (≤ max_per_day), replayed `passes` times if
+    `replay`, else seen once. The data depend on `key` only, so lanes differing in the regime (noise aside) see
+    the same inputs, teacher and noise draws."""
     k_teacher, k_x, k_noise, k_order = jax.random.split(key, 4)
     n = n_inputs
     w_star = jnp.sqrt(jnp.float32(teacher / n)) * jax.random.normal(k_teacher, (n,), jnp.float32)

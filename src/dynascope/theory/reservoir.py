@@ -90,7 +90,8 @@ def init_reservoir(
     if density > 1.0:
         raise ConfigError(f"connectivity must lie in (0, 1], got {connectivity!r}.")
     k_rec, k_mask, k_in, k_fb = jax.random.split(prng_key(key), 4)
-    w = jax.random.normal(k_rec, (h, h), jnp.float32) * (jax.random.uniform(k_mask, (h, h)) < density).astype(jnp.float32)
+    mask = (jax.random.uniform(k_mask, (h, h)) < density).astype(jnp.float32)
+    w = jax.random.normal(k_rec, (h, h), jnp.float32) * mask
     # the exact spectral radius (host eigenvalues), not the circular-law estimate, so ρ means what it says
     radius = float(np.abs(np.linalg.eigvals(np.asarray(w, np.float64))).max())
     w = w * jnp.float32(rho / radius if radius > 0 else 0.0)

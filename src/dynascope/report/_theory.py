@@ -1,0 +1,209 @@
+"""Figures of the theory experiments (`dynascope experiment ...`), each with the theory drawn on top of the
+simulation, and the one self-contained HTML page that holds them."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from dynascope.report import _assets
+from dynascope.report._palette import PALETTE
+from dynascope.report.html import img, table
+
+__all__ = [
+    "Block",
+    "deeplinear_modes",
+    "experiment_page",
+    "force_output",
+    "generalization_curves",
+    "reservoir_trials",
+    "replay_map",
+    "replay_theory",
+    "semantic_modes",
+    "similarity_matrix",
+    "twin_losses",
+]
+
+THEORY = {"color": "black", "linestyle": "--", "linewidth": 1.2}
+
+
+@dataclasses.dataclass
+class Block:
+    """One experiment's part of the page: a heading, a paragraph, figures (figure, file name, caption) and
+    a table (columns, rows)."""
+
+    title: str
+    text: str
+    figures: list[tuple[Figure, str, str]]
+    columns: list[str]
+    rows: list[list[Any]]
+
+
+def _colour(i: int) -> str:
+    return PALETTE[i % len(PALETTE)]
+
+
+def deeplinear_modes(time: np.ndarray, simulated: np.ndarray, theory: np.ndarray, s: np.ndarray) -> Figure:
+    """Mode strengths over time: simulated `[n_networks, R, r]` (thin, one line per network) and the closed form
+    `[r, R]` (dashed) for each singular value `s` `[r]`."""
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.add_subplot()
+    for a, value in enumerate(s):
+        for n in range(simulated.shape[0]):
+            ax.plot(time, simulated[n, :, a], color=_colour(a), alpha=0.7, label=f"s = {value:.3g}" if n == 0 else None)
+        ax.plot(time, theory[a], **THEORY, label="theory" if a == 0 else None)
+    ax.set(xlabel="time (learning rate × steps)", ylabel="mode strength u", title="Deep linear network: modes")
+    ax.legend(frameon=False)
+    return fig
+
+
+def twin_losses(time: np.ndarray, linear: np.ndarray, tanh: np.ndarray, difference: np.ndarray,
+                threshold: float) -> Figure:
+    """Losses of a linear network and its tanh twin `[n, R]` and their relative output difference `[n, R]`."""
+    fig = Figure(figsize=(10, 3.8), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    for n in range(linear.shape[0]):
+        left.plot(time, linear[n], color=_colour(0), label="linear" if n == 0 else None)
+        left.plot(time, tanh[n], color=_colour(1), label="tanh twin" if n == 0 else None)
+        right.semilogy(time, np.maximum(difference[n], 1e-8), color=_colour(2))
+    right.axhline(threshold, **THEORY, label=f"split threshold {threshold:g}")
+    left.set(xlabel="time", ylabel="loss", title="Same initial weights, same data")
+    right.set(xlabel="time", ylabel="relative output difference", title="Where the twins split")
+    left.legend(frameon=False)
+    right.legend(frameon=False)
+    return fig
+
+
+def semantic_modes(time: np.ndarray, deep: np.ndarray, deep_theory: np.ndarray, shallow: np.ndarray,
+                   shallow_theory: np.ndarray, levels: np.ndarray) -> Figure:
+    """Mode strengths of a deep and a shallow network on the hierarchy (`[R, r]` means over networks), the
+    theory `[r, R]` dashed, coloured by the tree level each mode resolves (`levels` `[r]`, −1 the root)."""
+    fig = Figure(figsize=(10, 3.8), layout="constrained")
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, sim, th, title in ((axes[0], deep, deep_theory, "one hidden layer: stages"),
+                               (axes[1], shallow, shallow_theory, "no hidden layer: no stages")):
+        seen: set[int] = set()
+        for a in range(sim.shape[1]):
+            level = int(levels[a])
+            ax.plot(time, sim[:, a], color=_colour(level + 1),
+                    label=("root" if level < 0 else f"split level {level}") if level not in seen else None)
+            seen.add(level)
+            ax.plot(time, th[a], **THEORY)
+        ax.set(xlabel="time", title=title)
+    axes[0].set_ylabel("mode strength")
+    axes[0].legend(frameon=False)
+    return fig
+
+
+def similarity_matrix(matrix: np.ndarray, title: str) -> Figure:
+    """A correlation matrix between items `[K, K]`."""
+    fig = Figure(figsize=(4.2, 3.8), layout="constrained")
+    ax = fig.add_subplot()
+    im = ax.imshow(matrix, cmap="RdBu_r", vmin=-1, vmax=1)
+    fig.colorbar(im, ax=ax)
+    ax.set(xlabel="item", ylabel="item", title=title)
+    return fig
+
+
+def generalization_curves(alpha: np.ndarray, simulated: np.ndarray, theory_alpha: np.ndarray, theory: np.ndarray,
+                          time: np.ndarray, sim_test: np.ndarray, curve_test: np.ndarray, curve_alpha: float) -> Figure:
+    """Left: min-norm test error against α (simulated `[A, n]`, theory on a fine grid); right: test error over
+    training time at one α (simulated `[n, R]`, theory `[R]`)."""
+    fig = Figure(figsize=(10, 3.8), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    left.semilogy(alpha, np.mean(simulated, axis=1), "o", color=_colour(0), label="simulated (mean)")
+    left.semilogy(theory_alpha, theory, **THEORY, label="theory")
+    left.axvline(1.0, color="grey", linewidth=0.8)
+    left.set(xlabel="α = examples / parameters", ylabel="test error", title="Double descent (min-norm student)")
+    for n in range(sim_test.shape[0]):
+        right.plot(time, sim_test[n], color=_colour(1), alpha=0.6, label="simulated" if n == 0 else None)
+    right.plot(time, curve_test, **THEORY, label="Marchenko–Pastur theory")
+    right.set(xlabel="time", ylabel="test error", title=f"Learning curve at α = {curve_alpha:g}")
+    left.legend(frameon=False)
+    right.legend(frameon=False)
+    return fig
+
+
+def replay_map(examples_per_day: np.ndarray, noise: np.ndarray, gain: np.ndarray, verdict: np.ndarray) -> Figure:
+    """log10(online error / best replay error) over examples per day × noise `[A, B]`, each cell labelled with
+    its verdict."""
+    fig = Figure(figsize=(6, 4.2), layout="constrained")
+    ax = fig.add_subplot()
+    limit = max(float(np.nanmax(np.abs(gain))), 0.1)
+    im = ax.imshow(gain.T, origin="lower", cmap="PuOr", vmin=-limit, vmax=limit, aspect="auto")
+    fig.colorbar(im, ax=ax, label="log10(online error / best replay error)")
+    for i in range(gain.shape[0]):
+        for j in range(gain.shape[1]):
+            ax.text(i, j, str(verdict[i, j]).replace(" ", "\n", 1), ha="center", va="center", fontsize=7)
+    ax.set_xticks(range(len(examples_per_day)), [str(v) for v in examples_per_day])
+    ax.set_yticks(range(len(noise)), [f"{v:g}" for v in noise])
+    ax.set(xlabel="examples per day", ylabel="label noise σ²", title="Replay vs online learning")
+    return fig
+
+
+def replay_theory(total_alpha: np.ndarray, noise: np.ndarray, simulated: np.ndarray, theory: np.ndarray) -> Figure:
+    """Test error of many-pass replay against α = examples seen / parameters (simulated `[A, B]` medians) and
+    the min-norm theory `[A, B]` (dashed), one colour per noise level `[B]`."""
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.add_subplot()
+    for b, sigma2 in enumerate(noise):
+        ax.semilogy(total_alpha, simulated[:, b], "o-", color=_colour(b), label=f"σ² = {sigma2:g}")
+        ax.semilogy(total_alpha, theory[:, b], **THEORY, label="min-norm theory" if b == 0 else None)
+    ax.set(xlabel="α = examples seen / parameters", ylabel="test error after the last day",
+           title="Replay to convergence is the min-norm student")
+    ax.legend(frameon=False)
+    return fig
+
+
+def force_output(outputs: np.ndarray, targets: np.ndarray, train_steps: int) -> Figure:
+    """FORCE: the network's output and the target `[T]`, with the end of learning marked."""
+    fig = Figure(figsize=(10, 3), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(outputs, color=_colour(0), label="network output z")
+    ax.plot(targets, **THEORY, label="target f")
+    ax.axvline(train_steps, color="grey", linewidth=0.8)
+    ax.text(train_steps, ax.get_ylim()[1], " learning off", va="top", fontsize=8)
+    ax.set(xlabel="step", title="FORCE learning (recursive least squares with output feedback)")
+    ax.legend(frameon=False, loc="lower left")
+    return fig
+
+
+def reservoir_trials(targets: np.ndarray, reservoir: np.ndarray, trained: np.ndarray, mask: np.ndarray) -> Figure:
+    """One evaluation trial `[T, O]`: targets (dashed where scored), the reservoir's and the trained network's
+    outputs."""
+    n_out = targets.shape[1]
+    fig = Figure(figsize=(10, 1.6 + 1.4 * n_out), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(n_out, 1, sharex=True))
+    for o, ax in enumerate(axes):
+        ax.plot(np.where(mask[:, o] > 0, targets[:, o], np.nan), **THEORY, label="target" if o == 0 else None)
+        ax.plot(reservoir[:, o], color=_colour(0), label="reservoir + ridge readout" if o == 0 else None)
+        ax.plot(trained[:, o], color=_colour(1), label="trained end to end" if o == 0 else None)
+        ax.set_ylabel(f"output {o}")
+    axes[0].legend(frameon=False, ncol=3)
+    axes[-1].set_xlabel("step")
+    return fig
+
+
+def experiment_page(title: str, blocks: list[Block]) -> str:
+    """One self-contained HTML page (inline CSS, figures as inline PNGs) with one section per block."""
+    sections = []
+    for i, b in enumerate(blocks):
+        figs = "".join(img(fig, alt=caption, caption=caption) for fig, _, caption in b.figures)
+        tab = table(b.columns, b.rows) if b.rows else ""
+        sections.append(
+            f'<section id="experiment-{i}" aria-labelledby="experiment-{i}-h"><h2 id="experiment-{i}-h">'
+            f"{html.escape(b.title)}</h2>\n<p>{html.escape(b.text)}</p>\n"
+            f'<div class="grid">{figs}</div>\n{tab}</section>'
+        )
+    name = html.escape(title)
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>dynascope experiment: {name}</title>\n<style>{_assets.CSS}</style>\n</head>\n<body>\n"
+        f"<header><h1>dynascope experiment: {name}</h1></header>\n<main>\n" + "\n".join(sections)
+        + "\n</main>\n</body>\n</html>\n"
+    )
