@@ -49,7 +49,7 @@ def main() -> None:
     sizes = tuple(int(s) for s in args.sizes.split(","))
     for label, task_options in tasks(args.long_delay).items():
         config = AblationConfig(
-            task="delayed_match", arch="lif", mechanism="hetero_tau", sizes=sizes, seeds=args.seeds,
+            task="delayed_match", arch="lif", mechanism="hetero_tau", sizes=sizes, n_networks=args.seeds,
             steps=args.steps, mechanism_options={"spread": args.spread}, task_options=task_options,
             train=TrainOptions(batch_size=32, learning_rate=0.01, checkpoint_every=args.steps, eval_batch=256),
         )

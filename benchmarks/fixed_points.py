@@ -101,7 +101,7 @@ def main() -> None:
         cnt = f.counts()
         qmax = float(f.q[f.converged].max()) if f.converged.any() else float("nan")
         print(f"| {name} | {c:.2f} | {w:.2f} | {counts(f)} | {'yes' if counts(f) == CUBE else 'no'} | "
-              f"{cnt['slow']} / {f.n_failed} of {f.n_seeds} seeds | {qmax:.1e} |")
+              f"{cnt['slow']} / {f.n_failed} of {f.n_initial_states} seeds | {qmax:.1e} |")
     print(f"\nwarm time ratio dynascope / Adam-only: {warm / awarm:.2f} (dynascope {awarm / warm:.2f}× the speed)")
 
     # Skeletons of a population: the whole `dynascope analyze` step for one group.
@@ -111,8 +111,8 @@ def main() -> None:
                                                  batch_size=64, learning_rate=1e-2, checkpoint_every=500))
     name = f"{args.arch}-{args.pop_hidden}"
     group = StoredGroup(name, task, popn.model, popn.params, tuple(network_id(name, s) for s in range(n)))
-    _, gcold = timed(lambda: analyze_group(group, AnalysisOptions(n_seeds=args.pop_seeds)))
-    (_, sk_cols), gwarm = timed(lambda: analyze_group(group, AnalysisOptions(n_seeds=args.pop_seeds, seed=1)))
+    _, gcold = timed(lambda: analyze_group(group, AnalysisOptions(n_initial_states=args.pop_seeds)))
+    (_, sk_cols), gwarm = timed(lambda: analyze_group(group, AnalysisOptions(n_initial_states=args.pop_seeds, seed=1)))
     cube = json.dumps({str(k): v for k, v in CUBE.items()})
     full = sum(c == cube for c in sk_cols.index_counts)
     print(f"\nPopulation: {n} {name} networks trained together ({args.pop_train_steps} steps, {t_pop:.0f} s; "

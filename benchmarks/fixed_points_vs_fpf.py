@@ -139,7 +139,7 @@ def run_dynascope(model, params, initial_states: np.ndarray, states: np.ndarray)
     warm = time.perf_counter() - t0
     ok = fps.converged & ~fps.outside_reachable
     c = fps.counts()
-    ended = (f"{fps.n_seeds} seeds → {int(fps.converged.sum())} distinct roots "
+    ended = (f"{fps.n_initial_states} seeds → {int(fps.converged.sum())} distinct roots "
              f"({int((fps.converged & fps.outside_reachable).sum())} outside), {c['slow']} slow, "
              f"{fps.n_failed} seeds failed, {fps.n_escaped} left the search region")
     qmax = float(fps.q[ok].max()) if ok.any() else float("nan")

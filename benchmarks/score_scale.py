@@ -40,7 +40,7 @@ def make_run(root: Path, n_networks: int, hidden: tuple[int, ...], n_bits: int, 
     """A run folder of `n_networks` networks (initial weights) dealt out over archs × hidden sizes."""
     groups = [(a, h) for a in ARCHS for h in hidden]
     sizes = np.diff(np.linspace(0, n_networks, len(groups) + 1).round().astype(int))
-    config = SweepConfig(task="flipflop", archs=ARCHS, hidden=hidden, seeds=int(sizes.max()), steps=1,
+    config = SweepConfig(task="flipflop", archs=ARCHS, hidden=hidden, n_networks=int(sizes.max()), steps=1,
                          task_options={"n_bits": n_bits, "n_time": n_time}, train=TrainOptions(batch_size=4))
     run = pipeline.prepare_run(config, root / "run")
     task = tasks.get("flipflop", n_bits=n_bits, n_time=n_time)

@@ -36,7 +36,7 @@ def main() -> None:
     args = parser.parse_args()
 
     config = SweepConfig(
-        task="flipflop", archs=tuple(args.archs.split(",")), hidden=(args.hidden,), seeds=args.seeds,
+        task="flipflop", archs=tuple(args.archs.split(",")), n_hidden=(args.hidden,), n_networks=args.seeds,
         steps=args.steps, seed=0, task_options={"n_bits": 3},
         train=TrainOptions(batch_size=64, learning_rate=1e-2, checkpoint_every=250),
     )
@@ -45,7 +45,7 @@ def main() -> None:
     run = pipeline.run_sweep(config, args.out, resume=(args.out / "config.toml").exists())
     seconds["train"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    analyze_run(run, AnalysisOptions(n_seeds=256))
+    analyze_run(run, AnalysisOptions(n_initial_states=256))
     seconds["analyze"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     result = pipeline.study(run)

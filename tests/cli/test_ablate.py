@@ -13,7 +13,7 @@ from dynascope.cli._app import _run
 
 #: The flags of tests/pipeline/test_ablation.py's TINY config, so the two share compiled programs.
 TINY = ["--task", "flipflop", "--task-opt", "n_bits=1", "--task-opt", "n_time=8", "--arch", "vanilla",
-        "--mechanism", "none", "--sizes", "4,8", "--seeds", "3", "--steps", "50", "--batch", "4", "--lr", "0.01",
+        "--mechanism", "none", "--sizes", "4,8", "--n-networks", "3", "--steps", "50", "--batch", "4", "--lr", "0.01",
         "--checkpoint-every", "50"]
 
 
@@ -44,7 +44,7 @@ def test_ablate_prints_the_arms_and_the_factor_and_resumes(tmp_path, monkeypatch
         (["--mechanism", "none,dale"], "--mechanism takes one mechanism per ablation, got 'none,dale'"),
         (["--mechanism", "none", "--sizes", "16,8"], "sizes must be at least two distinct sizes in increasing order, "
                                                      "got [16, 8]"),
-        (["--mechanism", "none", "--seeds", "1"], "seeds must be at least 2 for a confidence interval over seeds"),
+        (["--mechanism", "none", "--n-networks", "1"], "n_networks must be at least 2 for a confidence interval over seeds"),
         (["--mechanism", "hetero_tau", "--mechanism-opt", "spread=-1"], "option spread"),
     ],
 )

@@ -25,7 +25,7 @@ def wide_console():
     yield
     console.width = old
 TINY = ["--task", "flipflop", "--task-opt", "n_bits=2", "--task-opt", "n_time=16", "--arch", "vanilla",
-        "--hidden", "6", "--seeds", "2", "--steps", "30", "--batch", "8", "--lr", "0.01"]
+        "--n-hidden", "6", "--n-networks", "2", "--steps", "30", "--batch", "8", "--lr", "0.01"]
 
 
 def dynascope(*args: str) -> subprocess.CompletedProcess:
@@ -52,6 +52,11 @@ def test_train_then_show_and_runs(tmp_path):
     # A second train into the same folder without --resume is refused; with --resume it is a no-op.
     again = runner.invoke(app, ["train", *TINY, "--out", str(tmp_path / "r"), "--resume"], terminal_width=200)
     assert again.exit_code == 0, again.stdout
+    # The flags' old spellings (one release) name the same config, with a deprecation line.
+    old_flags = [{"--n-hidden": "--hidden", "--n-networks": "--seeds"}.get(a, a) for a in TINY]
+    again = runner.invoke(app, ["train", *old_flags, "--out", str(tmp_path / "r"), "--resume"], terminal_width=200)
+    assert again.exit_code == 0, again.output
+    assert "deprecated: --hidden is now --n-hidden" in again.output and "--seeds is now --n-networks" in again.output
 
 
 @pytest.mark.parametrize(
@@ -59,16 +64,18 @@ def test_train_then_show_and_runs(tmp_path):
     [
         (["train", "--task", "flipflp", "--out", "x"], "unknown task 'flipflp'. Did you mean 'flipflop'?"),
         (["train", "--arch", "gru,lstn", "--out", "x"], "unknown model 'lstn'. Did you mean 'lstm'?"),
-        (["train", "--hidden", "sixty", "--out", "x"], "--hidden must be a comma-separated list of ints"),
+        (["train", "--n-hidden", "sixty", "--out", "x"], "--n-hidden must be a comma-separated list of ints"),
         (["train", "--task-opt", "n_bits", "--out", "x"], "--task-opt takes KEY=VALUE"),
         (["train", "--task-opt", "bits=3", "--out", "x"], "task 'flipflop' has no option 'bits'"),
-        (["train", "--seeds", "0", "--out", "x"], "seeds must be a positive integer, got 0"),
+        (["train", "--n-networks", "0", "--out", "x"], "n_networks must be a positive integer, got 0"),
+        (["train", "--seeds", "2", "--n-networks", "3", "--out", "x"],
+         "--seeds is the old name of --n-networks; give only --n-networks."),
         (["show", "no/such/run"], "run folder no/such/run does not exist"),
         (["train", "--arch", "vanilla", "--model-opt", "gain=abc", "--out", "x"],
          "model 'vanilla': option gain must be a number, got 'abc' (str); e.g. gain=1.0 (the default)."),
         (["train", "--task-opt", "pulse_prob=abc", "--out", "x"],
          "task 'flipflop': option pulse_prob (pulse probability per step) must be a number in (0, 1], got 'abc' (str)"),
-        (["train", "--hidden", "100000", "--out", "x"],
+        (["train", "--n-hidden", "100000", "--out", "x"],
          "training 10 gru networks of 100000 units needs about 6.3 TB of memory"),
     ],
 )
@@ -114,7 +121,7 @@ def test_resume_of_a_different_config_is_refused(tmp_path):
     ("args", "message"),
     [
         (["train", "--bogus"], "No such option: --bogus"),
-        (["train", "--seeds", "abc", "--out", "x"], "Invalid value for '--seeds'"),
+        (["train", "--n-networks", "abc", "--out", "x"], "Invalid value for '--n-networks'"),
         (["nosuch"], "No such command 'nosuch'"),
         (["compare"], "Missing argument 'RUN'"),
     ],

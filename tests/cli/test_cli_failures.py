@@ -21,7 +21,7 @@ from dynascope.store import _files
 from tests.cli.test_cli import TINY, wide_console  # noqa: F401  (the autouse fixture)
 
 runner = CliRunner()
-SMALL = pipeline.AnalysisOptions(n_trials=8, n_seeds=16, skeleton_steps=100)
+SMALL = pipeline.AnalysisOptions(n_trials=8, n_initial_states=16, skeleton_steps=100)
 
 
 def dynascope(*args: str, cwd=None) -> subprocess.CompletedProcess:
@@ -55,9 +55,9 @@ def run_copy(analysed, tmp_path):
 
 
 def test_analyze_checks_its_options_before_looking_at_what_is_done(run_copy):
-    # Every group is analysed already: a bad --seeds used to pass silently as "nothing to do".
-    line = one_line(dynascope("analyze", str(run_copy), "--seeds", "-3"))
-    assert "--seeds must be a positive integer, got -3" in line
+    # Every group is analysed already: a bad --n-initial-states used to pass silently as "nothing to do".
+    line = one_line(dynascope("analyze", str(run_copy), "--n-initial-states", "-3"))
+    assert "--n-initial-states must be a positive integer, got -3" in line
 
 
 def _refuse_writes(monkeypatch):
@@ -114,12 +114,12 @@ def test_on_a_real_read_only_disk_analyze_fails_at_once_and_succeeds_once_writab
     try:
         shutil.copytree(analysed, where / "run")
         subprocess.run(["mount", "-o", "remount,ro", str(where)], check=True, capture_output=True)
-        res = dynascope("analyze", str(where / "run"), "--force", "--seeds", "8")
+        res = dynascope("analyze", str(where / "run"), "--force", "--n-initial-states", "8")
         line = one_line(res)
         assert f"{where / 'run'} is not writable: read-only file system (EROFS)" in line
         assert "fixed points + skeletons" not in res.stdout  # no progress bar: nothing was computed
         subprocess.run(["mount", "-o", "remount,rw", str(where)], check=True, capture_output=True)
-        res = dynascope("analyze", str(where / "run"), "--force", "--seeds", "8")
+        res = dynascope("analyze", str(where / "run"), "--force", "--n-initial-states", "8")
         assert res.returncode == 0, res.stderr  # the same command, rerun, works
     finally:
         subprocess.run(["umount", "-l", str(where)], capture_output=True)
@@ -148,10 +148,10 @@ def test_an_interrupted_analyze_leaves_a_folder_the_same_command_finishes(run_co
         raise KeyboardInterrupt
 
     monkeypatch.setattr(analyze_module, "analyze_group", interrupted)
-    out = runner.invoke(app, ["analyze", str(run_copy), "--force", "--seeds", "8"])
+    out = runner.invoke(app, ["analyze", str(run_copy), "--force", "--n-initial-states", "8"])
     assert out.exit_code != 0
     monkeypatch.setattr(analyze_module, "analyze_group", real)
-    out = runner.invoke(app, ["analyze", str(run_copy), "--force", "--seeds", "8"], terminal_width=200)
+    out = runner.invoke(app, ["analyze", str(run_copy), "--force", "--n-initial-states", "8"], terminal_width=200)
     assert out.exit_code == 0, out.output
     assert "vanilla-6/s000" in out.output
 
@@ -160,12 +160,12 @@ def test_analyze_says_which_networks_it_skipped(tmp_path):
     from tests.train.blown_up import BLOWN_UP, blown_up_run
 
     path = blown_up_run(tmp_path / "blown_up")
-    out = runner.invoke(app, ["analyze", str(path), "--seeds", "8"], terminal_width=200)
+    out = runner.invoke(app, ["analyze", str(path), "--n-initial-states", "8"], terminal_width=200)
     assert out.exit_code == 0, out.output
     assert (f"skipped 1 network (no fixed points searched): {BLOWN_UP} (diverged in training: its loss went "
             "non-finite or exploded).") in " ".join(out.output.split())
 
 
 def test_bad_analysis_options_are_config_errors_in_process(run_copy):
-    out = runner.invoke(app, ["analyze", str(run_copy), "--seeds", "0"])
-    assert isinstance(out.exception, ConfigError) and "--seeds must be a positive integer, got 0" in str(out.exception)
+    out = runner.invoke(app, ["analyze", str(run_copy), "--n-initial-states", "0"])
+    assert isinstance(out.exception, ConfigError) and "--n-initial-states must be a positive integer, got 0" in str(out.exception)

@@ -27,7 +27,7 @@ from dynascope.cli import _app, app
 # starting, and the rest of the run (800 chunks of 5 steps, a few seconds) is far longer than the poll
 # below takes to see it, so the signal always lands mid-training.
 TRAIN = ["train", "--task", "flipflop", "--task-opt", "n_bits=2", "--task-opt", "n_time=16", "--arch", "vanilla",
-         "--hidden", "6", "--seeds", "2", "--steps", "4000", "--batch", "8", "--checkpoint-every", "5"]
+         "--n-hidden", "6", "--n-networks", "2", "--steps", "4000", "--batch", "8", "--checkpoint-every", "5"]
 INTERRUPTED = "interrupted: finished work is saved; rerun the same command with --resume to continue."
 
 

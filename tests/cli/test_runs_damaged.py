@@ -21,7 +21,7 @@ from dynascope.errors import RunFolderError
 
 runner = CliRunner()
 TINY = ["--task", "flipflop", "--task-opt", "n_bits=1", "--task-opt", "n_time=8", "--arch", "vanilla",
-        "--hidden", "4", "--seeds", "2", "--steps", "20", "--batch", "4", "--lr", "0.01", "--checkpoint-every", "10"]
+        "--n-hidden", "4", "--n-networks", "2", "--steps", "20", "--batch", "4", "--lr", "0.01", "--checkpoint-every", "10"]
 
 
 @pytest.fixture(autouse=True)
@@ -124,8 +124,8 @@ def test_show_lists_damaged_files_and_exits_2(trained, tmp_path):
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [("task", "nosuchtask", "unknown task 'nosuchtask'"),
-     ("seeds", -7, "seeds must be a positive integer, got -7"),
-     ("hidden", ["big", 8], "sweep.hidden = ['big', 8] is not a list of integers")],
+     ("n_networks", -7, "n_networks must be a positive integer, got -7"),
+     ("n_hidden", ["big", 8], "sweep.n_hidden = ['big', 8] is not a list of integers")],
 )
 @pytest.mark.parametrize("command", [["show"], ["analyze"], ["report"]])
 def test_show_analyze_and_report_refuse_an_invalid_config(trained, tmp_path, key, value, message, command):

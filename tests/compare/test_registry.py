@@ -34,7 +34,7 @@ def toy_distance(a: jax.Array, b: jax.Array, *, scale: float = 1.0) -> jax.Array
 
 
 TINY = SweepConfig(
-    task="flipflop", archs=("vanilla", "gru"), hidden=(4,), seeds=2, steps=10,
+    task="flipflop", archs=("vanilla", "gru"), n_hidden=(4,), n_networks=2, steps=10,
     task_options={"n_bits": 1, "n_time": 8},
     train=TrainOptions(batch_size=4, learning_rate=1e-2, checkpoint_every=10, eval_batch=4),
 )

@@ -154,7 +154,7 @@ def test_stable_points_of_two_decoupled_bistable_units_are_the_four_corners(key)
 
     states = jax.random.uniform(key, (2, 64, 2), minval=-1.0, maxval=1.0)
     # a population of two: gain 2 (bistable units: 4 stable corners) and gain 0.5 (one stable point, 0)
-    counts = stable_point_counts(step, jnp.asarray([2.0, 0.5]), jnp.zeros(2), states, key=key, n_seeds=64)
+    counts = stable_point_counts(step, jnp.asarray([2.0, 0.5]), jnp.zeros(2), states, key=key, n_initial_states=64)
     assert counts.tolist() == [4, 1]
 
 

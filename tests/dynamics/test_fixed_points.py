@@ -187,7 +187,7 @@ def test_adam_descent_then_newton_polish_finds_the_same_points():
                            alpha=0.1, descent="adam", descent_steps=300, learning_rate=0.05, newton_steps=60)
     np.testing.assert_allclose(fp.states[np.argsort(fp.states[:, 0])], [[-1, 0], [0, 0], [1, 0]], atol=1e-12)
     # 32 seeds, and by default 2 more at the thirds of the segment between the two wells
-    assert np.all(fp.q < 1e-20) and fp.n_found.sum() == fp.n_seeds == 32 + 2
+    assert np.all(fp.q < 1e-20) and fp.n_found.sum() == fp.n_initial_states == 32 + 2
 
 
 # -- Hopfield network: stored patterns are exact fixed points ---------------------------------------
@@ -358,7 +358,7 @@ def test_small_q_alone_is_not_convergence_where_the_map_is_nearly_flat():
     conv = fp.states[fp.converged]
     assert all(np.min(np.linalg.norm(truth - s, axis=1)) < 1e-6 for s in conv)
     assert fp.n_failed > 0 and np.all(fp.status[~fp.converged] == Status.FAILED)
-    assert fp.n_failed + fp.n_found[fp.converged].sum() == fp.n_seeds  # every seed (saddle round included) counted once
+    assert fp.n_failed + fp.n_found[fp.converged].sum() == fp.n_initial_states  # every seed (saddle round included) counted once
 
 
 def test_a_root_reached_on_the_last_allowed_newton_step_counts():
@@ -392,7 +392,7 @@ def test_failed_searches_are_dropped_and_counted_or_kept_with_their_status():
     no_search = dict(descent_steps=0, newton_steps=0)
     dropped = find_fixed_points(linear_map, p, np.zeros(2, np.float32), seeds, **no_search)
     kept = find_fixed_points(linear_map, p, np.zeros(2, np.float32), seeds, keep_failed=True, **no_search)
-    assert len(dropped) == 0 and dropped.n_failed == 16 and dropped.n_seeds == 16
+    assert len(dropped) == 0 and dropped.n_failed == 16 and dropped.n_initial_states == 16
     assert dropped.states.shape == (0, 4) and dropped.eigvals.shape == (0, 4)
     assert len(kept) == 16 and np.all(kept.status == Status.FAILED) and not np.any(kept.converged)
 
@@ -442,7 +442,7 @@ def test_saddle_round_finds_every_saddle_of_the_cube_that_trajectory_seeds_miss(
     zeros = np.sum(np.abs(two.states) < 0.5, axis=1)
     np.testing.assert_array_equal(two.n_unstable, zeros)  # index = number of coordinates at 0
     assert np.bincount(two.n_unstable).tolist() == [8, 12, 6, 1]
-    assert two.n_seeds == 32 + 28  # 28 pairs of corners, one midpoint each
+    assert two.n_initial_states == 32 + 28  # 28 pairs of corners, one midpoint each
 
 
 def test_saddle_seeds_are_points_between_pairs():
@@ -484,7 +484,7 @@ def test_population_equals_looping_over_networks():
     for i, d in enumerate(deltas):
         one = find_fixed_points(duffing, {"delta": jnp.float32(d)}, np.zeros(1, np.float32), seeds, options=FAST,
                                 continuous=True, alpha=0.1, saddle_seeds_per_pair=1)
-        assert pop[i].n_seeds == one.n_seeds == 33
+        assert pop[i].n_initial_states == one.n_initial_states == 33
         assert len(pop[i]) == len(one) == 3 and pop[i].n_failed == one.n_failed
         a, b = pop[i].states, one.states
         np.testing.assert_allclose(a[np.lexsort(a.T)], b[np.lexsort(b.T)], atol=1e-12)
@@ -557,7 +557,7 @@ def test_fixed_points_is_a_pytree_and_selects_rows():
     leaves, treedef = jax.tree.flatten(fp)
     assert len(leaves) == 14
     again = jax.tree.unflatten(treedef, leaves)
-    assert isinstance(again, FixedPoints) and again.n_seeds == 16
+    assert isinstance(again, FixedPoints) and again.n_initial_states == 16
     assert len(fp.select(np.array([False]))) == 0 and len(fp.select([0, 0])) == 2
 
 
@@ -627,7 +627,7 @@ def test_seeds_that_walk_away_from_the_visited_region_are_stopped_and_counted():
         assert collections.Counter(fp.n_unstable.tolist()) == {0: 4, 1: 4, 2: 1}
     assert bounded.n_escaped >= 16 and bounded.n_failed == 0  # every far seed walks off and is stopped
     assert free.n_escaped == 0 and free.n_failed >= 16  # the same seeds, unbounded, fail after the whole budget
-    assert bounded.n_seeds == free.n_seeds
+    assert bounded.n_initial_states == free.n_initial_states
     stacked = find_fixed_points(saturating, {"w": jnp.zeros((2, 1))}, u, np.stack([seeds, seeds]),
                                 reachable_states=np.stack([visited, visited]))
     assert [(len(f), f.n_escaped, f.n_failed) for f in stacked] == [(9, bounded.n_escaped, 0)] * 2

@@ -13,7 +13,7 @@ from dynascope.store import AblationRows, EnergyRows, NetworkRows
 from dynascope.train import TrainOptions
 
 #: Tiny: one 50-step program per size; tests/cli/test_ablate.py runs the same flags, so the programs are shared.
-TINY = AblationConfig(task="flipflop", arch="vanilla", mechanism="none", sizes=(4, 8), seeds=3, steps=50,
+TINY = AblationConfig(task="flipflop", arch="vanilla", mechanism="none", sizes=(4, 8), n_networks=3, steps=50,
                       task_options={"n_bits": 1, "n_time": 8},
                       train=TrainOptions(batch_size=4, learning_rate=0.01, checkpoint_every=50))
 
@@ -56,7 +56,7 @@ def test_the_config_records_the_arms_and_reads_back(ablated):
     assert cfg["ablation"]["mechanism"] == "none"
     assert cfg["ablation"]["arms"] == {"with": {"arch": "vanilla", "model_options": {}},
                                        "without": {"arch": "vanilla", "model_options": {}}}
-    assert cfg["sweep"]["archs"] == ["vanilla"] and cfg["sweep"]["hidden"] == [4, 8]
+    assert cfg["sweep"]["archs"] == ["vanilla"] and cfg["sweep"]["n_hidden"] == [4, 8]
     assert AblationConfig.from_dict(cfg) == TINY
 
 

@@ -19,13 +19,13 @@ from dynascope.train import TrainOptions
 CONFIG = SweepConfig(
     task="cdi",
     archs=("vanilla",),
-    hidden=(5,),
-    seeds=2,
+    n_hidden=(5,),
+    n_networks=2,
     steps=20,
     task_options={"fixation_ms": 20.0, "stimulus_ms": 50.0, "n_time": 10},
     train=TrainOptions(batch_size=8, learning_rate=1e-2, checkpoint_every=20, eval_batch=8),
 )
-OPTIONS = pipeline.AnalysisOptions(n_trials=8, n_seeds=32, skeleton_steps=200)
+OPTIONS = pipeline.AnalysisOptions(n_trials=8, n_initial_states=32, skeleton_steps=200)
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +129,7 @@ def test_the_stored_wl_hash_is_the_hash_compare_uses(analysed, tmp_path, monkeyp
 # -- a run holding a blown-up network ------------------------------------------------------------------
 from tests.train.blown_up import BLOWN_UP, GROUP, HEALTHY, blown_up_run, restanded_copy  # noqa: E402
 
-SMALL = pipeline.AnalysisOptions(n_trials=8, n_seeds=16, skeleton_steps=100)
+SMALL = pipeline.AnalysisOptions(n_trials=8, n_initial_states=16, skeleton_steps=100)
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +178,7 @@ def test_a_network_with_non_finite_states_is_skipped_even_when_not_flagged(blown
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (dict(n_seeds=-3), r"n_seeds must be a positive integer, got -3"),
+        (dict(n_initial_states=-3), r"n_initial_states must be a positive integer, got -3"),
         (dict(n_trials=0), r"n_trials must be a positive integer, got 0"),
         (dict(saddle_seeds_per_pair=-1), r"saddle_seeds_per_pair must be an integer ≥ 0"),
         (dict(seed_noise=float("nan")), r"seed_noise must be a number ≥ 0 .*got nan"),

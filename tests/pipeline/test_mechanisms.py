@@ -66,7 +66,7 @@ def test_a_user_registers_a_mechanism_with_one_decorator():
 
     assert "test_slow_membrane" in mechanism_names()
     config = AblationConfig(arch="lif", mechanism="test_slow_membrane", mechanism_options={"tau": 80.0}, sizes=(4, 8),
-                            seeds=2, steps=1)
+                            n_networks=2, steps=1)
     config.validate()
     assert [g for g, *_ in config.groups()] == ["lif.test_slow_membrane-4", "lif.no_test_slow_membrane-4",
                                                 "lif.test_slow_membrane-8", "lif.no_test_slow_membrane-8"]
@@ -75,7 +75,7 @@ def test_a_user_registers_a_mechanism_with_one_decorator():
 
 @pytest.mark.parametrize(("arch", "mechanism"), [("alif", "adaptation"), ("lif", "learned_tau")])
 def test_both_arms_of_a_size_start_from_the_same_weights_where_shapes_allow(arch, mechanism):
-    config = AblationConfig(task="flipflop", arch=arch, mechanism=mechanism, sizes=(4, 8), seeds=2, steps=1)
+    config = AblationConfig(task="flipflop", arch=arch, mechanism=mechanism, sizes=(4, 8), n_networks=2, steps=1)
     task = config.build_task()
     keys = {}
     params = {}

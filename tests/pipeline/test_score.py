@@ -26,7 +26,7 @@ from dynascope.train import Population, TrainOptions
 
 pytest.importorskip("pynwb")
 T, DT, PER_CONDITION = 12, 0.05, 16
-CONFIG = SweepConfig(task="flipflop", archs=("vanilla", "gru"), hidden=(5,), seeds=2, steps=1,
+CONFIG = SweepConfig(task="flipflop", archs=("vanilla", "gru"), n_hidden=(5,), n_networks=2, steps=1,
                      task_options={"n_bits": 2, "n_time": T}, train=TrainOptions(batch_size=4))
 FAST = ScoreOptions(n_bootstrap=8, n_seed_bootstrap=200, trained_only=False)
 METRICS = ("cca", "shape", "rsa")

@@ -22,7 +22,7 @@ from dynascope.store import NetworkRows, SkeletonRows
 from dynascope.train import TrainOptions
 
 TINY = SweepConfig(
-    task="flipflop", archs=("vanilla", "gru"), hidden=(5,), seeds=3, steps=20,
+    task="flipflop", archs=("vanilla", "gru"), n_hidden=(5,), n_networks=3, steps=20,
     task_options={"n_bits": 2, "n_time": 12},
     train=TrainOptions(batch_size=8, learning_rate=1e-2, checkpoint_every=20, eval_batch=8),
 )

@@ -24,7 +24,7 @@ from dynascope.store import (
 from dynascope.train import TrainOptions
 
 TINY = SweepConfig(
-    task="flipflop", archs=("vanilla", "gru"), hidden=(8,), seeds=2, steps=30,
+    task="flipflop", archs=("vanilla", "gru"), n_hidden=(8,), n_networks=2, steps=30,
     task_options={"n_bits": 2, "n_time": 16},
     train=TrainOptions(batch_size=8, learning_rate=1e-2, checkpoint_every=30, eval_batch=16),
 )

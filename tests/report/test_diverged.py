@@ -24,7 +24,7 @@ runner = CliRunner()
 def blown_up(tmp_path_factory):
     """The blown-up run, trained and analysed (the diverged network skipped)."""
     path = blown_up_run(tmp_path_factory.mktemp("report") / "blown_up")
-    pipeline.analyze_run(store.open(path), pipeline.AnalysisOptions(n_trials=8, n_seeds=16, skeleton_steps=100))
+    pipeline.analyze_run(store.open(path), pipeline.AnalysisOptions(n_trials=8, n_initial_states=16, skeleton_steps=100))
     return path
 
 

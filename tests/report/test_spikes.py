@@ -18,7 +18,7 @@ from dynascope.train import TrainOptions
 from tests.report.test_figures import check_accessible
 
 LIF_RUN = SweepConfig(
-    task="flipflop", archs=("lif",), hidden=(10,), seeds=1, steps=4,
+    task="flipflop", archs=("lif",), n_hidden=(10,), n_networks=1, steps=4,
     task_options={"n_bits": 1, "n_time": 20},
     train=TrainOptions(batch_size=4, learning_rate=1e-2, checkpoint_every=4, eval_batch=8),
 )

@@ -17,8 +17,8 @@ from dynascope.train import TrainOptions
 CONFIG = SweepConfig(
     task="flipflop",
     archs=("vanilla",),
-    hidden=(8, 6),
-    seeds=2,
+    n_hidden=(8, 6),
+    n_networks=2,
     steps=40,
     task_options={"n_bits": 2, "n_time": 16},
     train=TrainOptions(batch_size=8, learning_rate=1e-2, checkpoint_every=20, eval_batch=16),
@@ -147,7 +147,7 @@ def test_bad_sweep_configs_fail_before_training(tmp_path):
     with pytest.raises(ConfigError, match="give at least one architecture"):
         pipeline.run_sweep(dataclasses.replace(CONFIG, archs=()), tmp_path / "a")
     with pytest.raises(ConfigError, match="hidden must be a positive integer"):
-        pipeline.run_sweep(dataclasses.replace(CONFIG, hidden=(0,)), tmp_path / "b")
+        pipeline.run_sweep(dataclasses.replace(CONFIG, n_hidden=(0,)), tmp_path / "b")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 

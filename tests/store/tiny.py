@@ -8,8 +8,8 @@ from dynascope.train import TrainOptions
 TINY = SweepConfig(
     task="flipflop",
     archs=("vanilla",),
-    hidden=(4,),
-    seeds=2,
+    n_hidden=(4,),
+    n_networks=2,
     steps=20,
     task_options={"n_bits": 1, "n_time": 8},
     train=TrainOptions(batch_size=4, learning_rate=1e-2, checkpoint_every=10, eval_batch=8),

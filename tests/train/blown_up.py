@@ -17,8 +17,8 @@ from dynascope.train import Population, TrainOptions
 CONFIG = SweepConfig(
     task="flipflop",
     archs=("ctrnn",),
-    hidden=(5,),
-    seeds=4,
+    n_hidden=(5,),
+    n_networks=4,
     steps=20,
     task_options={"n_bits": 2, "n_time": 32},
     model_options={"ctrnn": {"activation": "relu"}},
@@ -59,6 +59,6 @@ def restanded_copy(source: Path, path: Path, *, trained: tuple[str, ...] = (), d
         options=CONFIG.train,
     )
     assert {f.name for f in dataclasses.fields(Population)} == set(fields)
-    assert list(ids) == [pipeline.network_id(GROUP, s) for s in range(CONFIG.seeds)]
+    assert list(ids) == [pipeline.network_id(GROUP, s) for s in range(CONFIG.n_networks)]
     pipeline.save_population(run, GROUP, Population(**fields))
     return path

@@ -79,8 +79,8 @@ def test_a_population_too_large_is_refused_with_the_estimate_and_the_fix():
     assert text.startswith("training 10 gru networks of 100000 units needs about 6.3 TB of memory (6.0 TB for "
                            f"{n_params:,} parameters per network with their gradients and optimizer state")
     assert 4 * 10 * n_params * 5 == pytest.approx(6.0e12, rel=1e-3)
-    assert "but this machine's memory has 64.0 GB; train fewer networks at once (--seeds, n_networks), " \
-           "fewer units (--hidden, n_hidden) or fewer trials per step (--batch, batch_size)." in text
+    assert "but this machine's memory has 64.0 GB; train fewer networks at once (--n-networks), " \
+           "fewer units (--n-hidden, n_hidden) or fewer trials per step (--batch, batch_size)." in text
     small = models.get("gru", n_inputs=3, n_hidden=8, n_outputs=3)
     assert check_training_memory(task, small, 2, 10, batch_size=4, available=10**9).total < 10**9
 
@@ -96,7 +96,7 @@ def test_run_sweep_refuses_before_creating_the_folder(tmp_path):
     # The Python sweep checks memory with the other options, so a refused run leaves nothing behind.
     from dynascope.pipeline import SweepConfig, run_sweep
 
-    config = SweepConfig(task="flipflop", archs=("vanilla",), hidden=(200_000,), seeds=4, steps=10)
+    config = SweepConfig(task="flipflop", archs=("vanilla",), n_hidden=(200_000,), n_networks=4, steps=10)
     with pytest.raises(ConfigError, match=r"training 4 vanilla networks of 200000 units needs about"):
         run_sweep(config, tmp_path / "run")
     assert not (tmp_path / "run").exists()

@@ -168,6 +168,22 @@ def parse_list(flag: str, text: str, kind: type = str) -> tuple[Any, ...]:
         raise ConfigError(f"{flag} must be a comma-separated list of {kind.__name__}s, got {text!r}.") from err
 
 
+def renamed_flag(new_flag: str, new: Any, old_flag: str, old: Any, default: Any) -> Any:
+    """The value of an option whose flag was renamed, still accepting the old spelling for one release.
+
+    `new`/`old` are None when not given. The old flag prints one deprecation line on stderr; giving both is a
+    ConfigError (which one was meant is not ours to guess)."""
+    if old is None:
+        return default if new is None else new
+    if new is not None:
+        raise ConfigError(f"{old_flag} is the old name of {new_flag}; give only {new_flag}.")
+    from dynascope.cli._display import err_console
+
+    err_console.print(f"[yellow]deprecated[/]: {old_flag} is now {new_flag}; the old name goes in the next release.",
+                      highlight=False)
+    return old
+
+
 def parse_options(flag: str, pairs: list[str]) -> dict[str, Any]:
     """Parse repeated KEY=VALUE flags; VALUE is read as TOML (3, 0.5, true, "text", [1, 2]) or else as text."""
     out: dict[str, Any] = {}

@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import typer
 
-from dynascope.cli._app import app, parse_list, parse_options
+from dynascope.cli._app import app, parse_list, parse_options, renamed_flag
 from dynascope.cli._display import console, progress, table
 from dynascope.errors import ConfigError
 
@@ -22,7 +22,8 @@ def ablate_cmd(
     arch: str = typer.Option("lif", help="architecture the mechanism is ablated in (see `dynascope models`)"),
     mechanism: str = typer.Option(..., help=f"mechanism to train with and without: {MECHANISMS}"),
     sizes: str = typer.Option("8,16,32", help="comma-separated hidden sizes, increasing, e.g. 8,16,32,64"),
-    seeds: int = typer.Option(10, help="networks per arm and size (at least 2)"),
+    n_networks: Optional[int] = typer.Option(None, "--n-networks", help="networks per arm and size (at least 2)  [default: 10]"),
+    seeds: Optional[int] = typer.Option(None, "--seeds", hidden=True, help="old name of --n-networks"),
     steps: int = typer.Option(2000, help="optimizer steps"),
     batch: int = typer.Option(128, help="trials per step"),
     lr: float = typer.Option(1e-3, help="learning rate (Adam)"),
@@ -47,7 +48,7 @@ def ablate_cmd(
         arch=arch,
         mechanism=mechanism,
         sizes=parse_list("--sizes", sizes, int),
-        seeds=seeds,
+        n_networks=renamed_flag("--n-networks", n_networks, "--seeds", seeds, 10),
         steps=steps,
         seed=seed,
         mechanism_options=parse_options("--mechanism-opt", mechanism_opt),
@@ -61,7 +62,7 @@ def ablate_cmd(
         rows = {g: bar.add_task(g, total=config.steps, status="waiting") for g, *_ in config.groups()}
 
         def on_progress(group: str, step: int, losses: Any) -> None:
-            bar.update(rows[group], completed=step, status=f"{config.seeds} nets")
+            bar.update(rows[group], completed=step, status=f"{config.n_networks} nets")
 
         def on_group(group: str, pop: Any) -> None:
             bar.update(rows[group], completed=config.steps, status=f"{int(pop.trained.sum())}/{len(pop)} trained")
@@ -72,7 +73,7 @@ def ablate_cmd(
                 bar.update(task_id, completed=config.steps, status="done earlier")
     summary = ablation_summary(run)
     console.print(table(
-        f"{mechanism} in {arch} on {task}: score over {seeds} seeds (95 % bootstrap interval)",
+        f"{mechanism} in {arch} on {task}: score over {config.n_networks} seeds (95 % bootstrap interval)",
         ["arm", "model", "size", "score", "interval", "operations / trial", "rate (Hz)"],
         [[r["arm"], r["arch"], r["n_hidden"], _num(r["score_mean"]), f"[{_num(r['score_low'])}, {_num(r['score_high'])}]",
           _num(r["operations_per_trial"]), _num(r["mean_rate_hz"])] for r in summary.rows.records()],

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Optional
 
 import typer
 
-from dynascope.cli._app import app
+from dynascope.cli._app import app, renamed_flag
 from dynascope.cli._display import console, progress, table
 
 
@@ -34,7 +35,7 @@ def _by_index(counts_json: str) -> str:
     return " ".join(f"{k}:{counts[k]}" for k in sorted(counts, key=int)) or "none"
 
 
-def analyze(run_path: Path, n_seeds: int, force: bool) -> None:
+def analyze(run_path: Path, n_initial_states: int, force: bool) -> None:
     """Analyse every group of the run with a progress bar, then print the summary table and which networks
     were skipped (diverged in training, or non-finite states) and why."""
     from dynascope.errors import check_positive_int
@@ -42,7 +43,7 @@ def analyze(run_path: Path, n_seeds: int, force: bool) -> None:
     from dynascope.store import NetworkRows
 
     # The options first: a bad value is refused even when every group is analysed already.
-    options = AnalysisOptions(n_seeds=check_positive_int("--seeds", n_seeds))
+    options = AnalysisOptions(n_initial_states=check_positive_int("--n-initial-states", n_initial_states))
     options.validate()
     run = open_run(run_path)
     run.check_intact()  # a damaged or missing file is named before any group is (re)computed
@@ -78,8 +79,10 @@ def skipped_note(skipped: dict[str, str]) -> str:
 @app.command("analyze")
 def analyze_cmd(
     run_path: Path = typer.Argument(..., metavar="RUN", help="run folder"),
-    seeds: int = typer.Option(256, help="initial states per network and analysis input"),
+    n_initial_states: Optional[int] = typer.Option(
+        None, "--n-initial-states", help="search starting points per network and analysis input  [default: 256]"),
+    seeds: Optional[int] = typer.Option(None, "--seeds", hidden=True, help="old name of --n-initial-states"),
     force: bool = typer.Option(False, "--force", help="re-analyse groups already analysed"),
 ) -> None:
     """Find fixed points and skeletons of every network of RUN and store them in its catalog."""
-    analyze(run_path, seeds, force)
+    analyze(run_path, renamed_flag("--n-initial-states", n_initial_states, "--seeds", seeds, 256), force)

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from dynascope.cli._app import app, parse_list, parse_options
+from dynascope.cli._app import app, parse_list, parse_options, renamed_flag
 from dynascope.cli._display import console, networks_table, progress, table
 from dynascope.errors import RunFolderError
 
@@ -58,7 +58,7 @@ def train_run(config, out: Path, resume: bool) -> None:
 
             finite = losses[np.isfinite(losses)]
             med = f"median loss {np.median(finite):.3g}" if finite.size else "all diverged"
-            bar.update(rows[group], completed=step, status=f"{config.seeds} nets, {med}")
+            bar.update(rows[group], completed=step, status=f"{config.n_networks} nets, {med}")
 
         def on_group(group: str, pop) -> None:
             bar.update(rows[group], completed=config.steps, status=f"{int(pop.trained.sum())}/{len(pop)} trained")
@@ -74,8 +74,10 @@ def train_run(config, out: Path, resume: bool) -> None:
 def train_cmd(
     task: str = typer.Option("flipflop", help="task name (see `dynascope tasks`)"),
     arch: str = typer.Option("gru", help="comma-separated architectures, e.g. gru,lstm,vanilla"),
-    hidden: str = typer.Option("64", help="comma-separated hidden sizes, e.g. 32,64"),
-    seeds: int = typer.Option(10, help="networks per architecture and size"),
+    n_hidden: Optional[str] = typer.Option(None, "--n-hidden", help="comma-separated hidden sizes, e.g. 32,64  [default: 64]"),
+    n_networks: Optional[int] = typer.Option(None, "--n-networks", help="networks per architecture and size  [default: 10]"),
+    hidden: Optional[str] = typer.Option(None, "--hidden", hidden=True, help="old name of --n-hidden"),
+    seeds: Optional[int] = typer.Option(None, "--seeds", hidden=True, help="old name of --n-networks"),
     steps: int = typer.Option(2000, help="optimizer steps"),
     batch: int = typer.Option(128, help="trials per step"),
     lr: float = typer.Option(1e-3, help="learning rate (Adam)"),
@@ -99,8 +101,8 @@ def train_cmd(
     config = SweepConfig(
         task=task,
         archs=archs,
-        hidden=parse_list("--hidden", hidden, int),
-        seeds=seeds,
+        n_hidden=parse_list("--n-hidden", renamed_flag("--n-hidden", n_hidden, "--hidden", hidden, "64"), int),
+        n_networks=renamed_flag("--n-networks", n_networks, "--seeds", seeds, 10),
         steps=steps,
         seed=seed,
         task_options=parse_options("--task-opt", task_opt),

@@ -18,8 +18,8 @@ def demo_config():
     return SweepConfig(
         task="flipflop",
         archs=("vanilla", "gru", "lstm"),
-        hidden=(24,),
-        seeds=4,
+        n_hidden=(24,),
+        n_networks=4,
         steps=1500,
         seed=0,
         task_options={"n_bits": 3},
@@ -38,7 +38,7 @@ def demo_cmd(out: Path = typer.Option(Path("runs/demo"), help="run folder to wri
     console.rule("[bold]train")
     train_run(demo_config(), out, resume=True)
     console.rule("[bold]fixed points and skeletons")
-    analyze(out, n_seeds=256, force=False)
+    analyze(out, n_initial_states=256, force=False)
     console.rule("[bold]compare the population")
     compare(out, None, n_trials=16, include_untrained=False, force=False)
     console.rule("[bold]report")

@@ -151,13 +151,13 @@ def score_fit(
     *,
     key: jax.Array,
     alpha: float = 1e-3,
-    n_seeds: int = 256,
+    n_initial_states: int = 256,
     count_stable_points: bool = True,
 ) -> FitScores:
     """Score every network of `fit` on the `recording` it was fitted to (refused if the training data differ).
 
     The held-out neurons' readout is a Poisson regression (`fit_poisson_readout`, L2 `alpha`) on the training
-    trials' states; fixed points are searched from `n_seeds` visited states per network (seeds from `key`;
+    trials' states; fixed points are searched from `n_initial_states` visited states per network (seeds from `key`;
     `count_stable_points=False` skips the search, the slowest part, and leaves `n_stable` at -1).
     Rate R², latent R² and the skeleton need the recording's ground truth (`rates`, `latents`, `skeleton`);
     without it those entries are NaN / None.
@@ -198,7 +198,7 @@ def score_fit(
     if skeleton is not None and count_stable_points and usable.size:
         # one search over every usable network at once (a population), not one per network
         n_stable[usable] = stable_point_counts(model, jax.tree.map(lambda a: a[usable], pop.params), zero,
-                                               states[usable], key=key, n_seeds=n_seeds)
+                                               states[usable], key=key, n_initial_states=n_initial_states)
     co_true = None if rates is None else bits_per_spike(y_test, np.asarray(rates)[test][..., out] * fit.dt, null)
     n_true = None if skeleton is None or not count_stable_points else int(np.asarray(skeleton.is_stable).sum())
     return FitScores(co_bps=co, co_bps_true=co_true, rate_r2=rate_r2, latent_r2=latent_r2, n_stable=n_stable,

@@ -86,15 +86,15 @@ def linear_r2(states_train: Any, target_train: Any, states_test: Any, target_tes
 
 
 def stable_point_counts(
-    model: Any, params: Any, inputs: Any, states: Any, *, key: jax.Array, n_seeds: int = 256, seed_noise: float = 0.05
+    model: Any, params: Any, inputs: Any, states: Any, *, key: jax.Array, n_initial_states: int = 256, seed_noise: float = 0.05
 ) -> np.ndarray:
     """How many stable fixed points each of n networks (`params` stacked on a leading network axis) has under
     the constant `inputs [I]` inside the region its visited `states [n, ..., S]` span: converged, every mode
-    decaying, not outside the reachable region -> `[n]`. Seeds: per network, `n_seeds` of its visited states
+    decaying, not outside the reachable region -> `[n]`. Seeds: per network, `n_initial_states` of its visited states
     plus Gaussian noise of `seed_noise` x their std (as `pipeline.analyze` seeds); one search for all."""
     states = np.asarray(states)
     seeds = np.stack([
-        np.asarray(sample_initial_states(jax.random.fold_in(key, i), s, n_seeds, seed_noise * (float(np.std(s)) or 1.0)))
+        np.asarray(sample_initial_states(jax.random.fold_in(key, i), s, n_initial_states, seed_noise * (float(np.std(s)) or 1.0)))
         for i, s in enumerate(states)
     ])
     found = find_fixed_points(model, params, inputs, seeds, reachable_states=states)

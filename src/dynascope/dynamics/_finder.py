@@ -39,16 +39,16 @@ def find(
 ) -> list[FixedPoints]:
     """params with the leading network axis n, x0 [n,K,S], u [n,K,I] -> one FixedPoints per network;
     `boxes` holds each network's reachable box (lo, hi) or None."""
-    n_seeds = int(x0.shape[1])
+    n_initial_states = int(x0.shape[1])
     # Seeds padded to a power of two with rows of weight 0, which run no iteration: calls with 200 and 256
     # seeds share their compiled programs.
-    size = bucket(n_seeds)
+    size = bucket(n_initial_states)
     x0, u = pad_rows(x0, size, axis=1), pad_rows(u, size, axis=1)
-    weight = pad_rows(np.ones(x0.shape[:1] + (n_seeds,)), size, axis=1)
-    weight[:, n_seeds:] = 0.0
+    weight = pad_rows(np.ones(x0.shape[:1] + (n_initial_states,)), size, axis=1)
+    weight[:, n_initial_states:] = 0.0
     cands, n_escaped = _classify_endpoints(system, params, u, x0, weight, _region(x0, boxes, opts), opts)
     counts = {
-        "n_seeds": [n_seeds] * x0.shape[0],
+        "n_initial_states": [n_initial_states] * x0.shape[0],
         "n_failed": [_failed(c) for c in cands],
         "n_escaped": n_escaped,
     }
@@ -60,7 +60,7 @@ def find(
             s, su, sw = seeds
             new, escaped = _classify_endpoints(system, params, su, s, sw, _region(s, boxes, opts), opts)
             counts = {
-                "n_seeds": [a + int(w.sum()) for a, w in zip(counts["n_seeds"], sw)],
+                "n_initial_states": [a + int(w.sum()) for a, w in zip(counts["n_initial_states"], sw)],
                 "n_failed": [a + _failed(c) for a, c in zip(counts["n_failed"], new)],
                 "n_escaped": [a + e for a, e in zip(counts["n_escaped"], escaped)],
             }

@@ -14,7 +14,7 @@ _DATA_FIELDS = (
     "states", "inputs", "q", "speed", "eigvals", "n_unstable", "n_marginal", "is_stable", "flow_map_disagree",
     "converged", "status", "n_found", "outside_reachable", "newton_step",
 )
-_META_FIELDS = ("continuous", "alpha", "n_seeds", "n_failed", "n_escaped")
+_META_FIELDS = ("continuous", "alpha", "n_initial_states", "n_failed", "n_escaped")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -35,7 +35,7 @@ class FixedPoints:
     seeds ended at the point (a rough basin size); outside_reachable [K] the point lies outside the
     region of `reachable_states` (False everywhere when none were given); newton_step [K] = ‖J_r⁻¹ r‖
     with J_r = ∂F/∂s − I, the distance to a root the linearization predicts (~0 at a located fixed
-    point, large or inf at a slow point or on a nearly flat set). n_seeds / n_failed / n_escaped count the
+    point, large or inf at a slow point or on a nearly flat set). n_initial_states / n_failed / n_escaped count the
     initial states, those whose search failed (dropped unless `keep_failed`) and those stopped because
     they left the search region around the reachable states (see `FixedPointOptions.search_margin`).
     """
@@ -56,7 +56,7 @@ class FixedPoints:
     newton_step: np.ndarray
     continuous: bool = False
     alpha: float = 1.0
-    n_seeds: int = 0
+    n_initial_states: int = 0
     n_failed: int = 0
     n_escaped: int = 0
 

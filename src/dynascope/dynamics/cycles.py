@@ -109,12 +109,12 @@ def find_periodic_orbits(
     x = constant_input(system, inputs)
     seeds = state_array(system, "initial_states", initial_states, 2)
     check_float64_step(system, params, x, "initial_states", seeds)
-    n_seeds, n_state = seeds.shape
+    n_initial_states, n_state = seeds.shape
     with jax.enable_x64(True):
         p64, x64 = cast(params, jnp.float64), jnp.asarray(x, jnp.float64)
         # Seeds padded to a power of two: a few compiled batch sizes serve every number of seeds.
-        padded = jnp.asarray(pad_rows(seeds, bucket(n_seeds)), jnp.float64)
-        states, q, code = (np.asarray(a)[:n_seeds] for a in _orbits.period_points(system, p64, x64, padded, k, max_iter, tol))
+        padded = jnp.asarray(pad_rows(seeds, bucket(n_initial_states)), jnp.float64)
+        states, q, code = (np.asarray(a)[:n_initial_states] for a in _orbits.period_points(system, p64, x64, padded, k, max_iter, tol))
         converged = code == Result.CONVERGED
         orbits = np.asarray(_orbits.trajectories(system, p64, x64, jnp.asarray(states[converged]), k + 1))
         kept = _orbits.distinct_orbits(orbits, q[converged], k, unique_tol)

@@ -60,7 +60,7 @@ class AblationConfig:
     arch: str = "lif"
     mechanism: str = "none"
     sizes: tuple[int, ...] = (8, 16, 32)
-    seeds: int = 10
+    n_networks: int = 10
     steps: int = 2000
     seed: int = 0
     mechanism_options: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -96,7 +96,7 @@ class AblationConfig:
         options: dict[str, dict[str, Any]] = {}
         for arm in self.arms().values():
             options.setdefault(arm.arch, dict(arm.options))
-        return SweepConfig(task=self.task, archs=tuple(options), hidden=tuple(self.sizes), seeds=self.seeds,
+        return SweepConfig(task=self.task, archs=tuple(options), n_hidden=tuple(self.sizes), n_networks=self.n_networks,
                            steps=self.steps, seed=self.seed, task_options=dict(self.task_options),
                            model_options=options, train=self.train)
 
@@ -110,14 +110,15 @@ class AblationConfig:
         if len(self.sizes) < 2 or list(self.sizes) != sorted(set(self.sizes)):
             raise ConfigError(f"sizes must be at least two distinct sizes in increasing order, got "
                               f"{list(self.sizes)}; e.g. --sizes 8,16,32.")
-        check_positive_int("seeds", self.seeds)
+        check_positive_int("n_networks", self.n_networks)
         check_positive_int("steps", self.steps)
-        if self.seeds < 2:
-            raise ConfigError(f"seeds must be at least 2 for a confidence interval over seeds, got {self.seeds}.")
+        if self.n_networks < 2:
+            raise ConfigError(f"n_networks must be at least 2 for a confidence interval over seeds, got "
+                              f"{self.n_networks}; e.g. --n-networks 10.")
         task = self.build_task()
         for _, _, arm, n in self.groups():
             self.build_model(task, arm, n)
-        self.train.validate(self.seeds)
+        self.train.validate(self.n_networks)
 
     def check_memory(self) -> None:
         """Refuse (ConfigError with the estimate) a group too large to train on this machine."""
@@ -125,7 +126,7 @@ class AblationConfig:
 
         task = self.build_task()
         for _, _, arm, n in self.groups():
-            check_training_memory(task, self.build_model(task, arm, n), self.seeds, self.steps,
+            check_training_memory(task, self.build_model(task, arm, n), self.n_networks, self.steps,
                                   batch_size=self.train.batch_size, optimizer=self.train.optimizer)
 
     def to_dict(self) -> dict[str, Any]:
@@ -151,8 +152,8 @@ class AblationConfig:
                                  "`dynascope ablate`; choose another --out.")
         s = SweepConfig.from_dict(d)
         try:
-            return cls(task=s.task, arch=str(a["arch"]), mechanism=str(a["mechanism"]), sizes=tuple(s.hidden),
-                       seeds=s.seeds, steps=s.steps, seed=s.seed, mechanism_options=dict(a["mechanism_options"]),
+            return cls(task=s.task, arch=str(a["arch"]), mechanism=str(a["mechanism"]), sizes=tuple(s.n_hidden),
+                       n_networks=s.n_networks, steps=s.steps, seed=s.seed, mechanism_options=dict(a["mechanism_options"]),
                        task_options=dict(s.task_options), model_options=dict(a["model_options"]), train=s.train)
         except (KeyError, TypeError, ValueError) as err:
             raise RunFolderError(f"{CONFIG}: the [ablation] section is incomplete ({err}); it was not written "
@@ -184,7 +185,7 @@ def run_ablation(
         run = prepare_run(config, out, resume=True)  # type: ignore[arg-type]
         task = config.build_task()
         jobs = ((g, config.build_model(task, arm, n), size_key(config.seed, n)) for g, _, arm, n in config.groups())
-        train_groups(run, task, jobs, seeds=config.seeds, steps=config.steps, train=config.train,
+        train_groups(run, task, jobs, n_networks=config.n_networks, steps=config.steps, train=config.train,
                      progress=progress, on_group=finished)
         written = {p.stem for p in run.shards(AblationRows)}
         for group, side, arm, _ in config.groups():
@@ -273,7 +274,7 @@ def ablation_summary(run: RunFolder, *, n_boot: int = 1000) -> AblationSummary:
     nets = run.read(NetworkRows, where={"group": [g for g, *_ in groups]})
     score = {(g, s): m for g, s, m in zip(nets.group, nets.seed, nets.metric)}
     scores = {
-        side: np.array([[score.get((config.group(side, n), s), np.nan) for s in range(config.seeds)]
+        side: np.array([[score.get((config.group(side, n), s), np.nan) for s in range(config.n_networks)]
                         for n in config.sizes], np.float64)
         for side in ARMS
     }

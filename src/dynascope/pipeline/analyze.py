@@ -50,7 +50,8 @@ NON_FINITE = "its states on the task's trials are not finite"
 class AnalysisOptions:
     """How `analyze_run` searches each network.
 
-    n_trials: task trials run to collect visited states. n_seeds: initial states per network and input,
+    n_trials: task trials run to collect visited states. n_initial_states: search starting points per network
+    and input,
     drawn from the visited states plus Gaussian noise of `seed_noise` (in units of the state's std).
     saddle_seeds_per_pair: second-round seeds between pairs of stable points (finds the saddles that
     trajectory seeds miss). skeleton_steps: steps each saddle departure is simulated before it is first
@@ -60,7 +61,7 @@ class AnalysisOptions:
     """
 
     n_trials: int = 64
-    n_seeds: int = 256
+    n_initial_states: int = 256
     seed_noise: float = 0.05
     saddle_seeds_per_pair: int = FixedPointOptions.saddle_seeds_per_pair
     skeleton_steps: int = 1000
@@ -69,7 +70,7 @@ class AnalysisOptions:
 
     def validate(self) -> None:
         """Raise ConfigError naming the first option with a bad value."""
-        for name in ("n_trials", "n_seeds", "skeleton_steps"):
+        for name in ("n_trials", "n_initial_states", "skeleton_steps"):
             check_positive_int(name, getattr(self, name))
         spp = self.saddle_seeds_per_pair
         if isinstance(spp, bool) or not isinstance(spp, int) or spp < 0:
@@ -199,7 +200,7 @@ def analyze_group(
         # One key per network of the group, by its position, so a network's seeds do not depend on which
         # others are skipped.
         keys = jax.random.split(jax.random.fold_in(key, k + 1), n)[np.flatnonzero(keep)]
-        seeds = draw(keys, states, options.n_seeds, options.seed_noise * scale)
+        seeds = draw(keys, states, options.n_initial_states, options.seed_noise * scale)
         fps = find_fixed_points(
             model, params, u, seeds, reachable_states=states,
             options=FixedPointOptions(saddle_seeds_per_pair=options.saddle_seeds_per_pair),

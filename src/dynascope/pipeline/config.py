@@ -18,7 +18,7 @@ __all__ = ["SweepConfig", "open_run"]
 
 @dataclasses.dataclass(frozen=True)
 class SweepConfig:
-    """What to train: every architecture in `archs` at every size in `hidden`, `seeds` networks each.
+    """What to train: every architecture in `archs` at every size in `n_hidden`, `n_networks` networks each.
 
     `seed` is the master PRNG seed; `task_options`, `model_options[arch]` and `train` pass through to
     `tasks.get`, `models.get` and `train_population`.
@@ -26,8 +26,8 @@ class SweepConfig:
 
     task: str = "flipflop"
     archs: tuple[str, ...] = ("gru",)
-    hidden: tuple[int, ...] = (64,)
-    seeds: int = 10
+    n_hidden: tuple[int, ...] = (64,)
+    n_networks: int = 10
     steps: int = 2000
     seed: int = 0
     task_options: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -36,33 +36,33 @@ class SweepConfig:
 
     def groups(self) -> list[tuple[str, str, int]]:
         """(group name, arch, hidden) for every group, in training order."""
-        return [(f"{a}-{h}", a, h) for a in self.archs for h in self.hidden]
+        return [(f"{a}-{h}", a, h) for a in self.archs for h in self.n_hidden]
 
     def build_task(self) -> Task:
         return tasks.get(self.task, **self.task_options)
 
-    def build_model(self, task: Task, arch: str, hidden: int) -> Model:
+    def build_model(self, task: Task, arch: str, n_hidden: int) -> Model:
         return models.get(
-            arch, n_inputs=task.n_inputs, n_hidden=hidden, n_outputs=task.n_outputs, **self.model_options.get(arch, {})
+            arch, n_inputs=task.n_inputs, n_hidden=n_hidden, n_outputs=task.n_outputs, **self.model_options.get(arch, {})
         )
 
     def validate(self) -> None:
         """Build every task and model once, so bad names and options fail before any training."""
         if not self.archs:
             raise ConfigError("give at least one architecture (--arch gru,lstm,...).")
-        if not self.hidden:
-            raise ConfigError("give at least one hidden size (--hidden 64).")
-        check_positive_int("seeds", self.seeds)
+        if not self.n_hidden:
+            raise ConfigError("give at least one hidden size (--n-hidden 64).")
+        check_positive_int("n_networks", self.n_networks)
         check_positive_int("steps", self.steps)
-        for h in self.hidden:
-            check_positive_int("hidden", h)
+        for h in self.n_hidden:
+            check_positive_int("n_hidden", h)
         unknown = sorted(set(self.model_options) - set(self.archs))
         if unknown:
             raise ConfigError(f"model_options given for {unknown} which are not in archs {list(self.archs)}.")
         task = self.build_task()
         for _, arch, h in self.groups():
             self.build_model(task, arch, h)
-        self.train.validate(self.seeds)
+        self.train.validate(self.n_networks)
 
     def check_memory(self) -> None:
         """Refuse (ConfigError with the estimate) a group whose training would not fit in this machine's
@@ -70,8 +70,8 @@ class SweepConfig:
         from dynascope.train.memory import check_training_memory
 
         task = self.build_task()
-        for _, arch, hidden in self.groups():
-            check_training_memory(task, self.build_model(task, arch, hidden), self.seeds, self.steps,
+        for _, arch, n_hidden in self.groups():
+            check_training_memory(task, self.build_model(task, arch, n_hidden), self.n_networks, self.steps,
                                   batch_size=self.train.batch_size, optimizer=self.train.optimizer)
 
     def to_dict(self) -> dict[str, Any]:
@@ -80,8 +80,8 @@ class SweepConfig:
             "sweep": {
                 "task": self.task,
                 "archs": list(self.archs),
-                "hidden": list(self.hidden),
-                "seeds": self.seeds,
+                "n_hidden": list(self.n_hidden),
+                "n_networks": self.n_networks,
                 "steps": self.steps,
                 "seed": self.seed,
             },
@@ -92,7 +92,8 @@ class SweepConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "SweepConfig":
-        """Inverse of `to_dict` (ignores `versions` and any analysis sections).
+        """Inverse of `to_dict` (ignores `versions` and any analysis sections). Run folders written before the
+        vocabulary change (`hidden`, `seeds` in [sweep]) are read under the new names.
 
         RunFolderError naming the key and the value if a field is missing or of the wrong kind (ranges
         and names are checked by `validate`).
@@ -100,6 +101,7 @@ class SweepConfig:
         s = d.get("sweep")
         if not isinstance(s, dict):
             raise RunFolderError(f"{CONFIG} lacks its [sweep] section (got {s!r}); it was not written by `dynascope train`.")
+        s = {**{_RENAMED[k]: v for k, v in s.items() if k in _RENAMED}, **s}  # the new name wins when both are there
         try:
             train = TrainOptions.from_dict(_table(d, "train"))
         except (TypeError, ValueError) as err:  # ConfigError is a ValueError
@@ -107,14 +109,18 @@ class SweepConfig:
         return cls(
             task=_field(s, "task", _text, "a task name (text)"),
             archs=tuple(_field(s, "archs", lambda v: _list(v, _text), "a list of architecture names")),
-            hidden=tuple(_field(s, "hidden", lambda v: _list(v, _integer), "a list of integers")),
-            seeds=_field(s, "seeds", _integer, "an integer"),
+            n_hidden=tuple(_field(s, "n_hidden", lambda v: _list(v, _integer), "a list of integers")),
+            n_networks=_field(s, "n_networks", _integer, "an integer"),
             steps=_field(s, "steps", _integer, "an integer"),
             seed=_field(s, "seed", _integer, "an integer"),
             task_options=_table(d, "task_options"),
             model_options={k: _table(d["model_options"], k, "model_options.") for k in _table(d, "model_options")},
             train=train,
         )
+
+
+#: [sweep] keys of run folders written before the vocabulary change -> their names now.
+_RENAMED = {"hidden": "n_hidden", "seeds": "n_networks"}
 
 
 def _text(v: Any) -> str:

@@ -1,4 +1,4 @@
-"""A sweep: groups (architecture × hidden size) trained one after another into one run folder, resumably."""
+"""A sweep: groups (architecture × n_hidden) trained one after another into one run folder, resumably."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def _train_groups(
 ) -> None:
     task = config.build_task()
     jobs = ((g, config.build_model(task, a, h), group_key(config.seed, g)) for g, a, h in config.groups())
-    train_groups(run, task, jobs, seeds=config.seeds, steps=config.steps, train=config.train,
+    train_groups(run, task, jobs, n_networks=config.n_networks, steps=config.steps, train=config.train,
                  progress=progress, on_group=on_group)
 
 
@@ -98,13 +98,13 @@ def train_groups(
     task: Task,
     jobs: Iterable[tuple[str, Model, jax.Array]],
     *,
-    seeds: int,
+    n_networks: int,
     steps: int,
     train: TrainOptions,
     progress: SweepProgress | None = None,
     on_group: Callable[[str, Population], None] | None = None,
 ) -> None:
-    """Train each `(group, model, key)` of `jobs` (`seeds` networks, `steps` steps) into `run`, whose writer
+    """Train each `(group, model, key)` of `jobs` (`n_networks` networks, `steps` steps) into `run`, whose writer
     lock the caller holds: a finished, undamaged group is skipped, a damaged one retrained, an unfinished one
     continued from its checkpoint. The sweep and the ablation (`pipeline.ablation`) both train through this."""
     finished = set(run.groups()) & {p.stem for p in run.shards(NetworkRows)}
@@ -116,7 +116,7 @@ def train_groups(
         pop = train_population(
             task,
             model,
-            seeds,
+            n_networks,
             steps,
             key,
             checkpoint_dir=ckpt,

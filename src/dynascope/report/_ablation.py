@@ -47,7 +47,7 @@ def ablation_parts(run: Any) -> AblationParts | None:
     arm_text = "; ".join(f"<strong>{side}</strong>: {html.escape(a.arch)} {html.escape(_options(a.options))}"
                          for side, a in arms.items())
     intro = (f"<p>Mechanism <strong>{html.escape(c.mechanism)}</strong> ablated in {html.escape(c.arch)} at sizes "
-             f"{', '.join(map(str, c.sizes))}, {c.seeds} seeds per arm and size; both arms of a size share the "
+             f"{', '.join(map(str, c.sizes))}, {c.n_networks} networks (seeds) per arm and size; both arms of a size share the "
              f"seeds' data streams and, where shapes allow, initial weights. Arms — {arm_text}.</p>")
     if summary.factor is None:
         intro += "<p class='note'>Not every group has finished: resume with <code>dynascope ablate ... --resume</code>.</p>"

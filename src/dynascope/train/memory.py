@@ -145,7 +145,7 @@ def check_training_memory(
         f"needs about {_bytes(est.total)} of memory ({_bytes(est.params)} for {est.n_params:,} parameters per "
         f"network with their gradients and optimizer state, {_bytes(est.activations)} for backpropagation "
         f"through {task.n_time} steps × {batch_size} trials), but {where or 'the device'} has "
-        f"{_bytes(available)}; train fewer networks at once (--seeds, n_networks), fewer units (--hidden, "
+        f"{_bytes(available)}; train fewer networks at once (--n-networks), fewer units (--n-hidden, "
         "n_hidden) or fewer trials per step (--batch, batch_size)."
     )
 
