@@ -19,7 +19,7 @@ def test_deeplinear_experiment_writes_figures_numbers_and_report(tmp_path, monke
 
     monkeypatch.setattr(console, "width", 200)
     out = CliRunner().invoke(app, ["experiment", "deeplinear", "--out", str(tmp_path / "e"), "--steps", "400",
-                                   "--networks", "1"], terminal_width=200)
+                                   "--n-networks", "1"], terminal_width=200)
     assert out.exit_code == 0, out.stdout
     assert "max |simulation − theory|" in out.stdout and "wrote 4 files" in out.stdout
     files = {p.name for p in (tmp_path / "e").iterdir()}
@@ -43,7 +43,7 @@ def test_deeplinear_experiment_writes_figures_numbers_and_report(tmp_path, monke
     [
         (["overtraining"], "unknown experiment 'overtraining'; choose one of deeplinear, semantic"),
         (["deeplinear", "--steps", "-5"], "--steps"),
-        (["replay", "--networks", "0"], "--networks"),
+        (["replay", "--n-networks", "0"], "--n-networks"),
     ],
 )
 def test_bad_input_is_one_line_with_exit_code_2(args, message, tmp_path, monkeypatch, capsys):

@@ -307,7 +307,7 @@ def run_experiment(name: str, out: Path, *, steps: int | None, n_networks: int, 
         raise ConfigError(f"unknown experiment {name!r}; choose one of {', '.join(RUNNERS)}.")
     if steps is not None:
         steps = check_positive_int("--steps", steps)
-    n_networks = check_positive_int("--networks", n_networks)
+    n_networks = check_positive_int("--n-networks", n_networks)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"--seed must be an integer >= 0, got {seed!r}.")
     store.check_writable(out)  # before any work
@@ -338,9 +338,9 @@ def experiment_cmd(
     name: str = typer.Argument(..., metavar="NAME", help=f"one of: {', '.join(EXPERIMENTS)}"),
     out: Path = typer.Option(..., "--out", help="folder for the figures, numbers.csv and report.html"),
     steps: int = typer.Option(None, "--steps", help="training steps (replay: the most passes); default per experiment"),
-    networks: int = typer.Option(2, "--networks", help="networks (independent initial weights or data) per setting"),
+    n_networks: int = typer.Option(2, "--n-networks", help="networks (independent initial weights or data) per setting"),
     seed: int = typer.Option(0, "--seed", help="PRNG seed"),
 ) -> None:
     """Run a theory experiment (the theory drawn on top of the simulation): deeplinear, semantic,
     generalization, replay or reservoir. Writes PNG figures, numbers.csv and report.html into --out."""
-    run_experiment(name, out, steps=steps, n_networks=networks, seed=seed)
+    run_experiment(name, out, steps=steps, n_networks=n_networks, seed=seed)
