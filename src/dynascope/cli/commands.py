@@ -91,10 +91,19 @@ def train_cmd(
     noise: float = typer.Option(0.0, help="state noise std during training"),
     stop_loss: Optional[float] = typer.Option(None, "--stop-loss", help="per-network early-stop loss"),
     checkpoint_every: int = typer.Option(100, "--checkpoint-every", help="steps between checkpoints"),
+    backend: str = typer.Option("embedded", help="embedded (this process) or ray (a Ray cluster, docs/scale.md)"),
+    address: Optional[str] = typer.Option(None, help="--backend ray: the cluster ('auto', HOST:PORT) [default: local]"),
+    shard_size: Optional[int] = typer.Option(None, "--shard-size", help="--backend ray: networks per shard"),
+    cpus_per_shard: float = typer.Option(1.0, "--cpus-per-shard", help="--backend ray: CPUs each shard asks for"),
+    gpus_per_shard: float = typer.Option(0.0, "--gpus-per-shard", help="--backend ray: GPUs per shard (0.25: 4 a GPU)"),
+    max_retries: int = typer.Option(3, "--max-retries", help="--backend ray: restarts of a shard whose worker died"),
 ) -> None:
     """Train a population: every architecture × hidden size × seed, into one run folder."""
+    from dynascope.cli._scale import check_backend, train_run_ray
     from dynascope.pipeline import SweepConfig
     from dynascope.train import TrainOptions
+
+    check_backend(backend)
 
     archs = parse_list("--arch", arch)
     model_options = parse_options("--model-opt", model_opt)
@@ -117,6 +126,10 @@ def train_cmd(
             checkpoint_every=checkpoint_every,
         ),
     )
+    if backend == "ray":
+        train_run_ray(config, out, resume, address=address, shard_size=shard_size, cpus_per_shard=cpus_per_shard,
+                      gpus_per_shard=gpus_per_shard, max_retries=max_retries)
+        return
     train_run(config, out, resume)
 
 

@@ -30,13 +30,15 @@ def group_key(seed: int, group: str) -> jax.Array:
     return jax.random.fold_in(jax.random.key(seed), zlib.crc32(group.encode()) & 0x7FFFFFFF)
 
 
-def prepare_run(config: SweepConfig, out: str | Path, *, resume: bool = False) -> RunFolder:
+def prepare_run(config: SweepConfig, out: str | Path, *, resume: bool = False, check_memory: bool = True) -> RunFolder:
     """Check `config` and create the run folder `out`, or open it to resume (RunFolderError if it holds
     a run and `resume` is off, or a run of a different config, or cannot be written). `run_sweep` starts
     with this; call it first to fail before any output. config.toml is written only once every option
-    has been validated and the folder has been found writable."""
+    has been validated and the folder has been found writable. `check_memory=False` leaves out the check
+    that a whole group fits this machine (the Ray backend, `dynascope.scale`, checks each shard where it runs)."""
     config.validate()
-    config.check_memory()
+    if check_memory:
+        config.check_memory()
     out = Path(out)
     if not (out / CONFIG).exists():
         return RunFolder.create(out, config.to_dict())
