@@ -53,6 +53,10 @@ FORMAT = {
                ("high", pa.float64()), ("rank", pa.int64())],
     "score_agreement": [("benchmark", pa.string()), ("metric_a", pa.string()), ("metric_b", pa.string()),
                         ("kendall_tau", pa.float64()), ("p_value", pa.float64()), ("disagree", pa.bool_())],
+    # added with `analyze --over-training`: the skeleton at each parameter snapshot kept during training
+    "training_skeletons": [("network", pa.string()), ("group", pa.string()), ("step", pa.int64()),
+                           ("input_index", pa.int64()), ("n_stable", pa.int64()), ("n_saddles", pa.int64()),
+                           ("index_counts", pa.string()), ("n_slow", pa.int64()), ("wl_hash", pa.string())],
 }
 
 

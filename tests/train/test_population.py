@@ -248,6 +248,7 @@ def test_resume_with_a_different_config_is_refused(key, tmp_path):
         (dict(grad_clip=float("nan")), "grad_clip must be a finite number ≥ 0, got nan"),  # NaN < 0 is False
         (dict(momentum=0.9), "unknown training option"),
         (dict(divergence_factor=0.5), "divergence_factor must be a number > 1"),
+        (dict(snapshot_every=-1), "snapshot_every must be an integer ≥ 0"),
     ],
 )
 def test_bad_options_name_the_problem(kwargs, message, key):
@@ -300,3 +301,28 @@ def test_a_failed_checkpoint_write_is_one_line_keeps_the_last_checkpoint_and_res
     assert seen == [100, 150]  # from the intact checkpoint at step 50
     full = train_population(TASK, tiny(), 2, 150, key, **FAST)
     assert leaves_equal(full.params, resumed.params)
+
+
+def test_snapshots_are_the_params_a_shorter_training_ends_with_and_survive_a_resume(key, tmp_path):
+    # Snapshot steps (0, 20, 40, 45) fall between checkpoints (every 50 → 30 here): each snapshot must equal
+    # the params of an independent training stopped at that step, and the last the final params.
+    opts = {**FAST, "checkpoint_every": 30}
+    pop = train_population(TASK, tiny(hidden=5), 2, 45, key, snapshot_every=20, **opts)
+    assert pop.snapshot_steps.tolist() == [0, 20, 40, 45]
+    for j, step in enumerate(pop.snapshot_steps[1:-1], start=1):
+        assert leaves_equal(pop.snapshot(j), train_population(TASK, tiny(hidden=5), 2, int(step), key, **opts).params)
+    assert leaves_equal(pop.snapshot(-1), pop.params)
+    init = jax.jit(jax.vmap(tiny(hidden=5).init))(jax.vmap(lambda s: jax.random.split(jax.random.fold_in(key, s))[0])(
+        np.arange(2)))
+    assert leaves_equal(pop.snapshot(0), init)
+    assert train_population(TASK, tiny(hidden=5), 2, 5, key, **opts).snapshots is None  # off by default
+
+    def die(step, losses):
+        if step == 30:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train_population(TASK, tiny(hidden=5), 2, 45, key, snapshot_every=20, checkpoint_dir=tmp_path, progress=die,
+                         **opts)
+    resumed = train_population(TASK, tiny(hidden=5), 2, 45, key, snapshot_every=20, checkpoint_dir=tmp_path, **opts)
+    assert leaves_equal(resumed.snapshots, pop.snapshots)

@@ -8,7 +8,15 @@ compute layers it calls (`train`, `dynamics`, `compare`) never see a run folder.
 from dynascope.pipeline.ablation import AblationConfig, AblationSummary, ablation_summary, run_ablation
 from dynascope.pipeline.analyze import DIVERGED, NON_FINITE, AnalysisOptions, analyze_group, analyze_run
 from dynascope.pipeline.config import SweepConfig, open_run
-from dynascope.pipeline.populations import StoredGroup, group_damage, load_group, network_id, save_population
+from dynascope.pipeline.populations import (
+    StoredGroup,
+    group_damage,
+    load_group,
+    load_snapshots,
+    network_id,
+    save_population,
+)
+from dynascope.pipeline.over_training import Emergence, analyze_over_training, emergence
 from dynascope.pipeline.mechanisms import Arm, Mechanism, get_mechanism, mechanism_names, register_mechanism
 from dynascope.pipeline.study import MAX_ABS_STATE, MetricResult, Study, StudyOptions, study
 from dynascope.pipeline.benchmarks import Benchmark, benchmark_names, get_benchmark, register_benchmark
@@ -16,6 +24,10 @@ from dynascope.pipeline.score import Leaderboard, ScoreOptions, score
 from dynascope.pipeline.sweep import group_key, prepare_run, run_sweep, train_groups
 
 __all__ = [
+    "Emergence",
+    "analyze_over_training",
+    "emergence",
+    "load_snapshots",
     "Benchmark",
     "Leaderboard",
     "ScoreOptions",

@@ -16,7 +16,7 @@ from dynascope.store import LossRows, NetworkRows, RunFolder
 from dynascope.tasks import Task
 from dynascope.train import Population
 
-__all__ = ["StoredGroup", "group_damage", "load_group", "network_id", "save_population"]
+__all__ = ["StoredGroup", "group_damage", "load_group", "load_snapshots", "network_id", "save_population"]
 
 
 def network_id(group: str, seed: int) -> str:
@@ -37,6 +37,8 @@ def save_population(run: RunFolder, group: str, pop: Population) -> None:
         "seeds": pop.seeds.tolist(),
     }
     run.write_weights(group, {k: np.asarray(v) for k, v in pop.params.items()}, metadata)
+    if pop.snapshots is not None:  # before the catalog shards, which mark the group finished
+        run.write_snapshots(group, pop.snapshot_steps.tolist(), {k: np.asarray(v) for k, v in pop.snapshots.items()})
     ids = [network_id(group, int(s)) for s in pop.seeds]
     run.write(group, LossRows(network=ids, loss=[row.astype(np.float32) for row in pop.loss_history]))
     n = len(pop)
@@ -109,11 +111,30 @@ def load_group(run: RunFolder, group: str) -> StoredGroup:
     )
 
 
+def load_snapshots(run: RunFolder, group: str) -> tuple[np.ndarray, list[StoredGroup]]:
+    """A group's snapshot steps `[m]` and, per step, the group as it was then (its params at that step; the
+    task, model and network ids as stored). RunFolderError if it kept no snapshots (train with
+    --snapshot-every) or their shapes do not match the group's weights."""
+    stored = load_group(run, group)
+    steps, params = run.read_snapshots(group)
+    params = stored.model.upgrade_params(params)
+    if set(params) != set(stored.params) or any(
+        params[k].shape[1:] != stored.params[k].shape for k in stored.params
+    ):
+        raise RunFolderError(f"snapshots of {group!r} do not match its weights' parameters and shapes; "
+                             f"retrain the group (`dynascope train ... --resume` after deleting its files).")
+    at = [dataclasses.replace(stored, params={k: jnp.asarray(v[j]) for k, v in params.items()})
+          for j in range(len(steps))]
+    return steps, at
+
+
 def group_damage(run: RunFolder, group: str) -> str | None:
     """Why a finished group's stored files cannot be trusted (checksum mismatch, unreadable or misshapen
     weights, corrupt catalog shard), or None if they pass every check."""
     try:
         load_group(run, group)
+        if run.expects_snapshots(group):
+            run.read_snapshots(group)
         for rows in (NetworkRows, LossRows):
             run.read(rows, shard=group)
     except RunFolderError as err:

@@ -16,6 +16,7 @@ from dynascope.store.schema import (
     NetworkRows,
     Rows,
     SkeletonRows,
+    TrainingSkeletonRows,
     SummaryRows,
 )
 
@@ -31,6 +32,7 @@ __all__ = [
     "RunFolder",
     "Rows",
     "SkeletonRows",
+    "TrainingSkeletonRows",
     "SummaryRows",
     "TABLES",
     "busy",

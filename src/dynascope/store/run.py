@@ -68,13 +68,14 @@ def _recovery(run: Path, table: str, stem: str) -> str:
     done_marker = {"fixed_points": "skeletons", "distances": "summary", "embedding": "summary"}
     # energy has no done marker: `analyze` rewrites a group's missing energy shard without redoing the rest
     command = {"fixed_points": "analyze", "skeletons": "analyze", "energy": "analyze", "distances": "compare",
-               "embedding": "compare", "summary": "compare"}
-    if table in ("networks", "losses", "weights"):
+               "embedding": "compare", "summary": "compare", "training_skeletons": "analyze"}
+    if table in ("networks", "losses", "weights", "snapshots"):
         return train
     if table not in command:
         return "delete it and rerun the command that wrote it"
     also = f" and {run / 'catalog' / done_marker[table] / f'{stem}.parquet'}" if table in done_marker else ""
-    return f"delete it{also}, then rerun `dynascope {command[table]} {run}`"
+    flag = " --over-training" if table == "training_skeletons" else ""
+    return f"delete it{also}, then rerun `dynascope {command[table]} {run}{flag}`"
 
 
 class RunFolder:
@@ -159,13 +160,18 @@ class RunFolder:
                 self.read_weights(group)
             except RunFolderError as err:
                 problems[str(self.path / "weights" / f"{group}.safetensors")] = str(err)
+        for group in self.snapshot_groups():
+            try:
+                self.read_snapshots(group)
+            except RunFolderError as err:
+                problems[str(self._snapshot_path(group))] = str(err)
         # A file the manifest records that is gone (deleted, moved) is damage too: without this check a run
         # with its weights removed looked complete wherever only the catalog was read.
         for rel in self._manifest.entries():
             path = self.path / rel
             if not path.exists():
                 parts = Path(rel).parts
-                table, stem = (parts[1], path.stem) if parts[0] == "catalog" else ("weights", path.stem)
+                table, stem = (parts[1], path.stem) if parts[0] == "catalog" else (parts[0], path.stem)
                 problems[str(path)] = f"{path} is missing (recorded in {MANIFEST}); {_recovery(self.path, table, stem)}."
         return problems
 
@@ -181,9 +187,9 @@ class RunFolder:
     # -- writing ---------------------------------------------------------------------------------
     def check_writable(self) -> None:
         """RunFolderError ("... is not writable ...") unless files can be created in the folder and in each of
-        its catalog, weights and checkpoint folders; `writing()` calls it before taking the lock."""
+        its catalog, weights, snapshot and checkpoint folders; `writing()` calls it before taking the lock."""
         check_writable(self.path)
-        for sub in (self.path / "catalog", self.path / "weights", self.path / "checkpoints"):
+        for sub in (self.path / "catalog", self.path / "weights", self.path / "snapshots", self.path / "checkpoints"):
             if sub.is_dir():
                 for folder in (sub, *sorted(p for p in sub.iterdir() if p.is_dir())):
                     check_writable(folder)
@@ -344,6 +350,54 @@ class RunFolder:
     def groups(self) -> list[str]:
         """Names of the groups whose weights are stored."""
         return sorted(p.stem for p in (self.path / "weights").glob("*.safetensors"))
+
+    # -- parameter snapshots over training -------------------------------------------------------
+    def _snapshot_path(self, group: str) -> Path:
+        return self.path / "snapshots" / f"{group}.safetensors"
+
+    def write_snapshots(self, group: str, steps: Sequence[int], params: dict[str, np.ndarray]) -> Path:
+        """Save a group's params at the training steps `steps` (`[m, n, ...]` each: step, network, ...)."""
+        flat = {k: np.ascontiguousarray(np.asarray(v)) for k, v in params.items()}
+        meta = {"dynascope": json.dumps({"steps": [int(t) for t in steps]})}
+        path = self._snapshot_path(group)
+        self._write(path, lambda p: save_file(flat, str(p), metadata=meta))
+        return path
+
+    def read_snapshots(self, group: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """A group's snapshot steps `[m]` and params `[m, n, ...]`; RunFolderError if it kept none or the file
+        is damaged."""
+        path = self._snapshot_path(group)
+        if not path.is_file():
+            if self.expects_snapshots(group):
+                raise RunFolderError(f"{path} is missing (recorded in {MANIFEST}); "
+                                     f"{_recovery(self.path, 'snapshots', group)}.")
+            raise RunFolderError(f"group {group!r} of {self.path} kept no parameter snapshots; train with "
+                                 "--snapshot-every N (TrainOptions.snapshot_every) to keep them.")
+        self._manifest.verify(path, _recovery(self.path, "snapshots", group))
+        try:
+            from safetensors import safe_open
+
+            with safe_open(str(path), "numpy") as f:
+                meta = f.metadata() or {}
+            params = load_file(str(path))
+            steps = np.asarray(json.loads(meta["dynascope"])["steps"], np.int64)
+        except (SafetensorError, KeyError, TypeError, json.JSONDecodeError, OSError) as err:
+            raise RunFolderError(
+                f"snapshots file {path} is corrupt or foreign ({err}); {_recovery(self.path, 'snapshots', group)}."
+            ) from err
+        if any(v.shape[:1] != steps.shape for v in params.values()):
+            raise RunFolderError(f"snapshots file {path} holds arrays whose first axis is not its {len(steps)} "
+                                 f"steps; {_recovery(self.path, 'snapshots', group)}.")
+        return steps, params
+
+    def expects_snapshots(self, group: str) -> bool:
+        """Whether the manifest records a snapshots file of `group` (written by training, whether or not it is
+        still there)."""
+        return f"snapshots/{group}.safetensors" in self._manifest.entries()
+
+    def snapshot_groups(self) -> list[str]:
+        """Names of the groups whose parameter snapshots are stored."""
+        return sorted(p.stem for p in (self.path / "snapshots").glob("*.safetensors"))
 
 
 def _stat(path: Path) -> tuple[int, int, int]:

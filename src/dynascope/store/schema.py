@@ -284,3 +284,19 @@ class ScoreAgreementRows(Rows):
     kendall_tau: Sequence[float | None] = column(pa.float64(), "Kendall's tau-b between the two rankings of networks")
     p_value: Sequence[float | None] = column(pa.float64(), "two-sided p-value of tau = 0 (SciPy's kendalltau)")
     disagree: Sequence[bool] = column(pa.bool_(), "the rankings disagree: tau below 0.5 or not significant at 0.05")
+
+
+@table("training_skeletons", shard="group")
+class TrainingSkeletonRows(Rows):
+    """The skeleton of every network at each parameter snapshot kept during training (`analyze --over-training`):
+    one row per network, snapshot step and analysis input; one shard per group."""
+
+    network: Sequence[str] = column(pa.string(), "network id")
+    group: Sequence[str] = column(pa.string(), "group")
+    step: Sequence[int] = column(pa.int64(), "training step of the snapshot (0: the initial weights)")
+    input_index: Sequence[int] = column(pa.int64(), "which of the task's analysis inputs")
+    n_stable: Sequence[int] = column(pa.int64(), "stable fixed points")
+    n_saddles: Sequence[int] = column(pa.int64(), "fixed points with an unstable direction")
+    index_counts: Sequence[str] = column(pa.string(), "JSON {index: count}")
+    n_slow: Sequence[int] = column(pa.int64(), "slow points (minima of q above the tolerance)")
+    wl_hash: Sequence[str] = column(pa.string(), "Weisfeiler–Lehman hash of the skeleton graph")

@@ -21,6 +21,8 @@ class TrainOptions:
     state_noise: std of Gaussian state noise while training (scaled by sqrt(alpha) for flows).
     stop_loss: a network whose training loss falls below it stops updating (early stop); None = never.
     checkpoint_every: steps per compiled chunk; the checkpoint and progress granularity.
+    snapshot_every: keep every network's parameters at step 0, every `snapshot_every` steps and at the end
+    (`Population.snapshots`), for analysing the dynamics over training; 0 (the default) keeps none.
     eval_batch: trials used for the final loss and task metric.
     divergence_factor: a network has diverged (and is frozen, flagged `diverged`, never `trained`) once its
     training loss is non-finite or exceeds `divergence_factor` times its reference loss: the larger of the
@@ -39,6 +41,7 @@ class TrainOptions:
     state_noise: float = 0.0
     stop_loss: float | None = None
     checkpoint_every: int = 100
+    snapshot_every: int = 0
     eval_batch: int = 256
     divergence_factor: float = 1e6
 
@@ -47,6 +50,10 @@ class TrainOptions:
         check_positive_int("batch_size", self.batch_size)
         check_positive_int("checkpoint_every", self.checkpoint_every)
         check_positive_int("eval_batch", self.eval_batch)
+        se = self.snapshot_every
+        if isinstance(se, bool) or not isinstance(se, int) or se < 0:
+            raise ConfigError(f"snapshot_every must be an integer ≥ 0 (steps between parameter snapshots; 0: none), "
+                              f"got {se!r}.")
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}.")
         lrs = self.learning_rates(n_networks)
@@ -64,6 +71,13 @@ class TrainOptions:
             )
         if self.stop_loss is not None and not self.stop_loss > 0:
             raise ConfigError(f"stop_loss must be positive or None, got {self.stop_loss!r}.")
+
+    def snapshot_steps(self, steps: int) -> tuple[int, ...]:
+        """The steps at which `train_population` keeps the parameters: 0, every `snapshot_every`, and `steps`
+        (none when `snapshot_every` is 0)."""
+        if not self.snapshot_every:
+            return ()
+        return tuple(sorted({*range(0, steps, self.snapshot_every), steps}))
 
     def learning_rates(self, n_networks: int) -> tuple[float, ...]:
         """One learning rate per network."""

@@ -38,6 +38,8 @@ class Population:
     non-finite), and later code (analysis, report, comparison) leaves it out. stopped_at `[n]`: step at which the early-stop
     criterion was met (−1 if never).
     seconds: wall-clock time of the whole group (all networks trained together).
+    snapshot_steps `[m]` and snapshots (pytree with leaves `[m, n, ...]`): the params at those steps, kept when
+    `TrainOptions.snapshot_every` > 0 (m = 0 and None otherwise); the last is the final `params`.
     """
 
     task: Task
@@ -53,6 +55,14 @@ class Population:
     stopped_at: np.ndarray
     seconds: float
     options: TrainOptions
+    snapshot_steps: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int64))
+    snapshots: Params | None = None
+
+    def snapshot(self, j: int) -> Params:
+        """The stacked params of every network at step `snapshot_steps[j]`."""
+        if self.snapshots is None:
+            raise ConfigError("this population kept no snapshots; train with snapshot_every > 0.")
+        return jax.tree_util.tree_map(lambda a: a[j], self.snapshots)
 
     def __len__(self) -> int:
         return int(self.seeds.shape[0])
@@ -208,6 +218,12 @@ def zero_output_loss(task: Task, key: jax.Array, batch: int) -> float:
     return float(_cached(("zero_loss", task, batch), build)(key))
 
 
+def _checkpointed(state: _State, snapshots: Params | None) -> Any:
+    """What a checkpoint holds: the training state, with the snapshot buffer when snapshots are kept (the
+    state alone otherwise, under the names checkpoints have always had)."""
+    return state if snapshots is None else (state, snapshots)
+
+
 def fingerprint(task: Task, model: Model, n_networks: int, steps: int, seeds: tuple[int, ...], key: jax.Array, opts: TrainOptions) -> str:
     """A hash of everything that determines the training result (used to refuse a mismatched resume)."""
     desc = {
@@ -281,31 +297,49 @@ def train_population(
         jnp.full((n_networks, steps), jnp.nan, jnp.float32),
     )
 
+    # Snapshots live on the host in a buffer sized for the whole schedule, saved with each checkpoint (one
+    # commit point), so a resumed run ends with the same snapshots as an uninterrupted one.
+    snap_steps = opts.snapshot_steps(steps)
+    snaps = jax.tree_util.tree_map(lambda a: np.zeros((len(snap_steps), *a.shape), a.dtype), params) if snap_steps else None
+
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
     fp = fingerprint(task, model, n_networks, steps, seeds, key, opts)
     if ckpt is not None:
-        restored = checkpoint.load(ckpt, state)
+        restored = checkpoint.load(ckpt, _checkpointed(state, snaps))
         if restored is not None:
-            loaded, meta = restored
+            (loaded, loaded_snaps), meta = restored if snaps is not None else ((restored[0], None), restored[1])
             if meta.get("fingerprint") != fp:
                 raise RunFolderError(
                     f"checkpoint in {ckpt} was written by a different configuration; resume with the "
                     "original arguments, or delete that folder to start over."
                 )
             state = jax.tree_util.tree_map(jnp.asarray, loaded)
+            snaps = loaded_snaps
+
+    def keep_snapshot(done: int) -> None:
+        if done in snap_steps:
+            j = snap_steps.index(done)
+            jax.tree_util.tree_map(lambda buf, a: buf.__setitem__(j, np.asarray(a)), snaps, state.params)
 
     eval_key = jax.random.fold_in(key, 2**31 - 1)
     baseline = jnp.asarray(zero_output_loss(task, eval_key, opts.eval_batch), jnp.float32)
-    chunk_len = min(opts.checkpoint_every, steps)
     chunks: dict[int, Callable[..., _State]] = {}
+    if int(state.step) == 0 and snaps is not None:
+        keep_snapshot(0)
     while int(state.step) < steps:
-        length = min(chunk_len, steps - int(state.step))
+        start = int(state.step)
+        # A chunk ends at the next checkpoint or snapshot step, whichever comes first (compiled per length).
+        stops = [steps, (start // opts.checkpoint_every + 1) * opts.checkpoint_every]
+        stops += [t for t in snap_steps if t > start][:1]
+        length = min(stops) - start
         if length not in chunks:
             chunks[length] = _make_chunk(task, model, opts, length)
         state = chunks[length](state, train_keys, lrs, baseline)
         done = int(state.step)
-        if ckpt is not None:
-            checkpoint.save(ckpt, state, {"fingerprint": fp, "step": done, "steps": steps})
+        if snaps is not None:
+            keep_snapshot(done)
+        if ckpt is not None and (done % opts.checkpoint_every == 0 or done == steps):
+            checkpoint.save(ckpt, _checkpointed(state, snaps), {"fingerprint": fp, "step": done, "steps": steps})
         if progress is not None:
             progress(done, np.asarray(state.loss_history[:, done - 1]))
 
@@ -326,4 +360,6 @@ def train_population(
         stopped_at=np.asarray(state.stopped_at),
         seconds=time.perf_counter() - t0,
         options=opts,
+        snapshot_steps=np.asarray(snap_steps, np.int64),
+        snapshots=snaps,
     )
