@@ -205,7 +205,7 @@ GRAPH = import_graph(SRC)
 def test_the_table_names_every_layer_once_in_the_design_order():
     names = [name for name, _ in LAYERS]
     assert names == ["errors", "tasks", "models", "train", "dynamics", "compare", "theory", "store", "data", "pipeline",
-                     "report", "interop", "cli"]
+                     "scale", "report", "interop", "cli"]
     modules = [m for _, ms in LAYERS for m in ms]
     assert len(modules) == len(set(modules))
     for module in modules:  # every module the table names exists
