@@ -4,6 +4,7 @@ shards; and the one-line error without Ray."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 from dynascope import pipeline, scale, store
-from dynascope.errors import ConfigError
+from dynascope.errors import ConfigError, RunFolderError
 from dynascope.pipeline import SweepConfig
 from dynascope.scale import Shard
 from dynascope.store import LossRows, NetworkRows
@@ -93,10 +94,14 @@ def test_a_damaged_or_unfinished_shard_is_not_a_finished_one(tmp_path):
 
 def test_a_rerun_after_the_driver_died_trains_only_the_missing_shards(cluster, single, tmp_path, monkeypatch):
     path = tmp_path / "run"
-    pipeline.prepare_run(CONFIG, path)
-    # What a driver killed after one of its two shards had finished leaves: that shard, committed by a Ray
-    # worker, and the temp folder of an attempt at the other one that never finished.
-    assert ray.get(ray.remote(scale.train_shard).remote(CONFIG, path, Shard(GROUP, 0, 2)))
+    # A first run in which one of the two shards dies and is not retried: the driver stops with the shard
+    # named, the other shard committed, the group not merged; a killed driver leaves the same, plus the
+    # temp folder of an attempt that never committed.
+    monkeypatch.setenv(scale.CRASH_ENV, f"{GROUP}[2:4]")
+    with pytest.raises(RunFolderError, match=rf"1 of 2 shards failed after 0 retries \({re.escape(GROUP)}\[2:4\]: .*--resume"):
+        scale.run_sweep_ray(CONFIG, path, shard_size=2, max_retries=0)
+    monkeypatch.delenv(scale.CRASH_ENV)
+    assert scale.finished_shards(path, GROUP)[0] == [Shard(GROUP, 0, 2)] and store.open(path).groups() == []
     (path / scale.SHARDS / GROUP / ".0000002-0000004.dead.tmp" / "weights").mkdir(parents=True)
     first = (path / scale.SHARDS / GROUP / Shard(GROUP, 0, 2).name).stat().st_ino
     merged: list[dict[str, int]] = []

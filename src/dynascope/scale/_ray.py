@@ -175,11 +175,13 @@ def _execute(ray: Any, run: RunFolder, config: SweepConfig, shards: list[Shard],
     task = ray.remote(_attempt).options(num_cpus=num_cpus, num_gpus=num_gpus, max_retries=max_retries,
                                         retry_exceptions=False, runtime_env={"env_vars": env})
     as_dict, crash = config.to_dict(), os.environ.get(CRASH_ENV, "")
+    before: dict[Shard, int] = {}
+    _count_attempts(run, shards, before)  # attempts of earlier runs: a retry is a second attempt in this one
     refs = {task.remote(as_dict, str(run.path), s.group, s.start, s.stop, crash): s for s in shards}
     remaining = {g: sum(1 for s in shards if s.group == g) for g in todo}
     failures: dict[Shard, str] = {}
     finished: set[Shard] = set()
-    tries: dict[Shard, int] = {}
+    tries = dict(before)
     try:
         while refs:
             ready, _ = ray.wait(list(refs), num_returns=1, timeout=0.5)
@@ -196,7 +198,7 @@ def _execute(ray: Any, run: RunFolder, config: SweepConfig, shards: list[Shard],
                 if remaining[shard.group] == 0:
                     _merge(run, config, shard.group)
             if progress is not None:
-                progress(_counts(shards, tries, counts, finished, failures))
+                progress(_counts(shards, before, tries, counts, finished, failures))
     finally:
         for ref in refs:  # an interrupted driver stops its shards; finished ones stay for --resume
             ray.cancel(ref, force=True)
@@ -215,11 +217,12 @@ def _count_attempts(run: RunFolder, shards: list[Shard], tries: dict[Shard, int]
         tries[s] = max(tries.get(s, 0), started[s.group].get(s.name, 0))
 
 
-def _counts(shards: list[Shard], tries: dict[Shard, int], counts: ShardCounts, finished: set[Shard],
-            failed: dict[Shard, str]) -> ShardCounts:
-    running = sum(1 for s in shards if tries.get(s, 0) and s not in finished and s not in failed)
+def _counts(shards: list[Shard], before: dict[Shard, int], tries: dict[Shard, int], counts: ShardCounts,
+            finished: set[Shard], failed: dict[Shard, str]) -> ShardCounts:
+    started = {s: tries[s] - before[s] for s in shards}  # attempts in this call
+    running = sum(1 for s in shards if started[s] and s not in finished and s not in failed)
     return dataclasses.replace(counts, done=counts.earlier + len(finished), running=running,
-                               failed=len(failed), retried=sum(1 for s in shards if tries.get(s, 0) > 1))
+                               failed=len(failed), retried=sum(1 for s in shards if started[s] > 1))
 
 
 def _cause(err: BaseException) -> str:

@@ -164,6 +164,9 @@ def train_shard(config: SweepConfig, run: Path, shard: Shard, *, progress=None) 
     first (this one's copy is discarded: a shard is never duplicated). `progress` as in `train_population`.
     """
     run = Path(run)
+    final = shard_path(run, shard)
+    if final.is_dir():  # committed by an attempt whose worker died before Ray heard back: not trained again
+        return False
     arch, n_hidden = next((a, h) for g, a, h in config.groups() if g == shard.group)
     task = config.build_task()
     model = config.build_model(task, arch, n_hidden)
@@ -173,7 +176,6 @@ def train_shard(config: SweepConfig, run: Path, shard: Shard, *, progress=None) 
     checkpoint = _checkpoint_path(run, shard)
     pop = train_population(task, model, len(shard.seeds), config.steps, group_key(config.seed, shard.group),
                            seeds=shard.seeds, checkpoint_dir=checkpoint, progress=progress, **opts.to_dict())
-    final = shard_path(run, shard)
     tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
     try:
         mini = RunFolder.create(tmp, {"shard": {"group": shard.group, "start": shard.start, "stop": shard.stop}})
