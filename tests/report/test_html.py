@@ -80,6 +80,7 @@ def test_every_section_is_present_with_accessible_markup(full_report):
         assert ("section", {"id": sid, "aria-labelledby": f"{sid}-h"}) in page.tags
     for heading in ("Diverged networks (0)", "Metric: cca", "Metric: topology", "Universality summary"):
         assert heading in page.headings
+    assert 'id="over-training"' not in text  # the run kept no weight snapshots
     imgs = [a for t, a in page.tags if t == "img"]
     # task, loss curves, 2 architectures × (unit activity, heat map), the side-by-side state spaces,
     # 4 × (skeleton, spectrum), fixed-point speeds and time constants, score against operations,

@@ -35,9 +35,10 @@ def _by_index(counts_json: str) -> str:
     return " ".join(f"{k}:{counts[k]}" for k in sorted(counts, key=int)) or "none"
 
 
-def analyze(run_path: Path, n_initial_states: int, force: bool) -> None:
+def analyze(run_path: Path, n_initial_states: int, force: bool, over_training: bool = False) -> None:
     """Analyse every group of the run with a progress bar, then print the summary table and which networks
-    were skipped (diverged in training, or non-finite states) and why."""
+    were skipped (diverged in training, or non-finite states) and why. With `over_training`, then every
+    parameter snapshot kept during training too, and when each network's final structure appeared."""
     from dynascope.errors import check_positive_int
     from dynascope.pipeline import AnalysisOptions, analyze_run, open_run
     from dynascope.store import NetworkRows
@@ -47,6 +48,11 @@ def analyze(run_path: Path, n_initial_states: int, force: bool) -> None:
     options.validate()
     run = open_run(run_path)
     run.check_intact()  # a damaged or missing file is named before any group is (re)computed
+    if over_training and not run.snapshot_groups():
+        from dynascope.errors import ConfigError
+
+        raise ConfigError(f"{run_path} kept no weight snapshots during training, so there is nothing to analyse over "
+                          "training; train with --snapshot-every N (e.g. 100) into a new folder.")
     skipped: dict[str, str] = {}
     with run.writing("dynascope analyze"):  # a read-only folder fails here, before any work
         total = run.count(NetworkRows)
@@ -62,9 +68,47 @@ def analyze(run_path: Path, n_initial_states: int, force: bool) -> None:
 
             analyze_run(run, options, force=force, progress=on_progress, on_skip=skipped.__setitem__)
             bar.update(row, completed=total, status="done")
+            if over_training:
+                _over_training(run, options, force, bar)
     console.print(skeleton_table(run, f"dynamical skeletons in {run_path}"))
+    if over_training:
+        console.print(emergence_table(run, f"when the final structure appeared in {run_path}"))
     if skipped:
         console.print(skipped_note(skipped))
+
+
+def _over_training(run, options, force: bool, bar) -> None:
+    """Analyse every snapshot of every group, one progress step per snapshot of a group."""
+    from dynascope.pipeline import analyze_over_training
+
+    total = sum(len(run.read_snapshots(g)[0]) for g in run.snapshot_groups())
+    row = bar.add_task("skeletons over training (snapshots)", total=max(total, 1), status="")
+    done_before = 0
+
+    def on_progress(group: str, done: int, n: int) -> None:
+        nonlocal done_before
+        bar.update(row, completed=done_before + done, status=group)
+        if done == n:
+            done_before += n
+
+    analyze_over_training(run, options, force=force, progress=on_progress)
+    bar.update(row, completed=total, status="done")
+
+
+def emergence_table(run, title: str):
+    """Per network and input: its final stable points, the step from which that count and the whole skeleton
+    stayed, and the first step at which each count of stable points was reached."""
+    from dynascope.pipeline import emergence
+
+    e = emergence(run)
+    return table(
+        title,
+        ["network", "input", "stable (final)", "count settled at step", "skeleton settled at step",
+         "first reached (stable points: step)"],
+        [[net, k, n, sf, kf, " ".join(f"{c}:{t}" for c, t in sorted(first.items(), key=lambda ct: ct[1]))]
+         for net, k, n, sf, kf, first in zip(e.network, e.input_index, e.final_stable, e.stable_from,
+                                                e.skeleton_from, e.first_stable_steps)],
+    )
 
 
 def skipped_note(skipped: dict[str, str]) -> str:
@@ -83,6 +127,9 @@ def analyze_cmd(
         None, "--n-initial-states", help="search starting points per network and analysis input  [default: 256]"),
     seeds: Optional[int] = typer.Option(None, "--seeds", hidden=True, help="old name of --n-initial-states"),
     force: bool = typer.Option(False, "--force", help="re-analyse groups already analysed"),
+    over_training: bool = typer.Option(
+        False, "--over-training", help="also every weight snapshot kept in training (train --snapshot-every)"),
 ) -> None:
     """Find fixed points and skeletons of every network of RUN and store them in its catalog."""
-    analyze(run_path, renamed_flag("--n-initial-states", n_initial_states, "--seeds", seeds, 256), force)
+    analyze(run_path, renamed_flag("--n-initial-states", n_initial_states, "--seeds", seeds, 256), force,
+            over_training)

@@ -91,6 +91,8 @@ def train_cmd(
     noise: float = typer.Option(0.0, help="state noise std during training"),
     stop_loss: Optional[float] = typer.Option(None, "--stop-loss", help="per-network early-stop loss"),
     checkpoint_every: int = typer.Option(100, "--checkpoint-every", help="steps between checkpoints"),
+    snapshot_every: int = typer.Option(0, "--snapshot-every",
+                                       help="keep every network's weights every N steps, for `analyze --over-training` (0: none)"),
     backend: str = typer.Option("embedded", help="embedded (this process) or ray (a Ray cluster, docs/scale.md)"),
     address: Optional[str] = typer.Option(None, help="--backend ray: the cluster ('auto', HOST:PORT) [default: local]"),
     shard_size: Optional[int] = typer.Option(None, "--shard-size", help="--backend ray: networks per shard"),
@@ -124,6 +126,7 @@ def train_cmd(
             state_noise=noise,
             stop_loss=stop_loss,
             checkpoint_every=checkpoint_every,
+            snapshot_every=snapshot_every,
         ),
     )
     if backend == "ray":

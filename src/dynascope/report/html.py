@@ -31,7 +31,7 @@ from dynascope.compare import (
 from dynascope.pipeline import open_run
 from dynascope.errors import check_positive_int
 from dynascope.pipeline import load_group
-from dynascope.report import _ablation, _assets, _catalog, _interactive, _leaderboard, figures
+from dynascope.report import _ablation, _assets, _catalog, _interactive, _leaderboard, _over_training, figures
 from dynascope.report import _captioned as _captioned_figures
 from dynascope.report._drawable import any_drawable, drawable_networks
 from dynascope.report._network import network_view
@@ -96,10 +96,13 @@ def render_report(run: Any, *, max_networks: int = 12, n_trials: int = 8) -> str
     ]
     ablation = _ablation_section(run)  # only for a run written by `dynascope ablate`
     body.insert(3, ablation)
+    over_training = _over_training_section(run)  # only for a run that kept weight snapshots
+    body.insert(len(body) - 2, over_training)  # after the fixed points, before energy and population
     leaderboard = _leaderboard.leaderboard_html(run, table)  # only for a run scored with `dynascope score`
     body.append(leaderboard)
     nav = "".join(f'<li><a href="#{i}">{t}</a></li>' for i, t in SECTIONS[:3] + (_ablation.SECTION,) * bool(ablation)
-                  + SECTIONS[3:] + (_leaderboard.SECTION,) * bool(leaderboard))
+                  + SECTIONS[3:6] + (_over_training.SECTION,) * bool(over_training) + SECTIONS[6:]
+                  + (_leaderboard.SECTION,) * bool(leaderboard))
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
@@ -228,6 +231,19 @@ def _ablation_section(run: Any) -> str:
         return ""
     sid, title = _ablation.SECTION
     body = parts.intro + table(_ablation.COLUMNS, parts.rows) + "".join(img(*f) for f in parts.figures)
+    return f'<section id="{sid}" aria-labelledby="{sid}-h"><h2 id="{sid}-h">{title}</h2>\n{body}\n</section>'
+
+
+def _over_training_section(run: Any) -> str:
+    parts = _over_training.over_training_parts(run)
+    if parts is None:
+        return ""
+    sid, title = _over_training.SECTION
+    if parts.pending is not None:
+        body = f'<p class="pending">Weight snapshots kept, not analysed yet — run <code>{parts.pending}</code></p>'
+    else:
+        body = (parts.intro + '<div class="grid">' + "".join(img(*f) for f in parts.figures) + "</div>"
+                + table(_over_training.COLUMNS, parts.rows))
     return f'<section id="{sid}" aria-labelledby="{sid}-h"><h2 id="{sid}-h">{title}</h2>\n{body}\n</section>'
 
 
