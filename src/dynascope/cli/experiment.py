@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ EXPERIMENTS = {
     "generalization": "the linear teacher–student: double descent of the min-norm student, learning curves",
     "replay": "daily batches learned online or by replay, against the min-norm theory of replay to convergence",
     "reservoir": "FORCE learning of a sine, and a reservoir against a network trained end to end on a task",
+    "over-training": "the flip-flop's attractors appearing during training: the skeleton at every weight snapshot",
 }
 
 
@@ -292,10 +294,49 @@ def _reservoir(opts: Settings) -> Outcome:
     return Outcome([block], numbers, summary)
 
 
-RUNNERS: dict[str, Callable[[Settings], Outcome]] = {
+def _over_training(opts: Settings, out: Path) -> Outcome:
+    from dynascope import pipeline
+    from dynascope.pipeline import AnalysisOptions, SweepConfig
+    from dynascope.report import _over_training as draw
+    from dynascope.report._theory import Block
+    from dynascope.store import TrainingSkeletonRows
+    from dynascope.train import TrainOptions
+
+    steps = opts.steps or 600
+    n_bits = 2
+    every = max(steps // 6, 1)
+    config = SweepConfig(task="flipflop", archs=("gru",), n_hidden=(8,), n_networks=opts.n_networks, steps=steps,
+                         seed=opts.seed, task_options={"n_bits": n_bits, "n_time": 32},
+                         train=TrainOptions(batch_size=16, learning_rate=0.01, checkpoint_every=every,
+                                            snapshot_every=every))
+    opts.say(f"training {opts.n_networks} GRU-8 on the {n_bits}-bit flip-flop for {steps} steps, weights kept "
+             f"every {every} steps, into {out / 'run'}")
+    run = pipeline.run_sweep(config, out / "run", resume=(out / "run" / "config.toml").exists())
+    opts.say("fixed points and skeletons at every snapshot")
+    options = AnalysisOptions(n_initial_states=64)
+    pipeline.analyze_over_training(run, options)
+    parts = draw.over_training_parts(run)
+    assert parts is not None and parts.pending is None  # analysed just above
+    rows = run.read(TrainingSkeletonRows, where={"input_index": 0}, order_by=("network", "step"))
+    # The theory: a network that solves the n-bit flip-flop holds each of its 2^n memories in a stable point.
+    numbers = [(f"stable points {net}", float(t), float(n), float(2 ** n_bits))
+               for net, t, n in zip(rows.network, rows.step, rows.n_stable)]
+    e = pipeline.emergence(run)
+    final = e.final_stable[e.input_index == 0]
+    summary = [f"final stable points per network: {final.tolist()} (a solution needs {2 ** n_bits}); their counts "
+               f"settled at steps {e.stable_from[e.input_index == 0].tolist()}"]
+    text = re.sub(r"<[^>]+>", "", parts.intro)  # the block's paragraph is plain text
+    figures = [(fig, f"over_training_{i}", caption) for i, (fig, _, caption) in enumerate(parts.figures)]
+    block = Block("Skeleton over training", text, figures, list(draw.COLUMNS), parts.rows)
+    return Outcome([block], numbers, summary)
+
+
+RUNNERS: dict[str, Callable[..., Outcome]] = {
     "deeplinear": _deeplinear, "semantic": _semantic, "generalization": _generalization, "replay": _replay,
-    "reservoir": _reservoir,
+    "reservoir": _reservoir, "over-training": _over_training,
 }
+#: Experiments that write a run folder of their own (`out/run`) and so take the output folder.
+WITH_RUN = {"over-training"}
 
 
 def run_experiment(name: str, out: Path, *, steps: int | None, n_networks: int, seed: int) -> list[Path]:
@@ -312,7 +353,8 @@ def run_experiment(name: str, out: Path, *, steps: int | None, n_networks: int, 
         raise ConfigError(f"--seed must be an integer >= 0, got {seed!r}.")
     store.check_writable(out)  # before any work
     start = time.perf_counter()
-    outcome = RUNNERS[name](Settings(steps, n_networks, seed, lambda line: console.print(f"[bold]{name}[/]: {line}")))
+    settings = Settings(steps, n_networks, seed, lambda line: console.print(f"[bold]{name}[/]: {line}"))
+    outcome = RUNNERS[name](settings, out) if name in WITH_RUN else RUNNERS[name](settings)
     written: list[Path] = []
     for block in outcome.blocks:
         for fig, stem, _ in block.figures:
@@ -342,5 +384,6 @@ def experiment_cmd(
     seed: int = typer.Option(0, "--seed", help="PRNG seed"),
 ) -> None:
     """Run a theory experiment (the theory drawn on top of the simulation): deeplinear, semantic,
-    generalization, replay or reservoir. Writes PNG figures, numbers.csv and report.html into --out."""
+    generalization, replay, reservoir or over-training. Writes PNG figures, numbers.csv and report.html into
+    --out (over-training: also its run folder, --out/run)."""
     run_experiment(name, out, steps=steps, n_networks=n_networks, seed=seed)
