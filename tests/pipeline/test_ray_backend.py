@@ -21,7 +21,8 @@ from dynascope.train import TrainOptions
 
 ray = pytest.importorskip("ray")
 
-# Two chunks of 10 steps: a checkpoint lies between them, where the fault drill kills its worker.
+# Two chunks of 10 steps: a checkpoint lies between them, where the fault drill kills its worker; parameter
+# snapshots at steps 0, 10 and 20, so the merge of snapshots is checked too.
 CONFIG = SweepConfig(
     task="flipflop",
     archs=("vanilla",),
@@ -29,7 +30,7 @@ CONFIG = SweepConfig(
     n_networks=4,
     steps=20,
     task_options={"n_bits": 2, "n_time": 10},
-    train=TrainOptions(batch_size=8, learning_rate=1e-2, checkpoint_every=10, eval_batch=8),
+    train=TrainOptions(batch_size=8, learning_rate=1e-2, checkpoint_every=10, eval_batch=8, snapshot_every=10),
 )
 GROUP = "vanilla-4"
 
@@ -56,7 +57,9 @@ def assert_same_run(run: store.RunFolder, reference: store.RunFolder) -> None:
     rounding, not bit for bit: XLA on the CPU sums a vmapped batch of 2 networks in another order than one
     of 4 (measured: parameters differ by at most ~3e-7 after 20 steps, ~1 ulp per step)."""
     run.check_intact()
-    files = lambda r: sorted(str(p.relative_to(r.path)) for p in r.path.rglob("*") if not p.name.startswith("."))  # noqa: E731
+    def files(r: store.RunFolder) -> list[str]:
+        return sorted(str(p.relative_to(r.path)) for p in r.path.rglob("*") if not p.name.startswith("."))
+
     assert files(run) == files(reference)
     assert not (run.path / scale.SHARDS).exists()
     nets, ref = run.read(NetworkRows, order_by=("index",)), reference.read(NetworkRows, order_by=("index",))
@@ -73,6 +76,10 @@ def assert_same_run(run: store.RunFolder, reference: store.RunFolder) -> None:
     assert got.networks == want.networks
     for name, value in want.params.items():
         np.testing.assert_allclose(got.params[name], value, rtol=1e-4, atol=1e-6, err_msg=name)
+    (got_steps, got_snaps), (want_steps, want_snaps) = run.read_snapshots(GROUP), reference.read_snapshots(GROUP)
+    assert got_steps.tolist() == want_steps.tolist() == [0, 10, 20]
+    for name, value in want_snaps.items():  # [step, network, ...]
+        np.testing.assert_allclose(got_snaps[name], value, rtol=1e-4, atol=1e-6, err_msg=name)
 
 
 def test_shards_plan_only_the_missing_networks():
@@ -98,7 +105,8 @@ def test_a_rerun_after_the_driver_died_trains_only_the_missing_shards(cluster, s
     # named, the other shard committed, the group not merged; a killed driver leaves the same, plus the
     # temp folder of an attempt that never committed.
     monkeypatch.setenv(scale.CRASH_ENV, f"{GROUP}[2:4]")
-    with pytest.raises(RunFolderError, match=rf"1 of 2 shards failed after 0 retries \({re.escape(GROUP)}\[2:4\]: .*--resume"):
+    failed = rf"1 of 2 shards failed after 0 retries \({re.escape(GROUP)}\[2:4\]: .*--resume"
+    with pytest.raises(RunFolderError, match=failed):
         scale.run_sweep_ray(CONFIG, path, shard_size=2, max_retries=0)
     monkeypatch.delenv(scale.CRASH_ENV)
     assert scale.finished_shards(path, GROUP)[0] == [Shard(GROUP, 0, 2)] and store.open(path).groups() == []

@@ -204,7 +204,8 @@ def _execute(ray: Any, run: RunFolder, config: SweepConfig, shards: list[Shard],
             ray.cancel(ref, force=True)
     if failures:
         raise RunFolderError(
-            f"{len(failures)} of {len(shards)} shards failed after {max_retries} retries ({'; '.join(failures.values())}); "
+            f"{len(failures)} of {len(shards)} shards failed after {max_retries} retries "
+            f"({'; '.join(failures.values())}); "
             "the finished shards are kept: rerun the same command with --resume to train only the missing "
             "ones (see docs/scale.md if a shard keeps failing)."
         )

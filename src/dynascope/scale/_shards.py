@@ -196,8 +196,11 @@ def train_shard(config: SweepConfig, run: Path, shard: Shard, *, progress=None) 
 def merge_group(run: RunFolder, group: str, n_networks: int, shards: list[Shard]) -> None:
     """Write `group`'s weights and catalog shards into `run` (whose writer lock the caller holds) from its
     finished `shards`, network i from the first shard that holds it, then delete the shards. Weights are
-    written first and the network table last, as `save_population` does: that is the group's commit point."""
+    written first (then the parameter snapshots, if training kept them) and the network table last, as
+    `save_population` does: that is the group's commit point."""
     params: dict[str, list[np.ndarray]] = {}
+    snapshots: dict[str, list[np.ndarray]] = {}  # [m, n_shard, ...] each, when training kept snapshots
+    snapshot_steps: list[list[int]] = []
     nets: list[pa.Table] = []
     losses: list[pa.Table] = []
     metadata = None
@@ -207,6 +210,11 @@ def merge_group(run: RunFolder, group: str, n_networks: int, shards: list[Shard]
         for k, v in p.items():
             params.setdefault(k, []).append(v)
         metadata = metadata or meta
+        if group in mini.snapshot_groups():
+            steps, snap = mini.read_snapshots(group)
+            snapshot_steps.append(steps.tolist())
+            for k, v in snap.items():
+                snapshots.setdefault(k, []).append(v)
         nets.append(mini.read(NetworkRows).to_arrow())
         losses.append(mini.read(LossRows).to_arrow())
     net_table = pa.concat_tables(nets)
@@ -220,6 +228,12 @@ def merge_group(run: RunFolder, group: str, n_networks: int, shards: list[Shard]
     take = np.asarray([first[i] for i in range(n_networks)])
     metadata = dict(metadata, seeds=list(range(n_networks)))
     run.write_weights(group, {k: np.concatenate(v)[take] for k, v in params.items()}, metadata)
+    if snapshot_steps:  # every shard of one sweep keeps the same steps; a mix means foreign shards
+        if len(snapshot_steps) != len(shards) or any(t != snapshot_steps[0] for t in snapshot_steps):
+            raise RunFolderError(f"the shards of {group!r} kept different parameter snapshots; delete "
+                                 f"{Path(run.path) / SHARDS / group} and rerun the command with --resume.")
+        merged = {k: np.concatenate(v, axis=1)[:, take] for k, v in snapshots.items()}
+        run.write_snapshots(group, snapshot_steps[0], merged)
     run.write(group, LossRows.from_arrow(pa.concat_tables(losses).take(take)))
     picked = net_table.take(take)
     picked = picked.set_column(picked.schema.get_field_index("index"), "index", pa.array(range(n_networks), pa.int64()))
