@@ -238,6 +238,17 @@ def check_names(owner: str, given: Mapping[str, Any] | list[str], known: list[st
 
 
 # -- the registry -------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class OptionSpec:
+    """One option of a registered entry, as listed to a user: its name, what it must be ('a number in (0, 1]'),
+    its default (`dataclasses.MISSING` when required) and what it means ('' when undocumented)."""
+
+    name: str
+    expects: str
+    default: Any
+    doc: str
+
+
 class Registry(Generic[T]):
     """Entries found by name: task classes, model classes, metrics.
 
@@ -291,6 +302,21 @@ class Registry(Generic[T]):
         """The options of the entry class registered as `name` (its init fields, less `required`)."""
         cls = self.lookup(name)
         return [f.name for f in dataclasses.fields(cls) if f.init and f.name not in self.required]  # type: ignore[arg-type]
+
+    def option_specs(self, name: str) -> list[OptionSpec]:
+        """Every option of the entry class registered as `name`: its type and its declared constraint in
+        words, its default (`dataclasses.MISSING` when required) and what it means — for listings (the
+        CLI's `tasks NAME` / `models NAME`)."""
+        cls = self.lookup(name)
+        hints = typing.get_type_hints(cls)
+        specs = []
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            if not f.init or f.name in self.required:
+                continue
+            default = f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
+            constraint = declared(cls, f.name)
+            specs.append(OptionSpec(f.name, describe(hints.get(f.name, Any), constraint), default, constraint.doc))
+        return specs
 
     def get(self, name: str, **options: Any) -> Any:
         """Build the entry class registered as `name` from `options`, checked once here: unknown options

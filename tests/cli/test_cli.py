@@ -39,6 +39,14 @@ def test_tasks_and_models_list_the_registries():
     assert out.exit_code == 0 and all(n in out.stdout for n in tasks.names())
     out = runner.invoke(app, ["models"], terminal_width=200)
     assert out.exit_code == 0 and all(n in out.stdout for n in models.names())
+    # One entry in full: each option's type (from its annotation and declared constraint), default and meaning.
+    out = runner.invoke(app, ["tasks", "flipflop"], terminal_width=200)
+    assert out.exit_code == 0 and "pulse_prob" in out.stdout and "a number in (0, 1]" in out.stdout
+    assert "pulse probability per step" in out.stdout and "0.05" in out.stdout
+    out = runner.invoke(app, ["models", "vanilla"], terminal_width=200)
+    assert out.exit_code == 0 and "one of 'tanh', 'relu'" in out.stdout
+    out = runner.invoke(app, ["models", "gru"], terminal_width=200)
+    assert out.exit_code == 0 and "no options besides its sizes" in out.stdout
 
 
 def test_train_then_show_and_runs(tmp_path):

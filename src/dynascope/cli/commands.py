@@ -13,31 +13,52 @@ from dynascope.errors import RunFolderError
 
 
 @app.command("tasks")
-def tasks_cmd() -> None:
-    """List the registered tasks with their sizes."""
+def tasks_cmd(name: Optional[str] = typer.Argument(None, help="a task: list its options with types and defaults")) -> None:
+    """List the registered tasks with their sizes and options; with NAME, that task's options in full."""
     from dynascope import tasks
 
+    if name is not None:
+        tasks.get(name)  # an unknown name is refused (with the closest one) before anything prints
+        console.print(_options_table(f"options of task {name} (--task-opt KEY=VALUE)", tasks.options(name)))
+        return
     rows = []
     for name in tasks.names():
         t = tasks.get(name)
         doc = (type(t).__doc__ or "").strip().splitlines()[0]
-        rows.append([name, t.n_inputs, t.n_outputs, t.n_time, t.dt, doc])
-    rows.append(["neurogym:<Env>", "", "", "", "", "any NeuroGym supervised task (pip install 'dynascope[neurogym]')"])
-    console.print(table("tasks", ["name", "inputs", "outputs", "steps", "dt (ms)", "description"], rows))
+        opts = ", ".join(f"{k}={v}" for k, v in t.options().items())
+        rows.append([name, t.n_inputs, t.n_outputs, t.n_time, t.dt, opts, doc])
+    rows.append(["neurogym:<Env>", "", "", "", "", "", "any NeuroGym supervised task (pip install 'dynascope[neurogym]')"])
+    console.print(table("tasks (dynascope tasks NAME: types and meaning of each option)",
+                        ["name", "inputs", "outputs", "steps", "dt (ms)", "options (defaults)", "description"], rows))
 
 
 @app.command("models")
-def models_cmd() -> None:
-    """List the registered models with their hyperparameters."""
+def models_cmd(name: Optional[str] = typer.Argument(None, help="a model: list its options with types and defaults")) -> None:
+    """List the registered models with their hyperparameters; with NAME, that model's options in full."""
     from dynascope import models
 
+    if name is not None:
+        models.get(name, n_inputs=1, n_hidden=4, n_outputs=1)  # an unknown name is refused first
+        specs = models.options(name)
+        console.print(_options_table(f"options of model {name} (--model-opt KEY=VALUE)", specs) if specs else
+                      f"model {name} has no options besides its sizes (--n-hidden; inputs and outputs come from the task).")
+        return
     rows = []
     for name in models.names():
         m = models.get(name, n_inputs=1, n_hidden=4, n_outputs=1)
         doc = (type(m).__doc__ or "").strip().splitlines()[0]
         opts = ", ".join(f"{k}={v}" for k, v in m.options().items())
         rows.append([name, "flow" if m.continuous else "map", opts, doc])
-    console.print(table("models", ["name", "time", "options (defaults)", "description"], rows))
+    console.print(table("models (dynascope models NAME: types and meaning of each option)",
+                        ["name", "time", "options (defaults)", "description"], rows))
+
+
+def _options_table(title: str, specs) -> object:
+    import dataclasses
+
+    return table(title, ["option", "type", "default", "meaning"],
+                 [[s.name, s.expects, "required" if s.default is dataclasses.MISSING else repr(s.default), s.doc]
+                  for s in specs])
 
 
 def train_run(config, out: Path, resume: bool) -> None:

@@ -2,7 +2,7 @@
 
 from dynascope.models._base import Model, Params
 from dynascope._registry import option  # a field with a declared constraint, for new models
-from dynascope.models._registry import get, names, register
+from dynascope.models._registry import get, names, options, register
 from dynascope.models.vanilla import Vanilla
 from dynascope.models.ctrnn import CTRNN
 from dynascope.models.gru import GRU
@@ -28,5 +28,6 @@ __all__ = [
     "get",
     "names",
     "option",
+    "options",
     "register",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, TypeVar
 
-from dynascope._registry import Registry
+from dynascope._registry import OptionSpec, Registry
 from dynascope.models._base import Model
 
 #: The sizes every model takes; checked like options but not listed among a model's options.
@@ -33,3 +33,8 @@ def get(name: str, *, n_inputs: int, n_hidden: int, n_outputs: int, **options: A
     expected; then the model's `validate` checks the rules that relate several hyperparameters.
     """
     return _MODELS.get(name, n_inputs=n_inputs, n_hidden=n_hidden, n_outputs=n_outputs, **options)
+
+
+def options(name: str) -> list[OptionSpec]:
+    """The options of the model registered as `name`: name, what it must be, default and meaning."""
+    return _MODELS.option_specs(name)

@@ -2,7 +2,7 @@
 
 from dynascope.tasks._base import Task, Trials
 from dynascope._registry import option  # a field with a declared constraint, for new tasks
-from dynascope.tasks._registry import get, names, register
+from dynascope.tasks._registry import get, names, options, register
 
 # Importing a task module registers it.
 from dynascope.tasks.cdi import ContextDependentIntegration
@@ -28,5 +28,6 @@ __all__ = [
     "get",
     "names",
     "option",
+    "options",
     "register",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, TypeVar
 
-from dynascope._registry import Registry
+from dynascope._registry import OptionSpec, Registry
 from dynascope.tasks._base import Task
 
 _TASKS: Registry[type[Task]] = Registry("task")
@@ -36,3 +36,8 @@ def get(name: str, **options: Any) -> Task:
 
         return NeuroGymTask.from_env_name(name.split(":", 1)[1], **options)
     return _TASKS.get(name, **options)
+
+
+def options(name: str) -> list[OptionSpec]:
+    """The options of the task registered as `name`: name, what it must be, default and meaning."""
+    return _TASKS.option_specs(name)
