@@ -30,7 +30,9 @@ CONFIG = SweepConfig(
     n_networks=4,
     steps=20,
     task_options={"n_bits": 2, "n_time": 10},
-    train=TrainOptions(batch_size=8, learning_rate=1e-2, checkpoint_every=10, eval_batch=8, snapshot_every=10),
+    # What `dynascope train --batch 8 --lr 0.01 --checkpoint-every 10 --snapshot-every 10` builds, so the
+    # command's test reuses the workers' compiled programs.
+    train=TrainOptions(batch_size=8, learning_rate=0.01, checkpoint_every=10, snapshot_every=10),
 )
 GROUP = "vanilla-4"
 
@@ -169,3 +171,17 @@ def test_the_command_without_ray_is_one_line_with_exit_code_2(tmp_path):
     assert res.returncode == 2 and len(lines) == 1, res.stderr
     assert "pip install 'dynascope[scale]'" in lines[0] and not res.stdout.strip()
     assert not (tmp_path / "run").exists()
+
+
+def test_the_train_command_runs_on_ray_with_one_progress_row(cluster, single, tmp_path):
+    from typer.testing import CliRunner
+
+    from dynascope.cli import app
+
+    flags = ["--task", "flipflop", "--task-opt", "n_bits=2", "--task-opt", "n_time=10", "--arch", "vanilla",
+             "--n-hidden", "4", "--n-networks", "4", "--steps", "20", "--batch", "8", "--lr", "0.01",
+             "--checkpoint-every", "10", "--snapshot-every", "10", "--out", str(tmp_path / "run")]
+    out = CliRunner().invoke(app, ["train", *flags, "--backend", "ray", "--shard-size", "2"], terminal_width=200)
+    assert out.exit_code == 0, out.output
+    assert "shards" in out.stdout and "2/2" in out.stdout and "vanilla-4/s003" in out.stdout
+    assert_same_run(store.open(tmp_path / "run"), single)
