@@ -18,8 +18,8 @@ use_compilation_cache(override=False)
 __version__ = "0.1.0"
 
 #: The layers `import dynascope as ds` exposes as attributes, imported when first touched.
-LAYERS = ("tasks", "models", "train", "dynamics", "compare", "theory", "store", "data", "pipeline", "interop",
-          "report")
+LAYERS = ("tasks", "models", "train", "dynamics", "compare", "theory", "store", "data", "pipeline", "scale",
+          "interop", "report")
 
 __all__ = ["DynascopeError", "__version__", *LAYERS]
 
