@@ -9,6 +9,7 @@ checkpoint. The driver merges each group once all its shards are finished. Re-ru
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -201,7 +202,8 @@ def _execute(ray: Any, run: RunFolder, config: SweepConfig, shards: list[Shard],
                 progress(_counts(shards, before, tries, counts, finished, failures))
     finally:
         for ref in refs:  # an interrupted driver stops its shards; finished ones stay for --resume
-            ray.cancel(ref, force=True)
+            with contextlib.suppress(Exception):  # a lost connection must not hide why the driver stopped
+                ray.cancel(ref, force=True)
     if failures:
         raise RunFolderError(
             f"{len(failures)} of {len(shards)} shards failed after {max_retries} retries "
