@@ -25,11 +25,13 @@ console = _console()
 err_console = _console(stderr=True, soft_wrap=True)
 
 
-def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
-    """A rich table with `columns` and string-formatted `rows`."""
-    t = Table(title=title, title_justify="left")
-    for c in columns:
-        t.add_column(c, overflow="fold")
+def table(title: str, columns: list[str], rows: list[list[Any]], caption: str | None = None) -> Table:
+    """A rich table with `columns` and string-formatted `rows`, and an optional `caption` under it (what the
+    columns mean). The first column (network ids, names) never wraps: an id split over two lines cannot be
+    copied into the next command; the other columns fold on a narrow terminal."""
+    t = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
+    for i, c in enumerate(columns):
+        t.add_column(c, overflow="fold", no_wrap=i == 0, min_width=len(c) if i == 0 else None)
     for r in rows:
         t.add_row(*(_fmt(v) for v in r))
     return t
@@ -63,7 +65,7 @@ def networks_table(run: Any, title: str) -> Table:
     n = run.read(NetworkRows, order_by=("network",))
     return table(
         title,
-        ["network", "architecture", "hidden", "final loss", "task score", "trained", "diverged", "seconds (group)"],
+        ["network", "arch", "hidden", "final loss", "task score", "trained", "diverged", "seconds (group)"],
         [list(r) for r in zip(n.network, n.arch, n.n_hidden, n.final_loss, n.metric, n.trained, n.diverged,
                               n.train_seconds)],
     )

@@ -21,11 +21,22 @@ def skeleton_table(run, title: str):
     s = run.read(SkeletonRows, where={"network": list(arch)}, order_by=("network", "input_index"))
     return table(
         title,
-        ["network", "architecture", "input", "stable", "fixed points by index", "slow", "to cycles", "outside", "trained"],
+        ["network", "arch", "input", "stable", "fixed points by index", "slow", "to cycles", "outside", "trained"],
         [[net, arch[net], k, stable, _by_index(counts), slow, cycles, outside, trained[net]]
          for net, k, stable, counts, slow, cycles, outside in zip(
              s.network, s.input_index, s.n_stable, s.index_counts, s.n_slow, s.n_cycles, s.n_outside)],
+        caption=SKELETON_COLUMNS,
     )
+
+
+#: What the columns of the skeleton table mean (printed under it).
+SKELETON_COLUMNS = (
+    "input: which of the task's analysis inputs (held constant). stable: stable fixed points (attractors). "
+    "fixed points by index: index:count, the index being a point's number of unstable directions (0:8 1:12 = "
+    "8 points with none, 12 saddles with one). slow: slow points (minima of the speed q that are not zeros). "
+    "to cycles: saddle departures that end on a cycle, not a point. outside: fixed points beyond the region "
+    "the task's trials reach (not used by the task)."
+)
 
 
 def _by_index(counts_json: str) -> str:
