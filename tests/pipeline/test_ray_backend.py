@@ -1,87 +1,33 @@
-"""The Ray backend (`dynascope.scale`) on a local two-CPU Ray cluster: a sharded sweep against the single-process
-sweep of the same config, network by network; a worker killed mid-shard; a driver that died after some
-shards; and the one-line error without Ray."""
+"""The Ray backend (`dynascope.scale`): the shard plan, damaged shards, the one-line error without Ray, and
+the cluster cases (ray_cluster_cases.py), run in a pytest process of their own so that Ray is never
+imported into this suite's workers."""
 
 from __future__ import annotations
 
-import re
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from dynascope import pipeline, scale, store
-from dynascope.errors import ConfigError, RunFolderError
-from dynascope.pipeline import SweepConfig
+from dynascope import scale
+from dynascope.errors import ConfigError
 from dynascope.scale import Shard
-from dynascope.store import LossRows, NetworkRows
-from dynascope.train import TrainOptions
+from tests.pipeline.ray_sweep import CONFIG, GROUP
 
-ray = pytest.importorskip("ray")
-
-# Two chunks of 10 steps: a checkpoint lies between them, where the fault drill kills its worker; parameter
-# snapshots at steps 0, 10 and 20, so the merge of snapshots is checked too.
-CONFIG = SweepConfig(
-    task="flipflop",
-    archs=("vanilla",),
-    n_hidden=(4,),
-    n_networks=4,
-    steps=20,
-    task_options={"n_bits": 2, "n_time": 10},
-    # What `dynascope train --batch 8 --lr 0.01 --checkpoint-every 10 --snapshot-every 10` builds, so the
-    # command's test reuses the workers' compiled programs.
-    train=TrainOptions(batch_size=8, learning_rate=0.01, checkpoint_every=10, snapshot_every=10),
-)
-GROUP = "vanilla-4"
+CASES = Path(__file__).with_name("ray_cluster_cases.py")
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    # The workers share a compilation cache (the tests' own process keeps none): a worker started after
-    # another compiled the shard's program loads it instead of compiling it again.
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("DYNASCOPE_CACHE_DIR", str(tmp_path_factory.mktemp("jax-cache")))
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
-def single(tmp_path_factory) -> store.RunFolder:
-    """The single-process sweep of CONFIG: the reference every sharded run is checked against."""
-    return pipeline.run_sweep(CONFIG, tmp_path_factory.mktemp("single") / "run")
-
-
-def assert_same_run(run: store.RunFolder, reference: store.RunFolder) -> None:
-    """Same files, the same networks exactly once each, the same weights and catalog. Floats agree to
-    rounding, not bit for bit: XLA on the CPU sums a vmapped batch of 2 networks in another order than one
-    of 4 (measured: parameters differ by at most ~3e-7 after 20 steps, ~1 ulp per step)."""
-    run.check_intact()
-    def files(r: store.RunFolder) -> list[str]:
-        return sorted(str(p.relative_to(r.path)) for p in r.path.rglob("*") if not p.name.startswith("."))
-
-    assert files(run) == files(reference)
-    assert not (run.path / scale.SHARDS).exists()
-    nets, ref = run.read(NetworkRows, order_by=("index",)), reference.read(NetworkRows, order_by=("index",))
-    assert nets.network == ref.network and len(set(nets.network)) == CONFIG.n_networks
-    for column in ("group", "index", "arch", "n_hidden", "seed", "learning_rate", "task", "steps", "trained",
-                   "diverged", "stopped_at"):
-        assert getattr(nets, column) == getattr(ref, column), column
-    np.testing.assert_allclose(nets.final_loss, ref.final_loss, rtol=1e-5)
-    np.testing.assert_allclose(nets.metric, ref.metric, atol=1e-6)
-    losses, ref_losses = run.read(LossRows), reference.read(LossRows)
-    assert losses.network == ref_losses.network
-    np.testing.assert_allclose(np.asarray(losses.loss), np.asarray(ref_losses.loss), rtol=1e-5)
-    got, want = pipeline.load_group(run, GROUP), pipeline.load_group(reference, GROUP)
-    assert got.networks == want.networks
-    for name, value in want.params.items():
-        np.testing.assert_allclose(got.params[name], value, rtol=1e-4, atol=1e-6, err_msg=name)
-    (got_steps, got_snaps), (want_steps, want_snaps) = run.read_snapshots(GROUP), reference.read_snapshots(GROUP)
-    assert got_steps.tolist() == want_steps.tolist() == [0, 10, 20]
-    for name, value in want_snaps.items():  # [step, network, ...]
-        np.testing.assert_allclose(got_snaps[name], value, rtol=1e-4, atol=1e-6, err_msg=name)
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="needs Ray (pip install 'dynascope[scale]')")
+def test_the_cluster_cases_pass_in_a_process_of_their_own(tmp_path):
+    root = Path(__file__).parents[2]
+    res = subprocess.run(
+        [sys.executable, "-m", "pytest", str(CASES), "-q", "-p", "no:xdist", "-p", "no:cacheprovider",
+         "--basetemp", str(tmp_path / "cases")],
+        cwd=root, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stdout[-8000:] + res.stderr[-4000:]
+    assert "5 passed" in res.stdout, res.stdout[-4000:]
 
 
 def test_shards_plan_only_the_missing_networks():
@@ -101,64 +47,10 @@ def test_a_damaged_or_unfinished_shard_is_not_a_finished_one(tmp_path):
     assert not (group / "0000000-0000002").exists()  # deleted, so the shard is trained again
 
 
-def test_a_rerun_after_the_driver_died_trains_only_the_missing_shards(cluster, single, tmp_path, monkeypatch):
-    path = tmp_path / "run"
-    # A first run in which one of the two shards dies and is not retried: the driver stops with the shard
-    # named, the other shard committed, the group not merged; a killed driver leaves the same, plus the
-    # temp folder of an attempt that never committed.
-    monkeypatch.setenv(scale.CRASH_ENV, f"{GROUP}[2:4]")
-    failed = rf"1 of 2 shards failed after 0 retries \({re.escape(GROUP)}\[2:4\]: .*--resume"
-    with pytest.raises(RunFolderError, match=failed):
-        scale.run_sweep_ray(CONFIG, path, shard_size=2, max_retries=0)
-    monkeypatch.delenv(scale.CRASH_ENV)
-    assert scale.finished_shards(path, GROUP)[0] == [Shard(GROUP, 0, 2)] and store.open(path).groups() == []
-    (path / scale.SHARDS / GROUP / ".0000002-0000004.dead.tmp" / "weights").mkdir(parents=True)
-    first = (path / scale.SHARDS / GROUP / Shard(GROUP, 0, 2).name).stat().st_ino
-    merged: list[dict[str, int]] = []
-    merge = scale._shards.merge_group
-
-    def spy(run, group, n, shards):  # the shard folders the group is merged from, by inode
-        merged.append({str(s): scale._shards.shard_path(run.path, s).stat().st_ino for s in shards})
-        merge(run, group, n, shards)
-
-    monkeypatch.setattr(scale._shards, "merge_group", spy)
-    seen: list[scale.ShardCounts] = []
-    run = scale.run_sweep_ray(CONFIG, path, resume=True, shard_size=2, progress=seen.append)
-    assert seen[-1] == scale.ShardCounts(total=2, earlier=1, done=2)
-    assert len(merged) == 1 and set(merged[0]) == {f"{GROUP}[0:2]", f"{GROUP}[2:4]"}
-    assert merged[0][f"{GROUP}[0:2]"] == first  # the finished shard was not trained or written again
-    assert_same_run(run, single)
-    # Once the group is whole, running again trains nothing and changes nothing.
-    before = {p: p.stat().st_mtime_ns for p in path.rglob("*.parquet")}
-    scale.run_sweep_ray(CONFIG, path, resume=True, shard_size=2)
-    assert {p: p.stat().st_mtime_ns for p in path.rglob("*.parquet")} == before
-
-
-def test_a_sharded_sweep_equals_the_single_process_sweep(cluster, single, tmp_path):
-    seen: list[scale.ShardCounts] = []
-    run = scale.run_sweep_ray(CONFIG, tmp_path / "run", shard_size=2, progress=seen.append)
-    assert_same_run(run, single)
-    assert seen[-1] == scale.ShardCounts(total=2, done=2)
-
-
-def test_a_worker_killed_mid_shard_is_retried_and_nothing_is_duplicated(cluster, single, tmp_path, monkeypatch):
-    monkeypatch.setenv(scale.CRASH_ENV, f"{GROUP}[2:4]")  # its first attempt exits hard after 10 of 20 steps
-    seen: list[scale.ShardCounts] = []
-    run = scale.run_sweep_ray(CONFIG, tmp_path / "run", shard_size=2, progress=seen.append)
-    assert seen[-1] == scale.ShardCounts(total=2, done=2, retried=1)
-    assert_same_run(run, single)
-
-
 def test_without_ray_the_backend_says_how_to_install_it(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
     with pytest.raises(ConfigError, match=r"backend: 'ray' needs Ray.*pip install 'dynascope\[scale\]'"):
         scale.run_sweep_ray(CONFIG, tmp_path / "run")
-    assert not (tmp_path / "run").exists()
-
-
-def test_a_shard_the_cluster_cannot_hold_is_refused_before_the_run_folder(cluster, tmp_path):
-    with pytest.raises(ConfigError, match=r"--gpus-per-shard: each shard asks for 1 GPUs but the Ray cluster has 0"):
-        scale.run_sweep_ray(CONFIG, tmp_path / "run", num_gpus=1.0)
     assert not (tmp_path / "run").exists()
 
 
@@ -171,17 +63,3 @@ def test_the_command_without_ray_is_one_line_with_exit_code_2(tmp_path):
     assert res.returncode == 2 and len(lines) == 1, res.stderr
     assert "pip install 'dynascope[scale]'" in lines[0] and not res.stdout.strip()
     assert not (tmp_path / "run").exists()
-
-
-def test_the_train_command_runs_on_ray_with_one_progress_row(cluster, single, tmp_path):
-    from typer.testing import CliRunner
-
-    from dynascope.cli import app
-
-    flags = ["--task", "flipflop", "--task-opt", "n_bits=2", "--task-opt", "n_time=10", "--arch", "vanilla",
-             "--n-hidden", "4", "--n-networks", "4", "--steps", "20", "--batch", "8", "--lr", "0.01",
-             "--checkpoint-every", "10", "--snapshot-every", "10", "--out", str(tmp_path / "run")]
-    out = CliRunner().invoke(app, ["train", *flags, "--backend", "ray", "--shard-size", "2"], terminal_width=200)
-    assert out.exit_code == 0, out.output
-    assert "shards" in out.stdout and "2/2" in out.stdout and "vanilla-4/s003" in out.stdout
-    assert_same_run(store.open(tmp_path / "run"), single)

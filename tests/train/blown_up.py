@@ -57,6 +57,8 @@ def restanded_copy(source: Path, path: Path, *, trained: tuple[str, ...] = (), d
         trained=np.isin(ids, trained), diverged=np.isin(ids, diverged),
         stopped_at=np.asarray(nets["stopped_at"], np.int32), seconds=float(nets["train_seconds"][0]),
         options=CONFIG.train,
+        # The fixture's run keeps no parameter snapshots (snapshot_every = 0).
+        snapshot_steps=np.zeros(0, np.int64), snapshots=None,
     )
     assert {f.name for f in dataclasses.fields(Population)} == set(fields)
     assert list(ids) == [pipeline.network_id(GROUP, s) for s in range(CONFIG.n_networks)]
