@@ -7,6 +7,7 @@ import csv
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -21,11 +22,33 @@ def test_deeplinear_experiment_writes_figures_numbers_and_report(tmp_path, monke
     out = CliRunner().invoke(app, ["experiment", "deeplinear", "--out", str(tmp_path / "e"), "--steps", "400",
                                    "--n-networks", "1"], terminal_width=200)
     assert out.exit_code == 0, out.stdout
-    assert "max |simulation − theory|" in out.stdout and "wrote 4 files" in out.stdout
+    assert "max |simulation − theory|" in out.stdout and "wrote 6 files" in out.stdout
     files = {p.name for p in (tmp_path / "e").iterdir()}
-    assert files == {"deeplinear_modes.png", "deeplinear_twin.png", "numbers.csv", "report.html"}
+    assert files == {"deeplinear_modes.png", "deeplinear_twin.png", "deeplinear_depth_scan.png", "numbers.csv",
+                     "numbers.parquet", "report.html"}
     page = (tmp_path / "e" / "report.html").read_text(encoding="utf-8")
-    assert page.count('src="data:image/png;base64,') == 2 and "<script src=" not in page
+    assert page.count('src="data:image/png;base64,') == 3 and "<script src=" not in page
+    # The Parquet table holds the very rows of the CSV, typed (read back with pandas, not our writer).
+    table = pd.read_parquet(tmp_path / "e" / "numbers.parquet")
+    assert list(table.columns) == ["series", "x", "simulated", "theory"] and table["x"].dtype == np.float64
+    csv_table = pd.read_csv(tmp_path / "e" / "numbers.csv")
+    pd.testing.assert_frame_equal(table, csv_table, check_exact=True)
+    # Depth scan: the slope of log(time) against log(a0) at N_l = 5 is −(N_l − 3) = −2 (Saxe et al. 2014), fitted
+    # here from the written numbers; the orthogonal start (a0 = 1) at N_l = 3 takes depth × time
+    # = 2 · ln(u_f (s − 1) / (s − u_f)) / (2s), s = 3, u_f = 0.9 s, the one-hidden-layer closed form.
+    deep = table[table["series"] == "time to learn, N_l=5"]
+    assert np.polyfit(np.log(deep["x"]), np.log(deep["simulated"]), 1)[0] == pytest.approx(-2.0, abs=0.1)
+    ortho = table[table["series"] == "depth x time to learn, a0=1"].set_index("x")
+    assert ortho.loc[3.0, "theory"] == pytest.approx(np.log(2.7 * 2.0 / 0.3) / 3.0, rel=1e-8)
+    assert ortho.loc[3.0, "simulated"] == pytest.approx(ortho.loc[3.0, "theory"], rel=0.03)
+    # Depth-independent from a0 = 1: it falls with depth towards its D → ∞ limit ∫_1^{u_f} du / (u² (s − u))
+    # = (1 − 1/u_f)/s + ln(u_f)/s² + ln((s − 1)/(s − u_f))/s² ≈ 0.531 and never grows; from a0 = 0.3 it grows
+    # over 10-fold between N_l = 3 and 7.
+    limit = (1 - 1 / 2.7) / 3 + np.log(2.7) / 9 + np.log(2.0 / 0.3) / 9
+    assert np.all(np.diff(ortho["theory"]) < 0) and ortho["theory"].min() > limit
+    np.testing.assert_allclose(ortho["simulated"], ortho["theory"], rtol=0.03)
+    small = table[table["series"] == "depth x time to learn, a0=0.3"]["simulated"].to_numpy()
+    assert small[-1] > 10 * small[0]
     with open(tmp_path / "e" / "numbers.csv", newline="", encoding="utf-8") as f:
         rows = [r for r in csv.DictReader(f) if r["series"] == "mode s=3"]
     t = np.array([float(r["x"]) for r in rows])

@@ -17,6 +17,7 @@ from dynascope.report.html import img, table
 __all__ = [
     "Block",
     "deeplinear_modes",
+    "depth_scan",
     "experiment_page",
     "force_output",
     "generalization_curves",
@@ -58,6 +59,31 @@ def deeplinear_modes(time: np.ndarray, simulated: np.ndarray, theory: np.ndarray
         ax.plot(time, theory[a], **THEORY, label="theory" if a == 0 else None)
     ax.set(xlabel="time (learning rate × steps)", ylabel="mode strength u", title="Deep linear network: modes")
     ax.legend(frameon=False)
+    return fig
+
+
+def depth_scan(init_scales: np.ndarray, depths: np.ndarray, simulated: np.ndarray, theory_scales: np.ndarray,
+               theory: np.ndarray, exponents: list[str], by_depth: np.ndarray, by_depth_sim: np.ndarray,
+               by_depth_theory: np.ndarray, by_depth_labels: list[str]) -> Figure:
+    """Left: time to learn against the per-layer initial scale (log–log), simulated `[D, A]` (points) and the
+    exact theory on a fine grid `[D, F]` (lines), one colour per depth, `exponents` `[D]` the legend text.
+    Right: depth × time to learn (the steps at a learning rate ∝ 1/depth) against depth `[E]`, simulated
+    `[E, C]` and theory `[E, C]` for each initial condition named in `by_depth_labels` `[C]`."""
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    for d, depth in enumerate(depths):
+        left.loglog(init_scales, simulated[d], "o", color=_colour(d), label=f"N_l = {depth + 1}: {exponents[d]}")
+        left.loglog(theory_scales, theory[d], color=_colour(d), linestyle="--", linewidth=1.2)
+    left.plot([], [], **THEORY, label="exact theory")
+    left.set(xlabel="initial scale a0 (per layer)", ylabel="time to learn (τ)",
+             title="Small balanced weights: slower with depth")
+    left.legend(frameon=False, fontsize=8)
+    for c, label in enumerate(by_depth_labels):
+        right.semilogy(by_depth + 1, by_depth_sim[:, c], "o", color=_colour(c + len(depths)), label=label)
+        right.semilogy(by_depth + 1, by_depth_theory[:, c], **THEORY, label="theory" if c == 0 else None)
+    right.set(xlabel="layers N_l", ylabel="depth × time to learn (steps at η ∝ 1/depth)",
+              title="Orthogonal initialisation: depth-independent")
+    right.legend(frameon=False, fontsize=8)
     return fig
 
 
