@@ -21,6 +21,7 @@ __all__ = [
     "experiment_page",
     "force_output",
     "generalization_curves",
+    "init_scale_tradeoff",
     "reservoir_trials",
     "replay_map",
     "replay_theory",
@@ -149,6 +150,28 @@ def generalization_curves(alpha: np.ndarray, simulated: np.ndarray, theory_alpha
         right.plot(time, sim_test[n], color=_colour(1), alpha=0.6, label="simulated" if n == 0 else None)
     right.plot(time, curve_test, **THEORY, label="Marchenko–Pastur theory")
     right.set(xlabel="time", ylabel="test error", title=f"Learning curve at α = {curve_alpha:g}")
+    left.legend(frameon=False)
+    right.legend(frameon=False)
+    return fig
+
+
+def init_scale_tradeoff(init_scales: np.ndarray, depths: list[int], times: np.ndarray, tests: np.ndarray,
+                        theory: np.ndarray, alpha: float) -> Figure:
+    """Left: time to learn against the per-layer initial scale `[A]`, one series per depth (`times` `[K, A]`,
+    geometric means); right: test error after training (`tests` `[K, A]`, means) with the frozen-subspace
+    theory `[K, A]` (dashed)."""
+    fig = Figure(figsize=(10, 3.8), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    for k, depth in enumerate(depths):
+        name = "no hidden layer" if depth == 1 else f"{depth - 1} hidden layer{'s' if depth > 2 else ''}"
+        left.loglog(init_scales, times[k], "o-", color=_colour(k), label=name)
+        right.semilogx(init_scales, tests[k], "o", color=_colour(k), label=name)
+        right.semilogx(init_scales, theory[k], color=_colour(k), linestyle="--", linewidth=1.2)
+    right.plot([], [], **THEORY, label="frozen-subspace theory")
+    left.set(xlabel="initial scale a0 (per layer)", ylabel="time to fit the training set",
+             title="Large initial weights learn fast")
+    right.set(xlabel="initial scale a0 (per layer)", ylabel="test error after training",
+              title=f"…and generalize worse (α = {alpha:g})")
     left.legend(frameon=False)
     right.legend(frameon=False)
     return fig

@@ -10,14 +10,15 @@ teacher–student (Advani, Saxe & Sompolinsky 2020) — simulated train/test err
 `twin`: a deep linear network and its tanh twin trained from the same initial weights, and where they split;
 `replay`: daily batches of a teacher–student task learned online or by replaying a stored buffer, and the map
 of where replay helps, does not matter or overtrains; `reservoir`: echo-state reservoirs with a ridge readout,
-FORCE learning (recursive least squares with output feedback), and a reservoir against a trained network.
+FORCE learning (recursive least squares with output feedback), and a reservoir against a trained network;
+`tradeoff`: the initial weight scale trading learning speed for generalization (the frozen subspace).
 
 The two simulators are `deeplinear.simulate` and `generalization.simulate` (not re-exported here, where one
 name would hide the other). Everything returns plain NumPy arrays in small frozen dataclasses, which a figure
 can draw directly: the simulation and the theory on the same axes.
 """
 
-from dynascope.theory import deeplinear, generalization, replay, reservoir
+from dynascope.theory import deeplinear, generalization, replay, reservoir, tradeoff
 from dynascope.theory.deeplinear import INITS, DeepLinearRun, DepthScan, depth_scan, scaling_exponent
 from dynascope.theory.generalization import (
     MinNormSweep,
@@ -30,6 +31,7 @@ from dynascope.theory.generalization import (
 )
 from dynascope.theory.hierarchy import Hierarchy, hierarchical_dataset
 from dynascope.theory.modes import METHODS, crossing_time, mode_strength, time_to_learn
+from dynascope.theory.tradeoff import InitScaleScan, init_scale_scan
 from dynascope.theory.twin import Split, TwinRun, twin
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "DeepLinearRun",
     "DepthScan",
     "Hierarchy",
+    "InitScaleScan",
     "MinNormSweep",
     "Split",
     "TeacherStudentRun",
@@ -47,6 +50,7 @@ __all__ = [
     "depth_scan",
     "generalization",
     "hierarchical_dataset",
+    "init_scale_scan",
     "learning_curves",
     "marchenko_pastur_density",
     "min_norm_sweep",
@@ -57,5 +61,6 @@ __all__ = [
     "reservoir",
     "scaling_exponent",
     "time_to_learn",
+    "tradeoff",
     "twin",
 ]
