@@ -23,11 +23,14 @@ from dynascope.errors import ConfigError, check_positive_int
 
 #: The experiments `dynascope experiment` runs, with one line each.
 EXPERIMENTS = {
-    "deeplinear": "mode-by-mode learning of a deep linear network against the closed form, and its tanh twin",
+    "deeplinear": "mode-by-mode learning of a deep linear network against the closed form, its tanh twin, and "
+                  "the time to learn against depth and initial scale",
     "semantic": "a hierarchical item × feature dataset learned coarse to fine (deep) or without stages (shallow)",
-    "generalization": "the linear teacher–student: double descent of the min-norm student, learning curves",
+    "generalization": "the linear teacher–student: double descent of the min-norm student, learning curves, and "
+                      "the initial scale trading speed for generalization",
     "replay": "daily batches learned online or by replay, against the min-norm theory of replay to convergence",
-    "reservoir": "FORCE learning of a sine, and a reservoir against a network trained end to end on a task",
+    "reservoir": "FORCE learning of a sine and of the sine-wave task, and a reservoir against a network trained "
+                 "end to end on a task",
     "over-training": "the flip-flop's attractors appearing during training: the skeleton at every weight snapshot",
 }
 
@@ -380,18 +383,29 @@ def _reservoir(opts: Settings) -> Outcome:
     task = tasks.get("flipflop", n_bits=2, n_time=40)
     opts.say(f"reservoir vs trained: flipflop (2 bits), 32 units, training {steps} steps")
     c = reservoir.compare_with_trained(task, key=k_cmp, n_hidden=32, train_steps=steps, n_trials=32)
+    opts.say("FORCE as a training method: a 200-unit reservoir learns the sine-wave task (51 cued frequencies) "
+             "over 200 trials")
+    on_task = reservoir.force_on_task(tasks.get("sinewave"), key=k_state, n_hidden=200, n_train_trials=200,
+                                      n_test_trials=32, leak=0.3)
     numbers = _series("FORCE output", t.astype(float), run.outputs[:, 0], target[:, 0])
     numbers += [("reservoir vs trained", 0.0, c.loss_reservoir, c.loss_trained)]
+    numbers += [("FORCE on sinewave, test trial 0", float(i), float(z), float(f))
+                for i, (z, f) in enumerate(zip(on_task.outputs[0, :, 0], on_task.targets[0, :, 0]))]
     rows = [["loss (masked MSE)", c.loss_reservoir, c.loss_trained], ["task metric", c.metric_reservoir,
                                                                       c.metric_trained],
-            ["participation ratio", c.pr_reservoir, c.pr_trained], ["CKA between the two", c.cka, c.cka]]
+            ["participation ratio", c.pr_reservoir, c.pr_trained], ["CKA between the two", c.cka, c.cka],
+            ["FORCE on sinewave: test loss (200 units, no trained twin)", on_task.loss, ""],
+            ["FORCE on sinewave: task metric", on_task.metric, ""]]
     summary = [f"FORCE: test RMSE {run.test_rmse:.3g} over the 1000 free steps",
+               f"FORCE on the sine-wave task: test loss {on_task.loss:.3g}, metric {on_task.metric:.3g} on 32 new "
+               "trials (readout frozen)",
                f"reservoir vs trained: loss {c.loss_reservoir:.3g} vs {c.loss_trained:.3g}, participation ratio "
                f"{c.pr_reservoir:.3g} vs {c.pr_trained:.3g}, CKA {c.cka:.3g}"]
     block = draw.Block(
         "Reservoirs and FORCE",
         "A fixed random reservoir with a learned linear readout: FORCE learning (Sussillo & Abbott 2009) makes it "
-        "generate a sine through output feedback; on a flip-flop task a reservoir with a ridge readout is "
+        "generate a sine through output feedback and, as a training method on a task, learns the sine-wave "
+        "task's 51 cued frequencies over 200 trials; on a flip-flop task a reservoir with a ridge readout is "
         "compared with a network of the same size trained end to end (dimensionality by participation ratio, "
         "linear CKA).",
         [(draw.force_output(run.outputs[:, 0], target[:, 0], 2000), "reservoir_force",

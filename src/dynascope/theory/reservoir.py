@@ -13,7 +13,9 @@ W_fb (output feedback, used by FORCE) to a feedback scale. Only the readout (W_o
 - `force`: FORCE learning (Sussillo & Abbott 2009): the readout is updated at every step by recursive least
   squares while its output is fed back into the reservoir, so the error is kept small from the first step
   and the feedback loop itself learns to generate the target (a sinusoid with no input at all). One RLS
-  step is `rls_step`: with P ≈ (Σ r rᵀ + I/α)⁻¹ the running inverse correlation of the states,
+  step is `rls_step`. `force_on_task` makes it a training method on a dynascope task: the reservoir, driven
+  by the task's inputs with its output fed back, learns its readout over trials in sequence. One RLS
+  step: with P ≈ (Σ r rᵀ + I/α)⁻¹ the running inverse correlation of the states,
   k = P r, c = 1/(1 + rᵀ k), P ← P − c k kᵀ, w ← w − c e k, e = wᵀ r − f the error before the update.
 
 `compare_with_trained` drives a reservoir with a dynascope task's inputs, fits its readout, trains a network
@@ -43,9 +45,11 @@ from dynascope.theory._checks import nonnegative, positive, positive_int, prng_k
 
 __all__ = [
     "ForceRun",
+    "ForceTaskRun",
     "ReservoirComparison",
     "compare_with_trained",
     "force",
+    "force_on_task",
     "init_reservoir",
     "participation_ratio",
     "ridge_readout",
@@ -276,6 +280,128 @@ def force(
     test = z[steps:] - np.asarray(f, np.float64)[steps:]
     return ForceRun(outputs=z, targets=np.asarray(f, np.float64), train_error=e[:steps],
                     test_rmse=float(np.sqrt(np.mean(test**2))), W_out=np.asarray(w, np.float64))
+
+
+@dataclasses.dataclass(frozen=True)
+class ForceTaskRun:
+    """FORCE learning on a task's trials: RLS on the first trials, then the readout frozen on new ones.
+
+    loss: `task.loss` on the test trials (the frozen readout, its output fed back). metric: mean `task.metric`.
+    outputs, targets, mask `[n_test_trials, T, O]`: the test trials, for figures.
+    train_error `[n_train_trials, T, O]`: e = z − f before each update (0 where the mask is 0).
+    W_out `[O, H]`: the learned readout. params: the reservoir's weights (NumPy), W_out included.
+    inputs `[n_test_trials, T, I]`, initial_states `[n_test_trials, H]`: what drove the test trials.
+    task: the task's name.
+    """
+
+    loss: float
+    metric: float
+    outputs: np.ndarray
+    targets: np.ndarray
+    mask: np.ndarray
+    train_error: np.ndarray
+    W_out: np.ndarray
+    params: dict[str, np.ndarray]
+    inputs: np.ndarray
+    initial_states: np.ndarray
+    task: str
+
+
+@functools.partial(jax.jit, static_argnames=("leak", "n_train"))
+def _force_trials(params: Params, h0: jax.Array, inputs: jax.Array, targets: jax.Array, mask: jax.Array,
+                  alpha: jax.Array, *, leak: float, n_train: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+    n_hidden = h0.shape[1]
+
+    def trial(carry: tuple[jax.Array, jax.Array], item: tuple[jax.Array, ...]) -> tuple[Any, Any]:
+        w, p = carry
+        index, h_start, x_seq, f_seq, m_seq = item
+
+        def step(inner: tuple[jax.Array, ...], xs: tuple[jax.Array, ...]) -> tuple[Any, Any]:
+            h, w, p = inner
+            x, f, m = xs
+            z = w @ h
+            p_new, w_new, e = rls_step(p, w, h, f)
+            # learn on training trials where an output is scored; a free output's target is no teacher
+            learn = (index < n_train) & (m.max() > 0)
+            p, w = jnp.where(learn, p_new, p), jnp.where(learn, w_new, w)
+            h = _step(params, h, x, w @ h, leak)  # the reservoir hears the (updated) output, as in `force`
+            return (h, w, p), (z, e * m)
+
+        (_, w, p), (z, e) = jax.lax.scan(step, (h_start, w, p), (x_seq, f_seq, m_seq))
+        return (w, p), (z, e)
+
+    carry = (jnp.zeros_like(params["W_out"]), jnp.eye(n_hidden, dtype=jnp.float32) / alpha)
+    items = (jnp.arange(inputs.shape[0]), h0, inputs, targets, mask)
+    (w, _), (z, e) = jax.lax.scan(trial, carry, items)
+    return z, e, w
+
+
+def force_on_task(
+    task: Any,
+    *,
+    key: jax.Array,
+    n_hidden: int = 200,
+    n_train_trials: int = 100,
+    n_test_trials: int = 32,
+    spectral_radius: float = 1.2,
+    input_scale: float = 1.0,
+    feedback_scale: float = 1.0,
+    alpha: float = 1.0,
+    leak: float = 0.5,
+    initial_state_scale: float = 0.0,
+) -> ForceTaskRun:
+    """FORCE learning (Sussillo & Abbott 2009) as a training method on a dynascope task: a reservoir driven
+    by the task's inputs, its output fed back, learns its readout by recursive least squares over
+    `n_train_trials` trials in sequence (the state starts each trial afresh; the readout and P carry over),
+    updating at every step where the task scores an output; then, frozen, it is scored on `n_test_trials` new
+    trials with `task.loss` and `task.metric`.
+
+    Args:
+        task: a dynascope Task (`dynascope.tasks.get(name, ...)`).
+        key: JAX PRNG key (reservoir, trials, initial states).
+        n_hidden: reservoir units.
+        n_train_trials, n_test_trials: trials with learning on, and with the readout frozen.
+        spectral_radius, input_scale, feedback_scale: the reservoir (`init_reservoir`).
+        alpha: RLS regulariser α > 0 (P starts at I/α).
+        leak: a = dt/τ in (0, 1] (per task step).
+        initial_state_scale: each trial's state starts uniform in ±scale; 0 (default) starts every trial at
+            the zero state, as a trained network's does, so one condition always drives the same trajectory
+            (random starts of a chaotic reservoir leave errors the frozen readout cannot undo).
+
+    Returns:
+        A `ForceTaskRun`.
+
+    Reference: Sussillo & Abbott 2009, "Generating coherent patterns of activity from chaotic neural
+    networks" (Neuron 63:544).
+    """
+    from dynascope.tasks import Task
+
+    if not isinstance(task, Task):
+        raise ConfigError(f"task must be a dynascope Task (from dynascope.tasks.get), got {type(task).__name__}.")
+    n_train = positive_int("n_train_trials", n_train_trials)
+    n_test = positive_int("n_test_trials", n_test_trials)
+    a = positive("leak", leak)
+    if a > 1.0:
+        raise ConfigError(f"leak must lie in (0, 1], got {leak!r}.")
+    k_res, k_train, k_test, k_state = jax.random.split(prng_key(key), 4)
+    params = init_reservoir(task.n_inputs, n_hidden, task.n_outputs, key=k_res, spectral_radius=spectral_radius,
+                            input_scale=input_scale, feedback_scale=feedback_scale)
+    train, test = task.sample(k_train, n_train), task.sample(k_test, n_test)
+    trials = jax.tree_util.tree_map(lambda u, v: jnp.concatenate([u, v]), train, test)
+    scale = nonnegative("initial_state_scale", initial_state_scale)
+    h0 = scale * jax.random.uniform(k_state, (n_train + n_test, params["W_rec"].shape[0]), jnp.float32, -1.0, 1.0)
+    z, e, w = _force_trials(params, h0, trials.inputs, trials.targets, trials.mask,
+                            jnp.float32(positive("alpha", alpha)), leak=a, n_train=n_train)
+    out = z[n_train:]
+    return ForceTaskRun(
+        loss=float(task.loss(out, test)), metric=float(jnp.mean(task.metric(out, test))),
+        outputs=np.asarray(out, np.float64), targets=np.asarray(test.targets, np.float64),
+        mask=np.asarray(test.mask, np.float64), train_error=np.asarray(e[:n_train], np.float64),
+        W_out=np.asarray(w, np.float64),
+        params={name: np.asarray(v, np.float64) for name, v in (params | {"W_out": w}).items()},
+        inputs=np.asarray(test.inputs, np.float64), initial_states=np.asarray(h0[n_train:], np.float64),
+        task=task.name,
+    )
 
 
 def participation_ratio(states: Any) -> float:
