@@ -120,6 +120,19 @@ def test_a_deep_network_learns_the_hierarchy_coarse_to_fine(key):
     # one stage per level, in order: every mode of a level before any mode of the next
     for coarse, fine in zip(np.unique(levels)[:-1], np.unique(levels)[1:]):
         assert crossings[levels == coarse].max() < crossings[levels == fine].min()
+    # Transient over-generalization: item 0 (leaf node 3) lacks its sibling's leaf feature (node 4), but
+    # before the leaf split is learned the network gives it that feature at its base rate among the items it
+    # cannot tell apart (1/4 after the root, 1/2 after the first split), then takes it back. Theory: the map
+    # W(t) = U diag(u(t)) Vᵀ with each u(t) the logistic closed form written out here.
+    sibling = int(np.nonzero(data.feature_node == 4)[0][0])
+    u_vec, v_vec = run.mode_vectors
+    s = run.singular_values
+    growth = np.exp(2 * s[:, None] * run.time[None, :])
+    u_t = s[:, None] * growth / (growth - 1 + s[:, None] / 0.05**2)
+    theory = np.einsum("a,ar,a->r", u_vec[sibling], u_t, v_vec[0])
+    simulated = run.maps[0, :, sibling, 0]
+    np.testing.assert_allclose(simulated, theory, atol=0.02)
+    assert simulated.max() > 0.2 and abs(simulated[-1]) < 0.01 and 0 < np.argmax(simulated) < len(simulated) - 1
 
 
 @pytest.mark.parametrize(

@@ -199,27 +199,65 @@ def _semantic(opts: Settings) -> Outcome:
     shallow_theory = s[:, None] + (u0 - s)[:, None] * np.exp(-shallow.time)[None, :]
     deep_error = _max_error(deep.modes.mean(0).T, deep_theory)
     shallow_error = _max_error(shallow.modes.mean(0).T, shallow_theory)
+    # Transient over-generalization: item 0's output for features it lacks (its sibling's, its cousins', the
+    # other half's) rises to their base rate among the items it cannot yet tell apart, then falls to 0 when the
+    # finer split is learned. The theory is W(t) = U diag(u(t)) Vᵀ with each u_α(t) from the closed form.
+    u_modes, v_modes = deep.mode_vectors
+    owners = {"its own leaf (has it)": 7, "its sibling's leaf": 8, "its cousins' branch": 4, "the other half": 2}
+    columns = [int(np.nonzero(h.feature_node == node)[0][0]) for node in owners.values()]
+    item_out = deep.maps.mean(0)[:, columns, 0]  # [R, k]
+    item_theory = np.einsum("ka,ar,a->kr", u_modes[columns], deep_theory, v_modes[0])  # [k, R]
+    item_error = _max_error(item_out.T, item_theory)
+    sibling_peak = float(item_out[:, 1].max())
+    numbers_item = [row for k, name in enumerate(owners) for row in _series(f"item 0 output, {name}", deep.time,
+                                                                            item_out[:, k], item_theory[k])]
+    # Every layer: a network with two hidden layers (a0 = 0.3, so its leaves are learned within the horizon:
+    # time to learn s = 1 from u0 = 0.027 is ≈ 2.4).
+    deeper = deeplinear.simulate(h.sigma_xx, h.sigma_yx, depth=3, n_hidden=16, init_scale=0.3, learning_rate=eta,
+                                 steps=steps, key=opts.key(), n_networks=opts.n_networks)
+    first = deeper.weights[0][0]
+    layers = [np.corrcoef(first.T), np.corrcoef((deeper.weights[1][0] @ first).T)]
     hidden = deep.weights[0][0]  # [n_hidden, items]: the hidden representation of each item
     similarity = np.corrcoef(hidden.T)
+    # The tree's item similarity: the fraction of features two items share (independent of any network).
+    shared = h.features @ h.features.T
+    tree = np.corrcoef(shared)
+    layer_match = [float(np.corrcoef(m[np.triu_indices(8, 1)], tree[np.triu_indices(8, 1)])[0, 1])
+                   for m in (similarity, *layers)]
     numbers = [row for a in range(len(s)) for row in _series(f"deep mode {a} (s={s[a]:.3g})", deep.time,
                                                              deep.modes[:, :, a].mean(0), deep_theory[a])]
     numbers += [row for a in range(len(s)) for row in _series(f"shallow mode {a} (s={s[a]:.3g})", shallow.time,
                                                               shallow.modes[:, :, a].mean(0), shallow_theory[a])]
+    numbers += numbers_item
     summary = [f"deep: max |simulation − theory| = {deep_error:.3g}; shallow: {shallow_error:.3g}",
-               f"singular values by level: {', '.join(f'{v:.3g}' for v in s)}"]
+               f"singular values by level: {', '.join(f'{v:.3g}' for v in s)}",
+               f"over-generalization: item 0's output for its sibling's feature peaks at {sibling_peak:.3g} before "
+               f"falling to {item_out[-1, 1]:.2g} (max |simulation − theory| {item_error:.3g})",
+               f"hierarchy in every layer: correlation of each layer's item similarity with the tree's "
+               f"{', '.join(f'{v:.3g}' for v in layer_match)} (one hidden layer; two hidden layers: first, second)"]
     block = draw.Block(
         "Semantic development on a hierarchy",
         "Items are the leaves of a binary tree; each node owns a feature. The singular modes of the item–feature "
         "correlation are the tree's levels, strongest for the coarsest split, so a network with a hidden layer "
         "learns the hierarchy coarse to fine in stages; a network without one has no plateaus (Saxe, McClelland & "
-        "Ganguli 2019). The hidden layer's item similarity shows the tree.",
+        "Ganguli 2019). Between stages the network over-generalizes: before it can tell an item from its sibling "
+        "it gives the item the sibling's features at their base rate, then takes them back. Every hidden layer's "
+        "item similarity shows the tree.",
         [(draw.semantic_modes(deep.time, deep.modes.mean(0), deep_theory, shallow.modes.mean(0), shallow_theory,
                               h.mode_level), "semantic_modes", f"Max error: deep {deep_error:.3g}, shallow "
                                                                f"{shallow_error:.3g}."),
-         (draw.similarity_matrix(similarity, "hidden-layer item similarity"), "semantic_similarity",
-          "Correlation between the items' hidden representations after learning.")],
+         (draw.item_outputs(deep.time, item_out, item_theory, list(owners)), "semantic_overgeneralization",
+          f"Item 0's outputs, simulation (solid) and theory (dashed); max error {item_error:.3g}."),
+         (draw.similarity_matrices([similarity, *layers], ["one hidden layer", "two hidden layers: first",
+                                                           "two hidden layers: second"]), "semantic_similarity",
+          "Correlation between the items' representations in every hidden layer after learning.")],
         ["quantity", "value"],
-        [["max |simulated − theory| (deep)", deep_error], ["max |simulated − theory| (shallow)", shallow_error]],
+        [["max |simulated − theory| (deep)", deep_error], ["max |simulated − theory| (shallow)", shallow_error],
+         ["peak output for the sibling's feature (target 0)", sibling_peak],
+         ["max |simulated − theory| (item 0's outputs)", item_error],
+         *[[f"similarity vs the tree's, {name}", v] for name, v in zip(("one hidden layer", "two hidden layers: "
+                                                                         "first", "two hidden layers: second"),
+                                                                        layer_match)]],
     )
     return Outcome([block], numbers, summary)
 

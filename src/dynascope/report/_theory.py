@@ -21,11 +21,13 @@ __all__ = [
     "experiment_page",
     "force_output",
     "generalization_curves",
+    "item_outputs",
     "init_scale_tradeoff",
     "reservoir_trials",
     "replay_map",
     "replay_theory",
     "semantic_modes",
+    "similarity_matrices",
     "similarity_matrix",
     "twin_losses",
 ]
@@ -133,6 +135,31 @@ def similarity_matrix(matrix: np.ndarray, title: str) -> Figure:
     im = ax.imshow(matrix, cmap="RdBu_r", vmin=-1, vmax=1)
     fig.colorbar(im, ax=ax)
     ax.set(xlabel="item", ylabel="item", title=title)
+    return fig
+
+
+def item_outputs(time: np.ndarray, simulated: np.ndarray, theory: np.ndarray, labels: list[str]) -> Figure:
+    """One item's outputs for chosen features over time: simulated `[R, k]` (solid) and theory `[k, R]`
+    (dashed), one colour per feature (`labels` `[k]`)."""
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.add_subplot()
+    for k, label in enumerate(labels):
+        ax.plot(time, simulated[:, k], color=_colour(k), label=label)
+        ax.plot(time, theory[k], color=_colour(k), linestyle="--", linewidth=1.2)
+    ax.plot([], [], **THEORY, label="theory")
+    ax.set(xlabel="time", ylabel="output of item 0 for the feature", title="Over-generalization between stages")
+    ax.legend(frameon=False, fontsize=8)
+    return fig
+
+
+def similarity_matrices(matrices: list[np.ndarray], titles: list[str]) -> Figure:
+    """Item × item correlation matrices `[K, K]` side by side, one per layer."""
+    fig = Figure(figsize=(3.6 * len(matrices) + 0.8, 3.6), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(matrices)))
+    for ax, matrix, title in zip(axes, matrices, titles):
+        im = ax.imshow(matrix, cmap="RdBu_r", vmin=-1, vmax=1)
+        ax.set(xlabel="item", ylabel="item", title=title)
+    fig.colorbar(im, ax=list(axes))
     return fig
 
 
