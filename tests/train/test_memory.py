@@ -1,8 +1,10 @@
 """The training-memory estimate: a hand count for a small vanilla network, XLA's own memory analysis of the
-compiled program for a GRU, the machine's memory from /proc/meminfo, and the refusal message."""
+compiled program for a GRU, the machine's memory from /proc/meminfo, and the refusal message (of a network
+too large on its own: larger populations are trained in chunks, tests/test_memory_budget.py)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import jax
@@ -10,6 +12,7 @@ import jax.numpy as jnp
 import pytest
 
 from dynascope import models, tasks
+from dynascope._memory import Budget
 from dynascope.errors import ConfigError
 from dynascope.train import population, train_population
 from dynascope.train.memory import available_memory, check_training_memory, estimate_training_memory, step_residuals
@@ -65,30 +68,36 @@ def test_available_memory_of_the_cpu_is_the_machine_or_its_container_limit():
     assert got == expected and ("container" in where if got < total else "machine" in where)
 
 
-def test_a_population_too_large_is_refused_with_the_estimate_and_the_fix():
+def test_a_network_too_large_is_refused_with_the_estimate_and_the_fix():
     task = tasks.get("flipflop", n_bits=3)
     model = models.get("gru", n_inputs=3, n_hidden=100_000, n_outputs=3)
     # weight_hh 3H×H, weight_ih 3H×3, bias_hh and bias_ih 3H each, h0 H, W_out 3×H, b_out 3: 3H² + 19H + 3
-    # parameters, × 4 bytes × 5 copies (Adam) × 10 networks = 6.0 TB, before the activations.
+    # parameters, × 4 bytes × 5 copies (Adam) = 600 GB for ONE network, before the activations: more
+    # networks would be trained in chunks, but one that does not fit alone is refused.
     h = 100_000
     n_params = 3 * h**2 + 19 * h + 3
+    machine = Budget(64 * 10**9, "this machine's memory", given=False)
     with pytest.raises(ConfigError) as err:
-        check_training_memory(task, model, 10, 2000, batch_size=128, available=64 * 10**9, where="this machine's memory")
+        check_training_memory(task, model, 10, 2000, batch_size=128, budget=machine)
     text = str(err.value)
     assert "\n" not in text
-    assert text.startswith("training 10 gru networks of 100000 units needs about 6.3 TB of memory (6.0 TB for "
-                           f"{n_params:,} parameters per network with their gradients and optimizer state")
-    assert 4 * 10 * n_params * 5 == pytest.approx(6.0e12, rel=1e-3)
-    assert "but this machine's memory has 64.0 GB; train fewer networks at once (--n-networks), " \
-           "fewer units (--n-hidden, n_hidden) or fewer trials per step (--batch, batch_size)." in text
+    assert re.match(r"training one gru network of 100000 units needs about 6\d\d\.\d GB of memory \(600\.0 GB for "
+                    f"{n_params:,} parameters with their gradients and optimizer state", text), text
+    assert 4 * n_params * 5 == pytest.approx(600.0e9, rel=1e-3)
+    assert text.endswith("but this machine's memory is 64.0 GB; use fewer units (--n-hidden, n_hidden) or fewer "
+                         "trials per step (--batch, batch_size).")
+    with pytest.raises(ConfigError, match=r"but the memory budget \(memory_budget=\) is 64.0 GB; .*, or raise the budget\.$"):
+        check_training_memory(task, model, 10, 2000, batch_size=128, budget="64GB")
     small = models.get("gru", n_inputs=3, n_hidden=8, n_outputs=3)
-    assert check_training_memory(task, small, 2, 10, batch_size=4, available=10**9).total < 10**9
+    est = check_training_memory(task, small, 2, 10, batch_size=4, budget=10**9)
+    # A population larger than the budget is not refused: it is estimated whole, and trained in chunks.
+    assert check_training_memory(task, small, 2, 10, batch_size=4, budget=est.total // 2) == est
 
 
 def test_train_population_checks_memory_before_compiling(key):
     task = tasks.get("flipflop", n_bits=2, n_time=8)
     model = models.get("vanilla", n_inputs=2, n_hidden=200_000, n_outputs=2)
-    with pytest.raises(ConfigError, match=r"training 4 vanilla networks of 200000 units needs about"):
+    with pytest.raises(ConfigError, match=r"training one vanilla network of 200000 units needs about"):
         train_population(task, model, 4, 10, key, batch_size=8)
 
 
@@ -97,6 +106,6 @@ def test_run_sweep_refuses_before_creating_the_folder(tmp_path):
     from dynascope.pipeline import SweepConfig, run_sweep
 
     config = SweepConfig(task="flipflop", archs=("vanilla",), n_hidden=(200_000,), n_networks=4, steps=10)
-    with pytest.raises(ConfigError, match=r"training 4 vanilla networks of 200000 units needs about"):
+    with pytest.raises(ConfigError, match=r"training one vanilla network of 200000 units needs about"):
         run_sweep(config, tmp_path / "run")
     assert not (tmp_path / "run").exists()

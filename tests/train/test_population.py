@@ -14,6 +14,7 @@ from safetensors import SafetensorError
 from dynascope import models, tasks
 from dynascope.errors import ConfigError, RunFolderError
 from dynascope.train import checkpoint, train_population
+from dynascope.train.memory import estimate_training_memory
 
 TASK = tasks.get("flipflop", n_bits=2, n_time=24)
 FAST = dict(batch_size=16, learning_rate=1e-2, checkpoint_every=50)
@@ -52,6 +53,40 @@ def test_a_network_depends_on_its_seed_not_on_its_neighbours(key):
     crowd = train_population(TASK, tiny(), 3, 50, key, seeds=(2, 7, 9), **FAST)
     for k in alone.params:
         np.testing.assert_allclose(alone.params[k][0], crowd.params[k][1], rtol=1e-4, atol=1e-5)
+
+
+def test_a_population_larger_than_the_memory_budget_is_trained_in_chunks(key, tmp_path):
+    # A budget of two networks' estimated memory: three networks train as chunks [0, 2) and [2, 3), 50-step
+    # programs of sizes 2 and 1 that the tests around compile anyway. Each network keeps its seed's keys and
+    # its own learning rate, so it ends where it ends in the one program of all three.
+    lrs = {**FAST, "learning_rate": (1e-2, 2e-2, 5e-3)}
+    two = 2 * estimate_training_memory(tiny(), 1, batch_size=16, n_time=TASK.n_time, n_outputs=2, steps=50).total
+    whole = train_population(TASK, tiny(), 3, 50, key, **lrs)
+    seen = []
+
+    def die(step, losses):
+        seen.append((step, np.isfinite(losses).tolist()))
+        raise Interrupt  # after the first chunk's last checkpoint
+
+    with pytest.raises(Interrupt):
+        train_population(TASK, tiny(), 3, 50, key, checkpoint_dir=tmp_path, progress=die, memory_budget=two, **lrs)
+    # Progress: the population's share of steps, and the latest loss of every network (NaN before it starts).
+    assert seen == [(25, [True, True, False])]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["networks-0-2"]
+    seen.clear()
+    chunked = train_population(TASK, tiny(), 3, 50, key, checkpoint_dir=tmp_path, memory_budget=two,
+                               progress=lambda step, losses: seen.append(step), **lrs)
+    assert seen == [50]  # the finished chunk was kept, not trained again; only the second one ran
+    again = train_population(TASK, tiny(), 3, 50, key, memory_budget=f"{two}B", **lrs)
+    assert leaves_equal(chunked.params, again.params)  # resumed = uninterrupted, bit for bit
+    # Chunked = unchunked to float rounding (XLA may reduce a batch of 2 in another order than one of 3).
+    for k in whole.params:
+        np.testing.assert_allclose(chunked.params[k], whole.params[k], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(chunked.loss_history, whole.loss_history, rtol=1e-5)
+    np.testing.assert_array_equal(chunked.seeds, whole.seeds)
+    np.testing.assert_array_equal(chunked.learning_rates, whole.learning_rates)
+    np.testing.assert_allclose(chunked.final_loss, whole.final_loss, rtol=1e-5)
+    assert chunked.trained.tolist() == whole.trained.tolist() and len(chunked) == 3
 
 
 def test_a_diverging_network_is_frozen_and_leaves_the_others_untouched(key):

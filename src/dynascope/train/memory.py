@@ -1,19 +1,24 @@
-"""How much memory training a population takes, and how much the device has: checked before compiling, so
-that a population too large for the machine is refused in a second with the estimate and what to change,
-instead of failing after the compile (XLA's RESOURCE_EXHAUSTED, or the kernel's OOM killer on a CPU)."""
+"""How much memory training a population takes, checked against the memory budget (`dynascope._memory`)
+before compiling: a population larger than the budget is trained in chunks of networks, and a network that
+does not fit on its own is refused in a second with the estimate and what to change, instead of failing
+after the compile (XLA's RESOURCE_EXHAUSTED, or the kernel's OOM killer on a CPU)."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import os
-from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
+from dynascope._memory import Budget, available_memory, chunk_size, format_bytes, memory_budget
 from dynascope.errors import ConfigError
+
+__all__ = [
+    "MemoryEstimate", "available_memory", "check_training_memory", "estimate_training_memory", "networks_per_chunk",
+    "step_residuals",
+]
 
 #: Bytes per number: training runs in float32.
 FLOAT_BYTES = 4
@@ -93,67 +98,41 @@ def estimate_training_memory(
     )
 
 
-def available_memory(device: Any = None) -> tuple[int | None, str]:
-    """(bytes a program can use on `device` — default: JAX's first device —, where that number comes from).
-
-    An accelerator reports its limit and use (`device.memory_stats()`: bytes_limit − bytes_in_use). On a
-    CPU it is the machine's physical memory (`os.sysconf`: SC_PHYS_PAGES × SC_PAGE_SIZE), or the
-    container's memory limit (cgroup v2 `memory.max`) where that is lower. None where neither is known.
-    """
-    device = device if device is not None else jax.devices()[0]
-    stats = device.memory_stats() if hasattr(device, "memory_stats") else None
-    if stats and stats.get("bytes_limit"):
-        return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0)), f"{device.platform} device memory"
-    if device.platform != "cpu":
-        return None, f"{device.platform} device (no memory statistics)"
-    try:
-        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None, "this machine (its memory size is unknown)"
-    limit = _cgroup_limit()
-    if limit is not None and limit < total:
-        return limit, "the container's memory limit"
-    return int(total), "this machine's memory"
-
-
-def _cgroup_limit(path: Path = Path("/sys/fs/cgroup/memory.max")) -> int | None:
-    """The cgroup v2 memory limit in bytes, or None (no limit, 'max', or no cgroup v2)."""
-    try:
-        text = path.read_text().strip()
-    except OSError:
-        return None
-    return int(text) if text.isdigit() else None
-
-
 def check_training_memory(
     task: Any, model: Any, n_networks: int, steps: int, *, batch_size: int, optimizer: str = "adam",
-    available: int | None = None, where: str | None = None,
+    budget: int | str | Budget | None = None,
 ) -> MemoryEstimate:
-    """Estimate the training memory (`estimate_training_memory`) and raise ConfigError, with the estimate
-    and what to change, when it exceeds the `available` bytes (default: `available_memory()`, described
-    by `where`). Returns the estimate."""
+    """Estimate the memory of training `n_networks` networks (`estimate_training_memory`) and raise
+    ConfigError, with the estimate and what to change, when ONE network exceeds the memory budget (default:
+    `dynascope._memory.memory_budget()`: $DYNASCOPE_MEMORY_BUDGET, else the device's memory). More networks
+    than fit at once are not refused: `train_population` trains them in chunks (`networks_per_chunk`).
+    Returns the estimate for all `n_networks`."""
     est = estimate_training_memory(
         model, n_networks, batch_size=batch_size, n_time=task.n_time, n_outputs=task.n_outputs, steps=steps,
         optimizer=optimizer,
     )
-    if available is None:
-        available, where = available_memory()
-    if available is None or est.total <= available:
+    limit = memory_budget(budget)
+    one = est.total // n_networks  # every part of the estimate is proportional to the number of networks
+    if limit.total is None or one <= limit.total:
         return est
     raise ConfigError(
-        f"training {n_networks} {model.name} network{'s' if n_networks != 1 else ''} of {model.n_hidden} units "
-        f"needs about {_bytes(est.total)} of memory ({_bytes(est.params)} for {est.n_params:,} parameters per "
-        f"network with their gradients and optimizer state, {_bytes(est.activations)} for backpropagation "
-        f"through {task.n_time} steps × {batch_size} trials), but {where or 'the device'} has "
-        f"{_bytes(available)}; train fewer networks at once (--n-networks), fewer units (--n-hidden, "
-        "n_hidden) or fewer trials per step (--batch, batch_size)."
+        f"training one {model.name} network of {model.n_hidden} units needs about {format_bytes(one)} of memory "
+        f"({format_bytes(est.params // n_networks)} for {est.n_params:,} parameters with their gradients and "
+        f"optimizer state, {format_bytes(est.activations // n_networks)} for backpropagation through "
+        f"{task.n_time} steps × {batch_size} trials), but {limit.where} is {format_bytes(limit.total)}; use fewer "
+        f"units (--n-hidden, n_hidden) or fewer trials per step (--batch, batch_size)"
+        + (", or raise the budget." if limit.given else ".")
     )
 
 
-def _bytes(n: float) -> str:
-    """'1.2 GB' (decimal units)."""
-    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
-        if abs(n) < 1000 or unit == "PB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} PB"  # pragma: no cover  (the loop returns)
+def networks_per_chunk(
+    task: Any, model: Any, n_networks: int, steps: int, *, batch_size: int, optimizer: str = "adam",
+    budget: int | str | Budget | None = None,
+) -> int:
+    """How many of `n_networks` networks one training program takes: as many as fit in the memory budget's
+    usable share (`dynascope._memory.chunk_size` over the per-network estimate), at least 1."""
+    est = estimate_training_memory(
+        model, 1, batch_size=batch_size, n_time=task.n_time, n_outputs=task.n_outputs, steps=steps,
+        optimizer=optimizer,
+    )
+    return chunk_size(est.total, n_networks, budget)

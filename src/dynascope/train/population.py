@@ -18,7 +18,7 @@ from dynascope.errors import ConfigError, RunFolderError, check_positive_int
 from dynascope.models import Model, Params
 from dynascope.tasks import Task, Trials
 from dynascope.train import checkpoint
-from dynascope.train.memory import check_training_memory
+from dynascope.train.memory import check_training_memory, networks_per_chunk
 from dynascope.train.options import TrainOptions
 
 Progress = Callable[[int, np.ndarray], None]
@@ -248,6 +248,7 @@ def train_population(
     seeds: tuple[int, ...] | None = None,
     checkpoint_dir: str | Path | None = None,
     progress: Progress | None = None,
+    memory_budget: int | str | None = None,
     **options: Any,
 ) -> Population:
     """Train `n_networks` copies of `model` on `task` for `steps` optimizer steps, all at once.
@@ -257,8 +258,18 @@ def train_population(
     `options` are the fields of `TrainOptions`. With `checkpoint_dir`, the state is saved every
     `checkpoint_every` steps and a later call with the same arguments resumes from it and ends with the
     same parameters as an uninterrupted run (bit-identical on CPU). `progress(steps_done, losses[n])`
-    is called after every chunk. A population whose estimated memory (`train.memory`) exceeds the device's
-    is refused with a ConfigError before anything is compiled.
+    is called after every chunk of steps.
+
+    Memory: a population whose estimated training memory (`train.memory`) exceeds the budget's usable share
+    (`memory_budget`: bytes or a size such as '2GB'; default $DYNASCOPE_MEMORY_BUDGET, else half the
+    device's memory, see `dynascope._memory`) is trained in chunks of networks, one compiled program after
+    another, each network with the keys and learning rate it gets unchunked (the same result to float
+    rounding: XLA may reduce a batch of another size in another order). With `checkpoint_dir`, each chunk
+    checkpoints into its own subfolder `networks-<start>-<stop>`, and a call resumed under the same budget
+    continues every chunk where it stopped (one resumed under another budget starts the chunks afresh).
+    `progress` then gets the population's share of steps, (chunks done · steps + steps of the current
+    chunk) / chunks, and the latest loss of every network (NaN for those not started). A network that does
+    not fit on its own is refused with a ConfigError before anything is compiled.
     """
     if not isinstance(task, Task):
         raise ConfigError(f"task must be a dynascope Task (from dynascope.tasks.get), got {type(task).__name__}.")
@@ -279,15 +290,60 @@ def train_population(
         raise ConfigError(f"seeds has {len(seeds)} entries but n_networks is {n_networks}; give one seed per network.")
     if len(set(seeds)) != len(seeds):
         raise ConfigError("seeds must be distinct: two networks with one seed would be identical copies.")
-    # Before anything is allocated or compiled: a population too large for the device fails here, at once.
-    check_training_memory(task, model, n_networks, steps, batch_size=opts.batch_size, optimizer=opts.optimizer)
-
+    # Before anything is allocated or compiled: a network too large for the device fails here, at once.
+    sizes = dict(batch_size=opts.batch_size, optimizer=opts.optimizer, budget=memory_budget)
+    check_training_memory(task, model, n_networks, steps, **sizes)
+    per_chunk = networks_per_chunk(task, model, n_networks, steps, **sizes)
+    lrs = np.asarray(opts.learning_rates(n_networks), np.float32)
+    ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    if per_chunk >= n_networks:
+        return _train_networks(task, model, steps, key, seeds, lrs, opts, ckpt, progress)
     t0 = time.perf_counter()
+
+    bounds = [(a, min(a + per_chunk, n_networks)) for a in range(0, n_networks, per_chunk)]
+    latest = np.full(n_networks, np.nan, np.float32)
+    parts = []
+    for j, (a, b) in enumerate(bounds):
+        def chunk_progress(done: int, losses: np.ndarray, j: int = j, a: int = a, b: int = b) -> None:
+            latest[a:b] = losses
+            progress((j * steps + done) // len(bounds), latest.copy())
+
+        parts.append(_train_networks(
+            task, model, steps, key, seeds[a:b], lrs[a:b], opts,
+            None if ckpt is None else ckpt / f"networks-{a}-{b}", chunk_progress if progress is not None else None,
+        ))
+    return _joined(parts, seconds=time.perf_counter() - t0)
+
+
+def _joined(parts: list[Population], *, seconds: float) -> Population:
+    """One population of the networks of `parts` (trained in chunks, same task, model, options and steps)."""
+    first = parts[0]
+    cat = lambda axis: lambda *xs: jnp.concatenate(xs, axis=axis)  # noqa: E731
+    fields = {f: np.concatenate([getattr(p, f) for p in parts]) for f in (
+        "seeds", "learning_rates", "loss_history", "final_loss", "metric", "trained", "diverged", "stopped_at")}
+    return dataclasses.replace(
+        first,
+        params=jax.tree_util.tree_map(cat(0), *[p.params for p in parts]),
+        snapshots=None if first.snapshots is None else jax.tree_util.tree_map(
+            lambda *xs: np.concatenate(xs, axis=1), *[p.snapshots for p in parts]),
+        seconds=seconds,
+        **fields,
+    )
+
+
+def _train_networks(
+    task: Task, model: Model, steps: int, key: jax.Array, seeds: tuple[int, ...], lrs: np.ndarray,
+    opts: TrainOptions, ckpt: Path | None, progress: Progress | None,
+) -> Population:
+    """Train the networks `seeds` (learning rates `lrs [n]`) in one compiled program, checkpointing into
+    `ckpt`; arguments checked by `train_population`."""
+    t0 = time.perf_counter()
+    n_networks = len(seeds)
     net_keys = jnp.stack([jax.random.fold_in(key, s) for s in seeds])
     init_keys, train_keys = jax.vmap(jax.random.split, out_axes=1)(net_keys)
     params = _cached(("init", model), lambda: jax.jit(jax.vmap(model.init)))(init_keys)
     opt_state = jax.vmap(_optimizer(opts).init)(params)
-    lrs = jnp.asarray(opts.learning_rates(n_networks), jnp.float32)
+    lrs = jnp.asarray(lrs, jnp.float32)
     state = _State(
         jnp.zeros((), jnp.int32),
         params,
@@ -302,7 +358,6 @@ def train_population(
     snap_steps = opts.snapshot_steps(steps)
     snaps = jax.tree_util.tree_map(lambda a: np.zeros((len(snap_steps), *a.shape), a.dtype), params) if snap_steps else None
 
-    ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
     fp = fingerprint(task, model, n_networks, steps, seeds, key, opts)
     if ckpt is not None:
         restored = checkpoint.load(ckpt, _checkpointed(state, snaps))
