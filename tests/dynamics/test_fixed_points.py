@@ -579,6 +579,8 @@ def test_errors_name_the_argument_and_the_fix():
         find_fixed_points(linear_map, p, u, np.zeros((3, 4)), newton_steps=-1)
     with pytest.raises(ConfigError, match=r"descent must be 'newton' or 'adam', got 'lbfgs'"):
         find_fixed_points(linear_map, p, u, np.zeros((3, 4)), descent="lbfgs")
+    with pytest.raises(ConfigError, match=r"memory_budget must be a positive memory size such as 200MB.* got 'lots'"):
+        find_fixed_points(linear_map, p, u, np.zeros((3, 4)), memory_budget="lots")
     with pytest.raises(ConfigError, match=r"model must be a dynascope Model, an object with the model methods .* got str 'vanilla'"):
         find_fixed_points("vanilla", p, u, np.zeros((3, 4)))
     with pytest.raises(ConfigError, match=r"alpha=0.5 was given for a map; pass continuous=True"):

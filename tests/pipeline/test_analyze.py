@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import types
@@ -70,6 +71,36 @@ def test_fixed_point_rows_are_fixed_points_of_the_stored_weights(analysed):
         assert n_unstable == np.sum(np.abs(ref) > 1.0) and is_stable == bool(np.all(np.abs(ref) < 1.0))
         n_checked += 1
     assert n_checked >= 4  # at least one converged point per network and context
+
+
+def test_a_group_searched_in_chunks_gives_the_same_rows(analysed, monkeypatch):
+    # A memory budget of one byte leaves room for one network per compiled call of the fixed-point search (the
+    # smallest piece of work): the group's two networks are searched one after the other, and every row equals
+    # the row the unchunked analysis stored in the run.
+    from dynascope.dynamics import _finder
+
+    run, _, _ = analysed
+    group = pipeline.load_group(run, "vanilla-5")
+    calls = []
+    real = _finder.map_chunks
+
+    def spy(fn, params, arrays, chunk):
+        calls.append((arrays[0].shape[0], chunk))
+        return real(fn, params, arrays, chunk)
+
+    monkeypatch.setattr(_finder, "map_chunks", spy)
+    fps, sks = pipeline.analyze_group(group, dataclasses.replace(OPTIONS, memory_budget=1))
+    assert calls and set(calls) == {(2, 1)}  # two networks, one per compiled call
+    for got, stored in ((fps, run.read(store.FixedPointRows, shard="vanilla-5")),
+                        (sks, run.read(store.SkeletonRows, shard="vanilla-5"))):
+        assert len(got) == len(stored) > 0
+        for name in got.columns():
+            a, b = getattr(got, name), getattr(stored, name)
+            if name in ("input", "state", "q", "eig_real", "eig_imag"):
+                np.testing.assert_allclose(np.asarray(a, float), np.asarray(b, float), rtol=1e-9, atol=1e-12,
+                                           err_msg=name)
+            else:
+                assert list(a) == list(b), name
 
 
 def test_skeleton_rows_summarise_the_fixed_point_rows(analysed):

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dynascope._memory import chunk_size, parse_bytes
 from dynascope.compare._checks import check_finite, check_population_finite
 from dynascope.errors import ConfigError, ShapeError
 
@@ -68,29 +69,62 @@ def _pair_values(
 _pair_values_jit = jax.jit(_pair_values, static_argnums=(0, 1, 2))
 
 
+#: Pairs per chunk when the budget allows more: enough to fill a GPU's batched kernels; larger chunks only
+#: take more memory.
+MAX_PAIRS_PER_CHUNK = 64
+#: Bytes one pair may take, in units of the bytes of its two (prepared) items: the metric's decompositions
+#: of the two (SVD, QR, eigen-decompositions) keep a few copies and their workspace.
+PAIR_COPIES = 16
+
+
+def pair_chunk(prepare: Callable | None, xs: jax.Array, n_pairs: int, budget: int | str | None = None) -> int:
+    """Pairs per chunk for `n_pairs` pairs of the items of `xs [n, ...]`: as many as fit in the memory budget
+    (`dynascope._memory.chunk_size`), each pair counted as PAIR_COPIES × the bytes of its two items after
+    `prepare` (its output's shapes, traced without computing), at most MAX_PAIRS_PER_CHUNK."""
+    one = jax.ShapeDtypeStruct(xs.shape[1:], xs.dtype)
+    item = one if prepare is None else jax.eval_shape(prepare, one)
+    item_bytes = sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree_util.tree_leaves(item))
+    return chunk_size(PAIR_COPIES * 2 * item_bytes, n_pairs, budget, most=MAX_PAIRS_PER_CHUNK)
+
+
+def _check_chunk(chunk: int | None, memory_budget: int | str | None) -> None:
+    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
+        raise ConfigError(
+            f"chunk must be a positive integer number of pairs, got {chunk!r} (or None: as many as the memory "
+            "budget allows)."
+        )
+    if memory_budget is not None:
+        parse_bytes(memory_budget, name="memory_budget")
+
+
 def pairwise_distances(
     metric: Callable[[Any, Any], jax.Array],
     Xs: Sequence[jax.Array | np.ndarray] | jax.Array | np.ndarray,
     *,
-    chunk: int = 64,
+    chunk: int | None = None,
     prepare: Callable[[jax.Array], Any] | None = None,
+    memory_budget: int | str | None = None,
 ) -> jax.Array:
     """Symmetric matrix `[n, n]` of `metric` between every pair of networks, zero on the diagonal.
 
     All n(n−1)/2 pairs i < j run in one compiled program, `chunk` pairs at a time under vmap in a
-    sequential loop, so memory stays bounded and the work fills a GPU.
+    sequential loop, so memory stays bounded and the work fills a GPU. The distances do not depend on
+    `chunk` (to float rounding).
 
     Args:
         metric: a jit- and vmap-friendly function of two items returning a scalar, e.g. `cca_distance`
             or `functools.partial(shape_distance, alpha=0.5)`.
         Xs: the population, `[n, samples, units]` or `[n, conditions, time, units]`, or a sequence of
             arrays with different unit counts (zero-padded by `stack_padded`).
-        chunk: pairs evaluated together; lower it if memory runs out.
+        chunk: pairs evaluated together; None (default): as many as fit in the memory budget, at most
+            MAX_PAIRS_PER_CHUNK (`pair_chunk`).
         prepare: optional per-network step run once (vmapped) before the pairwise comparison; `metric`
             then receives its outputs. Geometry: `prepare=principal_basis` decomposes each network once
             for CCA, SVCCA, CKA, shape and Procrustes distances. DSA: `prepare=partial(dmd_operator,
             n_delays=4, rank=8)` with `metric=similarity_transform_distance` fits each operator once
             instead of n − 1 times.
+        memory_budget: the bytes the pairs of a chunk may take (an int or a size such as '2GB'); None:
+            $DYNASCOPE_MEMORY_BUDGET, else half the device's memory (`dynascope._memory`).
 
     Raises DataError naming the networks whose states hold NaN or ±inf (leave diverged networks out).
     """
@@ -98,8 +132,7 @@ def pairwise_distances(
         raise ConfigError(
             "metric (and prepare, if given) must be callables, e.g. dynascope.compare.cca_distance."
         )
-    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
-        raise ConfigError(f"chunk must be a positive integer number of pairs, got {chunk!r}.")
+    _check_chunk(chunk, memory_budget)
     xs = stack_padded(Xs)
     check_population_finite(xs)
     n = xs.shape[0]
@@ -107,6 +140,7 @@ def pairwise_distances(
     if iu.size == 0:
         return jnp.zeros((n, n), dtype=xs.dtype if jnp.issubdtype(xs.dtype, jnp.floating) else jnp.float32)
     pairs = jnp.asarray(np.stack([iu, ju], axis=1).astype(np.int32))
+    chunk = chunk or pair_chunk(prepare, xs, iu.size, memory_budget)
     values = _pair_values_jit(metric, prepare, chunk, xs, pairs)
     d = jnp.zeros((n, n), dtype=values.dtype).at[iu, ju].set(values)
     return d + d.T
@@ -117,22 +151,22 @@ def distances_to(
     reference: jax.Array | np.ndarray,
     Xs: Sequence[jax.Array | np.ndarray] | jax.Array | np.ndarray,
     *,
-    chunk: int = 64,
+    chunk: int | None = None,
     prepare: Callable[[jax.Array], Any] | None = None,
+    memory_budget: int | str | None = None,
 ) -> jax.Array:
     """`metric(reference, X_i)` for every network i of a population, `[n]`, in one compiled program.
 
     For comparing a model population with recorded data the way networks are compared with each other:
     `reference` is e.g. `interop.load_recordings(...).trajectories` `[conditions, time, units_ref]` and
     `Xs` the networks' states on the same conditions `[n, conditions, time, units]` (or a sequence with
-    different unit counts). `metric`, `chunk` and `prepare` as in `pairwise_distances`.
+    different unit counts). `metric`, `chunk`, `prepare` and `memory_budget` as in `pairwise_distances`.
     """
     if not callable(metric) or (prepare is not None and not callable(prepare)):
         raise ConfigError(
             "metric (and prepare, if given) must be callables, e.g. dynascope.compare.cca_distance."
         )
-    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
-        raise ConfigError(f"chunk must be a positive integer number of pairs, got {chunk!r}.")
+    _check_chunk(chunk, memory_budget)
     items = list(Xs) if not isinstance(Xs, (jax.Array, np.ndarray)) else list(jnp.asarray(Xs))
     if not items:
         raise ShapeError("Xs is empty; pass at least one network's states.")
@@ -147,6 +181,7 @@ def distances_to(
     xs = stack_padded([ref, *items])
     check_population_finite(xs[1:])
     pairs = jnp.asarray(np.stack([np.zeros(len(items)), np.arange(1, len(items) + 1)], axis=1).astype(np.int32))
+    chunk = chunk or pair_chunk(prepare, xs, len(items), memory_budget)
     return _pair_values_jit(metric, prepare, chunk, xs, pairs)
 
 

@@ -123,7 +123,7 @@ def _classify_endpoints(
     # Rows of weight 0 are padding (the saddle round pads its few seeds to the first round's batch, whose
     # programs are compiled): they run no iteration, so the batch shrinks to the real seeds at once.
     skip = weight <= 0
-    chunk = chunk_networks(x0.shape[1] * n_state * n_state, opts.chunk_size)
+    chunk = chunk_networks(x0.shape[1] * n_state * n_state, opts.chunk_size, x0.shape[0], opts.memory_budget)
     x1, left = map_chunks(
         lambda p, uu, xx, rr, sk: _phase_one(system, p, uu, xx, rr, sk, opts),
         params, (u, x0, region, skip), chunk,
@@ -134,7 +134,7 @@ def _classify_endpoints(
     # factorization or Hessian each): one representative per group, carrying the group's weight.
     rep, weight = coincident(x1, u, weight)
     x1, u = (np.take_along_axis(a, rep[..., None], axis=1) for a in (x1, u))
-    chunk = chunk_networks(rep.shape[1] * n_state * n_state, opts.chunk_size)
+    chunk = chunk_networks(rep.shape[1] * n_state * n_state, opts.chunk_size, rep.shape[0], opts.memory_budget)
     x, q, to_min, step = map_chunks(
         lambda p, uu, xx: _phase_two(system, p, uu, xx, opts), params, (u, x1), chunk
     )

@@ -76,6 +76,6 @@ def jacobians(
             return np.asarray(jac), None if jac_in is None else np.asarray(jac_in), np.asarray(res)
 
         n_state, n_in = states.shape[-1], inputs.shape[-1]
-        chunk = chunk_networks(size * n_state * (n_state + (n_in if with_inputs else 0)))
+        chunk = chunk_networks(size * n_state * (n_state + (n_in if with_inputs else 0)), n_networks=states.shape[0])
         jac, jac_in, res = map_chunks(run, params, (states_p, inputs_p), chunk)
     return jac[:, :p], None if jac_in is None else jac_in[:, :p], res[:, :p]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from dynascope._memory import parse_bytes
 from dynascope.errors import ConfigError
 
 #: Tolerances used when an option is left at None: (with float64 polish, without it).
@@ -50,7 +51,10 @@ class FixedPointOptions:
         it (towards saturation, where F(s) ≈ s and q decays without a minimum) would otherwise pay the whole
         iteration budget for nothing. None: no region (every seed runs to the end).
     chunk_size: networks per compiled call of `find_fixed_points` on a population (None: as many as keep
-        the batched Hessians, n·K·S² entries, within 2^27 — 1 GiB in float64).
+        their batched Hessians, K·S² float64 entries per network with the Newton stage's other matrices,
+        within the memory budget). The results do not depend on it.
+    memory_budget: the bytes that budget is (an int or a size such as '2GB'); None: $DYNASCOPE_MEMORY_BUDGET,
+        else half the device's memory (`dynascope._memory`).
     """
 
     descent: str = "newton"
@@ -68,6 +72,7 @@ class FixedPointOptions:
     reachable_margin: float = 0.1
     search_margin: float | None = 0.25
     chunk_size: int | None = None
+    memory_budget: int | str | None = None
 
     def tolerance(self, name: str) -> float:
         """The value of tolerance `name` ('q_tol', 'slow_tol', 'dedup_tol'), or its default for `float64`."""
@@ -94,6 +99,8 @@ class FixedPointOptions:
         c = self.chunk_size
         if c is not None and (isinstance(c, bool) or not isinstance(c, int) or c < 1):
             raise ConfigError(f"chunk_size must be None (automatic) or an integer ≥ 1, got {c!r}.")
+        if self.memory_budget is not None:
+            parse_bytes(self.memory_budget, name="memory_budget")
         nb = self.saddle_neighbours
         if nb is not None and (isinstance(nb, bool) or not isinstance(nb, int) or nb < 1):
             raise ConfigError(f"saddle_neighbours must be None (all pairs) or an integer ≥ 1, got {nb!r}.")

@@ -4,7 +4,8 @@ Every compiled analysis runs on arrays `[n networks, K points, ...]`. The shapes
 kept few — batch sizes on a ladder (powers of two, or 8·4^j), padded with copies of a valid row — and
 iterative work is run a few iterations at a time on the (network, point) pairs still going, gathered into
 a smaller batch (`schedule`), so one point that needs a hundred iterations does not make all of them pay
-for a hundred. Populations too large for memory are cut into chunks of networks (`map_chunks`).
+for a hundred. Populations too large for the memory budget are cut into chunks of networks (`chunk_networks`,
+`map_chunks`).
 Used by the fixed-point search, the skeleton simulation and the period-k search.
 """
 
@@ -16,9 +17,12 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-#: Entries of the batched [n, K, S, S] matrices (Hessians, Jacobians) one compiled population call may
-#: hold: 2^27 is 1 GiB in float64. Larger populations are processed in chunks of networks.
-MATRIX_BUDGET = 2**27
+from dynascope._memory import chunk_size
+
+#: Bytes one entry of the batched [n, K, S, S] matrices (Hessians, Jacobians) costs a compiled population
+#: call: float64, and about four such matrices alive at once in a Newton stage (the Jacobian, the Hessian
+#: or normal matrix, its factorization, the solve's workspace).
+BYTES_PER_MATRIX_ENTRY = 8 * 4
 
 
 # -- bucketing and padding ------------------------------------------------------------------------------
@@ -125,9 +129,15 @@ def over_points(fn: Callable) -> Callable:
 
 
 # -- chunking by memory ----------------------------------------------------------------------------------
-def chunk_networks(entries_per_network: int, chunk: int | None = None) -> int:
-    """Networks per compiled call: `chunk` if given, else as many as keep their matrices in MATRIX_BUDGET."""
-    return chunk if chunk else max(1, MATRIX_BUDGET // max(1, entries_per_network))
+def chunk_networks(entries_per_network: int, chunk: int | None = None, n_networks: int | None = None,
+                   budget: int | str | None = None) -> int:
+    """Networks per compiled call: `chunk` if given, else as many as keep their matrices
+    (`entries_per_network` entries, BYTES_PER_MATRIX_ENTRY each) within the memory budget
+    (`dynascope._memory`: `budget`, else $DYNASCOPE_MEMORY_BUDGET, else half the device's memory), at most
+    `n_networks` where given."""
+    if chunk:
+        return chunk
+    return chunk_size(entries_per_network * BYTES_PER_MATRIX_ENTRY, n_networks or 2**62, budget)
 
 
 def map_chunks(fn: Callable[..., tuple], params: Any, arrays: tuple[np.ndarray, ...], chunk: int) -> tuple:

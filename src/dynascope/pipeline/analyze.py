@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dynascope._memory import parse_bytes
 from dynascope.compare import mean_firing_rate, synaptic_operations
 
 from dynascope.dynamics import (
@@ -57,7 +58,9 @@ class AnalysisOptions:
     trajectory seeds miss). skeleton_steps: steps each saddle departure is simulated before it is first
     matched to a node; departures still moving then run on, skeleton_steps at a time, up to
     skeleton_max_steps (None: chosen per network from its slowest modes, 32–256·skeleton_steps), as slow
-    (gated) networks need. seed: PRNG seed.
+    (gated) networks need. seed: PRNG seed. memory_budget: the bytes the fixed-point search of a group may
+    take (an int or a size such as '2GB'; None: $DYNASCOPE_MEMORY_BUDGET, else half the device's memory): a
+    group whose batched matrices exceed it is searched in chunks of networks, with the same rows.
     """
 
     n_trials: int = 64
@@ -67,6 +70,7 @@ class AnalysisOptions:
     skeleton_steps: int = 1000
     skeleton_max_steps: int | None = None
     seed: int = 0
+    memory_budget: int | str | None = None
 
     def validate(self) -> None:
         """Raise ConfigError naming the first option with a bad value."""
@@ -82,6 +86,8 @@ class AnalysisOptions:
             raise ConfigError(f"seed_noise must be a number ≥ 0 (in units of the states' std), got {noise!r}.")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ConfigError(f"seed must be an integer, got {self.seed!r}.")
+        if self.memory_budget is not None:
+            parse_bytes(self.memory_budget, name="memory_budget")
 
 
 def _status_name(code: int) -> str:
@@ -203,7 +209,8 @@ def analyze_group(
         seeds = draw(keys, states, options.n_initial_states, options.seed_noise * scale)
         fps = find_fixed_points(
             model, params, u, seeds, reachable_states=states,
-            options=FixedPointOptions(saddle_seeds_per_pair=options.saddle_seeds_per_pair),
+            options=FixedPointOptions(saddle_seeds_per_pair=options.saddle_seeds_per_pair,
+                                      memory_budget=options.memory_budget),
         )
         graphs = skeleton(
             model, params, fps, u, n_steps=options.skeleton_steps, max_steps=options.skeleton_max_steps

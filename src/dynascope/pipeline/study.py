@@ -61,7 +61,7 @@ class StudyOptions:
     solution). max_dsa_networks: a metric registered `expensive` (DSA: an optimisation per pair) runs on at
     most this many networks, spread evenly over the architectures (the report says so). n_clusters:
     clusters per metric (default: one per architecture, at least 2). chunk: pairs evaluated together on
-    the device.
+    the device (None: as many as the memory budget allows, see `compare.pairwise_distances`).
     """
 
     metrics: tuple[str, ...] | None = None
@@ -70,7 +70,7 @@ class StudyOptions:
     trained_only: bool = True
     max_dsa_networks: int = 200
     n_clusters: int | None = None
-    chunk: int = 64
+    chunk: int | None = None
     seed: int = 0
 
     def selected(self) -> list[Metric]:
@@ -92,6 +92,8 @@ class StudyOptions:
         chosen = self.selected()
         for name in ("n_trials", "max_dsa_networks", "chunk"):
             v = getattr(self, name)
+            if name == "chunk" and v is None:
+                continue
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {v!r}.")
         for m in chosen:
@@ -188,7 +190,7 @@ def trajectories(run: RunFolder, networks: list[tuple[str, str, str, int]], n_tr
     return [a for a in out if a is not None]
 
 
-def _distances(metric: Metric, items: list[Any], chunk: int) -> np.ndarray:
+def _distances(metric: Metric, items: list[Any], chunk: int | None) -> np.ndarray:
     """`[n, n]` distances of `metric` between the prepared `items`, every pair once: in one compiled program
     for a JAX metric, else in a loop on the host. Trajectories are zero-padded to the widest network."""
     population: dict[str, Any] = {}
