@@ -84,7 +84,7 @@ def test_train_then_show_and_runs(tmp_path):
         (["train", "--task-opt", "pulse_prob=abc", "--out", "x"],
          "task 'flipflop': option pulse_prob (pulse probability per step) must be a number in (0, 1], got 'abc' (str)"),
         (["train", "--n-hidden", "100000", "--out", "x"],
-         "training 10 gru networks of 100000 units needs about 6.3 TB of memory"),
+         "training one gru network of 100000 units needs about 632.8 GB of memory"),
     ],
 )
 def test_user_errors_are_one_line_with_exit_code_2(args, message, tmp_path):
