@@ -121,7 +121,8 @@ class AblationConfig:
         self.train.validate(self.n_networks)
 
     def check_memory(self) -> None:
-        """Refuse (ConfigError with the estimate) a group too large to train on this machine."""
+        """Refuse (ConfigError with the estimate) a group one of whose networks alone is too large to train on
+        this machine; more networks than fit at once are trained in chunks."""
         from dynascope.train.memory import check_training_memory
 
         task = self.build_task()

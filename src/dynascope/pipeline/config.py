@@ -65,8 +65,9 @@ class SweepConfig:
         self.train.validate(self.n_networks)
 
     def check_memory(self) -> None:
-        """Refuse (ConfigError with the estimate) a group whose training would not fit in this machine's
-        memory, before any folder or compilation: a 100 000-unit network otherwise fails after minutes."""
+        """Refuse (ConfigError with the estimate) a group one of whose networks alone would not fit in this
+        machine's memory, before any folder or compilation: a 100 000-unit network otherwise fails after
+        minutes. More networks than fit at once are trained in chunks, not refused."""
         from dynascope.train.memory import check_training_memory
 
         task = self.build_task()
