@@ -5,26 +5,13 @@ float64 is switched on only inside the tests that check fixed-point accuracy, wi
 
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
-import tempfile
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
-# One compilation cache for the whole test session, in a temporary folder (never the user's home): the
-# test workers and the `dynascope` commands the tests run as subprocesses load a program another process
-# already compiled instead of compiling it again. The controlling process makes the folder before the
-# xdist workers start, and they inherit it. A size limit turns on JAX's file lock around every read and
-# write, so two workers never see half of each other's entries. DYNASCOPE_TEST_CACHE=off compiles
-# everything in every process, as a user's first run does.
-if "DYNASCOPE_CACHE_DIR" not in os.environ:
-    if os.environ.get("DYNASCOPE_TEST_CACHE") == "off":
-        os.environ["DYNASCOPE_CACHE_DIR"] = "off"
-    else:
-        _session_cache = tempfile.mkdtemp(prefix="dynascope-test-jax-cache-")
-        os.environ["DYNASCOPE_CACHE_DIR"] = _session_cache
-        os.environ["JAX_COMPILATION_CACHE_MAX_SIZE"] = str(8 << 30)
-        atexit.register(shutil.rmtree, _session_cache, ignore_errors=True)
+# `dynascope` commands run by the tests (subprocesses) keep no compilation cache in the user's home. (A
+# cache shared by the whole session was measured slower: with a size limit, JAX's cache rescans every
+# entry on each write; without one, two processes could read each other's half-written entries.)
+os.environ.setdefault("DYNASCOPE_CACHE_DIR", "off")
 
 import jax  # noqa: E402
 import pytest  # noqa: E402
@@ -36,3 +23,13 @@ jax.config.update("jax_numpy_dtype_promotion", "strict")
 def key() -> jax.Array:
     """A fixed PRNG key, so every test is deterministic."""
     return jax.random.key(0)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Drop every compiled program after each test module. Each XLA CPU executable holds a few memory
+    mappings until it is freed, and a worker that kept all of a suite's thousands of programs crossed the
+    kernel's limit of 65 530 mappings (vm.max_map_count) and died with a segmentation fault inside a later
+    compilation. Modules rarely share programs, so little is compiled twice."""
+    yield
+    jax.clear_caches()

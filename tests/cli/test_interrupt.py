@@ -24,10 +24,10 @@ from typer.testing import CliRunner
 from dynascope.cli import _app, app
 
 # Tiny networks but many short chunks: the first checkpoint is written within a second of training
-# starting, and the rest of the run (800 chunks of 5 steps, a few seconds) is far longer than the poll
+# starting, and the rest of the run (400 chunks of 5 steps, seconds) is far longer than the poll
 # below takes to see it, so the signal always lands mid-training.
 TRAIN = ["train", "--task", "flipflop", "--task-opt", "n_bits=2", "--task-opt", "n_time=16", "--arch", "vanilla",
-         "--n-hidden", "6", "--n-networks", "2", "--steps", "4000", "--batch", "8", "--checkpoint-every", "5"]
+         "--n-hidden", "6", "--n-networks", "2", "--steps", "2000", "--batch", "8", "--checkpoint-every", "5"]
 INTERRUPTED = "interrupted: finished work is saved; rerun the same command with --resume to continue."
 
 
@@ -69,13 +69,13 @@ def test_interrupted_train_says_so_exits_130_or_143_and_resumes(tmp_path):
     code, err, step = interrupted_train(out, signal.SIGINT)
     assert code == 130, err
     assert err.strip() == INTERRUPTED  # the one line, no traceback
-    assert 0 < step < 4000  # the last checkpoint is kept
+    assert 0 < step < 2000  # the last checkpoint is kept
 
     # `kill PID` (SIGTERM) ends it the same way, with 128 + 15; the resumed run went on from the checkpoint.
     code, err, later = interrupted_train(out, signal.SIGTERM, "--resume")
     assert code == 143, err
     assert err.strip() == INTERRUPTED
-    assert step < later < 4000
+    assert step < later < 2000
 
     env = dict(os.environ, DYNASCOPE_CACHE_DIR="off", JAX_PLATFORMS="cpu")
     done = subprocess.run([sys.executable, "-m", "dynascope", *TRAIN, "--out", str(out), "--resume"],
