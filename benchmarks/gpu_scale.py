@@ -131,7 +131,7 @@ def gru_train_flops(n_hidden: int, n_inputs: int, n_outputs: int, batch: int, n_
     including h0, which is trained — depends on the parameters, so W_hh h and W_out h pay both:
         per trial-step: forward M_in + M_rec + M_out, backward M_in + 2·M_rec + 2·M_out
     times batch·n_time. Left out: elementwise work (gates, biases, nonlinearities: O(H) per trial-step
-    against O(H²), ~3% at H = 64), the loss, gradient clipping and Adam (O(parameters) per step, not per
+    against O(H²): a few % at H = 64), the loss, gradient clipping and Adam (O(parameters) per step, not per
     trial-step: ~10⁻⁴ of the total), and sampling the trials.
     """
     h, i, o = n_hidden, n_inputs, n_outputs
