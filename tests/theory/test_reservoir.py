@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from scipy import optimize
 from sklearn.linear_model import Ridge
 
 from dynascope import models, tasks
@@ -68,19 +69,6 @@ def test_participation_ratio_of_a_known_spectrum():
     assert rv.participation_ratio(states) == pytest.approx(lam.sum() ** 2 / np.sum(lam**2), rel=1e-9)
 
 
-def test_reservoir_against_a_given_network(key):
-    # The trainer has its own tests (and its compilation costs seconds): here a given network, untrained.
-    task = tasks.get("flipflop", n_bits=1, n_time=16)
-    model = models.get("vanilla", n_inputs=task.n_inputs, n_hidden=8, n_outputs=task.n_outputs)
-    c = rv.compare_with_trained(task, key=key, n_hidden=8, n_trials=16, network=(model, model.init(key)))
-    assert c.reservoir_states.shape == c.trained_states.shape == (16, 16, 8)
-    assert c.targets.shape == c.reservoir_outputs.shape == (16, 16, 1)
-    assert 0.0 <= c.cka <= 1.0 + 1e-6 and 1.0 <= c.pr_reservoir <= 8.0 and 1.0 <= c.pr_trained <= 8.0
-    # the readout's loss, recomputed here from the stored arrays as the masked mean squared error
-    mse = np.sum(c.mask * (c.reservoir_outputs - c.targets) ** 2) / c.mask.sum()
-    assert c.loss_reservoir == pytest.approx(mse, rel=1e-4)
-
-
 @pytest.mark.parametrize(
     ("call", "match"),
     [
@@ -118,3 +106,68 @@ def test_force_trains_a_readout_on_a_task(key):
     # readout generates each cued sine on new trials with an error below 7 % of that variance (over seeds 0–7
     # it stays below 3.5 %).
     assert run.metric > 0.93 and mse < 0.035
+
+
+def _closed_loop_residual(p, x):
+    """−h + tanh(W_rec h + W_in x + W_fb (W_out h + b_out) + b), written here in NumPy: zero at a fixed point of
+    the reservoir with its readout fed back, for any leak."""
+    return lambda h: -h + np.tanh(p["W_rec"] @ h + p["W_in"] @ x + p["W_fb"] @ (p["W_out"] @ h + p["b_out"]) + p["b"])
+
+
+def test_closed_loop_fixed_points_against_scipy_root(key):
+    # A small chaotic reservoir (ρ = 1.5) with a readout fed back, leak 0.5 (analysed as the flow).
+    k_net, k_out, k_seed = jax.random.split(key, 3)
+    p = {n: np.asarray(v, np.float64) for n, v in rv.init_reservoir(1, 8, 1, key=k_net, spectral_radius=1.5,
+                                                                      feedback_scale=1.0).items()}
+    p["W_out"], p["b_out"] = 0.5 * np.asarray(jax.random.normal(k_out, (1, 8)), np.float64), np.array([0.1])
+    inputs = np.array([[0.0], [0.5]])
+    found = rv.closed_loop_fixed_points(p, inputs, key=k_seed, leak=0.5, n_initial_states=16)
+    rng = np.random.default_rng(3)
+    for x, fp in zip(inputs, found):
+        ok = fp.select(fp.converged)
+        assert len(ok) >= 1 and fp.continuous and fp.alpha == 0.5
+        for h, n_unstable in zip(ok.states, ok.n_unstable):
+            residual = _closed_loop_residual(p, x)
+            assert np.abs(residual(h)).max() < 1e-8
+            # the Euler step's multipliers, (1 − a) I + a diag(1 − tanh²) (W_rec + W_fb W_out), by NumPy
+            d = 1.0 - np.tanh(p["W_rec"] @ h + p["W_in"] @ x + p["W_fb"] @ (p["W_out"] @ h + p["b_out"])) ** 2
+            mu = np.linalg.eigvals(0.5 * np.eye(8) + 0.5 * d[:, None] * (p["W_rec"] + p["W_fb"] @ p["W_out"]))
+            assert n_unstable == np.sum(np.abs(mu) > 1.0 + 1e-6)
+        # SciPy's root finder from random starts of its own: every root it reaches is one of the points found
+        for _ in range(8):
+            sol = optimize.root(_closed_loop_residual(p, x), rng.uniform(-1, 1, 8), tol=1e-12)
+            if sol.success and np.abs(sol.fun).max() < 1e-9:
+                assert np.linalg.norm(ok.states - sol.x, axis=1).min() < 1e-6
+
+
+def test_reservoir_against_a_given_network_and_their_fixed_points(key):
+    # The trainer has its own tests (and its compilation costs seconds): here a given network, untrained.
+    task = tasks.get("flipflop", n_bits=1, n_time=16)
+    model = models.get("vanilla", n_inputs=task.n_inputs, n_hidden=8, n_outputs=task.n_outputs)
+    net = model.init(key)
+    # leak 0.5: the closed loop's compiled search is the one the test above used
+    c = rv.compare_with_trained(task, key=key, n_hidden=8, n_trials=16, network=(model, net), leak=0.5)
+    assert c.reservoir_states.shape == c.trained_states.shape == (16, 16, 8)
+    assert c.targets.shape == c.reservoir_outputs.shape == (16, 16, 1)
+    assert 0.0 <= c.cka <= 1.0 + 1e-6 and 1.0 <= c.pr_reservoir <= 8.0 and 1.0 <= c.pr_trained <= 8.0
+    # the readout's loss, recomputed here from the stored arrays as the masked mean squared error
+    mse = np.sum(c.mask * (c.reservoir_outputs - c.targets) ** 2) / c.mask.sum()
+    assert c.loss_reservoir == pytest.approx(mse, rel=1e-4)
+    inputs = np.array([[0.0], [1.0]])
+    s = rv.fixed_point_structure(c, inputs, key=key, n_initial_states=16)
+    for i, x in enumerate(inputs):
+        # counts by index are the converged points' numbers of unstable modes
+        for fp, by_index in ((s.reservoir[i], s.by_index_reservoir[i]), (s.trained[i], s.by_index_trained[i])):
+            assert sum(by_index.values()) == fp.counts()["converged"] and by_index.get(0, 0) == fp.counts()["stable"]
+        # the ridge readout has no feedback (W_fb = 0) and ρ = 0.9: one stable point per input, whose slowest
+        # mode's time constant −1/ln|μ|max is recomputed here from the Euler step's Jacobian, by NumPy
+        p = c.reservoir_params
+        assert s.by_index_reservoir[i] == {0: 1}
+        h = s.reservoir[i].states[0]
+        assert np.abs(_closed_loop_residual(p, x)(h)).max() < 1e-8
+        jac = 0.5 * np.eye(8) + 0.5 * (1 - h**2)[:, None] * p["W_rec"]
+        assert s.slowest_reservoir[i] == pytest.approx(-1 / np.log(np.abs(np.linalg.eigvals(jac)).max()), rel=1e-6)
+        # the network's points solve h = tanh(W_rec h + W_in x + b) (the vanilla step, written here)
+        w = {n: np.asarray(v, np.float64) for n, v in net.items()}
+        for h in s.trained[i].select(s.trained[i].converged).states:
+            assert np.abs(np.tanh(w["W_rec"] @ h + w["W_in"] @ x + w["b"]) - h).max() < 1e-8

@@ -22,7 +22,11 @@ W_fb (output feedback, used by FORCE) to a feedback scale. Only the readout (W_o
 of the same size end to end with `dynascope.train.train_population`, and compares the two on the same trials:
 task loss, the dimensionality of their trajectories (participation ratio of the states' covariance
 spectrum) and linear CKA between the two state sets (Sussillo's "pebble in a pond" reservoir against a
-network shaped by training).
+network shaped by training). `fixed_point_structure` then finds both systems' fixed points at a few constant
+inputs with `dynascope.dynamics.find_fixed_points`: the reservoir as it runs after training, its readout fed
+back through W_fb (`ClosedLoop`; with W_fb = 0, as for the ridge readout, that is the driven reservoir
+itself), and the trained network; it counts the points by index (number of unstable modes) and reports the
+slowest mode of the stable ones.
 
 References: Jaeger 2001 (the echo-state network, GMD Report 148); Maass, Natschläger & Markram 2002
 (liquid state machines, Neural Comput. 14:2531); Sussillo & Abbott 2009, "Generating coherent patterns of
@@ -44,10 +48,14 @@ from dynascope.errors import ConfigError, ShapeError
 from dynascope.theory._checks import nonnegative, positive, positive_int, prng_key
 
 __all__ = [
+    "ClosedLoop",
+    "FixedPointStructure",
     "ForceRun",
     "ForceTaskRun",
     "ReservoirComparison",
+    "closed_loop_fixed_points",
     "compare_with_trained",
+    "fixed_point_structure",
     "force",
     "force_on_task",
     "init_reservoir",
@@ -427,6 +435,8 @@ class ReservoirComparison:
     reservoir_states, trained_states `[B, T, H]`; reservoir_outputs, trained_outputs, targets, mask
         `[B, T, O]`: the evaluation trials, for figures.
     task, arch, n_hidden: what was compared.
+    reservoir_params: the reservoir's weights (NumPy), its fitted readout W_out, b_out included; leak: its leak.
+    network: the trained network as (model, params of one network).
     """
 
     loss_reservoir: float
@@ -445,6 +455,9 @@ class ReservoirComparison:
     task: str
     arch: str
     n_hidden: int
+    reservoir_params: dict[str, np.ndarray]
+    leak: float
+    network: tuple[Any, Any]
 
 
 def compare_with_trained(
@@ -534,4 +547,125 @@ def compare_with_trained(
         reservoir_states=res_states, trained_states=np.asarray(states, np.float64), reservoir_outputs=res_out,
         trained_outputs=np.asarray(outputs, np.float64), targets=np.asarray(trials.targets, np.float64),
         mask=np.asarray(trials.mask, np.float64), task=task.name, arch=arch, n_hidden=n_hidden,
+        reservoir_params={name: np.asarray(v, np.float64) for name, v in params.items()}
+        | {"W_out": w_out, "b_out": b_out}, leak=float(leak), network=(model, net),
+    )
+
+
+# -- fixed points ------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class ClosedLoop:
+    """The reservoir as it runs with its readout in place: a step `(params, h [H], x [I]) -> h [H]` with the
+    output z = W_out h + b_out fed back through W_fb (the loop FORCE trains and an echo-state network with
+    feedback runs). Frozen, so jit keys its compiled programs on the leak alone. As a dynamical system it is
+    a map for leak 1 and the Euler step h + a·f(h) of the flow f(h) = −h + tanh(·) below 1."""
+
+    leak: float
+
+    def __call__(self, params: Params, h: jax.Array, x: jax.Array) -> jax.Array:
+        return _step(params, h, x, params["W_out"] @ h + params["b_out"], self.leak)
+
+
+def closed_loop_fixed_points(params: Any, inputs: Any, *, key: jax.Array, leak: float = 1.0,
+                             n_initial_states: int = 32, visited: Any = None, **options: Any) -> list[Any]:
+    """Fixed points of the reservoir with its readout fed back (`ClosedLoop`), one search per constant input.
+
+    Args:
+        params: reservoir weights with a readout (`init_reservoir`, then W_out `[O, H]` and b_out `[O]`).
+        inputs: constant inputs `[C, I]`.
+        key: JAX PRNG key for the initial states.
+        leak: a in (0, 1].
+        n_initial_states: seeds per input: visited states (`visited` `[..., H]`) plus small noise, or, without
+            them, uniform in ±1 (the range of tanh).
+        options: keywords of `dynascope.dynamics.FixedPointOptions`.
+
+    Returns:
+        A list of C `dynascope.dynamics.FixedPoints` (eigenvalues of the flow's Jacobian for leak < 1, of the
+        map's for leak 1).
+
+    Reference: Sussillo & Barak 2013, "Opening the black box" (Neural Comput. 25:626).
+    """
+    from dynascope.dynamics import find_fixed_points, sample_initial_states
+
+    a = positive("leak", leak)
+    if a > 1.0:
+        raise ConfigError(f"leak must lie in (0, 1], got {leak!r}.")
+    p = {name: jnp.asarray(v, jnp.float32) for name, v in params.items()}
+    if "b_out" not in p:
+        p["b_out"] = jnp.zeros(p["W_out"].shape[0], jnp.float32)
+    u = np.asarray(inputs, np.float32)
+    if u.ndim != 2 or u.shape[1] != p["W_in"].shape[1]:
+        raise ShapeError(f"inputs must be constant inputs [C, {p['W_in'].shape[1]}], got shape {u.shape}.")
+    k = positive_int("n_initial_states", n_initial_states)
+    h = p["W_rec"].shape[0]
+    if visited is None:
+        seeds = jax.random.uniform(prng_key(key), (k, h), jnp.float32, -1.0, 1.0)
+    else:
+        seeds = sample_initial_states(prng_key(key), jnp.asarray(visited, jnp.float32), k, noise_std=0.05)
+    kind = {"continuous": True, "alpha": a} if a < 1.0 else {}
+    # One search per input (the same seeds and the same compiled program for all of them).
+    return [find_fixed_points(ClosedLoop(a), p, x, seeds, **kind, **options) for x in u]
+
+
+@dataclasses.dataclass(frozen=True)
+class FixedPointStructure:
+    """Fixed points of a reservoir (closed loop) and of a trained network at the same constant inputs.
+
+    inputs `[C, I]`. reservoir, trained: lists of C `dynascope.dynamics.FixedPoints`.
+    by_index_reservoir, by_index_trained: per input, {number of unstable modes: how many converged points}.
+    slowest_reservoir, slowest_trained `[C]`: the slowest mode's time constant in steps, −1/ln|μ| with μ the
+        per-step multiplier nearest the unit circle among the stable points (NaN where none is stable).
+    """
+
+    inputs: np.ndarray
+    reservoir: list[Any]
+    trained: list[Any]
+    by_index_reservoir: list[dict[int, int]]
+    by_index_trained: list[dict[int, int]]
+    slowest_reservoir: np.ndarray
+    slowest_trained: np.ndarray
+
+
+def _by_index(points: Any) -> dict[int, int]:
+    from dynascope.dynamics import Status
+
+    index = points.n_unstable[points.status == Status.CONVERGED]
+    return {int(i): int(np.sum(index == i)) for i in np.unique(index)}
+
+
+def _slowest(points: Any) -> float:
+    """Time constant in steps of the slowest mode of the stable points: multipliers μ = 1 + alpha·λ of the
+    Euler step for flows, λ itself for maps."""
+    from dynascope.dynamics import Status
+
+    keep = (points.status == Status.CONVERGED) & points.is_stable
+    if not keep.any():
+        return float("nan")
+    lam = points.eigvals[keep]
+    mu = np.abs(1.0 + points.alpha * lam) if points.continuous else np.abs(lam)
+    return float(-1.0 / np.log(np.clip(mu.max(), 1e-300, 1.0 - 1e-15)))
+
+
+def fixed_point_structure(comparison: ReservoirComparison, inputs: Any, *, key: jax.Array,
+                          n_initial_states: int = 32, **options: Any) -> FixedPointStructure:
+    """Fixed points of the two systems of `compare_with_trained` at constant `inputs` `[C, I]`: the reservoir
+    with its readout fed back (`closed_loop_fixed_points`) and the trained network (`find_fixed_points` on
+    its model), both seeded from the states each visited on the evaluation trials, plus small noise.
+
+    Reference: Sussillo & Barak 2013 (Neural Comput. 25:626); Sussillo 2014 (Curr. Opin. Neurobiol. 25:156).
+    """
+    from dynascope.dynamics import find_fixed_points, sample_initial_states
+
+    u = np.asarray(inputs, np.float32)
+    k_res, k_net = jax.random.split(prng_key(key))
+    res = closed_loop_fixed_points(comparison.reservoir_params, u, key=k_res, leak=comparison.leak,
+                                   n_initial_states=n_initial_states, visited=comparison.reservoir_states, **options)
+    model, net = comparison.network
+    seeds = sample_initial_states(k_net, jnp.asarray(comparison.trained_states, jnp.float32),
+                                  positive_int("n_initial_states", n_initial_states), noise_std=0.05)
+    trained = [find_fixed_points(model, net, x, seeds, **options) for x in u]
+    return FixedPointStructure(
+        inputs=u, reservoir=res, trained=trained, by_index_reservoir=[_by_index(f) for f in res],
+        by_index_trained=[_by_index(f) for f in trained], slowest_reservoir=np.array([_slowest(f) for f in res]),
+        slowest_trained=np.array([_slowest(f) for f in trained]),
     )
