@@ -44,6 +44,24 @@ def test_the_peak_sits_at_the_interpolation_threshold(key):
     np.testing.assert_allclose(gen.min_norm_test_error([0.5, 1.0, 2.0], 0.0), [0.5, 0.0, 0.0])
 
 
+def test_the_peak_height_grows_with_the_noise_as_the_closed_form_says(key):
+    # The two sizes flanking the threshold at N = 40: P = 34 and 46. By hand (r² = 1, finite-N inverse-Wishart
+    # means): P = 34: σ² + (1 − 34/40) + σ² · 34/5; P = 46: σ² + σ² · 40/5. The noise term is proportional to σ².
+    noises = [0.1, 0.4, 1.6]
+    by_hand = np.array([[v + 0.15 + v * 6.8, v + 8.0 * v] for v in noises])
+    np.testing.assert_allclose([gen.min_norm_test_error([0.85, 1.15], v, n_inputs=40) for v in noises], by_hand,
+                               rtol=1e-12)
+    # Monte Carlo, the same inputs and teachers for every σ² (one key): the mean errors lie within 20 % of the
+    # closed form (at |P − N| = 6 the inverse-Wishart trace is heavy-tailed: 64 networks scatter ±15 % over
+    # seeds 0–3), and the peak rises with the noise, as the closed form's.
+    means = np.array([gen.min_norm_sweep(40, [34, 46], noise_variance=v, key=key, n_networks=64)
+                      .test_error.mean(axis=1) for v in noises])
+    np.testing.assert_allclose(means, by_hand, rtol=0.2)
+    assert np.all(np.diff(means.max(axis=1)) > 0) and np.all(np.diff(by_hand.max(axis=1)) > 0)
+    # ×4 noise, close to ×4 peak: above the threshold the excess over σ² is exactly 8 σ² in the closed form
+    np.testing.assert_allclose(np.diff(np.log(means[:, 1] - noises)), np.log(4.0), atol=0.15)
+
+
 def test_learning_curves_reach_the_min_norm_asymptote_and_start_at_the_prior():
     for alpha in (0.5, 2.0):
         train, test = gen.learning_curves([0.0, 1e6], alpha, 0.3, teacher_variance=1.5, init_variance=0.2)

@@ -267,10 +267,15 @@ def _generalization(opts: Settings) -> Outcome:
     from dynascope.theory import generalization, learning_curves, min_norm_sweep, min_norm_test_error
 
     n, noise = 50, 0.25
+    noises = np.array([0.0625, noise, 1.0])  # ×4 apart: the peak's height against σ²
     sizes = np.array([10, 20, 30, 40, 45, 55, 60, 75, 100, 150])
-    opts.say(f"min-norm students: N = {n}, {len(sizes)} training-set sizes, {max(opts.n_networks, 32)} networks")
-    # Monte Carlo: at least 32 repetitions (host pinv of ≤ 150 × 50, cheap), so the median is near the mean
-    sweep = min_norm_sweep(n, sizes, noise_variance=noise, key=opts.key(), n_networks=max(opts.n_networks, 32))
+    n_mc = max(opts.n_networks, 32)
+    opts.say(f"min-norm students: N = {n}, {len(sizes)} training-set sizes × {len(noises)} noise levels, {n_mc} "
+             "networks")
+    # Monte Carlo: at least 32 repetitions (host pinv of ≤ 150 × 50, cheap), so the median is near the mean.
+    # The same key for every noise level: the same inputs and teachers, only the label noise scaled.
+    sweeps = [min_norm_sweep(n, sizes, noise_variance=v, key=opts.key(), n_networks=n_mc) for v in noises]
+    sweep = sweeps[1]
     theory = min_norm_test_error(sweep.alpha, noise, n_inputs=n)
     fine = np.linspace(0.1, 3.0, 300)
     fine = fine[np.abs(fine - 1.0) > 0.03]
@@ -284,20 +289,58 @@ def _generalization(opts: Settings) -> Outcome:
     median = np.mean(sweep.test_error, axis=1)
     sweep_error = float(np.max(np.abs(median - theory) / theory))
     curve_error = _max_error(run.test_error.mean(0), curve)
-    numbers = _series("min-norm test error (mean)", sweep.alpha, median, theory)
-    numbers += _series(f"test error over time, alpha={alpha}", run.time, run.test_error.mean(0), curve)
-    summary = [f"min-norm sweep: largest relative |mean − theory| = {sweep_error:.3g}",
-               f"learning curve: max |mean simulation − theory| = {curve_error:.3g}"]
+    # The peak: the larger mean test error of the two sizes flanking the threshold (P = 45, 55), against the
+    # finite-N expectation there. Its noise term, σ² P/(N − P − 1) below the threshold or σ² N/(P − N − 1)
+    # above, grows in proportion to σ², on top of the floor σ² and the frozen signal (1 − P/N) below.
+    means = np.array([np.mean(w.test_error, axis=1) for w in sweeps])  # [B, A]
+    flank = np.sort(np.argsort(np.abs(sizes - n))[:2])
+    at_peak = flank[np.argmax(means[:, flank], axis=1)]
+    peak_sim = means[np.arange(len(noises)), at_peak]
+    peak_theory = np.array([min_norm_test_error(sweep.alpha[i], v, n_inputs=n) for i, v in zip(at_peak, noises)])
+    noise_term = (peak_theory - noises - np.maximum(0.0, 1.0 - sizes[at_peak] / n)) / noises
+    # Early stopping: the theory's optimum over the run's times against the t → ∞ (min-norm) asymptote.
+    asymptote = float(min_norm_test_error(alpha, noise))
+    best = int(np.argmin(curve))
+    sim_curve = run.test_error.mean(0)
+    sim_best = int(np.argmin(sim_curve))
+    numbers = []
+    for v, w, m in zip(noises, sweeps, means):
+        numbers += _series(f"min-norm test error (mean), noise={v:g}", w.alpha, m,
+                           min_norm_test_error(w.alpha, v, n_inputs=n))
+    numbers += _series(f"test error over time, alpha={alpha}", run.time, sim_curve, curve)
+    numbers += [("early stopping optimum", float(run.time[best]), float(sim_curve[best]), float(curve[best])),
+                ("min-norm asymptote", float(alpha), float(sim_curve[-1]), asymptote)]
+    growth = ", ".join(f"σ² = {v:g}: {ps:.3g} (theory {pt:.3g})" for v, ps, pt in zip(noises, peak_sim, peak_theory))
+    summary = [f"min-norm sweep (σ² = {noise}): largest relative |mean − theory| = {sweep_error:.3g}",
+               f"double-descent peak (the larger mean test error at P = {sizes[flank[0]]}, {sizes[flank[1]]}, "
+               f"flanking the threshold) against the noise: "
+               f"{growth}",
+               f"learning curve: max |mean simulation − theory| = {curve_error:.3g}",
+               f"early stopping at α = {alpha}: theory optimum {curve[best]:.3g} at t = {run.time[best]:.3g} "
+               f"(simulated {sim_curve[sim_best]:.3g} at t = {run.time[sim_best]:.3g}) against the min-norm "
+               f"asymptote {asymptote:.3g}"]
+    rows = [[float(a), float(m), float(t)] for a, m, t in zip(sweep.alpha, median, theory)]
+    peak_rows = [[f"peak at α = {sweep.alpha[i]:g}, σ² = {v:g}", float(ps), float(pt), float(r)]
+                 for i, v, ps, pt, r in zip(at_peak, noises, peak_sim, peak_theory, noise_term)]
     block = draw.Block(
         "Generalization: the linear teacher–student",
-        f"A linear student of N = {n} parameters learns a noisy linear teacher (σ² = {noise}) from P = αN examples. "
-        "The min-norm solution's test error peaks at the interpolation threshold α = 1 (double descent), and "
-        "gradient descent follows the Marchenko–Pastur theory over time (Advani, Saxe & Sompolinsky 2020).",
-        [(draw.generalization_curves(sweep.alpha, sweep.test_error, fine, min_norm_test_error(fine, noise), run.time,
-                                     run.test_error, curve, alpha), "generalization",
-          f"Relative error of the sweep {sweep_error:.3g}; of the learning curve {curve_error:.3g} (absolute).")],
-        ["alpha", "mean test error", "theory (finite N)"],
-        [[float(a), float(m), float(t)] for a, m, t in zip(sweep.alpha, median, theory)],
+        f"A linear student of N = {n} parameters learns a noisy linear teacher from P = αN examples. The min-norm "
+        "solution's test error peaks at the interpolation threshold α = 1 (double descent); the peak is the "
+        "noise fitted by a nearly singular system, so its height above the floor σ² grows in proportion to σ² "
+        "(×4 noise, ×4 excess, up to the frozen signal 1 − α below the threshold) and vanishes without noise. "
+        "Gradient descent follows the Marchenko–Pastur theory over time; with noise its test error passes "
+        "through a minimum before settling on the min-norm asymptote, so stopping early generalizes better "
+        "(Advani, Saxe & Sompolinsky 2020).",
+        [(draw.generalization_curves(sweep.alpha, np.array([w.test_error for w in sweeps]), fine,
+                                     np.array([min_norm_test_error(fine, v) for v in noises]), noises, run.time,
+                                     run.test_error, curve, alpha, asymptote), "generalization",
+          f"Relative error of the sweep at σ² = {noise}: {sweep_error:.3g}; of the learning curve "
+          f"{curve_error:.3g} (absolute); early stopping at t = {run.time[best]:.3g} reaches {curve[best]:.3g} "
+          f"against {asymptote:.3g} at t → ∞.")],
+        ["alpha (σ² = 0.25) / peak", "mean test error", "theory (finite N)", "peak: theory's noise term / σ²"],
+        [[*r, ""] for r in rows] + peak_rows
+        + [[f"early stopping at α = {alpha}, t = {run.time[best]:.3g}", float(sim_curve[best]), float(curve[best]),
+            ""], [f"t → ∞ at α = {alpha} (min-norm)", float(sim_curve[-1]), asymptote, ""]],
     )
     trade_block, trade_numbers, trade_summary = _init_scale(opts, n, noise)
     return Outcome([block, trade_block], numbers + trade_numbers, summary + trade_summary)
@@ -425,35 +468,92 @@ def _reservoir(opts: Settings) -> Outcome:
              "over 200 trials")
     on_task = reservoir.force_on_task(tasks.get("sinewave"), key=k_state, n_hidden=200, n_train_trials=200,
                                       n_test_trials=32, leak=0.3)
+    # Fixed points at constant inputs of each task: the flip-flop's "hold" (0) and a pulse on bit 0 (±1) for
+    # the reservoir (its ridge readout has no feedback: the closed loop is the driven reservoir) and the
+    # trained network; the FORCE network, its readout fed back, at three of the sine-wave task's cue levels.
+    opts.say("fixed points: reservoir and trained network at the flip-flop's inputs, the FORCE network at three "
+             "sine-wave cues")
+    flip_inputs = np.array([[0.0, 0.0], [1.0, 0.0], [-1.0, 0.0]])
+    flip_labels = ["hold (0, 0)", "bit 0 = +1", "bit 0 = −1"]
+    fps = reservoir.fixed_point_structure(c, flip_inputs, key=k_cmp, n_initial_states=32)
+    sine_task = tasks.get("sinewave")
+    cues = np.asarray(sine_task.analysis_inputs(), np.float64)[[0, 25, 50]]
+    force_fps = reservoir.closed_loop_fixed_points(on_task.params, cues, key=k_state, leak=0.3, n_initial_states=16)
+    force_by_index = [reservoir.counts_by_index(f) for f in force_fps]
+    force_slowest = [_oscillation(f) for f in force_fps]
+
+    def counts(by_index: dict[int, int]) -> str:
+        return ", ".join(f"{n} of index {i}" for i, n in sorted(by_index.items())) or "none"
+
     numbers = _series("FORCE output", t.astype(float), run.outputs[:, 0], target[:, 0])
     numbers += [("reservoir vs trained", 0.0, c.loss_reservoir, c.loss_trained)]
     numbers += [("FORCE on sinewave, test trial 0", float(i), float(z), float(f))
                 for i, (z, f) in enumerate(zip(on_task.outputs[0, :, 0], on_task.targets[0, :, 0]))]
+    # per flip-flop input (x = its row in flip_inputs), one series per system; no theory predicts these counts
+    numbers += [(f"stable fixed points, {name}", float(i), float(by[i].get(0, 0)), math.nan)
+                for name, by in (("reservoir", fps.by_index_reservoir), ("trained", fps.by_index_trained))
+                for i in range(len(flip_inputs))]
+    numbers += [(f"slowest stable mode (steps), {name}", float(i), float(v), math.nan)
+                for name, slow in (("reservoir", fps.slowest_reservoir), ("trained", fps.slowest_trained))
+                for i, v in enumerate(slow)]
     rows = [["loss (masked MSE)", c.loss_reservoir, c.loss_trained], ["task metric", c.metric_reservoir,
                                                                       c.metric_trained],
-            ["participation ratio", c.pr_reservoir, c.pr_trained], ["CKA between the two", c.cka, c.cka],
-            ["FORCE on sinewave: test loss (200 units, no trained twin)", on_task.loss, ""],
-            ["FORCE on sinewave: task metric", on_task.metric, ""]]
+            ["participation ratio", c.pr_reservoir, c.pr_trained], ["CKA between the two", c.cka, c.cka]]
+    rows += [[f"fixed points at {label} (by index)", counts(fps.by_index_reservoir[i]), counts(fps.by_index_trained[i])]
+             for i, label in enumerate(flip_labels)]
+    rows += [[f"slowest stable mode at {label} (steps)", float(fps.slowest_reservoir[i]),
+              float(fps.slowest_trained[i])] for i, label in enumerate(flip_labels)]
+    rows += [["FORCE on sinewave: test loss (200 units, no trained twin)", on_task.loss, ""],
+             ["FORCE on sinewave: task metric", on_task.metric, ""]]
+    rows += [[f"FORCE closed loop at cue {cue[0]:.3g}: fixed points (by index); fastest-growing mode's period "
+              "(steps)", counts(force_by_index[i]), force_slowest[i]] for i, cue in enumerate(cues)]
     summary = [f"FORCE: test RMSE {run.test_rmse:.3g} over the 1000 free steps",
                f"FORCE on the sine-wave task: test loss {on_task.loss:.3g}, metric {on_task.metric:.3g} on 32 new "
                "trials (readout frozen)",
                f"reservoir vs trained: loss {c.loss_reservoir:.3g} vs {c.loss_trained:.3g}, participation ratio "
-               f"{c.pr_reservoir:.3g} vs {c.pr_trained:.3g}, CKA {c.cka:.3g}"]
+               f"{c.pr_reservoir:.3g} vs {c.pr_trained:.3g}, CKA {c.cka:.3g}",
+               f"fixed points at the flip-flop's hold input: reservoir {counts(fps.by_index_reservoir[0])}; trained "
+               f"{counts(fps.by_index_trained[0])}; slowest stable mode {fps.slowest_reservoir[0]:.3g} vs "
+               f"{fps.slowest_trained[0]:.3g} steps",
+               "FORCE closed loop at the sine-wave cues: " + "; ".join(
+                   f"{cue[0]:.3g}: {counts(b)}" for cue, b in zip(cues, force_by_index))]
     block = draw.Block(
         "Reservoirs and FORCE",
         "A fixed random reservoir with a learned linear readout: FORCE learning (Sussillo & Abbott 2009) makes it "
         "generate a sine through output feedback and, as a training method on a task, learns the sine-wave "
         "task's 51 cued frequencies over 200 trials; on a flip-flop task a reservoir with a ridge readout is "
         "compared with a network of the same size trained end to end (dimensionality by participation ratio, "
-        "linear CKA).",
+        "linear CKA, and fixed points at constant inputs counted by index, i.e. by their number of unstable "
+        "modes, found by dynascope.dynamics.find_fixed_points). A trained network that remembers two bits holds "
+        "each memory in a stable point (four at the hold input) with saddles between them; the echo-state "
+        "reservoir (spectral radius below 1, no feedback) has one stable point per input and forgets. The FORCE "
+        "network, analysed with its readout fed back as it runs, sits near an unstable point whose complex "
+        "modes drive the oscillation (Sussillo & Barak 2013).",
         [(draw.force_output(run.outputs[:, 0], target[:, 0], 2000), "reservoir_force",
           f"Test RMSE {run.test_rmse:.3g} after learning is switched off."),
          (draw.reservoir_trials(c.targets[0], c.reservoir_outputs[0], c.trained_outputs[0], c.mask[0]),
-          "reservoir_trial", "One evaluation trial of the flip-flop.")],
+          "reservoir_trial", "One evaluation trial of the flip-flop."),
+         (draw.fixed_point_counts(flip_labels, ["reservoir", f"trained {c.arch}"],
+                                  [fps.by_index_reservoir, fps.by_index_trained],
+                                  np.array([fps.slowest_reservoir, fps.slowest_trained])),
+          "reservoir_fixed_points", "Fixed points at the flip-flop's constant inputs, by index, and the slowest "
+                                    "stable mode's time constant.")],
         ["quantity", "reservoir", f"trained {c.arch}"],
         rows,
     )
     return Outcome([block], numbers, summary)
+
+
+def _oscillation(points: Any) -> float:
+    """Period in steps 2π/|arg μ| of the fastest-growing complex mode of the converged points (μ the Euler
+    step's multiplier 1 + alpha·λ; NaN where no complex mode grows): the oscillation a generator spins off."""
+    lam = points.eigvals[points.converged]
+    mu = 1.0 + points.alpha * lam if points.continuous else lam
+    growing = (np.abs(mu) > 1.0) & (np.abs(mu.imag) > 1e-9)
+    if not growing.any():
+        return math.nan
+    pick = np.argmax(np.where(growing, np.abs(mu), -np.inf))
+    return float(2 * np.pi / abs(np.angle(mu.reshape(-1)[pick])))
 
 
 def _over_training(opts: Settings, out: Path) -> Outcome:

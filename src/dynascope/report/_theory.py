@@ -19,6 +19,7 @@ __all__ = [
     "deeplinear_modes",
     "depth_scan",
     "experiment_page",
+    "fixed_point_counts",
     "force_output",
     "generalization_curves",
     "item_outputs",
@@ -164,18 +165,26 @@ def similarity_matrices(matrices: list[np.ndarray], titles: list[str]) -> Figure
 
 
 def generalization_curves(alpha: np.ndarray, simulated: np.ndarray, theory_alpha: np.ndarray, theory: np.ndarray,
-                          time: np.ndarray, sim_test: np.ndarray, curve_test: np.ndarray, curve_alpha: float) -> Figure:
-    """Left: min-norm test error against α (simulated `[A, n]`, theory on a fine grid); right: test error over
-    training time at one α (simulated `[n, R]`, theory `[R]`)."""
+                          noises: np.ndarray, time: np.ndarray, sim_test: np.ndarray, curve_test: np.ndarray,
+                          curve_alpha: float, asymptote: float) -> Figure:
+    """Left: min-norm test error against α, one colour per noise level `[B]` (simulated `[B, A, n]`, means as
+    points; theory `[B, F]` on a fine grid); right: test error over training time at one α (simulated `[n, R]`,
+    theory `[R]`) with the theory's early-stopping optimum marked and the t → ∞ (min-norm) asymptote."""
     fig = Figure(figsize=(10, 3.8), layout="constrained")
     left, right = fig.subplots(1, 2)
-    left.semilogy(alpha, np.mean(simulated, axis=1), "o", color=_colour(0), label="simulated (mean)")
-    left.semilogy(theory_alpha, theory, **THEORY, label="theory")
+    for b, sigma2 in enumerate(noises):
+        left.semilogy(alpha, np.mean(simulated[b], axis=1), "o", color=_colour(b), label=f"σ² = {sigma2:g}")
+        left.semilogy(theory_alpha, theory[b], color=_colour(b), linestyle="--", linewidth=1.2)
+    left.plot([], [], **THEORY, label="theory (N → ∞)")
     left.axvline(1.0, color="grey", linewidth=0.8)
     left.set(xlabel="α = examples / parameters", ylabel="test error", title="Double descent (min-norm student)")
     for n in range(sim_test.shape[0]):
         right.plot(time, sim_test[n], color=_colour(1), alpha=0.6, label="simulated" if n == 0 else None)
     right.plot(time, curve_test, **THEORY, label="Marchenko–Pastur theory")
+    best = int(np.argmin(curve_test))
+    right.plot(time[best], curve_test[best], "v", color="black", markersize=8,
+               label=f"early stopping: t = {time[best]:.3g}")
+    right.axhline(asymptote, color="grey", linestyle=":", linewidth=1.2, label="t → ∞ (min-norm)")
     right.set(xlabel="time", ylabel="test error", title=f"Learning curve at α = {curve_alpha:g}")
     left.legend(frameon=False)
     right.legend(frameon=False)
@@ -261,6 +270,34 @@ def reservoir_trials(targets: np.ndarray, reservoir: np.ndarray, trained: np.nda
         ax.set_ylabel(f"output {o}")
     axes[0].legend(frameon=False, ncol=3)
     axes[-1].set_xlabel("step")
+    return fig
+
+
+def fixed_point_counts(input_labels: list[str], systems: list[str], by_index: list[list[dict[int, int]]],
+                       slowest: np.ndarray) -> Figure:
+    """Left: fixed points by index (number of unstable modes) at each constant input, one bar per system
+    (`by_index[system][input]` = {index: count}), stacked by index; right: the slowest stable mode's time
+    constant in steps `[system, input]` (log scale; absent where no point is stable)."""
+    fig = Figure(figsize=(10, 3.6), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    n_in, width = len(input_labels), 0.8 / len(systems)
+    indices = sorted({i for per_system in by_index for counts in per_system for i in counts})
+    x = np.arange(n_in)
+    for k, name in enumerate(systems):
+        bottom = np.zeros(n_in)
+        for j, index in enumerate(indices):
+            height = np.array([by_index[k][c].get(index, 0) for c in range(n_in)], float)
+            left.bar(x + k * width, height, width, bottom=bottom, color=_colour(j), edgecolor="black",
+                     hatch="//" if k else None, label=(f"index {index}" + (" (stable)" if index == 0 else ""))
+                     if k == 0 else None)
+            bottom += height
+        right.semilogy(x, slowest[k], "o-", color=_colour(k), label=name)
+    left.set_xticks(x + 0.4 - width / 2, input_labels)
+    left.set(ylabel="fixed points", title=f"By index: {' (plain) | '.join(systems)} (hatched)")
+    right.set_xticks(x, input_labels)
+    right.set(ylabel="slowest mode (steps)", title="Slowest stable mode")
+    left.legend(frameon=False, fontsize=8)
+    right.legend(frameon=False)
     return fig
 
 

@@ -55,6 +55,7 @@ __all__ = [
     "ReservoirComparison",
     "closed_loop_fixed_points",
     "compare_with_trained",
+    "counts_by_index",
     "fixed_point_structure",
     "force",
     "force_on_task",
@@ -626,7 +627,8 @@ class FixedPointStructure:
     slowest_trained: np.ndarray
 
 
-def _by_index(points: Any) -> dict[int, int]:
+def counts_by_index(points: Any) -> dict[int, int]:
+    """{number of unstable modes: how many converged points have it} of one `dynascope.dynamics.FixedPoints`."""
     from dynascope.dynamics import Status
 
     index = points.n_unstable[points.status == Status.CONVERGED]
@@ -665,7 +667,7 @@ def fixed_point_structure(comparison: ReservoirComparison, inputs: Any, *, key: 
                                   positive_int("n_initial_states", n_initial_states), noise_std=0.05)
     trained = [find_fixed_points(model, net, x, seeds, **options) for x in u]
     return FixedPointStructure(
-        inputs=u, reservoir=res, trained=trained, by_index_reservoir=[_by_index(f) for f in res],
-        by_index_trained=[_by_index(f) for f in trained], slowest_reservoir=np.array([_slowest(f) for f in res]),
+        inputs=u, reservoir=res, trained=trained, by_index_reservoir=[counts_by_index(f) for f in res],
+        by_index_trained=[counts_by_index(f) for f in trained], slowest_reservoir=np.array([_slowest(f) for f in res]),
         slowest_trained=np.array([_slowest(f) for f in trained]),
     )
