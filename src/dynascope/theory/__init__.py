@@ -10,7 +10,8 @@ teacher–student (Advani, Saxe & Sompolinsky 2020) — simulated train/test err
 `twin`: a deep linear network and its tanh twin trained from the same initial weights, and where they split;
 `replay`: daily batches of a teacher–student task learned online or by replaying a stored buffer, and the map
 of where replay helps, does not matter or overtrains; `reservoir`: echo-state reservoirs with a ridge readout,
-FORCE learning (recursive least squares with output feedback), and a reservoir against a trained network;
+FORCE learning (recursive least squares with output feedback), and a reservoir against a trained network
+(dimensionality, CKA, fixed points of the closed loop and of the network by index);
 `tradeoff`: the initial weight scale trading learning speed for generalization (the frozen subspace).
 
 The two simulators are `deeplinear.simulate` and `generalization.simulate` (not re-exported here, where one
