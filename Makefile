@@ -35,7 +35,7 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/dynascope demo --out runs/demo
 
 test: $(VENV)/.installed-dev browser
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2 --dist loadfile -q
 
 bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/train_population.py

@@ -618,8 +618,8 @@ def test_seeds_that_walk_away_from_the_visited_region_are_stopped_and_counted():
     far = rng.choice([-1.0, 1.0], (16, 2)) * rng.uniform(2.5, 4.0, (16, 2))
     seeds = np.r_[near, far].astype(np.float32)
     u = np.zeros(1, np.float32)
-    bounded = find_fixed_points(saturating, None, u, seeds, reachable_states=visited)
-    free = find_fixed_points(saturating, None, u, seeds, reachable_states=visited, search_margin=None)
+    bounded = find_fixed_points(saturating, None, u, seeds, reachable_states=visited, saddle_seeds_per_pair=0)
+    free = find_fixed_points(saturating, None, u, seeds, reachable_states=visited, search_margin=None, saddle_seeds_per_pair=0)
     truth = np.array(list(itertools.product([-s_star, 0.0, s_star], repeat=2)))
     for fp in (bounded, free):
         assert fp.converged.all() and len(fp) == 9
@@ -631,7 +631,7 @@ def test_seeds_that_walk_away_from_the_visited_region_are_stopped_and_counted():
     assert free.n_escaped == 0 and free.n_failed >= 16  # the same seeds, unbounded, fail after the whole budget
     assert bounded.n_initial_states == free.n_initial_states
     stacked = find_fixed_points(saturating, {"w": jnp.zeros((2, 1))}, u, np.stack([seeds, seeds]),
-                                reachable_states=np.stack([visited, visited]))
+                                reachable_states=np.stack([visited, visited]), saddle_seeds_per_pair=0)
     assert [(len(f), f.n_escaped, f.n_failed) for f in stacked] == [(9, bounded.n_escaped, 0)] * 2
 
 

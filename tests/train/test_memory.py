@@ -49,9 +49,11 @@ def test_estimate_is_a_lower_bound_close_to_what_xla_allocates():
     opt_state = jax.eval_shape(jax.vmap(population._optimizer(opts).init), params)
     state = population._State(
         jax.ShapeDtypeStruct((), jnp.int32), params, opt_state, jax.ShapeDtypeStruct((n,), bool),
-        jax.ShapeDtypeStruct((n,), jnp.int32), jax.ShapeDtypeStruct((n, steps), jnp.float32))
+        jax.ShapeDtypeStruct((n,), jnp.int32), None)
     scalar, per_net = jax.ShapeDtypeStruct((), jnp.float32), jax.ShapeDtypeStruct((n,), jnp.float32)
-    compiled = population._build_chunk(task, model, opts, 5).lower(state, keys, per_net, scalar).compile()
+    # Arguments: the state (its loss history stays on the host), the first losses, keys, learning rates and
+    # the zero-output baseline.
+    compiled = population._build_chunk(task, model, opts, 5).lower(state, per_net, keys, per_net, scalar).compile()
     xla = compiled.memory_analysis()
     actual = xla.temp_size_in_bytes + xla.argument_size_in_bytes
     est = estimate_training_memory(model, n, batch_size=16, n_time=32, n_outputs=3, steps=steps)

@@ -78,7 +78,7 @@ class _State(NamedTuple):
     opt_state: Any
     diverged: jax.Array  # [n] bool
     stopped_at: jax.Array  # [n] int32, -1 while training
-    loss_history: jax.Array  # [n, steps] float32
+    loss_history: jax.Array | None  # [n, steps] float32 in a checkpoint; None on the device (kept on the host)
 
 
 def masked_mse(outputs: jax.Array, trials: Trials) -> jax.Array:
@@ -113,18 +113,21 @@ def _all_finite(tree: Any) -> jax.Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]))
 
 
-def _make_chunk(task: Task, model: Model, opts: TrainOptions, length: int) -> Callable[..., _State]:
+def _make_chunk(task: Task, model: Model, opts: TrainOptions, length: int) -> Callable[..., tuple[_State, jax.Array]]:
     """A jitted function advancing every network `length` steps (cached: one compile per configuration)."""
-    # The learning rates are an argument of the compiled program, so they are not part of the cache key.
-    cache_key = ("chunk", task, model, dataclasses.replace(opts, learning_rate=0.0), length)
-    return _cached(cache_key, lambda: _build_chunk(task, model, opts, length))
+    # Only the options the program reads are part of the cache key: the learning rates are an argument of
+    # it, and where checkpoints and snapshots fall or how large the evaluation batch is only decide where a
+    # chunk ends, so runs that differ in those share one compiled program per chunk length.
+    program_opts = dataclasses.replace(opts, learning_rate=0.0, checkpoint_every=1, snapshot_every=0, eval_batch=1)
+    cache_key = ("chunk", task, model, program_opts, length)
+    return _cached(cache_key, lambda: _build_chunk(task, model, program_opts, length))
 
 
 #: Compiled programs, keyed by everything they close over (tasks, models and options are frozen).
 _CHUNKS: dict[Any, Callable[..., Any]] = {}
 
 
-def _build_chunk(task: Task, model: Model, opts: TrainOptions, length: int) -> Callable[..., _State]:
+def _build_chunk(task: Task, model: Model, opts: TrainOptions, length: int) -> Callable[..., tuple[_State, jax.Array]]:
     loss = _loss_fn(task, model, opts)
     opt = _optimizer(opts)
 
@@ -157,7 +160,11 @@ def _build_chunk(task: Task, model: Model, opts: TrainOptions, length: int) -> C
 
     batched = jax.vmap(net_step, in_axes=(0, 0, 0, 0, 0, 0, 0, None, None))
 
-    def run_chunk(state: _State, keys: jax.Array, lrs: jax.Array, baseline: jax.Array) -> _State:
+    def run_chunk(
+        state: _State, first_loss: jax.Array, keys: jax.Array, lrs: jax.Array, baseline: jax.Array
+    ) -> tuple[_State, jax.Array]:
+        """Advance `state` (without its loss history) `length` steps; returns it and the losses `[n, length]`.
+        The history stays on the host so that the program does not depend on the total number of steps."""
         def body(carry, t):
             params, opt_state, div, stopped, ref = carry
             params, opt_state, div, stopped, ref, value = batched(
@@ -167,13 +174,12 @@ def _build_chunk(task: Task, model: Model, opts: TrainOptions, length: int) -> C
 
         ts = state.step + jnp.arange(length, dtype=jnp.int32)
         # Each network's reference loss, kept in no state of its own: it follows from its first loss
-        # (NaN before step 0 has run), so a resumed run recovers it from the stored history.
-        ref = jnp.fmax(baseline, state.loss_history[:, 0])
+        # (`first_loss`, NaN before step 0 has run), so a resumed run recovers it from the stored history.
+        ref = jnp.fmax(baseline, first_loss)
         (params, opt_state, div, stopped, _), values = jax.lax.scan(
             body, (state.params, state.opt_state, state.diverged, state.stopped_at, ref), ts
         )
-        history = jax.lax.dynamic_update_slice(state.loss_history, values.T, (0, state.step))
-        return _State(state.step + length, params, opt_state, div, stopped, history)
+        return _State(state.step + length, params, opt_state, div, stopped, None), values.T
 
     return jax.jit(run_chunk, donate_argnums=0)
 
@@ -350,7 +356,7 @@ def _train_networks(
         opt_state,
         jnp.zeros(n_networks, bool),
         jnp.full(n_networks, -1, jnp.int32),
-        jnp.full((n_networks, steps), jnp.nan, jnp.float32),
+        np.full((n_networks, steps), np.nan, np.float32),  # host-side: no program per number of steps
     )
 
     # Snapshots live on the host in a buffer sized for the whole schedule, saved with each checkpoint (one
@@ -370,6 +376,8 @@ def _train_networks(
                 )
             state = jax.tree_util.tree_map(jnp.asarray, loaded)
             snaps = loaded_snaps
+    history = np.array(state.loss_history)
+    state = state._replace(loss_history=None)
 
     def keep_snapshot(done: int) -> None:
         if done in snap_steps:
@@ -378,7 +386,7 @@ def _train_networks(
 
     eval_key = jax.random.fold_in(key, 2**31 - 1)
     baseline = jnp.asarray(zero_output_loss(task, eval_key, opts.eval_batch), jnp.float32)
-    chunks: dict[int, Callable[..., _State]] = {}
+    chunks: dict[int, Callable[..., tuple[_State, jax.Array]]] = {}
     if int(state.step) == 0 and snaps is not None:
         keep_snapshot(0)
     while int(state.step) < steps:
@@ -389,14 +397,16 @@ def _train_networks(
         length = min(stops) - start
         if length not in chunks:
             chunks[length] = _make_chunk(task, model, opts, length)
-        state = chunks[length](state, train_keys, lrs, baseline)
+        state, losses = chunks[length](state, jnp.asarray(history[:, 0]), train_keys, lrs, baseline)
         done = int(state.step)
+        history[:, start:done] = np.asarray(losses)
         if snaps is not None:
             keep_snapshot(done)
         if ckpt is not None and (done % opts.checkpoint_every == 0 or done == steps):
-            checkpoint.save(ckpt, _checkpointed(state, snaps), {"fingerprint": fp, "step": done, "steps": steps})
+            checkpoint.save(ckpt, _checkpointed(state._replace(loss_history=history), snaps),
+                            {"fingerprint": fp, "step": done, "steps": steps})
         if progress is not None:
-            progress(done, np.asarray(state.loss_history[:, done - 1]))
+            progress(done, history[:, done - 1].copy())
 
     final_loss, metric = _evaluate(task, model, state.params, eval_key, opts.eval_batch)
     metric = np.asarray(metric)
@@ -407,7 +417,7 @@ def _train_networks(
         params=state.params,
         seeds=np.asarray(seeds, np.int64),
         learning_rates=np.asarray(lrs),
-        loss_history=np.asarray(state.loss_history),
+        loss_history=history,
         final_loss=np.asarray(final_loss),
         metric=metric,
         trained=(metric >= task.criterion) & ~diverged,
