@@ -12,7 +12,7 @@ Stages, in the order they run (each printed as Markdown for benchmarks/RESULTS.m
    step for the whole population: sampling trials, the forward scan, forward + backward, the Adam update.
 3. Fixed points + skeletons of every trained network: `pipeline.analyze_group`, cold, timed.
 4. Extrapolation to 10⁶ networks, on one GPU and on G GPUs through the Ray backend (`dynascope.scale`), from
-   the measured rates and the memory chunk sizes (`dynascope._memory`).
+   the measured rates and the memory chunk sizes (`dynascope.memory`).
 5. Precision: the same training (same keys) under `jax.default_matmul_precision` 'tensorfloat32' and
    'bfloat16' against 'float32'; time ratios, and the fixed points of a subset of networks (searched at
    'float32' precision in every case) compared network by network: same index counts?, Hausdorff distance.
@@ -58,7 +58,7 @@ import optax
 from jax import monitoring
 
 from dynascope import dynamics, models, tasks
-from dynascope._memory import Budget, chunk_size, format_bytes, memory_budget
+from dynascope.memory import Budget, chunk_size, format_bytes, memory_budget
 from dynascope.dynamics._scheduler import BYTES_PER_MATRIX_ENTRY
 from dynascope.pipeline import AnalysisOptions, StoredGroup, analyze_group, network_id
 from dynascope.train import masked_mse, train_population
@@ -81,7 +81,7 @@ PEAK_TFLOPS: dict[str, dict[str, float]] = {
 #: Device memory (bytes) for the chunk-size table of the dry run.
 DEVICE_MEMORY = {"H200 (141 GB)": 141e9, "H100 (80 GB)": 80e9}
 #: JAX preallocates this share of a GPU's memory for its pool (XLA_PYTHON_CLIENT_MEM_FRACTION default), and
-#: `dynascope._memory` sizes chunks to AUTO_FRACTION of what the pool reports free.
+#: `dynascope.memory` sizes chunks to AUTO_FRACTION of what the pool reports free.
 JAX_GPU_POOL = 0.75
 #: Assumed share of the TF32 dense peak for the dry run's predicted wall time: a guess, not a measurement.
 #: Each time step is a small batched GEMM ([3H, H] @ [H, batch] per network) in a sequential scan, so kernel

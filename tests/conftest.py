@@ -12,6 +12,14 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # cache shared by the whole session was measured slower: with a size limit, JAX's cache rescans every
 # entry on each write; without one, two processes could read each other's half-written entries.)
 os.environ.setdefault("DYNASCOPE_CACHE_DIR", "off")
+# The CLI's rich consoles take their width from COLUMNS when they are made (at the first import of
+# `dynascope.cli`, before any test runs); under the test runner there is no terminal, and tables narrower than
+# this fold the names and numbers the CLI tests look for. Set as a user would set it, for every test.
+os.environ["COLUMNS"] = "200"
+
+import signal  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 
 import jax  # noqa: E402
 import pytest  # noqa: E402
@@ -33,3 +41,26 @@ def _release_compiled_programs():
     compilation. Modules rarely share programs, so little is compiled twice."""
     yield
     jax.clear_caches()
+
+
+@pytest.fixture
+def dynascope_main(monkeypatch) -> Callable[..., int]:
+    """`dynascope_main(*args) -> exit code`: the `dynascope` console script (`dynascope.cli.main`, the entry
+    point in pyproject's [project.scripts]) run in-process on `args`, as the shell would run it. `main` ends
+    the process with `sys.exit` and, once the command is over, ignores SIGINT/SIGTERM; here the exit is
+    caught and the test process gets its signal handlers back."""
+    from dynascope.cli import main
+
+    def call(*args: str) -> int:
+        monkeypatch.setattr(sys, "argv", ["dynascope", *args])
+        handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            main()
+        except SystemExit as done:
+            return 0 if done.code is None else done.code if isinstance(done.code, int) else 1
+        finally:
+            for s, handler in handlers.items():
+                signal.signal(s, handler)
+        raise AssertionError("dynascope.cli.main returned instead of exiting")
+
+    return call

@@ -1,4 +1,4 @@
-"""The memory budget in one place (`dynascope._memory`): the size parser and its refusals, where the budget
+"""The memory budget in one place (`dynascope.memory`): the size parser and its refusals, where the budget
 comes from (keyword, $DYNASCOPE_MEMORY_BUDGET, the device), the chunk size by hand count, and pairwise
 distances that do not depend on the chunking. Chunked training is tested in tests/train/test_population.py
 and chunked analysis in tests/pipeline/test_analyze.py, beside the programs they share."""
@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from dynascope import models, tasks
-from dynascope._memory import ENV_VAR, Budget, available_memory, chunk_size, memory_budget, parse_bytes
 from dynascope.compare import cka_distance, distances_to, pairwise_distances
 from dynascope.compare.pairwise import MAX_PAIRS_PER_CHUNK, PAIR_COPIES, pair_chunk
 from dynascope.dynamics._scheduler import BYTES_PER_MATRIX_ENTRY, chunk_networks
 from dynascope.errors import ConfigError
+from dynascope.memory import ENV_VAR, Budget, available_memory, chunk_size, memory_budget, parse_bytes
 from dynascope.train import train_population
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from dynascope._cache import use_compilation_cache
+from dynascope._cache import compilation_cache_dir, use_compilation_cache
 from dynascope.errors import DynascopeError
 
 # The persistent compilation cache, on by default ($DYNASCOPE_CACHE_DIR=off turns it off; see _cache.py).
@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 LAYERS = ("tasks", "models", "train", "dynamics", "compare", "theory", "store", "data", "pipeline", "scale",
           "interop", "report")
 
-__all__ = ["DynascopeError", "__version__", *LAYERS]
+__all__ = ["DynascopeError", "__version__", "compilation_cache_dir", *LAYERS]
 
 def __getattr__(name: str) -> Any:
     if name in LAYERS:

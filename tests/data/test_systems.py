@@ -14,7 +14,7 @@ import pytest
 from scipy.optimize import root
 
 from dynascope import data
-from dynascope._registry import option
+from dynascope.data import option
 from dynascope.errors import ConfigError, ShapeError, UnknownNameError
 
 

@@ -16,7 +16,7 @@ import scipy.stats
 
 from dynascope import models, tasks
 from dynascope.errors import ConfigError, DynascopeError
-from dynascope.models._surrogate import spike
+from dynascope.models import spike
 from dynascope.train import train_population
 
 

@@ -10,7 +10,7 @@ import pytest
 from dynascope import models
 from dynascope.compare.modularity import modularity
 from dynascope.errors import ConfigError
-from dynascope.models._modules import module_mask
+from dynascope.models import module_mask
 
 
 @pytest.mark.parametrize("p", [0.0, 0.3, 1.0])

@@ -102,13 +102,15 @@ def test_resuming_with_another_config_or_mechanism_is_refused(ablated):
 
 
 def test_the_report_section_shows_the_arms_and_the_factor(ablated):
-    from dynascope.report import _ablation
-    from dynascope.report.html import _ablation_section
+    import re
 
-    parts = _ablation.ablation_parts(ablated)
-    assert [r[:3] for r in parts.rows] == [["with", "vanilla", 4], ["without", "vanilla", 4],
-                                           ["with", "vanilla", 8], ["without", "vanilla", 8]]
-    assert len(parts.figures) == 1  # no learned time constants to draw
-    text = _ablation_section(ablated)
-    assert '<section id="ablation"' in text and "Size-equivalence factor: <strong>1 [1, 1]</strong>" in text
-    assert _ablation.ablation_parts(type("Plain", (), {"config": {"sweep": {}}})()) is None
+    from dynascope.report import render_report
+
+    page = render_report(ablated, max_networks=1, n_trials=1)
+    start = page.index('<section id="ablation"')
+    text = page[start:page.index("</section>", start)]
+    rows = [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in re.findall(r"<tr>(.*?)</tr>", text.split("<tbody>")[1])]
+    assert [r[:3] for r in rows] == [["with", "vanilla", "4"], ["without", "vanilla", "4"],
+                                     ["with", "vanilla", "8"], ["without", "vanilla", "8"]]
+    assert text.count("<figure>") == 1  # no learned time constants to draw
+    assert "Size-equivalence factor: <strong>1 [1, 1]</strong>" in text

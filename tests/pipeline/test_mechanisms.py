@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 
 from dynascope import models
-from dynascope._registry import option
 from dynascope.errors import ConfigError, UnknownNameError
-from dynascope.pipeline import AblationConfig, Arm, Mechanism, get_mechanism, mechanism_names, register_mechanism
+from dynascope.pipeline import AblationConfig, Arm, Mechanism, get_mechanism, mechanism_names, option, register_mechanism
 from dynascope.pipeline.ablation import size_key
 
 

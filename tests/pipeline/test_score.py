@@ -6,7 +6,6 @@ bad recordings and bad input are refused naming the field (CLI: one line, exit c
 from __future__ import annotations
 
 import itertools
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -15,8 +14,6 @@ import pytest
 from scipy.stats import kendalltau
 
 from dynascope import data, models, pipeline, store, tasks
-from dynascope.cli._app import _run
-from dynascope.data._base import Skeleton
 from dynascope.errors import DataError, DynascopeError
 from dynascope.pipeline import SweepConfig
 from dynascope.pipeline.benchmarks import Benchmark, get_benchmark, register_benchmark
@@ -59,7 +56,7 @@ def _record(latents: np.ndarray, labels: np.ndarray, inputs: np.ndarray, path, *
         counts=counts, spike_times=tuple(data.spike_times(counts, starts, DT, key=k_time)),
         trials={"start_time": starts, "stop_time": starts + T * DT,
                 "condition": np.array([f"c{label}" for label in labels])},
-        skeleton=Skeleton(np.zeros((1, d)), np.zeros(1, np.int64), np.zeros(1, np.int64)), embedding=embedding)
+        skeleton=data.Skeleton(np.zeros((1, d)), np.zeros(1, np.int64), np.zeros(1, np.int64)), embedding=embedding)
     data.write_nwb(rec, path)
 
 
@@ -201,20 +198,15 @@ def test_a_benchmark_is_registered_once_and_checked(scored):
         Benchmark("t", "1", "x.nwb", metrics=("ccaa",)).validate()
 
 
-def _cli(monkeypatch, capsys, *args: str) -> tuple[int, str, list[str]]:
-    from dynascope.cli._display import console
-
-    # made once per process, with the width of the first import: wide enough here that no title is folded
-    monkeypatch.setattr(console, "width", 200)
-    monkeypatch.setattr(sys, "argv", ["dynascope", *args])
-    code = _run()
+def _cli(dynascope_main, capsys, *args: str) -> tuple[int, str, list[str]]:
+    code = dynascope_main(*args)
     out = capsys.readouterr()
     return code, out.out, [ln for ln in out.err.splitlines() if ln.strip()]
 
 
-def test_cli_prints_the_leaderboard_and_refuses_bad_input_in_one_line(scored, monkeypatch, capsys):
+def test_cli_prints_the_leaderboard_and_refuses_bad_input_in_one_line(scored, dynascope_main, capsys):
     run = str(scored / "run")
-    code, out, err = _cli(monkeypatch, capsys, "score", run, "--recordings", str(scored / "self.nwb"),
+    code, out, err = _cli(dynascope_main, capsys, "score", run, "--recordings", str(scored / "self.nwb"),
                           "--metric", "cca,rsa", "--bootstrap", "4", "--all")
     assert code == 0, err
     assert "leaderboard" in out and "gru-5/s000" in out and "cca and rsa" in out
@@ -224,15 +216,15 @@ def test_cli_prints_the_leaderboard_and_refuses_bad_input_in_one_line(scored, mo
         (["--recordings", str(scored / "self.nwb"), "--bootstrap", "0"], "n_bootstrap must be a positive integer"),
         (["--recordings", str(scored / "run")], "must be an .nwb file"),
     ]:
-        code, _, err = _cli(monkeypatch, capsys, "score", run, *args, "--all")
+        code, _, err = _cli(dynascope_main, capsys, "score", run, *args, "--all")
         assert code == 2 and len(err) == 1 and message in err[0], (args, err)
 
 
 def test_an_interrupted_score_writes_nothing_and_the_report_shows_a_finished_one(scored, tmp_path):
     import shutil
 
-    from dynascope.report import _leaderboard
-    from dynascope.report.html import table
+    from dynascope.report import render_report
+    from tests.report.test_figures import report_section
 
     shutil.copytree(scored / "run", tmp_path / "run")
     run = store.open(tmp_path / "run")
@@ -244,11 +236,11 @@ def test_an_interrupted_score_writes_nothing_and_the_report_shows_a_finished_one
 
     with pytest.raises(KeyboardInterrupt):
         score(run, bench, FAST, progress=stop)
-    before = _leaderboard.leaderboard_html(run, table)  # other tests' benchmarks, if they ran first
+    before = render_report(run, max_networks=1, n_trials=1)  # other tests' benchmarks, if they ran first
     assert "again@1" not in [p.stem for p in run.shards(ScoreRows)] and "again@1" not in before
     run.check_intact()
     board = score(run, bench, FAST)  # the run is as it was: scoring again works
-    page = _leaderboard.leaderboard_html(run, table)
+    page = report_section(render_report(run, max_networks=1, n_trials=1), "leaderboard")
     assert 'id="leaderboard"' in page and "<h3>again@1</h3>" in page and board.statements()[0] in page
     # a header and one row per score for every benchmark scored
     shards = [p.stem for p in run.shards(ScoreAgreementRows)]

@@ -12,12 +12,9 @@ import pyarrow.parquet as pq
 from matplotlib.colors import to_hex
 
 from dynascope import store
-from dynascope.report import PALETTE
-from dynascope.report._captioned import energy_figure
-from dynascope.report._catalog import CostPoints
-from dynascope.report._cost import MARKERS, cost_figure
-from dynascope.report.html import _energy_section
-from tests.report.test_figures import check_accessible
+from dynascope.report import PALETTE, CostPoints, cost_figure, energy_figure
+from dynascope.report import render_report
+from tests.report.test_figures import check_accessible, report_section
 
 
 def test_one_marker_per_network_at_its_stored_operations_and_score(full_run):
@@ -50,8 +47,8 @@ def test_spiking_and_rate_networks_differ_in_marker_and_unscored_ones_are_counte
     check_accessible(fig)
     handles = fig.legends[0].legend_handles
     by_label = {h.get_label(): h for h in handles}
-    assert by_label["lif (spiking, 1 network)"].get_marker() == MARKERS[True] == "^"
-    assert by_label["gru (rate, 1 network)"].get_marker() == MARKERS[False] == "o"
+    assert by_label["lif (spiking, 1 network)"].get_marker() == "^"
+    assert by_label["gru (rate, 1 network)"].get_marker() == "o"
     assert to_hex(by_label["gru (rate, 1 network)"].get_color()) == PALETTE[0].lower()  # first in arch_order
     assert "1 not drawn (no score)" in by_label
     offsets = np.concatenate([c.get_offsets() for c in fig.axes[0].collections])
@@ -69,7 +66,9 @@ def test_a_run_analysed_before_the_energy_table_reports_without_the_figure(full_
     run = store.open(tmp_path / "old")
     # energy_figure is what the page and --static draw from: None means both leave the figure out
     assert run.verify() == {} and energy_figure(run) is None
-    text = _energy_section(run)  # the other sections do not read the energy table
+    page = render_report(run, max_networks=1, n_trials=1)
+    text = report_section(page, "energy")
     assert "this run was analysed by a dynascope without energy counts" in text
     assert f"<code>dynascope analyze {tmp_path / 'old'}</code> to add them" in text
     assert "<img" not in text
+    assert '<section id="ablation"' not in page  # and a run that is not an ablation has no ablation section

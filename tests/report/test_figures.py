@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
@@ -13,7 +14,6 @@ from sklearn.decomposition import PCA
 from dynascope import pipeline, store
 from dynascope.errors import ConfigError
 from dynascope.report import PALETTE, NetworkView, figures, network_view, pca, write_figures
-from dynascope.report._network import unstable_segments
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +58,12 @@ def check_layout(fig) -> None:
             assert image.get_cmap().name in ("viridis", "cividis")
 
 
+def report_section(page: str, sid: str) -> str:
+    """The `<section id=sid>` of a rendered report page (`render_report`), up to its end."""
+    start = page.index(f'<section id="{sid}"')
+    return page[start:page.index("</section>", start)]
+
+
 def check_accessible(fig) -> None:
     """A title, axis labels with units in parentheses, and a legend or colour bar on the main axes; laid out
     as `check_layout` demands."""
@@ -83,14 +89,6 @@ def test_pca_matches_scikit_learn():
     # fewer dimensions than components: zero rows, no variance
     _, comps2, ratio2 = pca(x[:, :2])
     assert comps2.shape == (3, 2) and np.all(comps2[2] == 0) and ratio2[2] == 0 and ratio2.sum() == pytest.approx(1)
-
-
-def test_unstable_segments_by_hand():
-    states = np.array([[1.0, 2.0], [0.0, 0.0]])
-    vecs = np.array([np.eye(2), [[0.0, 3.0], [0.0, 4.0]]])  # second point: unstable mode (3, 4)/5
-    segs, rows = unstable_segments(states, vecs, np.array([[True, False], [False, True]]), 0.5)
-    np.testing.assert_allclose(segs, [[[0.5, 2.0], [1.5, 2.0]], [[-0.3, -0.4], [0.3, 0.4]]])
-    assert rows.tolist() == [0, 1]
 
 
 def test_network_view_matches_a_numpy_simulation_and_jacobian(run, vanilla_view):
@@ -128,6 +126,21 @@ def test_network_view_matches_a_numpy_simulation_and_jacobian(run, vanilla_view)
         expected = [(ref.components_ @ np.real(v[:, j])) * signs for j in np.nonzero(unstable)[0]]
         cos = [abs(d @ e) / (np.linalg.norm(d) * np.linalg.norm(e)) for e in expected]
         assert max(cos) == pytest.approx(1.0, abs=1e-5)
+    # By hand, the segment's ends: x* ± length·v̂ (v̂ the unit eigenvector of a real unstable mode), length 0.15
+    # of the widest span of the visited states, then projected; and each segment carries its saddle's index.
+    length = 0.15 * np.max(np.ptp(states.reshape(-1, 8), axis=0))
+    real_modes = [j for j in np.nonzero(unstable)[0] if np.isreal(w[j])]
+    assert real_modes
+    for seg in at_origin:
+        ends = []
+        for j in real_modes:
+            u = np.real(v[:, j]) / np.linalg.norm(np.real(v[:, j]))
+            for s in (1.0, -1.0):
+                ends.append(np.stack([ref.transform((-s * length * u)[None])[0], ref.transform((s * length * u)[None])[0]]) * signs)
+        assert min(np.max(np.abs(seg - e)) for e in ends) < 1e-4
+    origin_index = vanilla_view.n_unstable[np.all(np.abs(vanilla_view.fixed_points - origin) < 1e-6, axis=1)]
+    at = np.all(np.abs(mids - origin) < 1e-6, axis=1)
+    assert origin_index.tolist() == [int(unstable.sum())] and np.all(vanilla_view.segment_index[at] == origin_index[0])
 
 
 def test_loss_curves_median_is_the_median_of_the_stored_losses(run, full_run):
@@ -171,7 +184,7 @@ def test_embedding_points_are_the_stored_coordinates(run, full_run):
 
 
 def test_state_space_trial_skeleton_and_spectrum_are_labelled(run, vanilla_view):
-    for fig in (figures.state_space(vanilla_view), figures.trial(run), figures.skeleton_graph(vanilla_view),
+    for fig in (figures.state_space(vanilla_view), figures.trial(run, key=jax.random.key(0)), figures.skeleton_graph(vanilla_view),
                 figures.eigenvalue_spectrum(vanilla_view)):
         check_accessible(fig)
     spectrum = figures.eigenvalue_spectrum(vanilla_view)
@@ -211,10 +224,10 @@ def test_errors_name_the_bad_argument(run, tmp_path):
 def test_interactive_figures_are_labelled_in_safe_colours(run, vanilla_view):
     """The plotly twins (3-D state space, MDS scatter): a title, axis titles with units, a legend, and only
     Okabe–Ito or grey colours; the 3-D scene keeps equal scales on its PCs."""
-    from dynascope.report import _interactive
+    from dynascope.report import embedding_figure, state_space_figure
 
-    space = _interactive.state_space_figure(vanilla_view)
-    emb = _interactive.embedding_figure(run, "cca")
+    space = state_space_figure(vanilla_view)
+    emb = embedding_figure(run, "cca")
     scene = space.layout.scene
     axes = [scene.xaxis, scene.yaxis, scene.zaxis], [emb.layout.xaxis, emb.layout.yaxis]
     for fig, fig_axes in zip((space, emb), axes):

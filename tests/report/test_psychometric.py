@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dynascope import tasks
-from dynascope.report._psychometric import Psychometric, choice_curve, choices, psychometric_figure, signed_evidence
+from dynascope.report import Psychometric, choice_curve, choices, psychometric_figure, signed_evidence
 from tests.report.test_figures import check_accessible
 
 

@@ -11,12 +11,23 @@ import pytest
 from matplotlib.colors import to_hex
 
 from dynascope import pipeline, store, tasks
-from dynascope.report import PALETTE, network_view
-from dynascope.report._activity import activity_heatmap, activity_view, example_units, heatmap_order, unit_activity
-from dynascope.report._conditions import trial_conditions
-from dynascope.report._dendrogram import complete_networks, dendrogram
-from dynascope.report._fixed_point_stats import speed_histogram, time_constant_histogram, time_constants
-from dynascope.report._multiples import state_space_grid
+from dynascope.report import (
+    PALETTE,
+    activity_heatmap,
+    activity_view,
+    complete_networks,
+    dendrogram,
+    example_units,
+    heatmap_order,
+    network_view,
+    speed_histogram,
+    state_space_figure,
+    state_space_grid,
+    time_constant_histogram,
+    time_constants,
+    trial_conditions,
+    unit_activity,
+)
 from dynascope.report.figures import condition_colour, state_space
 from tests.report.test_figures import check_accessible
 
@@ -100,8 +111,6 @@ def test_condition_averaged_activity_matches_a_numpy_simulation(run):
 
 
 def test_trajectories_are_coloured_by_condition(views):
-    from dynascope.report import _interactive
-
     view = views[0]
     assert len(view.conditions) == len(view.trajectories) == 8 and view.condition_names
     fig = state_space(view)
@@ -109,7 +118,7 @@ def test_trajectories_are_coloured_by_condition(views):
     lines = fig.axes[0].get_lines()[: len(view.trajectories)]
     assert [ln.get_color() for ln in lines] == [condition_colour(int(c)) for c in view.conditions]
     assert len({ln.get_color() for ln in lines}) == len(set(view.conditions.tolist())) > 1
-    spec = _interactive.state_space_figure(view)
+    spec = state_space_figure(view)
     names = [t.name for t in spec.data if t.mode == "lines" and t.name.startswith("trials: ")]
     assert names == [f"trials: {view.condition_names[c]}" for c in sorted(set(view.conditions.tolist()))]
 

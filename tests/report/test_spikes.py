@@ -10,12 +10,9 @@ import pytest
 
 from dynascope import pipeline, store
 from dynascope.pipeline import SweepConfig, load_group
-from dynascope.report import _captioned
-from dynascope.report._network import _run
-from dynascope.report._spikes import RASTER_TRIALS, spike_figures, spike_view
-from dynascope.report.html import _activity_section
+from dynascope.report import RASTER_TRIALS, render_report, spike_figures, spike_view
 from dynascope.train import TrainOptions
-from tests.report.test_figures import check_accessible
+from tests.report.test_figures import check_accessible, report_section
 
 LIF_RUN = SweepConfig(
     task="flipflop", archs=("lif",), n_hidden=(10,), n_networks=1, steps=4,
@@ -31,7 +28,7 @@ def lif_run(tmp_path_factory):
     return store.open(path)
 
 
-def test_the_raster_and_histogram_show_the_models_spikes(lif_run, monkeypatch) -> None:
+def test_the_raster_and_histogram_show_the_models_spikes(lif_run) -> None:
     groups: dict = {}
     (c,) = spike_figures(lif_run, groups)
     check_accessible(c.figure)
@@ -39,7 +36,7 @@ def test_the_raster_and_histogram_show_the_models_spikes(lif_run, monkeypatch) -
     # The reference: the stored network run on the same trials, its spikes as the model gives them.
     group = load_group(lif_run, "lif-10")
     trials = group.task.sample(jax.random.key(0), 16)
-    states = _run(group.model)(group.network(0), trials.inputs)  # the model's own run, jitted once per model
+    states, _ = jax.jit(group.model.run)(group.network(0), trials.inputs)  # the model's own run
     spikes = np.asarray(group.model.spikes(states))  # [B, T, H]
     assert spikes.sum() > 0
     raster, hist = c.figure.axes
@@ -53,9 +50,9 @@ def test_the_raster_and_histogram_show_the_models_spikes(lif_run, monkeypatch) -
     edges = [p.get_x() for p in hist.patches] + [hist.patches[-1].get_x() + hist.patches[-1].get_width()]
     np.testing.assert_array_equal(heights, np.histogram(rates, bins=np.asarray(edges))[0])
     np.testing.assert_allclose(spike_view(lif_run, "lif-10/s000", groups=groups).rates_hz, rates)
-    # The page's activity section carries it (the rate-style activity figures, drawn elsewhere, left out here).
-    monkeypatch.setattr(_captioned, "activity_figures", lambda run, groups: [])
-    assert "Spike raster of every neuron of lif-10/s000" in _activity_section(lif_run, groups)
+    # The page's activity section carries it.
+    page = render_report(lif_run, max_networks=1, n_trials=1)
+    assert "Spike raster of every neuron of lif-10/s000" in report_section(page, "activity")
 
 
 def test_a_run_of_rate_networks_has_no_spike_figure(trained_run) -> None:

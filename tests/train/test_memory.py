@@ -12,8 +12,8 @@ import jax.numpy as jnp
 import pytest
 
 from dynascope import models, tasks
-from dynascope._memory import Budget
 from dynascope.errors import ConfigError
+from dynascope.memory import Budget
 from dynascope.train import population, train_population
 from dynascope.train.memory import available_memory, check_training_memory, estimate_training_memory, step_residuals
 from dynascope.train.options import TrainOptions

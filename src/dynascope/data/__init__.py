@@ -11,6 +11,7 @@ and latent R², stable points against the ground truth; the metrics themselves i
 """
 
 from dynascope.data._base import GroundTruthSystem, Latents, Skeleton, rk4_step
+from dynascope._registry import option  # a field with a declared constraint, for new systems
 from dynascope.data._registry import get_system, register_system, system_names, system_options
 from dynascope.data.flipflop import BistableFlipFlop
 from dynascope.data.integrator import LineAttractor
@@ -43,6 +44,7 @@ __all__ = [
     "get_system",
     "linear_r2",
     "make_split",
+    "option",
     "poisson_log_likelihood",
     "poisson_nll",
     "r2",

@@ -3,6 +3,8 @@
 from dynascope.models._base import Model, Params
 from dynascope._registry import option  # a field with a declared constraint, for new models
 from dynascope.models._registry import get, names, options, register
+from dynascope.models._modules import module_mask
+from dynascope.models._surrogate import spike
 from dynascope.models.vanilla import Vanilla
 from dynascope.models.ctrnn import CTRNN
 from dynascope.models.gru import GRU
@@ -26,8 +28,10 @@ __all__ = [
     "Params",
     "Vanilla",
     "get",
+    "module_mask",
     "names",
     "option",
     "options",
     "register",
+    "spike",
 ]

@@ -17,6 +17,7 @@ from dynascope.pipeline.populations import (
     save_population,
 )
 from dynascope.pipeline.over_training import Emergence, analyze_over_training, emergence
+from dynascope._registry import option  # a field with a declared constraint, for new mechanisms
 from dynascope.pipeline.mechanisms import Arm, Mechanism, get_mechanism, mechanism_names, register_mechanism
 from dynascope.pipeline.study import MAX_ABS_STATE, MetricResult, Study, StudyOptions, study
 from dynascope.pipeline.benchmarks import Benchmark, benchmark_names, get_benchmark, register_benchmark
@@ -42,6 +43,7 @@ __all__ = [
     "ablation_summary",
     "get_mechanism",
     "mechanism_names",
+    "option",
     "register_mechanism",
     "run_ablation",
     "train_groups",
