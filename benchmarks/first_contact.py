@@ -54,7 +54,7 @@ task = tasks.get("flipflop", n_bits=3)
 model = models.get("gru", n_inputs=3, n_hidden=32, n_outputs=3)
 params = model.init(jax.random.key(0))
 states, _ = model.run(params, task.sample(jax.random.key(1), 16).inputs)
-seeds = dynamics.sample_initial_states(jax.random.key(2), states, 256, 0.05)
+seeds = dynamics.sample_initial_states(states, 256, key=jax.random.key(2), noise_std=0.05)
 t = time.perf_counter(); c = _n[0]
 fp = dynamics.find_fixed_points(model, params, task.analysis_inputs()[0], seeds)
 print("FIND_ONLY " + json.dumps({"compilations": _n[0] - c, "seconds": time.perf_counter() - t}), file=sys.stderr)

@@ -77,7 +77,7 @@ def main() -> None:
     scale = float(np.std(np.asarray(states)))
 
     def seeds(k):
-        return dynamics.sample_initial_states(jax.random.key(k), states, args.seeds, 0.05 * scale)
+        return dynamics.sample_initial_states(states, args.seeds, key=jax.random.key(k), noise_std=0.05 * scale)
 
     def ours(k):
         return dynamics.find_fixed_points(model, params, u, seeds(k), reachable_states=states, saddle_seeds_per_pair=1)

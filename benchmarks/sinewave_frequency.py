@@ -70,7 +70,7 @@ def analyse_network(model, params, task, seeds_per_cue: int, noise: float, run_f
     keys = jax.random.split(key, k_cues)
     scale = float(np.std(states))
     seeds = np.concatenate([
-        np.asarray(dynamics.sample_initial_states(keys[k], states[k], seeds_per_cue, noise * scale))
+        np.asarray(dynamics.sample_initial_states(states[k], seeds_per_cue, key=keys[k], noise_std=noise * scale))
         for k in range(k_cues)
     ])
     seed_inputs = np.repeat(cues, seeds_per_cue, axis=0)

@@ -201,7 +201,7 @@ def test_hopfield_finds_every_stored_pattern_and_only_patterns_are_stable():
     traj = [rng.uniform(-1, 1, size=(16, n))]  # trajectories from random states, simulated by NumPy
     for _ in range(7):
         traj.append(np.tanh(beta * traj[-1] @ as64(p["W"]).T))
-    seeds = sample_initial_states(jax.random.key(0), np.stack(traj, 1).astype(np.float32), 64, noise_std=0.05)
+    seeds = sample_initial_states(np.stack(traj, 1).astype(np.float32), 64, key=jax.random.key(0), noise_std=0.05)
     fp = find_fixed_points(hopfield, p, np.zeros(1, np.float32), seeds)  # the default two-phase search
     m = scipy.optimize.brentq(lambda m: m - np.tanh(beta * m), 0.1, 1.0)
     w64 = as64(p["W"])
@@ -227,7 +227,7 @@ def test_float64_polish_reaches_machine_precision_on_a_vanilla_network(key):
     params = model.init(key)
     k_in, k_seed = jax.random.split(jax.random.key(7))
     states, _ = model.run(params, 0.5 * jax.random.normal(k_in, (8, 20, 2)))
-    seeds = sample_initial_states(k_seed, states, 32, noise_std=0.2)
+    seeds = sample_initial_states(states, 32, key=k_seed, noise_std=0.2)
     fp = find_fixed_points(model, params, jnp.zeros(2), seeds, options=FAST, reachable_states=states)
     assert fp.states.dtype == np.float64 and fp.counts()["converged"] >= 1
     conv = fp.states[fp.converged]
@@ -459,15 +459,15 @@ def test_saddle_seeds_are_points_between_pairs():
 def test_sample_initial_states_draws_visited_states_plus_noise(key):
     states = 10.0 * jnp.arange(2 * 5 * 3, dtype=jnp.float32).reshape(2, 5, 3)
     flat = np.asarray(states).reshape(-1, 3)
-    picked = np.asarray(sample_initial_states(key, states, 10))
+    picked = np.asarray(sample_initial_states(states, 10, key=key))
     assert picked.shape == (10, 3)
     assert all(any(np.array_equal(p, f) for f in flat) for p in picked)
     assert len({tuple(p) for p in picked}) == 10  # without replacement when there are enough
-    np.testing.assert_array_equal(sample_initial_states(key, states, 10), picked)  # same key, same seeds
-    noisy = np.asarray(sample_initial_states(key, states, 10, noise_std=0.5))
+    np.testing.assert_array_equal(sample_initial_states(states, 10, key=key), picked)  # same key, same seeds
+    noisy = np.asarray(sample_initial_states(states, 10, key=key, noise_std=0.5))
     noise = noisy - picked  # the same key picks the same states
     assert np.all(noise != 0) and 0.25 < noise.std() < 0.8 and np.all(np.abs(noise) < 4.0)
-    many = np.asarray(sample_initial_states(key, states, 40))  # more than were visited: with replacement
+    many = np.asarray(sample_initial_states(states, 40, key=key))  # more than were visited: with replacement
     assert many.shape == (40, 3) and all(any(np.array_equal(p, f) for f in flat) for p in many)
 
 
@@ -599,9 +599,9 @@ def test_errors_name_the_argument_and_the_fix():
         stacked = jax.tree.map(lambda a: jnp.stack([a, a]), p)
         find_fixed_points(linear_map, stacked, u, np.zeros((3, 3, 4)))
     with pytest.raises(ShapeError, match=r"states must be visited states \[\.\.\., S\]"):
-        sample_initial_states(jax.random.key(0), jnp.zeros(3), 2)
+        sample_initial_states(jnp.zeros(3), 2, key=jax.random.key(0))
     with pytest.raises(ConfigError, match=r"noise_std must be a number ≥ 0"):
-        sample_initial_states(jax.random.key(0), jnp.zeros((3, 2)), 2, noise_std=-1.0)
+        sample_initial_states(jnp.zeros((3, 2)), 2, key=jax.random.key(0), noise_std=-1.0)
 
 
 def saturating(p, s, x):

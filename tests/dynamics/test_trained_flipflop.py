@@ -32,7 +32,7 @@ def trained():
     trials = task.sample(jax.random.key(4), 32)
     states, outputs = model.run(params, trials.inputs)
     assert float(task.metric(outputs, trials).mean()) >= task.criterion  # a network that solves the task
-    seeds = dynamics.sample_initial_states(jax.random.key(5), states, 128, 0.05)
+    seeds = dynamics.sample_initial_states(states, 128, key=jax.random.key(5), noise_std=0.05)
     u = np.zeros(N_BITS, np.float32)
     fps = dynamics.find_fixed_points(model, params, u, seeds, reachable_states=states)  # default settings
     return model, params, fps, u, seeds, states

@@ -94,7 +94,7 @@ def stable_point_counts(
     plus Gaussian noise of `seed_noise` x their std (as `pipeline.analyze` seeds); one search for all."""
     states = np.asarray(states)
     seeds = np.stack([
-        np.asarray(sample_initial_states(jax.random.fold_in(key, i), s, n_initial_states, seed_noise * (float(np.std(s)) or 1.0)))
+        np.asarray(sample_initial_states(s, n_initial_states, key=jax.random.fold_in(key, i), noise_std=seed_noise * (float(np.std(s)) or 1.0)))
         for i, s in enumerate(states)
     ])
     found = find_fixed_points(model, params, inputs, seeds, reachable_states=states)

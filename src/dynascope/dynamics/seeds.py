@@ -12,11 +12,23 @@ import numpy as np
 from dynascope.errors import ConfigError, ShapeError, check_positive_int
 
 
-def sample_initial_states(key: jax.Array, states: jax.Array, n: int, noise_std: float = 0.0) -> jax.Array:
+def sample_initial_states(states: jax.Array, n: int, *, key: jax.Array, noise_std: float = 0.0) -> jax.Array:
     """Draw `n` initial states `[n, S]` from the visited `states [..., S]` (e.g. `[B, T, S]` from `model.run`).
 
     Picks visited states uniformly (without replacement when there are at least `n`) and adds Gaussian
     noise of standard deviation `noise_std`, the seeding of Sussillo & Barak 2013 and Golub & Sussillo 2018.
+
+    Args:
+        states: visited states `[..., S]`.
+        n: how many initial states to draw.
+        key: JAX PRNG key (keyword-only): which states are picked and the noise.
+        noise_std: std of the Gaussian noise added to each picked state (≥ 0).
+
+    Returns:
+        `[n, S]`, the dtype of `states`.
+
+    Raises:
+        ShapeError: `states` is not `[..., S]` with S ≥ 1; ConfigError: `n` or `noise_std` out of range.
     """
     states = jnp.asarray(states)
     if states.ndim < 2 or states.shape[-1] == 0 or states.size == 0:

@@ -175,6 +175,7 @@ def analyze_group(
     exclude: Mapping[str, str] | None = None,
     on_skip: SkipNote | None = None,
     simulated: Simulated | None = None,
+    networks: range | None = None,
 ) -> tuple[FixedPointRows, SkeletonRows]:
     """Fixed points and skeletons of every network of a stored group, under every `task.analysis_inputs()`.
 
@@ -183,7 +184,9 @@ def analyze_group(
     each left-out network. The others get the same rows as without them, except that the seed noise scale
     (the std of the visited states) is taken over the networks analysed. `simulated`: the group already run
     by `simulate_group(group, options, exclude=exclude)` (run here when None), so a caller that needs the
-    states too (the energy counts) simulates once.
+    states too (the energy counts) simulates once. `networks`: search only the group's networks at these
+    positions (a shard of the Ray backend); their rows are the ones the whole group's search gives them (the
+    seed noise scale and the keys are still those of the whole group).
 
     Returns the group's rows of the `fixed_points` and `skeletons` catalog tables.
     """
@@ -191,22 +194,29 @@ def analyze_group(
     sim = simulated if simulated is not None else simulate_group(group, options, exclude=exclude)
     key = jax.random.key(options.seed)
     keep, params, states, exclude = sim.keep, sim.params, sim.states, sim.exclude
+    n = len(group.networks)
+    inside = np.zeros(n, bool)
+    inside[networks if networks is not None else slice(None)] = True
     if on_skip is not None:
-        for net in group.networks:
+        for net in np.asarray(group.networks)[inside].tolist():
             if net in exclude:
                 on_skip(net, exclude[net])
-    if not keep.any():
+    if not (keep & inside).any():
         return FixedPointRows.empty(), SkeletonRows.empty()
+    scale = float(np.std(np.asarray(states, np.float64))) or 1.0  # over every network kept, in range or not
+    if not inside.all():
+        within = np.flatnonzero(inside[keep])  # positions among the kept networks
+        params, states = _take(params, np.isin(np.arange(int(keep.sum())), within)), states[within]
+        keep = keep & inside
     ids = tuple(np.asarray(group.networks)[keep].tolist())
-    scale = float(np.std(np.asarray(states, np.float64))) or 1.0
-    draw = jax.vmap(sample_initial_states, in_axes=(0, 0, None, None))
-    n = len(group.networks)
+    noise = options.seed_noise * scale
+    draw = jax.vmap(lambda k, s: sample_initial_states(s, options.n_initial_states, key=k, noise_std=noise))
     fp_parts, sk_parts = [], []
     for k, u in enumerate(np.asarray(task.analysis_inputs())):
         # One key per network of the group, by its position, so a network's seeds do not depend on which
         # others are skipped.
         keys = jax.random.split(jax.random.fold_in(key, k + 1), n)[np.flatnonzero(keep)]
-        seeds = draw(keys, states, options.n_initial_states, options.seed_noise * scale)
+        seeds = draw(keys, states)
         fps = find_fixed_points(
             model, params, u, seeds, reachable_states=states,
             options=FixedPointOptions(saddle_seeds_per_pair=options.saddle_seeds_per_pair,

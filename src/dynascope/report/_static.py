@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import jax
 from matplotlib.figure import Figure
 
 from dynascope import store
@@ -54,7 +55,7 @@ def write_figures(
     save(figures.loss_curves(run), "loss_curves")
     groups: dict[str, Any] = {}
     if any_drawable(run):  # some network did not diverge
-        save(figures.trial(run), "trial")
+        save(figures.trial(run, key=jax.random.key(figures.EXAMPLE_TRIAL_SEED)), "trial")
         curves = _captioned.psychometric_figure(run, groups)
         if curves is not None:
             save(curves.figure, curves.name)

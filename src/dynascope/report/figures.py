@@ -113,10 +113,14 @@ def _percentiles(m: np.ndarray, q: list[float]) -> np.ndarray:
         return np.nanpercentile(m, q, axis=0)
 
 
-def trial(run: Any, network: str | None = None, key: jax.Array | None = None) -> Figure:
+#: The seed of the example trial the report draws (the page and its static figures show the same trial).
+EXAMPLE_TRIAL_SEED = 0
+
+
+def trial(run: Any, network: str | None = None, *, key: jax.Array) -> Figure:
     """One example trial of the run's task — inputs, targets and the outputs of `network` (default: the
     best-scoring network that did not diverge; ConfigError if there is none) — via `plot_trial`; the
-    trial is drawn from `key`."""
+    trial is drawn from `key` (keyword-only; the report uses `jax.random.key(EXAMPLE_TRIAL_SEED)`)."""
     if network is None:
         network = _catalog.best_network(run)
         if network is None:
@@ -124,7 +128,7 @@ def trial(run: Any, network: str | None = None, key: jax.Array | None = None) ->
                               "train some with `dynascope train` (a smaller --lr if every one diverged).")
     group_name, index, _ = _catalog.locate(run, network)
     group = load_group(run, group_name)
-    trials = group.task.sample(jax.random.key(0) if key is None else key, 1)
+    trials = group.task.sample(key, 1)
     _, outputs = group.model.run(group.network(index), trials.inputs)
     fig = plot_trial(group.task, trials, outputs, 0)
     fig.axes[0].set_title(f"{group.task.name}: example trial, outputs of {network}")

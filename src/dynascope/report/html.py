@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import jax
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -195,7 +196,7 @@ def _task_section(run: Any, groups: dict[str, Any]) -> str:
     if not any_drawable(run):
         return section("task", intro + "<p class='note'>No example trial: every network diverged in training "
                        "(see Training).</p>")
-    fig = figures.trial(run)
+    fig = figures.trial(run, key=jax.random.key(figures.EXAMPLE_TRIAL_SEED))
     alt = "Example trial: input channels against time (top); targets dashed and the network's outputs solid (bottom)."
     body = intro + img(fig, alt, "One trial of the task; outputs of the best-scoring network.")
     curves = _captioned_figures.psychometric_figure(run, groups)

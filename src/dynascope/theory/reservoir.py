@@ -602,7 +602,7 @@ def closed_loop_fixed_points(params: Any, inputs: Any, *, key: jax.Array, leak: 
     if visited is None:
         seeds = jax.random.uniform(prng_key(key), (k, h), jnp.float32, -1.0, 1.0)
     else:
-        seeds = sample_initial_states(prng_key(key), jnp.asarray(visited, jnp.float32), k, noise_std=0.05)
+        seeds = sample_initial_states(jnp.asarray(visited, jnp.float32), k, key=prng_key(key), noise_std=0.05)
     kind = {"continuous": True, "alpha": a} if a < 1.0 else {}
     # One search per input (the same seeds and the same compiled program for all of them).
     return [find_fixed_points(ClosedLoop(a), p, x, seeds, **kind, **options) for x in u]
@@ -663,8 +663,8 @@ def fixed_point_structure(comparison: ReservoirComparison, inputs: Any, *, key: 
     res = closed_loop_fixed_points(comparison.reservoir_params, u, key=k_res, leak=comparison.leak,
                                    n_initial_states=n_initial_states, visited=comparison.reservoir_states, **options)
     model, net = comparison.network
-    seeds = sample_initial_states(k_net, jnp.asarray(comparison.trained_states, jnp.float32),
-                                  positive_int("n_initial_states", n_initial_states), noise_std=0.05)
+    seeds = sample_initial_states(jnp.asarray(comparison.trained_states, jnp.float32),
+                                  positive_int("n_initial_states", n_initial_states), key=k_net, noise_std=0.05)
     trained = [find_fixed_points(model, net, x, seeds, **options) for x in u]
     return FixedPointStructure(
         inputs=u, reservoir=res, trained=trained, by_index_reservoir=[counts_by_index(f) for f in res],
