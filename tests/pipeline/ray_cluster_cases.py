@@ -9,6 +9,7 @@ programs (a JAX compile in such a worker crashed with a segmentation fault)."""
 from __future__ import annotations
 
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -16,7 +17,16 @@ import pytest
 from dynascope import pipeline, scale, store
 from dynascope.errors import ConfigError, RunFolderError
 from dynascope.scale import Shard
-from dynascope.store import LossRows, NetworkRows
+from dynascope.store import (
+    DistanceRows,
+    EmbeddingRows,
+    EnergyRows,
+    FixedPointRows,
+    LossRows,
+    NetworkRows,
+    SkeletonRows,
+    SummaryRows,
+)
 from tests.pipeline.ray_sweep import CONFIG, GROUP
 
 ray = pytest.importorskip("ray")
@@ -140,3 +150,104 @@ def test_the_train_command_runs_on_ray_with_one_progress_row(cluster, single, tm
     assert "shards" in out.stdout and "2/2" in out.stdout and "vanilla-4/s003" in out.stdout
     assert_same_run(store.open(tmp_path / "run"), single)
 
+
+
+# -- analyze and compare on Ray -------------------------------------------------------------------------
+ANALYSIS = pipeline.AnalysisOptions(n_trials=8, n_initial_states=16, saddle_seeds_per_pair=0, skeleton_steps=50)
+STUDY = pipeline.StudyOptions(metrics=("cka", "topology"), n_trials=6, trained_only=False)
+
+
+def copy_run(run: store.RunFolder, path) -> store.RunFolder:
+    shutil.copytree(run.path, path)
+    return store.open(path)
+
+
+@pytest.fixture(scope="module")
+def analysed(single, tmp_path_factory) -> store.RunFolder:
+    """The single-process analysis of the CONFIG run: the reference for the sharded analyses."""
+    run = copy_run(single, tmp_path_factory.mktemp("analysed") / "run")
+    pipeline.analyze_run(run, ANALYSIS)
+    return run
+
+
+def assert_same_analysis(run: store.RunFolder, reference: store.RunFolder) -> None:
+    """The same rows in the same order: counts, statuses and graphs exactly, floats to rounding (a batch of
+    2 networks is summed in another order than one of 4)."""
+    assert not (run.path / scale.SHARDS).exists()
+    for rows, exact, close in (
+        (FixedPointRows, ("network", "group", "input_index", "status", "n_unstable", "is_stable",
+                          "outside_reachable"), ("q", "state", "eig_real", "eig_imag")),
+        (SkeletonRows, ("network", "group", "input_index", "n_stable", "n_saddles", "index_counts", "n_slow",
+                        "n_outside", "n_cycles", "wl_hash"), ()),
+        (EnergyRows, ("network", "group", "arch", "spiking", "n_trials"), ("operations_per_trial", "score")),
+    ):
+        got, want = run.read(rows), reference.read(rows)
+        assert [p.name for p in run.shards(rows)] == [p.name for p in reference.shards(rows)]
+        assert len(got.network) == len(want.network) > 0, rows.TABLE
+        for column in exact:
+            assert getattr(got, column) == getattr(want, column), (rows.TABLE, column)
+        for column in close:
+            np.testing.assert_allclose(np.asarray(getattr(got, column), float),
+                                       np.asarray(getattr(want, column), float), rtol=1e-4, atol=1e-6,
+                                       err_msg=f"{rows.TABLE}.{column}")
+
+
+def test_a_sharded_analysis_equals_the_single_process_analysis(cluster, single, analysed, tmp_path):
+    run = copy_run(single, tmp_path / "run")
+    seen: list[scale.ShardCounts] = []
+    assert scale.analyze_run_ray(run, ANALYSIS, shard_size=2, progress=seen.append) == [GROUP]
+    assert seen[-1] == scale.ShardCounts(total=2, done=2)
+    assert_same_analysis(run, analysed)
+    # Analysed groups are never redone.
+    before = {p: p.stat().st_mtime_ns for p in run.path.rglob("*.parquet")}
+    assert scale.analyze_run_ray(run, ANALYSIS, shard_size=2) == []
+    assert {p: p.stat().st_mtime_ns for p in run.path.rglob("*.parquet")} == before
+
+
+def test_an_analysis_worker_killed_mid_shard_is_retried_and_a_dead_driver_redoes_only_the_rest(
+        cluster, single, analysed, tmp_path, monkeypatch):
+    run = copy_run(single, tmp_path / "run")
+    monkeypatch.setenv(scale.CRASH_ENV, f"{GROUP}[2:4]")  # its first attempt exits hard before its commit
+    # Without retries the driver stops naming the shard; the other shard stays committed, nothing is merged.
+    with pytest.raises(RunFolderError, match=rf"1 of 2 shards failed after 0 retries \({re.escape(GROUP)}\[2:4\]"):
+        scale.analyze_run_ray(run, ANALYSIS, shard_size=2, max_retries=0)
+    assert scale.finished_analysis(run.path, GROUP, ANALYSIS) == [Shard(GROUP, 0, 2)]
+    assert run.shards(SkeletonRows) == []
+    kept = scale._shards.shard_path(run.path, Shard(GROUP, 0, 2), scale.analysis_stage(ANALYSIS)).stat().st_ino
+    analysed_shards: list[Shard] = []
+    original = scale._analyze.merge_analysis
+
+    def spy(folder, group, shards, options):
+        analysed_shards.extend(shards)
+        assert scale._shards.shard_path(folder.path, Shard(GROUP, 0, 2), scale.analysis_stage(options)).stat().st_ino == kept
+        original(folder, group, shards, options)
+
+    monkeypatch.setattr(scale._analyze, "merge_analysis", spy)
+    # The rerun analyses only networks 2-3; that shard's first attempt in this call dies too and is retried.
+    (run.path / scale.SHARDS / "analyze" / scale.analysis_stage(ANALYSIS).split("/")[1] / GROUP /
+     f".{Shard(GROUP, 2, 4).name}.attempt-1").unlink()
+    seen: list[scale.ShardCounts] = []
+    assert scale.analyze_run_ray(run, ANALYSIS, shard_size=2, progress=seen.append) == [GROUP]
+    assert seen[-1] == scale.ShardCounts(total=2, earlier=1, done=2, retried=1)
+    assert sorted(analysed_shards) == [Shard(GROUP, 0, 2), Shard(GROUP, 2, 4)]
+    assert_same_analysis(run, analysed)
+
+
+def test_a_sharded_compare_equals_the_single_process_study(cluster, analysed, tmp_path):
+    reference = copy_run(analysed, tmp_path / "reference")
+    want = pipeline.study(reference, STUDY)
+    run = copy_run(analysed, tmp_path / "run")
+    pairs: list[tuple[str, int, int]] = []
+    got = scale.study_ray(run, STUDY, shard_size=4, progress=lambda *a: pairs.append(a))
+    assert sorted(got.results) == sorted(want.results) == ["cka", "topology"]
+    assert ("cka", 6, 6) in pairs and ("topology", 6, 6) in pairs  # 6 pairs in blocks of 4 and 2
+    assert not (run.path / scale.SHARDS).exists()
+    for metric, r in want.results.items():
+        np.testing.assert_allclose(got.results[metric].distances, r.distances, rtol=1e-5, atol=1e-7)
+    d, ref = run.read(DistanceRows, order_by=("metric", "a", "b")), reference.read(DistanceRows, order_by=("metric", "a", "b"))
+    assert (d.metric, d.a, d.b) == (ref.metric, ref.a, ref.b)
+    np.testing.assert_allclose(np.asarray(d.distance, float), np.asarray(ref.distance, float), rtol=1e-5, atol=1e-7)
+    s, ref_s = run.read(SummaryRows, order_by=("metric", "quantity", "arch")), reference.read(SummaryRows, order_by=("metric", "quantity", "arch"))
+    assert (s.metric, s.quantity, s.arch) == (ref_s.metric, ref_s.quantity, ref_s.arch)
+    np.testing.assert_allclose(s.value, ref_s.value, rtol=1e-5, atol=1e-7)
+    assert run.read(EmbeddingRows).cluster == reference.read(EmbeddingRows).cluster

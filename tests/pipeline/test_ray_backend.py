@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from dynascope import scale
@@ -27,7 +28,7 @@ def test_the_cluster_cases_pass_in_a_process_of_their_own(tmp_path):
          "--basetemp", str(tmp_path / "cases")],
         cwd=root, capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stdout[-8000:] + res.stderr[-4000:]
-    assert "5 passed" in res.stdout, res.stdout[-4000:]
+    assert "8 passed" in res.stdout, res.stdout[-4000:]
 
 
 def test_shards_plan_only_the_missing_networks():
@@ -54,12 +55,56 @@ def test_without_ray_the_backend_says_how_to_install_it(monkeypatch, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_the_command_without_ray_is_one_line_with_exit_code_2(tmp_path):
-    # The real command in a process where `import ray` fails, as on a machine without the extra.
-    script = ("import sys; sys.modules['ray'] = None; from dynascope.cli import main; "
-              f"sys.argv = ['dynascope', 'train', '--backend', 'ray', '--out', {str(tmp_path / 'run')!r}]; main()")
+def test_analysis_and_study_without_ray_say_how_to_install_it(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    for step in (scale.analyze_run_ray, scale.study_ray):
+        with pytest.raises(ConfigError, match=r"backend: 'ray' needs Ray.*pip install 'dynascope\[scale\]'"):
+            step(None)  # refused before the run folder is looked at
+
+
+def test_blocks_of_pairs_cover_the_upper_triangle_in_order():
+    n = 5
+    iu, ju = np.triu_indices(n, k=1)
+    blocks = scale.cut_shards("cka", list(range(iu.size)), 4)  # 10 pairs: 4 + 4 + 2
+    assert [(b.start, b.stop) for b in blocks] == [(0, 4), (4, 8), (8, 10)]
+    joined = np.concatenate([scale.pair_block(n, b.start, b.stop) for b in blocks])
+    np.testing.assert_array_equal(joined, np.stack([iu, ju], axis=1))
+    assert (joined[:, 0] < joined[:, 1]).all()
+
+
+def test_shards_of_other_options_or_items_are_never_reused():
+    from dynascope.compare import get_metric
+    from dynascope.pipeline import AnalysisOptions
+
+    assert scale.analysis_stage(AnalysisOptions()) == scale.analysis_stage(AnalysisOptions())
+    assert scale.analysis_stage(AnalysisOptions()) != scale.analysis_stage(AnalysisOptions(n_initial_states=64))
+    items = [np.zeros((2, 3, 4), np.float32), np.ones((2, 3, 5), np.float32)]
+    cka = get_metric("cka")
+    assert scale.compare_stage(cka, items) == scale.compare_stage(cka, [x.copy() for x in items])
+    assert scale.compare_stage(cka, items) != scale.compare_stage(cka, items[::-1])
+    assert scale.compare_stage(cka, items) != scale.compare_stage(get_metric("procrustes"), items)
+
+
+def test_the_commands_without_ray_are_one_line_with_exit_code_2(tmp_path):
+    # The real commands in a process where `import ray` fails, as on a machine without the extra: one
+    # process runs the three (through the entry point's error handling), a marker line between them.
+    run = str(tmp_path / "run")
+    argvs = [["train", "--backend", "ray", "--out", run], ["analyze", run, "--backend", "ray"],
+             ["compare", run, "--backend", "ray"]]
+    script = ("import sys; sys.modules['ray'] = None; from dynascope.cli._app import _run\n"
+              f"for argv in {argvs!r}:\n"
+              "    sys.argv = ['dynascope', *argv]; code = _run(); print(f'-- {code}', file=sys.stderr, flush=True)")
     res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
-    lines = [line for line in res.stderr.splitlines() if line.strip()]
-    assert res.returncode == 2 and len(lines) == 1, res.stderr
-    assert "pip install 'dynascope[scale]'" in lines[0] and not res.stdout.strip()
+    assert res.returncode == 0 and not res.stdout.strip(), res.stderr
+    said: list[list[str]] = [[]]
+    codes: list[int] = []
+    for line in filter(str.strip, res.stderr.splitlines()):
+        if line.startswith("-- "):
+            codes.append(int(line[3:]))
+            said.append([])
+        else:
+            said[-1].append(line)
+    assert codes == [2, 2, 2], res.stderr
+    for lines in said[:-1]:
+        assert len(lines) == 1 and "pip install 'dynascope[scale]'" in lines[0], res.stderr
     assert not (tmp_path / "run").exists()

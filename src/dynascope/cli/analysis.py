@@ -10,6 +10,9 @@ import typer
 
 from dynascope.cli._app import app, renamed_flag
 from dynascope.cli._display import console, progress, table
+from dynascope.cli._scale import ray_options
+
+_RAY = ray_options("networks")
 
 
 def skeleton_table(run, title: str):
@@ -46,10 +49,13 @@ def _by_index(counts_json: str) -> str:
     return " ".join(f"{k}:{counts[k]}" for k in sorted(counts, key=int)) or "none"
 
 
-def analyze(run_path: Path, n_initial_states: int, force: bool, over_training: bool = False) -> None:
+def analyze(run_path: Path, n_initial_states: int, force: bool, over_training: bool = False,
+            ray: dict | None = None) -> None:
     """Analyse every group of the run with a progress bar, then print the summary table and which networks
     were skipped (diverged in training, or non-finite states) and why. With `over_training`, then every
-    parameter snapshot kept during training too, and when each network's final structure appeared."""
+    parameter snapshot kept during training too, and when each network's final structure appeared. `ray`:
+    the `--backend ray` options (address, shard_size, cpus_per_shard, gpus_per_shard, max_retries), to
+    analyse the groups as Ray tasks (the snapshots over training stay in this process)."""
     from dynascope.errors import check_positive_int
     from dynascope.pipeline import AnalysisOptions, analyze_run, open_run
     from dynascope.store import NetworkRows
@@ -57,6 +63,10 @@ def analyze(run_path: Path, n_initial_states: int, force: bool, over_training: b
     # The options first: a bad value is refused even when every group is analysed already.
     options = AnalysisOptions(n_initial_states=check_positive_int("--n-initial-states", n_initial_states))
     options.validate()
+    if ray is not None:
+        from dynascope.scale import require_ray
+
+        require_ray()  # a missing extra is one line, before the run folder is touched
     run = open_run(run_path)
     run.check_intact()  # a damaged or missing file is named before any group is (re)computed
     if over_training and not run.snapshot_groups():
@@ -66,6 +76,11 @@ def analyze(run_path: Path, n_initial_states: int, force: bool, over_training: b
                           "training; train with --snapshot-every N (e.g. 100) into a new folder.")
     skipped: dict[str, str] = {}
     with run.writing("dynascope analyze"):  # a read-only folder fails here, before any work
+        if ray is not None:  # the groups as Ray tasks; `analyze_run` below then finds them done
+            from dynascope.cli._scale import analyze_run_ray
+
+            analyze_run_ray(run, options, force, skipped.__setitem__, **ray)
+            force = False
         total = run.count(NetworkRows)
         with progress() as bar:
             row = bar.add_task("fixed points + skeletons", total=max(total, 1), status="")
@@ -140,7 +155,17 @@ def analyze_cmd(
     force: bool = typer.Option(False, "--force", help="re-analyse groups already analysed"),
     over_training: bool = typer.Option(
         False, "--over-training", help="also every weight snapshot kept in training (train --snapshot-every)"),
+    backend: str = _RAY["backend"],
+    address: Optional[str] = _RAY["address"],
+    shard_size: Optional[int] = _RAY["shard_size"],
+    cpus_per_shard: float = _RAY["cpus_per_shard"],
+    gpus_per_shard: float = _RAY["gpus_per_shard"],
+    max_retries: int = _RAY["max_retries"],
 ) -> None:
     """Find fixed points and skeletons of every network of RUN and store them in its catalog."""
+    from dynascope.cli._scale import check_backend
+
+    ray = dict(address=address, shard_size=shard_size, cpus_per_shard=cpus_per_shard,
+               gpus_per_shard=gpus_per_shard, max_retries=max_retries) if check_backend(backend) == "ray" else None
     analyze(run_path, renamed_flag("--n-initial-states", n_initial_states, "--seeds", seeds, 256), force,
-            over_training)
+            over_training, ray)

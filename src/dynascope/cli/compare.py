@@ -4,12 +4,14 @@ universality summary, stored in the run's catalog and printed as a table."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 from typer.models import OptionInfo
 
 from dynascope.cli._app import app, parse_list
 from dynascope.cli._display import console, progress, table
+from dynascope.cli._scale import ray_options
 from dynascope.compare import (
     BETWEEN_WITHIN,
     CHANCE_ACCURACY,
@@ -44,12 +46,22 @@ def summary_table(run, title: str):
     return table(head, ["metric"] + [label for _, label in SHOWN], out)
 
 
-def compare(run_path: Path, metrics: tuple[str, ...] | None, n_trials: int, include_untrained: bool, force: bool) -> None:
-    """Run the population study with a progress bar, then print the summary table."""
+_RAY = ray_options("pairs")
+
+
+def compare(run_path: Path, metrics: tuple[str, ...] | None, n_trials: int, include_untrained: bool, force: bool,
+            ray: dict | None = None) -> None:
+    """Run the population study with a progress bar, then print the summary table. `ray`: the `--backend
+    ray` options (address, shard_size, cpus_per_shard, gpus_per_shard, max_retries), to compute each
+    metric's pairs in blocks as Ray tasks."""
     from dynascope.pipeline import StudyOptions, open_run, study
 
     options = StudyOptions(metrics=metrics, n_trials=n_trials, trained_only=not include_untrained)
     options.validate()  # before anything is read: bad options are refused even when all is computed
+    if ray is not None:
+        from dynascope.scale import require_ray
+
+        require_ray()  # a missing extra is one line, before the run folder is touched
     run = open_run(run_path)
     run.check_intact()  # a damaged or missing file is named before any metric is computed
     with run.writing("dynascope compare"), progress() as bar:  # a read-only folder fails here, before any work
@@ -66,7 +78,12 @@ def compare(run_path: Path, metrics: tuple[str, ...] | None, n_trials: int, incl
             bar.update(row(metric), total=max(total, 1), completed=done,
                        status="done" if done == total else f"{total} pairs")
 
-        result = study(run, options, force=force, progress=on_progress)
+        if ray is not None:
+            from dynascope.cli._scale import study_ray
+
+            result = study_ray(run, options, force, on_progress, **ray)
+        else:
+            result = study(run, options, force=force, progress=on_progress)
         for metric in (m.name for m in options.selected()):
             if metric in result.skipped:
                 bar.update(row(metric), completed=1, total=1, status=f"skipped: {result.skipped[metric]}")
@@ -111,7 +128,17 @@ def compare_cmd(
     trials: int = typer.Option(16, "--trials", help="task trials (conditions) every network is run on"),
     include_untrained: bool = typer.Option(False, "--all", help="include networks that did not reach the criterion"),
     force: bool = typer.Option(False, "--force", help="recompute metrics already in the catalog"),
+    backend: str = _RAY["backend"],
+    address: Optional[str] = _RAY["address"],
+    shard_size: Optional[int] = _RAY["shard_size"],
+    cpus_per_shard: float = _RAY["cpus_per_shard"],
+    gpus_per_shard: float = _RAY["gpus_per_shard"],
+    max_retries: int = _RAY["max_retries"],
 ) -> None:
     """Compare every network of RUN with every other: geometry (CCA, SVCCA, CKA, Procrustes, shape, RSA),
     dynamics (DSA) and topology (skeletons); MDS, clusters and a universality summary."""
-    compare(run_path, parse_list("--metric", metric) if metric else None, trials, include_untrained, force)
+    from dynascope.cli._scale import check_backend
+
+    ray = dict(address=address, shard_size=shard_size, cpus_per_shard=cpus_per_shard,
+               gpus_per_shard=gpus_per_shard, max_retries=max_retries) if check_backend(backend) == "ray" else None
+    compare(run_path, parse_list("--metric", metric) if metric else None, trials, include_untrained, force, ray)

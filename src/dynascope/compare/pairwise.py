@@ -146,6 +146,28 @@ def pairwise_distances(
     return d + d.T
 
 
+def pair_values(
+    metric: Callable[[Any, Any], jax.Array],
+    Xs: Sequence[jax.Array | np.ndarray] | jax.Array | np.ndarray,
+    pairs: np.ndarray,
+    *,
+    chunk: int | None = None,
+    prepare: Callable[[jax.Array], Any] | None = None,
+    memory_budget: int | str | None = None,
+) -> jax.Array:
+    """`metric(X_i, X_j)` for each row (i, j) of `pairs [m, 2]`, `[m]`: a block of the pairs
+    `pairwise_distances` evaluates (a study cut into blocks on a cluster), equal to its entries to float
+    rounding. `Xs` is the whole population (every item is prepared; padded to its widest network);
+    `metric`, `chunk`, `prepare` and `memory_budget` as in `pairwise_distances`."""
+    _check_chunk(chunk, memory_budget)
+    xs = stack_padded(Xs)
+    pairs = np.asarray(pairs).reshape(-1, 2)
+    if pairs.size and (pairs.min() < 0 or pairs.max() >= xs.shape[0]):
+        raise ShapeError(f"pairs must index the {xs.shape[0]} items of Xs, got indices {pairs.min()} … {pairs.max()}.")
+    chunk = chunk or pair_chunk(prepare, xs, max(len(pairs), 1), memory_budget)
+    return _pair_values_jit(metric, prepare, chunk, xs, jnp.asarray(pairs.astype(np.int32)))
+
+
 def distances_to(
     metric: Callable[[Any, Any], jax.Array],
     reference: jax.Array | np.ndarray,

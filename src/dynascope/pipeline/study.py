@@ -36,7 +36,7 @@ from dynascope.compare import (
     metric_names,
 )
 from dynascope.compare import population as pop
-from dynascope.compare.pairwise import pairwise_distances, pairwise_distances_loop, stack_padded
+from dynascope.compare.pairwise import pair_values, pairwise_distances, pairwise_distances_loop, stack_padded
 from dynascope.errors import ConfigError
 from dynascope.pipeline.populations import load_group
 from dynascope.store import DistanceRows, EmbeddingRows, NetworkRows, RunFolder, SkeletonRows, SummaryRows
@@ -206,6 +206,27 @@ def _distances(metric: Metric, items: list[Any], chunk: int | None) -> np.ndarra
     return pairwise_distances_loop(metric.distance_fn(), list(items))
 
 
+def pair_distances(metric: Metric, items: list[Any], pairs: np.ndarray, chunk: int | None = None) -> np.ndarray:
+    """`[m]` distances of `metric` for the pairs (i, j) in rows of `pairs [m, 2]` of the prepared `items`: a
+    block of the matrix `study` computes (the Ray backend runs such blocks as tasks), prepared and padded as
+    for the whole matrix, so its values equal that matrix's entries to float rounding."""
+    population: dict[str, Any] = {}
+    if metric.takes == TRAJECTORIES:
+        population[MIN_UNITS] = min(int(x.shape[-1]) for x in items)
+        items = stack_padded(items)
+    prepare = metric.prepare_fn(**population)
+    if metric.jit:
+        return np.asarray(pair_values(metric.distance_fn(), items, pairs, chunk=chunk, prepare=prepare), np.float64)
+    if prepare is not None:
+        items = [prepare(x) for x in items]
+    distance = metric.distance_fn()
+    return np.array([float(distance(items[i], items[j])) for i, j in np.asarray(pairs).reshape(-1, 2)], np.float64)
+
+
+#: distances(metric, items) -> [n, n]: how `study` computes one metric's matrix (the Ray backend passes its own).
+Distances = Callable[[Metric, list[Any]], np.ndarray]
+
+
 def _spread(archs: list[str], k: int) -> np.ndarray:
     """Indices of at most k networks, round-robin over architectures so each keeps its share."""
     if len(archs) <= k:
@@ -288,6 +309,7 @@ def study(
     *,
     force: bool = False,
     progress: StudyProgress | None = None,
+    distances: Distances | None = None,
 ) -> Study:
     """Compare every (trained) network of `run` with every other under each metric of `options`.
 
@@ -298,8 +320,9 @@ def study(
     if there are none). A metric that classifies its inputs (topology) also reports the modal class.
     Networks flagged diverged in the catalog, and networks whose states on the study trials are not
     finite or exceed `MAX_ABS_STATE`, are left out of every metric and listed in `Study.skipped_networks`
-    with the reason. Metrics already in the catalog are kept unless `force`. Returns what was computed
-    this call.
+    with the reason. Metrics already in the catalog are kept unless `force`. `distances(metric, items)`
+    computes a metric's `[n, n]` matrix in place of this process (the Ray backend cuts it into blocks of
+    pairs, `pair_distances`). Returns what was computed this call.
     """
     options.validate()
     nets, skipped_networks = _network_table(run, options.trained_only)
@@ -332,8 +355,8 @@ def study(
         if progress is not None:
             progress(metric.name, 0, len(sel) * (len(sel) - 1) // 2)
         keys = [metric.classify(x) for x in items] if metric.classify is not None else None
-        r = _result(metric.name, [ids[i] for i in sel], [archs[i] for i in sel], _distances(metric, items, options.chunk),
-                    options, keys)
+        D = distances(metric, items) if distances is not None else _distances(metric, items, options.chunk)
+        r = _result(metric.name, [ids[i] for i in sel], [archs[i] for i in sel], D, options, keys)
         _write(run, r)
         results[metric.name] = r
         if progress is not None:

@@ -23,7 +23,8 @@ import dynascope.scale._shards as _shards
 from dynascope.scale._shards import Shard
 from dynascope.store import CONFIG, NetworkRows, RunFolder
 
-__all__ = ["CRASH_ENV", "ShardCounts", "require_ray", "run_sweep_ray"]
+__all__ = ["CRASH_ENV", "ShardCounts", "check_shard_options", "connect", "default_size", "execute_shards",
+           "require_ray", "run_sweep_ray"]
 
 #: Fault drill: "<group>[<start>:<stop>]" (a shard as printed) makes that shard's first attempt kill its worker
 #: process halfway through training, to rehearse a cluster's retry path before a long sweep.
@@ -85,16 +86,10 @@ def run_sweep_ray(
     networks). RunFolderError naming every shard that failed after its retries.
     """
     ray = require_ray()
-    if shard_size is not None:
-        check_positive_int("shard_size", shard_size)
-    if not (num_cpus >= 0 and num_gpus >= 0 and num_cpus + num_gpus > 0):
-        raise ConfigError(f"num_cpus/num_gpus: got {num_cpus}/{num_gpus}; each shard needs some CPU or GPU "
-                          "(e.g. num_cpus=1, or num_gpus=0.25 to fit four shards on a GPU).")
-    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-        raise ConfigError(f"max_retries must be an integer ≥ 0, got {max_retries!r}.")
+    check_shard_options(shard_size, num_cpus, num_gpus, max_retries)
     if not (Path(out) / CONFIG).exists():  # a new run has work: a cluster that cannot do it fails before the folder
         config.validate()
-        _connect(ray, address, num_cpus, num_gpus)
+        connect(ray, address, num_cpus, num_gpus)
     run = prepare_run(config, out, resume=resume, check_memory=False)  # each shard's is checked where it runs
     with run.writing():
         run = prepare_run(config, out, resume=True, check_memory=False)
@@ -110,22 +105,47 @@ def run_sweep_ray(
         pending = {g: m for g, m in todo.items() if m}
         shards: list[Shard] = []
         if pending:
-            _connect(ray, address, num_cpus, num_gpus)
-            size = shard_size or _default_size(ray, config.n_networks, num_cpus, num_gpus)
+            connect(ray, address, num_cpus, num_gpus)
+            size = shard_size or default_size(ray, config.n_networks, num_cpus, num_gpus)
             shards = [s for g, m in pending.items() for s in _shards.cut_shards(g, m, size)]
         counts = ShardCounts(total=earlier + len(shards), earlier=earlier, done=earlier)
         for group, missing in todo.items():
             if not missing:  # every network is in finished shards: the driver died before merging
                 _merge(run, config, group)
         if shards:
-            _execute(ray, run, config, shards, counts, todo, num_cpus, num_gpus, max_retries, progress)
+            remaining = {g: sum(1 for s in shards if s.group == g) for g in todo}
+
+            def finished(shard: Shard) -> None:
+                remaining[shard.group] -= 1
+                if remaining[shard.group] == 0:
+                    _merge(run, config, shard.group)
+
+            as_dict, crash = config.to_dict(), os.environ.get(CRASH_ENV, "")
+            execute_shards(ray, run.path, "", shards, counts, _attempt,
+                           lambda s: (as_dict, str(run.path), s.group, s.start, s.stop, crash), finished,
+                           num_cpus=num_cpus, num_gpus=num_gpus, max_retries=max_retries, progress=progress,
+                           rerun="rerun the same command with --resume to train only the missing ones")
         elif progress is not None:
             progress(counts)
-        shutil.rmtree(run.path / _shards.SHARDS, ignore_errors=True)
+        for group, _, _ in config.groups():  # training's leftovers; another stage's shards stay for its rerun
+            shutil.rmtree(_shards.group_folder(run.path, group), ignore_errors=True)
+        with contextlib.suppress(OSError):
+            (run.path / _shards.SHARDS).rmdir()  # only when empty
     return run
 
 
-def _connect(ray: Any, address: str | None, num_cpus: float, num_gpus: float) -> None:
+def check_shard_options(shard_size: int | None, num_cpus: float, num_gpus: float, max_retries: int) -> None:
+    """ConfigError naming the first bad option a sharded step of any stage takes."""
+    if shard_size is not None:
+        check_positive_int("shard_size", shard_size)
+    if not (num_cpus >= 0 and num_gpus >= 0 and num_cpus + num_gpus > 0):
+        raise ConfigError(f"num_cpus/num_gpus: got {num_cpus}/{num_gpus}; each shard needs some CPU or GPU "
+                          "(e.g. num_cpus=1, or num_gpus=0.25 to fit four shards on a GPU).")
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ConfigError(f"max_retries must be an integer ≥ 0, got {max_retries!r}.")
+
+
+def connect(ray: Any, address: str | None, num_cpus: float, num_gpus: float) -> None:
     """Start or join Ray (an initialised one is used as it is); ConfigError if that fails, or if one shard
     asks for more CPUs or GPUs than the whole cluster has (its tasks would wait forever)."""
     if not ray.is_initialized():
@@ -144,7 +164,7 @@ def _connect(ray: Any, address: str | None, num_cpus: float, num_gpus: float) ->
                               f"{resources.get(name, 0):g}; ask for less, or add nodes with {name}s.")
 
 
-def _default_size(ray: Any, n_networks: int, num_cpus: float, num_gpus: float) -> int:
+def default_size(ray: Any, n_networks: int, num_cpus: float, num_gpus: float) -> int:
     """Networks per shard that spread a group over the cluster's task slots."""
     resources = ray.cluster_resources()
     slots = resources.get("GPU", 0) / num_gpus if num_gpus else resources.get("CPU", 1) / num_cpus
@@ -167,26 +187,30 @@ def _attempt(config: dict[str, Any], run: str, group: str, start: int, stop: int
     return _shards.train_shard(SweepConfig.from_dict(config), Path(run), shard, progress=progress)
 
 
-def _execute(ray: Any, run: RunFolder, config: SweepConfig, shards: list[Shard], counts: ShardCounts,
-             todo: dict[str, list[int]], num_cpus: float, num_gpus: float, max_retries: int,
-             progress: ShardProgress | None) -> None:
+def execute_shards(ray: Any, run: Path, stage: str, shards: list[Shard], counts: ShardCounts,
+                   attempt: Callable[..., Any], args: Callable[[Shard], tuple], finished: Callable[[Shard], None],
+                   *, num_cpus: float, num_gpus: float, max_retries: int, progress: ShardProgress | None,
+                   rerun: str) -> None:
+    """Run `attempt(*args(shard))` as a Ray task per shard (each asking for `num_cpus` CPUs and `num_gpus`
+    GPUs; Ray restarts one whose worker died up to `max_retries` times) and call `finished(shard)` in this
+    process as each one succeeds. Attempts are counted from the markers `record_attempt(run, shard, stage)`
+    leaves, for `progress`. Every shard runs even when others fail; then RunFolderError naming each failed
+    shard and its cause, ending with `rerun` (what to do next). An interrupted driver cancels its shards."""
     env = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
     if 0 < num_gpus < 1:  # a GPU shared by 1/num_gpus shards: each may grow to its share
         env["XLA_PYTHON_CLIENT_MEM_FRACTION"] = f"{0.95 * num_gpus:.3f}"
-    task = ray.remote(_attempt).options(num_cpus=num_cpus, num_gpus=num_gpus, max_retries=max_retries,
-                                        retry_exceptions=False, runtime_env={"env_vars": env})
-    as_dict, crash = config.to_dict(), os.environ.get(CRASH_ENV, "")
+    task = ray.remote(attempt).options(num_cpus=num_cpus, num_gpus=num_gpus, max_retries=max_retries,
+                                       retry_exceptions=False, runtime_env={"env_vars": env})
     before: dict[Shard, int] = {}
-    _count_attempts(run, shards, before)  # attempts of earlier runs: a retry is a second attempt in this one
-    refs = {task.remote(as_dict, str(run.path), s.group, s.start, s.stop, crash): s for s in shards}
-    remaining = {g: sum(1 for s in shards if s.group == g) for g in todo}
+    _count_attempts(run, stage, shards, before)  # attempts of earlier runs: a retry is a second attempt in this one
+    refs = {task.remote(*args(s)): s for s in shards}
     failures: dict[Shard, str] = {}
-    finished: set[Shard] = set()
+    done: set[Shard] = set()
     tries = dict(before)
     try:
         while refs:
             ready, _ = ray.wait(list(refs), num_returns=1, timeout=0.5)
-            _count_attempts(run, shards, tries)  # before a merge deletes the group's attempt markers
+            _count_attempts(run, stage, shards, tries)  # before a merge deletes the group's attempt markers
             for ref in ready:
                 shard = refs.pop(ref)
                 try:
@@ -194,28 +218,25 @@ def _execute(ray: Any, run: RunFolder, config: SweepConfig, shards: list[Shard],
                 except ray.exceptions.RayError as err:
                     failures[shard] = f"{shard}: {_cause(err)}"
                     continue
-                finished.add(shard)
-                remaining[shard.group] -= 1
-                if remaining[shard.group] == 0:
-                    _merge(run, config, shard.group)
+                done.add(shard)
+                finished(shard)
             if progress is not None:
-                progress(_counts(shards, before, tries, counts, finished, failures))
+                progress(_counts(shards, before, tries, counts, done, failures))
     finally:
-        for ref in refs:  # an interrupted driver stops its shards; finished ones stay for --resume
+        for ref in refs:  # an interrupted driver stops its shards; finished ones stay for the rerun
             with contextlib.suppress(Exception):  # a lost connection must not hide why the driver stopped
                 ray.cancel(ref, force=True)
     if failures:
         raise RunFolderError(
             f"{len(failures)} of {len(shards)} shards failed after {max_retries} retries "
-            f"({'; '.join(failures.values())}); "
-            "the finished shards are kept: rerun the same command with --resume to train only the missing "
-            "ones (see docs/scale.md if a shard keeps failing)."
+            f"({'; '.join(failures.values())}); the finished shards are kept: {rerun} (see docs/scale.md if a "
+            "shard keeps failing)."
         )
 
 
-def _count_attempts(run: RunFolder, shards: list[Shard], tries: dict[Shard, int]) -> None:
+def _count_attempts(run: Path, stage: str, shards: list[Shard], tries: dict[Shard, int]) -> None:
     """Update {shard: attempts started} from the markers workers leave in the shard folders."""
-    started = {g: _shards.attempts(run.path, g) for g in {s.group for s in shards}}
+    started = {g: _shards.attempts(run, g, stage) for g in {s.group for s in shards}}
     for s in shards:
         tries[s] = max(tries.get(s, 0), started[s.group].get(s.name, 0))
 

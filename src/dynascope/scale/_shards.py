@@ -19,6 +19,7 @@ import re
 import shutil
 import uuid
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -29,8 +30,8 @@ from dynascope.pipeline import SweepConfig, group_damage, group_key, network_id,
 from dynascope.store import LossRows, NetworkRows, RunFolder
 from dynascope.train import train_population
 
-__all__ = ["SHARDS", "Shard", "cut_shards", "finished_shards", "merge_group", "missing_networks",
-           "record_attempt", "attempts", "shard_path", "train_shard"]
+__all__ = ["SHARDS", "Shard", "commit_folder", "cut_shards", "finished_shards", "group_folder", "merge_group",
+           "missing_networks", "record_attempt", "attempts", "shard_path", "train_shard"]
 
 #: The folder of a run that holds shards until their group is whole.
 SHARDS = "shards"
@@ -59,9 +60,16 @@ class Shard:
         return f"{self.group}[{self.start}:{self.stop}]"
 
 
-def shard_path(run: Path, shard: Shard) -> Path:
-    """Where `shard`'s finished folder lies in run folder `run`."""
-    return Path(run) / SHARDS / shard.group / shard.name
+def group_folder(run: Path, group: str, stage: str = "") -> Path:
+    """The folder of run `run` that holds `group`'s shards of pipeline `stage`: `shards/<group>` for training
+    (stage ""), `shards/<stage>/<group>` for the others ('analyze', 'compare'; a group name always ends in
+    '-<n_hidden>', so it never collides with a stage)."""
+    return Path(run) / SHARDS / stage / group if stage else Path(run) / SHARDS / group
+
+
+def shard_path(run: Path, shard: Shard, stage: str = "") -> Path:
+    """Where `shard`'s finished folder lies in run folder `run` (`stage` as in `group_folder`)."""
+    return group_folder(run, shard.group, stage) / shard.name
 
 
 def _checkpoint_path(run: Path, shard: Shard) -> Path:
@@ -129,11 +137,11 @@ def missing_networks(n_networks: int, done: list[Shard]) -> list[int]:
     return np.flatnonzero(~covered).tolist()
 
 
-def record_attempt(run: Path, shard: Shard) -> int:
+def record_attempt(run: Path, shard: Shard, stage: str = "") -> int:
     """Record that an attempt at `shard` starts and return its number (1 for the first): one empty marker
     file per attempt, created exclusively, so two attempts never get the same number. The driver counts
     them to show which shards run and which were retried."""
-    folder = Path(run) / SHARDS / shard.group
+    folder = group_folder(run, shard.group, stage)
     folder.mkdir(parents=True, exist_ok=True)
     n = 1
     while True:
@@ -144,11 +152,11 @@ def record_attempt(run: Path, shard: Shard) -> int:
             n += 1
 
 
-def attempts(run: Path, group: str) -> dict[str, int]:
+def attempts(run: Path, group: str, stage: str = "") -> dict[str, int]:
     """{shard name: attempts started} for `group`, from the markers `record_attempt` leaves."""
     out: dict[str, int] = {}
     with contextlib.suppress(OSError):
-        for entry in os.scandir(Path(run) / SHARDS / group):
+        for entry in os.scandir(group_folder(run, group, stage)):
             m = _ATTEMPT.match(entry.name)
             if m is not None:
                 out[m.group(1)] = max(out.get(m.group(1), 0), int(m.group(2)))
@@ -176,21 +184,29 @@ def train_shard(config: SweepConfig, run: Path, shard: Shard, *, progress=None) 
     checkpoint = _checkpoint_path(run, shard)
     pop = train_population(task, model, len(shard.seeds), config.steps, group_key(config.seed, shard.group),
                            seeds=shard.seeds, checkpoint_dir=checkpoint, progress=progress, **opts.to_dict())
+    committed = commit_folder(final, lambda tmp: save_population(
+        RunFolder.create(tmp, {"shard": {"group": shard.group, "start": shard.start, "stop": shard.stop}}),
+        shard.group, pop))
+    shutil.rmtree(checkpoint, ignore_errors=True)  # only once the shard is in place: a failed write resumes
+    return committed
+
+
+def commit_folder(final: Path, fill: Callable[[Path], object]) -> bool:
+    """Build a shard's folder with `fill(temp folder)` and rename it to `final`, the commit point: the folder
+    appears whole or not at all. Returns False (and discards this copy) when another attempt committed
+    `final` first, so a shard is never duplicated."""
     tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
     try:
-        mini = RunFolder.create(tmp, {"shard": {"group": shard.group, "start": shard.start, "stop": shard.stop}})
-        save_population(mini, shard.group, pop)
+        fill(tmp)
         try:
-            os.rename(tmp, final)  # the commit point: a folder appears whole or not at all
-            committed = True
+            os.rename(tmp, final)
+            return True
         except OSError:
             if not final.is_dir():
                 raise
-            committed = False  # another attempt of this shard committed first
+            return False
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    shutil.rmtree(checkpoint, ignore_errors=True)  # only once the shard is in place: a failed write resumes
-    return committed
 
 
 def merge_group(run: RunFolder, group: str, n_networks: int, shards: list[Shard]) -> None:

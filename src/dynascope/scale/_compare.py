@@ -1,0 +1,194 @@
+"""`pipeline.study` with each metric's distance matrix cut into blocks of pairs computed as Ray tasks.
+
+The driver prepares what every metric compares (the networks' trajectories, or their skeleton signatures)
+as `study` does, puts it in Ray's object store once per metric, and runs one task per block of pairs (a
+range of the upper triangle's pairs in `np.triu_indices` order). A block commits its distances as a folder
+of its own, `<run>/shards/compare/<digest>/<metric>/<start>-<stop>/distances.npy`, `<digest>` a hash of the
+metric, its options and the compared items, so a rerun reuses only blocks of the very same matrix. Once a
+metric's blocks are all in, `study` clusters, embeds and writes it to the catalog exactly as in one process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dynascope.compare import Metric
+from dynascope.errors import ConfigError
+from dynascope.pipeline import Study, StudyOptions, study
+from dynascope.pipeline.study import StudyProgress, pair_distances
+import dynascope.scale._shards as _shards
+from dynascope.scale._ray import (
+    CRASH_ENV,
+    ShardCounts,
+    ShardProgress,
+    check_shard_options,
+    connect,
+    default_size,
+    execute_shards,
+    require_ray,
+)
+from dynascope.scale._shards import Shard
+from dynascope.store import RunFolder
+
+__all__ = ["compare_stage", "distances_on_ray", "finished_blocks", "pair_block", "study_ray"]
+
+_NAME = re.compile(r"^(\d+)-(\d+)$")
+_FILE = "distances.npy"
+
+
+def compare_stage(metric: Metric, items: list[Any]) -> str:
+    """The shard stage of one metric's matrix: 'compare/<digest of the metric, its options and the items>'."""
+    h = hashlib.sha256(metric.name.encode())
+    h.update(json.dumps(dict(metric.options), sort_keys=True, default=str).encode())
+    for x in items:
+        if isinstance(x, (list, dict)):  # skeleton signatures
+            h.update(json.dumps(x, sort_keys=True).encode())
+        else:
+            a = np.ascontiguousarray(np.asarray(x))
+            h.update(f"{a.dtype}{a.shape}".encode())
+            h.update(a.tobytes())
+    return f"compare/{h.hexdigest()[:16]}"
+
+
+def pair_block(n: int, start: int, stop: int) -> np.ndarray:
+    """Pairs `start` … `stop − 1` of the `n(n−1)/2` pairs i < j of n items, in `np.triu_indices` order,
+    `[stop − start, 2]`."""
+    iu, ju = np.triu_indices(n, k=1)
+    return np.stack([iu[start:stop], ju[start:stop]], axis=1)
+
+
+def finished_blocks(run: Path, metric: str, stage: str) -> list[Shard]:
+    """The committed blocks of `metric`'s matrix in `stage` whose file holds one float64 per pair; a damaged
+    one is deleted, so its pairs are computed again."""
+    folder = _shards.group_folder(run, metric, stage)
+    good: list[Shard] = []
+    if not folder.is_dir():
+        return good
+    for path in sorted(folder.iterdir()):
+        m = _NAME.match(path.name)
+        if m is None or not path.is_dir():
+            continue
+        block = Shard(metric, int(m.group(1)), int(m.group(2)))
+        try:
+            values = np.load(path / _FILE, allow_pickle=False)
+            ok = values.dtype == np.float64 and values.shape == (block.stop - block.start,)
+        except (OSError, ValueError):
+            ok = False
+        if ok:
+            good.append(block)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+    return good
+
+
+def _attempt(metric: Metric, items: list[Any], run: str, stage: str, start: int, stop: int,
+             chunk: int | None, crash: str) -> bool:
+    """One attempt at a block of pairs, in a Ray worker (module-level: workers import it)."""
+    block = Shard(metric.name, start, stop)
+    attempt = _shards.record_attempt(Path(run), block, stage)
+    final = _shards.shard_path(Path(run), block, stage)
+    if final.is_dir():  # committed by an attempt whose worker died before Ray heard back
+        return False
+    values = pair_distances(metric, items, pair_block(len(items), start, stop), chunk)
+    if crash == str(block) and attempt == 1:  # the fault drill: dies before the commit
+        os._exit(1)
+
+    def fill(tmp: Path) -> None:
+        tmp.mkdir(parents=True)
+        np.save(tmp / _FILE, np.asarray(values, np.float64), allow_pickle=False)
+
+    return _shards.commit_folder(final, fill)
+
+
+def distances_on_ray(ray: Any, run: RunFolder, metric: Metric, items: list[Any], *, chunk: int | None,
+                     shard_size: int | None, address: str | None, num_cpus: float, num_gpus: float,
+                     max_retries: int, progress: StudyProgress | None = None,
+                     shard_progress: ShardProgress | None = None) -> np.ndarray:
+    """`[n, n]` distances of `metric` between `items`, computed as Ray tasks of at most `shard_size` pairs
+    each (committed blocks of an earlier call are reused); zero diagonal, symmetric."""
+    n = len(items)
+    n_pairs = n * (n - 1) // 2
+    stage = compare_stage(metric, items)
+    done = finished_blocks(run.path, metric.name, stage)
+    missing = _shards.missing_networks(n_pairs, done)  # here: pair indices no committed block holds
+    blocks: list[Shard] = []
+    if missing:
+        connect(ray, address, num_cpus, num_gpus)
+        blocks = _shards.cut_shards(metric.name, missing, shard_size or default_size(ray, n_pairs, num_cpus, num_gpus))
+    counts = ShardCounts(total=len(done) + len(blocks), earlier=len(done), done=len(done))
+    pairs_done = sum(b.stop - b.start for b in done)
+
+    def finish(block: Shard) -> None:
+        nonlocal pairs_done
+        pairs_done += block.stop - block.start
+        if progress is not None:
+            progress(metric.name, pairs_done, n_pairs)
+
+    if blocks:
+        ref, crash = ray.put(items), os.environ.get(CRASH_ENV, "")
+        execute_shards(ray, run.path, stage, blocks, counts, _attempt,
+                       lambda b: (metric, ref, str(run.path), stage, b.start, b.stop, chunk, crash), finish,
+                       num_cpus=num_cpus, num_gpus=num_gpus, max_retries=max_retries, progress=shard_progress,
+                       rerun="rerun the same command to compute only the missing pairs")
+    elif shard_progress is not None:
+        shard_progress(counts)
+    values = np.zeros(n_pairs)
+    for b in finished_blocks(run.path, metric.name, stage):
+        values[b.start:b.stop] = np.load(_shards.shard_path(run.path, b, stage) / _FILE, allow_pickle=False)
+    iu, ju = np.triu_indices(n, k=1)
+    d = np.zeros((n, n))
+    d[iu, ju] = values
+    return d + d.T
+
+
+def study_ray(
+    run: RunFolder,
+    options: StudyOptions = StudyOptions(),
+    *,
+    force: bool = False,
+    shard_size: int | None = None,
+    address: str | None = None,
+    num_cpus: float = 1.0,
+    num_gpus: float = 0.0,
+    max_retries: int = 3,
+    progress: StudyProgress | None = None,
+    shard_progress: ShardProgress | None = None,
+) -> Study:
+    """`pipeline.study` with each metric's distance matrix computed as Ray tasks of at most `shard_size`
+    pairs each (default: the pairs spread over the cluster's task slots).
+
+    Writes the same catalog tables (`distances`, `embedding`, `summary`) as `study`, equal to its results to
+    float rounding. A metric already in the catalog is kept unless `force`; a rerun after the driver died
+    computes only the pairs no committed block holds; Ray retries a block whose worker died `max_retries`
+    times. `address`, `num_cpus`, `num_gpus` as in `run_sweep_ray`. `progress(metric, pairs done, pairs)`
+    as in `study`; `shard_progress` gets each metric's block counts. RunFolderError naming every block that
+    failed after its retries.
+    """
+    ray = require_ray()
+    if not isinstance(options, StudyOptions):
+        raise ConfigError(f"options must be a StudyOptions, got {type(options).__name__}.")
+    options.validate()
+    check_shard_options(shard_size, num_cpus, num_gpus, max_retries)
+
+    def distances(metric: Metric, items: list[Any]) -> np.ndarray:
+        d = distances_on_ray(ray, run, metric, items, chunk=options.chunk, shard_size=shard_size,
+                             address=address, num_cpus=num_cpus, num_gpus=num_gpus, max_retries=max_retries,
+                             progress=progress, shard_progress=shard_progress)
+        return d
+
+    with run.writing():
+        result = study(run, options, force=force, progress=progress, distances=distances)
+        # Every metric is written: its blocks (and those of other options or networks) are spent.
+        shutil.rmtree(run.path / _shards.SHARDS / "compare", ignore_errors=True)
+        with contextlib.suppress(OSError):
+            (run.path / _shards.SHARDS).rmdir()  # only when empty
+    return result
