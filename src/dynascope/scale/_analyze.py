@@ -191,7 +191,7 @@ def analyze_run_ray(
         diverged = diverged_networks(run) if todo else {}
 
         def merge(group: str) -> None:
-            merge_analysis(run, group, _sorted(finished[group]), options)
+            merge_analysis(run, group, sorted(set(finished[group])), options)
             if on_skip is not None:  # a network analysed has skeleton rows; the others were left out
                 have = set(run.read(SkeletonRows, shard=group).network)
                 for net in run.read(NetworkRows, where={"group": group}, order_by=("index",)).network:
@@ -222,7 +222,3 @@ def analyze_run_ray(
             (run.path / _shards.SHARDS).rmdir()  # only when empty
         analyze_run(run, options)  # the energy counts of groups an older dynascope analysed (else nothing)
     return todo
-
-
-def _sorted(shards: list[Shard]) -> list[Shard]:
-    return sorted(set(shards))

@@ -180,10 +180,9 @@ def study_ray(
     check_shard_options(shard_size, num_cpus, num_gpus, max_retries)
 
     def distances(metric: Metric, items: list[Any]) -> np.ndarray:
-        d = distances_on_ray(ray, run, metric, items, chunk=options.chunk, shard_size=shard_size,
-                             address=address, num_cpus=num_cpus, num_gpus=num_gpus, max_retries=max_retries,
-                             progress=progress, shard_progress=shard_progress)
-        return d
+        return distances_on_ray(ray, run, metric, items, chunk=options.chunk, shard_size=shard_size,
+                                address=address, num_cpus=num_cpus, num_gpus=num_gpus, max_retries=max_retries,
+                                progress=progress, shard_progress=shard_progress)
 
     with run.writing():
         result = study(run, options, force=force, progress=progress, distances=distances)
