@@ -223,7 +223,8 @@ def test_an_analysis_worker_killed_mid_shard_is_retried_and_a_dead_driver_redoes
         original(folder, group, shards, options)
 
     monkeypatch.setattr(scale._analyze, "merge_analysis", spy)
-    # The rerun analyses only networks 2-3; that shard's first attempt in this call dies too and is retried.
+    # The rerun analyses only networks 2-3. The drill kills attempt number 1, whose marker the failed call
+    # left: without it, this call's first attempt dies too, and Ray retries it.
     (run.path / scale.SHARDS / "analyze" / scale.analysis_stage(ANALYSIS).split("/")[1] / GROUP /
      f".{Shard(GROUP, 2, 4).name}.attempt-1").unlink()
     seen: list[scale.ShardCounts] = []
