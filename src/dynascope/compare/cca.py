@@ -74,9 +74,18 @@ class Basis(NamedTuple):
 def principal_basis(X: jax.Array | np.ndarray) -> Basis:
     """The `Basis` of states `[conditions, time, units]` or `[samples, units]`, centred over samples.
 
-    Every geometry metric of this package (CCA, SVCCA, CKA, shape and Procrustes distances) accepts a
-    `Basis` in place of the states, so over a population the decomposition runs once per network:
-    `pairwise_distances(cca_distance, Xs, prepare=principal_basis)`.
+        Every geometry metric of this package (CCA, SVCCA, CKA, shape and Procrustes distances) accepts a
+        `Basis` in place of the states, so over a population the decomposition runs once per network:
+        `pairwise_distances(cca_distance, Xs, prepare=principal_basis)`.
+
+        Args:
+            X: states `[conditions, time, units]` or `[samples, units]`.
+
+        Returns:
+            `Basis(u [samples, k], s [k], rank [k])` with `k = min(samples, units)`.
+
+        Raises:
+            ShapeError: a wrong rank or an empty set; DataError: NaN/inf in `X`.
     """
     return _basis(as_samples(X))
 
@@ -209,8 +218,21 @@ def cca_similarity(
 ) -> jax.Array:
     """Mean canonical correlation ρ̄ in [0, 1] over the smaller of the two ranks (scalar).
 
-    `X [conditions, time, units_x]` or `[samples, units_x]`; `Y` the same samples with `units_y`.
-    Invariant to any invertible linear map of either set. Reference: Hotelling 1936.
+        Invariant to any invertible linear map of either set of states.
+
+        Args:
+            X: states `[conditions, time, units_x]` or `[samples, units_x]`, or their `principal_basis`.
+            Y: states with the same samples, `[..., units_y]`, or their `principal_basis`.
+            eps: ridge added to each covariance eigenvalue, relative to the mean eigenvalue (≥ 0).
+
+        Returns:
+            Scalar array ρ̄.
+
+        Raises:
+            ShapeError: a wrong rank, an empty set, or different sample counts; DataError: NaN/inf in the
+            states; ConfigError: `eps` negative or not a number.
+
+        Reference: Hotelling 1936.
     """
     _check_eps(eps)
     return _mean_of_top(*_canonical(X, Y, eps, None))
@@ -224,7 +246,21 @@ def cca_similarity(
 def cca_distance(
     X: jax.Array | np.ndarray | Basis, Y: jax.Array | np.ndarray | Basis, *, eps: float = 1e-6
 ) -> jax.Array:
-    """CCA distance 1 − ρ̄ (scalar), with ρ̄ the mean canonical correlation of `cca_similarity`."""
+    """CCA distance 1 − ρ̄ (scalar), with ρ̄ the mean canonical correlation of `cca_similarity`.
+
+        Args:
+            X: states `[conditions, time, units_x]` or `[samples, units_x]`, or their `principal_basis`.
+            Y: states with the same samples, `[..., units_y]`, or their `principal_basis`.
+            eps: ridge added to each covariance eigenvalue, relative to the mean eigenvalue (≥ 0).
+
+        Returns:
+            Scalar array in [0, 1].
+
+        Raises:
+            As `cca_similarity`.
+
+        Reference: Hotelling 1936.
+    """
     return 1.0 - cca_similarity(X, Y, eps=eps)
 
 
@@ -263,5 +299,21 @@ def svcca_distance(
     keep: float | int = 0.99,
     eps: float = 1e-6,
 ) -> jax.Array:
-    """SVCCA distance 1 − (mean canonical correlation of the top principal components), scalar."""
+    """SVCCA distance 1 − (mean canonical correlation of the top principal components), scalar.
+
+        Args:
+            X: states `[conditions, time, units_x]` or `[samples, units_x]`, or their `principal_basis`.
+            Y: states with the same samples, `[..., units_y]`, or their `principal_basis`.
+            keep: a float in (0, 1] keeps the fewest components explaining that fraction of the variance;
+                an int keeps that many components.
+            eps: ridge relative to the mean kept covariance eigenvalue (≥ 0).
+
+        Returns:
+            Scalar array in [0, 1].
+
+        Raises:
+            As `svcca_similarity`: ShapeError/DataError for the states, ConfigError for `keep` or `eps`.
+
+        Reference: Raghu, Gilmer, Yosinski & Sohl-Dickstein 2017, "SVCCA".
+    """
     return 1.0 - svcca_similarity(X, Y, keep=keep, eps=eps)
