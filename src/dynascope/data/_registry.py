@@ -29,7 +29,16 @@ def system_options(name: str) -> list[str]:
 def get_system(name: str, **options: Any) -> GroundTruthSystem:
     """Build the ground-truth system registered as `name` with `options` (its dataclass fields).
 
-    Unknown options, values of the wrong type or outside their declared constraint raise ConfigError naming
-    the option; then the system's `validate` checks the rules that relate several options.
+        Args:
+            name: a registered system name (see `dynascope.data.system_names()`).
+            **options: values of the system's dataclass fields; the rest keep their defaults.
+
+        Returns:
+            The `GroundTruthSystem`.
+
+        Raises:
+            UnknownNameError: no system of that name; ConfigError: an unknown option, a value of the wrong
+            type or outside its declared constraint (naming the option), or options the system's `validate`
+            refuses together.
     """
     return _SYSTEMS.get(name, **options)

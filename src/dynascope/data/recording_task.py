@@ -27,8 +27,18 @@ LOG_RATE_MAX = 20.0
 
 
 def poisson_nll(log_rates: jax.Array, counts: jax.Array, mask: jax.Array) -> jax.Array:
-    """Mean Poisson negative log-likelihood over the scored entries (mask = 1), without the constant log(y!):
-    mean of exp(eta) - y eta for `log_rates` eta (log expected counts per bin) and `counts` y, any same shape."""
+    """Mean Poisson negative log-likelihood over the scored entries, without the constant log(y!).
+
+        The mean of exp(η) − y·η over entries with mask = 1 (η clipped to ±LOG_RATE_MAX).
+
+        Args:
+            log_rates: η, log expected counts per bin.
+            counts: y, spike counts per bin, the shape of `log_rates`.
+            mask: 1 for the entries scored, 0 elsewhere, the same shape.
+
+        Returns:
+            Scalar array.
+    """
     eta = jnp.clip(log_rates, -LOG_RATE_MAX, LOG_RATE_MAX)
     return (mask * (jnp.exp(eta) - counts * eta)).sum() / jnp.maximum(mask.sum(), 1.0)
 
@@ -54,9 +64,24 @@ def _fraction(name: str, value: Any) -> float:
 def make_split(
     n_trials: int, n_neurons: int, *, key: jax.Array, held_out_neurons: float = 0.25, held_out_trials: float = 0.2
 ) -> Split:
-    """A random `Split` of `n_trials` trials and `n_neurons` neurons drawn from `key`: round(fraction x count)
-    neurons and trials held out, at least one of each on both sides; a recording too small for that (fewer
-    than 2 neurons, fewer than 3 trials: two to fit on, one to score) raises DataError."""
+    """A random `Split` of a recording's neurons and trials drawn from `key`.
+
+        round(fraction × count) neurons and trials are held out, at least one of each on both sides (and at
+        least two training trials).
+
+        Args:
+            n_trials: trials in the recording (≥ 3: two to fit on, one to score).
+            n_neurons: neurons in the recording (≥ 2).
+            key: JAX PRNG key (keyword-only) for the permutations.
+            held_out_neurons: fraction of neurons held out, in (0, 1).
+            held_out_trials: fraction of trials held out, in (0, 1).
+
+        Returns:
+            `Split` of sorted int64 index arrays.
+
+        Raises:
+            ConfigError: a fraction outside (0, 1); DataError: a recording too small to split.
+    """
     f_neurons = _fraction("held_out_neurons", held_out_neurons)
     f_trials = _fraction("held_out_trials", held_out_trials)
     if n_neurons < 2:
