@@ -152,29 +152,29 @@ def register_metric(
 ) -> Callable[[F], F]:
     """Decorator that registers a distance function `f(a, b) -> scalar` as the metric `name`.
 
-        Returns the function unchanged, so a module can decorate its public distance where it defines it.
-        The arguments become the fields of the registered `Metric`.
+    Returns the function unchanged, so a module can decorate its public distance where it defines it.
+    The arguments become the fields of the registered `Metric`.
 
-        Args:
-            name: the metric's name (catalog, CLI, report).
-            kind: GEOMETRY, DYNAMICS or TOPOLOGY.
-            units: unit of the distance ('unitless', 'rad').
-            description: what the distance measures, for axes and captions.
-            invariant_to: the transformations that leave it unchanged.
-            takes: TRAJECTORIES (states) or SIGNATURES (skeleton signatures).
-            prepare: per-network step run once before the comparisons, or None.
-            jit: True when `prepare` and `distance` are JAX functions (all pairs run vmapped in one compiled
-                program); False for host code compared in a loop (required for SIGNATURES).
-            classify: a network's class as text, for metrics whose inputs fall into discrete classes, or None.
-            expensive: an optimisation per pair, so `study` runs it on a subset of the networks.
-            min_trials: the fewest task trials (conditions) it needs (≥ 1).
+    Args:
+        name: the metric's name (catalog, CLI, report).
+        kind: GEOMETRY, DYNAMICS or TOPOLOGY.
+        units: unit of the distance ('unitless', 'rad').
+        description: what the distance measures, for axes and captions.
+        invariant_to: the transformations that leave it unchanged.
+        takes: TRAJECTORIES (states) or SIGNATURES (skeleton signatures).
+        prepare: per-network step run once before the comparisons, or None.
+        jit: True when `prepare` and `distance` are JAX functions (all pairs run vmapped in one compiled
+            program); False for host code compared in a loop (required for SIGNATURES).
+        classify: a network's class as text, for metrics whose inputs fall into discrete classes, or None.
+        expensive: an optimisation per pair, so `study` runs it on a subset of the networks.
+        min_trials: the fewest task trials (conditions) it needs (≥ 1).
 
-        Returns:
-            The decorator.
+    Returns:
+        The decorator.
 
-        Raises:
-            ConfigError: an unknown `kind` or `takes`, `takes=SIGNATURES` with `jit=True`, a non-callable
-            `prepare`/`classify`, `min_trials` < 1, a non-callable decorated object, or a name registered twice.
+    Raises:
+        ConfigError: an unknown `kind` or `takes`, `takes=SIGNATURES` with `jit=True`, a non-callable
+        `prepare`/`classify`, `min_trials` < 1, a non-callable decorated object, or a name registered twice.
     """
     if kind not in KINDS:
         raise ConfigError(f"register_metric({name!r}): kind must be one of {', '.join(map(repr, KINDS))}, got {kind!r}.")
@@ -212,15 +212,15 @@ def metric_names() -> list[str]:
 def get_metric(name: str, **options: Any) -> Metric:
     """The metric registered as `name`, with `options` bound (see `Metric.bind`).
 
-        Args:
-            name: a registered metric name, e.g. 'cca', 'dsa', 'topology'.
-            **options: keyword options of the metric's `prepare`/`distance` to bind (e.g. `keep=0.95`).
+    Args:
+        name: a registered metric name, e.g. 'cca', 'dsa', 'topology'.
+        **options: keyword options of the metric's `prepare`/`distance` to bind (e.g. `keep=0.95`).
 
-        Returns:
-            The `Metric`, with `options` holding the bound values.
+    Returns:
+        The `Metric`, with `options` holding the bound values.
 
-        Raises:
-            UnknownNameError: no metric of that name (lists the registered ones and the closest name);
-            ConfigError: an option the metric does not take or a value of the wrong type.
+    Raises:
+        UnknownNameError: no metric of that name (lists the registered ones and the closest name);
+        ConfigError: an option the metric does not take or a value of the wrong type.
     """
     return _METRICS.lookup(name).bind(**options) if options else _METRICS.lookup(name)

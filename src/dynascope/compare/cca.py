@@ -74,18 +74,18 @@ class Basis(NamedTuple):
 def principal_basis(X: jax.Array | np.ndarray) -> Basis:
     """The `Basis` of states `[conditions, time, units]` or `[samples, units]`, centred over samples.
 
-        Every geometry metric of this package (CCA, SVCCA, CKA, shape and Procrustes distances) accepts a
-        `Basis` in place of the states, so over a population the decomposition runs once per network:
-        `pairwise_distances(cca_distance, Xs, prepare=principal_basis)`.
+    Every geometry metric of this package (CCA, SVCCA, CKA, shape and Procrustes distances) accepts a
+    `Basis` in place of the states, so over a population the decomposition runs once per network:
+    `pairwise_distances(cca_distance, Xs, prepare=principal_basis)`.
 
-        Args:
-            X: states `[conditions, time, units]` or `[samples, units]`.
+    Args:
+        X: states `[conditions, time, units]` or `[samples, units]`.
 
-        Returns:
-            `Basis(u [samples, k], s [k], rank [k])` with `k = min(samples, units)`.
+    Returns:
+        `Basis(u [samples, k], s [k], rank [k])` with `k = min(samples, units)`.
 
-        Raises:
-            ShapeError: a wrong rank or an empty set; DataError: NaN/inf in `X`.
+    Raises:
+        ShapeError: a wrong rank or an empty set; DataError: NaN/inf in `X`.
     """
     return _basis(as_samples(X))
 
@@ -218,21 +218,21 @@ def cca_similarity(
 ) -> jax.Array:
     """Mean canonical correlation ρ̄ in [0, 1] over the smaller of the two ranks (scalar).
 
-        Invariant to any invertible linear map of either set of states.
+    Invariant to any invertible linear map of either set of states.
 
-        Args:
-            X: states `[conditions, time, units_x]` or `[samples, units_x]`, or their `principal_basis`.
-            Y: states with the same samples, `[..., units_y]`, or their `principal_basis`.
-            eps: ridge added to each covariance eigenvalue, relative to the mean eigenvalue (≥ 0).
+    Args:
+        X: states `[conditions, time, units_x]` or `[samples, units_x]`, or their `principal_basis`.
+        Y: states with the same samples, `[..., units_y]`, or their `principal_basis`.
+        eps: ridge added to each covariance eigenvalue, relative to the mean eigenvalue (≥ 0).
 
-        Returns:
-            Scalar array ρ̄.
+    Returns:
+        Scalar array ρ̄.
 
-        Raises:
-            ShapeError: a wrong rank, an empty set, or different sample counts; DataError: NaN/inf in the
-            states; ConfigError: `eps` negative or not a number.
+    Raises:
+        ShapeError: a wrong rank, an empty set, or different sample counts; DataError: NaN/inf in the
+        states; ConfigError: `eps` negative or not a number.
 
-        Reference: Hotelling 1936.
+    Reference: Hotelling 1936.
     """
     _check_eps(eps)
     return _mean_of_top(*_canonical(X, Y, eps, None))
@@ -248,18 +248,18 @@ def cca_distance(
 ) -> jax.Array:
     """CCA distance 1 − ρ̄ (scalar), with ρ̄ the mean canonical correlation of `cca_similarity`.
 
-        Args:
-            X: states `[conditions, time, units_x]` or `[samples, units_x]`, or their `principal_basis`.
-            Y: states with the same samples, `[..., units_y]`, or their `principal_basis`.
-            eps: ridge added to each covariance eigenvalue, relative to the mean eigenvalue (≥ 0).
+    Args:
+        X: states `[conditions, time, units_x]` or `[samples, units_x]`, or their `principal_basis`.
+        Y: states with the same samples, `[..., units_y]`, or their `principal_basis`.
+        eps: ridge added to each covariance eigenvalue, relative to the mean eigenvalue (≥ 0).
 
-        Returns:
-            Scalar array in [0, 1].
+    Returns:
+        Scalar array in [0, 1].
 
-        Raises:
-            As `cca_similarity`.
+    Raises:
+        As `cca_similarity`.
 
-        Reference: Hotelling 1936.
+    Reference: Hotelling 1936.
     """
     return 1.0 - cca_similarity(X, Y, eps=eps)
 
@@ -301,19 +301,19 @@ def svcca_distance(
 ) -> jax.Array:
     """SVCCA distance 1 − (mean canonical correlation of the top principal components), scalar.
 
-        Args:
-            X: states `[conditions, time, units_x]` or `[samples, units_x]`, or their `principal_basis`.
-            Y: states with the same samples, `[..., units_y]`, or their `principal_basis`.
-            keep: a float in (0, 1] keeps the fewest components explaining that fraction of the variance;
-                an int keeps that many components.
-            eps: ridge relative to the mean kept covariance eigenvalue (≥ 0).
+    Args:
+        X: states `[conditions, time, units_x]` or `[samples, units_x]`, or their `principal_basis`.
+        Y: states with the same samples, `[..., units_y]`, or their `principal_basis`.
+        keep: a float in (0, 1] keeps the fewest components explaining that fraction of the variance;
+            an int keeps that many components.
+        eps: ridge relative to the mean kept covariance eigenvalue (≥ 0).
 
-        Returns:
-            Scalar array in [0, 1].
+    Returns:
+        Scalar array in [0, 1].
 
-        Raises:
-            As `svcca_similarity`: ShapeError/DataError for the states, ConfigError for `keep` or `eps`.
+    Raises:
+        As `svcca_similarity`: ShapeError/DataError for the states, ConfigError for `keep` or `eps`.
 
-        Reference: Raghu, Gilmer, Yosinski & Sohl-Dickstein 2017, "SVCCA".
+    Reference: Raghu, Gilmer, Yosinski & Sohl-Dickstein 2017, "SVCCA".
     """
     return 1.0 - svcca_similarity(X, Y, keep=keep, eps=eps)

@@ -53,14 +53,14 @@ def cka_similarity(X: jax.Array | np.ndarray | Basis, Y: jax.Array | np.ndarray 
 def cka_distance(X: jax.Array | np.ndarray | Basis, Y: jax.Array | np.ndarray | Basis) -> jax.Array:
     """CKA distance 1 − CKA (scalar) between two sets of states over the same samples.
 
-        Args:
-            X: states `[conditions, time, units_x]` or `[samples, units_x]`, or their `principal_basis`.
-            Y: states with the same samples, `[..., units_y]`, or their `principal_basis`.
+    Args:
+        X: states `[conditions, time, units_x]` or `[samples, units_x]`, or their `principal_basis`.
+        Y: states with the same samples, `[..., units_y]`, or their `principal_basis`.
 
-        Returns:
-            Scalar array in [0, 1].
+    Returns:
+        Scalar array in [0, 1].
 
-        Raises:
-            As `cka_similarity`.
+    Raises:
+        As `cka_similarity`.
     """
     return 1.0 - cka_similarity(X, Y)

@@ -75,21 +75,21 @@ def _check_int(name: str, value: object, low: int = 1) -> int:
 def delay_embed(X: jax.Array | np.ndarray, n_delays: int, delay_interval: int = 1) -> jax.Array:
     """Delay (Hankel) embedding `[conditions, time − (n_delays − 1)·delay_interval, n_delays·units]`.
 
-        Row t of a condition is [x_t, x_{t−τ}, ..., x_{t−(d−1)τ}] (most recent first, as the reference).
+    Row t of a condition is [x_t, x_{t−τ}, ..., x_{t−(d−1)τ}] (most recent first, as the reference).
 
-        Args:
-            X: trajectories `[conditions, time, units]` or one trajectory `[time, units]`.
-            n_delays: number of delays d (≥ 1).
-            delay_interval: steps τ between delays (≥ 1).
+    Args:
+        X: trajectories `[conditions, time, units]` or one trajectory `[time, units]`.
+        n_delays: number of delays d (≥ 1).
+        delay_interval: steps τ between delays (≥ 1).
 
-        Returns:
-            The embedding, float (at least float32).
+    Returns:
+        The embedding, float (at least float32).
 
-        Raises:
-            ShapeError: `X` of the wrong rank, empty, or too short for the delays; DataError: NaN/inf in
-            `X`; ConfigError: `n_delays` or `delay_interval` not an integer ≥ 1.
+    Raises:
+        ShapeError: `X` of the wrong rank, empty, or too short for the delays; DataError: NaN/inf in
+        `X`; ConfigError: `n_delays` or `delay_interval` not an integer ≥ 1.
 
-        Reference: Takens 1981; Brunton et al. 2017 (HAVOK).
+    Reference: Takens 1981; Brunton et al. 2017 (HAVOK).
     """
     return _embed(_as_trajectories(X, "X"), n_delays, delay_interval, "X")
 
@@ -142,23 +142,23 @@ def population_operator(
 ) -> jax.Array:
     """The DMD operator `[r, r]` DSA compares across a population.
 
-        `dmd_operator` with `n_delays` delays and rank r = min(rank, n_delays · min_units), so that every
-        operator of a population has the same size and none keeps directions that only padding spans.
+    `dmd_operator` with `n_delays` delays and rank r = min(rank, n_delays · min_units), so that every
+    operator of a population has the same size and none keeps directions that only padding spans.
 
-        Args:
-            X: one network's trajectories `[conditions, time, units]`, zero-padded to the widest network
-                of the population.
-            n_delays: number of delays in the embedding (≥ 1).
-            rank: the most whitened coordinates kept.
-            min_units: unit count of the smallest network compared (None: X's own).
+    Args:
+        X: one network's trajectories `[conditions, time, units]`, zero-padded to the widest network
+            of the population.
+        n_delays: number of delays in the embedding (≥ 1).
+        rank: the most whitened coordinates kept.
+        min_units: unit count of the smallest network compared (None: X's own).
 
-        Returns:
-            The operator `[r, r]`.
+    Returns:
+        The operator `[r, r]`.
 
-        Raises:
-            As `dmd_operator`.
+    Raises:
+        As `dmd_operator`.
 
-        Reference: Ostrow, Eisen, Kozachkov & Fiete 2023 (DSA).
+    Reference: Ostrow, Eisen, Kozachkov & Fiete 2023 (DSA).
     """
     units = jnp.shape(X)[-1] if min_units is None else min_units
     return dmd_operator(X, n_delays=n_delays, rank=min(rank, n_delays * units))
@@ -172,20 +172,20 @@ def operator_spectrum(
 ) -> np.ndarray:
     """Eigenvalues `[r]` (complex128) of `population_operator(X, ...)`, for `spectrum_distance`.
 
-        Each network's operator is fitted (compiled once per shape) and decomposed once, on the host, so
-        that comparing many pairs only matches spectra.
+    Each network's operator is fitted (compiled once per shape) and decomposed once, on the host, so
+    that comparing many pairs only matches spectra.
 
-        Args:
-            X: one network's trajectories `[conditions, time, units]`, zero-padded to the widest network.
-            n_delays: number of delays in the embedding (≥ 1).
-            rank: the most whitened coordinates kept; r = min(rank, n_delays · min_units).
-            min_units: unit count of the smallest network compared (None: X's own).
+    Args:
+        X: one network's trajectories `[conditions, time, units]`, zero-padded to the widest network.
+        n_delays: number of delays in the embedding (≥ 1).
+        rank: the most whitened coordinates kept; r = min(rank, n_delays · min_units).
+        min_units: unit count of the smallest network compared (None: X's own).
 
-        Returns:
-            `np.ndarray [r]` of complex128 eigenvalues.
+    Returns:
+        `np.ndarray [r]` of complex128 eigenvalues.
 
-        Raises:
-            As `dmd_operator`: ShapeError for `X` or a too-short trajectory, ConfigError for the options.
+    Raises:
+        As `dmd_operator`: ShapeError for `X` or a too-short trajectory, ConfigError for the options.
     """
     op = _population_operator(jnp.asarray(X), n_delays=n_delays, rank=rank, min_units=min_units)
     return np.linalg.eigvals(np.asarray(op, np.float64))
@@ -380,27 +380,27 @@ def optimal_similarity_transform(
 ) -> jax.Array:
     """The orthogonal C `[r, r]` maximising tr(Aᵀ C B Cᵀ), i.e. minimising ‖A − C B Cᵀ‖_F.
 
-        Riemannian Barzilai–Borwein ascent with Cayley steps from `n_starts` starts at once (see the
-        module docstring), `n_iters` steps each; the best iterate is returned. The problem is non-convex:
-        more starts lower the chance of a local optimum.
+    Riemannian Barzilai–Borwein ascent with Cayley steps from `n_starts` starts at once (see the
+    module docstring), `n_iters` steps each; the best iterate is returned. The problem is non-convex:
+    more starts lower the chance of a local optimum.
 
-        Args:
-            A: operator `[r, r]`.
-            B: operator `[r, r]`, the same size as `A`.
-            n_starts: number of starts solved together (≥ 1).
-            n_iters: ascent steps per start (≥ 0).
-            key: JAX PRNG key for the random starts (None: `jax.random.key(0)`, so the result is
-                deterministic).
+    Args:
+        A: operator `[r, r]`.
+        B: operator `[r, r]`, the same size as `A`.
+        n_starts: number of starts solved together (≥ 1).
+        n_iters: ascent steps per start (≥ 0).
+        key: JAX PRNG key for the random starts (None: `jax.random.key(0)`, so the result is
+            deterministic).
 
-        Returns:
-            Orthogonal `C [r, r]` in the float dtype of the operators.
+    Returns:
+        Orthogonal `C [r, r]` in the float dtype of the operators.
 
-        Raises:
-            ShapeError: operators not square, of different sizes, or empty; DataError: NaN/inf;
-            ConfigError: `n_starts` or `n_iters` out of range.
+    Raises:
+        ShapeError: operators not square, of different sizes, or empty; DataError: NaN/inf;
+        ConfigError: `n_starts` or `n_iters` out of range.
 
-        Reference: Ostrow et al. 2023 (the objective); Wen & Yin 2013, "A feasible method for optimization
-        with orthogonality constraints" (the iteration).
+    Reference: Ostrow et al. 2023 (the objective); Wen & Yin 2013, "A feasible method for optimization
+    with orthogonality constraints" (the iteration).
     """
     a, b = _float_pair(A, B)
     n_starts = _check_int("n_starts", n_starts)
@@ -438,28 +438,28 @@ def similarity_transform_distance(
 ) -> jax.Array:
     """Distance between two operators `A, B [r, r]` up to an orthogonal change of basis (scalar).
 
-        'angular': arccos( max_C tr(Aᵀ C B Cᵀ) / (‖A‖_F ‖B‖_F) ) in [0, π], as the DSA reference.
-        'euclidean': min_C ‖A − C B Cᵀ‖_F on the operators as given (the reference scales both to unit
-        norm first; we do not, so that it can be checked against the Hoffman–Wielandt bound of
-        `eigenvalue_wasserstein`).
+    'angular': arccos( max_C tr(Aᵀ C B Cᵀ) / (‖A‖_F ‖B‖_F) ) in [0, π], as the DSA reference.
+    'euclidean': min_C ‖A − C B Cᵀ‖_F on the operators as given (the reference scales both to unit
+    norm first; we do not, so that it can be checked against the Hoffman–Wielandt bound of
+    `eigenvalue_wasserstein`).
 
-        Args:
-            A: operator `[r, r]`.
-            B: operator `[r, r]`, the same size as `A`.
-            score: 'angular' (radians) or 'euclidean' (Frobenius norm).
-            n_starts: starts of the orthogonal search, as in `optimal_similarity_transform`.
-            n_iters: ascent steps per start, as in `optimal_similarity_transform`.
-            key: JAX PRNG key for the random starts (None: `jax.random.key(0)`).
+    Args:
+        A: operator `[r, r]`.
+        B: operator `[r, r]`, the same size as `A`.
+        score: 'angular' (radians) or 'euclidean' (Frobenius norm).
+        n_starts: starts of the orthogonal search, as in `optimal_similarity_transform`.
+        n_iters: ascent steps per start, as in `optimal_similarity_transform`.
+        key: JAX PRNG key for the random starts (None: `jax.random.key(0)`).
 
-        Returns:
-            Scalar array.
+    Returns:
+        Scalar array.
 
-        Raises:
-            ConfigError: an unknown `score` or solver option out of range; ShapeError/DataError: as
-            `optimal_similarity_transform`.
+    Raises:
+        ConfigError: an unknown `score` or solver option out of range; ShapeError/DataError: as
+        `optimal_similarity_transform`.
 
-        Reference: Ostrow, Eisen, Kozachkov & Fiete 2023, "Beyond geometry: comparing the temporal
-        structure of computation in neural circuits with dynamical similarity analysis" (NeurIPS).
+    Reference: Ostrow, Eisen, Kozachkov & Fiete 2023, "Beyond geometry: comparing the temporal
+    structure of computation in neural circuits with dynamical similarity analysis" (NeurIPS).
     """
     _check_score(score)
     a, b = _float_pair(A, B)
@@ -522,24 +522,24 @@ def dsa_distance(
 def eigenvalue_wasserstein(A: jax.Array | np.ndarray, B: jax.Array | np.ndarray) -> float:
     """Optimal-matching distance between the eigenvalue spectra of two operators (Python float).
 
-        √( min over permutations π of Σ_i |λ_i(A) − λ_π(i)(B)|² ), eigenvalues as points of the complex
-        plane, solved exactly by `scipy.optimize.linear_sum_assignment`; the smaller spectrum is padded
-        with zeros when the sizes differ (as the reference). The DSA reference reports the squared value.
-        For normal A and B this is min over unitary C of ‖A − C B C*‖_F, a lower bound of the orthogonal
-        `similarity_transform_distance(..., score='euclidean')`. Runs in NumPy/SciPy on the host, so it
-        does not jit.
+    √( min over permutations π of Σ_i |λ_i(A) − λ_π(i)(B)|² ), eigenvalues as points of the complex
+    plane, solved exactly by `scipy.optimize.linear_sum_assignment`; the smaller spectrum is padded
+    with zeros when the sizes differ (as the reference). The DSA reference reports the squared value.
+    For normal A and B this is min over unitary C of ‖A − C B C*‖_F, a lower bound of the orthogonal
+    `similarity_transform_distance(..., score='euclidean')`. Runs in NumPy/SciPy on the host, so it
+    does not jit.
 
-        Args:
-            A: operator `[r, r]`.
-            B: operator `[r', r']` (the sizes may differ).
+    Args:
+        A: operator `[r, r]`.
+        B: operator `[r', r']` (the sizes may differ).
 
-        Returns:
-            The distance, a Python float ≥ 0.
+    Returns:
+        The distance, a Python float ≥ 0.
 
-        Raises:
-            ShapeError: an operator that is not square or is empty; DataError: NaN/inf in an operator.
+    Raises:
+        ShapeError: an operator that is not square or is empty; DataError: NaN/inf in an operator.
 
-        Reference: Hoffman & Wielandt 1953; Redman et al. 2023; Ostrow et al. 2023.
+    Reference: Hoffman & Wielandt 1953; Redman et al. 2023; Ostrow et al. 2023.
     """
     a, b = np.asarray(A), np.asarray(B)
     for name, m in (("A", a), ("B", b)):
@@ -557,17 +557,17 @@ def eigenvalue_wasserstein(A: jax.Array | np.ndarray, B: jax.Array | np.ndarray)
 def spectrum_distance(la: np.ndarray, lb: np.ndarray) -> float:
     """`eigenvalue_wasserstein` from precomputed spectra, for reuse over many pairs.
 
-        Args:
-            la: eigenvalues `[r]` (complex), e.g. from `operator_spectrum`.
-            lb: eigenvalues `[r']` (complex); the shorter spectrum is padded with zeros.
+    Args:
+        la: eigenvalues `[r]` (complex), e.g. from `operator_spectrum`.
+        lb: eigenvalues `[r']` (complex); the shorter spectrum is padded with zeros.
 
-        Returns:
-            The optimal-matching distance, a Python float ≥ 0.
+    Returns:
+        The optimal-matching distance, a Python float ≥ 0.
 
-        Raises:
-            DataError: NaN/inf in a spectrum; ShapeError: an empty spectrum.
+    Raises:
+        DataError: NaN/inf in a spectrum; ShapeError: an empty spectrum.
 
-        Reference: Hoffman & Wielandt 1953; Ostrow et al. 2023.
+    Reference: Hoffman & Wielandt 1953; Ostrow et al. 2023.
     """
     la, lb = np.asarray(la, np.complex128), np.asarray(lb, np.complex128)
     check_finite(la, "la")

@@ -53,12 +53,12 @@ def macs_per_step(*matrices: jax.Array | np.ndarray) -> int:
 def firing_rate(spikes: jax.Array | np.ndarray, dt: float) -> jax.Array:
     """Mean firing rate of each trial in Hz (spikes per neuron per second) of a spike raster.
 
-        Args:
-            spikes: spike raster `[B, T, H]` (0/1 or counts per step).
-            dt: step length in milliseconds.
+    Args:
+        spikes: spike raster `[B, T, H]` (0/1 or counts per step).
+        dt: step length in milliseconds.
 
-        Returns:
-            `[B]` float32 rates in Hz.
+    Returns:
+        `[B]` float32 rates in Hz.
     """
     z = jnp.asarray(spikes).astype(jnp.float32)
     return jnp.mean(z, axis=(-2, -1)) * (1000.0 / dt)
@@ -78,26 +78,26 @@ def connection_matrices(model: Any, params: dict[str, jax.Array]) -> list[jax.Ar
 def synaptic_operations(model: Any, params: dict[str, jax.Array], states: jax.Array) -> jax.Array:
     """Synaptic operations of each trial of a run.
 
-        - Spiking models (`model.spiking`): spikes × fan-out through the recurrent matrix the step uses
-          (`model.effective_weights`, masks and Dale's signs applied) and the readout `W_out`, plus the analog
-          input, a dense multiply-accumulate per nonzero entry of `W_in` per step.
-        - Rate models: multiply-accumulates per step (`macs_per_step` of `connection_matrices`: every weight
-          matrix, masks applied) times the number of steps T; the same for every trial.
+    - Spiking models (`model.spiking`): spikes × fan-out through the recurrent matrix the step uses
+      (`model.effective_weights`, masks and Dale's signs applied) and the readout `W_out`, plus the analog
+      input, a dense multiply-accumulate per nonzero entry of `W_in` per step.
+    - Rate models: multiply-accumulates per step (`macs_per_step` of `connection_matrices`: every weight
+      matrix, masks applied) times the number of steps T; the same for every trial.
 
-        Counted with array operations, so a population's counts trace as one `jit(vmap(...))` program.
+    Counted with array operations, so a population's counts trace as one `jit(vmap(...))` program.
 
-        Args:
-            model: the network's model (rate or spiking).
-            params: the network's parameters (one network, no leading network axis).
-            states: the run's states `[B, T, S]` with S = `model.n_state`.
+    Args:
+        model: the network's model (rate or spiking).
+        params: the network's parameters (one network, no leading network axis).
+        states: the run's states `[B, T, S]` with S = `model.n_state`.
 
-        Returns:
-            `[B]` float32 operation counts.
+    Returns:
+        `[B]` float32 operation counts.
 
-        Raises:
-            ShapeError: `states` is not `[B, T, model.n_state]`.
+    Raises:
+        ShapeError: `states` is not `[B, T, model.n_state]`.
 
-        Reference: Merolla et al. 2014 (synaptic operations as the cost unit of event-driven hardware).
+    Reference: Merolla et al. 2014 (synaptic operations as the cost unit of event-driven hardware).
     """
     states = jnp.asarray(states)
     if states.ndim != 3 or states.shape[-1] != model.n_state:
@@ -120,16 +120,16 @@ def _nonzeros(*matrices: jax.Array) -> jax.Array:
 def mean_firing_rate(model: Any, states: jax.Array) -> jax.Array:
     """Mean firing rate in Hz of each trial of a spiking model's run.
 
-        Args:
-            model: a spiking model (`model.spiking`); its `spikes(states)` are counted with `model.dt` ms per
-                step.
-            states: the run's states `[B, T, S]`.
+    Args:
+        model: a spiking model (`model.spiking`); its `spikes(states)` are counted with `model.dt` ms per
+            step.
+        states: the run's states `[B, T, S]`.
 
-        Returns:
-            `[B]` float32 rates in Hz.
+    Returns:
+        `[B]` float32 rates in Hz.
 
-        Raises:
-            ShapeError: `model` is a rate model (it has no spikes).
+    Raises:
+        ShapeError: `model` is a rate model (it has no spikes).
     """
     if not getattr(model, "spiking", False):
         raise ShapeError(f"{model.name} is a rate model: it has no spikes to count; use a spiking model (lif, alif).")

@@ -14,19 +14,19 @@ from dynascope.errors import ShapeError
 def silence_mask(model: Any, silenced: jax.Array | np.ndarray) -> jax.Array:
     """The 0/1 mask `[S]` that zeroes every state variable of the silenced units.
 
-        The flat state of every model in the zoo is a whole number of `[H]` blocks (rate nets: 1; LSTM: h and c;
-        LIF: v, I, refractory counter, spikes, trace; ALIF: + adaptation), unit j's variables at j, H + j, ...,
-        so the mask is `1 − silenced` tiled over the blocks.
+    The flat state of every model in the zoo is a whole number of `[H]` blocks (rate nets: 1; LSTM: h and c;
+    LIF: v, I, refractory counter, spikes, trace; ALIF: + adaptation), unit j's variables at j, H + j, ...,
+    so the mask is `1 − silenced` tiled over the blocks.
 
-        Args:
-            model: the model; uses `model.n_hidden` (H) and `model.n_state` (S).
-            silenced: one flag per unit `[H]`, nonzero for a silenced unit.
+    Args:
+        model: the model; uses `model.n_hidden` (H) and `model.n_state` (S).
+        silenced: one flag per unit `[H]`, nonzero for a silenced unit.
 
-        Returns:
-            `[S]` float32 mask.
+    Returns:
+        `[S]` float32 mask.
 
-        Raises:
-            ShapeError: `silenced` is not `[H]`, or S is not a multiple of H.
+    Raises:
+        ShapeError: `silenced` is not `[H]`, or S is not a multiple of H.
     """
     silenced = jnp.asarray(silenced)
     h, s = model.n_hidden, model.n_state

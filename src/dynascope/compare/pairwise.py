@@ -179,26 +179,26 @@ def distances_to(
 ) -> jax.Array:
     """`metric(reference, X_i)` for every network i of a population, `[n]`, in one compiled program.
 
-        For comparing a model population with recorded data the way networks are compared with each other.
+    For comparing a model population with recorded data the way networks are compared with each other.
 
-        Args:
-            metric: distance `f(a, b) -> scalar` that runs inside JAX, e.g. `cca_distance`.
-            reference: e.g. `interop.load_recordings(...).trajectories` `[conditions, time, units_ref]`.
-            Xs: the networks' states on the same conditions, `[n, conditions, time, units]` or a sequence
-                of `[conditions, time, units_i]` with different unit counts (zero-padded).
-            chunk: pairs computed per vmapped batch (None: sized from `memory_budget`), as in
-                `pairwise_distances`.
-            prepare: per-item transform applied once before the metric (e.g. `principal_basis`).
-            memory_budget: device memory the chunking may use (bytes or a string like "2GB"; None: the
-                default budget), as in `pairwise_distances`.
+    Args:
+        metric: distance `f(a, b) -> scalar` that runs inside JAX, e.g. `cca_distance`.
+        reference: e.g. `interop.load_recordings(...).trajectories` `[conditions, time, units_ref]`.
+        Xs: the networks' states on the same conditions, `[n, conditions, time, units]` or a sequence
+            of `[conditions, time, units_i]` with different unit counts (zero-padded).
+        chunk: pairs computed per vmapped batch (None: sized from `memory_budget`), as in
+            `pairwise_distances`.
+        prepare: per-item transform applied once before the metric (e.g. `principal_basis`).
+        memory_budget: device memory the chunking may use (bytes or a string like "2GB"; None: the
+            default budget), as in `pairwise_distances`.
 
-        Returns:
-            `[n]` distances.
+    Returns:
+        `[n]` distances.
 
-        Raises:
-            ConfigError: `metric`/`prepare` not callable or a bad `chunk`/`memory_budget`; ShapeError:
-            `Xs` empty or `reference` not agreeing with the states in every axis but the last;
-            DataError: NaN/inf in `reference` or the states.
+    Raises:
+        ConfigError: `metric`/`prepare` not callable or a bad `chunk`/`memory_budget`; ShapeError:
+        `Xs` empty or `reference` not agreeing with the states in every axis but the last;
+        DataError: NaN/inf in `reference` or the states.
     """
     if not callable(metric) or (prepare is not None and not callable(prepare)):
         raise ConfigError(
@@ -226,18 +226,18 @@ def distances_to(
 def pairwise_distances_loop(metric: Callable[[Any, Any], float], items: Sequence[Any]) -> np.ndarray:
     """Symmetric NumPy matrix `[n, n]` of `metric` over every pair i < j, computed in a plain loop.
 
-        For metrics that do not run inside JAX: skeleton graphs (`topology_distance`) or host-side ones
-        (`eigenvalue_wasserstein`). The diagonal is zero.
+    For metrics that do not run inside JAX: skeleton graphs (`topology_distance`) or host-side ones
+    (`eigenvalue_wasserstein`). The diagonal is zero.
 
-        Args:
-            metric: distance `f(a, b) -> float` on two items.
-            items: the n items compared (any objects `metric` accepts).
+    Args:
+        metric: distance `f(a, b) -> float` on two items.
+        items: the n items compared (any objects `metric` accepts).
 
-        Returns:
-            `np.ndarray [n, n]` float64.
+    Returns:
+        `np.ndarray [n, n]` float64.
 
-        Raises:
-            ConfigError: `metric` is not callable.
+    Raises:
+        ConfigError: `metric` is not callable.
     """
     if not callable(metric):
         raise ConfigError("metric must be a callable, e.g. dynascope.compare.topology_distance.")

@@ -66,24 +66,24 @@ def _filled(d: np.ndarray) -> np.ndarray:
 def nearest_neighbour_accuracy(D: np.ndarray, labels: Sequence[str]) -> float:
     """Leave-one-out 1-nearest-neighbour accuracy of predicting the labels from the distances.
 
-        Each network takes the label of its closest other network; pairs with a non-finite distance are never
-        nearest. Ties are split evenly — the expected accuracy of breaking them at random: a network whose
-        nearest neighbours are k others at one distance scores the fraction of those k sharing its label.
-        (Breaking ties by order would bias metrics with many exact ties, such as topology, where every network
-        with the modal skeleton is at distance 0 from all the others: it could push the score below chance.)
-        A network with no finite distance to any other has no nearest neighbour and scores 0. 1 means every
-        network's nearest neighbours share its label.
+    Each network takes the label of its closest other network; pairs with a non-finite distance are never
+    nearest. Ties are split evenly — the expected accuracy of breaking them at random: a network whose
+    nearest neighbours are k others at one distance scores the fraction of those k sharing its label.
+    (Breaking ties by order would bias metrics with many exact ties, such as topology, where every network
+    with the modal skeleton is at distance 0 from all the others: it could push the score below chance.)
+    A network with no finite distance to any other has no nearest neighbour and scores 0. 1 means every
+    network's nearest neighbours share its label.
 
-        Args:
-            D: distance matrix `[n, n]`, square and symmetric.
-            labels: a label per network `[n]`.
+    Args:
+        D: distance matrix `[n, n]`, square and symmetric.
+        labels: a label per network `[n]`.
 
-        Returns:
-            The accuracy in [0, 1], a Python float.
+    Returns:
+        The accuracy in [0, 1], a Python float.
 
-        Raises:
-            ShapeError: `D` not square or not symmetric, `labels` not one per network, or fewer than 2
-            networks.
+    Raises:
+        ShapeError: `D` not square or not symmetric, `labels` not one per network, or fewer than 2
+        networks.
     """
     d = check_distances(D)
     lab = _check_labels(labels, d.shape[0])
@@ -106,18 +106,18 @@ def chance_accuracy(labels: Sequence[str]) -> float:
 def within_between(D: np.ndarray, labels: Sequence[str]) -> tuple[dict[str, float], float, float]:
     """Mean distance within each label, over all within-label pairs, and between labels.
 
-        Non-finite distances are left out.
+    Non-finite distances are left out.
 
-        Args:
-            D: distance matrix `[n, n]`, square and symmetric.
-            labels: a label per network `[n]`.
+    Args:
+        D: distance matrix `[n, n]`, square and symmetric.
+        labels: a label per network `[n]`.
 
-        Returns:
-            ({label: mean over its pairs i < j}, mean over every within-label pair, mean over every
-            between-label pair); NaN where there are no such pairs.
+    Returns:
+        ({label: mean over its pairs i < j}, mean over every within-label pair, mean over every
+        between-label pair); NaN where there are no such pairs.
 
-        Raises:
-            ShapeError: `D` not square or not symmetric, or `labels` not one per network.
+    Raises:
+        ShapeError: `D` not square or not symmetric, or `labels` not one per network.
     """
     d = check_distances(D)
     lab = _check_labels(labels, d.shape[0])
@@ -137,21 +137,21 @@ def within_between(D: np.ndarray, labels: Sequence[str]) -> tuple[dict[str, floa
 def embed(D: np.ndarray, n_components: int = 2) -> np.ndarray:
     """Classical (Torgerson) MDS coordinates whose Euclidean distances best match `D`.
 
-        Deterministic (an eigendecomposition, no random start), so the same catalog gives the same picture;
-        each axis's sign is fixed so that its largest-magnitude coordinate is positive. Non-finite
-        distances count as the largest finite one.
+    Deterministic (an eigendecomposition, no random start), so the same catalog gives the same picture;
+    each axis's sign is fixed so that its largest-magnitude coordinate is positive. Non-finite
+    distances count as the largest finite one.
 
-        Args:
-            D: distance matrix `[n, n]`, square and symmetric.
-            n_components: coordinates per network; at most n − 1 are nonzero, the rest are 0.
+    Args:
+        D: distance matrix `[n, n]`, square and symmetric.
+        n_components: coordinates per network; at most n − 1 are nonzero, the rest are 0.
 
-        Returns:
-            `np.ndarray [n, n_components]` float64 (all zeros when n < 2).
+    Returns:
+        `np.ndarray [n, n_components]` float64 (all zeros when n < 2).
 
-        Raises:
-            ShapeError: `D` not square or not symmetric.
+    Raises:
+        ShapeError: `D` not square or not symmetric.
 
-        Reference: Torgerson 1952; scikit-learn's ClassicalMDS.
+    Reference: Torgerson 1952; scikit-learn's ClassicalMDS.
     """
     from sklearn.manifold import ClassicalMDS
 
@@ -171,19 +171,19 @@ def embed(D: np.ndarray, n_components: int = 2) -> np.ndarray:
 def cluster(D: np.ndarray, n_clusters: int) -> np.ndarray:
     """Agglomerative clusters (average linkage) of the networks from their distance matrix.
 
-        Non-finite distances count as the largest finite one.
+    Non-finite distances count as the largest finite one.
 
-        Args:
-            D: distance matrix `[n, n]`, square and symmetric.
-            n_clusters: how many clusters (≥ 1; capped at n).
+    Args:
+        D: distance matrix `[n, n]`, square and symmetric.
+        n_clusters: how many clusters (≥ 1; capped at n).
 
-        Returns:
-            A label per network `np.ndarray [n]` (int64), numbered 0, 1, ... by first appearance.
+    Returns:
+        A label per network `np.ndarray [n]` (int64), numbered 0, 1, ... by first appearance.
 
-        Raises:
-            ShapeError: `D` not square or not symmetric; ConfigError: `n_clusters` not a positive integer.
+    Raises:
+        ShapeError: `D` not square or not symmetric; ConfigError: `n_clusters` not a positive integer.
 
-        Reference: Sokal & Michener 1958 (UPGMA); scikit-learn's AgglomerativeClustering.
+    Reference: Sokal & Michener 1958 (UPGMA); scikit-learn's AgglomerativeClustering.
     """
     from sklearn.cluster import AgglomerativeClustering
 
@@ -202,14 +202,14 @@ def cluster(D: np.ndarray, n_clusters: int) -> np.ndarray:
 def agreement(clusters: Sequence[int], labels: Sequence[str]) -> float:
     """Adjusted Rand index between `clusters` and `labels` (1: the same partition; ~0: chance).
 
-        Args:
-            clusters: a cluster number per network `[n]`, e.g. from `cluster`.
-            labels: a label per network `[n]` (compared as strings), e.g. the architecture.
+    Args:
+        clusters: a cluster number per network `[n]`, e.g. from `cluster`.
+        labels: a label per network `[n]` (compared as strings), e.g. the architecture.
 
-        Returns:
-            The index, a Python float ≤ 1.
+    Returns:
+        The index, a Python float ≤ 1.
 
-        Reference: Hubert & Arabie 1985; scikit-learn's adjusted_rand_score.
+    Reference: Hubert & Arabie 1985; scikit-learn's adjusted_rand_score.
     """
     from sklearn.metrics import adjusted_rand_score
 
@@ -219,18 +219,18 @@ def agreement(clusters: Sequence[int], labels: Sequence[str]) -> float:
 def modal_share(keys: Sequence[str], labels: Sequence[str]) -> tuple[str, dict[str, float], float]:
     """The most common key (e.g. a skeleton's topology class) and the share of networks having it.
 
-        Ties go to the key seen first.
+    Ties go to the key seen first.
 
-        Args:
-            keys: a key per network `[n]` (compared as strings).
-            labels: a label per network `[n]`, e.g. the architecture.
+    Args:
+        keys: a key per network `[n]` (compared as strings).
+        labels: a label per network `[n]`, e.g. the architecture.
 
-        Returns:
-            (modal key over the whole population, {label: share of that label's networks with the modal
-            key}, share over all networks).
+    Returns:
+        (modal key over the whole population, {label: share of that label's networks with the modal
+        key}, share over all networks).
 
-        Raises:
-            ShapeError: no network, or `labels` not one per key.
+    Raises:
+        ShapeError: no network, or `labels` not one per key.
     """
     keys = [str(k) for k in keys]
     lab = _check_labels(labels, len(keys))

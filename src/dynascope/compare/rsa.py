@@ -140,21 +140,21 @@ def rsa_distance(
 ) -> jax.Array:
     """RSA distance 1 − ρ in [0, 2] (scalar), with ρ the RDM correlation of `rsa_similarity`.
 
-        Args:
-            X: responses `[conditions, time, units_x]` or `[conditions, units_x]`.
-            Y: responses to the same conditions, `[conditions, ..., units_y]`.
-            dissimilarity: 'correlation' or 'euclidean' (see `rdm`).
-            compare: 'spearman' (rank correlation, ties averaged) or 'pearson'.
-            time: 'flatten' or 'mean' (see `rdm`).
+    Args:
+        X: responses `[conditions, time, units_x]` or `[conditions, units_x]`.
+        Y: responses to the same conditions, `[conditions, ..., units_y]`.
+        dissimilarity: 'correlation' or 'euclidean' (see `rdm`).
+        compare: 'spearman' (rank correlation, ties averaged) or 'pearson'.
+        time: 'flatten' or 'mean' (see `rdm`).
 
-        Returns:
-            Scalar array.
+    Returns:
+        Scalar array.
 
-        Raises:
-            As `rsa_similarity`: ConfigError for an unknown option, ShapeError for fewer than 3 conditions
-            or different condition counts.
+    Raises:
+        As `rsa_similarity`: ConfigError for an unknown option, ShapeError for fewer than 3 conditions
+        or different condition counts.
 
-        Reference: Kriegeskorte, Mur & Bandettini 2008.
+    Reference: Kriegeskorte, Mur & Bandettini 2008.
     """
     return 1.0 - rsa_similarity(X, Y, dissimilarity=dissimilarity, compare=compare, time=time)
 

@@ -142,19 +142,19 @@ def latent_correlation(
 ) -> np.ndarray:
     """How strongly each module's units, one at a time, follow each sub-task's latent variable.
 
-        The mean over each module's units of the squared Pearson correlation r² of the unit with the latent
-        across trials (a unit or latent that never varies: r = 0). No readout is fitted.
+    The mean over each module's units of the squared Pearson correlation r² of the unit with the latent
+    across trials (a unit or latent that never varies: r = 0). No readout is fitted.
 
-        Args:
-            activity: `[trials, units]` activity at one time step.
-            latents: `[trials, sub-tasks]` (or `[trials]`) latent variable of each sub-task.
-            modules: `[units]` module label of each unit; rows of the result follow `np.unique(modules)`.
+    Args:
+        activity: `[trials, units]` activity at one time step.
+        latents: `[trials, sub-tasks]` (or `[trials]`) latent variable of each sub-task.
+        modules: `[units]` module label of each unit; rows of the result follow `np.unique(modules)`.
 
-        Returns:
-            `np.ndarray [modules, sub-tasks]` in [0, 1].
+    Returns:
+        `np.ndarray [modules, sub-tasks]` in [0, 1].
 
-        Raises:
-            ShapeError: `activity`, `latents` or `modules` of the wrong shape or disagreeing in trials/units.
+    Raises:
+        ShapeError: `activity`, `latents` or `modules` of the wrong shape or disagreeing in trials/units.
     """
     a, z, m = _checked(activity, latents, modules)
     ac, zc = a - a.mean(axis=0), z - z.mean(axis=0)
@@ -255,22 +255,22 @@ def specialization_measures(
 ) -> Specialization:
     """The three measures of one network on one batch of trials (see the module docstring).
 
-        Args:
-            model: the network's model.
-            params: the network's parameters (one network, no leading network axis).
-            inputs: `[trials, time, inputs]`, e.g. `task.sample(k, n).inputs`.
-            latents: `[trials, sub-tasks]`, e.g. `task.latents(k, n)`.
-            modules: `[units]` module label of each unit, e.g. `model.modules`.
-            key: JAX PRNG key (keyword-only), split between the decoders' train/test split and the lesion
-                measure.
-            time: the time step read out (default: the last).
-            readout: 'logistic' (categorical latents) or 'ridge' (continuous), as in `decodability`.
+    Args:
+        model: the network's model.
+        params: the network's parameters (one network, no leading network axis).
+        inputs: `[trials, time, inputs]`, e.g. `task.sample(k, n).inputs`.
+        latents: `[trials, sub-tasks]`, e.g. `task.latents(k, n)`.
+        modules: `[units]` module label of each unit, e.g. `model.modules`.
+        key: JAX PRNG key (keyword-only), split between the decoders' train/test split and the lesion
+            measure.
+        time: the time step read out (default: the last).
+        readout: 'logistic' (categorical latents) or 'ridge' (continuous), as in `decodability`.
 
-        Returns:
-            `Specialization(decodability, lesion, correlation)`, each `[modules, sub-tasks]` in [0, 1].
+    Returns:
+        `Specialization(decodability, lesion, correlation)`, each `[modules, sub-tasks]` in [0, 1].
 
-        Raises:
-            ConfigError: an unknown `readout`; ShapeError/DataError: as `decodability` and `lesion_damage`.
+    Raises:
+        ConfigError: an unknown `readout`; ShapeError/DataError: as `decodability` and `lesion_damage`.
     """
     k_dec, k_les = jax.random.split(key)
     activity = _activity_at(model, time)(params, jnp.asarray(inputs), jnp.zeros(model.n_hidden, bool))

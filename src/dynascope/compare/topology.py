@@ -43,11 +43,11 @@ def _label_counts(labelled: nx.DiGraph) -> collections.Counter:
 def index_counts(graph: nx.DiGraph) -> collections.Counter:
     """Nodes per label in a skeleton: '0', '1', ... by index, and 'terminal:<kind>' for terminal nodes.
 
-        Args:
-            graph: a skeleton graph (`dynascope.dynamics.skeleton_graph`).
+    Args:
+        graph: a skeleton graph (`dynascope.dynamics.skeleton_graph`).
 
-        Returns:
-            `collections.Counter` {label: node count}.
+    Returns:
+        `collections.Counter` {label: node count}.
     """
     return _label_counts(_labelled(graph))
 
@@ -135,14 +135,14 @@ def topology_distance(
 def isomorphism_classes(graphs: list[nx.DiGraph]) -> np.ndarray:
     """Group skeletons by isomorphism (structure and node labels): an integer class per graph.
 
-        Classes are numbered 0, 1, ... in order of first appearance. Graphs are bucketed by
-        Weisfeiler–Lehman hash first, so exact isomorphism tests only run within a bucket.
+    Classes are numbered 0, 1, ... in order of first appearance. Graphs are bucketed by
+    Weisfeiler–Lehman hash first, so exact isomorphism tests only run within a bucket.
 
-        Args:
-            graphs: n skeleton graphs.
+    Args:
+        graphs: n skeleton graphs.
 
-        Returns:
-            `np.ndarray [n]` int64 class per graph.
+    Returns:
+        `np.ndarray [n]` int64 class per graph.
     """
     labelled = [_labelled(g) for g in graphs]
     buckets: dict[str, list[tuple[int, nx.DiGraph]]] = collections.defaultdict(list)
@@ -180,20 +180,20 @@ def _signature_parts(sig: dict) -> tuple[collections.Counter, set[str]]:
 def signature_distance(s1: dict, s2: dict) -> float:
     """Distance in [0, 1] between two skeleton signatures; 0 exactly when they share a `topology_class`.
 
-        ½·(L1 distance of the fixed-point counts by index)/(N₁ + N₂) + ½·(Jaccard distance of the sets of
-        connection kinds, index_from → index_to or terminal). Like the class, it ignores how many departures
-        take each route. Needs only the stored signature, not the graph, so whole populations are compared
-        straight from a run's catalog.
+    ½·(L1 distance of the fixed-point counts by index)/(N₁ + N₂) + ½·(Jaccard distance of the sets of
+    connection kinds, index_from → index_to or terminal). Like the class, it ignores how many departures
+    take each route. Needs only the stored signature, not the graph, so whole populations are compared
+    straight from a run's catalog.
 
-        Args:
-            s1: a signature (`dynascope.dynamics.signature`, or the JSON the `skeletons` catalog table stores).
-            s2: another signature.
+    Args:
+        s1: a signature (`dynascope.dynamics.signature`, or the JSON the `skeletons` catalog table stores).
+        s2: another signature.
 
-        Returns:
-            The distance, a Python float.
+    Returns:
+        The distance, a Python float.
 
-        Raises:
-            ShapeError: a signature that is not of that form.
+    Raises:
+        ShapeError: a signature that is not of that form.
     """
     c1, k1 = _signature_parts(s1)
     c2, k2 = _signature_parts(s2)
@@ -205,22 +205,22 @@ def signature_distance(s1: dict, s2: dict) -> float:
 def topology_class(sig: dict) -> str:
     """A skeleton signature's topology class, as text: fixed points by index and the kinds of connection.
 
-        E.g. '0:8 1:12 2:6 3:1 | 1->0 2->0 3->0' for the 3-bit flip-flop cube. Two networks share a class when
-        they have the same number of fixed points of each index and their saddles' unstable manifolds reach
-        the same kinds of target (an index, or a terminal such as 'unbounded'), however many departures take
-        each route — a count that depends on eigenvalue multiplicities and numerical detail, not topology.
-        This is the class whose modal share `study` reports.
+    E.g. '0:8 1:12 2:6 3:1 | 1->0 2->0 3->0' for the 3-bit flip-flop cube. Two networks share a class when
+    they have the same number of fixed points of each index and their saddles' unstable manifolds reach
+    the same kinds of target (an index, or a terminal such as 'unbounded'), however many departures take
+    each route — a count that depends on eigenvalue multiplicities and numerical detail, not topology.
+    This is the class whose modal share `study` reports.
 
-        Args:
-            sig: a signature (`dynascope.dynamics.signature`, or the JSON the `skeletons` table stores).
+    Args:
+        sig: a signature (`dynascope.dynamics.signature`, or the JSON the `skeletons` table stores).
 
-        Returns:
-            The class string.
+    Returns:
+        The class string.
 
-        Raises:
-            ShapeError: a signature that is not of that form.
+    Raises:
+        ShapeError: a signature that is not of that form.
 
-        Reference: Maheswaranathan et al. 2019 (universality of fixed-point topologies).
+    Reference: Maheswaranathan et al. 2019 (universality of fixed-point topologies).
     """
     counts, edges = _signature_parts(sig)
     c = " ".join(f"{k}:{counts[k]}" for k in sorted(counts, key=int))
@@ -242,18 +242,18 @@ def signatures_class(sigs: list[dict]) -> str:
 def signatures_distance(a: list[dict], b: list[dict]) -> float:
     """Distance in [0, 1] between two networks' skeletons under every analysis input.
 
-        The mean `signature_distance` over the inputs; 1 when the two were analysed under different numbers
-        of inputs (nothing to pair), 0 when both have none.
+    The mean `signature_distance` over the inputs; 1 when the two were analysed under different numbers
+    of inputs (nothing to pair), 0 when both have none.
 
-        Args:
-            a: one network's signatures, one per analysis input, in input order.
-            b: the other network's signatures, in the same order.
+    Args:
+        a: one network's signatures, one per analysis input, in input order.
+        b: the other network's signatures, in the same order.
 
-        Returns:
-            The distance, a Python float.
+    Returns:
+        The distance, a Python float.
 
-        Raises:
-            ShapeError: a signature that is not of the stored form.
+    Raises:
+        ShapeError: a signature that is not of the stored form.
     """
     if len(a) != len(b):
         return 1.0

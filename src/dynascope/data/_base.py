@@ -140,14 +140,14 @@ def host_generator(key: jax.Array) -> np.random.Generator:
 def rk4_step(flow: Any, x: jax.Array, u: jax.Array, h: float) -> jax.Array:
     """One classical Runge-Kutta step of dx/dt = flow(x, u), `u` held constant over the step.
 
-        Args:
-            flow: vector field `flow(x, u) -> dx/dt`, the shape of `x`.
-            x: state `[d]` (or any shape `flow` accepts).
-            u: input, held constant over the step.
-            h: step size, in the time unit of `flow`.
+    Args:
+        flow: vector field `flow(x, u) -> dx/dt`, the shape of `x`.
+        x: state `[d]` (or any shape `flow` accepts).
+        u: input, held constant over the step.
+        h: step size, in the time unit of `flow`.
 
-        Returns:
-            The state after the step, the shape of `x`.
+    Returns:
+        The state after the step, the shape of `x`.
     """
     k1 = flow(x, u)
     k2 = flow(x + 0.5 * h * k1, u)

@@ -29,16 +29,16 @@ def system_options(name: str) -> list[str]:
 def get_system(name: str, **options: Any) -> GroundTruthSystem:
     """Build the ground-truth system registered as `name` with `options` (its dataclass fields).
 
-        Args:
-            name: a registered system name (see `dynascope.data.system_names()`).
-            **options: values of the system's dataclass fields; the rest keep their defaults.
+    Args:
+        name: a registered system name (see `dynascope.data.system_names()`).
+        **options: values of the system's dataclass fields; the rest keep their defaults.
 
-        Returns:
-            The `GroundTruthSystem`.
+    Returns:
+        The `GroundTruthSystem`.
 
-        Raises:
-            UnknownNameError: no system of that name; ConfigError: an unknown option, a value of the wrong
-            type or outside its declared constraint (naming the option), or options the system's `validate`
-            refuses together.
+    Raises:
+        UnknownNameError: no system of that name; ConfigError: an unknown option, a value of the wrong
+        type or outside its declared constraint (naming the option), or options the system's `validate`
+        refuses together.
     """
     return _SYSTEMS.get(name, **options)

@@ -44,16 +44,16 @@ class NoiseCeiling:
 def spearman_brown(r: Any, factor: float = 2.0) -> Any:
     """The reliability of an average over `factor` times as many trials, from reliability `r`.
 
-        factor·r / (1 + (factor − 1)·r).
+    factor·r / (1 + (factor − 1)·r).
 
-        Args:
-            r: reliability (a correlation), a number or an array.
-            factor: how many times as many trials the average takes (2: from a split half to the whole).
+    Args:
+        r: reliability (a correlation), a number or an array.
+        factor: how many times as many trials the average takes (2: from a split half to the whole).
 
-        Returns:
-            The corrected reliability, the type and shape of `r`.
+    Returns:
+        The corrected reliability, the type and shape of `r`.
 
-        Reference: Spearman 1910; Brown 1910 (Br J Psychol).
+    Reference: Spearman 1910; Brown 1910 (Br J Psychol).
     """
     return factor * r / (1.0 + (factor - 1.0) * r)
 
@@ -68,29 +68,29 @@ def split_half_ceiling(
 ) -> NoiseCeiling:
     """The Spearman-Brown-corrected split-half reliability of responses averaged per condition.
 
-        For each of `n_splits` splits drawn from `key`, the trials of every condition are shuffled and split into
-        two halves of floor(n_c / 2) (an odd trial out is left out); each half is averaged per condition, and the
-        halves are correlated over conditions x bins, for each neuron and pooled (each neuron centred on its own
-        mean, so differences between baselines do not count as signal). Conditions with a single trial are left
-        out. The interval is the spread over random splits, not over resampled trials.
+    For each of `n_splits` splits drawn from `key`, the trials of every condition are shuffled and split into
+    two halves of floor(n_c / 2) (an odd trial out is left out); each half is averaged per condition, and the
+    halves are correlated over conditions x bins, for each neuron and pooled (each neuron centred on its own
+    mean, so differences between baselines do not count as signal). Conditions with a single trial are left
+    out. The interval is the spread over random splits, not over resampled trials.
 
-        Args:
-            responses: spike counts or rates per bin `[trials, T, N]`.
-            labels: the condition of each trial `[trials]`.
-            key: JAX PRNG key (keyword-only) for the random splits.
-            n_splits: how many random splits (≥ 1).
-            confidence: the central fraction of the splits the intervals span, a float in (0, 1).
+    Args:
+        responses: spike counts or rates per bin `[trials, T, N]`.
+        labels: the condition of each trial `[trials]`.
+        key: JAX PRNG key (keyword-only) for the random splits.
+        n_splits: how many random splits (≥ 1).
+        confidence: the central fraction of the splits the intervals span, a float in (0, 1).
 
-        Returns:
-            `NoiseCeiling` (per-neuron `[N]` and pooled values, their intervals, the raw split-half
-            correlations, the conditions used and trials per half).
+    Returns:
+        `NoiseCeiling` (per-neuron `[N]` and pooled values, their intervals, the raw split-half
+        correlations, the conditions used and trials per half).
 
-        Raises:
-            ShapeError: `responses` not a non-empty `[trials, T, N]` or `labels` not one per trial;
-            DataError: non-finite or non-numeric responses, or no condition with two trials;
-            ConfigError: `n_splits` or `confidence` out of range.
+    Raises:
+        ShapeError: `responses` not a non-empty `[trials, T, N]` or `labels` not one per trial;
+        DataError: non-finite or non-numeric responses, or no condition with two trials;
+        ConfigError: `n_splits` or `confidence` out of range.
 
-        Reference: Spearman 1910; Brown 1910.
+    Reference: Spearman 1910; Brown 1910.
     """
     x = np.asarray(responses)
     if x.ndim != 3 or 0 in x.shape:

@@ -79,32 +79,32 @@ def fit_recording(
 ) -> Fit:
     """Fit `n_networks` networks to `recording`, all in one compiled program.
 
-        The networks' outputs are the held-in neurons' log expected counts per bin (a Poisson loss); the split is drawn from
-        `key`, and the networks see only the held-in neurons of the training trials. The recording's `inputs
-        [trials, T, I]` drive the networks (when it has none, a one-hot cue of each trial's
-        `trials['condition']` in its first bin). Score the result with `score_fit`.
+    The networks' outputs are the held-in neurons' log expected counts per bin (a Poisson loss); the
+    split is drawn from `key`, and the networks see only the held-in neurons of the training trials.
+    The recording's `inputs [trials, T, I]` drive the networks (when it has none, a one-hot cue of each
+    trial's `trials['condition']` in its first bin). Score the result with `score_fit`.
 
-        Args:
-            recording: needs `counts [trials, T, N]` spikes per bin and `dt` seconds per bin (e.g. a
-                `SyntheticRecording`).
-            key: JAX PRNG key (keyword-only), split between the neuron/trial split and training.
-            model: a zoo model name, built with `n_hidden` units and `model_options`, or a `Model`.
-            n_hidden: hidden units of a zoo model (ignored for a `Model`).
-            n_networks: networks trained together.
-            steps: Adam steps.
-            held_out_neurons: fraction of neurons held out, in (0, 1).
-            held_out_trials: fraction of trials held out, in (0, 1).
-            model_options: extra keyword options of the zoo model, or None.
-            **train_options: `TrainOptions` fields (batch_size, learning_rate, ...).
+    Args:
+        recording: needs `counts [trials, T, N]` spikes per bin and `dt` seconds per bin (e.g. a
+            `SyntheticRecording`).
+        key: JAX PRNG key (keyword-only), split between the neuron/trial split and training.
+        model: a zoo model name, built with `n_hidden` units and `model_options`, or a `Model`.
+        n_hidden: hidden units of a zoo model (ignored for a `Model`).
+        n_networks: networks trained together.
+        steps: Adam steps.
+        held_out_neurons: fraction of neurons held out, in (0, 1).
+        held_out_trials: fraction of trials held out, in (0, 1).
+        model_options: extra keyword options of the zoo model, or None.
+        **train_options: `TrainOptions` fields (batch_size, learning_rate, ...).
 
-        Returns:
-            `Fit` (the trained population, the split, every trial's inputs, `dt`).
+    Returns:
+        `Fit` (the trained population, the split, every trial's inputs, `dt`).
 
-        Raises:
-            ShapeError/DataError: `counts` not whole non-negative spike counts `[trials, T, N]`, or too few
-            neurons/trials to split; ConfigError: a bad `dt`, fraction, model or training option.
+    Raises:
+        ShapeError/DataError: `counts` not whole non-negative spike counts `[trials, T, N]`, or too few
+        neurons/trials to split; ConfigError: a bad `dt`, fraction, model or training option.
 
-        Reference: Versteeg, Sedler, McCart & Pandarinath 2023 (CtDB); Pei et al. 2021 (co-smoothing).
+    Reference: Versteeg, Sedler, McCart & Pandarinath 2023 (CtDB); Pei et al. 2021 (co-smoothing).
     """
     counts = _check_counts(getattr(recording, "counts", None))
     n_trials, n_time, n_neurons = counts.shape
@@ -176,27 +176,27 @@ def score_fit(
 ) -> FitScores:
     """Score every network of `fit` on the `recording` it was fitted to (refused if the training data differ).
 
-        The held-out neurons' readout is a Poisson regression (`fit_poisson_readout`, L2 `alpha`) on the
-        training trials' states; fixed points are searched from `n_initial_states` visited states per network.
-        Rate R², latent R² and the skeleton need the recording's ground truth (`rates`, `latents`,
-        `skeleton`); without it those entries are NaN / None.
+    The held-out neurons' readout is a Poisson regression (`fit_poisson_readout`, L2 `alpha`) on the
+    training trials' states; fixed points are searched from `n_initial_states` visited states per network.
+    Rate R², latent R² and the skeleton need the recording's ground truth (`rates`, `latents`,
+    `skeleton`); without it those entries are NaN / None.
 
-        Args:
-            fit: the result of `fit_recording`.
-            recording: the recording it was fitted to.
-            key: JAX PRNG key (keyword-only) for the fixed-point search's initial states.
-            alpha: L2 penalty of the held-out readout.
-            n_initial_states: initial states of the fixed-point search per network.
-            count_stable_points: False skips the search (the slowest part) and leaves `n_stable` at -1.
+    Args:
+        fit: the result of `fit_recording`.
+        recording: the recording it was fitted to.
+        key: JAX PRNG key (keyword-only) for the fixed-point search's initial states.
+        alpha: L2 penalty of the held-out readout.
+        n_initial_states: initial states of the fixed-point search per network.
+        count_stable_points: False skips the search (the slowest part) and leaves `n_stable` at -1.
 
-        Returns:
-            `FitScores`, arrays `[n_networks]` (NaN / -1 for a diverged network).
+    Returns:
+        `FitScores`, arrays `[n_networks]` (NaN / -1 for a diverged network).
 
-        Raises:
-            ShapeError/DataError: `recording.counts` is not valid spike counts; DataError: the recording's
-            training counts are not those the fit was trained on.
+    Raises:
+        ShapeError/DataError: `recording.counts` is not valid spike counts; DataError: the recording's
+        training counts are not those the fit was trained on.
 
-        Reference: Versteeg, Sedler, McCart & Pandarinath 2023 (CtDB); Pei et al. 2021 (co-bps).
+    Reference: Versteeg, Sedler, McCart & Pandarinath 2023 (CtDB); Pei et al. 2021 (co-bps).
     """
     counts = _check_counts(getattr(recording, "counts", None))
     split, pop = fit.split, fit.population

@@ -21,13 +21,13 @@ from dynascope.dynamics import find_fixed_points, sample_initial_states
 def poisson_log_likelihood(counts: Any, expected: Any) -> float:
     """Total Poisson log-likelihood Σ y log(mu) − mu − log(y!) of counts y under expected counts mu.
 
-        Args:
-            counts: spike counts y per bin, any shape.
-            expected: expected counts mu per bin, the shape of `counts` or broadcastable to it (mu > 0
-                wherever y > 0).
+    Args:
+        counts: spike counts y per bin, any shape.
+        expected: expected counts mu per bin, the shape of `counts` or broadcastable to it (mu > 0
+            wherever y > 0).
 
-        Returns:
-            A Python float.
+    Returns:
+        A Python float.
     """
     y = np.asarray(counts, np.float64)
     mu = np.broadcast_to(np.asarray(expected, np.float64), y.shape)
@@ -37,18 +37,18 @@ def poisson_log_likelihood(counts: Any, expected: Any) -> float:
 def bits_per_spike(counts: Any, expected: Any, null_expected: Any) -> float:
     """Bits per spike of predicted counts against each neuron's mean rate: (LL_model − LL_null) / (n_spikes ln 2).
 
-        0 for the null itself, > 0 when the model predicts the counts better than each neuron's mean rate.
-        Scored on held-out neurons of held-out trials, this is co-smoothing bits/spike (co-bps).
+    0 for the null itself, > 0 when the model predicts the counts better than each neuron's mean rate.
+    Scored on held-out neurons of held-out trials, this is co-smoothing bits/spike (co-bps).
 
-        Args:
-            counts: observed spike counts `[..., N]`.
-            expected: predicted expected counts per bin `[..., N]` (> 0 where a count is > 0).
-            null_expected: each neuron's mean count per bin on the training trials `[N]`.
+    Args:
+        counts: observed spike counts `[..., N]`.
+        expected: predicted expected counts per bin `[..., N]` (> 0 where a count is > 0).
+        null_expected: each neuron's mean count per bin on the training trials `[N]`.
 
-        Returns:
-            A Python float; NaN when `counts` holds no spike.
+    Returns:
+        A Python float; NaN when `counts` holds no spike.
 
-        Reference: Pei et al. 2021 (Neural Latents Benchmark).
+    Reference: Pei et al. 2021 (Neural Latents Benchmark).
     """
     y = np.asarray(counts, np.float64)
     n_spikes = y.sum()
@@ -61,16 +61,16 @@ def bits_per_spike(counts: Any, expected: Any, null_expected: Any) -> float:
 def fit_poisson_readout(states: Any, counts: Any, *, alpha: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
     """A Poisson regression of each neuron's counts on the states, with expected counts exp(states @ weights + bias).
 
-        Fitted neuron by neuron with scikit-learn's `PoissonRegressor` (Newton-Cholesky, L2 penalty `alpha`
-        on the weights of the standardised states).
+    Fitted neuron by neuron with scikit-learn's `PoissonRegressor` (Newton-Cholesky, L2 penalty `alpha`
+    on the weights of the standardised states).
 
-        Args:
-            states: `[n, S]` regressors (rows: bins of the training trials).
-            counts: `[n, N]` spike counts per bin.
-            alpha: L2 penalty on the standardised weights.
+    Args:
+        states: `[n, S]` regressors (rows: bins of the training trials).
+        counts: `[n, N]` spike counts per bin.
+        alpha: L2 penalty on the standardised weights.
 
-        Returns:
-            (`weights [S, N]`, `bias [N]`), float64, in the units of the unstandardised states.
+    Returns:
+        (`weights [S, N]`, `bias [N]`), float64, in the units of the unstandardised states.
     """
     from sklearn.linear_model import PoissonRegressor
 
@@ -92,14 +92,14 @@ def fit_poisson_readout(states: Any, counts: Any, *, alpha: float = 1e-3) -> tup
 def r2(predicted: Any, target: Any) -> float:
     """R² of predictions against targets, per column over all leading axes, averaged over columns.
 
-        scikit-learn's `r2_score` with a uniform average; columns of `target` that do not vary are left out.
+    scikit-learn's `r2_score` with a uniform average; columns of `target` that do not vary are left out.
 
-        Args:
-            predicted: `[..., D]`.
-            target: `[..., D]`, the shape of `predicted`.
+    Args:
+        predicted: `[..., D]`.
+        target: `[..., D]`, the shape of `predicted`.
 
-        Returns:
-            A Python float.
+    Returns:
+        A Python float.
     """
     from sklearn.metrics import r2_score
 
@@ -112,17 +112,17 @@ def r2(predicted: Any, target: Any) -> float:
 def linear_r2(states_train: Any, target_train: Any, states_test: Any, target_test: Any) -> float:
     """R² on held-out rows of a least-squares linear map (with intercept) from states to targets.
 
-        The map is fitted on the training rows with scikit-learn's `LinearRegression`: how much of a latent
-        the states hold linearly, judged on data the map was not fitted to. Leading axes are flattened.
+    The map is fitted on the training rows with scikit-learn's `LinearRegression`: how much of a latent
+    the states hold linearly, judged on data the map was not fitted to. Leading axes are flattened.
 
-        Args:
-            states_train: states `[..., S]` the map is fitted on.
-            target_train: targets `[..., D]` matching `states_train`.
-            states_test: states `[..., S]` it is scored on.
-            target_test: targets `[..., D]` matching `states_test`.
+    Args:
+        states_train: states `[..., S]` the map is fitted on.
+        target_train: targets `[..., D]` matching `states_train`.
+        states_test: states `[..., S]` it is scored on.
+        target_test: targets `[..., D]` matching `states_test`.
 
-        Returns:
-            R² averaged over target columns (as `r2`), a Python float.
+    Returns:
+        R² averaged over target columns (as `r2`), a Python float.
     """
     from sklearn.linear_model import LinearRegression
 

@@ -66,22 +66,22 @@ def check_destination(
 def write_nwb(recording: SyntheticRecording, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
     """Write `recording` to the NWB file `path` and return the path.
 
-        The file is written under a temporary name and renamed into place, so an interrupted write leaves no
-        partial file.
+    The file is written under a temporary name and renamed into place, so an interrupted write leaves no
+    partial file.
 
-        Args:
-            recording: the `SyntheticRecording` to write.
-            path: destination file, ending in .nwb.
-            overwrite: replace an existing file (otherwise it is refused).
+    Args:
+        recording: the `SyntheticRecording` to write.
+        path: destination file, ending in .nwb.
+        overwrite: replace an existing file (otherwise it is refused).
 
-        Returns:
-            The path written.
+    Returns:
+        The path written.
 
-        Raises:
-            ConfigError: pynwb not installed, `path` not ending in .nwb, a folder, or an existing file
-            without `overwrite`.
+    Raises:
+        ConfigError: pynwb not installed, `path` not ending in .nwb, a folder, or an existing file
+        without `overwrite`.
 
-        Reference: Rübel et al. 2022, eLife (NWB).
+    Reference: Rübel et al. 2022, eLife (NWB).
     """
     from dynascope.store import write_atomic
 

@@ -68,20 +68,20 @@ def random_embedding(
 ) -> Embedding:
     """A random `Embedding` of latents into `n_neurons` neurons.
 
-        Each latent dimension is standardised over all trials and bins (so `gain` means the same for every
-        system), weights are N(0, gain² / d) and each neuron's offset N(0, offset_std²) spreads the baselines.
+    Each latent dimension is standardised over all trials and bins (so `gain` means the same for every
+    system), weights are N(0, gain² / d) and each neuron's offset N(0, offset_std²) spreads the baselines.
 
-        Args:
-            latents: `[trials, T, d]` latent states.
-            key: JAX PRNG key (keyword-only) for the weights and offsets.
-            n_neurons: neurons N recorded.
-            baseline_hz: rate in spikes per second of a neuron at zero drive.
-            gain: scale of the weights.
-            offset_std: std of each neuron's drive offset.
-            link: 'softplus' or 'exp', the map from drive to rate relative to the baseline.
+    Args:
+        latents: `[trials, T, d]` latent states.
+        key: JAX PRNG key (keyword-only) for the weights and offsets.
+        n_neurons: neurons N recorded.
+        baseline_hz: rate in spikes per second of a neuron at zero drive.
+        gain: scale of the weights.
+        offset_std: std of each neuron's drive offset.
+        link: 'softplus' or 'exp', the map from drive to rate relative to the baseline.
 
-        Returns:
-            `Embedding` with `weights [d, N]`, `offsets [N]`, `mean [d]`, `scale [d]`.
+    Returns:
+        `Embedding` with `weights [d, N]`, `offsets [N]`, `mean [d]`, `scale [d]`.
     """
     d = latents.shape[-1]
     flat = np.asarray(latents, np.float64).reshape(-1, d)
@@ -97,17 +97,17 @@ def random_embedding(
 def spike_counts(rates: Any, dt: float, *, key: jax.Array, spiking: str = "poisson") -> np.ndarray:
     """Spike counts per bin of `dt` seconds for rates in spikes per second.
 
-        'poisson': counts ~ Poisson(rate · dt). 'bernoulli': at most one spike, with probability
-        1 − exp(−rate · dt), the chance that a Poisson process fires at least once in the bin.
+    'poisson': counts ~ Poisson(rate · dt). 'bernoulli': at most one spike, with probability
+    1 − exp(−rate · dt), the chance that a Poisson process fires at least once in the bin.
 
-        Args:
-            rates: `[..., N]` spikes per second.
-            dt: bin width in seconds.
-            key: JAX PRNG key (keyword-only) for the draws.
-            spiking: 'poisson' or 'bernoulli' (any other value counts as 'poisson'; `synthesize` checks it).
+    Args:
+        rates: `[..., N]` spikes per second.
+        dt: bin width in seconds.
+        key: JAX PRNG key (keyword-only) for the draws.
+        spiking: 'poisson' or 'bernoulli' (any other value counts as 'poisson'; `synthesize` checks it).
 
-        Returns:
-            `np.ndarray [..., N]` int32.
+    Returns:
+        `np.ndarray [..., N]` int32.
     """
     mean = np.asarray(rates, np.float64) * dt
     rng = host_generator(key)
@@ -119,17 +119,17 @@ def spike_counts(rates: Any, dt: float, *, key: jax.Array, spiking: str = "poiss
 def spike_times(counts: np.ndarray, trial_starts: np.ndarray, dt: float, *, key: jax.Array) -> list[np.ndarray]:
     """Spike times in seconds, one sorted float64 array per neuron, for binned counts.
 
-        Bin t of trial b spans [trial_starts[b] + t dt, trial_starts[b] + (t + 1) dt); given its count, a Poisson
-        process's spikes in a bin of constant rate lie independently and uniformly in it, so each is placed there.
+    Bin t of trial b spans [trial_starts[b] + t dt, trial_starts[b] + (t + 1) dt); given its count, a Poisson
+    process's spikes in a bin of constant rate lie independently and uniformly in it, so each is placed there.
 
-        Args:
-            counts: spike counts `[trials, T, N]`.
-            trial_starts: each trial's start in session time, seconds `[trials]`.
-            dt: bin width in seconds.
-            key: JAX PRNG key (keyword-only) for the positions within the bins.
+    Args:
+        counts: spike counts `[trials, T, N]`.
+        trial_starts: each trial's start in session time, seconds `[trials]`.
+        dt: bin width in seconds.
+        key: JAX PRNG key (keyword-only) for the positions within the bins.
 
-        Returns:
-            N arrays of spike times.
+    Returns:
+        N arrays of spike times.
     """
     counts = np.asarray(counts)
     n_trials, n_time, n_neurons = counts.shape

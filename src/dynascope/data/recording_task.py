@@ -29,15 +29,15 @@ LOG_RATE_MAX = 20.0
 def poisson_nll(log_rates: jax.Array, counts: jax.Array, mask: jax.Array) -> jax.Array:
     """Mean Poisson negative log-likelihood over the scored entries, without the constant log(y!).
 
-        The mean of exp(η) − y·η over entries with mask = 1 (η clipped to ±LOG_RATE_MAX).
+    The mean of exp(η) − y·η over entries with mask = 1 (η clipped to ±LOG_RATE_MAX).
 
-        Args:
-            log_rates: η, log expected counts per bin.
-            counts: y, spike counts per bin, the shape of `log_rates`.
-            mask: 1 for the entries scored, 0 elsewhere, the same shape.
+    Args:
+        log_rates: η, log expected counts per bin.
+        counts: y, spike counts per bin, the shape of `log_rates`.
+        mask: 1 for the entries scored, 0 elsewhere, the same shape.
 
-        Returns:
-            Scalar array.
+    Returns:
+        Scalar array.
     """
     eta = jnp.clip(log_rates, -LOG_RATE_MAX, LOG_RATE_MAX)
     return (mask * (jnp.exp(eta) - counts * eta)).sum() / jnp.maximum(mask.sum(), 1.0)
@@ -66,21 +66,21 @@ def make_split(
 ) -> Split:
     """A random `Split` of a recording's neurons and trials drawn from `key`.
 
-        round(fraction × count) neurons and trials are held out, at least one of each on both sides (and at
-        least two training trials).
+    round(fraction × count) neurons and trials are held out, at least one of each on both sides (and at
+    least two training trials).
 
-        Args:
-            n_trials: trials in the recording (≥ 3: two to fit on, one to score).
-            n_neurons: neurons in the recording (≥ 2).
-            key: JAX PRNG key (keyword-only) for the permutations.
-            held_out_neurons: fraction of neurons held out, in (0, 1).
-            held_out_trials: fraction of trials held out, in (0, 1).
+    Args:
+        n_trials: trials in the recording (≥ 3: two to fit on, one to score).
+        n_neurons: neurons in the recording (≥ 2).
+        key: JAX PRNG key (keyword-only) for the permutations.
+        held_out_neurons: fraction of neurons held out, in (0, 1).
+        held_out_trials: fraction of trials held out, in (0, 1).
 
-        Returns:
-            `Split` of sorted int64 index arrays.
+    Returns:
+        `Split` of sorted int64 index arrays.
 
-        Raises:
-            ConfigError: a fraction outside (0, 1); DataError: a recording too small to split.
+    Raises:
+        ConfigError: a fraction outside (0, 1); DataError: a recording too small to split.
     """
     f_neurons = _fraction("held_out_neurons", held_out_neurons)
     f_trials = _fraction("held_out_trials", held_out_trials)

@@ -74,30 +74,30 @@ def synthesize(
 ) -> SyntheticRecording:
     """Simulate `n_trials` trials of a ground-truth system and record them from `n_neurons` neurons.
 
-        The latents go through a `random_embedding` to rates, then to spike counts per bin and spike times
-        within the bins. Trials lie one after another in session time, `inter_trial` seconds apart. The CtDB
-        design: a recording from a system whose mechanism is known.
+    The latents go through a `random_embedding` to rates, then to spike counts per bin and spike times
+    within the bins. Trials lie one after another in session time, `inter_trial` seconds apart. The CtDB
+    design: a recording from a system whose mechanism is known.
 
-        Args:
-            system: a `GroundTruthSystem`, or a registered name built with its defaults.
-            key: JAX PRNG key (keyword-only), split between simulation, embedding, counts and spike times.
-            n_trials: trials simulated (≥ 1).
-            n_neurons: neurons recorded (≥ 1).
-            baseline_hz: rate at zero drive, spikes per second (> 0).
-            gain: scale of the embedding weights (≥ 0).
-            link: 'softplus' or 'exp' (see `random_embedding`).
-            spiking: 'poisson' or 'bernoulli' (see `spike_counts`).
-            inter_trial: seconds between trials (≥ 0).
+    Args:
+        system: a `GroundTruthSystem`, or a registered name built with its defaults.
+        key: JAX PRNG key (keyword-only), split between simulation, embedding, counts and spike times.
+        n_trials: trials simulated (≥ 1).
+        n_neurons: neurons recorded (≥ 1).
+        baseline_hz: rate at zero drive, spikes per second (> 0).
+        gain: scale of the embedding weights (≥ 0).
+        link: 'softplus' or 'exp' (see `random_embedding`).
+        spiking: 'poisson' or 'bernoulli' (see `spike_counts`).
+        inter_trial: seconds between trials (≥ 0).
 
-        Returns:
-            `SyntheticRecording` (latents, inputs, rates, counts, spike times, trial table, skeleton,
-            embedding).
+    Returns:
+        `SyntheticRecording` (latents, inputs, rates, counts, spike times, trial table, skeleton,
+        embedding).
 
-        Raises:
-            UnknownNameError: an unknown system name; ConfigError: any option out of range, or a `gain` that
-            drives the rates past floating point.
+    Raises:
+        UnknownNameError: an unknown system name; ConfigError: any option out of range, or a `gain` that
+        drives the rates past floating point.
 
-        Reference: Versteeg, Sedler, McCart & Pandarinath 2023 (CtDB).
+    Reference: Versteeg, Sedler, McCart & Pandarinath 2023 (CtDB).
     """
     if isinstance(system, str):
         system = get_system(system)
