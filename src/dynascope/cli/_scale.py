@@ -42,6 +42,8 @@ class _ShardRow:
         self.bar, self.label, self.row = progress(), label, None
 
     def __call__(self, c: Any) -> None:
+        if self.row is None and c.total == 0:  # nothing left to do: no "0/0" row
+            return
         if self.row is None:
             self.bar.start()
             self.row = self.bar.add_task(self.label, total=c.total, status="")
