@@ -26,7 +26,15 @@ FamilyFn = Callable[[jax.Array, jax.Array], jax.Array]
 
 
 def interpolate_inputs(inputs_path: np.ndarray, t: Any) -> Any:
-    """The input at path coordinate t ∈ [0, P−1] on the polyline through `inputs_path [P, I]`: `[I]`."""
+    """The input at path coordinate t ∈ [0, P−1] on the polyline through the inputs of a path.
+
+    Args:
+        inputs_path: the path's vertices `[P, I]` (P ≥ 2).
+        t: path coordinate, a scalar (traceable); integer t is vertex t, fractions interpolate linearly.
+
+    Returns:
+        The input `[I]`.
+    """
     path = jnp.asarray(inputs_path)
     i = jnp.clip(jnp.floor(t), 0, path.shape[0] - 2)
     w = t - i

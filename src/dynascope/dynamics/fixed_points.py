@@ -49,22 +49,39 @@ def find_fixed_points(
 ) -> FixedPoints | list[FixedPoints]:
     """Find the unique fixed and slow points of one network, or of every network of a population at once.
 
-    `model` is a dynascope Model, any object with the model methods (`ModelLike`: init, initial_state,
-    step, readout), or any callable `step(params, state [S], x [I]) -> state [S]` (a map by default;
-    `continuous=True, alpha=a` declares it the Euler step s + a·f(s) of a flow f, analysed as a flow).
-    `params` are one network's parameters or a population's: every leaf with a leading network axis n,
-    as `train_population` stores them. Which one: initial states `[n, K, S]` (one set per network) say
-    population; otherwise a model's `init` tells, and for a bare step function, params it cannot take as
-    they are but can take network by network are a population. A single network runs as a population of
-    one: one compiled program, vmapped over networks, serves both.
-    `initial_states` is `[K, S]` (shared by every network) or `[n, K, S]`; `inputs` is one constant input
-    `[I]` for every initial state, one per state `[K, I]`, or `[n, K, I]` (stack several inputs with
-    their seeds to analyse them together; points under different inputs are never merged).
-    `reachable_states` (`[..., S]`, or `[n, ..., S]` for a population; e.g. states from `model.run`)
-    flags, without dropping, the points outside the region the network visits. Settings: `options` or
-    keywords of `FixedPointOptions`. Returns a `FixedPoints` for one network, a list of n for a
-    population (each equal, to rounding, to the call on that network alone).
-    References: Sussillo & Barak 2013; Golub & Sussillo 2018; Levenberg 1944; Marquardt 1963.
+    Which one: initial states `[n, K, S]` (one set per network) say population; otherwise a model's
+    `init` tells, and for a bare step function, params it cannot take as they are but can take network
+    by network are a population. A single network runs as a population of one: one compiled program,
+    vmapped over networks, serves both. Points under different inputs are never merged.
+
+    Args:
+        model: a dynascope Model, any object with the model methods (`ModelLike`: init,
+            initial_state, step, readout), or any callable `step(params, state [S], x [I]) -> state [S]`
+            (a map by default).
+        params: one network's parameters, or a population's: every leaf with a leading network axis n,
+            as `train_population` stores them.
+        inputs: one constant input `[I]` for every initial state, one per state `[K, I]`, or
+            `[n, K, I]` (stack several inputs with their initial states to analyse them together).
+        initial_states: starting points of the search, `[K, S]` (shared by every network) or
+            `[n, K, S]`.
+        options: search settings (`FixedPointOptions`; None: the defaults).
+        reachable_states: states the network visits, `[..., S]` or `[n, ..., S]` for a population
+            (e.g. from `model.run`); points outside their box are flagged, not dropped. None: no flag.
+        continuous: `True` declares a bare step function the Euler step s + alpha·f(s) of a flow f,
+            analysed as a flow; None for a model, which declares its own.
+        alpha: the Euler step size of that flow (bare step functions only).
+        **overrides: `FixedPointOptions` fields, replacing those of `options`.
+
+    Returns:
+        A `FixedPoints` for one network, a list of n for a population (each equal, to rounding, to the
+        call on that network alone).
+
+    Raises:
+        ShapeError: `initial_states`, `inputs` or `reachable_states` of the wrong shape, or sizes the
+        model does not take; ConfigError: NaN/inf in the arrays, an unknown or bad option, or an
+        unusable `model`/`continuous`/`alpha`.
+
+    Reference: Sussillo & Barak 2013; Golub & Sussillo 2018; Levenberg 1944; Marquardt 1963.
     """
     system = as_system(model, continuous=continuous, alpha=alpha)
     opts = make_options(options, overrides)

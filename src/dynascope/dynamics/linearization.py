@@ -133,13 +133,32 @@ def linearize(
     continuous: bool | None = None,
     alpha: float | None = None,
 ) -> Linearization:
-    """Linearize `model` (a dynascope Model, an object with the model methods, or a callable
-    step(params, state, x)) at `state [S]` or `[K, S]`
-    under the constant input `inputs [I]` or `[K, I]`; Jacobians come from `jax.jacfwd`, in float64 by default.
+    """Linearize a network at one or several states under a constant input.
 
-    `continuous`/`alpha` declare a bare step function an Euler step of a flow (see `find_fixed_points`).
-    Returns a `Linearization` whose leading shape is that of `state` without its last axis.
-    References: Sussillo & Barak 2013 (linearization around fixed and slow points).
+    Jacobians come from `jax.jacfwd`; the eigenvalues classify each mode as stable, marginal or unstable
+    (for a map or a flow, see `dynascope.dynamics.stability`).
+
+    Args:
+        model: a dynascope Model, an object with the model methods, or a callable
+            `step(params, state, x) -> state`.
+        params: one network's parameters (no leading network axis).
+        state: the state to linearize at, `[S]`, or `[K, S]` for K states.
+        inputs: the constant input `[I]` (shared by every state) or `[K, I]`.
+        float64: compute the Jacobians and eigendecomposition in float64.
+        continuous: declare a bare step function the Euler step of a flow (see `find_fixed_points`);
+            None for a model, which declares its own.
+        alpha: the Euler step size of that flow (bare step functions only).
+
+    Returns:
+        `Linearization` whose leading shape is that of `state` without its last axis (Jacobian
+        `[..., S, S]`, input Jacobian `[..., S, I]`, eigenvalues and eigenvectors, speed, modes).
+
+    Raises:
+        ShapeError: `state` not `[S]`/`[K, S]`, `inputs` not matching it, or sizes the model does not
+        take; ConfigError: NaN/inf in `state`, `inputs` or `params`, a Jacobian that is not finite, or an
+        unusable `model`/`continuous`/`alpha`.
+
+    Reference: Sussillo & Barak 2013 (linearization around fixed and slow points).
     """
     system = as_system(model, continuous=continuous, alpha=alpha)
     states = np.asarray(state)

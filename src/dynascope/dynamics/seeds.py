@@ -50,13 +50,24 @@ def _sample(key: jax.Array, flat: jax.Array, noise_std: jax.Array, *, n: int) ->
 
 
 def saddle_seeds(stable_states: np.ndarray, n_per_pair: int = 1, max_neighbours: int | None = None) -> np.ndarray:
-    """Points on the segments between pairs of stable fixed points `[M, S]` -> `[P·n_per_pair, S]`.
+    """Points on the segments between pairs of stable fixed points, as extra initial states for saddles.
 
     Each pair contributes `n_per_pair` evenly spaced interior points (1: the midpoint). The saddles that
     separate two basins lie between the attractors, where trajectory seeds rarely go; in the N-bit
-    flip-flop the midpoint of two corners that differ in k bits is the index-k saddle. With
-    `max_neighbours`, each point is paired only with that many nearest others (all pairs by default).
-    Fewer than two stable points give an empty `[0, S]` array.
+    flip-flop the midpoint of two corners that differ in k bits is the index-k saddle.
+
+    Args:
+        stable_states: stable fixed points `[M, S]`.
+        n_per_pair: interior points per pair (≥ 1).
+        max_neighbours: pair each point only with that many nearest others (None: all pairs).
+
+    Returns:
+        `np.ndarray [P·n_per_pair, S]` for the P pairs, in the dtype of `stable_states`; `[0, S]` when
+        there are fewer than two stable points.
+
+    Raises:
+        ShapeError: `stable_states` not `[M, S]`; ConfigError: `n_per_pair` or `max_neighbours` not a
+        positive integer.
     """
     stable = np.asarray(stable_states)
     if stable.ndim != 2:

@@ -47,11 +47,10 @@ def skeleton(
     continuous: bool | None = None,
     alpha: float | None = None,
 ) -> nx.DiGraph | list[nx.DiGraph]:
-    """The skeleton graph of one network under the constant `inputs [I]` (default: the only input in
-    `fixed_points`), or of every network of a population at once: `params` stacked on a leading network
-    axis n and `fixed_points` a sequence of n FixedPoints, one per network (as `find_fixed_points` returns
-    them for a population) -> a list of n graphs; the departures of every saddle of every network run in
-    one compiled, vmapped simulation, and a single network runs as a population of one.
+    """The skeleton graph of one network, or of every network of a population at once.
+
+    For a population the departures of every saddle of every network run in one compiled, vmapped
+    simulation; a single network runs as a population of one.
 
     Nodes: the converged fixed points under that input (and slow points with `include_slow`), keyed by
     their row in `fixed_points`, with attributes `index` (= n_unstable), `state [S]`, `stable`, `q`,
@@ -68,10 +67,37 @@ def skeleton(
     `graph.graph['steps']`. An end point within match_tol·(1 + ‖x*‖) of another fixed point x* gives an
     edge to it; otherwise to the terminal node 'unbounded' (norm beyond
     1e3·(1 + largest fixed-point norm), or not finite), 'cycle' (in the last min(500, n_steps/2)
-    steps of a chunk it moves away from where they began and comes back within the same tolerance) or 'unresolved'
-    (still moving at the cap, including an end point back at its own saddle: not left yet, or a
-    homoclinic return, which a finite run cannot tell apart). Edges carry `weight` (number
-    of departures) and `departures`, a list of {direction (mode index, dominant first), sign (±1), eigval}.
+    steps of a chunk it moves away from where they began and comes back within the same tolerance) or
+    'unresolved' (still moving at the cap, including an end point back at its own saddle: not left yet,
+    or a homoclinic return, which a finite run cannot tell apart). Edges carry `weight` (number of
+    departures) and `departures`, a list of {direction (mode index, dominant first), sign (±1), eigval}.
+
+    Args:
+        model: a dynascope Model, an object with the model methods, or a callable
+            `step(params, state, x) -> state`.
+        params: one network's parameters, or a population's stacked on a leading network axis n.
+        fixed_points: the network's `FixedPoints`, or a sequence of n, one per network (as
+            `find_fixed_points` returns them for a population).
+        inputs: the constant input `[I]` (None: the only input in `fixed_points`).
+        n_steps: steps simulated per chunk from each saddle (integer ≥ 4).
+        max_steps: cap on the steps from each saddle (None: chosen from the eigenvalues, see above;
+            else an integer ≥ n_steps).
+        epsilon: size of the initial displacement along each unstable eigenvector (> 0).
+        match_tol: relative distance at which an end point matches a node (> 0).
+        include_slow: also make nodes of the slow points.
+        float64: simulate in float64.
+        continuous: declare a bare step function the Euler step of a flow (see `find_fixed_points`).
+        alpha: the Euler step size of that flow (bare step functions only).
+
+    Returns:
+        A `networkx.DiGraph` for one network, or a list of n graphs for a sequence of FixedPoints.
+
+    Raises:
+        ConfigError: a setting out of range, `fixed_points` not a FixedPoints or a sequence of one per
+        network, or an unusable `model`/`continuous`/`alpha`; ShapeError: as `find_fixed_points`.
+
+    Reference: Sussillo & Barak 2013; Maheswaranathan et al. 2019 (skeletons of fixed points and the
+    unstable manifolds joining them).
     """
     system = as_system(model, continuous=continuous, alpha=alpha)
     cfg = config(n_steps, max_steps, epsilon, match_tol, include_slow, float64)

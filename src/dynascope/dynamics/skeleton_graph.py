@@ -23,10 +23,22 @@ TERMINAL_KINDS = ("fixed_point", "unbounded", "cycle", "unresolved")
 
 
 def node_label(node: object, data: dict) -> str:
-    """The label a skeleton node is compared by: its index as text ('0', '1', ...) for a fixed point, and
-    'terminal:<kind>' for a terminal (a node with `terminal=True`, or an `index` of None or −1), the kind
-    being its `kind` if that is one of `TERMINAL_KINDS`, else its `label`, else its name. ShapeError if a
-    non-terminal node has no `index`."""
+    """The label a skeleton node is compared by.
+
+    Its index as text ('0', '1', ...) for a fixed point, and 'terminal:<kind>' for a terminal (a node
+    with `terminal=True`, or an `index` of None or −1), the kind being its `kind` if that is one of
+    `TERMINAL_KINDS`, else its `label`, else its name.
+
+    Args:
+        node: the node's name in the graph.
+        data: the node's attribute dict (`graph.nodes[node]`).
+
+    Returns:
+        The label string.
+
+    Raises:
+        ShapeError: a non-terminal node has no `index`.
+    """
     if "index" not in data and not data.get("terminal"):
         raise ShapeError(
             f"skeleton node {node!r} has no 'index' attribute (number of unstable directions; None or −1 "
@@ -41,10 +53,22 @@ def node_label(node: object, data: dict) -> str:
 
 
 def wl_hash(graph: nx.Graph, iterations: int = 3) -> str:
-    """Weisfeiler–Lehman hash of a skeleton: its structure with every node labelled by `node_label` (edge
-    weights and node names ignored); equal for isomorphic skeletons, and almost surely different otherwise.
+    """Weisfeiler–Lehman hash of a skeleton, with every node labelled by `node_label`.
 
-    References: Shervashidze et al. 2011 (Weisfeiler–Lehman graph kernels).
+    Edge weights and node names are ignored; equal for isomorphic skeletons, and almost surely different
+    otherwise. This is the hash the `skeletons` catalog table stores and `compare.topology` uses.
+
+    Args:
+        graph: a skeleton (`networkx` graph, directed or not).
+        iterations: Weisfeiler–Lehman refinement rounds.
+
+    Returns:
+        The hash as a hex string.
+
+    Raises:
+        ShapeError: `graph` is not a networkx graph, or a non-terminal node has no `index`.
+
+    Reference: Shervashidze et al. 2011 (Weisfeiler–Lehman graph kernels).
     """
     if not isinstance(graph, nx.Graph):
         raise ShapeError(f"a skeleton must be a networkx graph, got {type(graph).__name__}.")
