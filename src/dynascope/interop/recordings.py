@@ -164,12 +164,26 @@ def recordings_from_arrays(
     unit_ids: Any = None,
     source: str = "array",
 ) -> Recordings:
-    """Condition-averaged `Recordings` from `data [trials, time, units]` and `labels [trials]`.
+    """Condition-averaged `Recordings` from single trials and their labels, or from averaged data.
 
-    With `labels`, trials are averaged per condition: the `conditions` given, in that order, else every
-    label sorted. Without, `data` is taken as already averaged `[conditions, time, units]`, its rows
-    named by `conditions` (default 0..C-1). `time [T]` bin centres in seconds (default bin indices),
-    `unit_ids [N]` (default 0..N-1).
+    Args:
+        data: single trials `[trials, time, units]` with `labels`, or already averaged
+            `[conditions, time, units]` without.
+        labels: condition label per trial `[trials]`; trials are averaged per condition. None: `data`
+            is already averaged.
+        conditions: with `labels`, the conditions kept, in that order (None: every label, sorted);
+            without, the names of `data`'s rows (None: 0..C-1).
+        time: bin centres in seconds `[T]` (None: bin indices).
+        unit_ids: unit identifiers `[N]` (None: 0..N-1).
+        source: where the data came from, kept in `Recordings.source` and error messages.
+
+    Returns:
+        `Recordings` (float32 trajectories `[C, T, N]`, read-only arrays).
+
+    Raises:
+        ShapeError: `data` not `[trials, time, units]` of real numbers, `labels`/`conditions`/`time`/
+        `unit_ids` of the wrong length; DataError: non-finite data, unsortable labels, or a condition
+        with no trial.
     """
     x = _check_data(data, "data")
     if labels is not None:
@@ -192,7 +206,18 @@ def recordings_from_arrays(
 def read_npz(path: str | os.PathLike[str], **options: Any) -> Recordings:
     """`Recordings` from an `.npz` holding `data` and optionally `labels`, `conditions`, `time`, `unit_ids`.
 
-    Read with `allow_pickle=False`; `options` (those of `recordings_from_arrays`) replace the file's entries.
+    Read with `allow_pickle=False`.
+
+    Args:
+        path: the `.npz` file.
+        **options: keyword options of `recordings_from_arrays`, replacing the file's entries.
+
+    Returns:
+        `Recordings` (`source` is the path).
+
+    Raises:
+        DataError: the file cannot be read without pickle or has no `data` array; ShapeError/DataError:
+        as `recordings_from_arrays`.
     """
     try:
         with np.load(path, allow_pickle=False) as f:
@@ -254,11 +279,28 @@ def read_nwb(
     """Condition-averaged `Recordings` from an NWB file's Units spike times and trials table.
 
     For each trial, spikes of every unit are counted in bins `[left, right)` of `binning.bin_width`
-    over `binning.window` relative to the trial's `align_to` time (any trials column, e.g.
-    'stimulus_on'); counts become rates (Hz) if `binning.rates`, are averaged over the trials of each
-    value of `condition_column`, and smoothed along time if `binning.smooth_sigma > 0`. With `timeseries` (an
-    acquisition name, or 'module/name' in processing) its values `[samples, units]` are instead
-    linearly interpolated at the bin centres (not divided by the bin width). Rübel et al. 2022 (NWB).
+    over `binning.window` relative to the trial's `align_to` time; counts become rates (Hz) if
+    `binning.rates`, are averaged over the trials of each value of `condition_column`, and smoothed along
+    time if `binning.smooth_sigma > 0`. With `timeseries` its values `[samples, units]` are instead
+    linearly interpolated at the bin centres (not divided by the bin width).
+
+    Args:
+        path: the `.nwb` file.
+        condition_column: the trials column whose values are the conditions.
+        align_to: the trials column of alignment times in seconds (e.g. 'stimulus_on').
+        binning: bins, window, rates and smoothing (`Binning`).
+        conditions: the conditions kept, in that order (None: every label, sorted).
+        timeseries: an acquisition name, or 'module/name' in processing, to read instead of spike
+            times (None: the Units table's spike times).
+
+    Returns:
+        `Recordings` with `time` the bin centres relative to `align_to`.
+
+    Raises:
+        ConfigError: pynwb is not installed; DataError: an unreadable file, a missing column or
+        TimeSeries, no units, non-finite alignment times, or a window outside the TimeSeries' samples.
+
+    Reference: Rübel et al. 2022, eLife (NWB).
     """
     pynwb = _import_pynwb()
     path = str(path)
@@ -303,9 +345,21 @@ def read_nwb(
 def load_recordings(source: Any, labels: Any = None, **options: Any) -> Recordings:
     """Condition-averaged `Recordings` `[conditions, time, units]` from an array, an `.npz` or an `.nwb` file.
 
-    An array goes to `recordings_from_arrays(source, labels, **options)`; a `.npz` path to `read_npz`;
-    a `.nwb` path to `read_nwb(source, **options)` (pass `condition_column=`; `labels` is for arrays).
     Hand `.trajectories` to any `dynascope.compare` metric, e.g. `cca_distance(model_states, rec.trajectories)`.
+
+    Args:
+        source: an array (to `recordings_from_arrays(source, labels, **options)`), or a path to an
+            `.npz` (to `read_npz`) or an `.nwb` file (to `read_nwb(source, **options)`).
+        labels: condition label per trial `[trials]`, for arrays only (an .npz stores its own, an NWB
+            file reads them with `condition_column=`).
+        **options: keyword options of the reader chosen.
+
+    Returns:
+        `Recordings`.
+
+    Raises:
+        DataError: a path that is not a file, of another suffix, or unreadable; ConfigError: `labels`
+        given with a file; ShapeError/DataError: as the reader chosen.
     """
     if not isinstance(source, (str, os.PathLike)):
         return recordings_from_arrays(source, labels, **options)
