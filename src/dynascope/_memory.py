@@ -39,9 +39,20 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)(?:e(\d+))?\s*([a-z]*)\s*$", re.IG
 
 
 def parse_bytes(value: int | float | str, *, name: str = "memory_budget") -> int:
-    """Bytes in `value`: a positive number of bytes, or a string such as '200MB', '1.5 GB', '4GiB', '512k'
-    (decimal kB/MB/GB/TB, binary KiB/MiB/GiB/TiB, case ignored). Anything else — zero, a negative size,
-    an unknown unit, a bool — raises ConfigError naming `name`, the value and the accepted forms."""
+    """Bytes in a memory size given as a number or a string.
+
+    Args:
+        value: a positive number of bytes, or a string such as '200MB', '1.5 GB', '4GiB', '512k'
+            (decimal kB/MB/GB/TB, binary KiB/MiB/GiB/TiB, case ignored).
+        name: the argument (or variable) the value came from, for the error message.
+
+    Returns:
+        Bytes, an int ≥ 1.
+
+    Raises:
+        ConfigError: zero, a negative size, an unknown unit, a bool or a non-number, naming `name`, the
+        value and the accepted forms.
+    """
     bytes_: float | None = None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         bytes_ = float(value)
@@ -109,8 +120,21 @@ class Budget:
 
 
 def memory_budget(budget: int | float | str | Budget | None = None, *, device: Any = None) -> Budget:
-    """The budget to chunk by: `budget` if given (bytes or a size string, see `parse_bytes`), else
-    $DYNASCOPE_MEMORY_BUDGET if set, else the free memory of `device` (`available_memory`)."""
+    """The budget to chunk by.
+
+    `budget` if given, else $DYNASCOPE_MEMORY_BUDGET if set, else the free memory of `device`
+    (`available_memory`), of which only AUTO_FRACTION is used.
+
+    Args:
+        budget: bytes or a size string (see `parse_bytes`), a `Budget` (returned as is), or None.
+        device: the JAX device measured when nothing is given (None: JAX's first device).
+
+    Returns:
+        `Budget` (`total` None when the memory is unknown).
+
+    Raises:
+        ConfigError: `budget` or $DYNASCOPE_MEMORY_BUDGET is not a positive memory size.
+    """
     if isinstance(budget, Budget):
         return budget
     if budget is not None:
@@ -126,9 +150,23 @@ def memory_budget(budget: int | float | str | Budget | None = None, *, device: A
 
 def chunk_size(per_item_bytes: int, n_items: int, budget: int | float | str | Budget | None = None, *,
                most: int | None = None) -> int:
-    """Items per chunk: as many of `n_items` as fit, `per_item_bytes` each, in the budget's usable bytes
-    (`memory_budget(budget).usable`), at least 1 (one item is the smallest piece of work; whether it fits at
-    all is the caller's question) and at most `most` where given. An unknown budget chunks nothing."""
+    """Items per chunk: as many of `n_items` as fit in the budget's usable bytes.
+
+    At least 1 (one item is the smallest piece of work; whether it fits at all is the caller's question)
+    and at most `most` where given. An unknown budget chunks nothing (all `n_items`, capped by `most`).
+
+    Args:
+        per_item_bytes: bytes one item needs.
+        n_items: items to split into chunks.
+        budget: bytes, a size string, a `Budget`, or None (see `memory_budget`).
+        most: the largest chunk allowed, or None.
+
+    Returns:
+        Items per chunk, an int ≥ 1.
+
+    Raises:
+        ConfigError: a `budget` (or $DYNASCOPE_MEMORY_BUDGET) that is not a positive memory size.
+    """
     n_items = max(1, int(n_items))
     cap = n_items if most is None else max(1, min(n_items, int(most)))
     usable = memory_budget(budget).usable
@@ -138,7 +176,14 @@ def chunk_size(per_item_bytes: int, n_items: int, budget: int | float | str | Bu
 
 
 def format_bytes(n: float) -> str:
-    """'1.2 GB' (decimal units)."""
+    """A byte count as text in decimal units, e.g. '1.2 GB' ('512 B' below 1 kB).
+
+    Args:
+        n: bytes.
+
+    Returns:
+        The text.
+    """
     for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
         if abs(n) < 1000 or unit == "PB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

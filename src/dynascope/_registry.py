@@ -99,9 +99,23 @@ def option(
 ) -> Any:
     """A dataclass field with a default (none: the option is required) and a declared constraint.
 
-    gt, ge, lt, le: bounds of a number, or of every item of a tuple of numbers. choices: the allowed values
-    (of a string option, or of every item of a tuple). nonempty: a tuple must hold at least one item.
-    doc: a few words on what the option means, shown in error messages ("the Euler step dt/τ").
+    The registry (`get`) checks every value against it and names the option in a ConfigError.
+
+    Args:
+        default: the default value (omitted: the option is required).
+        gt: exclusive lower bound of a number, or of every item of a tuple of numbers.
+        ge: inclusive lower bound (give at most one of gt/ge).
+        lt: exclusive upper bound.
+        le: inclusive upper bound (give at most one of lt/le).
+        choices: the allowed values (of a string option, or of every item of a tuple).
+        nonempty: a tuple must hold at least one item.
+        doc: a few words on what the option means, shown in error messages ("the Euler step dt/τ").
+
+    Returns:
+        A `dataclasses.field` carrying the constraint in its metadata.
+
+    Raises:
+        TypeError: both gt and ge, or both lt and le (a mistake in the declaring class, not in user input).
     """
     if gt is not None and ge is not None or lt is not None and le is not None:
         raise TypeError("option: give at most one lower bound (gt or ge) and one upper bound (lt or le)")

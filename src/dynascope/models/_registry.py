@@ -28,9 +28,23 @@ def names() -> list[str]:
 def get(name: str, *, n_inputs: int, n_hidden: int, n_outputs: int, **options: Any) -> Model:
     """Build the model registered as `name` with the given sizes and hyperparameters `options`.
 
-    Each value is checked once, here: an unknown option is refused with the list of options; a value of the
-    wrong type or outside its declared constraint with a ConfigError naming it, the value and what is
-    expected; then the model's `validate` checks the rules that relate several hyperparameters.
+    Each value is checked once, here; then the model's `validate` checks the rules that relate several
+    hyperparameters.
+
+    Args:
+        name: a registered model name (see `dynascope.models.names()`).
+        n_inputs: input size I.
+        n_hidden: hidden units H.
+        n_outputs: output size.
+        **options: the model's hyperparameters (its dataclass fields).
+
+    Returns:
+        The `Model`.
+
+    Raises:
+        UnknownNameError: no model of that name; ConfigError: an unknown option (listing the options), a
+        value of the wrong type or outside its declared constraint (naming it, the value and what is
+        expected), or hyperparameters the model's `validate` refuses together.
     """
     return _MODELS.get(name, n_inputs=n_inputs, n_hidden=n_hidden, n_outputs=n_outputs, **options)
 

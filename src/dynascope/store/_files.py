@@ -66,10 +66,17 @@ def _remove(path: Path) -> None:
 def write_atomic(path: Path, write: Callable[[Path], None], staged: Callable[[Path], None] | None = None) -> None:
     """Write `path` by calling `write(tmp)` on its temp name, then renaming it into place.
 
-    The file gets the umask's permissions (safetensors alone writes 0600). `staged(tmp)`, if given, runs
-    between the write and the rename (the checksum manifest records the new file there). A failure of the
-    disk (OSError, SafetensorError) becomes a RunFolderError naming `path`; no temp file is left behind
+    The file gets the umask's permissions (safetensors alone writes 0600). No temp file is left behind
     by any exception.
+
+    Args:
+        path: the destination file; its folder is created if missing.
+        write: writes the content to the temp path it is given.
+        staged: runs on the temp path between the write and the rename (the checksum manifest records
+            the new file there), or None.
+
+    Raises:
+        RunFolderError: a failure of the disk (OSError, SafetensorError), naming `path`.
     """
     tmp = temp_path(path)
     try:

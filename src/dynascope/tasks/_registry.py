@@ -24,12 +24,21 @@ def names() -> list[str]:
 def get(name: str, **options: Any) -> Task:
     """Build the task registered as `name` with `options` (the dataclass fields of that task).
 
-    Each option is checked once, here: an unknown option is refused with the list of options; a value of
-    the wrong type or outside its declared constraint with a ConfigError naming the option, the value and
-    what is expected (a list is accepted for a tuple field); then the task's `validate` checks the rules
-    that relate several options.
+    Each option is checked once, here; then the task's `validate` checks the rules that relate several
+    options.
 
-    `neurogym:<EnvName>` wraps a NeuroGym environment (needs the `neurogym` extra).
+    Args:
+        name: a registered task name (see `dynascope.tasks.names()`), or `neurogym:<EnvName>` to wrap a
+            NeuroGym environment (needs the `neurogym` extra).
+        **options: values of the task's dataclass fields (a list is accepted for a tuple field).
+
+    Returns:
+        The `Task`.
+
+    Raises:
+        UnknownNameError: no task of that name; ConfigError: an unknown option (listing the options), a
+        value of the wrong type or outside its declared constraint (naming the option, the value and
+        what is expected), or options the task's `validate` refuses together.
     """
     if isinstance(name, str) and name.startswith("neurogym:"):
         from dynascope.tasks.neurogym import NeuroGymTask
