@@ -14,7 +14,7 @@ import numpy as np
 from dynascope.errors import RunFolderError
 from dynascope.pipeline.config import SweepConfig, open_run
 from dynascope.pipeline.populations import group_damage, save_population
-from dynascope.store import CONFIG, NetworkRows, RunFolder, busy
+from dynascope.store import CONFIG, NetworkRows, RunFolder, busy, run_path
 from dynascope.models import Model
 from dynascope.tasks import Task
 from dynascope.train import Population, TrainOptions, train_population
@@ -39,7 +39,7 @@ def prepare_run(config: SweepConfig, out: str | Path, *, resume: bool = False, c
     config.validate()
     if check_memory:
         config.check_memory()
-    out = Path(out)
+    out = run_path(out)
     if not (out / CONFIG).exists():
         return RunFolder.create(out, config.to_dict())
     if not resume:

@@ -4,7 +4,7 @@ writes a folder at a time. The store keeps what it is given: it imports no task,
 
 from dynascope.store._files import write_atomic
 from dynascope.store._lock import busy
-from dynascope.store.run import CONFIG, RunFolder, check_writable, open, versions
+from dynascope.store.run import CONFIG, RunFolder, check_writable, open, run_path, versions
 from dynascope.store.schema import (
     TABLES,
     AblationRows,
@@ -38,6 +38,7 @@ __all__ = [
     "busy",
     "check_writable",
     "open",
+    "run_path",
     "versions",
     "write_atomic",
 ]

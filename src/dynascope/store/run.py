@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import platform
+import re
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -95,7 +96,7 @@ class RunFolder:
         The folder may exist if it is empty; our own leftovers (a temp file of a killed process, a lock
         file) do not count as content.
         """
-        path = Path(path)
+        path = run_path(path)
         if (path / CONFIG).exists():
             raise RunFolderError(f"{path} already holds a run; choose another folder or resume it.")
         if path.exists() and not path.is_dir():
@@ -125,7 +126,7 @@ class RunFolder:
 
         What the config says is not checked here: `dynascope.pipeline.open_run` checks the sweep it describes.
         """
-        path = Path(path)
+        path = run_path(path)
         if not path.is_dir():
             raise RunFolderError(f"run folder {path} does not exist; train one first with `dynascope train --out {path}`.")
         if not (path / CONFIG).is_file():
@@ -414,6 +415,28 @@ def _check_empty(path: Path) -> None:
             f"{path} already holds other files and is not a dynascope run folder (no {CONFIG}); a run is "
             "written into a folder of its own: choose a new or empty folder (e.g. runs/NAME)."
         )
+
+
+#: `scheme:/` or `scheme://` at the start of a path: a URL (an fsspec-style `s3://bucket/run`), or one that
+#: a Path has already collapsed to `s3:/bucket/run`. Two letters at least, so a drive letter is not one.
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")
+
+
+def run_path(path: str | Path) -> Path:
+    """`path` as the local path of a run folder; RunFolderError for a URL.
+
+    A run folder is read and written with local file operations (atomic renames, file locks, DuckDB over
+    Parquet), so it must be a path: on one machine, or on a file system every node of a cluster mounts
+    (NFS, Lustre, GPFS; an object store through a FUSE mount such as s3fs or gcsfuse). A URL is refused
+    rather than created as a local folder named after its scheme.
+    """
+    text = str(path)
+    if _URL.match(text):
+        raise RunFolderError(
+            f"run folder {text!r} is a URL; run folders are paths: use a local folder, or the cluster's shared "
+            "file system (mount an object store with s3fs or gcsfuse and pass the mounted path)."
+        )
+    return Path(path)
 
 
 def open(path: str | Path) -> RunFolder:  # noqa: A001  (the contract: dynascope.store.open)

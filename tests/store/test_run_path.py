@@ -1,0 +1,48 @@
+"""A run folder is a path: a URL (s3://, gs://, even as a Path that collapsed it to s3:/) is refused by name,
+before anything is created — not made into a local folder called 's3:'."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dynascope import pipeline, store
+from dynascope.errors import RunFolderError
+from dynascope.pipeline import SweepConfig
+
+CONFIG = SweepConfig(task="flipflop", archs=("vanilla",), n_hidden=(4,), n_networks=1, steps=1,
+                     task_options={"n_bits": 1, "n_time": 8})
+
+
+@pytest.mark.parametrize("url", ["s3://bucket/runs/ff", "gs://bucket/ff", "file:///tmp/ff", Path("s3://bucket/ff")])
+def test_a_url_is_refused_by_every_entry_and_nothing_is_created(url, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(RunFolderError, match=r"is a URL; run folders are paths: .*s3fs or gcsfuse"):
+        store.RunFolder.create(url, CONFIG.to_dict())
+    with pytest.raises(RunFolderError, match=r"is a URL"):
+        store.open(url)
+    with pytest.raises(RunFolderError, match=r"is a URL"):
+        pipeline.prepare_run(CONFIG, url)
+    assert list(tmp_path.iterdir()) == []  # no 's3:' or 'file:' folder made here
+
+
+def test_paths_that_only_look_like_urls_are_paths(tmp_path):
+    # A colon later in the name, or a one-letter 'scheme' (a drive letter's shape), is an ordinary path.
+    for name in ("run:2", "C:/x"):
+        assert store.run_path(tmp_path / name) == tmp_path / name
+    assert store.run_path("runs/ff") == Path("runs/ff")
+
+
+def test_the_command_says_so_in_one_line(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "dynascope", "train", "--task", "flipflop", "--arch", "vanilla",
+                          "--n-hidden", "4", "--n-networks", "1", "--steps", "1", "--out", "s3://bucket/ff"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                         env={**os.environ, "COLUMNS": "300"})
+    assert res.returncode == 2, res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "is a URL; run folders are paths" in lines[0], res.stderr
+    assert list(tmp_path.iterdir()) == []
