@@ -28,10 +28,20 @@ def input_mask(n_hidden: int, n_inputs: int, inputs_a: int | None) -> jax.Array:
 
 
 def module_mask(n_hidden: int, inter_fraction: float, *, key: jax.Array) -> jax.Array:
-    """0/1 float32 recurrent mask `[n_hidden, n_hidden]` (`[post, pre]`): every link within a module, and
-    exactly round(`inter_fraction` · n_between) of the n_between = 2·n_A·n_B links between the modules,
-    chosen uniformly at random by `key` (an exact count, not a Bernoulli draw, so that networks of one
-    population have exactly the structural modularity asked for)."""
+    """0/1 float32 recurrent mask `[n_hidden, n_hidden]` (`[post, pre]`) of a two-module network.
+
+    Every link within a module is kept, and exactly round(`inter_fraction` · n_between) of the
+    n_between = 2·n_A·n_B links between the modules, chosen uniformly at random (an exact count, not a
+    Bernoulli draw, so that networks of one population have exactly the structural modularity asked for).
+
+    Args:
+        n_hidden: hidden units H; module A is the first ⌈H/2⌉ units, module B the rest (`module_labels`).
+        inter_fraction: fraction of the between-module links kept, in [0, 1].
+        key: JAX PRNG key (keyword-only) choosing which between-module links are kept.
+
+    Returns:
+        `[n_hidden, n_hidden]` float32 mask.
+    """
     labels = module_labels(n_hidden)
     between = labels[:, None] != labels[None, :]
     n_between = int(between.sum())

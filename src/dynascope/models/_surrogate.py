@@ -73,8 +73,20 @@ def check_surrogate(name: str, scale: float | None = None) -> float:
 
 
 def spike(x: jax.Array, surrogate: str = "fast_sigmoid", scale: float | None = None) -> jax.Array:
-    """Spikes H(x) `[...]` (1.0 where x ≥ 0, else 0.0, in x's dtype) of `x = v − threshold [...]`, whose JVP
-    uses the surrogate derivative `surrogate` with sharpness `scale` (None: `DEFAULT_SCALES[surrogate]`)."""
+    """Spikes H(x) (1.0 where x ≥ 0, else 0.0) whose JVP uses a surrogate derivative.
+
+    Args:
+        x: membrane potential minus threshold, `x = v − threshold`, any shape `[...]`.
+        surrogate: the surrogate derivative's name (a key of `DEFAULT_SCALES`).
+        scale: its sharpness (> 0; None: `DEFAULT_SCALES[surrogate]`).
+
+    Returns:
+        Spikes `[...]` in x's dtype.
+
+    Raises:
+        ConfigError: an unknown `surrogate` (listing the known ones) or a `scale` that is not a finite
+        number > 0.
+    """
     return _spike(jnp.asarray(x), surrogate, check_surrogate(surrogate, scale))
 
 

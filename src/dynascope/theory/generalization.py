@@ -120,8 +120,19 @@ def min_norm_test_error(
 
 
 def min_norm_train_error(alpha: Any, noise_variance: float) -> np.ndarray:
-    """Expected training error (1/P)‖y − X w‖² of the minimum-norm student: 0 for α ≤ 1 (it interpolates),
-    σ² (1 − 1/α) above (exact at any N), of `alpha`'s shape.
+    """Expected training error (1/P)‖y − X w‖² of the minimum-norm student.
+
+    0 for α ≤ 1 (it interpolates), σ² (1 − 1/α) above; exact at any N.
+
+    Args:
+        alpha: the load α = P/N, a number > 0 or an array of them.
+        noise_variance: σ², the label noise variance (≥ 0).
+
+    Returns:
+        Float64 array of `alpha`'s shape.
+
+    Raises:
+        ConfigError: `alpha` not positive, or `noise_variance` negative or not finite.
 
     Reference: Advani, Saxe & Sompolinsky 2020 (Neural Networks), section 3.
     """
@@ -131,9 +142,20 @@ def min_norm_train_error(alpha: Any, noise_variance: float) -> np.ndarray:
 
 
 def marchenko_pastur_density(eigenvalues: Any, alpha: float) -> np.ndarray:
-    """Continuous part of the Marchenko–Pastur density of C = XᵀX/P (X `[P, N]`, unit-variance entries,
-    ratio N/P = 1/α) at `eigenvalues` (any shape); it integrates to min(1, α), the rest being the atom
-    (1 − α)₊ at zero.
+    """Continuous part of the Marchenko–Pastur density of C = XᵀX/P at the given eigenvalues.
+
+    X `[P, N]` has unit-variance entries and ratio N/P = 1/α; the continuous part integrates to
+    min(1, α), the rest being the atom (1 − α)₊ at zero.
+
+    Args:
+        eigenvalues: where to evaluate the density, any shape.
+        alpha: the load α = P/N (> 0).
+
+    Returns:
+        Float64 density, the shape of `eigenvalues` (0 outside the support).
+
+    Raises:
+        ConfigError: `alpha` not a finite number > 0.
 
     Reference: Marchenko & Pastur 1967 (Math. USSR-Sbornik 1:457).
     """

@@ -82,7 +82,16 @@ class _State(NamedTuple):
 
 
 def masked_mse(outputs: jax.Array, trials: Trials) -> jax.Array:
-    """Mean squared error over the scored entries (mask = 1) of a batch."""
+    """Mean squared error over the scored entries (mask = 1) of a batch.
+
+    Args:
+        outputs: the network's outputs `[B, T, O]`.
+        trials: the batch (`Trials`), whose `targets` (the shape of `outputs`) and `mask` (broadcastable
+            to it; `[B, T, O]` for a task's `Trials`) are used.
+
+    Returns:
+        Scalar array: Σ mask·(outputs − targets)² / max(Σ mask, 1).
+    """
     m = trials.mask
     return (m * (outputs - trials.targets) ** 2).sum() / jnp.maximum(m.sum(), 1.0)
 
@@ -259,23 +268,40 @@ def train_population(
 ) -> Population:
     """Train `n_networks` copies of `model` on `task` for `steps` optimizer steps, all at once.
 
-    Network i is initialised and fed trials from keys derived from `key` and its seed `seeds[i]`
-    (default 0..n−1), so its result does not depend on which other networks share the program.
-    `options` are the fields of `TrainOptions`. With `checkpoint_dir`, the state is saved every
-    `checkpoint_every` steps and a later call with the same arguments resumes from it and ends with the
-    same parameters as an uninterrupted run (bit-identical on CPU). `progress(steps_done, losses[n])`
-    is called after every chunk of steps.
+    Network i is initialised and fed trials from keys derived from `key` and its seed `seeds[i]`, so
+    its result does not depend on which other networks share the program. With `checkpoint_dir`, the
+    state is saved every `checkpoint_every` steps and a later call with the same arguments resumes from
+    it and ends with the same parameters as an uninterrupted run (bit-identical on CPU).
 
-    Memory: a population whose estimated training memory (`train.memory`) exceeds the budget's usable share
-    (`memory_budget`: bytes or a size such as '2GB'; default $DYNASCOPE_MEMORY_BUDGET, else half the
-    device's memory, see `dynascope._memory`) is trained in chunks of networks, one compiled program after
-    another, each network with the keys and learning rate it gets unchunked (the same result to float
-    rounding: XLA may reduce a batch of another size in another order). With `checkpoint_dir`, each chunk
-    checkpoints into its own subfolder `networks-<start>-<stop>`, and a call resumed under the same budget
-    continues every chunk where it stopped (one resumed under another budget starts the chunks afresh).
-    `progress` then gets the population's share of steps, (chunks done · steps + steps of the current
-    chunk) / chunks, and the latest loss of every network (NaN for those not started). A network that does
-    not fit on its own is refused with a ConfigError before anything is compiled.
+    Memory: a population whose estimated training memory (`train.memory`) exceeds the budget's usable
+    share is trained in chunks of networks, one compiled program after another, each network with the
+    keys and learning rate it gets unchunked (the same result to float rounding: XLA may reduce a batch
+    of another size in another order). With `checkpoint_dir`, each chunk checkpoints into its own
+    subfolder `networks-<start>-<stop>`, and a call resumed under the same budget continues every chunk
+    where it stopped (one resumed under another budget starts the chunks afresh).
+
+    Args:
+        task: the `Task` (from `dynascope.tasks.get`).
+        model: the `Model` (from `dynascope.models.get`), with the task's input and output sizes.
+        n_networks: networks trained together (≥ 1).
+        steps: optimizer steps (≥ 1).
+        key: JAX PRNG key from which every network's keys are derived.
+        seeds: one distinct integer seed per network (None: 0..n−1).
+        checkpoint_dir: folder to checkpoint into and resume from (None: no checkpoints).
+        progress: called as `progress(steps_done, losses [n])` after every chunk of steps; when the
+            networks are trained in chunks, with the population's share of steps and the latest loss of
+            every network (NaN for those not started).
+        memory_budget: bytes or a size such as '2GB' (None: $DYNASCOPE_MEMORY_BUDGET, else half the
+            device's memory; see `dynascope._memory`).
+        **options: `TrainOptions` fields (batch_size, learning_rate, optimizer, ...).
+
+    Returns:
+        `Population` with params stacked on a leading network axis `[n, ...]`.
+
+    Raises:
+        ConfigError: `task`/`model` of the wrong type or mismatched sizes, `n_networks`/`steps` not
+        positive, `seeds` not one distinct seed per network, a bad training option, or a single network
+        too large for the memory budget (refused before anything is compiled).
     """
     if not isinstance(task, Task):
         raise ConfigError(f"task must be a dynascope Task (from dynascope.tasks.get), got {type(task).__name__}.")
