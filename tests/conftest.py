@@ -12,10 +12,6 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # cache shared by the whole session was measured slower: with a size limit, JAX's cache rescans every
 # entry on each write; without one, two processes could read each other's half-written entries.)
 os.environ.setdefault("DYNASCOPE_CACHE_DIR", "off")
-# The CLI's rich consoles take their width from COLUMNS when they are made (at the first import of
-# `dynascope.cli`, before any test runs); under the test runner there is no terminal, and tables narrower than
-# this fold the names and numbers the CLI tests look for. Set as a user would set it, for every test.
-os.environ["COLUMNS"] = "200"
 
 import signal  # noqa: E402
 import sys  # noqa: E402
@@ -25,6 +21,19 @@ import jax  # noqa: E402
 import pytest  # noqa: E402
 
 jax.config.update("jax_numpy_dtype_promotion", "strict")
+
+# The CLI's rich consoles take their width from COLUMNS when they are made, at the first import of
+# `dynascope.cli`. Under the test runner there is no terminal, and a folded table splits the names, paths and
+# messages the CLI tests look for (`dynascope runs` puts a run's whole path and its damage on one row), so the
+# consoles are made here as wide as a user would ask for with COLUMNS; the variable is then put back, so the
+# runner's own output and the `dynascope` subprocesses keep their usual width.
+_columns = os.environ.get("COLUMNS")
+os.environ["COLUMNS"] = "2000"
+import dynascope.cli  # noqa: E402,F401
+if _columns is None:
+    del os.environ["COLUMNS"]
+else:
+    os.environ["COLUMNS"] = _columns
 
 
 @pytest.fixture

@@ -3,13 +3,10 @@ one line and exit code 2 before any folder is made."""
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 from typer.testing import CliRunner
 
 from dynascope.cli import app
-from dynascope.cli._app import _run
 
 #: The flags of tests/pipeline/test_ablation.py's TINY config, so the two share compiled programs.
 TINY = ["--task", "flipflop", "--task-opt", "n_bits=1", "--task-opt", "n_time=8", "--arch", "vanilla",
@@ -17,12 +14,7 @@ TINY = ["--task", "flipflop", "--task-opt", "n_bits=1", "--task-opt", "n_time=8"
         "--checkpoint-every", "50"]
 
 
-def test_ablate_prints_the_arms_and_the_factor_and_resumes(tmp_path, monkeypatch):
-    from dynascope.cli._display import console
-
-    # The CLI's console is made once per process, with the width of the first import; another test of the
-    # same worker may have made it narrow, and its tables then fold names this test looks for.
-    monkeypatch.setattr(console, "width", 200)
+def test_ablate_prints_the_arms_and_the_factor_and_resumes(tmp_path):
     out = CliRunner().invoke(app, ["ablate", *TINY, "--out", str(tmp_path / "r")], terminal_width=200)
     assert out.exit_code == 0, out.stdout
     lines = out.stdout.splitlines()
@@ -48,9 +40,8 @@ def test_ablate_prints_the_arms_and_the_factor_and_resumes(tmp_path, monkeypatch
         (["--mechanism", "hetero_tau", "--mechanism-opt", "spread=-1"], "option spread"),
     ],
 )
-def test_bad_input_is_one_line_with_exit_code_2(args, message, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(sys, "argv", ["dynascope", "ablate", *args, "--out", str(tmp_path / "x")])
-    assert _run() == 2
+def test_bad_input_is_one_line_with_exit_code_2(args, message, tmp_path, dynascope_main, capsys):
+    assert dynascope_main("ablate", *args, "--out", str(tmp_path / "x")) == 2
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
     assert len(err) == 1 and message in err[0] and "Traceback" not in err[0]
     assert not (tmp_path / "x").exists()

@@ -15,15 +15,6 @@ from dynascope.cli import app
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def wide_console():
-    """Rich sizes tables to the terminal; under the test runner there is none, so give it room."""
-    from dynascope.cli._display import console
-
-    old = console.width
-    console.width = 200
-    yield
-    console.width = old
 TINY = ["--task", "flipflop", "--task-opt", "n_bits=2", "--task-opt", "n_time=16", "--arch", "vanilla",
         "--n-hidden", "6", "--n-networks", "2", "--steps", "30", "--batch", "8", "--lr", "0.01"]
 
@@ -98,7 +89,7 @@ def test_user_errors_are_one_line_with_exit_code_2(args, message, tmp_path):
 
 
 def test_the_command_keeps_compiled_programs_where_it_is_told(tmp_path):
-    from dynascope._cache import compilation_cache_dir
+    from dynascope import compilation_cache_dir
 
     assert compilation_cache_dir({"DYNASCOPE_CACHE_DIR": "off"}) is None
     assert compilation_cache_dir({"XDG_CACHE_HOME": "/c"}) == Path("/c/dynascope/jax")

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 from typer.testing import CliRunner
@@ -17,8 +18,7 @@ from dynascope import pipeline, store
 from dynascope.pipeline import analyze as analyze_module
 from dynascope.cli import app
 from dynascope.errors import ConfigError, RunFolderError
-from dynascope.store import _files
-from tests.cli.test_cli import TINY, wide_console  # noqa: F401  (the autouse fixture)
+from tests.cli.test_cli import TINY
 
 runner = CliRunner()
 SMALL = pipeline.AnalysisOptions(n_trials=8, n_initial_states=16, skeleton_steps=100)
@@ -67,7 +67,7 @@ def _refuse_writes(monkeypatch):
     def refuse(*args, **kwargs):
         raise OSError(errno.EROFS, os.strerror(errno.EROFS))
 
-    monkeypatch.setattr(_files.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
 
 
 def test_a_read_only_run_folder_fails_analyze_report_and_compare_before_any_work(run_copy, monkeypatch, tmp_path):
@@ -87,14 +87,14 @@ def test_a_read_only_run_folder_fails_analyze_report_and_compare_before_any_work
 
 
 def test_a_shared_read_only_run_can_be_reported_elsewhere(run_copy, monkeypatch, tmp_path):
-    real = _files.tempfile.mkstemp
+    real = tempfile.mkstemp
 
     def read_only_run(*args, dir=None, **kwargs):  # the run folder is on a read-only disk, tmp_path is not
         if str(dir).startswith(str(run_copy)):
             raise OSError(errno.EROFS, os.strerror(errno.EROFS))
         return real(*args, dir=dir, **kwargs)
 
-    monkeypatch.setattr(_files.tempfile, "mkstemp", read_only_run)
+    monkeypatch.setattr(tempfile, "mkstemp", read_only_run)
     out = runner.invoke(app, ["report", str(run_copy), "--networks", "1"])
     assert isinstance(out.exception, RunFolderError) and "is not writable" in str(out.exception)
     out = runner.invoke(app, ["report", str(run_copy), "--out", str(tmp_path / "page.html"), "--networks", "1"])

@@ -3,14 +3,11 @@ writes nothing; an existing file is kept unless --force."""
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from dynascope.cli import app
-from dynascope.cli._app import _run
 
 pytest.importorskip("pynwb")
 runner = CliRunner()
@@ -18,10 +15,9 @@ SMALL = ["--system", "flipflop", "--system-opt", "n_bits=2", "--system-opt", "n_
          "--neurons", "16", "--trials", "48"]
 
 
-def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, list[str]]:
+def run_cli(dynascope_main, capsys, *args: str) -> tuple[int, list[str]]:
     """The `dynascope` command in-process, as `main` runs it: (exit code, non-empty lines of stderr)."""
-    monkeypatch.setattr(sys, "argv", ["dynascope", *args])
-    code = _run()
+    code = dynascope_main(*args)
     return code, [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
 
 
@@ -54,10 +50,11 @@ def test_synth_writes_a_recording_that_reads_back(tmp_path):
         (["--out", "taken.nwb"], "--out 'taken.nwb' already exists; choose another file name or pass --force"),
     ],
 )
-def test_bad_input_is_one_line_with_exit_code_2_and_writes_nothing(args, message, tmp_path, monkeypatch, capsys):
+def test_bad_input_is_one_line_with_exit_code_2_and_writes_nothing(args, message, tmp_path, monkeypatch, capsys,
+                                                                   dynascope_main):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "taken.nwb").write_bytes(b"keep")
-    code, lines = run_cli(monkeypatch, capsys, "data", "synth", "--trials", "4", *args)
+    code, lines = run_cli(dynascope_main, capsys, "data", "synth", "--trials", "4", *args)
     assert code == 2
     assert len(lines) == 1 and message in lines[0], lines
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.nwb"]

@@ -4,7 +4,6 @@ closed-form sigmoid written out here, the simulation on it), and bad input refus
 from __future__ import annotations
 
 import csv
-import sys
 
 import numpy as np
 import pandas as pd
@@ -12,13 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from dynascope.cli import app
-from dynascope.cli._app import _run
 
 
-def test_deeplinear_experiment_writes_figures_numbers_and_report(tmp_path, monkeypatch):
-    from dynascope.cli._display import console
-
-    monkeypatch.setattr(console, "width", 200)
+def test_deeplinear_experiment_writes_figures_numbers_and_report(tmp_path):
     out = CliRunner().invoke(app, ["experiment", "deeplinear", "--out", str(tmp_path / "e"), "--steps", "400",
                                    "--n-networks", "1"], terminal_width=200)
     assert out.exit_code == 0, out.stdout
@@ -69,9 +64,8 @@ def test_deeplinear_experiment_writes_figures_numbers_and_report(tmp_path, monke
         (["replay", "--n-networks", "0"], "--n-networks"),
     ],
 )
-def test_bad_input_is_one_line_with_exit_code_2(args, message, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(sys, "argv", ["dynascope", "experiment", *args, "--out", str(tmp_path / "x")])
-    assert _run() == 2
+def test_bad_input_is_one_line_with_exit_code_2(args, message, tmp_path, dynascope_main, capsys):
+    assert dynascope_main("experiment", *args, "--out", str(tmp_path / "x")) == 2
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
     assert len(err) == 1 and message in err[0] and "Traceback" not in err[0]
     assert not (tmp_path / "x").exists()

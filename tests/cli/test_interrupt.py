@@ -9,7 +9,6 @@ callback (JAX runs one on every collection) is delivered again.
 
 from __future__ import annotations
 
-import gc
 import os
 import signal
 import subprocess
@@ -21,13 +20,13 @@ import pytest
 from safetensors.numpy import load_file
 from typer.testing import CliRunner
 
-from dynascope.cli import _app, app
+from dynascope.cli import app
 
 # Tiny networks but many short chunks: the first checkpoint is written within a second of training
-# starting, and the rest of the run (400 chunks of 5 steps, seconds) is far longer than the poll
+# starting, and the rest of the run (200 chunks of 5 steps, seconds) is far longer than the poll
 # below takes to see it, so the signal always lands mid-training.
 TRAIN = ["train", "--task", "flipflop", "--task-opt", "n_bits=2", "--task-opt", "n_time=16", "--arch", "vanilla",
-         "--n-hidden", "6", "--n-networks", "2", "--steps", "2000", "--batch", "8", "--checkpoint-every", "5"]
+         "--n-hidden", "6", "--n-networks", "2", "--steps", "1000", "--batch", "8", "--checkpoint-every", "5"]
 INTERRUPTED = "interrupted: finished work is saved; rerun the same command with --resume to continue."
 
 
@@ -39,13 +38,19 @@ AS_FROM_A_TERMINAL = ("import runpy, signal, sys; signal.signal(signal.SIGINT, s
                       "sys.argv[0] = 'dynascope'; runpy.run_module('dynascope', run_name='__main__')")
 
 
+def command_env(out: Path) -> dict[str, str]:
+    """The commands' environment: CPU only, and one compilation cache per test (next to the run), so the
+    resumed commands load the first one's programs as they would on a user's machine."""
+    return dict(os.environ, DYNASCOPE_CACHE_DIR=str(out.parent / "jax-cache"), JAX_PLATFORMS="cpu")
+
+
 def interrupted_train(out: Path, sig: signal.Signals, *extra: str) -> tuple[int, str, int]:
     """Start `dynascope train` into `out`, wait until it has written a checkpoint newer than the one
     there, send `sig`, and return (exit code, stderr, the checkpoint's step after it exited)."""
     state = out / "checkpoints" / "vanilla-6" / "state.safetensors"
     meta = state.with_name("meta.json")  # written after the state, and needed to resume from it
     before = state.stat().st_mtime_ns if state.exists() else None
-    env = dict(os.environ, DYNASCOPE_CACHE_DIR="off", JAX_PLATFORMS="cpu")
+    env = command_env(out)
     proc = subprocess.Popen([sys.executable, "-c", AS_FROM_A_TERMINAL, *TRAIN, "--out", str(out), *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
@@ -69,15 +74,15 @@ def test_interrupted_train_says_so_exits_130_or_143_and_resumes(tmp_path):
     code, err, step = interrupted_train(out, signal.SIGINT)
     assert code == 130, err
     assert err.strip() == INTERRUPTED  # the one line, no traceback
-    assert 0 < step < 2000  # the last checkpoint is kept
+    assert 0 < step < 1000  # the last checkpoint is kept
 
     # `kill PID` (SIGTERM) ends it the same way, with 128 + 15; the resumed run went on from the checkpoint.
     code, err, later = interrupted_train(out, signal.SIGTERM, "--resume")
     assert code == 143, err
     assert err.strip() == INTERRUPTED
-    assert step < later < 2000
+    assert step < later < 1000
 
-    env = dict(os.environ, DYNASCOPE_CACHE_DIR="off", JAX_PLATFORMS="cpu")
+    env = command_env(out)
     done = subprocess.run([sys.executable, "-m", "dynascope", *TRAIN, "--out", str(out), "--resume"],
                           capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -106,48 +111,50 @@ def test_an_interrupt_inside_a_command_is_one_line_and_130_in_process(args, patc
     assert out.output.strip() == f"interrupted: finished work is saved; {again} to continue."
 
 
-def _sigint_inside_a_gc_callback(handler) -> list[str]:
-    """With `handler` as the SIGINT handler before `_catch_interrupts`, raise SIGINT inside a gc callback
-    (handled right there) and require the KeyboardInterrupt to arrive afterwards; returns the phases fired."""
-    fired = []
+# The `dynascope` command (`dynascope.cli.main`) in a child process whose first gc callback once the command
+# has begun (its run folder's config.toml is written, so `main` has taken over the interrupts) raises SIGINT,
+# handled right there. `{handler}` is the SIGINT handler set before `main` runs. (A child: `main` leaves an
+# interrupted process with `os._exit`.)
+SIGINT_IN_A_GC_CALLBACK = """
+import gc, os, signal, sys
+from dynascope.cli import main
 
-    def callback(phase: str, info: dict) -> None:
-        if not fired:
-            fired.append(phase)
-            signal.raise_signal(signal.SIGINT)
+def foreign(signum, frame):  # a handler someone else installed, as importing brian2 does
+    os.write(2, b"foreign handler\\n")
+    raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGINT, handler)
-    restore = _app._catch_interrupts()
-    gc.callbacks.append(callback)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            gc.collect()
-            deadline = time.monotonic() + 30  # a guard against a hang, not a timing assertion
-            while time.monotonic() < deadline:
-                time.sleep(0.01)
-    finally:
-        gc.callbacks.remove(callback)
-        restore()
-        signal.signal(signal.SIGINT, previous)
-    return fired
+signal.signal(signal.SIGINT, {handler})
+fired = []
+
+def callback(phase, info):
+    if not fired and os.path.exists(os.path.join(sys.argv[sys.argv.index("--out") + 1], "config.toml")):
+        fired.append(phase)
+        signal.raise_signal(signal.SIGINT)
+
+gc.callbacks.append(callback)
+sys.argv = ["dynascope", *sys.argv[1:]]
+main()
+"""
 
 
-def test_an_interrupt_dropped_in_a_gc_callback_is_delivered_again():
+def _sigint_inside_a_gc_callback(handler: str, out: Path) -> tuple[int, list[str]]:
+    """Run `dynascope train` with SIGINT raised inside a gc callback (see above); (exit code, stderr lines)."""
+    done = subprocess.run([sys.executable, "-c", SIGINT_IN_A_GC_CALLBACK.format(handler=handler), *TRAIN, "--out",
+                           str(out)], capture_output=True, text=True, env=command_env(out), timeout=300)
+    return done.returncode, [ln for ln in done.stderr.splitlines() if ln.strip()]
+
+
+def test_an_interrupt_dropped_in_a_gc_callback_is_delivered_again(tmp_path):
     # JAX runs a gc callback on every collection; a signal handled inside one raised a KeyboardInterrupt
     # that Python drops ("Exception ignored in ..."), and the command ran on as if never interrupted.
-    # Python's own handler, whatever an earlier test in this process installed (brian2 installs one).
-    assert _sigint_inside_a_gc_callback(signal.default_int_handler)
+    code, err = _sigint_inside_a_gc_callback("signal.default_int_handler", tmp_path / "r")
+    assert code == 130 and err == [INTERRUPTED], err
 
 
-def test_an_interrupt_from_someone_elses_handler_dropped_in_a_gc_callback_is_delivered_again():
-    # Importing brian2 installs its own SIGINT handler, which `_catch_interrupts` leaves in place; the
-    # KeyboardInterrupt it raises inside a gc callback was dropped as well.
-    calls = []
-
-    def foreign(signum: int, frame: object) -> None:
-        calls.append(signum)
-        raise KeyboardInterrupt
-
-    assert _sigint_inside_a_gc_callback(foreign)
+def test_an_interrupt_from_someone_elses_handler_dropped_in_a_gc_callback_is_delivered_again(tmp_path):
+    # Importing brian2 installs its own SIGINT handler, which `main` leaves in place; the KeyboardInterrupt it
+    # raises inside a gc callback was dropped as well.
+    code, err = _sigint_inside_a_gc_callback("foreign", tmp_path / "r")
     # dropped at least once, then delivered again until it landed outside a callback
-    assert len(calls) >= 2 and set(calls) == {signal.SIGINT}
+    assert code == 130 and err[-1] == INTERRUPTED, err
+    assert len(err) >= 3 and set(err[:-1]) == {"foreign handler"}, err

@@ -3,7 +3,6 @@ final structure appeared; a run without snapshots is one line, exit 2."""
 
 from __future__ import annotations
 
-import pytest
 from typer.testing import CliRunner
 
 from dynascope.cli import app
@@ -13,13 +12,6 @@ runner = CliRunner()
 TINY = ["--task", "flipflop", "--task-opt", "n_bits=1", "--task-opt", "n_time=12", "--arch", "vanilla",
         "--n-hidden", "4", "--n-networks", "2", "--steps", "20", "--batch", "4", "--lr", "0.02",
         "--checkpoint-every", "10"]
-
-
-@pytest.fixture(autouse=True)
-def wide_console(monkeypatch):
-    from dynascope.cli._display import console
-
-    monkeypatch.setattr(console, "width", 200)
 
 
 def test_snapshots_then_the_analysis_over_training(tmp_path):

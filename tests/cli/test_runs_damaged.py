@@ -24,16 +24,6 @@ TINY = ["--task", "flipflop", "--task-opt", "n_bits=1", "--task-opt", "n_time=8"
         "--n-hidden", "4", "--n-networks", "2", "--steps", "20", "--batch", "4", "--lr", "0.01", "--checkpoint-every", "10"]
 
 
-@pytest.fixture(autouse=True)
-def wide_console():
-    from dynascope.cli._display import console
-
-    old = console.width
-    console.width = 2000  # no folding: each run is one line of the table
-    yield
-    console.width = old
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "good"

@@ -8,13 +8,13 @@ import dataclasses
 import errno
 import os
 import stat
+import tempfile
 
 import numpy as np
 import pytest
 
 from dynascope import pipeline, store
 from dynascope.errors import ConfigError, RunFolderError
-from dynascope.store import _files
 from tests.store.tiny import TINY
 
 
@@ -67,7 +67,7 @@ def test_no_config_is_written_into_a_folder_that_cannot_be_written(tmp_path, mon
     def refuse(*args, **kwargs):
         raise OSError(errno.EROFS, os.strerror(errno.EROFS))
 
-    monkeypatch.setattr(_files.tempfile, "mkstemp", refuse)  # injected: what a read-only disk answers
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)  # injected: what a read-only disk answers
     with pytest.raises(RunFolderError, match=r"is not writable: read-only file system"):
         pipeline.run_sweep(TINY, tmp_path / "r")
     assert not (tmp_path / "r").exists()

@@ -17,7 +17,6 @@ from safetensors.numpy import load_file
 
 from dynascope import pipeline, store
 from dynascope.errors import RunFolderError
-from dynascope.store import _files, _manifest
 from tests.store.tiny import TINY
 
 MARK = 0.123456789  # a float32 loss value whose 4 bytes occur once in the shard
@@ -167,7 +166,7 @@ def test_a_kill_between_recording_and_renaming_leaves_a_readable_folder(tmp_path
         real(src, dst)
 
     # Killed after the manifest records the new content, before the rename: the old file must still pass.
-    monkeypatch.setattr(_files.os, "replace", killed_before_renaming_the_shard)
+    monkeypatch.setattr(os, "replace", killed_before_renaming_the_shard)
     with pytest.raises(Killed):
         folder.write("vanilla-4", store.LossRows(network=["c"], loss=[np.zeros(2, np.float32)]))
     monkeypatch.undo()
@@ -183,8 +182,13 @@ def test_unchanged_files_are_hashed_once_per_handle(tmp_path, monkeypatch):
     folder = _losses_folder(tmp_path)
     run = store.open(folder.path)
     hashed = []
-    real = _manifest.sha256
-    monkeypatch.setattr(_manifest, "sha256", lambda p: hashed.append(p.name) or real(p))
+    real = hashlib.file_digest  # what the manifest hashes a file with
+
+    def spy(f, digest):
+        hashed.append(os.path.basename(f.name))
+        return real(f, digest)
+
+    monkeypatch.setattr(hashlib, "file_digest", spy)
     run.read(store.LossRows)
     run.read(store.LossRows)
     assert hashed == ["vanilla-4.parquet"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import tempfile
 
 import numpy as np
 import pytest
@@ -17,7 +18,6 @@ from safetensors import SafetensorError
 
 from dynascope import pipeline, store
 from dynascope.errors import RunFolderError
-from dynascope.store import _files
 from dynascope.store import run as run_module
 from dynascope.train import checkpoint
 from tests.store.tiny import TINY
@@ -68,7 +68,7 @@ def test_check_writable_tries_a_real_write_not_the_permission_bits(tmp_path, mon
     def refuse(*args, **kwargs):
         raise OSError(errno.EROFS, os.strerror(errno.EROFS))
 
-    monkeypatch.setattr(_files.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
     with pytest.raises(RunFolderError) as err:
         store.check_writable(tmp_path)
     assert _one_line(err).startswith(f"{tmp_path} is not writable: read-only file system (EROFS); the disk is mounted read-only")
@@ -78,7 +78,7 @@ def test_run_folder_check_writable_covers_its_catalog_folders(tmp_path, monkeypa
     folder = store.RunFolder.create(tmp_path / "r", TINY.to_dict())
     folder.write("g", store.LossRows(network=["a"], loss=[np.zeros(2, np.float32)]))
     folder.check_writable()
-    real = _files.tempfile.mkstemp
+    real = tempfile.mkstemp
     blocked = folder.path / "catalog" / "losses"
 
     def refuse_in_losses(*args, dir=None, **kwargs):
@@ -86,7 +86,7 @@ def test_run_folder_check_writable_covers_its_catalog_folders(tmp_path, monkeypa
             raise OSError(errno.EACCES, os.strerror(errno.EACCES))
         return real(*args, dir=dir, **kwargs)
 
-    monkeypatch.setattr(_files.tempfile, "mkstemp", refuse_in_losses)
+    monkeypatch.setattr(tempfile, "mkstemp", refuse_in_losses)
     with pytest.raises(RunFolderError, match=r"catalog/losses is not writable: permission denied \(EACCES\); make the folder writable"):
         folder.check_writable()
 
@@ -166,11 +166,11 @@ def test_injected_permission_denied_on_the_config(tmp_path, monkeypatch):
             raise OSError(errno.EACCES, os.strerror(errno.EACCES))
         real(src, dst)
 
-    monkeypatch.setattr(_files.os, "replace", deny)
+    monkeypatch.setattr(os, "replace", deny)
     with pytest.raises(RunFolderError) as err:
         store.RunFolder.create(tmp_path / "r", TINY.to_dict())
     assert f"cannot write {tmp_path / 'r' / 'config.toml'}: permission denied (EACCES)" in _one_line(err)
-    monkeypatch.setattr(_files.os, "replace", real)
+    monkeypatch.setattr(os, "replace", real)
     assert _leftovers(tmp_path) == []
     store.RunFolder.create(tmp_path / "r", TINY.to_dict())  # the folder is still usable once it is writable
 
