@@ -170,10 +170,27 @@ def run_ablation(
     on_group: Callable[[str, Population], None] | None = None,
     energy_trials: int = AnalysisOptions.n_trials,
 ) -> RunFolder:
-    """Train every group of `config` into the run folder `out`, write each group's `energy` and `ablation`
-    rows, and return the folder. Resumable like `run_sweep`: finished groups are kept, an unfinished one
-    continues from its checkpoint; a folder made by a different config is refused (RunFolderError).
-    `energy_trials`: task trials the synaptic operations are averaged over."""
+    """Train every group of `config` into the run folder `out`, write each group's `energy` and `ablation` rows.
+
+    Resumable like `run_sweep`: finished groups are kept, an unfinished one continues from its checkpoint.
+
+    Args:
+        config: the `AblationConfig` (the architecture with and without the mechanism, at every size).
+        out: the run folder.
+        resume: continue a run already in `out` (otherwise a folder holding a run is refused).
+        progress: called as `progress(group, steps_done, losses [n])` after every chunk of
+            steps of a group, or None.
+        on_group: called as `on_group(group, population)` after each group is trained and
+            saved, or None.
+        energy_trials: task trials the synaptic operations are averaged over.
+
+    Returns:
+        The `RunFolder`.
+
+    Raises:
+        ConfigError: an invalid config; RunFolderError: `out` holds a run and `resume` is off, holds a run
+        of a different config, is being written by another command, or cannot be written.
+    """
     run = prepare_run(config, out, resume=resume)  # type: ignore[arg-type]  (duck-typed: validate, to_dict, ...)
     trained: set[str] = set()
 
@@ -264,8 +281,18 @@ class AblationSummary:
 
 
 def ablation_summary(run: RunFolder, *, n_boot: int = 1000) -> AblationSummary:
-    """Read an ablation's rows and per-seed scores from `run` and compute its size-equivalence factor
-    (`compare.size_equivalence`, a paired bootstrap over seeds with `n_boot` replicates)."""
+    """Read an ablation's rows and per-seed scores from `run` and compute its size-equivalence factor.
+
+    The factor is `compare.size_equivalence`, a paired bootstrap over seeds (seeded by the config's seed).
+
+    Args:
+        run: the ablation's run folder (made by `run_ablation`).
+        n_boot: bootstrap replicates.
+
+    Returns:
+        `AblationSummary` (config, `ablation` rows, per-seed scores `[sizes, seeds]` of each arm, and the
+        factor, None until every group has its row).
+    """
     config = AblationConfig.from_dict({k: v for k, v in run.config.items() if k != "versions"})
     groups = config.groups()
     stored = run.read(AblationRows)

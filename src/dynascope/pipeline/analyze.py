@@ -179,16 +179,23 @@ def analyze_group(
 ) -> tuple[FixedPointRows, SkeletonRows]:
     """Fixed points and skeletons of every network of a stored group, under every `task.analysis_inputs()`.
 
-    `exclude` maps network ids to leave out to the reason (e.g. `DIVERGED`); networks whose states on the
-    task's trials are not finite are left out too (`NON_FINITE`). `on_skip(network, reason)` is called for
-    each left-out network. The others get the same rows as without them, except that the seed noise scale
-    (the std of the visited states) is taken over the networks analysed. `simulated`: the group already run
-    by `simulate_group(group, options, exclude=exclude)` (run here when None), so a caller that needs the
-    states too (the energy counts) simulates once. `networks`: search only the group's networks at these
-    positions (a shard of the Ray backend); their rows are the ones the whole group's search gives them (the
-    seed noise scale and the keys are still those of the whole group).
+    Networks whose states on the task's trials are not finite are left out (`NON_FINITE`), as are those
+    in `exclude`. The others get the same rows as without them, except that the seed noise scale (the std
+    of the visited states) is taken over the networks analysed.
 
-    Returns the group's rows of the `fixed_points` and `skeletons` catalog tables.
+    Args:
+        group: the stored group (`load_group`).
+        options: the analysis settings (`AnalysisOptions`).
+        exclude: network ids to leave out, mapped to the reason (e.g. `DIVERGED`), or None.
+        on_skip: called as `on_skip(network, reason)` for each network left out, or None.
+        simulated: the group already run by `simulate_group(group, options, exclude=exclude)` (None: run
+            here), so a caller that needs the states too (the energy counts) simulates once.
+        networks: search only the group's networks at these positions (a shard of the Ray backend);
+            their rows are the ones the whole group's search gives them (the seed noise scale and the
+            keys are still those of the whole group). None: every network.
+
+    Returns:
+        The group's rows of the `fixed_points` and `skeletons` catalog tables.
     """
     task, model = group.task, group.model
     sim = simulated if simulated is not None else simulate_group(group, options, exclude=exclude)
@@ -287,12 +294,26 @@ def analyze_run(
 ) -> list[str]:
     """Analyse every group of `run` not analysed yet (all with `force`); returns the groups analysed.
 
-    `options` are checked first, before anything is read (ConfigError). Networks diverged in training, or
-    with non-finite states, are skipped and reported through `on_skip(network, reason)` (see
-    `analyze_group`). Each group's rows are written as one shard of `fixed_points`, of `energy` and of
-    `skeletons` (the skeleton shard last: its presence marks the group done), so an interrupted analysis
-    resumes where it stopped. A group analysed by a dynascope without energy counts gets its `energy` shard
-    alone (one simulation of the analysis trials, no fixed-point search), and is not in the returned list.
+    Networks diverged in training, or with non-finite states, are skipped (see `analyze_group`). Each
+    group's rows are written as one shard of `fixed_points`, of `energy` and of `skeletons` (the skeleton
+    shard last: its presence marks the group done), so an interrupted analysis resumes where it stopped.
+    A group analysed by a dynascope without energy counts gets its `energy` shard alone (one simulation
+    of the analysis trials, no fixed-point search), and is not in the returned list.
+
+    Args:
+        run: the run folder.
+        options: the analysis settings (`AnalysisOptions`), checked before anything is read.
+        force: analyse every group again, done or not.
+        progress: called as `progress(group, networks_done, n_networks)` before and after each group,
+            or None.
+        on_skip: called as `on_skip(network, reason)` for every network left out, or None.
+
+    Returns:
+        The names of the groups analysed.
+
+    Raises:
+        ConfigError: `options` not an `AnalysisOptions` or invalid; RunFolderError: the run's files
+        cannot be read or written.
     """
     if not isinstance(options, AnalysisOptions):
         raise ConfigError(f"options must be an AnalysisOptions, got {type(options).__name__}.")

@@ -90,8 +90,19 @@ def mechanism_names() -> list[str]:
 
 
 def get_mechanism(name: str, **options: Any) -> Mechanism:
-    """The mechanism registered as `name`, with its options checked (unknown name or option: a
-    DynascopeError naming it and listing what exists)."""
+    """The mechanism registered as `name`, with its options checked.
+
+    Args:
+        name: a registered mechanism name.
+        **options: the mechanism's options (its dataclass fields).
+
+    Returns:
+        The `Mechanism`.
+
+    Raises:
+        UnknownNameError: no mechanism of that name (listing what exists); ConfigError: an unknown option
+        or a value of the wrong type or outside its constraint.
+    """
     return _MECHANISMS.get(name, **options)
 
 

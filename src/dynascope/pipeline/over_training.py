@@ -33,11 +33,26 @@ def analyze_over_training(
     progress: OverTrainingProgress | None = None,
     on_skip: SkipNote | None = None,
 ) -> list[str]:
-    """Find fixed points and skeletons of every network of `run` at each of its parameter snapshots and write
-    them to the `training_skeletons` table (one shard per group: its presence marks the group done, so an
-    interrupted analysis resumes by group). Returns the groups analysed.
+    """Fixed points and skeletons of every network of `run` at each of its parameter snapshots.
 
-    ConfigError if no group of `run` kept snapshots (train with `snapshot_every`/`--snapshot-every`).
+    The rows go to the `training_skeletons` table, one shard per group (its presence marks the group
+    done, so an interrupted analysis resumes by group). Networks diverged in training, or with
+    non-finite states at a snapshot, are skipped (see `analyze_group`).
+
+    Args:
+        run: the run folder, trained with `snapshot_every`/`--snapshot-every`.
+        options: the analysis settings (`AnalysisOptions`), checked before anything is read.
+        force: analyse every group again, done or not.
+        progress: called as `progress(group, snapshots_done, n_snapshots)` before every snapshot of a
+            group and at its end, or None.
+        on_skip: called as `on_skip(network, reason)` once for each network left out, or None.
+
+    Returns:
+        The names of the groups analysed.
+
+    Raises:
+        ConfigError: `options` not an `AnalysisOptions` or invalid, or no group of `run` kept snapshots;
+        RunFolderError: as `load_snapshots`.
     """
     if not isinstance(options, AnalysisOptions):
         raise ConfigError(f"options must be an AnalysisOptions, got {type(options).__name__}.")
@@ -98,8 +113,15 @@ class Emergence:
 
 
 def emergence(run: RunFolder) -> Emergence:
-    """When each network's final number of stable points, and its final skeleton, appeared during training
-    (from the `training_skeletons` table; empty arrays when it has no rows)."""
+    """When each network's final number of stable points, and its final skeleton, appeared during training.
+
+    Args:
+        run: the run folder, analysed by `analyze_over_training`.
+
+    Returns:
+        `Emergence`, one row per network and analysis input, read from the `training_skeletons` table
+        (empty arrays when it has no rows).
+    """
     rows = run.read(TrainingSkeletonRows, order_by=("network", "input_index", "step"))
     network, k = np.asarray(rows.network, dtype=object), np.asarray(rows.input_index, np.int64)
     step, stable = np.asarray(rows.step, np.int64), np.asarray(rows.n_stable, np.int64)

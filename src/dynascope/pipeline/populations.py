@@ -20,12 +20,31 @@ __all__ = ["StoredGroup", "group_damage", "load_group", "load_snapshots", "netwo
 
 
 def network_id(group: str, seed: int) -> str:
-    """Catalog id of a network: '<group>/s<seed>'."""
+    """Catalog id of a network: '<group>/s<seed>' with the seed zero-padded to three digits.
+
+    Args:
+        group: the group's name.
+        seed: the network's seed.
+
+    Returns:
+        The id, e.g. '<group>/s007' for seed 7.
+    """
     return f"{group}/s{seed:03d}"
 
 
 def save_population(run: RunFolder, group: str, pop: Population) -> None:
-    """Write a trained group: weights first, then the loss and network catalog shards (the commit point)."""
+    """Write a trained group: weights (and snapshots), then the loss and network catalog shards.
+
+    The catalog shards are written last: they are the commit point that marks the group finished.
+
+    Args:
+        run: the run folder (its writer lock held by the caller).
+        group: the group's name.
+        pop: the trained `Population`.
+
+    Raises:
+        RunFolderError: a file cannot be written.
+    """
     metadata = {
         "arch": pop.model.name,
         "n_inputs": pop.model.n_inputs,
@@ -77,7 +96,21 @@ class StoredGroup:
 
 
 def load_group(run: RunFolder, group: str) -> StoredGroup:
-    """Load a group's weights, rebuild its task and model, and check every parameter's shape and dtype."""
+    """Load a group's weights, rebuild its task and model, and check every parameter's shape and dtype.
+
+    Weights written by an earlier release are renamed to today's parameter names (`Model.upgrade_params`).
+
+    Args:
+        run: the run folder.
+        group: the group's name.
+
+    Returns:
+        `StoredGroup` (name, task, model, params with leaves `[n, ...]` float32, network ids).
+
+    Raises:
+        RunFolderError: unreadable weights, incomplete metadata, parameters not `[n, ...]` float32, or
+        parameters the model refuses.
+    """
     params, meta = run.read_weights(group)
     try:
         task = tasks.get(meta["task"], **meta["task_options"])
@@ -112,9 +145,20 @@ def load_group(run: RunFolder, group: str) -> StoredGroup:
 
 
 def load_snapshots(run: RunFolder, group: str) -> tuple[np.ndarray, list[StoredGroup]]:
-    """A group's snapshot steps `[m]` and, per step, the group as it was then (its params at that step; the
-    task, model and network ids as stored). RunFolderError if it kept no snapshots (train with
-    --snapshot-every) or their shapes do not match the group's weights."""
+    """A group's snapshot steps and, per step, the group as it was then.
+
+    Args:
+        run: the run folder.
+        group: the group's name.
+
+    Returns:
+        (steps `[m]`, a list of m `StoredGroup`: the params at that step; the task, model and network
+        ids as stored).
+
+    Raises:
+        RunFolderError: the group kept no snapshots (train with --snapshot-every), their shapes do not
+        match the group's weights, or the weights cannot be loaded (as `load_group`).
+    """
     stored = load_group(run, group)
     steps, params = run.read_snapshots(group)
     params = stored.model.upgrade_params(params)
@@ -129,8 +173,19 @@ def load_snapshots(run: RunFolder, group: str) -> tuple[np.ndarray, list[StoredG
 
 
 def group_damage(run: RunFolder, group: str) -> str | None:
-    """Why a finished group's stored files cannot be trusted (checksum mismatch, unreadable or misshapen
-    weights, corrupt catalog shard), or None if they pass every check."""
+    """Why a finished group's stored files cannot be trusted, or None if they pass every check.
+
+    The checks: weights (checksum, shapes, dtypes, metadata), snapshots where the group expects them,
+    and its `networks` and `losses` catalog shards.
+
+    Args:
+        run: the run folder.
+        group: the group's name.
+
+    Returns:
+        The RunFolderError's message (checksum mismatch, unreadable or misshapen weights, corrupt catalog
+        shard), or None.
+    """
     try:
         load_group(run, group)
         if run.expects_snapshots(group):

@@ -265,9 +265,26 @@ def score(
     *,
     progress: ScoreProgress | None = None,
 ) -> Leaderboard:
-    """Score every network of `run` against `benchmark` under each of its metrics and write the leaderboard
-    (`scores`, then `score_agreement`, each one shard named 'name@version', written atomically: an interrupted
-    score leaves the run as it was). See the module docstring for how conditions are matched and scores made."""
+    """Score every network of `run` against `benchmark` under each of its metrics and write the leaderboard.
+
+    The tables `scores`, then `score_agreement` are each written as one shard named 'name@version',
+    atomically: an interrupted score leaves the run as it was. See the module docstring for how conditions
+    are matched and scores made.
+
+    Args:
+        run: the run folder.
+        benchmark: the `Benchmark` (recording, conditions, metrics, components).
+        options: the scoring settings (`ScoreOptions`: bootstrap resamples, confidence, trained networks
+            only, chunk, seed).
+        progress: called as `progress(metric, done, total)` before and after each metric, or None.
+
+    Returns:
+        `Leaderboard` (what was written).
+
+    Raises:
+        ConfigError: an invalid benchmark or options, or a metric needing more conditions than the
+        recording has; DataError: a recording that cannot be read.
+    """
     benchmark.validate()
     options.validate()
     metrics = [get_metric(m, **benchmark.metric_options.get(m, {})) for m in benchmark.metrics]

@@ -320,9 +320,22 @@ def study(
     if there are none). A metric that classifies its inputs (topology) also reports the modal class.
     Networks flagged diverged in the catalog, and networks whose states on the study trials are not
     finite or exceed `MAX_ABS_STATE`, are left out of every metric and listed in `Study.skipped_networks`
-    with the reason. Metrics already in the catalog are kept unless `force`. `distances(metric, items)`
-    computes a metric's `[n, n]` matrix in place of this process (the Ray backend cuts it into blocks of
-    pairs, `pair_distances`). Returns what was computed this call.
+    with the reason.
+
+    Args:
+        run: the run folder.
+        options: the study settings (`StudyOptions`: metrics, trials, seed, ...).
+        force: recompute metrics already in the catalog (otherwise they are kept).
+        progress: called as `progress(metric, pairs_done, n_pairs)` before and after each metric, or None.
+        distances: `distances(metric, items) -> [n, n]` computes a metric's matrix in place of this
+            process (the Ray backend cuts it into blocks of pairs, `pair_distances`); None: here.
+
+    Returns:
+        `Study`: what was computed this call (results per metric, metrics skipped and networks left out,
+        with the reasons).
+
+    Raises:
+        ConfigError: invalid options, or fewer than two usable networks.
     """
     options.validate()
     nets, skipped_networks = _network_table(run, options.trained_only)

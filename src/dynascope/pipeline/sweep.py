@@ -26,16 +26,39 @@ SweepProgress = Callable[[str, int, np.ndarray], None]
 
 
 def group_key(seed: int, group: str) -> jax.Array:
-    """The PRNG key of one group: the master seed folded with a stable hash of the group name."""
+    """The PRNG key of one group: the master seed folded with a stable hash (CRC-32) of the group name.
+
+    Args:
+        seed: the master seed (a PRNG integer).
+        group: the group's name.
+
+    Returns:
+        A JAX PRNG key.
+    """
     return jax.random.fold_in(jax.random.key(seed), zlib.crc32(group.encode()) & 0x7FFFFFFF)
 
 
 def prepare_run(config: SweepConfig, out: str | Path, *, resume: bool = False, check_memory: bool = True) -> RunFolder:
-    """Check `config` and create the run folder `out`, or open it to resume (RunFolderError if it holds
-    a run and `resume` is off, or a run of a different config, or cannot be written). `run_sweep` starts
-    with this; call it first to fail before any output. config.toml is written only once every option
-    has been validated and the folder has been found writable. `check_memory=False` leaves out the check
-    that a whole group fits this machine (the Ray backend, `dynascope.scale`, checks each shard where it runs)."""
+    """Check `config` and create the run folder `out`, or open it to resume.
+
+    `run_sweep` starts with this; call it first to fail before any output. config.toml is written only
+    once every option has been validated and the folder has been found writable.
+
+    Args:
+        config: the `SweepConfig` (or an `AblationConfig`, which has the same methods).
+        out: the run folder.
+        resume: open a folder that already holds a run of the same config.
+        check_memory: check that a whole group fits this machine (False for the Ray backend,
+            `dynascope.scale`, which checks each shard where it runs).
+
+    Returns:
+        The `RunFolder`.
+
+    Raises:
+        ConfigError: an invalid config, or a group too large for the memory; RunFolderError: `out` holds
+        a run and `resume` is off (or another command is writing it), holds a run of a different
+        config, or cannot be written.
+    """
     config.validate()
     if check_memory:
         config.check_memory()
@@ -74,7 +97,23 @@ def run_sweep(
     Finished groups (weights and catalog shard written, and passing their checksum and shape checks) are
     skipped on resume; a finished group whose files are damaged is trained again and rewritten; an
     unfinished group continues from its last checkpoint. The folder's writer lock is held throughout, so a
-    second writer is refused at once. Resuming a folder made by a different config raises RunFolderError.
+    second writer is refused at once.
+
+    Args:
+        config: the `SweepConfig` (every architecture × every size, `n_networks` networks each).
+        out: the run folder.
+        resume: continue a run already in `out` (otherwise a folder holding a run is refused).
+        progress: called as `progress(group, steps_done, losses [n])` after every chunk of
+            steps of a group, or None.
+        on_group: called as `on_group(group, population)` after each group is trained and
+            saved, or None.
+
+    Returns:
+        The `RunFolder`.
+
+    Raises:
+        ConfigError: an invalid config; RunFolderError: as `prepare_run`, or the folder's writer lock is
+        held by another command.
     """
     run = prepare_run(config, out, resume=resume)
     with run.writing():
@@ -106,9 +145,27 @@ def train_groups(
     progress: SweepProgress | None = None,
     on_group: Callable[[str, Population], None] | None = None,
 ) -> None:
-    """Train each `(group, model, key)` of `jobs` (`n_networks` networks, `steps` steps) into `run`, whose writer
-    lock the caller holds: a finished, undamaged group is skipped, a damaged one retrained, an unfinished one
-    continued from its checkpoint. The sweep and the ablation (`pipeline.ablation`) both train through this."""
+    """Train each `(group, model, key)` of `jobs` into `run`, whose writer lock the caller holds.
+
+    A finished, undamaged group is skipped, a damaged one retrained, an unfinished one continued from its
+    checkpoint. The sweep and the ablation (`pipeline.ablation`) both train through this.
+
+    Args:
+        run: the run folder.
+        task: the `Task` every group trains on.
+        jobs: `(group name, model, PRNG key)` per group.
+        n_networks: networks per group.
+        steps: optimizer steps.
+        train: the `TrainOptions`.
+        progress: called as `progress(group, steps_done, losses [n])` after every chunk of
+            steps of a group, or None.
+        on_group: called as `on_group(group, population)` after each group is trained and
+            saved, or None.
+
+    Raises:
+        RunFolderError: a checkpoint or the group's files cannot be written; ConfigError: as
+        `train_population`.
+    """
     finished = set(run.groups()) & {p.stem for p in run.shards(NetworkRows)}
     for group, model, key in jobs:
         if group in finished and group_damage(run, group) is None:
