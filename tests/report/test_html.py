@@ -130,7 +130,8 @@ def test_a_run_with_only_training_renders_and_says_what_to_run(trained_run, tmp_
 
 def test_report_command_writes_page_and_static_figures(full_run):
     shutil.rmtree(full_run / "figures", ignore_errors=True)
-    out = runner.invoke(app, ["report", str(full_run), "--static", "--networks", "2"], terminal_width=200)
+    # --networks 4: every network of the run, one by one, as on the page (it was capped at 3 for --static).
+    out = runner.invoke(app, ["report", str(full_run), "--static", "--networks", "4"], terminal_width=200)
     assert out.exit_code == 0, out.output
     assert "report.html" in out.output
     assert (full_run / "report.html").is_file()
@@ -139,7 +140,7 @@ def test_report_command_writes_page_and_static_figures(full_run):
                 "embedding_topology", "dendrogram_cca", "dendrogram_topology", "state_spaces_side_by_side",
                 "fixed_point_speeds", "time_constants", "score_against_operations", "unit_activity_vanilla-8_s001",
                 "activity_heatmap_vanilla-8_s001", "unit_activity_gru-8_s001", "activity_heatmap_gru-8_s001"}
-    for net in ("vanilla-8_s000", "gru-8_s000"):
+    for net in ("vanilla-8_s000", "vanilla-8_s001", "gru-8_s000", "gru-8_s001"):
         expected |= {f"state_space_{net}", f"eigenvalue_spectrum_{net}", f"skeleton_{net}"}
     assert names == {f"{n}.{ext}" for n in expected for ext in ("png", "svg")}
     png = matplotlib.image.imread(full_run / "figures" / "loss_curves.png")

@@ -14,7 +14,7 @@ from dynascope.cli._display import console
 @app.command("report")
 def report_cmd(
     run_path: Path = typer.Argument(..., metavar="RUN", help="run folder"),
-    static: bool = typer.Option(False, "--static", help="also write every figure as PNG and SVG to RUN/figures/"),
+    static: bool = typer.Option(False, "--static", help="also write every figure of the page as PNG and SVG to RUN/figures/ (the same --networks)"),
     networks: int = typer.Option(12, "--networks", help="networks shown one by one (state space, skeleton, spectra)"),
     out: Optional[Path] = typer.Option(
         None, "--out", help="where to write the page (default RUN/report.html; a folder gets report.html inside; "
@@ -47,5 +47,5 @@ def report_cmd(
         console.print(f"wrote [bold]{path}[/] ({size:.1f} MB)")
         if static:
             with console.status("writing static figures"):
-                paths = write_figures(run, folder, max_networks=min(networks, 3))
+                paths = write_figures(run, folder, max_networks=networks)
             console.print(f"wrote {len(paths)} figure files to [bold]{folder}[/]")
