@@ -45,8 +45,23 @@ class ActivityView:
 def activity_view(
     run: Any, network: str, *, n_trials: int = 64, key: jax.Array | None = None, groups: dict[str, Any] | None = None
 ) -> ActivityView | None:
-    """The `ActivityView` of `network` on `n_trials` trials of its task drawn from `key` (default key 0),
-    or None if its states are not finite on them (a network that blew up without being flagged)."""
+    """The `ActivityView` of one network on trials of its task, or None if its states are not finite.
+
+    A network whose states are not finite on those trials blew up without being flagged.
+
+    Args:
+        run: the run folder.
+        network: the network's catalog id.
+        n_trials: task trials drawn.
+        key: JAX PRNG key the trials are drawn from (None: `jax.random.key(0)`).
+        groups: a cache {group name: `StoredGroup`} filled and reused across calls, or None.
+
+    Returns:
+        `ActivityView` (condition-averaged activity `[C, T, H]` and inputs `[C, T, I]`), or None.
+
+    Raises:
+        ConfigError: `network` is not in the run; RunFolderError: its group's weights cannot be loaded.
+    """
     group_name, index, arch = _catalog.locate(run, network)
     cache = groups if groups is not None else {}
     if group_name not in cache:
@@ -76,15 +91,35 @@ def activity_view(
 
 
 def example_units(view: ActivityView, n_units: int = 3) -> np.ndarray:
-    """The `n_units` units whose condition means differ most (variance over conditions, summed over
-    time), most tuned first: the ones that show what the conditions do to the population."""
+    """The units whose condition means differ most, most tuned first.
+
+    Tuning is the variance over conditions of the condition-averaged activity, summed over time: these
+    units show what the conditions do to the population.
+
+    Args:
+        view: the network's `ActivityView`.
+        n_units: how many units.
+
+    Returns:
+        Unit indices `[min(n_units, H)]` (int).
+    """
     spread = np.var(view.activity, axis=0).sum(axis=0)  # [H]
     return np.argsort(-spread, kind="stable")[:n_units]
 
 
 def unit_activity(view: ActivityView, n_units: int = 3) -> Figure:
-    """Condition-averaged activity of the `n_units` most condition-tuned units of one network (one line per
-    condition), with its condition-averaged inputs drawn as steps underneath, against time in ms."""
+    """Condition-averaged activity of the most condition-tuned units of one network, against time in ms.
+
+    One line per condition, with the condition-averaged inputs drawn as steps underneath (at most
+    MAX_INPUT_PANELS input channels).
+
+    Args:
+        view: the network's `ActivityView`.
+        n_units: how many units (`example_units`).
+
+    Returns:
+        A matplotlib `Figure`.
+    """
     units = example_units(view, n_units)
     n_in = min(view.inputs.shape[2], MAX_INPUT_PANELS)
     heights = [1.6] * len(units) + [0.8] * n_in
@@ -112,9 +147,17 @@ def unit_activity(view: ActivityView, n_units: int = 3) -> Figure:
 
 
 def heatmap_order(view: ActivityView) -> tuple[np.ndarray, np.ndarray]:
-    """(units sorted by the time of their peak, the matrix `[H, C·T]` they are drawn from): each unit's
-    condition-averaged activity, conditions side by side, scaled to its own range (0 = its minimum over
-    conditions and time, 1 = its maximum; a unit that never changes is 0)."""
+    """The units sorted by the time of their peak, and the scaled matrix they are drawn from.
+
+    Each unit's condition-averaged activity, conditions side by side, scaled to its own range (0 = its
+    minimum over conditions and time, 1 = its maximum; a unit that never changes is 0).
+
+    Args:
+        view: the network's `ActivityView` (`activity [C, T, H]`).
+
+    Returns:
+        (order `[H]`, scaled `[H, C·T]`).
+    """
     c, t, h = view.activity.shape
     m = view.activity.transpose(2, 0, 1).reshape(h, c * t)
     lo, hi = m.min(axis=1, keepdims=True), m.max(axis=1, keepdims=True)
@@ -124,8 +167,17 @@ def heatmap_order(view: ActivityView) -> tuple[np.ndarray, np.ndarray]:
 
 
 def activity_heatmap(view: ActivityView) -> Figure:
-    """Heat map of every unit of one network over time, conditions side by side (a coloured bar on top
-    names them), each unit scaled to its own range and the units sorted by the time of their peak."""
+    """Heat map of every unit of one network over time, conditions side by side.
+
+    A coloured bar on top names the conditions; each unit is scaled to its own range and the units are
+    sorted by the time of their peak (`heatmap_order`).
+
+    Args:
+        view: the network's `ActivityView` (`activity [C, T, H]`, `time [T]` in ms).
+
+    Returns:
+        A matplotlib `Figure`.
+    """
     order, scaled = heatmap_order(view)
     c, t, h = view.activity.shape
     dt = float(view.time[1] - view.time[0]) if t > 1 else 1.0

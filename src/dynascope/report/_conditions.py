@@ -37,9 +37,20 @@ def _sign(v: float) -> str:
 
 
 def trial_conditions(task: Task, trials: Trials, max_conditions: int = MAX_CONDITIONS) -> Conditions:
-    """The condition of every trial of `trials` (inputs `[B, T, I]`, targets `[B, T, O]`): tonic input
-    values and final target signs, as the module docstring says. Conditions are ordered by their values;
-    with more than `max_conditions`, the most frequent are kept and the other trials labelled −1."""
+    """The condition of every trial of a batch: tonic input values and final target signs.
+
+    As the module docstring says; conditions are ordered by their values. With more than
+    `max_conditions`, the most frequent are kept and the other trials labelled −1 (a single graded cue
+    with more levels is pooled into equal-count ranges instead).
+
+    Args:
+        task: the `Task` (its input and output names name the conditions).
+        trials: the batch (`Trials`: inputs `[B, T, I]`, targets `[B, T, O]`).
+        max_conditions: the most conditions kept.
+
+    Returns:
+        `Conditions` (`labels [B]`, `names [C]`).
+    """
     x = np.asarray(trials.inputs, dtype=float)
     y = np.asarray(trials.targets, dtype=float)
     in_names = tuple(task.input_names) or tuple(f"input {i}" for i in range(x.shape[2]))

@@ -27,8 +27,18 @@ def drawable(points: CostPoints) -> np.ndarray:
 
 
 def cost_figure(points: CostPoints, arch_order: Sequence[str]) -> Figure:
-    """Task score against synaptic operations per trial (log x), one marker per network: colour by
-    architecture (the report's palette, in `arch_order`), circles for rate and triangles for spiking models."""
+    """Task score against synaptic operations per trial (log x), one marker per network.
+
+    Colour by architecture (the report's palette, in `arch_order`), circles for rate and triangles for
+    spiking models; networks without a score are counted in the legend, not drawn.
+
+    Args:
+        points: the run's energy table (`CostPoints`).
+        arch_order: the architectures in the report's order (others present follow, sorted).
+
+    Returns:
+        A matplotlib `Figure`.
+    """
     fig = Figure(figsize=(7.5, 4.2), layout="constrained")
     ax = fig.add_subplot()
     present = set(points.arch)

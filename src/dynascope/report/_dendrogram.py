@@ -18,8 +18,19 @@ from dynascope.report.figures import MAX_TICK_LABELS, arch_colours, metric_units
 
 
 def complete_networks(ids: list[str], archs: list[str], d: np.ndarray) -> tuple[list[str], list[str], np.ndarray]:
-    """The networks whose distances to every other kept network are all stored: repeatedly drop the
-    network with the most missing (NaN) entries until none is left, so a partial comparison still clusters."""
+    """The networks whose distances to every other kept network are all stored.
+
+    Repeatedly drops the network with the most missing (NaN) entries until none is left, so a partial
+    comparison still clusters.
+
+    Args:
+        ids: network ids `[n]`.
+        archs: their architectures `[n]`.
+        d: distance matrix `[n, n]`, NaN where missing.
+
+    Returns:
+        (ids, archs, distances `[m, m]`) of the m networks kept, in their original order.
+    """
     keep = np.ones(len(ids), bool)
     while True:
         sub = d[np.ix_(keep, keep)]
@@ -37,9 +48,24 @@ def cluster_tree(d: np.ndarray, method: str = "average") -> np.ndarray:
 
 
 def dendrogram(run: Any, metric: str, method: str = "average") -> Figure:
-    """Dendrogram of the networks of `run` clustered by their `metric` distances (`method` linkage, UPGMA
-    by default), leaves marked in their architecture's colour (and named when at most MAX_TICK_LABELS).
-    Networks with missing distances are left out. References: Sokal & Michener 1958 (UPGMA)."""
+    """Dendrogram of the networks of a run clustered by one metric's stored distances.
+
+    Leaves are marked in their architecture's colour (and named when at most MAX_TICK_LABELS). Networks
+    with missing distances are left out (`complete_networks`).
+
+    Args:
+        run: the run folder.
+        metric: a metric whose distances the catalog holds (from `dynascope compare`).
+        method: SciPy linkage method ('average': UPGMA).
+
+    Returns:
+        A matplotlib `Figure`.
+
+    Raises:
+        ConfigError: the catalog holds no distances for `metric` (lists those stored).
+
+    Reference: Sokal & Michener 1958 (UPGMA).
+    """
     ids, archs, d = _catalog.distance_matrix(run, metric)
     if not ids:
         raise ConfigError(f"no distances for metric {metric!r}; stored: {_catalog.distance_metrics(run)} "

@@ -21,11 +21,20 @@ BINS_PER_DECADE = 4
 
 
 def time_constants(eigvals: np.ndarray, continuous: bool, alpha: float, dt: float) -> np.ndarray:
-    """Time constants in ms of the decaying modes among `eigvals [...]` (the others are left out), flat.
+    """Time constants in ms of the decaying modes among the eigenvalues (the others are left out), flat.
 
     A map's mode λ shrinks by |λ| per step of `dt` ms: τ = −dt / ln|λ|. A flow's eigenvalue λ (of
     f = (F − s)/alpha, in units of 1/τ_model, with τ_model = dt/alpha) decays as exp(Re λ · t/τ_model):
     τ = −(dt/alpha) / Re λ. A mode with |λ| = 0 (map) decays within one step and has no finite τ.
+
+    Args:
+        eigvals: eigenvalues `[...]` of the linearization (complex or real).
+        continuous: True for a flow's eigenvalues, False for a map's.
+        alpha: the flow's Euler step dt/τ_model (used for a flow only).
+        dt: the task's step in ms.
+
+    Returns:
+        `np.ndarray [k]` of time constants in ms, one per decaying mode.
     """
     w = np.asarray(eigvals).ravel()
     if continuous:
@@ -71,9 +80,18 @@ def _log_bins(values: np.ndarray) -> np.ndarray:
 
 
 def speed_histogram(run: Any) -> Figure:
-    """Histogram of the speed q = ½‖F(x) − x‖² of every catalogued fixed and slow point, per
-    architecture, on a log axis: converged (fixed) points solid, slow points dashed; failed searches are
-    left out. References: Sussillo & Barak 2013 (slow points)."""
+    """Histogram of the speed q = ½‖F(x) − x‖² of every catalogued fixed and slow point, per architecture.
+
+    On a log axis: converged (fixed) points solid, slow points dashed; failed searches are left out.
+
+    Args:
+        run: the analysed run folder.
+
+    Returns:
+        A matplotlib `Figure`.
+
+    Reference: Sussillo & Barak 2013 (slow points).
+    """
     pts = _catalog.all_fixed_points(run)
     fig = Figure(figsize=(7, 4), layout="constrained")
     ax = fig.add_subplot()
@@ -109,9 +127,22 @@ def speed_histogram(run: Any) -> Figure:
 
 
 def time_constant_histogram(run: Any, groups: dict[str, Any] | None = None) -> Figure:
-    """Histogram of the time constants (ms, log axis) of the decaying linearized modes at every converged
-    fixed point inside the reachable region, per architecture, as modes per network (see `time_constants`).
-    Slow modes (long τ) are the memory and integration directions; fast ones are forgotten at once."""
+    """Histogram of the time constants of the decaying linearized modes at the fixed points, per architecture.
+
+    Time constants in ms (log axis) of every converged fixed point inside the reachable region, as modes
+    per network (see `time_constants`). Slow modes (long τ) are the memory and integration directions;
+    fast ones are forgotten at once.
+
+    Args:
+        run: the analysed run folder.
+        groups: a cache {group name: `StoredGroup`} filled and reused across calls, or None.
+
+    Returns:
+        A matplotlib `Figure`.
+
+    Raises:
+        RunFolderError: a group's weights cannot be loaded.
+    """
     tc = run_time_constants(run, groups)
     fig = Figure(figsize=(7, 4), layout="constrained")
     ax = fig.add_subplot()

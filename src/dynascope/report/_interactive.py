@@ -35,8 +35,16 @@ def _xyz(points: np.ndarray) -> dict[str, list]:
 
 
 def state_space_figure(view: NetworkView) -> go.Figure:
-    """3-D state space of one network (trajectories coloured by condition, fixed points coloured by index,
-    saddles' unstable directions), the interactive twin of `figures.state_space`."""
+    """3-D state space of one network, the interactive twin of `figures.state_space`.
+
+    Trajectories coloured by condition, fixed points coloured by index, saddles' unstable directions.
+
+    Args:
+        view: the network's `NetworkView` (states projected on its first three principal components).
+
+    Returns:
+        A plotly `go.Figure`.
+    """
     traces: list[Any] = []
     labels = view.conditions if len(view.conditions) == len(view.trajectories) else np.full(len(view.trajectories), -1)
     for c in (np.unique(labels) if view.trajectories.size else []):
@@ -75,8 +83,17 @@ def state_space_figure(view: NetworkView) -> go.Figure:
 
 
 def embedding_figure(run: Any, metric: str) -> go.Figure:
-    """The stored 2-D embedding of the `metric` distances, one point per network coloured by architecture,
-    with the network id and cluster on hover; the interactive twin of `figures.embedding`."""
+    """The stored 2-D embedding of one metric's distances, one point per network coloured by architecture.
+
+    The network id and cluster show on hover; the interactive twin of `figures.embedding`.
+
+    Args:
+        run: the run folder, compared (`dynascope compare`).
+        metric: the metric whose embedding the catalog holds.
+
+    Returns:
+        A plotly `go.Figure`.
+    """
     e = _catalog.embedding(run, metric)
     archs = np.array(e["arch"])
     order = _catalog.arch_order(run)

@@ -17,10 +17,21 @@ MAX_COLUMNS = 4
 
 
 def state_space_grid(views: Sequence[NetworkView], arch_order: Sequence[str] = (), max_columns: int = MAX_COLUMNS) -> Figure:
-    """The state spaces of `views` on their own first two principal components, one row per architecture
-    (in `arch_order`, then any others) and at most `max_columns` networks per row: trajectories coloured by
-    their trial's condition, fixed points (converged, inside the reachable region) coloured by index.
-    References: Maheswaranathan et al. 2019 (universality across architectures)."""
+    """The state spaces of several networks on their own first two principal components.
+
+    One row per architecture and at most `max_columns` networks per row: trajectories coloured by their
+    trial's condition, fixed points (converged, inside the reachable region) coloured by index.
+
+    Args:
+        views: the networks' `NetworkView`s.
+        arch_order: the architectures' row order (any others follow, sorted).
+        max_columns: the most networks per row.
+
+    Returns:
+        A matplotlib `Figure`.
+
+    Reference: Maheswaranathan et al. 2019 (universality across architectures).
+    """
     rows: dict[str, list[NetworkView]] = {}
     for v in views:
         rows.setdefault(v.arch, []).append(v)

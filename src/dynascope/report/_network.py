@@ -50,9 +50,20 @@ class NetworkView:
 
 
 def pca(states: np.ndarray, n_components: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Principal components of `states [N, S]`: (mean `[S]`, components `[n_components, S]` as orthonormal
-    rows, explained variance ratio `[n_components]`). Components beyond rank S are zero rows.
-    References: Pearson 1901; via the SVD of the centred data."""
+    """Principal components of a set of states, via the SVD of the centred data.
+
+    Signs are fixed so that each component's largest loading is positive (a reproducible picture).
+
+    Args:
+        states: `[N, S]`.
+        n_components: components returned; those beyond the rank are zero rows.
+
+    Returns:
+        (mean `[S]`, components `[n_components, S]` as orthonormal rows, explained variance ratio
+        `[n_components]`).
+
+    Reference: Pearson 1901.
+    """
     mean = states.mean(axis=0)
     _, sv, vt = np.linalg.svd(states - mean, full_matrices=False)
     total = float(np.sum(sv**2)) or 1.0
@@ -89,12 +100,25 @@ def network_view(
     key: jax.Array | None = None,
     groups: dict[str, Any] | None = None,
 ) -> NetworkView:
-    """Compute the `NetworkView` of `network` (an id of the run's `networks` table).
+    """Compute the `NetworkView` of one network of a run.
 
-    Runs the network on `n_trials` trials of its task drawn from `key` (default: key 0), fits the PCA on
-    the visited states, and projects the catalogued fixed points and their saddles' unstable directions,
-    re-linearized at the stored state and input with `dynascope.dynamics.linearize`.
-    `groups` caches loaded groups between calls (name -> StoredGroup).
+    Runs the network on `n_trials` trials of its task, fits the PCA on the visited states, and projects
+    the catalogued fixed points and their saddles' unstable directions, re-linearized at the stored state
+    and input with `dynascope.dynamics.linearize`.
+
+    Args:
+        run: the analysed run folder.
+        network: an id of the run's `networks` table.
+        n_trials: task trials drawn.
+        key: JAX PRNG key the trials are drawn from (None: `jax.random.key(0)`).
+        groups: a cache {group name: `StoredGroup`} filled and reused across calls, or None.
+
+    Returns:
+        `NetworkView`.
+
+    Raises:
+        ConfigError: `network` is not in the run (naming known ids); RunFolderError: its group's weights
+        cannot be loaded.
     """
     group_name, index, arch = _catalog.locate(run, network)  # ConfigError naming known ids if not there
     cache = groups if groups is not None else {}

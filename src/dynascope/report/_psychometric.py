@@ -35,8 +35,17 @@ MAX_NETWORKS = 8
 
 
 def signed_evidence(task: Task, trials: Trials) -> np.ndarray | None:
-    """The signed evidence `[B]` each trial presented (see the module docstring), or None for a task
-    without one. Steps where every evidence channel is exactly 0 are outside the stimulus epoch."""
+    """The signed evidence each trial presented (see the module docstring), or None for a task without one.
+
+    Steps where every evidence channel is exactly 0 are outside the stimulus epoch.
+
+    Args:
+        task: the `Task` (perceptual_dm or cdi have evidence; any other gives None).
+        trials: the batch (`Trials`, inputs `[B, T, I]`).
+
+    Returns:
+        `[B]` float, or None.
+    """
     if task.name not in EVIDENCE_UNITS:
         return None
     x = np.asarray(trials.inputs, dtype=float)
@@ -51,15 +60,33 @@ def signed_evidence(task: Task, trials: Trials) -> np.ndarray | None:
 
 
 def choices(outputs: np.ndarray, trials: Trials) -> np.ndarray:
-    """The choice `[B]` (+1 or −1) of each trial: the sign of the mean output `outputs [B, T, 1]` over the
-    response epoch (the scored steps whose target is ±1)."""
+    """The choice (+1 or −1) of each trial: the sign of the mean output over the response epoch.
+
+    The response epoch is the scored steps whose target is ±1.
+
+    Args:
+        outputs: the network's outputs `[B, T, 1]`.
+        trials: the batch (`Trials`: its `mask` and `targets` `[B, T, 1]` mark the response epoch).
+
+    Returns:
+        `[B]` float, +1.0 or −1.0 (−1 where the mean output is ≤ 0).
+    """
     resp = (np.asarray(trials.mask)[..., 0] > 0) & (np.asarray(trials.targets)[..., 0] != 0)
     mean = (np.asarray(outputs)[..., 0] * resp).sum(axis=1) / np.maximum(resp.sum(axis=1), 1)
     return np.where(mean > 0, 1.0, -1.0)
 
 
 def choice_curve(evidence: np.ndarray, choice: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(mean evidence, fraction of "+" choices) per bin of `edges` (bins without trials are NaN)."""
+    """Mean evidence and fraction of "+" choices per bin of evidence (bins without trials are NaN).
+
+    Args:
+        evidence: signed evidence per trial `[B]`.
+        choice: choice per trial `[B]` (> 0 counts as "+").
+        edges: bin edges `[K + 1]` (values outside fall in the first or last bin).
+
+    Returns:
+        (mean evidence `[K]`, fraction of "+" choices `[K]`).
+    """
     b = np.clip(np.searchsorted(edges, evidence, side="right") - 1, 0, len(edges) - 2)
     x = np.full(len(edges) - 1, np.nan)
     y = np.full(len(edges) - 1, np.nan)
@@ -125,9 +152,18 @@ def psychometric(run: Any, groups: dict[str, Any], *, n_trials: int = N_TRIALS) 
 
 
 def psychometric_figure(p: Psychometric, arch_order: list[str]) -> Figure:
-    """Fraction of "+" choices against the presented signed evidence: per architecture the mean over its
-    networks (thick, with markers) and each network (thin), and the ideal observer of the presented
-    evidence (dashed)."""
+    """Fraction of "+" choices against the presented signed evidence, per architecture.
+
+    Per architecture the mean over its networks (thick, with markers) and each network (thin), and the
+    ideal observer of the presented evidence (dashed).
+
+    Args:
+        p: the curves (`Psychometric`).
+        arch_order: the architectures in the report's order, for their colours.
+
+    Returns:
+        A matplotlib `Figure`.
+    """
     fig = Figure(figsize=(6.5, 4.2), layout="constrained")
     ax = fig.add_subplot()
     colours = arch_colours(arch_order or list(p.curves))

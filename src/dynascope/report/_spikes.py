@@ -42,8 +42,21 @@ class SpikeView:
 def spike_view(
     run: Any, network: str, *, n_trials: int = 16, key: jax.Array | None = None, groups: dict[str, Any] | None = None
 ) -> SpikeView | None:
-    """The `SpikeView` of `network` on `n_trials` trials of its task drawn from `key` (default key 0), or None
-    if its model does not spike."""
+    """The `SpikeView` of one network on trials of its task, or None if its model does not spike.
+
+    Args:
+        run: the run folder.
+        network: an id of the run's `networks` table.
+        n_trials: task trials drawn.
+        key: JAX PRNG key the trials are drawn from (None: `jax.random.key(0)`).
+        groups: a cache {group name: `StoredGroup`} filled and reused across calls, or None.
+
+    Returns:
+        `SpikeView` (spikes `[B, T, H]` uint8, `dt` in ms), or None.
+
+    Raises:
+        ConfigError: `network` is not in the run; RunFolderError: its group's weights cannot be loaded.
+    """
     group_name, index, arch = _catalog.locate(run, network)
     cache = groups if groups is not None else {}
     if group_name not in cache:
@@ -101,8 +114,18 @@ def spike_raster(view: SpikeView) -> Figure:
 
 
 def spike_figures(run: Any, groups: dict[str, Any]) -> list[Captioned]:
-    """For each spiking architecture, its best-scoring network's raster and firing-rate histogram; an empty
-    list for a run without spiking networks."""
+    """For each spiking architecture, its best-scoring network's raster and firing-rate histogram.
+
+    Args:
+        run: the analysed run folder.
+        groups: a cache {group name: `StoredGroup`} filled and reused across calls.
+
+    Returns:
+        A list of `Captioned` figures; empty for a run without spiking networks.
+
+    Raises:
+        RunFolderError: a group's weights cannot be loaded.
+    """
     out = []
     for arch, network in _catalog.best_per_arch(run).items():
         view = spike_view(run, network, groups=groups)

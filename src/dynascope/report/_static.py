@@ -26,14 +26,29 @@ def write_figures(
     max_networks: int = 3,
     dpi: int = 200,
 ) -> list[Path]:
-    """Write every figure the run's data allows to `out` (default `RUN/figures/`), once per format.
+    """Write every figure the run's data allows to a folder, once per format.
 
-    Figures: loss_curves, trial, psychometric (decision tasks), per architecture unit_activity and activity_heatmap of its best network,
-    state_spaces_side_by_side and per network (up to `max_networks`, chosen as in the report: never one
-    that diverged in training) state_space, eigenvalue_spectrum and skeleton_graph, fixed_point_speeds and
-    time_constants, score_against_operations (from the energy counts of `dynascope analyze`), per metric
-    distance_matrix, dendrogram and embedding. The folder is checked (and created) before any figure is drawn; each file is written
-    atomically. Returns the paths.
+    Figures: loss_curves, trial, psychometric (decision tasks), per architecture unit_activity and
+    activity_heatmap of its best network, state_spaces_side_by_side and per network (up to
+    `max_networks`, chosen as in the report: never one that diverged in training) state_space,
+    eigenvalue_spectrum and skeleton_graph, fixed_point_speeds and time_constants,
+    score_against_operations (from the energy counts of `dynascope analyze`), per metric
+    distance_matrix, dendrogram and embedding. The folder is checked (and created) before any figure is
+    drawn; each file is written atomically.
+
+    Args:
+        run: a `RunFolder` or its path.
+        out: the folder (None: `RUN/figures/`).
+        formats: some of 'png', 'svg', 'pdf'.
+        max_networks: the most networks drawn one by one (≥ 1).
+        dpi: resolution of raster formats.
+
+    Returns:
+        The paths written.
+
+    Raises:
+        ConfigError: an unknown or empty `formats`, or `max_networks` not a positive integer;
+        RunFolderError: the run cannot be opened, or the folder cannot be written.
     """
     run = run if isinstance(run, store.RunFolder) else open_run(run)
     max_networks = check_positive_int("max_networks", max_networks)

@@ -11,9 +11,20 @@ from dynascope.tasks import Task, Trials
 
 
 def plot_trial(task: Task, trials: Trials, outputs: jax.Array | None = None, index: int = 0) -> Figure:
-    """Figure of trial `index` of `trials` (from `task.sample`): the inputs `[T, I]` on top, the targets
-    (dashed, where the mask is set) and the network's `outputs [B, T, O]` if given (solid) below, against
-    time in ms. Built without pyplot, so no GUI backend is needed."""
+    """Figure of one trial: the inputs on top, the targets and the network's outputs below, against time in ms.
+
+    Targets are dashed where the mask is set; outputs solid. Built without pyplot, so no GUI backend is
+    needed.
+
+    Args:
+        task: the `Task` (names of the inputs and outputs, step `dt` in ms).
+        trials: a batch from `task.sample` (inputs `[B, T, I]`, targets and mask `[B, T, O]`).
+        outputs: the network's outputs `[B, T, O]`, or None to draw none.
+        index: which trial of the batch.
+
+    Returns:
+        A matplotlib `Figure`.
+    """
     x = np.asarray(trials.inputs[index])
     y = np.asarray(trials.targets[index])
     m = np.asarray(trials.mask[index])

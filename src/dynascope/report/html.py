@@ -61,13 +61,24 @@ def report_path(run: Any, path: str | Path | None = None) -> Path:
 
 
 def write_report(run: Any, path: str | Path | None = None, *, max_networks: int = 12, n_trials: int = 8) -> Path:
-    """Write the report of `run` (a RunFolder or its path) to `path` (default `RUN/report.html`; an existing
-    folder gets `report.html` inside it; missing parent folders are created); returns the path.
+    """Write the report page of a run and return its path.
 
-    `max_networks` bounds the per-network panels (state space, skeleton, spectrum), `n_trials` the trials
-    whose trajectories each panel draws. The destination is checked before anything is rendered: a path
-    inside a file, or a folder that cannot be written, is a RunFolderError at once, and a failed write
-    (disk full) leaves no partial page behind.
+    The destination is checked before anything is rendered, and a failed write (disk full) leaves no
+    partial page behind.
+
+    Args:
+        run: a `RunFolder` or its path.
+        path: the file (None: `RUN/report.html`; an existing folder gets `report.html` inside it; missing
+            parent folders are created).
+        max_networks: bounds the per-network panels (state space, skeleton, spectrum) (≥ 1).
+        n_trials: the trials whose trajectories each panel draws (≥ 1).
+
+    Returns:
+        The path written.
+
+    Raises:
+        RunFolderError: the run cannot be opened, the path lies inside a file, or the folder cannot be
+        written; ConfigError: as `render_report`.
     """
     run = run if isinstance(run, store.RunFolder) else open_run(run)
     out = report_path(run, path)
@@ -78,7 +89,20 @@ def write_report(run: Any, path: str | Path | None = None, *, max_networks: int 
 
 
 def render_report(run: Any, *, max_networks: int = 12, n_trials: int = 8) -> str:
-    """The report page of `run` (a RunFolder) as one HTML string."""
+    """The report page of a run as one HTML string.
+
+    Args:
+        run: the `RunFolder`.
+        max_networks: bounds the per-network panels (state space, skeleton, spectrum) (≥ 1).
+        n_trials: the trials whose trajectories each panel draws (≥ 1).
+
+    Returns:
+        The page, self-contained (plotly's script inlined).
+
+    Raises:
+        ConfigError: `max_networks` or `n_trials` not a positive integer; RunFolderError: a group's
+        files cannot be read.
+    """
     import plotly.offline
 
     max_networks = check_positive_int("max_networks", max_networks)
