@@ -67,9 +67,17 @@ def _within(sim: Simulated, networks: range) -> Simulated:
 
 
 def analyze_shard(run: Path, shard: Shard, options: AnalysisOptions, *, crash: bool = False) -> bool:
-    """Analyse the networks of `shard` (positions start … stop − 1 of its group) in run folder `run` and
-    commit their rows to the shard's folder; returns False when another attempt committed it first.
-    `crash`: the fault drill, which kills this process after the search, before the commit."""
+    """Analyse the networks of one shard and commit their rows to the shard's folder.
+
+    Args:
+        run: path of the run folder.
+        shard: the shard (positions start … stop − 1 of its group).
+        options: the analysis settings (`AnalysisOptions`); they name the shard's stage folder.
+        crash: the fault drill, which kills this process after the search, before the commit.
+
+    Returns:
+        True when this attempt committed the shard; False when another attempt committed it first.
+    """
     final = _shards.shard_path(run, shard, analysis_stage(options))
     if final.is_dir():  # committed by an attempt whose worker died before Ray heard back
         return False
@@ -94,8 +102,18 @@ def analyze_shard(run: Path, shard: Shard, options: AnalysisOptions, *, crash: b
 
 
 def finished_analysis(run: Path, group: str, options: AnalysisOptions) -> list[Shard]:
-    """The committed analysis shards of `group` under `options` whose files pass their checks; a damaged one
-    is deleted, so its networks are analysed again."""
+    """The committed analysis shards of a group whose files pass their checks.
+
+    A damaged shard is deleted, so its networks are analysed again.
+
+    Args:
+        run: path of the run folder.
+        group: the group's name.
+        options: the analysis settings; they name the stage folder searched.
+
+    Returns:
+        The intact `Shard`s.
+    """
     folder = _shards.group_folder(run, group, analysis_stage(options))
     good: list[Shard] = []
     if not folder.is_dir():
@@ -116,9 +134,20 @@ def finished_analysis(run: Path, group: str, options: AnalysisOptions) -> list[S
 
 
 def merge_analysis(run: RunFolder, group: str, shards: list[Shard], options: AnalysisOptions) -> None:
-    """Write `group`'s `fixed_points`, `energy` and `skeletons` shards into `run` (whose writer lock the caller
-    holds) from its finished analysis `shards`, rows in the order `analyze_run` writes them (by analysis
-    input, then network), the skeletons last; then delete the shards."""
+    """Write a group's `fixed_points`, `energy` and `skeletons` shards into `run` from its finished analysis shards.
+
+    Rows are in the order `analyze_run` writes them (by analysis input, then network), the skeletons
+    last; then the shards are deleted.
+
+    Args:
+        run: the run folder, whose writer lock the caller holds.
+        group: the group's name.
+        shards: the group's finished analysis shards, together covering its networks.
+        options: the analysis settings; they name the stage folder read.
+
+    Raises:
+        RunFolderError: a shard or the run's catalog cannot be read or written.
+    """
     stage = analysis_stage(options)
     parts: dict[type, list[pa.Table]] = {rows: [] for rows in _TABLES}
     for s in sorted(shards):
@@ -154,15 +183,34 @@ def analyze_run_ray(
     progress: ShardProgress | None = None,
     on_skip: SkipNote | None = None,
 ) -> list[str]:
-    """`pipeline.analyze_run` as Ray tasks of at most `shard_size` networks of one group each; returns the
-    groups analysed.
+    """`pipeline.analyze_run` as Ray tasks of at most `shard_size` networks of one group each.
 
-    The run's catalog ends up as the single-process analysis writes it (the same rows; floats to rounding).
-    A group already analysed is not redone (all groups with `force`); a rerun after the driver died analyses
-    only the networks no committed shard holds; Ray retries a shard whose worker died `max_retries` times.
-    `shard_size`, `address`, `num_cpus`, `num_gpus` as in `run_sweep_ray`; `progress` gets the shard counts,
-    `on_skip(network, reason)` each network left out (diverged in training, non-finite states).
-    RunFolderError naming every shard that failed after its retries.
+    The run's catalog ends up as the single-process analysis writes it (the same rows; floats to
+    rounding). A group already analysed is not redone (all groups with `force`); a rerun after the driver
+    died analyses only the networks no committed shard holds.
+
+    Args:
+        run: the run folder.
+        options: the analysis settings (`AnalysisOptions`).
+        force: analyse every group again, done or not.
+        shard_size: the most networks of one group per Ray task (None: each group spread over the cluster's
+            task slots, as in `run_sweep_ray`).
+        address: passed to `ray.init` ('auto': the cluster this machine belongs to; None: a local one
+            unless $RAY_ADDRESS is set); an already initialised Ray is used as it is.
+        num_cpus: CPUs each task asks Ray for.
+        num_gpus: GPUs each task asks Ray for (a fraction lets tasks share a GPU).
+        max_retries: how many times Ray retries a task whose worker died (≥ 0).
+        progress: called with the `ShardCounts` (done, running, failed, retried) while the shards
+            run, or None.
+        on_skip: called as `on_skip(network, reason)` for each network left out (diverged in training,
+            non-finite states), or None.
+
+    Returns:
+        The names of the groups analysed.
+
+    Raises:
+        ConfigError: Ray not installed, `options` not an `AnalysisOptions` or invalid, or a bad shard
+        option; RunFolderError: naming every shard that failed after its retries.
     """
     ray = require_ray()
     if not isinstance(options, AnalysisOptions):

@@ -46,7 +46,15 @@ _FILE = "distances.npy"
 
 
 def compare_stage(metric: Metric, items: list[Any]) -> str:
-    """The shard stage of one metric's matrix: 'compare/<digest of the metric, its options and the items>'."""
+    """The shard stage of one metric's matrix: 'compare/<digest of the metric, its options and the items>'.
+
+    Args:
+        metric: the `Metric` (its name and bound options enter the digest).
+        items: the networks' prepared items (arrays, or skeleton signatures as lists/dicts).
+
+    Returns:
+        The stage name (a SHA-256 digest cut to 16 hex digits).
+    """
     h = hashlib.sha256(metric.name.encode())
     h.update(json.dumps(dict(metric.options), sort_keys=True, default=str).encode())
     for x in items:
@@ -60,15 +68,33 @@ def compare_stage(metric: Metric, items: list[Any]) -> str:
 
 
 def pair_block(n: int, start: int, stop: int) -> np.ndarray:
-    """Pairs `start` … `stop − 1` of the `n(n−1)/2` pairs i < j of n items, in `np.triu_indices` order,
-    `[stop − start, 2]`."""
+    """Pairs `start` … `stop − 1` of the n(n−1)/2 pairs i < j of n items, in `np.triu_indices` order.
+
+    Args:
+        n: number of items.
+        start: first pair position.
+        stop: one past the last pair position.
+
+    Returns:
+        `[stop − start, 2]` int array of (i, j).
+    """
     iu, ju = np.triu_indices(n, k=1)
     return np.stack([iu[start:stop], ju[start:stop]], axis=1)
 
 
 def finished_blocks(run: Path, metric: str, stage: str) -> list[Shard]:
-    """The committed blocks of `metric`'s matrix in `stage` whose file holds one float64 per pair; a damaged
-    one is deleted, so its pairs are computed again."""
+    """The committed blocks of a metric's matrix whose file holds one float64 per pair.
+
+    A damaged block is deleted, so its pairs are computed again.
+
+    Args:
+        run: path of the run folder.
+        metric: the metric's name.
+        stage: the stage (`compare_stage`) of the matrix.
+
+    Returns:
+        The intact blocks, as `Shard`s of pair positions.
+    """
     folder = _shards.group_folder(run, metric, stage)
     good: list[Shard] = []
     if not folder.is_dir():
@@ -163,15 +189,31 @@ def study_ray(
     progress: StudyProgress | None = None,
     shard_progress: ShardProgress | None = None,
 ) -> Study:
-    """`pipeline.study` with each metric's distance matrix computed as Ray tasks of at most `shard_size`
-    pairs each (default: the pairs spread over the cluster's task slots).
+    """`pipeline.study` with each metric's distance matrix computed as Ray tasks of at most `shard_size` pairs each.
 
-    Writes the same catalog tables (`distances`, `embedding`, `summary`) as `study`, equal to its results to
-    float rounding. A metric already in the catalog is kept unless `force`; a rerun after the driver died
-    computes only the pairs no committed block holds; Ray retries a block whose worker died `max_retries`
-    times. `address`, `num_cpus`, `num_gpus` as in `run_sweep_ray`. `progress(metric, pairs done, pairs)`
-    as in `study`; `shard_progress` gets each metric's block counts. RunFolderError naming every block that
-    failed after its retries.
+    Writes the same catalog tables (`distances`, `embedding`, `summary`) as `study`, equal to its results
+    to float rounding. A rerun after the driver died computes only the pairs no committed block holds.
+
+    Args:
+        run: the run folder.
+        options: the study settings (`StudyOptions`).
+        force: recompute metrics already in the catalog (otherwise they are kept).
+        shard_size: the most pairs per Ray task (None: the pairs spread over the
+            cluster's task slots).
+        address: passed to `ray.init` ('auto': the cluster this machine belongs to; None: a local one
+            unless $RAY_ADDRESS is set); an already initialised Ray is used as it is.
+        num_cpus: CPUs each task asks Ray for.
+        num_gpus: GPUs each task asks Ray for (a fraction lets tasks share a GPU).
+        max_retries: how many times Ray retries a task whose worker died (≥ 0).
+        progress: called as `progress(metric, pairs_done, n_pairs)`, as in `study`, or None.
+        shard_progress: called with each metric's block counts (`ShardCounts`), or None.
+
+    Returns:
+        `Study`, as `pipeline.study` returns it.
+
+    Raises:
+        ConfigError: Ray not installed, `options` not a `StudyOptions` or invalid, or a bad shard option;
+        RunFolderError: naming every block that failed after its retries.
     """
     ray = require_ray()
     if not isinstance(options, StudyOptions):

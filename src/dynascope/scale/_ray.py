@@ -76,14 +76,32 @@ def run_sweep_ray(
 ) -> RunFolder:
     """Train sweep `config` into run folder `out` as Ray tasks of at most `shard_size` networks each.
 
-    `shard_size` defaults to spreading each group over the cluster's task slots (its CPUs / `num_cpus`, or
-    GPUs / `num_gpus`). Each task asks Ray for `num_cpus` CPUs and `num_gpus` GPUs (a fraction lets shards
-    share a GPU; JAX's preallocation is off in the workers so they can). `address` is passed to `ray.init`
-    ('auto' joins the cluster this machine belongs to; None starts a local one unless $RAY_ADDRESS is set);
-    an already initialised Ray is used as it is. Finished groups and finished shards are kept on `resume`.
+    Each task asks Ray for `num_cpus` CPUs and `num_gpus` GPUs (JAX's preallocation is off in the workers
+    so that a fraction lets shards share a GPU). Finished groups and finished shards are kept on `resume`.
     The result is the run folder a single-process `run_sweep` writes, network for network (same keys; the
-    float32 results agree to rounding, since XLA may order a batched sum differently for another number of
-    networks). RunFolderError naming every shard that failed after its retries.
+    float32 results agree to rounding, since XLA may order a batched sum differently for another number
+    of networks).
+
+    Args:
+        config: the `SweepConfig`.
+        out: the run folder.
+        resume: continue a run already in `out`.
+        shard_size: the most networks per Ray task (None: each group spread over the cluster's
+            task slots: its CPUs / `num_cpus`, or GPUs / `num_gpus`).
+        address: passed to `ray.init` ('auto': the cluster this machine belongs to; None: a local one
+            unless $RAY_ADDRESS is set); an already initialised Ray is used as it is.
+        num_cpus: CPUs each task asks Ray for.
+        num_gpus: GPUs each task asks Ray for (a fraction lets tasks share a GPU).
+        max_retries: how many times Ray retries a task whose worker died (≥ 0).
+        progress: called with the `ShardCounts` (done, running, failed, retried) while the shards
+            run, or None.
+
+    Returns:
+        The `RunFolder`.
+
+    Raises:
+        ConfigError: Ray not installed, an invalid config or a bad shard option; RunFolderError: as
+        `prepare_run`, or naming every shard that failed after its retries.
     """
     ray = require_ray()
     check_shard_options(shard_size, num_cpus, num_gpus, max_retries)

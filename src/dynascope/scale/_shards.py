@@ -77,8 +77,18 @@ def _checkpoint_path(run: Path, shard: Shard) -> Path:
 
 
 def cut_shards(group: str, missing: list[int], shard_size: int) -> list[Shard]:
-    """Shards of at most `shard_size` networks covering the sorted network indices `missing` of `group`;
-    a shard never spans a gap, so a network that is already in a finished shard is never trained again."""
+    """Shards of at most `shard_size` networks covering the missing network indices of a group.
+
+    A shard never spans a gap, so a network that is already in a finished shard is never trained again.
+
+    Args:
+        group: the group's name.
+        missing: the sorted network indices no finished shard holds.
+        shard_size: the most networks per shard.
+
+    Returns:
+        The `Shard`s, in index order.
+    """
     shards: list[Shard] = []
     run_start = None
     for i, s in enumerate(missing):
@@ -92,9 +102,18 @@ def cut_shards(group: str, missing: list[int], shard_size: int) -> list[Shard]:
 
 
 def finished_shards(run: Path, group: str) -> tuple[list[Shard], list[str]]:
-    """The finished shards of `group` in run folder `run` that pass their checks (checksums, schema, shapes,
-    the networks their name promises), and a note for each damaged one, which is deleted so it is trained
-    again. Temp folders of attempts that did not finish are not shards."""
+    """The finished training shards of a group that pass their checks, and a note for each damaged one.
+
+    The checks: checksums, schema, shapes, the networks their name promises. A damaged shard is deleted
+    so it is trained again. Temp folders of attempts that did not finish are not shards.
+
+    Args:
+        run: path of the run folder.
+        group: the group's name.
+
+    Returns:
+        (intact `Shard`s, notes on the damaged ones).
+    """
     folder = Path(run) / SHARDS / group
     good: list[Shard] = []
     notes: list[str] = []
@@ -164,12 +183,21 @@ def attempts(run: Path, group: str, stage: str = "") -> dict[str, int]:
 
 
 def train_shard(config: SweepConfig, run: Path, shard: Shard, *, progress=None) -> bool:
-    """Train the networks of `shard` (a group of sweep `config`) and commit them to run folder `run`.
+    """Train the networks of one shard of a sweep and commit them to the run folder.
 
     Each network gets the keys it gets in a single-process sweep (the group's key folded with its seed),
     whichever shard trains it. Training checkpoints into the shard's own checkpoint folder, so a retried
-    attempt continues where a killed one stopped. Returns False when another attempt committed the shard
-    first (this one's copy is discarded: a shard is never duplicated). `progress` as in `train_population`.
+    attempt continues where a killed one stopped.
+
+    Args:
+        config: the `SweepConfig`.
+        run: path of the run folder.
+        shard: the shard (a group of `config` and a range of its networks).
+        progress: as in `train_population`, or None.
+
+    Returns:
+        True when this attempt committed the shard; False when another attempt committed it first (this
+        one's copy is discarded: a shard is never duplicated).
     """
     run = Path(run)
     final = shard_path(run, shard)
@@ -210,10 +238,22 @@ def commit_folder(final: Path, fill: Callable[[Path], object]) -> bool:
 
 
 def merge_group(run: RunFolder, group: str, n_networks: int, shards: list[Shard]) -> None:
-    """Write `group`'s weights and catalog shards into `run` (whose writer lock the caller holds) from its
-    finished `shards`, network i from the first shard that holds it, then delete the shards. Weights are
-    written first (then the parameter snapshots, if training kept them) and the network table last, as
-    `save_population` does: that is the group's commit point."""
+    """Write a group's weights and catalog shards into `run` from its finished shards, then delete them.
+
+    Network i comes from the first shard that holds it. Weights are written first (then the parameter
+    snapshots, if training kept them) and the network table last, as `save_population` does: that is the
+    group's commit point.
+
+    Args:
+        run: the run folder, whose writer lock the caller holds.
+        group: the group's name.
+        n_networks: networks in the group (the shards must hold seeds 0 … n_networks − 1).
+        shards: the group's finished shards.
+
+    Raises:
+        RunFolderError: the shards do not hold every network, kept different snapshots, or a file cannot
+        be read or written.
+    """
     params: dict[str, list[np.ndarray]] = {}
     snapshots: dict[str, list[np.ndarray]] = {}  # [m, n_shard, ...] each, when training kept snapshots
     snapshot_steps: list[list[int]] = []
