@@ -42,7 +42,11 @@ LESION_RIDGE = 0.01
 
 
 class Specialization(NamedTuple):
-    """The three measures of one network, each `[modules, sub-tasks]` in [0, 1], and their indices."""
+    """The three measures of one network, each `[modules, sub-tasks]` in [0, 1], and their indices.
+
+    decodability: `decodability` (a readout from each module alone). lesion: `lesion_damage` (the damage
+    silencing each module does). correlation: `latent_correlation` (units' r² with each latent).
+    """
 
     decodability: np.ndarray
     lesion: np.ndarray

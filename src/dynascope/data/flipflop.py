@@ -35,7 +35,8 @@ class BistableFlipFlop(GroundTruthSystem):
     flip-flop network shows). Trial: every bit is set by a pulse of `pulse_steps` bins at t = 0 (a start
     pattern), and with `switch` a second pulse on every bit at the middle bin sets a second pattern; the
     condition is 'start>end' ('+-+>--+'), 4^k conditions (2^k without `switch`), dealt out in turn so
-    they are balanced. Reference: Sussillo & Barak 2013, "Opening the black box", Neural Comput.
+    they are balanced. `n_bits`: the number of bits k. Reference: Sussillo & Barak 2013, "Opening the black
+    box", Neural Comput.
     """
 
     n_bits: int = option(3, gt=0)

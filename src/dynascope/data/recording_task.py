@@ -147,6 +147,10 @@ class RecordingTask(Task):
 
     Frozen and hashable: equality and hash go by the `digest` of the arrays (the trainer caches compiled
     programs by task), not by the arrays. Build it with `RecordingTask.from_arrays`.
+
+    digest: hash of the stored counts and inputs. inputs `[trials, T, I]` float32 and counts
+    `[trials, T, N_in]` (smallest unsigned integer type): the training trials. null_rates `[N_in]`: each
+    neuron's mean count per bin over them, the null of `metric`.
     """
 
     name: ClassVar[str] = "recording"

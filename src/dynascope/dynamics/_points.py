@@ -38,6 +38,7 @@ class FixedPoints:
     point, large or inf at a slow point or on a nearly flat set). n_initial_states / n_failed / n_escaped count the
     initial states, those whose search failed (dropped unless `keep_failed`) and those stopped because
     they left the search region around the reachable states (see `FixedPointOptions.search_margin`).
+    continuous / alpha: the network is the Euler step s + alpha·f(s) of a flow f (False: a map, alpha 1).
     """
 
     states: np.ndarray

@@ -20,7 +20,7 @@ class Model(abc.ABC):
 
     The state is a flat vector `[n_state]` (LSTM: h and c concatenated). Continuous-time models
     (`continuous = True`) are Euler discretisations `x + alpha * f(x, u)` of a flow f, and are analysed
-    as flows; the others are analysed as maps.
+    as flows; the others are analysed as maps. Sizes: `n_inputs` I, `n_hidden` H units, `n_outputs` O.
     """
 
     name: ClassVar[str] = ""

@@ -52,9 +52,9 @@ def size_key(seed: int, size: int) -> jax.Array:
 @dataclasses.dataclass(frozen=True)
 class AblationConfig:
     """What to train: architecture `arch` (model options `model_options`) with and without `mechanism`
-    (options `mechanism_options`, see `pipeline.mechanisms`) at every size in `sizes`, `seeds` networks each,
-    `steps` optimizer steps; `seed` is the master PRNG seed; `task_options` and `train` pass through to
-    `tasks.get` and `train_population`."""
+    (options `mechanism_options`, see `pipeline.mechanisms`) at every size in `sizes`, `n_networks` networks
+    each, `steps` optimizer steps, on the registered task `task`; `seed` is the master PRNG seed;
+    `task_options` and `train` pass through to `tasks.get` and `train_population`."""
 
     task: str = "flipflop"
     arch: str = "lif"

@@ -20,7 +20,7 @@ __all__ = ["SweepConfig", "open_run"]
 class SweepConfig:
     """What to train: every architecture in `archs` at every size in `n_hidden`, `n_networks` networks each.
 
-    `seed` is the master PRNG seed; `task_options`, `model_options[arch]` and `train` pass through to
+    `task`: the registered task name; `steps`: optimizer steps per group; `seed` is the master PRNG seed; `task_options`, `model_options[arch]` and `train` pass through to
     `tasks.get`, `models.get` and `train_population`.
     """
 

@@ -82,7 +82,11 @@ def save_population(run: RunFolder, group: str, pop: Population) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class StoredGroup:
-    """A group loaded back from a run folder: the task, the model, stacked params and network ids."""
+    """A group loaded back from a run folder.
+
+    name: the group's name. task, model: rebuilt from the stored metadata. params: leaves `[n, ...]`,
+    stacked over the group's networks. networks: the n network ids, in the order of the params.
+    """
 
     name: str
     task: Task

@@ -108,7 +108,7 @@ class StudyOptions:
 class MetricResult:
     """One metric over the population: `networks [n]` compared, their `archs [n]`, `distances [n, n]`,
     the MDS `embedding [n, 2]`, `clusters [n]`, the summary rows {(quantity, arch): value} and, for
-    topology, each network's `topology_class`."""
+    topology, each network's `topology_class` (`classes [n]`; empty otherwise)."""
 
     metric: str
     networks: tuple[str, ...]
@@ -122,7 +122,7 @@ class MetricResult:
 
 @dataclasses.dataclass(frozen=True)
 class Study:
-    """Every metric's result, the metrics skipped with the reason (e.g. no skeletons yet), and the networks
+    """Every metric's result (`results`, by metric name), the metrics skipped (`skipped`) with the reason (e.g. no skeletons yet), and the networks
     left out of every metric with the reason (`skipped_networks`: flagged diverged in the catalog, or
     states on the study trials that are not finite or beyond `MAX_ABS_STATE`)."""
 

@@ -18,6 +18,9 @@ from dynascope.report._conditions import trial_conditions
 class NetworkView:
     """Everything the report draws for one network, in NumPy.
 
+    `network`, `arch`: its id and architecture; `continuous`: its model is a flow; `dt`: the task's step
+    in ms.
+
     `trajectories [B, T, 3]`: the states of B sampled trials projected on the top three principal
     components of all visited states; `explained [3]`: fraction of the state variance on each PC.
     `fixed_points [K, 3]`: the catalogued fixed points (converged and inside the reachable region) in the

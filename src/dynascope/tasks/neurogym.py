@@ -36,6 +36,10 @@ class _Pool:
 class NeuroGymTask(Task):
     """A NeuroGym trial environment (Molano-Mazón et al. 2022) as a supervised dynascope task.
 
+    `env_name`: the environment's registered name (e.g. "DelayMatchSample-v0"); `env_kwargs`: the
+    keyword arguments its constructor got (but `dt`), as sorted (name, value) pairs. Build it with
+    `from_env_name`.
+
     NeuroGym environments are NumPy generators, so `sample` cannot run them inside JAX. Instead a
     pool of `pool_size` trials is drawn once, when the task is built, from the environment seeded
     with `seed` (`env.seed(seed)` then `env.new_trial()`, reading `env.ob [T_i, I]` and

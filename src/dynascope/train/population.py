@@ -37,7 +37,8 @@ class Population:
     on (finite: those whose loss went bad, or the last ones before an update that would have made them
     non-finite), and later code (analysis, report, comparison) leaves it out. stopped_at `[n]`: step at which the early-stop
     criterion was met (−1 if never).
-    seconds: wall-clock time of the whole group (all networks trained together).
+    seconds: wall-clock time of the whole group (all networks trained together). options: the
+    `TrainOptions` it was trained with.
     snapshot_steps `[m]` and snapshots (pytree with leaves `[m, n, ...]`): the params at those steps, kept when
     `TrainOptions.snapshot_every` > 0 (m = 0 and None otherwise); the last is the final `params`.
     """
