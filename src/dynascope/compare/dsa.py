@@ -17,13 +17,10 @@ I is exact for conjugated copies with distinct eigenvalues, the other R are rand
 determinant +1 and −1. Cayley steps never leave a component of O(r), so both components are searched;
 and because the starts and the steps move with any change of basis of either operator, the distance does
 not depend on the bases the operators are given in (to rounding, wherever that eigenbasis is well
-defined: distinct eigenvalues), even where the search ends in a local optimum. Measured on 20 random
-Gaussian pairs each of size r = 4 / 8 / 16 (float32, CPU), the default reaches the best value found by
-128 starts × 1000 steps (within 1e-4 in the cosine) in 100 / 85 / 80 % of pairs (largest shortfall
-0.023); with the earlier starts (identity, row swap, random rotations all of one determinant) it was 85
-/ 60 / 75 % (shortfall up to 0.05), and the reference's scheme (Adam, lr 5e-3, 1500 steps from each of
-its two starts; re-implemented in JAX) reached that earlier solver's best in only 55 / 20 / 0 %. The
-problem is non-convex, so raise `n_starts` where it matters. Because the solve is a fixed number of
+defined: distinct eigenvalues), even where the search ends in a local optimum. How often the default
+starts reach the best value a much longer search finds, against earlier starts and the reference's
+scheme, is in benchmarks/RESULTS.md §12. The problem is non-convex, so raise `n_starts` where it
+matters. Because the solve is a fixed number of
 array operations it jits and vmaps over pairs (`pairwise_distances`).
 
 `eigenvalue_wasserstein` is the cheap spectral variant: the optimal matching between the two spectra

@@ -151,7 +151,8 @@ def _build(pynwb: Any, rec: SyntheticRecording) -> Any:
 
 def _units(pynwb: Any, rec: SyntheticRecording) -> Any:
     """The Units table built from whole arrays: spike times as one flat column and its index. Adding units
-    one by one (`add_unit`) makes hdmf convert every spike time as a Python object, about 15 s per million."""
+    one by one (`add_unit`) makes hdmf convert every spike time as a Python object (its cost is in
+    benchmarks/RESULTS.md §12)."""
     from hdmf.common import ElementIdentifiers, VectorData, VectorIndex
 
     times = VectorData(name="spike_times", description="the times of the neuron's spikes, in seconds",

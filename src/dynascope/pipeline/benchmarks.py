@@ -25,8 +25,8 @@ from dynascope.errors import ConfigError
 CEILINGS = ("split_half",)
 #: The metrics a benchmark scores when none are named: geometry (CCA, shape, RSA). DSA (dynamics) is one
 #: name away (`metrics=(..., "dsa")`, options in `metric_options`) but not a default: it fits an operator and
-#: optimises an orthogonal map per network, and the trial bootstrap repeats that `n_bootstrap` times (about
-#: 25 s for 4 networks and 12 resamples on 2 CPU cores, against under 2 s for the three geometry metrics).
+#: optimises an orthogonal map per network, and the trial bootstrap repeats that `n_bootstrap` times, at
+#: many times the cost of the three geometry metrics (measured in benchmarks/RESULTS.md §12).
 DEFAULT_METRICS = ("cca", "shape", "rsa")
 
 

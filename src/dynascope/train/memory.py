@@ -76,9 +76,10 @@ def estimate_training_memory(
     model: Any, n_networks: int, *, batch_size: int, n_time: int, n_outputs: int, steps: int, optimizer: str = "adam"
 ) -> MemoryEstimate:
     """Estimate the bytes `train_population` needs to train `n_networks` copies of `model` with trials of
-    `batch_size × n_time` steps. It is a lower bound: measured at 0.8–1.0 of XLA's own memory analysis of
-    the compiled program for the discrete-time and gated models, about 0.5 for the continuous-time ones
-    (XLA keeps more of their Euler step), so refusing what exceeds it never refuses a program that fits.
+    `batch_size × n_time` steps. It is a lower bound of XLA's own memory analysis of the compiled program
+    (closer for the discrete-time and gated models than for the continuous-time ones, whose Euler step XLA
+    keeps more of; the ratios are in benchmarks/RESULTS.md §12), so refusing what exceeds it never refuses
+    a program that fits.
 
     params `n_params · (3 + moments) · n_networks` numbers; activations
     `batch_size · n_time · (residuals + n_state + n_inputs + 3·n_outputs) · n_networks`; history
