@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import importlib
+import inspect
+import pkgutil
 import re
 import subprocess
 import sys
@@ -406,3 +409,50 @@ def test_every_layer_imports_on_its_own(layer):
     done = subprocess.run([sys.executable, "-c", f"import {layer}"], capture_output=True, text=True,
                           timeout=300, cwd=ROOT)
     assert done.returncode == 0, done.stderr
+
+
+# -- the docstrings ---------------------------------------------------------------------------------------
+def undocumented(fn) -> list[str]:
+    """What `fn`'s docstring lacks in the package's style: each parameter (but self/cls) not named in it as
+    a word, and 'Args:' when there is more than one parameter."""
+    doc = inspect.getdoc(fn) or ""
+    params = [p for p in inspect.signature(fn).parameters if p not in ("self", "cls")]
+    lacks = [p for p in params if not re.search(rf"(?<!\w){re.escape(p)}(?!\w)", doc)]
+    return lacks + (["Args:"] if len(params) > 1 and "Args:" not in doc else [])
+
+
+def test_every_public_function_documents_its_parameters():
+    import dynascope
+
+    packages = [PACKAGE] + [f"{PACKAGE}.{m.name}" for m in pkgutil.iter_modules(dynascope.__path__)
+                            if not m.name.startswith("_")]
+    bad = {}
+    for name in packages:
+        module = importlib.import_module(name)
+        for attr in getattr(module, "__all__", ()):
+            fn = getattr(module, attr, None)
+            if inspect.isfunction(fn) and undocumented(fn):
+                bad[f"{fn.__module__}.{fn.__qualname__}"] = undocumented(fn)
+    assert not bad, f"docstrings lacking these parameter names or an Args: section: {bad}"
+
+
+def test_the_docstring_checker_finds_a_missing_name_and_a_missing_args_section():
+    def documented(x, *, key, **options):
+        """Args:
+            x: states. key: a PRNG key. options: the rest.
+        """
+
+    def unnamed(x, y_max):
+        """Args:
+            x: states; y_max_value is another word, not the parameter.
+        """
+
+    def one(self, x):
+        """Of `x` alone: one parameter needs no section of its own."""
+
+    def no_section(x, y):
+        """Of `x` and `y`."""
+
+    assert undocumented(documented) == [] and undocumented(one) == []
+    assert undocumented(unnamed) == ["y_max"]
+    assert undocumented(no_section) == ["Args:"]

@@ -19,8 +19,17 @@ _OFF = ("", "off", "none", "0", "false", "no")
 
 
 def compilation_cache_dir(environ: Mapping[str, str]) -> Path | None:
-    """Where JAX's compiled programs are kept between runs: $DYNASCOPE_CACHE_DIR ('off' for nowhere), else
-    $XDG_CACHE_HOME/dynascope/jax, else ~/.cache/dynascope/jax."""
+    """Where JAX's compiled programs are kept between runs.
+
+    $DYNASCOPE_CACHE_DIR ('off' for nowhere), else $XDG_CACHE_HOME/dynascope/jax, else
+    ~/.cache/dynascope/jax.
+
+    Args:
+        environ: the environment variables to read (e.g. `os.environ`).
+
+    Returns:
+        The folder, or None when the cache is off.
+    """
     chosen = environ.get("DYNASCOPE_CACHE_DIR")
     if chosen is not None:
         return None if chosen.strip().lower() in _OFF else Path(chosen).expanduser()
