@@ -20,8 +20,9 @@ __all__ = ["SweepConfig", "open_run"]
 class SweepConfig:
     """What to train: every architecture in `archs` at every size in `n_hidden`, `n_networks` networks each.
 
-    `task`: the registered task name; `steps`: optimizer steps per group; `seed` is the master PRNG seed; `task_options`, `model_options[arch]` and `train` pass through to
-    `tasks.get`, `models.get` and `train_population`.
+    `task`: the registered task name; `steps`: optimizer steps per group; `seed` is the master PRNG seed;
+    `task_options`, `model_options[arch]` and `train` pass through to `tasks.get`, `models.get` and
+    `train_population`.
     """
 
     task: str = "flipflop"

@@ -98,8 +98,9 @@ def _at_step(rows: SkeletonRows, step: int) -> TrainingSkeletonRows:
 class Emergence:
     """When each network's final skeleton appeared, per network and analysis input (arrays of one length).
 
-    network, input_index: the row's network id and analysis input. final_stable: stable points at the last snapshot. stable_from: the first snapshot step from which the
-    number of stable points stays at its final value. skeleton_from: the same for the whole skeleton (its
+    network, input_index: the row's network id and analysis input. final_stable: stable points at the
+    last snapshot. stable_from: the first snapshot step from which the number of stable points stays at
+    its final value. skeleton_from: the same for the whole skeleton (its
     Weisfeiler–Lehman hash). first_stable_steps: per row, {number of stable points: the first step at which
     the network had that many}, which tells the order in which its attractors appeared.
     """

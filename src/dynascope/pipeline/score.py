@@ -70,10 +70,11 @@ class ScoreOptions:
 
 @dataclasses.dataclass(frozen=True)
 class Leaderboard:
-    """What `score` wrote for `benchmark`: `scores` (per network and per group, every metric), `agreement` (Kendall's tau between
-    every two metrics' rankings of the networks), the recording's pooled `reliability` (`split_half_ceiling`),
-    the `conditions` scored, the networks left out with the reason (`skipped_networks`), and per metric the similarity of the two
-    halves of each split (`split_similarity [n_bootstrap]`, before the Spearman-Brown correction)."""
+    """What `score` wrote for `benchmark`: `scores` (per network and per group, every metric), `agreement`
+    (Kendall's tau between every two metrics' rankings of the networks), the recording's pooled
+    `reliability` (`split_half_ceiling`), the `conditions` scored, the networks left out with the reason
+    (`skipped_networks`), and per metric the similarity of the two halves of each split
+    (`split_similarity [n_bootstrap]`, before the Spearman-Brown correction)."""
 
     benchmark: Benchmark
     scores: ScoreRows
