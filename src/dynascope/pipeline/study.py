@@ -123,8 +123,9 @@ class MetricResult:
 @dataclasses.dataclass(frozen=True)
 class Study:
     """Every metric's result (`results`, by metric name), the metrics skipped (`skipped`) with the reason
-    (e.g. no skeletons yet), and the networks left out of every metric with the reason (`skipped_networks`: flagged diverged in the catalog, or
-    states on the study trials that are not finite or beyond `MAX_ABS_STATE`)."""
+    (e.g. no skeletons yet), and the networks left out of every metric with the reason
+    (`skipped_networks`: flagged diverged in the catalog, or states on the study trials that are not
+    finite or beyond `MAX_ABS_STATE`)."""
 
     results: dict[str, MetricResult]
     skipped: dict[str, str]
