@@ -12,6 +12,13 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # cache shared by the whole session was measured slower: with a size limit, JAX's cache rescans every
 # entry on each write; without one, two processes could read each other's half-written entries.)
 os.environ.setdefault("DYNASCOPE_CACHE_DIR", "off")
+# The suite's networks are tiny, so its time is XLA compiling thousands of small programs, not running them:
+# with LLVM's optimisation passes at level 0 it takes about half as long (benchmarks/RESULTS.md, "The test
+# suite"), and the workers' `dynascope` subprocesses inherit the setting. Nothing is relaxed: floating
+# point keeps IEEE semantics at every level (fast math is off). Users' programs keep XLA's default level.
+# DYNASCOPE_TEST_XLA_OPT=default runs the suite at the default level.
+if os.environ.get("DYNASCOPE_TEST_XLA_OPT", "0") != "default":
+    os.environ["XLA_FLAGS"] = " ".join([os.environ.get("XLA_FLAGS", ""), "--xla_backend_optimization_level=0"]).strip()
 
 import signal  # noqa: E402
 import sys  # noqa: E402

@@ -23,7 +23,7 @@ def run(full_run):
 
 @pytest.fixture(scope="module")
 def vanilla_view(run):
-    return network_view(run, "vanilla-8/s000", n_trials=4)
+    return network_view(run, "vanilla-8/s000", n_trials=4, key=jax.random.key(0))
 
 
 def _is_safe_colour(c) -> bool:
@@ -216,7 +216,7 @@ def test_errors_name_the_bad_argument(run, tmp_path):
     with pytest.raises(ConfigError, match=r"no embedding for metric 'nope'"):
         figures.embedding(run, "nope")
     with pytest.raises(ConfigError, match=r"network 'lstm-8/s000' is not in this run"):
-        network_view(run, "lstm-8/s000")
+        network_view(run, "lstm-8/s000", key=jax.random.key(0))
     with pytest.raises(ConfigError, match=r"formats must be some of png, svg, pdf, got \('jpg',\)"):
         write_figures(run, tmp_path, formats=("jpg",))
 

@@ -40,7 +40,7 @@ def run(full_run):
 @pytest.fixture(scope="module")
 def views(run):
     groups: dict = {}
-    return [network_view(run, n, n_trials=8, groups=groups)
+    return [network_view(run, n, n_trials=8, key=jax.random.key(0), groups=groups)
             for n in ("vanilla-8/s000", "vanilla-8/s001", "gru-8/s000", "gru-8/s001")]
 
 
@@ -71,7 +71,7 @@ def test_cdi_conditions_are_context_by_choice_and_rare_ones_are_pooled():
 
 def test_condition_averaged_activity_matches_a_numpy_simulation(run):
     """Vanilla RNN h' = tanh(W h + U x + b) simulated in NumPy on the same trials, averaged per condition."""
-    view = activity_view(run, "vanilla-8/s000", n_trials=24)
+    view = activity_view(run, "vanilla-8/s000", n_trials=24, key=jax.random.key(0))
     group = pipeline.load_group(run, "vanilla-8")
     p = {k: np.asarray(v, float) for k, v in group.network(0).items()}
     trials = group.task.sample(jax.random.key(0), 24)

@@ -49,7 +49,7 @@ def test_the_raster_and_histogram_show_the_models_spikes(lif_run) -> None:
     heights = [p.get_height() for p in hist.patches]
     edges = [p.get_x() for p in hist.patches] + [hist.patches[-1].get_x() + hist.patches[-1].get_width()]
     np.testing.assert_array_equal(heights, np.histogram(rates, bins=np.asarray(edges))[0])
-    np.testing.assert_allclose(spike_view(lif_run, "lif-10/s000", groups=groups).rates_hz, rates)
+    np.testing.assert_allclose(spike_view(lif_run, "lif-10/s000", key=jax.random.key(0), groups=groups).rates_hz, rates)
     # The page's activity section carries it.
     page = render_report(lif_run, max_networks=1, n_trials=1)
     assert "Spike raster of every neuron of lif-10/s000" in report_section(page, "activity")
@@ -58,4 +58,4 @@ def test_the_raster_and_histogram_show_the_models_spikes(lif_run) -> None:
 def test_a_run_of_rate_networks_has_no_spike_figure(trained_run) -> None:
     run = store.open(trained_run)
     assert spike_figures(run, {}) == []
-    assert spike_view(run, "gru-8/s000") is None
+    assert spike_view(run, "gru-8/s000", key=jax.random.key(0)) is None

@@ -43,7 +43,7 @@ class ActivityView:
 
 
 def activity_view(
-    run: Any, network: str, *, n_trials: int = 64, key: jax.Array | None = None, groups: dict[str, Any] | None = None
+    run: Any, network: str, *, n_trials: int = 64, key: jax.Array, groups: dict[str, Any] | None = None
 ) -> ActivityView | None:
     """The `ActivityView` of one network on trials of its task, or None if its states are not finite.
 
@@ -53,7 +53,8 @@ def activity_view(
         run: the run folder.
         network: the network's catalog id.
         n_trials: task trials drawn.
-        key: JAX PRNG key the trials are drawn from (None: `jax.random.key(0)`).
+        key: JAX PRNG key the trials are drawn from (keyword-only, required; the report passes
+            `jax.random.key(EXAMPLE_TRIAL_SEED)`).
         groups: a cache {group name: `StoredGroup`} filled and reused across calls, or None.
 
     Returns:
@@ -68,7 +69,7 @@ def activity_view(
         cache[group_name] = load_group(run, group_name)
     group = cache[group_name]
     task, model = group.task, group.model
-    trials = task.sample(jax.random.key(0) if key is None else key, n_trials)
+    trials = task.sample(key, n_trials)
     states = _run(model)(group.network(int(index)), trials.inputs)
     act = np.asarray(model.activity(states), dtype=float)  # [B, T, H]
     if not np.all(np.isfinite(act)):

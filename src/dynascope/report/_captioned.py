@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Sequence
 
+import jax
 from matplotlib.figure import Figure
 
 from dynascope.report import _catalog
@@ -14,7 +15,7 @@ from dynascope.report._cost import cost_figure
 from dynascope.report._dendrogram import dendrogram
 from dynascope.report._fixed_point_stats import speed_histogram, time_constant_histogram
 from dynascope.report._multiples import MAX_COLUMNS, state_space_grid
-from dynascope.report._network import NetworkView
+from dynascope.report._network import EXAMPLE_TRIAL_SEED, NetworkView
 from dynascope.report._psychometric import MAX_NETWORKS, N_TRIALS, psychometric
 from dynascope.report._psychometric import psychometric_figure as figure_of
 
@@ -38,7 +39,7 @@ def activity_figures(run: Any, groups: dict[str, Any]) -> list[Captioned]:
     its most tuned units over the inputs, and the heat map of all its units."""
     out = []
     for arch, network in _catalog.best_per_arch(run).items():
-        view = activity_view(run, network, groups=groups)
+        view = activity_view(run, network, key=jax.random.key(EXAMPLE_TRIAL_SEED), groups=groups)
         if view is None:  # states not finite: a blown-up network an older dynascope did not flag
             continue
         slug = _slug(network.replace("/", "_"))

@@ -95,12 +95,16 @@ def unstable_segments(
     return np.stack([x - length * v, x + length * v], axis=1), k
 
 
+#: The seed of the trials the report draws (the page and its static figures show the same trials).
+EXAMPLE_TRIAL_SEED = 0
+
+
 def network_view(
     run: Any,
     network: str,
     *,
     n_trials: int = 8,
-    key: jax.Array | None = None,
+    key: jax.Array,
     groups: dict[str, Any] | None = None,
 ) -> NetworkView:
     """Compute the `NetworkView` of one network of a run.
@@ -113,7 +117,8 @@ def network_view(
         run: the analysed run folder.
         network: an id of the run's `networks` table.
         n_trials: task trials drawn.
-        key: JAX PRNG key the trials are drawn from (None: `jax.random.key(0)`).
+        key: JAX PRNG key the trials are drawn from (keyword-only, required; the report passes
+            `jax.random.key(EXAMPLE_TRIAL_SEED)`).
         groups: a cache {group name: `StoredGroup`} filled and reused across calls, or None.
 
     Returns:
@@ -129,7 +134,7 @@ def network_view(
         cache[group_name] = load_group(run, group_name)
     group = cache[group_name]
     task, model, params = group.task, group.model, group.network(int(index))
-    trials = task.sample(jax.random.key(0) if key is None else key, n_trials)
+    trials = task.sample(key, n_trials)
     states = np.asarray(_run(model)(params, trials.inputs), dtype=float)  # [B, T, S]
     flat = states.reshape(-1, states.shape[-1])
     mean, comps, explained = pca(flat)

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from dynascope.pipeline import load_group
 from dynascope.report import _catalog
 from dynascope.report._captioned import Captioned
-from dynascope.report._network import _run
+from dynascope.report._network import EXAMPLE_TRIAL_SEED, _run
 from dynascope.report._palette import PALETTE
 
 #: Neurons drawn in the raster at most (the first ones; the histogram counts all of them).
@@ -40,7 +40,7 @@ class SpikeView:
 
 
 def spike_view(
-    run: Any, network: str, *, n_trials: int = 16, key: jax.Array | None = None, groups: dict[str, Any] | None = None
+    run: Any, network: str, *, n_trials: int = 16, key: jax.Array, groups: dict[str, Any] | None = None
 ) -> SpikeView | None:
     """The `SpikeView` of one network on trials of its task, or None if its model does not spike.
 
@@ -48,7 +48,8 @@ def spike_view(
         run: the run folder.
         network: an id of the run's `networks` table.
         n_trials: task trials drawn.
-        key: JAX PRNG key the trials are drawn from (None: `jax.random.key(0)`).
+        key: JAX PRNG key the trials are drawn from (keyword-only, required; the report passes
+            `jax.random.key(EXAMPLE_TRIAL_SEED)`).
         groups: a cache {group name: `StoredGroup`} filled and reused across calls, or None.
 
     Returns:
@@ -65,7 +66,7 @@ def spike_view(
     model, task = group.model, group.task
     if not getattr(model, "spiking", False):
         return None
-    trials = task.sample(jax.random.key(0) if key is None else key, n_trials)
+    trials = task.sample(key, n_trials)
     states = _run(model)(group.network(int(index)), trials.inputs)
     spikes = np.asarray(model.spikes(states), dtype=np.uint8)
     return SpikeView(network=network, arch=str(arch), task=task.name, dt=float(model.dt), spikes=spikes)
@@ -128,7 +129,7 @@ def spike_figures(run: Any, groups: dict[str, Any]) -> list[Captioned]:
     """
     out = []
     for arch, network in _catalog.best_per_arch(run).items():
-        view = spike_view(run, network, groups=groups)
+        view = spike_view(run, network, key=jax.random.key(EXAMPLE_TRIAL_SEED), groups=groups)
         if view is None:
             continue
         slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in network.replace("/", "_"))

@@ -76,7 +76,8 @@ def write_figures(
             save(curves.figure, curves.name)
         for c in _captioned.activity_figures(run, groups):
             save(c.figure, c.name)
-    views = [network_view(run, n, groups=groups) for n in drawable_networks(run, max_networks, 8, groups)[0]]
+    key = jax.random.key(figures.EXAMPLE_TRIAL_SEED)  # the trials the page draws
+    views = [network_view(run, n, key=key, groups=groups) for n in drawable_networks(run, max_networks, 8, groups)[0]]
     if views:
         c = _captioned.multiples_figure(views, _catalog.arch_order(run))
         save(c.figure, c.name)

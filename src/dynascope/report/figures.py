@@ -19,7 +19,7 @@ from dynascope.compare import get_metric
 from dynascope.errors import ConfigError, UnknownNameError
 from dynascope.pipeline import load_group
 from dynascope.report import _catalog
-from dynascope.report._network import NetworkView
+from dynascope.report._network import EXAMPLE_TRIAL_SEED, NetworkView  # noqa: F401  (re-exported: the report's seed)
 from dynascope.report._palette import PALETTE
 from dynascope.report._trial import plot_trial
 
@@ -111,10 +111,6 @@ def _percentiles(m: np.ndarray, q: list[float]) -> np.ndarray:
         # steps where every network has stopped are all-NaN; those simply go undrawn.
         warnings.simplefilter("ignore", RuntimeWarning)
         return np.nanpercentile(m, q, axis=0)
-
-
-#: The seed of the example trial the report draws (the page and its static figures show the same trial).
-EXAMPLE_TRIAL_SEED = 0
 
 
 def trial(run: Any, network: str | None = None, *, key: jax.Array) -> Figure:

@@ -377,7 +377,7 @@ def _networks_section(run: Any, max_networks: int, n_trials: int, groups: dict[s
         return section("networks", "\n".join(parts))
     if _catalog.count(run, store.FixedPointRows) == 0:
         parts.append(pending("Fixed points and skeletons: not analysed yet", "analyze", run))
-    views = [network_view(run, network, n_trials=n_trials, groups=groups) for network in chosen]
+    views = [network_view(run, network, n_trials=n_trials, key=jax.random.key(figures.EXAMPLE_TRIAL_SEED), groups=groups) for network in chosen]
     parts.append("<h3>Side by side</h3>" + _captioned(_captioned_figures.multiples_figure(views, _catalog.arch_order(run))))
     parts.append("<h3>One network at a time</h3>")
     options = "".join(f'<option value="net-{i}">{html.escape(n)}</option>' for i, n in enumerate(chosen))
