@@ -249,8 +249,8 @@ def _run() -> int:
         return _interrupted(command)
     except typer.Exit as e:
         return e.exit_code
-    except typer.Abort:
-        return 130
+    except typer.Abort:  # click's own handling of Ctrl-C while it parses the arguments
+        return _interrupted(command)
     except Exception as err:
         if _signal_received is not None:  # a consequence of the interrupt (see _Group)
             return _interrupted(command)
