@@ -68,4 +68,7 @@ def networks_table(run: Any, title: str) -> Table:
         ["network", "arch", "hidden", "final loss", "task score", "trained", "diverged", "seconds (group)"],
         [list(r) for r in zip(n.network, n.arch, n.n_hidden, n.final_loss, n.metric, n.trained, n.diverged,
                               n.train_seconds)],
+        caption="final loss: training loss at the end; task score: the task's own metric on held-out trials "
+        "(trained = at least its criterion, not diverged); seconds (group): wall time of training the network's "
+        "group (its networks train together).",
     )
