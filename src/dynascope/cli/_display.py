@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 
@@ -46,13 +46,16 @@ def _fmt(v: Any) -> str:
 
 
 def progress() -> Progress:
-    """The progress bar used for long work: one row per group, steps done, elapsed time, a status field."""
+    """The progress bar used for long work: one row per stage, what is done of how much (networks, steps,
+    pairs), a status field, elapsed time and rich's estimate of the time remaining (from the rate so far)."""
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[status]}"),
         TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
         console=console,
         transient=False,
     )
