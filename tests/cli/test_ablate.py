@@ -3,10 +3,13 @@ one line and exit code 2 before any folder is made."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from typer.testing import CliRunner
 
 from dynascope.cli import app
+from dynascope.pipeline import Arm, Mechanism, mechanisms
 
 #: The flags of tests/pipeline/test_ablation.py's TINY config, so the two share compiled programs.
 TINY = ["--task", "flipflop", "--task-opt", "n_bits=1", "--task-opt", "n_time=8", "--arch", "vanilla",
@@ -27,13 +30,42 @@ def test_ablate_prints_the_arms_and_the_factor_and_resumes(tmp_path):
     assert shown.exit_code == 0 and "incomplete" not in shown.stdout and "vanilla.no_none-8/s002" in shown.stdout
 
 
+@dataclasses.dataclass(frozen=True)
+class HalfGain(Mechanism):
+    """A rate-network mechanism (initial recurrent weights at half scale) whose arm without is TINY's model."""
+
+    name = "test_gain"
+    archs = ("vanilla",)
+
+    def split(self, arch, options):
+        return Arm(arch, {**options, "gain": 0.5}), Arm(arch, dict(options))
+
+
+def test_ablate_prints_one_block_per_mechanism(tmp_path, monkeypatch):
+    monkeypatch.setitem(mechanisms._MECHANISMS._entries, "test_gain", HalfGain)
+    args = [a if a != "none" else "none,test_gain" for a in TINY]
+    out = CliRunner().invoke(app, ["ablate", *args, "--out", str(tmp_path / "r")], terminal_width=200)
+    assert out.exit_code == 0, out.stdout
+    factors = [ln for ln in out.stdout.splitlines() if ln.startswith("size-equivalence factor")]
+    assert len(factors) == 2 and "without none needs" in factors[0] and factors[0].endswith("1 [1, 1]")
+    assert "without test_gain needs" in factors[1]
+    # each block: the mechanism's arm with and the shared arm without, at both sizes
+    assert sum(ln.startswith("│ with ") for ln in out.stdout.splitlines()) == 4
+    assert sum(ln.startswith("│ without ") for ln in out.stdout.splitlines()) == 4
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--arch", "ctrnn", "--mechanism", "hetero_tau"],
          "mechanism 'hetero_tau' does not apply to architecture 'ctrnn': it applies to lif, alif"),
         (["--mechanism", "hetro_tau"], "unknown mechanism 'hetro_tau'. Did you mean 'hetero_tau'?"),
-        (["--mechanism", "none,dale"], "--mechanism takes one mechanism per ablation, got 'none,dale'"),
+        (["--mechanism", "none,dale", "--mechanism-opt", "e_fraction=0.5"],
+         "mechanism option 'e_fraction' does not say which of the mechanisms none, dale"),
+        (["--mechanism", "none,dale", "--mechanism-opt", "hetero_tau.spread=1"],
+         "names mechanism 'hetero_tau', which is not one of this ablation's mechanisms (none, dale)"),
+        (["--mechanism", "none,dale", "--mechanism-opt", "dale.spread=1"], "spread"),
+        (["--mechanism", "dale,none,dale"], "mechanism lists a mechanism twice"),
         (["--mechanism", "none", "--sizes", "16,8"], "sizes must be at least two distinct sizes in increasing order, "
                                                      "got [16, 8]"),
         (["--mechanism", "none", "--n-networks", "1"], "n_networks must be at least 2 for a confidence interval over seeds"),

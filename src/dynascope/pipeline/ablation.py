@@ -1,17 +1,20 @@
-"""An ablation: train matched populations with and without a mechanism, at several sizes, into one run folder.
+"""An ablation: train matched populations with and without one or several mechanisms, at several sizes, into
+one run folder.
 
-Every (arm, size) is a group of the run folder, named '<arch>.<mechanism>-<size>' for the arm with the
-mechanism and '<arch>.no_<mechanism>-<size>' for the arm without. Both arms of a size are trained from one
-PRNG key, so network `seed` of either arm sees the same stream of trials and, where the arms' parameters have
-the same shapes and initialisation, starts from the same weights. Training goes through the sweep's
-`train_groups` (an interrupted ablation continues with `resume=True`); after a group has trained, its
-synaptic operations (`pipeline.analyze.energy_rows`, the `energy` table) and one `ablation` row (mean score
-with a bootstrap interval over seeds, operations per trial) are written.
+Every (arm, size) is a group of the run folder, named '<arch>.<mechanism>-<size>' for the arm with a
+mechanism and '<arch>.no_<mechanism>-<size>' for the arm without. With several mechanisms, each has its own
+arm with it, and mechanisms whose arms without it are the same model share one group per size (trained once),
+named after all of them: '<arch>.no_<m1>+<m2>-<size>'. Every arm of a size is trained from one PRNG key, so
+network `seed` of any arm sees the same stream of trials and, where the arms' parameters have the same shapes
+and initialisation, starts from the same weights. Training goes through the sweep's `train_groups` (an
+interrupted ablation continues with `resume=True`); after a group has trained, its synaptic operations
+(`pipeline.analyze.energy_rows`, the `energy` table) and one `ablation` row (mean score with a bootstrap
+interval over seeds, operations per trial) are written.
 
-`config.toml` holds the [ablation] section (the mechanism, its options, both arms' overrides), which is what
+`config.toml` holds the [ablation] section (the mechanisms, their options, the arms' overrides), which is what
 the run is, and a [sweep] section that describes the same groups as a sweep would (the arms' architectures
-at the ablation's sizes; model options of the arm 'with' where both arms share an architecture), so that
-`analyze`, `compare`, `report` and `show` open the folder like any other run.
+at the ablation's sizes; model options of the first arm of each architecture), so that `analyze`, `compare`,
+`report` and `show` open the folder like any other run.
 """
 
 from __future__ import annotations
@@ -51,14 +54,19 @@ def size_key(seed: int, size: int) -> jax.Array:
 
 @dataclasses.dataclass(frozen=True)
 class AblationConfig:
-    """What to train: architecture `arch` (model options `model_options`) with and without `mechanism`
-    (options `mechanism_options`, see `pipeline.mechanisms`) at every size in `sizes`, `n_networks` networks
-    each, `steps` optimizer steps, on the registered task `task`; `seed` is the master PRNG seed;
-    `task_options` and `train` pass through to `tasks.get` and `train_population`."""
+    """What to train: architecture `arch` (model options `model_options`) with and without each mechanism of
+    `mechanism` (one name, or a tuple of names; options `mechanism_options`, see `pipeline.mechanisms`) at every
+    size in `sizes`, `n_networks` networks each, `steps` optimizer steps, on the registered task `task`; `seed`
+    is the master PRNG seed; `task_options` and `train` pass through to `tasks.get` and `train_population`.
+
+    `mechanism_options` keys are the options' names when there is one mechanism, and 'MECHANISM.KEY' (which
+    the single-mechanism form also accepts) to give an option to one of several. Each mechanism has its own
+    arm 'with'; mechanisms whose arms 'without' are the same model (architecture and options) share one
+    group per size, trained once."""
 
     task: str = "flipflop"
     arch: str = "lif"
-    mechanism: str = "none"
+    mechanism: str | tuple[str, ...] = "none"
     sizes: tuple[int, ...] = (8, 16, 32)
     n_networks: int = 10
     steps: int = 2000
@@ -68,22 +76,100 @@ class AblationConfig:
     model_options: dict[str, Any] = dataclasses.field(default_factory=dict)
     train: TrainOptions = TrainOptions()
 
-    def build_mechanism(self) -> Mechanism:
-        return get_mechanism(self.mechanism, **self.mechanism_options)
+    def __post_init__(self) -> None:
+        # One spelling per meaning, so a config read back from its folder compares equal to the one written:
+        # a single mechanism is its name, several are a tuple.
+        m = self.mechanism
+        if not isinstance(m, str):
+            m = tuple(str(x) for x in m)
+            object.__setattr__(self, "mechanism", m[0] if len(m) == 1 else m)
 
-    def arms(self) -> dict[str, Arm]:
-        """{'with': Arm, 'without': Arm} (ConfigError if the mechanism does not apply to `arch`)."""
+    @property
+    def mechanisms(self) -> tuple[str, ...]:
+        """The mechanisms' names, in order."""
+        return (self.mechanism,) if isinstance(self.mechanism, str) else self.mechanism
+
+    def options_of(self, mechanism: str) -> dict[str, Any]:
+        """The options `mechanism_options` gives `mechanism` (ConfigError for a key that names no mechanism of
+        the ablation, or a plain key when there are several)."""
+        names = self.mechanisms
+        out: dict[str, Any] = {}
+        for key, value in self.mechanism_options.items():
+            target, dot, option_name = key.partition(".")
+            if not dot:
+                if len(names) > 1:
+                    raise ConfigError(f"mechanism option {key!r} does not say which of the mechanisms "
+                                      f"{', '.join(names)} it is for; write it as MECHANISM.{key}, e.g. "
+                                      f"--mechanism-opt {names[0]}.{key}=...")
+                target, option_name = names[0], key
+            elif target not in names:
+                raise ConfigError(f"mechanism option {key!r} names mechanism {target!r}, which is not one of this "
+                                  f"ablation's mechanisms ({', '.join(names)}); use one of those before the dot.")
+            if target == mechanism:
+                out[option_name] = value
+        return out
+
+    def build_mechanism(self, mechanism: str | None = None) -> Mechanism:
+        """The mechanism `mechanism` (default: the only one) with its options."""
+        name = self._one(mechanism)
+        return get_mechanism(name, **self.options_of(name))
+
+    def _one(self, mechanism: str | None) -> str:
+        if mechanism is None:
+            if len(self.mechanisms) > 1:
+                raise ConfigError(f"this ablation has several mechanisms ({', '.join(self.mechanisms)}): name one.")
+            return self.mechanisms[0]
+        if mechanism not in self.mechanisms:
+            raise ConfigError(f"mechanism {mechanism!r} is not one of this ablation's ({', '.join(self.mechanisms)}).")
+        return mechanism
+
+    def arms(self, mechanism: str | None = None) -> dict[str, Arm]:
+        """{'with': Arm, 'without': Arm} of `mechanism` (default: the only one; ConfigError if it does not
+        apply to `arch`)."""
         models.get(self.arch, n_inputs=1, n_hidden=2, n_outputs=1, **self.model_options)  # name and options first
-        return dict(zip(ARMS, self.build_mechanism().arms(self.arch, self.model_options)))
+        return dict(zip(ARMS, self.build_mechanism(mechanism).arms(self.arch, self.model_options)))
 
-    def group(self, side: str, size: int) -> str:
-        arm = self.arms()[side]
-        return f"{arm.arch}.{'' if side == 'with' else 'no_'}{self.mechanism}-{size}"
+    def _plan(self) -> tuple[dict[str, dict[str, Arm]], dict[str, str], dict[str, tuple[str, ...]]]:
+        """(arms per mechanism, the name stem of each mechanism's arm 'without', the mechanisms each stem
+        serves). Arms 'without' that build the same model (architecture and the model's full options, so an
+        option given at its default value counts as the same) share one stem, named after all of them."""
+        if len(set(self.mechanisms)) != len(self.mechanisms):
+            raise ConfigError(f"mechanism lists a mechanism twice: {', '.join(self.mechanisms)}; name each once.")
+        arms = {m: self.arms(m) for m in self.mechanisms}
+        base: dict[str, list[str]] = {}
+        for m, a in arms.items():
+            model = models.get(a["without"].arch, n_inputs=1, n_hidden=2, n_outputs=1, **a["without"].options)
+            same = json.dumps([a["without"].arch, model.options()], sort_keys=True, default=repr)
+            base.setdefault(same, []).append(m)
+        served = {f"{arms[ms[0]]['without'].arch}.no_{'+'.join(ms)}": tuple(ms) for ms in base.values()}
+        stem = {m: s for s, ms in served.items() for m in ms}
+        return arms, stem, served
+
+    def group(self, side: str, size: int, mechanism: str | None = None) -> str:
+        """The group of arm `side` of `mechanism` (default: the only one) at `size`."""
+        name = self._one(mechanism)
+        arms, stem, _ = self._plan()
+        if side == "with":
+            return f"{arms[name]['with'].arch}.{name}-{size}"
+        return f"{stem[name]}-{size}"
 
     def groups(self) -> list[tuple[str, str, Arm, int]]:
-        """(group name, arm side, arm, size) for every group, in training order (size by size)."""
-        arms = self.arms()
-        return [(self.group(side, n), side, arms[side], n) for n in self.sizes for side in ARMS]
+        """(group name, arm side, arm, size) for every group, in training order: size by size, each mechanism's
+        arm 'with', then each distinct arm 'without' once."""
+        arms, _, served = self._plan()
+        out = []
+        for n in self.sizes:
+            out += [(f"{arms[m]['with'].arch}.{m}-{n}", "with", arms[m]["with"], n) for m in self.mechanisms]
+            out += [(f"{s}-{n}", "without", arms[ms[0]]["without"], n) for s, ms in served.items()]
+        return out
+
+    def served(self, group: str) -> tuple[str, ...]:
+        """The mechanisms `group` is an arm of (several for a shared arm 'without')."""
+        _, _, served = self._plan()
+        stem = group.rsplit("-", 1)[0]
+        if stem in served:
+            return served[stem]
+        return tuple(m for m in self.mechanisms if stem.endswith(f".{m}"))
 
     def build_task(self) -> Task:
         return tasks.get(self.task, **self.task_options)
@@ -94,7 +180,7 @@ class AblationConfig:
     def sweep(self) -> SweepConfig:
         """The same groups described as a sweep (see the module), for the commands that read [sweep]."""
         options: dict[str, dict[str, Any]] = {}
-        for arm in self.arms().values():
+        for _, _, arm, _ in self.groups():
             options.setdefault(arm.arch, dict(arm.options))
         return SweepConfig(task=self.task, archs=tuple(options), n_hidden=tuple(self.sizes), n_networks=self.n_networks,
                            steps=self.steps, seed=self.seed, task_options=dict(self.task_options),
@@ -110,6 +196,8 @@ class AblationConfig:
         if len(self.sizes) < 2 or list(self.sizes) != sorted(set(self.sizes)):
             raise ConfigError(f"sizes must be at least two distinct sizes in increasing order, got "
                               f"{list(self.sizes)}; e.g. --sizes 8,16,32.")
+        if not self.mechanisms:
+            raise ConfigError("give at least one mechanism (--mechanism hetero_tau, or several: none,dale).")
         check_positive_int("n_networks", self.n_networks)
         check_positive_int("steps", self.steps)
         if self.n_networks < 2:
@@ -132,15 +220,19 @@ class AblationConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """TOML-able form: the [sweep] view plus the [ablation] section."""
-        arms = self.arms()
+        def arms(m: str) -> dict[str, Any]:
+            return {side: {"arch": arm.arch, "model_options": dict(arm.options)} for side, arm in self.arms(m).items()}
+
+        # One mechanism keeps the layout of the single-mechanism releases (a name, and its two arms).
+        one = isinstance(self.mechanism, str)
         return {
             **self.sweep().to_dict(),
             "ablation": {
                 "arch": self.arch,
-                "mechanism": self.mechanism,
+                "mechanism": self.mechanism if one else list(self.mechanisms),
                 "mechanism_options": dict(self.mechanism_options),
                 "model_options": dict(self.model_options),
-                "arms": {side: {"arch": arm.arch, "model_options": dict(arm.options)} for side, arm in arms.items()},
+                "arms": arms(self.mechanism) if one else {m: arms(m) for m in self.mechanisms},  # type: ignore[arg-type]
             },
         }
 
@@ -153,7 +245,8 @@ class AblationConfig:
                                  "`dynascope ablate`; choose another --out.")
         s = SweepConfig.from_dict(d)
         try:
-            return cls(task=s.task, arch=str(a["arch"]), mechanism=str(a["mechanism"]), sizes=tuple(s.n_hidden),
+            m = a["mechanism"]
+            return cls(task=s.task, arch=str(a["arch"]), mechanism=str(m) if isinstance(m, str) else tuple(m), sizes=tuple(s.n_hidden),
                        n_networks=s.n_networks, steps=s.steps, seed=s.seed, mechanism_options=dict(a["mechanism_options"]),
                        task_options=dict(s.task_options), model_options=dict(a["model_options"]), train=s.train)
         except (KeyError, TypeError, ValueError) as err:
@@ -234,7 +327,7 @@ def _write_rows(run: RunFolder, config: AblationConfig, group: str, side: str, a
     rates = [r for r in energy.mean_rate_hz if r is not None]
     run.write(group, AblationRows(
         group=[group],
-        mechanism=[config.mechanism],
+        mechanism=["+".join(config.served(group))],
         arm=[side],
         arch=[arm.arch],
         model_options=[json.dumps(stored.model.options(), sort_keys=True)],
@@ -270,28 +363,40 @@ def _finite(v: float) -> float | None:
 
 @dataclasses.dataclass(frozen=True)
 class AblationSummary:
-    """An ablation read back from its run folder: the config, the `ablation` rows (one per arm and size,
-    in the config's order), per-seed scores `[sizes, seeds]` of each arm, and the size-equivalence factor
-    (None until every group has its row)."""
+    """An ablation read back from its run folder: the config, the `ablation` rows (one per group, in the
+    config's order), per mechanism the per-seed scores `[sizes, seeds]` of its two arms
+    (`scores[mechanism][side]`) and its size-equivalence factor (`factors[mechanism]`, None until every group
+    of the mechanism has its row)."""
 
     config: AblationConfig
     rows: AblationRows
-    scores: dict[str, np.ndarray]
-    factor: SizeEquivalence | None
+    scores: dict[str, dict[str, np.ndarray]]
+    factors: dict[str, SizeEquivalence | None]
+
+    @property
+    def factor(self) -> SizeEquivalence | None:
+        """The factor of a single-mechanism ablation (ConfigError when it has several: use `factors`)."""
+        return self.factors[self.config._one(None)]
+
+    def rows_of(self, mechanism: str) -> AblationRows:
+        """The rows of `mechanism`'s groups: its arm 'with' and its (possibly shared) arm 'without', size by size."""
+        mine = {self.config.group(side, n, mechanism) for n in self.config.sizes for side in ARMS}
+        return self.rows.take([i for i, g in enumerate(self.rows.group) if g in mine])
 
 
 def ablation_summary(run: RunFolder, *, n_boot: int = 1000) -> AblationSummary:
-    """Read an ablation's rows and per-seed scores from `run` and compute its size-equivalence factor.
+    """Read an ablation's rows and per-seed scores from `run` and compute each mechanism's size-equivalence factor.
 
-    The factor is `compare.size_equivalence`, a paired bootstrap over seeds (seeded by the config's seed).
+    A factor is `compare.size_equivalence`, a paired bootstrap over seeds (seeded by the config's seed), of the
+    mechanism's arm 'with' against its arm 'without'.
 
     Args:
         run: the ablation's run folder (made by `run_ablation`).
         n_boot: bootstrap replicates.
 
     Returns:
-        `AblationSummary` (config, `ablation` rows, per-seed scores `[sizes, seeds]` of each arm, and the
-        factor, None until every group has its row).
+        `AblationSummary` (config, `ablation` rows, per-seed scores `[sizes, seeds]` of each mechanism's arms,
+        and each mechanism's factor, None until every group of it has its row).
     """
     config = AblationConfig.from_dict({k: v for k, v in run.config.items() if k != "versions"})
     groups = config.groups()
@@ -301,13 +406,14 @@ def ablation_summary(run: RunFolder, *, n_boot: int = 1000) -> AblationSummary:
     rows = stored.take(present)
     nets = run.read(NetworkRows, where={"group": [g for g, *_ in groups]})
     score = {(g, s): m for g, s, m in zip(nets.group, nets.seed, nets.metric)}
-    scores = {
-        side: np.array([[score.get((config.group(side, n), s), np.nan) for s in range(config.n_networks)]
-                        for n in config.sizes], np.float64)
-        for side in ARMS
-    }
-    factor = None
-    if len(present) == len(groups):
-        factor = size_equivalence(np.asarray(config.sizes), scores["with"], scores["without"], n_boot=n_boot,
-                                  seed=config.seed)
-    return AblationSummary(config=config, rows=rows, scores=scores, factor=factor)
+    scores: dict[str, dict[str, np.ndarray]] = {}
+    factors: dict[str, SizeEquivalence | None] = {}
+    for m in config.mechanisms:
+        names = {side: [config.group(side, n, m) for n in config.sizes] for side in ARMS}
+        scores[m] = {side: np.array([[score.get((g, s), np.nan) for s in range(config.n_networks)] for g in gs],
+                                    np.float64) for side, gs in names.items()}
+        factors[m] = None
+        if all(g in by_group for gs in names.values() for g in gs):
+            factors[m] = size_equivalence(np.asarray(config.sizes), scores[m]["with"], scores[m]["without"],
+                                          n_boot=n_boot, seed=config.seed)
+    return AblationSummary(config=config, rows=rows, scores=scores, factors=factors)
