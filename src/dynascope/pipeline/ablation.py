@@ -129,8 +129,10 @@ class AblationConfig:
         models.get(self.arch, n_inputs=1, n_hidden=2, n_outputs=1, **self.model_options)  # name and options first
         return dict(zip(ARMS, self.build_mechanism(mechanism).arms(self.arch, self.model_options)))
 
+    @functools.cached_property
     def _plan(self) -> tuple[dict[str, dict[str, Arm]], dict[str, str], dict[str, tuple[str, ...]]]:
-        """(arms per mechanism, the name stem of each mechanism's arm 'without', the mechanisms each stem
+        """Computed once per config (it builds every arm's model; `group` asks for it per group and size):
+        (arms per mechanism, the name stem of each mechanism's arm 'without', the mechanisms each stem
         serves). Arms 'without' that build the same model (architecture and the model's full options, so an
         option given at its default value counts as the same) share one stem, named after all of them."""
         if len(set(self.mechanisms)) != len(self.mechanisms):
@@ -148,7 +150,7 @@ class AblationConfig:
     def group(self, side: str, size: int, mechanism: str | None = None) -> str:
         """The group of arm `side` of `mechanism` (default: the only one) at `size`."""
         name = self._one(mechanism)
-        arms, stem, _ = self._plan()
+        arms, stem, _ = self._plan
         if side == "with":
             return f"{arms[name]['with'].arch}.{name}-{size}"
         return f"{stem[name]}-{size}"
@@ -156,7 +158,7 @@ class AblationConfig:
     def groups(self) -> list[tuple[str, str, Arm, int]]:
         """(group name, arm side, arm, size) for every group, in training order: size by size, each mechanism's
         arm 'with', then each distinct arm 'without' once."""
-        arms, _, served = self._plan()
+        arms, _, served = self._plan
         out = []
         for n in self.sizes:
             out += [(f"{arms[m]['with'].arch}.{m}-{n}", "with", arms[m]["with"], n) for m in self.mechanisms]
@@ -165,7 +167,7 @@ class AblationConfig:
 
     def served(self, group: str) -> tuple[str, ...]:
         """The mechanisms `group` is an arm of (several for a shared arm 'without')."""
-        _, _, served = self._plan()
+        _, _, served = self._plan
         stem = group.rsplit("-", 1)[0]
         if stem in served:
             return served[stem]
