@@ -205,7 +205,8 @@ class AblationRows(Rows):
     they cost; one shard per group, written by `ablate` once the group has trained."""
 
     group: Sequence[str] = column(pa.string(), "group")
-    mechanism: Sequence[str] = column(pa.string(), "the mechanism ablated (registered name)")
+    mechanism: Sequence[str] = column(pa.string(), "the mechanism ablated (registered name); for a 'without' arm shared by "
+                                         "several mechanisms of one run, their names joined by '+' (none+hetero_tau)")
     arm: Sequence[str] = column(pa.string(), "'with' or 'without' the mechanism")
     arch: Sequence[str] = column(pa.string(), "registered model name of the arm")
     model_options: Sequence[str] = column(pa.string(), "JSON of the arm's model options")
