@@ -77,3 +77,10 @@ def test_bad_input_is_one_line_with_exit_code_2(args, message, tmp_path, dynasco
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
     assert len(err) == 1 and message in err[0] and "Traceback" not in err[0]
     assert not (tmp_path / "x").exists()
+
+
+def test_the_help_lists_every_registered_mechanism():
+    from dynascope.cli.ablation import MECHANISMS
+    from dynascope.pipeline import mechanism_names
+
+    assert sorted(MECHANISMS.split(", ")) == sorted(n for n in mechanism_names() if not n.startswith("test_"))

@@ -35,6 +35,18 @@ def test_paths_that_only_look_like_urls_are_paths(tmp_path):
     for name in ("run:2", "C:/x"):
         assert store.run_path(tmp_path / name) == tmp_path / name
     assert store.run_path("runs/ff") == Path("runs/ff")
+    assert store.run_path("~/runs/ff") == Path.home() / "runs" / "ff"  # as the shell would have expanded it
+
+
+def test_a_relative_folder_whose_first_part_has_a_colon_is_refused_and_its_absolute_path_works(tmp_path, monkeypatch):
+    # 'a:b/catalog/...' is a URL of scheme 'a' to the Parquet and DuckDB readers: refused before anything is
+    # written, with the absolute path that works.
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(RunFolderError, match=r"run folder 'a:b' starts with 'a:b'.*absolute path '.*/a:b'"):
+        pipeline.prepare_run(CONFIG, "a:b")
+    assert list(tmp_path.iterdir()) == []
+    run = pipeline.run_sweep(CONFIG, tmp_path / "a:b")
+    assert store.open(tmp_path / "a:b").groups() == ["vanilla-4"] and len(run.read(store.NetworkRows).network) == 1
 
 
 def test_the_command_says_so_in_one_line(tmp_path):

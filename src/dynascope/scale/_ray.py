@@ -14,6 +14,7 @@ import dataclasses
 import math
 import os
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -166,6 +167,9 @@ def check_shard_options(shard_size: int | None, num_cpus: float, num_gpus: float
 def connect(ray: Any, address: str | None, num_cpus: float, num_gpus: float) -> None:
     """Start or join Ray (an initialised one is used as it is); ConfigError if that fails, or if one shard
     asks for more CPUs or GPUs than the whole cluster has (its tasks would wait forever)."""
+    # JAX warns on every os.fork() of a process that has started it; Ray's driver forks helpers that exec at
+    # once and never run JAX, so the warning would only tear the progress bar.
+    warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
     if not ray.is_initialized():
         try:
             # Worker output stays in Ray's logs (/tmp/ray/session_latest/logs): it would tear the progress bar.

@@ -436,7 +436,16 @@ def run_path(path: str | Path) -> Path:
             f"run folder {text!r} is a URL; run folders are paths: use a local folder, or the cluster's shared "
             "file system (mount an object store with s3fs or gcsfuse and pass the mounted path)."
         )
-    return Path(path)
+    # '~' as the shell would have expanded it (a quoted '~/runs' otherwise became a folder named '~' here,
+    # while DuckDB expanded it for its reads).
+    local = Path(path).expanduser()
+    if not local.is_absolute() and ":" in local.parts[0]:
+        # Parquet's and DuckDB's readers take 'a:b/catalog/...' for a URL of scheme 'a'.
+        raise RunFolderError(
+            f"run folder {text!r} starts with {local.parts[0]!r}, which the catalog's Parquet and DuckDB readers "
+            f"take for a URL scheme; choose a name without ':' there, or give the absolute path {str(local.absolute())!r}."
+        )
+    return local
 
 
 def open(path: str | Path) -> RunFolder:  # noqa: A001  (the contract: dynascope.store.open)
