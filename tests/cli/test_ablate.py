@@ -49,6 +49,13 @@ def test_ablate_prints_one_block_per_mechanism(tmp_path, monkeypatch):
     factors = [ln for ln in out.stdout.splitlines() if ln.startswith("size-equivalence factor")]
     assert len(factors) == 2 and "without none needs" in factors[0] and factors[0].endswith("1 [1, 1]")
     assert "without test_gain needs" in factors[1]
+    # A factor that is a bound ('> 2', '< 0.5') is said to be one on the next line, and only then.
+    lines = out.stdout.splitlines()
+    for i, ln in enumerate(lines):
+        if ln.startswith("size-equivalence factor"):
+            bound = ln.rsplit(": ", 1)[1][0] in "<>"
+            after = lines[i + 1] if i + 1 < len(lines) else ""
+            assert after.startswith("  a bound, not a measurement") == bound, lines[i:i + 2]
     # each block: the mechanism's arm with and the shared arm without, at both sizes
     assert sum(ln.startswith("│ with ") for ln in out.stdout.splitlines()) == 4
     assert sum(ln.startswith("│ without ") for ln in out.stdout.splitlines()) == 4

@@ -81,8 +81,17 @@ def ablate_cmd(
               f"[{_num(r['score_low'])}, {_num(r['score_high'])}]", _num(r["operations_per_trial"]),
               _num(r["mean_rate_hz"])] for r in summary.rows_of(name).records()],
         ))
+        factor = summary.factors[name]
         console.print(f"size-equivalence factor (neurons the arm without {name} needs per neuron of the arm "
-                      f"with it, 95 % interval): {summary.factors[name]}", highlight=False)
+                      f"with it, 95 % interval): {factor}", highlight=False)
+        if factor.relation != "=":
+            # A bound says the curves did not cross within the sizes trained, however close they are: say so,
+            # so that two arms with overlapping intervals are not read as a measured effect.
+            where = (f"the arm without {name} reaches the score of the arm with it at none of the sizes trained"
+                     if factor.relation == ">" else
+                     f"the arm without {name} is above the scores of the arm with it already at the smallest size")
+            console.print(f"  a bound, not a measurement: {where}, however close the two are (compare the "
+                          "intervals above; more sizes, seeds or steps can settle it).", highlight=False)
 
 
 def _num(v: Optional[float]) -> str:
