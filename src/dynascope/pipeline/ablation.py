@@ -167,11 +167,12 @@ class AblationConfig:
 
     def served(self, group: str) -> tuple[str, ...]:
         """The mechanisms `group` is an arm of (several for a shared arm 'without')."""
-        _, _, served = self._plan
+        arms, _, served = self._plan
         stem = group.rsplit("-", 1)[0]
         if stem in served:
             return served[stem]
-        return tuple(m for m in self.mechanisms if stem.endswith(f".{m}"))
+        # An arm 'with' is named exactly '<arch>.<mechanism>' (a suffix test would let 'tau' claim 'hetero_tau').
+        return tuple(m for m in self.mechanisms if stem == f"{arms[m]['with'].arch}.{m}")
 
     def build_task(self) -> Task:
         return tasks.get(self.task, **self.task_options)
