@@ -58,10 +58,10 @@ def main() -> int:
     split = fit.split
     print(f"# {platform.node()} {platform.machine()} {jax.devices()[0].device_kind} x{os.cpu_count()}, "
           f"load {os.getloadavg()[0]:.1f}, jax {jax.__version__}")
-    print(f"recording: flipflop n_bits=3, {args.trials} trials x {recording.n_time} bins of {recording.dt * 1e3:g} ms, "
+    print(f"recording: flipflop n_bits=3, {args.trials} trials x {recording.n_time} bins of {recording.bin_width * 1e3:g} ms, "
           f"{args.neurons} neurons ({len(split.held_in)} held in, {len(split.held_out)} held out; "
           f"{len(split.train_trials)} training, {len(split.test_trials)} held-out trials), "
-          f"{recording.counts.mean() / recording.dt:.1f} Hz mean rate")
+          f"{recording.counts.mean() / recording.bin_width:.1f} Hz mean rate")
     print(f"fit: {args.seeds} x gru-{args.hidden}, {args.steps} Adam steps, batch {args.batch}, lr {args.lr}, "
           f"state noise {args.state_noise}; "
           f"final loss {np.round(fit.population.loss_history[:, -1], 4).tolist()}")

@@ -75,7 +75,7 @@ def test_co_bps_of_the_true_rates_is_positive_and_of_the_null_zero(recording):
     y_train, y_test = recording.counts[split.train_trials][..., out], recording.counts[split.test_trials][..., out]
     null = y_train.mean(axis=(0, 1))
     assert data.bits_per_spike(y_test, np.broadcast_to(null, y_test.shape), null) == 0.0
-    true = recording.rates[split.test_trials][..., out] * recording.dt
+    true = recording.rates[split.test_trials][..., out] * recording.bin_width
     assert data.bits_per_spike(y_test, true, null) > 0.3
 
 
@@ -177,5 +177,5 @@ def test_bad_recordings_are_refused_naming_the_argument(recording):
     bad = dataclasses.replace(recording, counts=-recording.counts)
     with pytest.raises(DataError, match="counts must be finite non-negative whole numbers"):
         data.fit_recording(bad, key=key, steps=1)
-    with pytest.raises(DynascopeError, match="recording.dt"):
-        data.fit_recording(dataclasses.replace(recording, dt=0.0), key=key, steps=1)
+    with pytest.raises(DynascopeError, match="recording.bin_width"):
+        data.fit_recording(dataclasses.replace(recording, bin_width=0.0), key=key, steps=1)

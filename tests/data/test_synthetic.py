@@ -43,15 +43,15 @@ def recording() -> data.SyntheticRecording:
 def test_a_recording_counts_spikes_at_its_rates_and_places_them_in_their_bins(recording):
     rec = recording
     assert rec.counts.shape == rec.rates.shape == (48, 30, 16) and rec.latents.shape == (48, 30, 2)
-    lam = rec.rates.astype(np.float64) * rec.dt
+    lam = rec.rates.astype(np.float64) * rec.bin_width
     # Summed over all bins, counts minus their means is within 5 standard deviations (Poisson: var = mean),
     # and the dispersion index sum((n - lam)^2) / sum(lam) is 1 within 5 of its standard errors.
     assert abs(rec.counts.sum() - lam.sum()) < 5 * np.sqrt(lam.sum())
     dispersion = ((rec.counts - lam) ** 2).sum() / lam.sum()
     assert abs(dispersion - 1) < 5 * np.sqrt((lam + 2 * lam**2).sum()) / lam.sum()
     starts = rec.trials["start_time"]
-    np.testing.assert_allclose(rec.trials["stop_time"] - starts, 30 * rec.dt)
-    edges = (starts[:, None] + rec.dt * np.arange(31)[None, :]).reshape(-1)
+    np.testing.assert_allclose(rec.trials["stop_time"] - starts, 30 * rec.bin_width)
+    edges = (starts[:, None] + rec.bin_width * np.arange(31)[None, :]).reshape(-1)
     for n, times in enumerate(rec.spike_times):
         assert np.all(np.diff(times) >= 0)
         hist = np.histogram(times, bins=np.concatenate([edges, [np.inf]]))[0]
@@ -70,7 +70,7 @@ def test_nwb_round_trip_through_pynwb_and_load_recordings(recording, tmp_path):
         np.testing.assert_array_equal(nwb.units["spike_times"][3], rec.spike_times[3])
         assert list(nwb.trials["condition"][:]) == list(rec.labels)
         assert "ground_truth" in nwb.processing
-    binning = Binning(bin_width=rec.dt, window=(0.0, rec.n_time * rec.dt), rates=False)
+    binning = Binning(bin_width=rec.bin_width, window=(0.0, rec.n_time * rec.bin_width), rates=False)
     loaded = load_recordings(path, condition_column="condition", binning=binning)
     conditions = sorted(set(rec.labels))
     assert loaded.conditions == tuple(conditions)

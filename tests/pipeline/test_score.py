@@ -52,8 +52,9 @@ def _record(latents: np.ndarray, labels: np.ndarray, inputs: np.ndarray, path, *
     counts = data.spike_counts(rates, DT, key=k_count)
     starts = np.arange(len(labels)) * (T * DT + 0.5)
     rec = data.SyntheticRecording(
-        system="network", options={}, dt=DT, latents=latents.astype(np.float32), inputs=inputs, rates=rates,
-        counts=counts, spike_times=tuple(data.spike_times(counts, starts, DT, key=k_time)),
+        counts=counts, labels=np.array([f"c{label}" for label in labels]), inputs=inputs, bin_width=DT,
+        source="synthetic:network", system="network", options={}, latents=latents.astype(np.float32), rates=rates,
+        spike_times=tuple(data.spike_times(counts, starts, DT, key=k_time)),
         trials={"start_time": starts, "stop_time": starts + T * DT,
                 "condition": np.array([f"c{label}" for label in labels])},
         skeleton=data.Skeleton(np.zeros((1, d)), np.zeros(1, np.int64), np.zeros(1, np.int64)), embedding=embedding)

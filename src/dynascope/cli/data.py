@@ -66,7 +66,7 @@ def synth_cmd(
     n_spikes = int(rec.counts.sum())
     n_conditions = len(set(rec.labels.tolist()))
     console.print(f"wrote [bold]{path}[/] ({path.stat().st_size / 1e6:.1f} MB): {trials} trials of {n_conditions} "
-                  f"conditions, {neurons} neurons, {n_spikes} spikes, {rec.n_time} bins of {rec.dt:g} s")
+                  f"conditions, {neurons} neurons, {n_spikes} spikes, {rec.n_time} bins of {rec.bin_width:g} s")
     sk = rec.skeleton
     cycle = f", a limit cycle of period {sk.period:g} s" if sk.period is not None else ""
     console.print(f"ground truth: {rec.latents.shape[-1]} latents, {len(sk.fixed_points)} fixed points "

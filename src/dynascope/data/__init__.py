@@ -17,8 +17,10 @@ from dynascope.data.flipflop import BistableFlipFlop
 from dynascope.data.integrator import LineAttractor
 from dynascope.data.oscillator import HopfOscillator
 from dynascope.data.observation import Embedding, random_embedding, spike_counts, spike_times
+from dynascope.data.recording import TrialRecording
 from dynascope.data.synthetic import SyntheticRecording, synthesize
 from dynascope.data.nwb import read_synthetic, write_nwb
+from dynascope.data.trials import read_trials
 from dynascope.data.ceiling import NoiseCeiling, spearman_brown, split_half_ceiling
 from dynascope.data.recording_task import RecordingTask, Split, make_split, poisson_nll
 from dynascope.data.fit_metrics import bits_per_spike, fit_poisson_readout, linear_r2, poisson_log_likelihood, r2
@@ -38,6 +40,7 @@ __all__ = [
     "Skeleton",
     "Split",
     "SyntheticRecording",
+    "TrialRecording",
     "bits_per_spike",
     "fit_poisson_readout",
     "fit_recording",
@@ -50,6 +53,7 @@ __all__ = [
     "r2",
     "random_embedding",
     "read_synthetic",
+    "read_trials",
     "register_system",
     "rk4_step",
     "score_fit",

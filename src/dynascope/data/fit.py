@@ -23,6 +23,7 @@ from dynascope.data.fit_metrics import (
     stable_point_counts,
 )
 from dynascope.data.recording_task import LOG_RATE_MAX, RecordingTask, Split, make_split, trial_inputs
+from dynascope.data.recording import TrialRecording
 from dynascope.data.synthetic import SyntheticRecording
 from dynascope.errors import ConfigError, DataError, ShapeError
 from dynascope.models import Model
@@ -33,12 +34,12 @@ from dynascope.train import Population, train_population
 class Fit:
     """A population fitted to one recording: `population` (its `task` is the `RecordingTask`), the `split` of
     neurons and trials, `inputs [trials, T, I]` the network inputs of every trial (training and held out),
-    `dt` seconds per bin."""
+    `bin_width` seconds per bin."""
 
     population: Population
     split: Split
     inputs: np.ndarray
-    dt: float
+    bin_width: float
 
     @property
     def task(self) -> RecordingTask:
@@ -47,6 +48,17 @@ class Fit:
     @property
     def model(self) -> Model:
         return self.population.model
+
+
+def _check_recording(recording: Any) -> tuple[np.ndarray, float]:
+    """(counts, bin width) of a `TrialRecording`, each checked."""
+    if not isinstance(recording, TrialRecording):
+        raise ConfigError(f"recording must be a TrialRecording (data.read_trials of an NWB file, or data.synthesize), "
+                          f"got {type(recording).__name__}.")
+    width = recording.bin_width
+    if isinstance(width, bool) or not isinstance(width, (int, float)) or not width > 0:
+        raise ConfigError(f"recording.bin_width must be the bin width in seconds (> 0), got {width!r}.")
+    return _check_counts(recording.counts), float(width)
 
 
 def _check_counts(counts: Any) -> np.ndarray:
@@ -59,13 +71,8 @@ def _check_counts(counts: Any) -> np.ndarray:
     return y.astype(np.int64)
 
 
-def _labels(recording: Any) -> Any:
-    trials = getattr(recording, "trials", None)
-    return trials.get("condition") if isinstance(trials, dict) else None
-
-
 def fit_recording(
-    recording: SyntheticRecording,
+    recording: TrialRecording,
     *,
     key: jax.Array,
     model: str | Model = "gru",
@@ -82,11 +89,11 @@ def fit_recording(
     The networks' outputs are the held-in neurons' log expected counts per bin (a Poisson loss); the
     split is drawn from `key`, and the networks see only the held-in neurons of the training trials.
     The recording's `inputs [trials, T, I]` drive the networks (when it has none, a one-hot cue of each
-    trial's `trials['condition']` in its first bin). Score the result with `score_fit`.
+    trial's condition label in its first bin). Score the result with `score_fit`.
 
     Args:
-        recording: needs `counts [trials, T, N]` spikes per bin and `dt` seconds per bin (e.g. a
-            `SyntheticRecording`).
+        recording: a `TrialRecording` (`counts [trials, T, N]` spikes per bin, `bin_width` seconds per
+            bin): one read from an NWB file by `read_trials`, or a `SyntheticRecording`.
         key: JAX PRNG key (keyword-only), split between the neuron/trial split and training.
         model: a zoo model name, built with `n_hidden` units and `model_options`, or a `Model`.
         n_hidden: hidden units of a zoo model (ignored for a `Model`).
@@ -102,20 +109,18 @@ def fit_recording(
 
     Raises:
         ShapeError/DataError: `counts` not whole non-negative spike counts `[trials, T, N]`, or too few
-        neurons/trials to split; ConfigError: a bad `dt`, fraction, model or training option.
+        neurons/trials to split; ConfigError: not a `TrialRecording`, a bad `bin_width`, fraction, model or
+        training option.
 
     Reference: Versteeg, Sedler, McCart & Pandarinath 2023 (CtDB); Pei et al. 2021 (co-smoothing).
     """
-    counts = _check_counts(getattr(recording, "counts", None))
+    counts, bin_width = _check_recording(recording)
     n_trials, n_time, n_neurons = counts.shape
-    dt = getattr(recording, "dt", None)
-    if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not dt > 0:
-        raise ConfigError(f"recording.dt must be the bin width in seconds (> 0), got {dt!r}.")
     k_split, k_train = jax.random.split(key)
     split = make_split(n_trials, n_neurons, key=k_split, held_out_neurons=held_out_neurons,
                        held_out_trials=held_out_trials)
-    inputs = trial_inputs(getattr(recording, "inputs", None), _labels(recording), n_trials, n_time)
-    task = _task(counts, inputs, split, float(dt))
+    inputs = trial_inputs(recording.inputs, recording.labels, n_trials, n_time)
+    task = _task(counts, inputs, split, bin_width)
     if isinstance(model, str):
         net = models.get(model, n_inputs=task.n_inputs, n_hidden=n_hidden, n_outputs=task.n_outputs,
                          **(model_options or {}))
@@ -125,12 +130,12 @@ def fit_recording(
         raise ConfigError(f"model must be a zoo model name (see dynascope.models.names()) or a Model, got "
                           f"{type(model).__name__}.")
     population = train_population(task, net, n_networks, steps, k_train, **train_options)
-    return Fit(population, split, inputs, float(dt))
+    return Fit(population, split, inputs, bin_width)
 
 
-def _task(counts: np.ndarray, inputs: np.ndarray, split: Split, dt: float) -> RecordingTask:
+def _task(counts: np.ndarray, inputs: np.ndarray, split: Split, bin_width: float) -> RecordingTask:
     rows = split.train_trials
-    return RecordingTask.from_arrays(counts[rows][..., split.held_in], inputs[rows], dt=dt)
+    return RecordingTask.from_arrays(counts[rows][..., split.held_in], inputs[rows], dt=bin_width)
 
 
 @functools.lru_cache(maxsize=16)
@@ -167,7 +172,7 @@ class FitScores:
 
 def score_fit(
     fit: Fit,
-    recording: SyntheticRecording,
+    recording: TrialRecording,
     *,
     key: jax.Array,
     alpha: float = 1e-3,
@@ -178,8 +183,8 @@ def score_fit(
 
     The held-out neurons' readout is a Poisson regression (`fit_poisson_readout`, L2 `alpha`) on the
     training trials' states; fixed points are searched from `n_initial_states` visited states per network.
-    Rate R², latent R² and the skeleton need the recording's ground truth (`rates`, `latents`,
-    `skeleton`); without it those entries are NaN / None.
+    Rate R², latent R² and the skeleton need the recording's ground truth (a `SyntheticRecording`'s
+    `rates`, `latents`, `skeleton`); without it those entries are NaN / None.
 
     Args:
         fit: the result of `fit_recording`.
@@ -198,9 +203,10 @@ def score_fit(
 
     Reference: Versteeg, Sedler, McCart & Pandarinath 2023 (CtDB); Pei et al. 2021 (co-bps).
     """
-    counts = _check_counts(getattr(recording, "counts", None))
+    counts, _ = _check_recording(recording)
     split, pop = fit.split, fit.population
-    if counts.shape[:2] != fit.inputs.shape[:2] or _task(counts, fit.inputs, split, fit.dt).digest != fit.task.digest:
+    if (counts.shape[:2] != fit.inputs.shape[:2]
+            or _task(counts, fit.inputs, split, fit.bin_width).digest != fit.task.digest):
         raise DataError("recording is not the one this fit was trained on (its training trials' counts differ); "
                         "score a fit against its own recording.")
     model, n = pop.model, len(pop)
@@ -209,9 +215,10 @@ def score_fit(
     train, test, out = split.train_trials, split.test_trials, split.held_out
     y_train, y_test = counts[train][..., out], counts[test][..., out]
     null = y_train.mean(axis=(0, 1))
-    rates = getattr(recording, "rates", None)
-    latents = getattr(recording, "latents", None)
-    skeleton = getattr(recording, "skeleton", None)
+    truth = recording if isinstance(recording, SyntheticRecording) else None
+    rates = None if truth is None else truth.rates
+    latents = None if truth is None else truth.latents
+    skeleton = None if truth is None else truth.skeleton
     co, rate_r2, latent_r2 = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
     n_stable = np.full(n, -1, np.int64)
     zero = jnp.zeros(model.n_inputs, jnp.float32)
@@ -225,8 +232,8 @@ def score_fit(
         co[i] = bits_per_spike(y_test, held_out_expected, null)
         if rates is not None:
             predicted = np.empty(np.shape(rates[test]))
-            predicted[..., split.held_in] = np.exp(np.clip(outputs[i, test], -LOG_RATE_MAX, LOG_RATE_MAX)) / fit.dt
-            predicted[..., out] = held_out_expected / fit.dt
+            predicted[..., split.held_in] = np.exp(np.clip(outputs[i, test], -LOG_RATE_MAX, LOG_RATE_MAX)) / fit.bin_width
+            predicted[..., out] = held_out_expected / fit.bin_width
             rate_r2[i] = r2(predicted, rates[test])
         if latents is not None:
             latent_r2[i] = linear_r2(s_train, latents[train], s_test, latents[test])
@@ -235,7 +242,7 @@ def score_fit(
         # one search over every usable network at once (a population), not one per network
         n_stable[usable] = stable_point_counts(model, jax.tree.map(lambda a: a[usable], pop.params), zero,
                                                states[usable], key=key, n_initial_states=n_initial_states)
-    co_true = None if rates is None else bits_per_spike(y_test, np.asarray(rates)[test][..., out] * fit.dt, null)
+    co_true = None if rates is None else bits_per_spike(y_test, np.asarray(rates)[test][..., out] * fit.bin_width, null)
     n_true = None if skeleton is None or not count_stable_points else int(np.asarray(skeleton.is_stable).sum())
     return FitScores(co_bps=co, co_bps_true=co_true, rate_r2=rate_r2, latent_r2=latent_r2, n_stable=n_stable,
                      n_stable_true=n_true, skeleton_match=(n_stable == n_true) if n_true is not None else

@@ -102,7 +102,7 @@ def write_nwb(recording: SyntheticRecording, path: str | os.PathLike[str], *, ov
 
 def _record(recording: SyntheticRecording) -> dict[str, Any]:
     e = recording.embedding
-    return {"format": FORMAT, "system": recording.system, "options": recording.options, "dt": recording.dt,
+    return {"format": FORMAT, "system": recording.system, "options": recording.options, "dt": recording.bin_width,
             "n_time": recording.n_time, "baseline_hz": e.baseline_hz, "link": e.link}
 
 
@@ -122,7 +122,7 @@ def _build(pynwb: Any, rec: SyntheticRecording) -> Any:
         nwb.add_trial(**{c: _plain(rec.trials[c][i]) for c in ("start_time", "stop_time", *columns)})
     nwb.units = _units(pynwb, rec)
     module = nwb.create_processing_module(name=MODULE, description=text)
-    centres = (rec.trials["start_time"][:, None] + rec.dt * (np.arange(rec.n_time) + 0.5)).reshape(-1)
+    centres = (rec.trials["start_time"][:, None] + rec.bin_width * (np.arange(rec.n_time) + 0.5)).reshape(-1)
     latents = pynwb.TimeSeries(name="latents", data=_flat(rec.latents), timestamps=centres, unit="a.u.",
                                description="the ground-truth latent state of each bin (at the bin's end)")
     module.add(latents)
@@ -227,6 +227,6 @@ def read_synthetic(path: str | os.PathLike[str]) -> SyntheticRecording:
     edges = trials["start_time"][:, None] + dt * np.arange(n_time + 1)[None, :]
     counts = np.stack([np.diff(np.searchsorted(s, edges, side="left"), axis=1) for s in spikes], axis=-1)
     return SyntheticRecording(
-        system=str(record["system"]), options=dict(record["options"]), dt=dt, latents=latents, inputs=inputs,
-        rates=rates, counts=counts.astype(np.int32), spike_times=spikes, trials=trials, skeleton=skeleton,
-        embedding=embedding)
+        counts=counts.astype(np.int32), labels=np.asarray([str(c) for c in trials["condition"]]), inputs=inputs,
+        bin_width=dt, source=path, system=str(record["system"]), options=dict(record["options"]), latents=latents,
+        rates=rates, spike_times=spikes, trials=trials, skeleton=skeleton, embedding=embedding)

@@ -11,49 +11,30 @@ import numpy as np
 from dynascope._registry import Option, check_value
 from dynascope.data._base import GroundTruthSystem, Skeleton
 from dynascope.data._registry import get_system
+from dynascope.data.recording import TrialRecording
 from dynascope.data.observation import LINKS, SPIKING, Embedding, random_embedding, spike_counts, spike_times
 from dynascope.errors import ConfigError, check_positive_int
 
 
-@dataclasses.dataclass(frozen=True)
-class SyntheticRecording:
-    """Everything a ground-truth recording holds, as NumPy arrays.
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SyntheticRecording(TrialRecording):
+    """A `TrialRecording` whose mechanism is known: everything it holds, as NumPy arrays.
 
-    `latents [trials, T, d]` (state at the end of each bin), `inputs [trials, T, I]`, `rates [trials, T, N]`
-    spikes per second, `counts [trials, T, N]` spikes per bin, `spike_times` one sorted array per neuron in
-    session seconds, `trials` the trials table `{column: [trials]}` (`start_time`, `stop_time`, `condition`
-    and the system's other condition columns), `skeleton` and `embedding` the ground truth, `system` its
-    registered name and `options` its option values, `dt` seconds per bin.
+    Besides the recording's own `counts`, `labels` (the trials table's `condition`), `inputs`, `bin_width` and
+    `source`: `latents [trials, T, d]` (state at the end of each bin), `rates [trials, T, N]` spikes per
+    second, `spike_times` one sorted array per neuron in session seconds, `trials` the trials table
+    `{column: [trials]}` (`start_time`, `stop_time`, `condition` and the system's other condition columns),
+    `skeleton` and `embedding` the ground truth, `system` its registered name and `options` its option values.
     """
 
     system: str
     options: dict[str, Any]
-    dt: float
     latents: np.ndarray
-    inputs: np.ndarray
     rates: np.ndarray
-    counts: np.ndarray
     spike_times: tuple[np.ndarray, ...]
     trials: dict[str, np.ndarray]
     skeleton: Skeleton
     embedding: Embedding
-
-    @property
-    def n_trials(self) -> int:
-        return int(self.counts.shape[0])
-
-    @property
-    def n_time(self) -> int:
-        return int(self.counts.shape[1])
-
-    @property
-    def n_neurons(self) -> int:
-        return int(self.counts.shape[2])
-
-    @property
-    def labels(self) -> np.ndarray:
-        """The condition label of each trial `[trials]`."""
-        return self.trials["condition"]
 
 
 def _check_number(name: str, value: Any, **bounds: float) -> float:
@@ -126,6 +107,7 @@ def synthesize(
     trials = {"start_time": starts, "stop_time": starts + duration, **latents.conditions}
     times = spike_times(counts, starts, system.dt, key=k_time)
     return SyntheticRecording(
-        system=system.name, options=system.options(), dt=system.dt,
-        latents=np.asarray(latents.states), inputs=np.asarray(latents.inputs), rates=np.asarray(rates),
-        counts=counts, spike_times=tuple(times), trials=trials, skeleton=system.skeleton(), embedding=embedding)
+        counts=counts, labels=np.asarray([str(c) for c in trials["condition"]]), inputs=np.asarray(latents.inputs),
+        bin_width=float(system.dt), source=f"synthetic:{system.name}", system=system.name, options=system.options(),
+        latents=np.asarray(latents.states), rates=np.asarray(rates), spike_times=tuple(times), trials=trials,
+        skeleton=system.skeleton(), embedding=embedding)

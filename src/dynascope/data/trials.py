@@ -8,7 +8,6 @@ networks, so this reader keeps both. Every way a file can fall short is a `DataE
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from pathlib import Path
@@ -17,28 +16,8 @@ from typing import Any
 import numpy as np
 
 from dynascope.data.nwb import MODULE, import_pynwb
+from dynascope.data.recording import TrialRecording
 from dynascope.errors import ConfigError, DataError
-
-
-@dataclasses.dataclass(frozen=True)
-class TrialRecording:
-    """`counts [trials, T, N]` spikes per bin (float64), `labels [trials]` the condition of each trial (str),
-    `inputs [trials, T, I]` the input held during each bin (float32; None when the file stores none),
-    `bin_width` seconds per bin, `source` the file."""
-
-    counts: np.ndarray
-    labels: np.ndarray
-    inputs: np.ndarray | None
-    bin_width: float
-    source: str
-
-    @property
-    def n_trials(self) -> int:
-        return int(self.counts.shape[0])
-
-    @property
-    def n_time(self) -> int:
-        return int(self.counts.shape[1])
 
 
 def _bins_from_record(nwb: Any, path: str) -> tuple[float, int]:
@@ -108,7 +87,8 @@ def read_trials(
         raise DataError(f"{path}: units {silent[:10]} have no spike_times; drop units that never fire.")
     edges = starts[:, None] + float(bin_width) * np.arange(int(n_bins) + 1)[None, :]
     counts = np.stack([np.diff(np.searchsorted(s, edges, side="left"), axis=1) for s in spikes], axis=-1)
-    return TrialRecording(counts.astype(np.float64), labels, sampled, float(bin_width), path)
+    return TrialRecording(counts=counts.astype(np.float64), labels=labels, inputs=sampled, bin_width=float(bin_width),
+                          source=path)
 
 
 def _sample_inputs(nwb: Any, name: str, starts: np.ndarray, width: float, n_bins: int, path: str) -> np.ndarray:
