@@ -57,7 +57,9 @@ def score(run_path: Path, recordings: Path, metrics: tuple[str, ...] | None, nam
 def score_cmd(
     run_path: Path = typer.Argument(..., metavar="RUN", help="run folder"),
     recordings: Path = typer.Option(..., "--recordings", help="NWB file: units with spike times, a trials table, inputs"),
-    metric: str = typer.Option("", "--metric", help="comma-separated metrics (default: cca,shape,rsa; add dsa for dynamics)"),
+    metric: str = typer.Option("", "--metric", "--metrics",
+                               help="comma-separated metrics: geometry cca, shape, rsa; dynamics dsa; fit fit_r2 "
+                                    "(held-out R²), fit_bps (held-out bits per spike) (default: cca,shape,rsa,fit_r2)"),
     name: str = typer.Option("", "--name", help="benchmark name (default: the file's stem)"),
     version: str = typer.Option("1", "--version", help="benchmark version"),
     condition_column: str = typer.Option("condition", "--condition-column", help="trials column of the conditions"),
@@ -67,8 +69,9 @@ def score_cmd(
     bootstrap: int = typer.Option(50, "--bootstrap", help="bootstrap resamples of the trials"),
     include_untrained: bool = typer.Option(False, "--all", help="include networks that did not reach the criterion"),
 ) -> None:
-    """Score every network of RUN against a recording: geometry (CCA, shape, RSA; dynamics with --metric dsa), each
-    divided by the recording's split-half noise ceiling, with bootstrap intervals; a leaderboard per network
-    and per group, and where the metrics disagree on the ranking."""
+    """Score every network of RUN against a recording: geometry (CCA, shape, RSA; dynamics with --metric dsa) and
+    fit (held-out R² of a linear readout; bits per spike of a Poisson readout with --metric fit_bps), each divided
+    by the recording's own noise ceiling, with bootstrap intervals; a leaderboard per network and per group, and
+    where the metrics disagree on the ranking."""
     score(run_path, recordings, parse_list("--metric", metric) if metric else None, name or None, version,
           condition_column, inputs, bin_width, n_bins, bootstrap, include_untrained)

@@ -17,17 +17,24 @@ import os
 from pathlib import Path
 
 from dynascope._registry import Registry
-from dynascope.compare import SIGNATURES, get_metric
-from dynascope.errors import ConfigError
+from dynascope.compare import SIGNATURES, get_metric, metric_names
+from dynascope.errors import ConfigError, unknown_name
 
 #: How a benchmark's ceiling is measured; the only one: split halves of each condition's trials, the halves
 #: scored against each other under the same metric, Spearman-Brown corrected to the whole recording.
 CEILINGS = ("split_half",)
-#: The metrics a benchmark scores when none are named: geometry (CCA, shape, RSA). DSA (dynamics) is one
-#: name away (`metrics=(..., "dsa")`, options in `metric_options`) but not a default: it fits an operator and
-#: optimises an orthogonal map per network, and the trial bootstrap repeats that `n_bootstrap` times, at
-#: many times the cost of the three geometry metrics (measured in benchmarks/RESULTS.md §12).
-DEFAULT_METRICS = ("cca", "shape", "rsa")
+#: Metrics that fit a readout of each network's activity to some trials of the recording and score it on the
+#: others (`pipeline.score_fit`): held-out R² of a linear map to the recording's projected condition averages, and
+#: held-out bits per spike of a Poisson readout of every recorded neuron. They are not distances between two
+#: networks, so they are not in the compare registry; their one option is `alpha`, the readout's L2 penalty.
+FIT_METRICS = ("fit_r2", "fit_bps")
+#: The metrics a benchmark scores when none are named: geometry (CCA, shape, RSA) and fit (held-out R²), which
+#: costs less than any geometry metric. DSA (dynamics) is one name away (`metrics=(..., "dsa")`, options in
+#: `metric_options`) but not a default: it fits an operator and optimises an orthogonal map per network, and
+#: the trial bootstrap repeats that `n_bootstrap` times, at many times the cost of the three geometry metrics
+#: (measured in benchmarks/RESULTS.md §12). Neither is fit_bps, a Poisson regression per network and neuron
+#: refitted for every bootstrap replicate (RESULTS.md §14).
+DEFAULT_METRICS = ("cca", "shape", "rsa", "fit_r2")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,14 +43,15 @@ class Benchmark:
 
     name, version: how the leaderboard names it. recording: path of the NWB file (units with spike times, a
     trials table). metrics: registered metric names (`dynascope.compare.metric_names()`) that compare
-    trajectories. ceiling: one of `CEILINGS`. condition_column: the trials column that labels conditions.
+    trajectories (geometry: cca, shape, rsa, ...; dynamics: dsa), and the fit metrics `FIT_METRICS` (fit_r2,
+    fit_bps: a readout fitted on half the trials, scored on the other half). ceiling: one of `CEILINGS`. condition_column: the trials column that labels conditions.
     inputs: the input TimeSeries that drove each trial ('name' in acquisition, 'module/name' in processing);
     networks are run on it, so it must have the task's input channels. bin_width (seconds) and n_bins (bins per
     trial from start_time): None reads them from a file that `dynascope data synth` wrote. n_components: the
     recording's condition averages (and every half and resample of them) are projected on their first
     n_components principal axes, so that the metrics compare the recorded signal, not the dimensions that only
     spiking noise fills (None: as many as are reliable across split halves; see `pipeline.score`), and each
-    network on as many of its own. metric_options: {metric: {option: value}}.
+    network on as many of its own. metric_options: {metric: {option: value}} (fit metrics: {'alpha': penalty}).
     """
 
     name: str
@@ -70,10 +78,17 @@ class Benchmark:
         if not self.metrics:
             raise ConfigError("benchmark metrics is empty; name at least one, e.g. ('cca', 'rsa').")
         for name in self.metrics:
-            metric = get_metric(name, **self.metric_options.get(name, {}))
+            options = self.metric_options.get(name, {})
+            if name in FIT_METRICS:
+                _check_fit_options(name, options)
+                continue
+            if isinstance(name, str) and name not in metric_names():
+                raise unknown_name("metric", name, [*metric_names(), *FIT_METRICS])
+            metric = get_metric(name, **options)
             if metric.takes == SIGNATURES:
                 raise ConfigError(f"benchmark metrics: {name!r} compares skeletons, which a recording does not "
-                                  "have; choose metrics that compare trajectories (cca, shape, rsa, dsa).")
+                                  "have; choose metrics that compare trajectories (cca, shape, rsa, dsa) or fit "
+                                  f"metrics ({', '.join(FIT_METRICS)}).")
         if self.ceiling not in CEILINGS:
             raise ConfigError(f"benchmark ceiling must be one of {', '.join(map(repr, CEILINGS))}, got {self.ceiling!r}.")
         if self.n_components is not None and (isinstance(self.n_components, bool)
@@ -84,6 +99,17 @@ class Benchmark:
         """The same benchmark scored with `metrics` (the dynamics metrics keep their options)."""
         options = {m: o for m, o in self.metric_options.items() if m in metrics}
         return dataclasses.replace(self, metrics=tuple(metrics), metric_options=options)
+
+
+def _check_fit_options(name: str, options: dict[str, object]) -> None:
+    """A fit metric's options: only `alpha`, a number ≥ 0."""
+    unknown = sorted(set(options) - {"alpha"})
+    if unknown:
+        raise ConfigError(f"benchmark metric_options[{name!r}]: unknown option(s) {', '.join(map(repr, unknown))}; "
+                          "a fit metric takes only 'alpha' (the readout's L2 penalty, e.g. 1e-3).")
+    alpha = options.get("alpha", 0.0)
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha >= 0 or alpha == float("inf"):
+        raise ConfigError(f"benchmark metric_options[{name!r}]['alpha'] must be a finite number ≥ 0, got {alpha!r}.")
 
 
 _BENCHMARKS: Registry[Benchmark] = Registry("benchmark")

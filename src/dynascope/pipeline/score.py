@@ -16,12 +16,18 @@ is projected on the first k principal axes of its condition averages first (`Ben
 default as many as are reliable across split halves) and each network on its own first k, so that both are
 compared at the resolution the recording supports and the dimensions only spiking noise fills do not count.
 Brain-Score (Schrimpf et al. 2018) is the model.
+
+The fit metrics (`fit_r2`, `fit_bps`; `benchmarks.FIT_METRICS`) are no similarity between two trajectories: a
+readout of each network's k principal axes is fitted on half of each condition's trials and scored on the other
+half, against a ceiling made from the recording alone; they are computed in `pipeline.score_fit` (see there for
+the split, the ceilings and their intervals) and land in the same rows, ranks and agreement.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -33,8 +39,9 @@ from dynascope.compare.pairwise import distances_to, stack_padded
 from dynascope.data.ceiling import NoiseCeiling, spearman_brown, split_half_ceiling
 from dynascope.data.trials import TrialRecording, read_trials
 from dynascope.errors import ConfigError, DataError
-from dynascope.pipeline.benchmarks import Benchmark
+from dynascope.pipeline.benchmarks import FIT_METRICS, Benchmark
 from dynascope.pipeline.populations import load_group
+from dynascope.pipeline.score_fit import FIT_ALPHA, score_fit_metric
 from dynascope.pipeline.study import unusable
 from dynascope.store import NetworkRows, RunFolder
 from dynascope.store.schema import ScoreAgreementRows, ScoreRows
@@ -288,11 +295,12 @@ def score(
     """
     benchmark.validate()
     options.validate()
-    metrics = [get_metric(m, **benchmark.metric_options.get(m, {})) for m in benchmark.metrics]
+    metrics = {m: get_metric(m, **benchmark.metric_options.get(m, {})) for m in benchmark.metrics
+               if m not in FIT_METRICS}
     rec = read_trials(benchmark.recording, condition_column=benchmark.condition_column, inputs=benchmark.inputs,
                       bin_width=benchmark.bin_width, n_bins=benchmark.n_bins)
     conditions, kept = _conditions(rec, benchmark.condition_column)
-    for m in metrics:
+    for m in metrics.values():
         if len(conditions) < m.min_trials:
             raise ConfigError(f"benchmark metrics: {m.name} needs at least {m.min_trials} conditions; the recording "
                               f"has {len(conditions)} ({', '.join(conditions)}). Drop {m.name}.")
@@ -332,45 +340,69 @@ def score(
     out: dict[str, list[Any]] = {f.name: [] for f in dataclasses.fields(ScoreRows)}
     normalised_by_metric: dict[str, np.ndarray] = {}
     splits: dict[str, np.ndarray] = {}
-    for metric in metrics:
-        if metric.takes != TRAJECTORIES:  # validate() refused these; a user-registered kind would land here
-            raise ConfigError(f"benchmark metrics: {metric.name!r} does not compare trajectories.")
+    for name in benchmark.metrics:
+        total = options.n_bootstrap + 1
         if progress is not None:
-            progress(metric.name, 0, options.n_bootstrap + 1)
-        compare = _comparer(metric, options.chunk, min_units)
-        raw = similarity(metric, compare(reference, states))
-        split = np.array([similarity(metric, compare(a, [b]))[0] for a, b in halves])
-        splits[metric.name] = split
-        ceiling = float(spearman_brown(split.mean()))
-        per_split = spearman_brown(split)
-        boot = np.stack([similarity(metric, compare(r, states)) / c
-                         for r, c in zip(resamples, per_split)])  # [bootstrap, networks]
-        normalised = raw / ceiling
+            progress(name, 0, total)
+        if name in FIT_METRICS:
+            fit = score_fit_metric(name, _padded(states, k), counts, labels, conditions, rows, project,
+                            n_bootstrap=options.n_bootstrap, seed=options.seed,
+                            alpha=float(benchmark.metric_options.get(name, {}).get("alpha", FIT_ALPHA)),
+                            chunk=options.chunk,
+                            progress=None if progress is None else lambda done, n=name: progress(n, done, total))
+            raw, ceiling, boot = fit.raw, fit.ceiling, fit.replicates
+            # A recording without a reliable signal has no ceiling to divide by (R² ceiling ≤ 0, or no bits).
+            normalised = raw / ceiling if ceiling > 0 else np.full(len(raw), np.nan)
+        else:
+            metric = metrics[name]
+            if metric.takes != TRAJECTORIES:  # validate() refused these; a user-registered kind would land here
+                raise ConfigError(f"benchmark metrics: {metric.name!r} does not compare trajectories.")
+            compare = _comparer(metric, options.chunk, min_units)
+            raw = similarity(metric, compare(reference, states))
+            split = np.array([similarity(metric, compare(a, [b]))[0] for a, b in halves])
+            splits[name] = split
+            ceiling = float(spearman_brown(split.mean()))
+            per_split = spearman_brown(split)
+            boot = np.stack([similarity(metric, compare(r, states)) / c
+                             for r, c in zip(resamples, per_split)])  # [bootstrap, networks]
+            normalised = raw / ceiling
         # The bootstrap gives the spread, centred on the estimate: averages of resampled trials (with repeats) are
         # noisier than the recording's own, which lowers every resampled similarity alike.
-        low, high = _interval(boot - np.median(boot, axis=0) + normalised, options.confidence)
-        normalised_by_metric[metric.name] = normalised
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)  # no ceiling: NaN, written as null
+            low, high = _interval(boot - np.nanmedian(boot, axis=0) + normalised, options.confidence)
+        normalised_by_metric[name] = normalised
         rank = _ranks(list(normalised))
         for i, net in enumerate(networks):
-            _add(out, benchmark, metric.name, "network", net, groups[i], archs[i], raw[i], ceiling, normalised[i],
+            _add(out, benchmark, name, "network", net, groups[i], archs[i], raw[i], ceiling, normalised[i],
                  low[i], high[i], rank[i])
         group_rows = []
         for g in dict.fromkeys(groups):
-            members = np.array([k for k, x in enumerate(groups) if x == g])
+            members = np.array([j for j, x in enumerate(groups) if x == g])
             draws = rng.choice(members, size=(options.n_seed_bootstrap, len(members)))
-            g_low, g_high = _interval(normalised[draws].mean(axis=1), options.confidence)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
+                g_low, g_high = _interval(normalised[draws].mean(axis=1), options.confidence)
             group_rows.append((g, archs[members[0]], raw[members].mean(), normalised[members].mean(), g_low, g_high))
         g_rank = _ranks([r[3] for r in group_rows])
-        for (g, arch, r, n, lo, hi), k in zip(group_rows, g_rank):
-            _add(out, benchmark, metric.name, "group", g, g, arch, r, ceiling, n, lo, hi, k)
+        for (g, arch, r, n, lo, hi), gk in zip(group_rows, g_rank):
+            _add(out, benchmark, name, "group", g, g, arch, r, ceiling, n, lo, hi, gk)
         if progress is not None:
-            progress(metric.name, options.n_bootstrap + 1, options.n_bootstrap + 1)
+            progress(name, total, total)
     scores = ScoreRows(**out)
     agreement = _agreement(benchmark, normalised_by_metric)
     shard = f"{benchmark.name}@{benchmark.version}"
     run.write(shard, scores)
     run.write(shard, agreement)  # last: its presence marks the benchmark scored
     return Leaderboard(benchmark, scores, agreement, reliability, conditions, skipped, splits)
+
+
+def _padded(states: np.ndarray | list[np.ndarray], k: int) -> np.ndarray:
+    """The networks' activity on their principal axes as one array `[n, C, T, k]`: a network with fewer than k
+    units gets columns of zeros, which a fit metric's readout gives no weight."""
+    if isinstance(states, np.ndarray):
+        return states
+    return np.stack([np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, k - x.shape[-1])]) for x in states])
 
 
 def _add(out: dict[str, list[Any]], benchmark: Benchmark, metric: str, level: str, network: str, group: str,

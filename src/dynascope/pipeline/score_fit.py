@@ -1,0 +1,346 @@
+"""The leaderboard's fit metrics, `fit_r2` and `fit_bps`: how well a readout of a network's activity, fitted on
+some trials of a recording, predicts the trials it was not fitted on (`pipeline.score` writes them beside the
+geometry and dynamics metrics, in the same rows and the same agreement).
+
+What is read out. A network's condition-averaged activity on its own first k principal axes (k as for the other
+metrics: by default the recording's reliable dimensions), each axis standardised over conditions × bins — not
+all its units: the readout then has k + 1 parameters per target whatever the network's size, fitted from the
+C × T condition-bins, so a large network is neither penalised nor helped by having more units to overfit with,
+and every network is read at the resolution the recording supports. A network has no trial-to-trial noise, so
+its condition average is its prediction for every trial of the condition; it is averaged over the inputs of all
+the trials (the experiment's design, not its responses), which leaks nothing of the held-out responses.
+
+Split. The trials of every condition are shuffled and cut into a training and a held-out half of floor(n_c / 2)
+each (an odd trial out is left out), seeded by `ScoreOptions.seed` alone (scoring other metrics too changes
+nothing here).
+
+fit_r2. A ridge map with intercept (penalty `FIT_ALPHA` on the standardised predictors) from the predictors to
+the training half's condition averages in the recording's projected space (the `project` of the other metrics);
+scored as R² pooled over the projected dimensions, 1 − SSE/SST, against the held-out half's condition averages
+(`held_out_r2`). Ceiling (`r2_ceiling`): the R² of a noise-free perfect model, which predicts the true condition
+means μ. With halves A = μ + ε_A and B = μ + ε_B, the noises independent and zero-mean, and both halves averaging
+the same number of trials of each condition, E‖ε_A‖² = E‖ε_B‖² = s; the perfect model's error on B is ‖ε_B‖²
+(expected s), and E‖A − B‖² = 2s, so ŝ = ‖A − B‖² / 2 is unbiased and the ceiling is 1 − ŝ / SST_B.
+
+fit_bps. A Poisson regression per recorded neuron (log link, L2 penalty `FIT_ALPHA`, `data.fit_metrics.
+poisson_regression`) from the predictors to the training half's spike counts summed per condition and bin (the
+exposure: the condition's training trials; a condition-locked prediction makes this the same fit as one on
+every training trial), scored as bits per spike of the held-out trials against each neuron's mean training rate
+(`data.bits_per_spike`, pooled over neurons; a neuron silent on the training trials has no null rate and is left
+out). Ceiling (`bps_ceiling`): the same readout with the recording's own training-half condition averages (their log,
+the readout's link), on their own first k principal axes, as the predictors — what the recording's own low-dimensional trajectories,
+measured on the training trials alone, predict about the held-out ones: the split-half ceiling of the other
+metrics, in this metric. On simulated recordings it matches the bits per spike of the true rates on the held-out
+trials (measured in tests/pipeline/test_score_fit.py; the bias is in benchmarks/RESULTS.md §14).
+
+Intervals. Each of `n_bootstrap` replicates draws a fresh split and resamples the trials of each half with
+replacement within each condition (resampling before splitting would put copies of one trial on both sides),
+refits every readout and divides by that replicate's ceiling; as for the other metrics the spread is centred on
+the estimate. fit_bps refits each network's readout with two Newton steps from its fit on the estimate's split (a
+one-step bootstrap estimator; the ceiling's readout, whose predictors change, from scratch).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dynascope.data.fit_metrics import PoissonFit, poisson_regression
+
+#: L2 penalty of both readouts, on predictors standardised to unit variance (small: it only keeps degenerate
+#: fits — a constant axis, a neuron silent in some conditions — finite).
+FIT_ALPHA = 1e-3
+#: Newton steps of a Poisson readout from scratch, and of a bootstrap refit from the estimate's fit.
+COLD_STEPS, WARM_STEPS = 20, 2
+
+
+@dataclasses.dataclass(frozen=True)
+class Halves:
+    """One split of a recording's trials: `train_rows`, `test_rows` (trial indices, with repeats in a bootstrap
+    resample), spike counts summed per condition and bin `train_sum`, `test_sum [C, T, N]` and the trials summed
+    per condition `train_n`, `test_n [C]`; `quarter_sum [C, T, N]`, `quarter_n [C]`: the same over the first
+    half of each condition's training trials (`bps_ceiling` extrapolates from it)."""
+
+    train_rows: np.ndarray
+    test_rows: np.ndarray
+    train_sum: np.ndarray
+    test_sum: np.ndarray
+    train_n: np.ndarray
+    test_n: np.ndarray
+    quarter_sum: np.ndarray
+    quarter_n: np.ndarray
+
+    @property
+    def train_mean(self) -> np.ndarray:
+        """The training half's condition averages `[C, T, N]`."""
+        return self.train_sum / self.train_n[:, None, None]
+
+    @property
+    def test_mean(self) -> np.ndarray:
+        """The held-out half's condition averages `[C, T, N]`."""
+        return self.test_sum / self.test_n[:, None, None]
+
+
+@dataclasses.dataclass(frozen=True)
+class FitScores:
+    """One fit metric for every network: `raw [n]` and `ceiling` on the estimate's split, `replicates [R, n]`
+    the normalised score of each bootstrap replicate (its raw over its own ceiling)."""
+
+    raw: np.ndarray
+    ceiling: float
+    replicates: np.ndarray
+
+
+def split_halves(counts: Any, labels: Any, conditions: tuple[str, ...], rows: Any, *, rng: np.random.Generator,
+                 resample: bool = False) -> Halves:
+    """A random split of the trials `rows` of every condition into a training and a held-out half.
+
+    Args:
+        counts: spike counts `[trials, T, N]`.
+        labels: the condition of each trial `[trials]`.
+        conditions: the C conditions, in the order of the sums.
+        rows: the trials to split (each condition among them with at least 2).
+        rng: NumPy generator of the shuffles (and resamples).
+        resample: also resample each half with replacement within each condition (a bootstrap replicate).
+
+    Returns:
+        `Halves` of floor(n_c / 2) trials of each condition on each side.
+    """
+    counts, labels, rows = np.asarray(counts), np.asarray(labels), np.asarray(rows)
+    train, test = [], []
+    for c in conditions:
+        mine = rng.permutation(rows[labels[rows] == c])
+        half = len(mine) // 2
+        a, b = mine[:half], mine[half: 2 * half]
+        if resample:
+            a, b = rng.choice(a, size=half), rng.choice(b, size=half)
+        train.append(a)
+        test.append(b)
+    n = np.array([len(a) for a in train], np.float64)
+    quarters = [a[: len(a) // 2] for a in train]
+    return Halves(np.concatenate(train), np.concatenate(test), np.stack([counts[a].sum(0) for a in train]),
+                  np.stack([counts[b].sum(0) for b in test]), n, n.copy(),
+                  np.stack([counts[q].sum(0) for q in quarters]), np.array([len(q) for q in quarters], np.float64))
+
+
+def standardised(predictors: Any) -> np.ndarray:
+    """Condition-averaged activity `[n, C, T, k]` as regressors `[n, C·T, k]`, each column of each network centred
+    and scaled to unit variance over conditions × bins (a column that does not vary is left at 0).
+
+    Args:
+        predictors: `[n, C, T, k]` (networks, conditions, bins, principal axes).
+
+    Returns:
+        float64 `[n, C·T, k]`.
+    """
+    x = np.asarray(predictors, np.float64)
+    x = x.reshape(x.shape[0], -1, x.shape[-1])
+    x = x - x.mean(axis=1, keepdims=True)
+    scale = x.std(axis=1, keepdims=True)
+    return x / np.where(scale > 1e-12 * (1 + np.abs(x).max()), scale, np.inf)
+
+
+def r2_ceiling(train_mean: Any, test_mean: Any) -> float:
+    """The held-out R² of a noise-free perfect model, estimated from two halves: 1 − ‖A − B‖² / (2 SST_B).
+
+    See the module docstring for the derivation (ŝ = ‖A − B‖² / 2 is an unbiased estimate of the held-out half's
+    noise energy when both halves average as many trials of each condition).
+
+    Args:
+        train_mean: the training half's condition averages A `[..., D]`.
+        test_mean: the held-out half's condition averages B `[..., D]`, the shape of `train_mean`.
+
+    Returns:
+        A Python float (NaN when B does not vary).
+    """
+    a = np.asarray(train_mean, np.float64).reshape(-1, np.shape(train_mean)[-1])
+    b = np.asarray(test_mean, np.float64).reshape(-1, np.shape(test_mean)[-1])
+    sst = float(((b - b.mean(axis=0)) ** 2).sum())
+    return 1.0 - float(((a - b) ** 2).sum()) / (2.0 * sst) if sst > 0 else float("nan")
+
+
+def held_out_r2(regressors: Any, train_mean: Any, test_mean: Any, *, alpha: float = FIT_ALPHA) -> np.ndarray:
+    """R² on the held-out half of a ridge map (with intercept) fitted on the training half, for every network.
+
+    Minimises (1/S)‖A − X W − b‖² + alpha ‖W‖² per network; R² = 1 − SSE / SST pooled over the D columns of B.
+    Computed from [k+1, k+1] and [k+1, D] products only, so no [n, S, D] prediction is ever made.
+
+    Args:
+        regressors: `[n, S, k]` (`standardised` activity; S = conditions × bins).
+        train_mean: targets A `[S, D]` (the training half's condition averages, projected).
+        test_mean: targets B `[S, D]` (the held-out half's).
+        alpha: ridge penalty on the weights (not the intercept).
+
+    Returns:
+        float64 `[n]`.
+    """
+    x = np.asarray(regressors, np.float64)
+    x1 = np.concatenate([x, np.ones((*x.shape[:2], 1))], axis=2)  # [n, S, k+1]
+    a = np.asarray(train_mean, np.float64).reshape(x.shape[1], -1)
+    b = np.asarray(test_mean, np.float64).reshape(x.shape[1], -1)
+    s = x.shape[1]
+    penalty = np.diag(np.r_[np.full(x.shape[2], alpha), 0.0])
+    gram = np.swapaxes(x1, 1, 2) @ x1 / s  # [n, k+1, k+1]
+    xa = np.swapaxes(x1, 1, 2) @ a / s  # [n, k+1, D]
+    xb = np.swapaxes(x1, 1, 2) @ b / s
+    w = np.linalg.solve(gram + penalty, xa)
+    # ‖B − XW‖² = ‖B‖² − 2⟨W, XᵀB⟩ + ⟨W, XᵀX W⟩ (both inner products scaled by S as gram and xb are).
+    sse = (b * b).sum() - s * (2 * (w * xb).sum(axis=(1, 2)) - (w * (gram @ w)).sum(axis=(1, 2)))
+    sst = ((b - b.mean(axis=0)) ** 2).sum()
+    return 1.0 - sse / sst if sst > 0 else np.full(x.shape[0], np.nan)
+
+
+def held_out_bps(regressors: Any, halves: Halves, *, alpha: float = FIT_ALPHA, init: PoissonFit | None = None,
+                 n_steps: int = COLD_STEPS, chunk: int = 64) -> tuple[np.ndarray, PoissonFit]:
+    """Bits per spike on the held-out half of a Poisson readout of every neuron fitted on the training half.
+
+    Args:
+        regressors: `[n, C·T, k]` (`standardised` activity), rows in the order of `halves`' [C, T] sums.
+        halves: the split (`split_halves`).
+        alpha: L2 penalty of the readout.
+        init: a previous fit to start from (a bootstrap refit), or None.
+        n_steps: Newton steps.
+        chunk: networks per compiled call.
+
+    Returns:
+        (bits per spike `[n]`, pooled over the neurons that spiked on the training trials; the `PoissonFit`).
+    """
+    n_cells = halves.train_sum.shape[0] * halves.train_sum.shape[1]
+    train = halves.train_sum.reshape(n_cells, -1)
+    exposure = np.repeat(halves.train_n, halves.train_sum.shape[1])
+    active = train.sum(0) > 0
+    if init is not None:
+        # A neuron silent where `init` was fitted has a bias near −∞ there: start it afresh (weights 0, its rate).
+        stale = init.bias < -25.0
+        rate = np.log(np.maximum(train.sum(0), 1e-12) / exposure.sum())
+        init = PoissonFit(np.where(stale[:, None, :], 0.0, init.weights).astype(np.float32),
+                          np.where(stale, rate, init.bias).astype(np.float32), init.converged)
+    fit = poisson_regression(regressors, train, exposure, alpha=alpha, n_steps=n_steps, init=init, chunk=chunk)
+    null = np.where(active, train.sum(0), 1.0) / exposure.sum()  # each neuron's mean count per training trial bin
+    test = np.where(active, halves.test_sum.reshape(n_cells, -1), 0.0)
+    test_exposure = np.repeat(halves.test_n, halves.test_sum.shape[1])
+    gain = _held_out_gain(regressors, fit, test, test_exposure, null, active, chunk)
+    spikes = test.sum()
+    return (gain / (spikes * math.log(2.0)) if spikes > 0 else np.full(len(gain), np.nan)), fit
+
+
+def _held_out_gain(x: np.ndarray, fit: PoissonFit, test: np.ndarray, exposure: np.ndarray, null: np.ndarray,
+                   active: np.ndarray, chunk: int) -> np.ndarray:
+    """Σ over held-out cells and neurons of LL(readout) − LL(null) (the log y! terms cancel) `[n]`, in chunks."""
+    size = max(1, min(chunk, len(x)))
+    args = (jnp.asarray(test, jnp.float32), jnp.asarray(exposure, jnp.float32), jnp.asarray(null, jnp.float32),
+            jnp.asarray(active, jnp.float32))
+    out = []
+    for start in range(0, len(x), size):
+        idx = np.arange(start, start + size).clip(max=len(x) - 1)  # the last chunk repeats a network: one compile
+        g = _gain(jnp.asarray(x[idx], jnp.float32), jnp.asarray(fit.weights[idx]), jnp.asarray(fit.bias[idx]), *args)
+        out.append(np.asarray(g, np.float64)[: min(size, len(x) - start)])
+    return np.concatenate(out)
+
+
+@jax.jit
+@functools.partial(jax.vmap, in_axes=(0, 0, 0, None, None, None, None))
+def _gain(x: jax.Array, weights: jax.Array, bias: jax.Array, test: jax.Array, exposure: jax.Array,
+          null: jax.Array, active: jax.Array) -> jax.Array:
+    eta = x @ weights + bias  # [S, N] log expected count per trial bin
+    model = test * eta - exposure[:, None] * jnp.exp(eta)
+    base = test * jnp.log(null) - exposure[:, None] * null
+    return ((model - base) * active).sum()
+
+
+def bps_ceiling(halves: Halves, k: int, *, alpha: float = FIT_ALPHA) -> float:
+    """fit_bps with the recording's own training trials as the predictor, extrapolated to noise-free predictors.
+
+    The predictor: the first k principal axes of the log of the training half's condition averages (half a trial's
+    count added, Anscombe 1948, so that a bin without spikes stays finite) — the log because the readout's link is:
+    where log rates are linear in a k-dimensional latent these axes estimate it (the rates' own principal axes
+    bend away from it where rates are strongly modulated). Averages of m trials are noisy predictors, which costs
+    the readout a part of its held-out bits that falls as 1/m to first order, c(m) ≈ c∞ − β/m; a network's
+    predictors have no such noise. So the readout is scored twice, its predictors made from all m₁ training trials
+    of each condition and from the first m₂ ≈ m₁/2 of them (each time fitted on all of the training half), and
+    c∞ = (m₁ c(m₁) − m₂ c(m₂)) / (m₁ − m₂) (Richardson 1911). Where a condition has a single training trial
+    there is nothing to extrapolate from and c(m₁) is returned.
+
+    Args:
+        halves: the split (`split_halves`).
+        k: principal axes read out (as the networks' predictors).
+        alpha: L2 penalty of the readout.
+
+    Returns:
+        Bits per spike on the held-out half, a Python float.
+    """
+
+    def own(total: np.ndarray, n: np.ndarray) -> np.ndarray:
+        mean = np.log(total / n[:, None, None] + 0.5 / n[:, None, None])
+        flat = mean.reshape(-1, mean.shape[-1])
+        flat = flat - flat.mean(axis=0)
+        _, _, vt = np.linalg.svd(flat, full_matrices=False)
+        return (flat @ vt[:k].T).reshape(*mean.shape[:2], -1)
+
+    if halves.quarter_n.min() < 1:
+        return float(held_out_bps(standardised(own(halves.train_sum, halves.train_n)[None]), halves, alpha=alpha)[0][0])
+    x = standardised(np.stack([own(halves.train_sum, halves.train_n), own(halves.quarter_sum, halves.quarter_n)]))
+    c1, c2 = held_out_bps(x, halves, alpha=alpha)[0]
+    m1, m2 = halves.train_n.sum(), halves.quarter_n.sum()
+    return float((m1 * c1 - m2 * c2) / (m1 - m2))
+
+
+def score_fit_metric(metric: str, predictors: Any, counts: Any, labels: Any, conditions: tuple[str, ...], rows: Any,
+              project: Callable[[np.ndarray], np.ndarray], *, n_bootstrap: int, seed: int, alpha: float = FIT_ALPHA,
+              chunk: int = 64, progress: Callable[[int], None] | None = None) -> FitScores:
+    """Score every network under the fit metric `metric` ('fit_r2' or 'fit_bps'): the estimate on one seeded
+    split, and `n_bootstrap` replicates (a fresh split, each half resampled within conditions).
+
+    Args:
+        metric: 'fit_r2' or 'fit_bps'.
+        predictors: the networks' condition-averaged activity on their principal axes `[n, C, T, k]`.
+        counts: the recording's spike counts `[trials, T, N]`.
+        labels: the condition of each trial `[trials]`.
+        conditions: the C conditions, in the order of `predictors`.
+        rows: the trials scored.
+        project: the recording's projection `[C, T, N] -> [C, T, D]` (fit_r2's target space).
+        n_bootstrap: bootstrap replicates (≥ 1).
+        seed: of the splits and resamples.
+        alpha: L2 penalty of the readouts.
+        chunk: networks per compiled call (fit_bps).
+        progress: called with the number of replicates done, or None.
+
+    Returns:
+        `FitScores` (`raw [n]`, `ceiling`, `replicates [n_bootstrap, n]`).
+    """
+    rng = np.random.default_rng([seed, 14])  # its own stream: the same splits whichever other metrics are scored
+    x = standardised(predictors)
+    k = x.shape[-1]
+
+    def split(resample: bool) -> Halves:
+        return split_halves(counts, labels, conditions, rows, rng=rng, resample=resample)
+
+    def r2(h: Halves) -> tuple[np.ndarray, float]:
+        a, b = project(h.train_mean), project(h.test_mean)
+        return held_out_r2(x, a, b, alpha=alpha), r2_ceiling(a, b)
+
+    estimate = split(False)
+    if metric == "fit_r2":
+        raw, ceiling = r2(estimate)
+    else:
+        raw, fit = held_out_bps(x, estimate, alpha=alpha, chunk=chunk)
+        ceiling = bps_ceiling(estimate, k, alpha=alpha)
+    replicates = []
+    for i in range(n_bootstrap):
+        h = split(True)
+        if metric == "fit_r2":
+            value, c = r2(h)
+        else:
+            value = held_out_bps(x, h, alpha=alpha, init=fit, n_steps=WARM_STEPS, chunk=chunk)[0]
+            c = bps_ceiling(h, k, alpha=alpha)
+        replicates.append(value / c if c > 0 else np.full(len(value), np.nan))
+        if progress is not None:
+            progress(i + 1)
+    return FitScores(raw, ceiling, np.stack(replicates))
