@@ -268,12 +268,29 @@ class Registry(Generic[T]):
 
     kind: what an entry is, in messages ("task", "model", "metric"). required: keyword arguments every
     entry class takes in `get` (a model's sizes) that are checked like options but not listed among them.
+    plugins: an entry-point group (`[project.entry-points."dynascope.tasks"]` in a package's pyproject.toml):
+    its entries are registered under their entry-point names the first time the registry is listed or a name
+    is not found, so an entry that lives in a higher layer or another package (the `recording` task, a
+    lab's own tasks) is there whatever was imported first.
     """
 
-    def __init__(self, kind: str, *, required: tuple[str, ...] = ()) -> None:
+    def __init__(self, kind: str, *, required: tuple[str, ...] = (), plugins: str | None = None) -> None:
         self.kind = kind
         self.required = required
         self._entries: dict[str, T] = {}
+        self._plugins = plugins
+
+    def _load_plugins(self) -> None:
+        group, self._plugins = self._plugins, None  # once; a plugin's import may register entries itself
+        if group is None:
+            return
+        from importlib.metadata import entry_points
+
+        for point in entry_points(group=group):
+            if point.name not in self._entries:
+                entry = point.load()
+                if point.name not in self._entries:  # its module did not register it as it was imported
+                    self.register(point.name)(entry)
 
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator that registers its argument as `name` (a class also gets `cls.name = name`)."""
@@ -296,18 +313,24 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         """Registered names, in the order they were registered."""
+        self._load_plugins()
         return list(self._entries)
 
     def __contains__(self, name: object) -> bool:
+        if name not in self._entries:
+            self._load_plugins()
         return name in self._entries
 
     def __iter__(self) -> Iterator[T]:
+        self._load_plugins()
         return iter(self._entries.values())
 
     def lookup(self, name: str) -> T:
         """The entry registered as `name`; UnknownNameError listing the names (and the closest one) if none."""
         if not isinstance(name, str):
             raise ConfigError(f"{self.kind} name must be a string, got {name!r} ({type(name).__name__}).")
+        if name not in self._entries:
+            self._load_plugins()
         if name not in self._entries:
             raise unknown_name(self.kind, name, sorted(self._entries))
         return self._entries[name]

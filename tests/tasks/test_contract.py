@@ -67,13 +67,13 @@ def test_analysis_inputs_shape(task_and_fns):
 def test_metric_is_one_on_targets_and_low_on_wrong_outputs(task_and_fns, key):
     task, sample, metric = task_and_fns
     trials = sample(key, BATCH)
-    perfect = metric(trials.targets, trials)
+    perfect = metric(task.outputs_for(trials.targets), trials)
     assert perfect.shape == (BATCH,)
     np.testing.assert_allclose(np.asarray(perfect), 1.0, atol=1e-6)
-    wrong = np.asarray(metric(-trials.targets, trials))
+    wrong = np.asarray(metric(task.outputs_for(-trials.targets), trials))
     assert ((wrong >= 0) & (wrong <= 1)).all()
     assert wrong.mean() < task.criterion
-    noisy = np.asarray(metric(trials.targets + jax.random.normal(key, trials.targets.shape), trials))
+    noisy = np.asarray(metric(task.outputs_for(trials.targets) + jax.random.normal(key, trials.targets.shape), trials))
     assert ((noisy >= 0) & (noisy <= 1)).all()
 
 

@@ -7,7 +7,10 @@ random embedding into spiking neurons (`synthesize`), written as NWB files with 
 trials is measured by `split_half_ceiling`. Reading recorded NWB files is `dynascope.interop.load_recordings`.
 Networks are fitted to a recording's spikes by `fit_recording` (Poisson likelihood of the held-in neurons on the
 training trials, through the population trainer) and scored by `score_fit` (co-smoothing bits per spike, rate
-and latent R², stable points against the ground truth; the metrics themselves in `fit_metrics`).
+and latent R², stable points against the ground truth; the metrics themselves in `fit_metrics`). Every consumer
+takes one recording type, `TrialRecording` (`read_trials` of any NWB file; a `SyntheticRecording` is one with its
+ground truth). The registered task `recording` fits a recording through an ordinary sweep into a run folder. A
+small recording ships with the package (`shipped_recording`).
 """
 
 from dynascope.data._base import GroundTruthSystem, Latents, Skeleton, rk4_step
@@ -21,6 +24,7 @@ from dynascope.data.recording import TrialRecording
 from dynascope.data.synthetic import SyntheticRecording, synthesize
 from dynascope.data.nwb import read_synthetic, write_nwb
 from dynascope.data.trials import read_trials
+from dynascope.data.shipped import SHIPPED, shipped_names, shipped_recording, write_shipped
 from dynascope.data.ceiling import NoiseCeiling, spearman_brown, split_half_ceiling
 from dynascope.data.recording_task import RecordingTask, Split, make_split, poisson_nll
 from dynascope.data.fit_metrics import bits_per_spike, fit_poisson_readout, linear_r2, poisson_log_likelihood, r2
@@ -37,6 +41,7 @@ __all__ = [
     "LineAttractor",
     "NoiseCeiling",
     "RecordingTask",
+    "SHIPPED",
     "Skeleton",
     "Split",
     "SyntheticRecording",
@@ -57,6 +62,8 @@ __all__ = [
     "register_system",
     "rk4_step",
     "score_fit",
+    "shipped_names",
+    "shipped_recording",
     "spearman_brown",
     "spike_counts",
     "spike_times",
@@ -65,4 +72,5 @@ __all__ = [
     "system_names",
     "system_options",
     "write_nwb",
+    "write_shipped",
 ]

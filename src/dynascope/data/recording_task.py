@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from pathlib import Path
 from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dynascope._registry import option
 from dynascope.data._base import host_generator
 from dynascope.errors import ConfigError, DataError, ShapeError
-from dynascope.tasks import Task, Trials
+from dynascope.tasks import Task, Trials, register
 
 #: Log-rates (log expected spikes per bin) are clipped to ±this before exp: e^20 spikes in one bin is already
 #: far past any neuron, and the clip keeps exp finite for an untrained or diverging network.
@@ -122,6 +124,24 @@ def trial_inputs(inputs: Any, labels: Any, n_trials: int, n_time: int) -> np.nda
     return cue
 
 
+def _arrays(counts: np.ndarray, inputs: Any) -> dict[str, Any]:
+    """The task's arrays and their digest: counts `[trials, T, N_in]` (smallest exact unsigned type), inputs
+    float32, each neuron's mean count `null_rates`, `n_time`."""
+    silent = np.flatnonzero(counts.sum(axis=(0, 1)) == 0)
+    if silent.size:
+        raise DataError(f"counts: neuron(s) {silent.tolist()[:10]} never fire on the training trials, so their "
+                        "likelihood has no finite null; drop those neurons (or record longer).")
+    stored = _smallest_uint(counts)
+    inputs = np.ascontiguousarray(inputs, np.float32)
+    h = hashlib.sha256()
+    for a in (stored, inputs):
+        h.update(str((a.dtype.str, a.shape)).encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    null = counts.astype(np.float64).mean(axis=(0, 1)).astype(np.float32)
+    return {"n_time": int(counts.shape[1]), "digest": h.hexdigest()[:32], "inputs": inputs, "counts": stored,
+            "null_rates": null}
+
+
 def _smallest_uint(counts: np.ndarray) -> np.ndarray:
     # The counts are baked into every compiled training program as a constant: the narrowest exact dtype
     # keeps that constant (and compile time) small; they are cast to float32 after the batch is gathered.
@@ -133,52 +153,107 @@ def _smallest_uint(counts: np.ndarray) -> np.ndarray:
     raise DataError(f"counts: a bin holds {counts.max()} spikes; bin the spikes more finely.")
 
 
+@register("recording")
 @dataclasses.dataclass(frozen=True, eq=True)
 class RecordingTask(Task):
     """Fit a network to a recording: inputs `[B,T,I]` are trials' task inputs, targets `[B,T,N_in]` their
     held-in neurons' spike counts per bin, and the network's outputs are log expected counts per bin.
+
+    Registered as the task `recording`, so a fit is an ordinary sweep stored in a run folder
+    (`dynascope train --task recording --task-opt recording=rec.nwb`) that `analyze`, `compare`, `score` and
+    the report read like any other. Its options name the NWB file (or a shipped recording), how to bin it and
+    how to split it; the task reads the file (`read_trials`), draws the `Split` from `split_seed`, and keeps
+    only the training trials of the held-in neurons. `digest` (filled in when the task is built) is the hash of
+    that training data: a run folder's task is rebuilt with it, so a recording that changed since the fit is
+    refused instead of silently fitted against.
 
     Trials are drawn (with replacement) from the training trials only. `loss` is the Poisson negative
     log-likelihood without log(y!) (`poisson_nll`); `metric` per trial is the deviance explained against the
     null that fires each neuron at its mean training rate, 1 - D(model) / D(null) with the Poisson deviance
     D = 2 sum[y log(y / mu) - (y - mu)], clipped to [0, 1] (0: no better than the null; 1: every bin's count
     predicted exactly — unreachable with Poisson noise, so a good fit scores well below 1). A network counts
-    as trained (`criterion`) once it beats the null by 1 % of its deviance.
+    as trained (`criterion`) once it beats the null by 1 % of its deviance. The likelihood, the split into
+    held-in and held-out neurons and the co-smoothing that scores it are those of the Neural Latents Benchmark
+    (Pei et al. 2021) and the Computation-through-Dynamics Benchmark (Versteeg et al. 2023).
 
-    Frozen and hashable: equality and hash go by the `digest` of the arrays (the trainer caches compiled
-    programs by task), not by the arrays. Build it with `RecordingTask.from_arrays`.
+    Frozen and hashable: equality and hash go by the options and the `digest` of the arrays (the trainer
+    caches compiled programs by task), not by the arrays. `RecordingTask.from_arrays` builds one from arrays
+    in memory (`recording` is then empty and the task cannot be rebuilt from its options).
 
-    digest: hash of the stored counts and inputs. inputs `[trials, T, I]` float32 and counts
-    `[trials, T, N_in]` (smallest unsigned integer type): the training trials. null_rates `[N_in]`: each
-    neuron's mean count per bin over them, the null of `metric`.
+    Arrays (not options): inputs `[trials, T, I]` float32 and counts `[trials, T, N_in]` (smallest unsigned
+    integer type) of the training trials; null_rates `[N_in]` each neuron's mean count per bin over them;
+    `split` the `Split` (None for `from_arrays`). `n_time` and `dt` (milliseconds per bin) come from the data.
     """
 
     name: ClassVar[str] = "recording"
     criterion: ClassVar[float] = 0.01
 
-    digest: str = ""
-    inputs: np.ndarray = dataclasses.field(default=None, compare=False, repr=False)  # type: ignore[assignment]
-    counts: np.ndarray = dataclasses.field(default=None, compare=False, repr=False)  # type: ignore[assignment]
-    null_rates: np.ndarray = dataclasses.field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+    n_time: int = dataclasses.field(default=0, init=False)
+    dt: float = dataclasses.field(default=0.0, init=False)
+    recording: str = option("flipflop3", doc="an NWB file (units with spike times, a trials table) or the name "
+                                             "of a shipped recording")
+    condition_column: str = option("condition", doc="the trials column that labels conditions")
+    input_series: str | None = option("ground_truth/inputs", doc="the TimeSeries of each trial's input "
+                                      "('name' in acquisition, 'module/name' in processing); None: a one-hot "
+                                      "cue of the condition in the first bin")
+    bin_width: float | None = option(None, gt=0, doc="seconds per bin; None: from a file dynascope wrote")
+    n_bins: int | None = option(None, gt=0, doc="bins per trial from start_time; None: from a file dynascope "
+                                "wrote")
+    held_out_neurons: float = option(0.25, gt=0, lt=1, doc="fraction of neurons held out (co-smoothing)")
+    held_out_trials: float = option(0.2, gt=0, lt=1, doc="fraction of trials held out")
+    split_seed: int = option(0, ge=0, doc="seed of the neuron and trial split")
+    digest: str = option("", doc="hash of the training data; given, the recording must still hash to it")
+    inputs: np.ndarray = dataclasses.field(default=None, init=False, compare=False, repr=False)  # type: ignore[assignment]
+    counts: np.ndarray = dataclasses.field(default=None, init=False, compare=False, repr=False)  # type: ignore[assignment]
+    null_rates: np.ndarray = dataclasses.field(default=None, init=False, compare=False, repr=False)  # type: ignore[assignment]
+    split: Split | None = dataclasses.field(default=None, init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.recording:
+            return  # from_arrays fills the arrays in
+        from dynascope.data.shipped import SHIPPED, shipped_recording
+        from dynascope.data.trials import read_trials
+
+        path = str(shipped_recording(self.recording)) if self.recording in SHIPPED else self._file()
+        rec = read_trials(path, condition_column=self.condition_column, inputs=self.input_series,
+                          bin_width=self.bin_width, n_bins=self.n_bins)
+        split = make_split(rec.n_trials, rec.n_neurons, key=jax.random.key(self.split_seed),
+                           held_out_neurons=self.held_out_neurons, held_out_trials=self.held_out_trials)
+        inputs = trial_inputs(rec.inputs, rec.labels, rec.n_trials, rec.n_time)
+        rows = split.train_trials
+        arrays = _arrays(rec.counts[rows][..., split.held_in], inputs[rows])
+        if self.digest and arrays["digest"] != self.digest:
+            raise DataError(f"task 'recording': {path} no longer holds the data this task was fitted to (its training "
+                            f"data hash {arrays['digest']}, not {self.digest}); the file changed. Restore it, or fit "
+                            "again into a new run folder.")
+        for field, value in {**arrays, "dt": rec.bin_width * 1000.0, "split": split}.items():
+            object.__setattr__(self, field, value)
+        if self.recording not in SHIPPED:
+            object.__setattr__(self, "recording", path)  # absolute: the run folder rebuilds it from anywhere
+
+    def _file(self) -> str:
+        path = Path(self.recording).expanduser()
+        if path.suffix.lower() != ".nwb":
+            from dynascope.data.shipped import shipped_names
+
+            raise ConfigError(f"task 'recording': option recording must be an .nwb file or a shipped recording "
+                              f"({', '.join(shipped_names())}), got {self.recording!r}.")
+        return str(path.resolve())
 
     @classmethod
     def from_arrays(cls, counts: np.ndarray, inputs: np.ndarray, *, dt: float) -> RecordingTask:
         """The task of training-trial `counts [trials, T, N_in]` (spikes per bin) under `inputs [trials, T, I]`,
         bins of `dt` seconds. Every neuron must fire at least once (its null rate would be 0 otherwise)."""
-        counts = np.asarray(counts)
-        silent = np.flatnonzero(counts.sum(axis=(0, 1)) == 0)
-        if silent.size:
-            raise DataError(f"counts: neuron(s) {silent.tolist()[:10]} never fire on the training trials, so their "
-                            "likelihood has no finite null; drop those neurons (or record longer).")
-        stored = _smallest_uint(counts)
-        inputs = np.ascontiguousarray(inputs, np.float32)
-        h = hashlib.sha256()
-        for a in (stored, inputs):
-            h.update(str((a.dtype.str, a.shape)).encode())
-            h.update(np.ascontiguousarray(a).tobytes())
-        null = counts.astype(np.float64).mean(axis=(0, 1)).astype(np.float32)
-        return cls(n_time=int(counts.shape[1]), dt=float(dt) * 1000.0, digest=h.hexdigest()[:32],
-                   inputs=inputs, counts=stored, null_rates=null)
+        arrays = _arrays(np.asarray(counts), inputs)
+        task = cls(recording="", digest=arrays["digest"])
+        for field, value in {**arrays, "dt": float(dt) * 1000.0}.items():
+            object.__setattr__(task, field, value)
+        return task
+
+    def validate(self) -> None:
+        if self.counts is None:
+            raise ConfigError("task 'recording': option recording is empty; name an .nwb file or a shipped "
+                              "recording (e.g. recording='flipflop3').")
 
     @property
     def n_inputs(self) -> int:
@@ -203,6 +278,10 @@ class RecordingTask(Task):
         # Zero input: the recording's own inputs are pulses (or a first-bin cue), so its dynamics between them.
         return jnp.zeros((1, self.n_inputs), jnp.float32)
 
+    def outputs_for(self, targets: jax.Array) -> jax.Array:
+        # log counts; a count of 0 (or below) maps to the smallest log-rate the loss sees
+        return jnp.log(jnp.maximum(targets, jnp.exp(-LOG_RATE_MAX)))
+
     def loss(self, outputs: jax.Array, trials: Trials) -> jax.Array:
         return poisson_nll(outputs, trials.targets, trials.mask)
 
@@ -219,8 +298,10 @@ class RecordingTask(Task):
         return jnp.clip(1.0 - deviance(mu) / jnp.maximum(null, 1e-12), 0.0, 1.0)
 
     def options(self) -> dict[str, Any]:
-        """Its scalar options and the digest of its arrays (the arrays themselves are not options: a
-        RecordingTask is rebuilt from its recording and `Split`, not from `tasks.get`)."""
+        """The options that rebuild it with `tasks.get('recording', **options)` (with the digest of its
+        training data); for a task made `from_arrays`, which no option rebuilds, its sizes and digest."""
+        if self.recording:
+            return super().options()
         return {"n_time": self.n_time, "dt": self.dt, "digest": self.digest,
                 "n_trials": self.n_trials, "n_inputs": self.n_inputs, "n_outputs": self.n_outputs}
 

@@ -41,7 +41,21 @@ def read_trials(
     from each trial's `start_time`, labelled by the trials column `condition_column`, with the input
     TimeSeries `inputs` ('name' in acquisition or 'module/name' in processing; None: none) sampled once per bin
     (the sample nearest each bin centre). Without `bin_width`/`n_bins` they come from a file `write_nwb`
-    made. Raises DataError naming the field that is missing, empty, non-finite or misaligned.
+    made.
+
+    Args:
+        path: the NWB file (a Units table with spike times, a trials table with start_time).
+        condition_column: the trials column that labels each trial's condition.
+        inputs: the input TimeSeries, or None for a recording without inputs.
+        bin_width: seconds per bin (> 0), or None to read it from a file `write_nwb` made.
+        n_bins: bins per trial (> 0), or None to read it from a file `write_nwb` made.
+
+    Returns:
+        `TrialRecording` (counts float64, labels, inputs or None, bin width, source = `path`).
+
+    Raises:
+        DataError: a field that is missing, empty, non-finite or misaligned (named); ConfigError: a bad
+        `bin_width` or `n_bins`.
     """
     pynwb = import_pynwb()
     path = str(path)

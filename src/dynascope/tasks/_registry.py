@@ -7,7 +7,9 @@ from typing import Any, Callable, TypeVar
 from dynascope._registry import OptionSpec, Registry
 from dynascope.tasks._base import Task
 
-_TASKS: Registry[type[Task]] = Registry("task")
+# Tasks of higher layers or other packages come in through entry points (pyproject.toml): `recording`
+# (fitting a recording) lives in dynascope.data, which this layer must not import.
+_TASKS: Registry[type[Task]] = Registry("task", plugins="dynascope.tasks")
 T = TypeVar("T", bound=type[Task])
 
 
