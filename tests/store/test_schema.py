@@ -57,6 +57,11 @@ FORMAT = {
     "training_skeletons": [("network", pa.string()), ("group", pa.string()), ("step", pa.int64()),
                            ("input_index", pa.int64()), ("n_stable", pa.int64()), ("n_saddles", pa.int64()),
                            ("index_counts", pa.string()), ("n_slow", pa.int64()), ("wl_hash", pa.string())],
+    # added with fits to recordings: the CtDB scores of each fitted network
+    "fit_scores": [("network", pa.string()), ("group", pa.string()), ("arch", pa.string()), ("co_bps", pa.float64()),
+                   ("co_bps_true", pa.float64()), ("rate_r2", pa.float64()), ("latent_r2", pa.float64()),
+                   ("n_stable", pa.int64()), ("n_stable_true", pa.int64()), ("skeleton_match", pa.bool_()),
+                   ("train_metric", pa.float64())],
 }
 
 

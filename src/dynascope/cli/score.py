@@ -53,10 +53,46 @@ def score(run_path: Path, recordings: Path, metrics: tuple[str, ...] | None, nam
         console.print(f"skipped {network}: {why}", markup=False)
 
 
+def score_fits(run_path: Path) -> None:
+    """Score the networks of a run fitted to a recording (CtDB metrics) and print them."""
+    import jax
+
+    from dynascope.pipeline import open_run, score_fitted
+
+    run = open_run(run_path)
+    run.check_intact()
+    with run.writing("dynascope score"), progress() as bar:
+        rows: dict[str, int] = {}
+
+        def on_progress(group: str, done: int, total: int) -> None:
+            if group not in rows:
+                rows[group] = bar.add_task(group, total=total, status="")
+            bar.update(rows[group], completed=done, status="done" if done == total else "scoring")
+
+        fits = score_fitted(run, key=jax.random.key(0), progress=on_progress)
+
+    def number(x: float | int | bool | None) -> str:
+        return "" if x is None else ("yes" if x is True else "no" if x is False else f"{x:.3g}")
+
+    shown = [[n, number(c), number(ct), number(r), number(lt), number(k), number(kt), number(m), number(t)]
+             for n, c, ct, r, lt, k, kt, m, t in zip(fits.network, fits.co_bps, fits.co_bps_true, fits.rate_r2,
+                                                     fits.latent_r2, fits.n_stable, fits.n_stable_true,
+                                                     fits.skeleton_match, fits.train_metric)]
+    console.print(table(f"networks fitted to a recording: {run_path}",
+                        ["network", "co-bps", "co-bps (true rates)", "rate R²", "latent R²", "stable",
+                         "stable (truth)", "skeleton match", "train score"], shown,
+                        caption="co-bps: bits per spike of the held-out neurons on held-out trials, read out of the "
+                                "network's states (higher is better; the true rates' own value is the best to "
+                                "expect). rate R², latent R²: against the ground truth on held-out trials. stable: "
+                                "stable fixed points under zero input. Empty: no ground truth in the recording."))
+
+
 @app.command("score")
 def score_cmd(
     run_path: Path = typer.Argument(..., metavar="RUN", help="run folder"),
-    recordings: Path = typer.Option(..., "--recordings", help="NWB file: units with spike times, a trials table, inputs"),
+    recordings: Path = typer.Option(None, "--recordings", help="NWB file: units with spike times, a trials table, "
+                                    "inputs (omit it on a run fitted to a recording: the fits are scored on what "
+                                    "they did not see)"),
     metric: str = typer.Option("", "--metric", "--metrics",
                                help="comma-separated metrics: geometry cca, shape, rsa; dynamics dsa; fit fit_r2 "
                                     "(held-out R²), fit_bps (held-out bits per spike) (default: cca,shape,rsa,fit_r2)"),
@@ -72,6 +108,11 @@ def score_cmd(
     """Score every network of RUN against a recording: geometry (CCA, shape, RSA; dynamics with --metric dsa) and
     fit (held-out R² of a linear readout; bits per spike of a Poisson readout with --metric fit_bps), each divided
     by the recording's own noise ceiling, with bootstrap intervals; a leaderboard per network and per group, and
-    where the metrics disagree on the ranking."""
+    where the metrics disagree on the ranking. On a run fitted to a recording (`train --task recording`), without
+    --recordings: each fit's co-smoothing bits per spike on held-out neurons and trials, and with a ground truth
+    its rate and latent R² and stable points (the Computation-through-Dynamics Benchmark's metrics)."""
+    if recordings is None:
+        score_fits(run_path)
+        return
     score(run_path, recordings, parse_list("--metric", metric) if metric else None, name or None, version,
           condition_column, inputs, bin_width, n_bins, bootstrap, include_untrained)

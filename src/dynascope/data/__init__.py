@@ -28,7 +28,7 @@ from dynascope.data.shipped import SHIPPED, shipped_names, shipped_recording, wr
 from dynascope.data.ceiling import NoiseCeiling, spearman_brown, split_half_ceiling
 from dynascope.data.recording_task import RecordingTask, Split, make_split, poisson_nll
 from dynascope.data.fit_metrics import bits_per_spike, fit_poisson_readout, linear_r2, poisson_log_likelihood, r2
-from dynascope.data.fit import Fit, FitScores, fit_recording, score_fit
+from dynascope.data.fit import Fit, FitScores, fit_recording, score_fit, score_networks
 
 __all__ = [
     "BistableFlipFlop",
@@ -62,6 +62,7 @@ __all__ = [
     "register_system",
     "rk4_step",
     "score_fit",
+    "score_networks",
     "shipped_names",
     "shipped_recording",
     "spearman_brown",

@@ -135,7 +135,7 @@ def fit_recording(
 
 def _task(counts: np.ndarray, inputs: np.ndarray, split: Split, bin_width: float) -> RecordingTask:
     rows = split.train_trials
-    return RecordingTask.from_arrays(counts[rows][..., split.held_in], inputs[rows], dt=bin_width)
+    return RecordingTask.from_arrays(counts[rows][..., split.held_in], inputs[rows], dt=bin_width, split=split)
 
 
 @functools.lru_cache(maxsize=16)
@@ -203,14 +203,62 @@ def score_fit(
 
     Reference: Versteeg, Sedler, McCart & Pandarinath 2023 (CtDB); Pei et al. 2021 (co-bps).
     """
-    counts, _ = _check_recording(recording)
-    split, pop = fit.split, fit.population
-    if (counts.shape[:2] != fit.inputs.shape[:2]
-            or _task(counts, fit.inputs, split, fit.bin_width).digest != fit.task.digest):
-        raise DataError("recording is not the one this fit was trained on (its training trials' counts differ); "
-                        "score a fit against its own recording.")
-    model, n = pop.model, len(pop)
-    states, outputs = _runner(model)(pop.params, jnp.asarray(fit.inputs))
+    pop = fit.population
+    return score_networks(fit.task, pop.model, pop.params, recording, key=key, diverged=pop.diverged,
+                          train_metric=pop.metric, alpha=alpha, n_initial_states=n_initial_states,
+                          count_stable_points=count_stable_points)
+
+
+def score_networks(
+    task: RecordingTask,
+    model: Model,
+    params: Any,
+    recording: TrialRecording,
+    *,
+    key: jax.Array,
+    diverged: Any = None,
+    train_metric: Any = None,
+    alpha: float = 1e-3,
+    n_initial_states: int = 256,
+    count_stable_points: bool = True,
+) -> FitScores:
+    """Score networks fitted to `recording` through `task` (a `RecordingTask` that knows its `Split`: one built
+    by `fit_recording`, or the registered `recording` task of a run folder), as `score_fit` does.
+
+    Args:
+        task: the `RecordingTask` the networks were trained on.
+        model: their `Model`.
+        params: their parameters, leaves stacked on a leading network axis `[n, ...]`.
+        recording: the recording the task was made from (its training data must hash to `task.digest`).
+        key: JAX PRNG key (keyword-only) for the fixed-point search's initial states.
+        diverged: `[n]` bool, networks flagged as diverged in training (scored NaN / -1), or None.
+        train_metric: `[n]` the task metric at the end of training, or None (NaN).
+        alpha: L2 penalty of the held-out readout.
+        n_initial_states: initial states of the fixed-point search per network.
+        count_stable_points: False skips the search and leaves `n_stable` at -1.
+
+    Returns:
+        `FitScores`, arrays `[n]`.
+
+    Raises:
+        ConfigError: a task without a split; ShapeError/DataError: `recording.counts` is not valid spike counts;
+        DataError: the recording's training data are not those the task holds.
+    """
+    counts, bin_width = _check_recording(recording)
+    split = getattr(task, "split", None)
+    if not isinstance(task, RecordingTask) or split is None:
+        raise ConfigError("task must be the RecordingTask the networks were fitted on, with its Split "
+                          "(fit_recording's, or the 'recording' task of a run folder).")
+    inputs = trial_inputs(recording.inputs, recording.labels, *counts.shape[:2])
+    if (max(split.train_trials.max(), split.test_trials.max()) >= counts.shape[0]
+            or max(split.held_in.max(), split.held_out.max()) >= counts.shape[2]
+            or _task(counts, inputs, split, bin_width).digest != task.digest):
+        raise DataError("recording is not the one these networks were fitted to (its training trials' counts "
+                        "differ); score a fit against its own recording.")
+    n = int(jax.tree.leaves(params)[0].shape[0])
+    diverged = np.zeros(n, bool) if diverged is None else np.asarray(diverged, bool)
+    train_metric = np.full(n, np.nan) if train_metric is None else np.asarray(train_metric, np.float64)
+    states, outputs = _runner(model)(params, jnp.asarray(inputs))
     states, outputs = np.asarray(states, np.float64), np.asarray(outputs, np.float64)
     train, test, out = split.train_trials, split.test_trials, split.held_out
     y_train, y_test = counts[train][..., out], counts[test][..., out]
@@ -223,7 +271,7 @@ def score_fit(
     n_stable = np.full(n, -1, np.int64)
     zero = jnp.zeros(model.n_inputs, jnp.float32)
     for i in range(n):
-        if pop.diverged[i] or not np.isfinite(states[i]).all():
+        if diverged[i] or not np.isfinite(states[i]).all():
             continue
         s_train, s_test = states[i, train], states[i, test]
         weights, bias = fit_poisson_readout(s_train.reshape(-1, s_train.shape[-1]), y_train.reshape(-1, len(out)),
@@ -232,18 +280,18 @@ def score_fit(
         co[i] = bits_per_spike(y_test, held_out_expected, null)
         if rates is not None:
             predicted = np.empty(np.shape(rates[test]))
-            predicted[..., split.held_in] = np.exp(np.clip(outputs[i, test], -LOG_RATE_MAX, LOG_RATE_MAX)) / fit.bin_width
-            predicted[..., out] = held_out_expected / fit.bin_width
+            predicted[..., split.held_in] = np.exp(np.clip(outputs[i, test], -LOG_RATE_MAX, LOG_RATE_MAX)) / bin_width
+            predicted[..., out] = held_out_expected / bin_width
             rate_r2[i] = r2(predicted, rates[test])
         if latents is not None:
             latent_r2[i] = linear_r2(s_train, latents[train], s_test, latents[test])
-    usable = np.flatnonzero(~np.asarray(pop.diverged) & np.isfinite(states).all(axis=tuple(range(1, states.ndim))))
+    usable = np.flatnonzero(~diverged & np.isfinite(states).all(axis=tuple(range(1, states.ndim))))
     if skeleton is not None and count_stable_points and usable.size:
         # one search over every usable network at once (a population), not one per network
-        n_stable[usable] = stable_point_counts(model, jax.tree.map(lambda a: a[usable], pop.params), zero,
+        n_stable[usable] = stable_point_counts(model, jax.tree.map(lambda a: a[usable], params), zero,
                                                states[usable], key=key, n_initial_states=n_initial_states)
-    co_true = None if rates is None else bits_per_spike(y_test, np.asarray(rates)[test][..., out] * fit.bin_width, null)
+    co_true = None if rates is None else bits_per_spike(y_test, np.asarray(rates)[test][..., out] * bin_width, null)
     n_true = None if skeleton is None or not count_stable_points else int(np.asarray(skeleton.is_stable).sum())
     return FitScores(co_bps=co, co_bps_true=co_true, rate_r2=rate_r2, latent_r2=latent_r2, n_stable=n_stable,
                      n_stable_true=n_true, skeleton_match=(n_stable == n_true) if n_true is not None else
-                     np.zeros(n, bool), train_metric=np.asarray(pop.metric))
+                     np.zeros(n, bool), train_metric=train_metric)

@@ -20,6 +20,7 @@ import numpy as np
 
 from dynascope._registry import option
 from dynascope.data._base import host_generator
+from dynascope.data.recording import TrialRecording
 from dynascope.errors import ConfigError, DataError, ShapeError
 from dynascope.tasks import Task, Trials, register
 
@@ -231,6 +232,42 @@ class RecordingTask(Task):
         if self.recording not in SHIPPED:
             object.__setattr__(self, "recording", path)  # absolute: the run folder rebuilds it from anywhere
 
+    @property
+    def file(self) -> Path | None:
+        """The NWB file the task reads (None for a task made `from_arrays`)."""
+        if not self.recording:
+            return None
+        from dynascope.data.shipped import SHIPPED, shipped_recording
+
+        return shipped_recording(self.recording) if self.recording in SHIPPED else Path(self.recording)
+
+    def read_recording(self) -> TrialRecording:
+        """The whole recording the task was made from (every trial and neuron, for scoring what the fit did not
+        see): a `SyntheticRecording` with its ground truth when the file carries one and the task reads it as it
+        was written, else what `read_trials` reads with the task's options.
+
+        Returns:
+            `TrialRecording`.
+
+        Raises:
+            ConfigError: a task made `from_arrays` (no file); DataError: as `read_trials`.
+        """
+        from dynascope.data.nwb import read_synthetic
+        from dynascope.data.trials import read_trials
+
+        if self.file is None:
+            raise ConfigError("this RecordingTask was made from arrays; it has no recording file to read.")
+        defaults = {f.name: f.default for f in dataclasses.fields(self) if f.init}
+        as_written = all(getattr(self, k) == defaults[k] for k in ("condition_column", "input_series", "bin_width",
+                                                                    "n_bins"))
+        if as_written:
+            try:
+                return read_synthetic(self.file)
+            except DataError:
+                pass  # a recording without dynascope's ground truth: read as any NWB file
+        return read_trials(self.file, condition_column=self.condition_column, inputs=self.input_series,
+                           bin_width=self.bin_width, n_bins=self.n_bins)
+
     def _file(self) -> str:
         path = Path(self.recording).expanduser()
         if path.suffix.lower() != ".nwb":
@@ -241,12 +278,14 @@ class RecordingTask(Task):
         return str(path.resolve())
 
     @classmethod
-    def from_arrays(cls, counts: np.ndarray, inputs: np.ndarray, *, dt: float) -> RecordingTask:
+    def from_arrays(cls, counts: np.ndarray, inputs: np.ndarray, *, dt: float, split: Split | None = None
+                    ) -> RecordingTask:
         """The task of training-trial `counts [trials, T, N_in]` (spikes per bin) under `inputs [trials, T, I]`,
-        bins of `dt` seconds. Every neuron must fire at least once (its null rate would be 0 otherwise)."""
+        bins of `dt` seconds, drawn from a recording by `split` (kept for scoring; None: not known). Every
+        neuron must fire at least once (its null rate would be 0 otherwise)."""
         arrays = _arrays(np.asarray(counts), inputs)
         task = cls(recording="", digest=arrays["digest"])
-        for field, value in {**arrays, "dt": float(dt) * 1000.0}.items():
+        for field, value in {**arrays, "dt": float(dt) * 1000.0, "split": split}.items():
             object.__setattr__(task, field, value)
         return task
 

@@ -22,6 +22,7 @@ from dynascope.pipeline.mechanisms import Arm, Mechanism, get_mechanism, mechani
 from dynascope.pipeline.study import MAX_ABS_STATE, MetricResult, Study, StudyOptions, study
 from dynascope.pipeline.benchmarks import Benchmark, benchmark_names, get_benchmark, register_benchmark
 from dynascope.pipeline.score import Leaderboard, ScoreOptions, score
+from dynascope.pipeline.fitted import fitted_groups, score_fitted
 from dynascope.pipeline.sweep import group_key, prepare_run, run_sweep, train_groups
 
 __all__ = [
@@ -36,6 +37,8 @@ __all__ = [
     "get_benchmark",
     "register_benchmark",
     "score",
+    "fitted_groups",
+    "score_fitted",
     "AblationConfig",
     "AblationSummary",
     "Arm",

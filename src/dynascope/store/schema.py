@@ -301,3 +301,25 @@ class TrainingSkeletonRows(Rows):
     index_counts: Sequence[str] = column(pa.string(), "JSON {index: count}")
     n_slow: Sequence[int] = column(pa.int64(), "slow points (minima of q above the tolerance)")
     wl_hash: Sequence[str] = column(pa.string(), "Weisfeiler–Lehman hash of the skeleton graph")
+
+
+@table("fit_scores", shard="group")
+class FitScoreRows(Rows):
+    """How well each network fitted to a recording (the `recording` task) reproduces what it did not see, in the
+    metrics of the Computation-through-Dynamics Benchmark (`dynascope score RUN` on a fitted run); one shard per
+    group."""
+
+    network: Sequence[str] = column(pa.string(), "network id")
+    group: Sequence[str] = column(pa.string(), "group")
+    arch: Sequence[str] = column(pa.string(), "registered model name")
+    co_bps: Sequence[float | None] = column(pa.float64(), "co-smoothing bits per spike: held-out neurons on held-out trials")
+    co_bps_true: Sequence[float | None] = column(pa.float64(), "the same for the rates that generated the spikes "
+                                                              "(ground truth only)")
+    rate_r2: Sequence[float | None] = column(pa.float64(), "R² of predicted rates against the true rates, held-out "
+                                                          "trials (ground truth only)")
+    latent_r2: Sequence[float | None] = column(pa.float64(), "R² of the true latents decoded linearly from the states, "
+                                                            "held-out trials (ground truth only)")
+    n_stable: Sequence[int | None] = column(pa.int64(), "stable fixed points under zero input in the visited region")
+    n_stable_true: Sequence[int | None] = column(pa.int64(), "the ground truth's stable points (ground truth only)")
+    skeleton_match: Sequence[bool | None] = column(pa.bool_(), "n_stable equals n_stable_true (ground truth only)")
+    train_metric: Sequence[float | None] = column(pa.float64(), "deviance explained on the training trials")
