@@ -10,6 +10,7 @@ the ceiling, every metric with its trial bootstrap, the group bootstrap, writing
 
     python benchmarks/score_scale.py                         # N = 1000, cca,shape,rsa, 50 bootstrap resamples
     python benchmarks/score_scale.py --networks 100 --profile 15
+    python benchmarks/score_scale.py --metrics fit_r2,fit_bps --hidden 16 --repeat 2   # cold, then warm
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import numpy as np
 from dynascope import data, models, pipeline, tasks
 from dynascope.pipeline import SweepConfig
 from dynascope.pipeline.benchmarks import DEFAULT_METRICS, Benchmark
-from dynascope.pipeline.score import ScoreOptions, score
+from dynascope.pipeline.score import Leaderboard, ScoreOptions, score
 from dynascope.train import Population, TrainOptions
 
 ARCHS = ("vanilla", "gru")
@@ -40,7 +41,7 @@ def make_run(root: Path, n_networks: int, hidden: tuple[int, ...], n_bits: int, 
     """A run folder of `n_networks` networks (initial weights) dealt out over archs × hidden sizes."""
     groups = [(a, h) for a in ARCHS for h in hidden]
     sizes = np.diff(np.linspace(0, n_networks, len(groups) + 1).round().astype(int))
-    config = SweepConfig(task="flipflop", archs=ARCHS, hidden=hidden, n_networks=int(sizes.max()), steps=1,
+    config = SweepConfig(task="flipflop", archs=ARCHS, n_hidden=hidden, n_networks=int(sizes.max()), steps=1,
                          task_options={"n_bits": n_bits, "n_time": n_time}, train=TrainOptions(batch_size=4))
     run = pipeline.prepare_run(config, root / "run")
     task = tasks.get("flipflop", n_bits=n_bits, n_time=n_time)
@@ -57,51 +58,12 @@ def make_run(root: Path, n_networks: int, hidden: tuple[int, ...], n_bits: int, 
     return run
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--networks", type=int, default=1000)
-    parser.add_argument("--metrics", default=",".join(DEFAULT_METRICS), help="comma-separated metric names")
-    parser.add_argument("--bootstrap", type=int, default=ScoreOptions.n_bootstrap, help="trial bootstrap resamples")
-    parser.add_argument("--hidden", default="16,32", help="comma-separated hidden sizes (groups: vanilla and gru each)")
-    parser.add_argument("--neurons", type=int, default=200)
-    parser.add_argument("--trials", type=int, default=300)
-    parser.add_argument("--profile", type=int, default=0, help="print this many cProfile lines (by own time)")
-    args = parser.parse_args()
-    metrics = tuple(m for m in args.metrics.split(",") if m)
-    hidden = tuple(int(h) for h in args.hidden.split(","))
-
-    seconds: dict[str, float] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        t0 = time.perf_counter()
-        system = data.get_system("flipflop", n_bits=3)
-        recording = data.synthesize(system, key=jax.random.key(0), n_trials=args.trials, n_neurons=args.neurons)
-        data.write_nwb(recording, root / "rec.nwb")
-        seconds["synthesize + write NWB"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        run = make_run(root, args.networks, hidden, system.n_bits, system.n_time)
-        seconds["write run folder"] = time.perf_counter() - t0
-
-        bench = Benchmark("scale", "1", root / "rec.nwb", metrics=metrics)
-        options = ScoreOptions(n_bootstrap=args.bootstrap, trained_only=False)
-        done: dict[str, float] = {}
-        start = time.perf_counter()
-
-        def on_progress(metric: str, step: int, total: int) -> None:
-            done[f"{metric} {'start' if step == 0 else 'end'}"] = time.perf_counter() - start
-
-        profiler = cProfile.Profile() if args.profile else None
-        cpu0 = time.process_time()
-        if profiler is not None:
-            profiler.enable()
-        board = score(run, bench, options, progress=on_progress)
-        if profiler is not None:
-            profiler.disable()
-        total = time.perf_counter() - start
-        cpu = time.process_time() - cpu0
-
+def report(args: argparse.Namespace, system: data.GroundTruthSystem, board: Leaderboard, metrics: tuple[str, ...],
+           seconds: dict[str, float], done: dict[str, float], total: float, cpu: float, label: str,
+           profiler: cProfile.Profile | None) -> None:
+    """Print one timing table (Markdown) of a `score` call."""
     n_scored = len(set(n for n, lvl in zip(board.scores.network, board.scores.level) if lvl == "network"))
-    print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} · {platform.node()} {platform.machine()} "
+    print(f"# {label} · {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} · {platform.node()} {platform.machine()} "
           f"{jax.devices()[0].platform} x{os.cpu_count()} · load {os.getloadavg()[0]:.1f} · jax {jax.__version__}")
     print(f"flip-flop recording: {args.trials} trials × {system.n_time} bins, {args.neurons} neurons, "
           f"{len(board.conditions)} conditions; {n_scored} networks ({', '.join(ARCHS)} × hidden {args.hidden}); "
@@ -124,6 +86,56 @@ def main() -> int:
     if profiler is not None:
         print()
         pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(args.profile)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--networks", type=int, default=1000)
+    parser.add_argument("--metrics", default=",".join(DEFAULT_METRICS), help="comma-separated metric names")
+    parser.add_argument("--bootstrap", type=int, default=ScoreOptions.n_bootstrap, help="trial bootstrap resamples")
+    parser.add_argument("--hidden", default="16,32", help="comma-separated hidden sizes (groups: vanilla and gru each)")
+    parser.add_argument("--neurons", type=int, default=200)
+    parser.add_argument("--trials", type=int, default=300)
+    parser.add_argument("--profile", type=int, default=0, help="print this many cProfile lines (by own time)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="score this many times in the same process (the first cold, the others warm)")
+    args = parser.parse_args()
+    metrics = tuple(m for m in args.metrics.split(",") if m)
+    hidden = tuple(int(h) for h in args.hidden.split(","))
+
+    seconds: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        t0 = time.perf_counter()
+        system = data.get_system("flipflop", n_bits=3)
+        recording = data.synthesize(system, key=jax.random.key(0), n_trials=args.trials, n_neurons=args.neurons)
+        data.write_nwb(recording, root / "rec.nwb")
+        seconds["synthesize + write NWB"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        run = make_run(root, args.networks, hidden, system.n_bits, system.n_time)
+        seconds["write run folder"] = time.perf_counter() - t0
+
+        bench = Benchmark("scale", "1", root / "rec.nwb", metrics=metrics)
+        options = ScoreOptions(n_bootstrap=args.bootstrap, trained_only=False)
+        for attempt in range(args.repeat):
+            done: dict[str, float] = {}
+            start = time.perf_counter()
+
+            def on_progress(metric: str, step: int, total: int, done: dict[str, float] = done,
+                            start: float = start) -> None:
+                done[f"{metric} {'start' if step == 0 else 'end'}"] = time.perf_counter() - start
+
+            profiler = cProfile.Profile() if args.profile else None
+            cpu0 = time.process_time()
+            if profiler is not None:
+                profiler.enable()
+            board = score(run, bench, options, progress=on_progress)
+            if profiler is not None:
+                profiler.disable()
+            total = time.perf_counter() - start
+            cpu = time.process_time() - cpu0
+            report(args, system, board, metrics, seconds if attempt == 0 else {}, done, total, cpu,
+                   "cold" if attempt == 0 else "warm (same process)", profiler)
     return 0
 
 

@@ -136,6 +136,18 @@ def linear_r2(states_train: Any, target_train: Any, states_test: Any, target_tes
     return r2(predicted, np.asarray(target_test).reshape(-1, d))
 
 
+def _search(model: Any, params: Any, inputs: Any, states: Any, key: jax.Array, n_initial_states: int,
+            seed_noise: float) -> list[Any]:
+    """One fixed-point search for every network, seeded from its visited states (as `pipeline.analyze` seeds)."""
+    states = np.asarray(states)
+    seeds = np.stack([
+        np.asarray(sample_initial_states(s, n_initial_states, key=jax.random.fold_in(key, i),
+                                         noise_std=seed_noise * (float(np.std(s)) or 1.0)))
+        for i, s in enumerate(states)
+    ])
+    return find_fixed_points(model, params, inputs, seeds, reachable_states=states)
+
+
 def stable_point_counts(
     model: Any, params: Any, inputs: Any, states: Any, *, key: jax.Array, n_initial_states: int = 256, seed_noise: float = 0.05
 ) -> np.ndarray:
@@ -143,13 +155,67 @@ def stable_point_counts(
     the constant `inputs [I]` inside the region its visited `states [n, ..., S]` span: converged, every mode
     decaying, not outside the reachable region -> `[n]`. Seeds: per network, `n_initial_states` of its visited states
     plus Gaussian noise of `seed_noise` x their std (as `pipeline.analyze` seeds); one search for all."""
-    states = np.asarray(states)
-    seeds = np.stack([
-        np.asarray(sample_initial_states(s, n_initial_states, key=jax.random.fold_in(key, i), noise_std=seed_noise * (float(np.std(s)) or 1.0)))
-        for i, s in enumerate(states)
-    ])
-    found = find_fixed_points(model, params, inputs, seeds, reachable_states=states)
+    found = _search(model, params, inputs, states, key, n_initial_states, seed_noise)
     return np.array([int((f.is_stable & f.converged & ~f.outside_reachable).sum()) for f in found])
+
+
+def fixed_point_census(
+    model: Any, params: Any, inputs: Any, states: Any, *, key: jax.Array, n_initial_states: int = 256,
+    seed_noise: float = 0.05,
+) -> tuple[np.ndarray, list[dict[int, int]]]:
+    """Each network's stable fixed points and its fixed points by index, from one search as
+    `stable_point_counts` makes it.
+
+    Args:
+        model: the networks' model (or a bare step function).
+        params: their parameters, leaves stacked on a leading network axis.
+        inputs: the constant input `[I]`.
+        states: each network's visited states `[n, ..., S]` (seeds, and the region a point must lie in).
+        key: JAX PRNG key (keyword-only) for the seeds.
+        n_initial_states: seeds per network.
+        seed_noise: Gaussian noise on the seeds, times the states' std.
+
+    Returns:
+        (`n_stable [n]`, per network {index: count} of the converged fixed points inside the visited region,
+        the index being the number of unstable directions).
+    """
+    found = _search(model, params, inputs, states, key, n_initial_states, seed_noise)
+    stable = np.array([int((f.is_stable & f.converged & ~f.outside_reachable).sum()) for f in found])
+    census = []
+    for f in found:
+        keep = np.asarray(f.converged & ~f.outside_reachable)
+        values, counts = np.unique(np.asarray(f.n_unstable)[keep], return_counts=True)
+        census.append({int(v): int(c) for v, c in zip(values, counts)})
+    return stable, census
+
+
+def index_count_distance(a: dict[int, int], b: dict[int, int]) -> float:
+    """How far apart two skeletons' fixed points by index are: Σ_index |a − b| / (Σa + Σb), in [0, 1] (0: the
+    same number of points of every index) — `compare.topology_distance(kind='counts')` on graphs of those
+    points alone (the connections are not compared).
+
+    Args:
+        a: {index: count} of one skeleton.
+        b: {index: count} of the other.
+
+    Returns:
+        A Python float.
+    """
+    from dynascope.compare import topology_distance
+
+    def graph(counts: dict[int, int]) -> Any:
+        import networkx as nx
+
+        g = nx.DiGraph()
+        g.add_nodes_from((f"{i}/{k}", {"index": int(i)}) for i, c in counts.items() for k in range(c))
+        return g
+
+    return float(topology_distance(graph(a), graph(b), kind="counts"))
+
+
+#: Newton decrement (gradient · step, in the objective's units: nats per unit of exposure) below which a Poisson
+#: regression stops: float32 resolves the objective to about 1e-7 of itself.
+STOP_DECREMENT = 1e-9
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,8 +245,8 @@ def poisson_regression(
     `counts / exposure`, so rows may be sums over repeated trials (a row per condition and bin, its exposure the
     number of trials summed). Newton's method on the [P+1, P+1] normal equations of every neuron, all batches and
     neurons in one compiled program per chunk of `chunk` batches; each step is shortened so that no η moves by more
-    than 2 (far from the optimum a full step can overshoot exp). `n_steps` fixed steps from `init` (else weights 0
-    and each neuron's log mean rate); from a nearby solution one or two steps suffice (a one-step estimator).
+    than 2 (far from the optimum a full step can overshoot exp). At most `n_steps` steps from `init` (else weights 0
+    and each neuron's log mean rate), fewer once every decrement is below `STOP_DECREMENT`.
 
     Args:
         x: regressors `[B, S, P]` (B batches, e.g. networks; S rows; P regressors).
@@ -235,7 +301,8 @@ def _newton(n_steps: int) -> Any:
         total = e.sum()
         penalty = jnp.concatenate([jnp.ones(p1 - 1, x.dtype), jnp.zeros(1, x.dtype)]) * alpha  # not the bias
 
-        def step(theta: jax.Array, _: None) -> tuple[jax.Array, jax.Array]:
+        def step(state: tuple[jax.Array, jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array, jax.Array]:
+            i, theta, _ = state
             eta = x1 @ theta  # [S, N]
             w = e[:, None] * jnp.exp(eta)
             grad = x1.T @ (w - y) / total + penalty[:, None] * theta  # [P+1, N]
@@ -244,9 +311,14 @@ def _newton(n_steps: int) -> Any:
             delta = jnp.linalg.solve(hess, grad.T[:, :, None])[:, :, 0].T  # [P+1, N]
             moved = jnp.abs(x1 @ delta).max(axis=0)
             theta = theta - delta * jnp.minimum(1.0, 2.0 / jnp.maximum(moved, 1e-30))
-            return theta, (grad * delta).sum(axis=0)
+            return i + 1, theta, (grad * delta).sum(axis=0)
 
-        theta, decrements = jax.lax.scan(step, theta, None, length=n_steps)
-        return theta, decrements[-1]
+        def going(state: tuple[jax.Array, jax.Array, jax.Array]) -> jax.Array:
+            # Stop at n_steps, or once every neuron's Newton decrement is below what float32 resolves.
+            return (state[0] < n_steps) & (state[2].max() > STOP_DECREMENT)
+
+        start = (jnp.int32(0), theta, jnp.full(theta.shape[1], jnp.inf, theta.dtype))
+        _, theta, decrement = jax.lax.while_loop(going, step, start)
+        return theta, decrement
 
     return jax.jit(jax.vmap(one, in_axes=(0, None, None, 0, None)))
