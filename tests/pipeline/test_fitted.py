@@ -5,6 +5,7 @@ or as any NWB file; the CLI prints them, and refuses a run with no fit in one li
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import jax
@@ -46,6 +47,14 @@ def test_every_fitted_network_gets_a_row_and_the_ground_truth_columns_are_right(
     assert rows.co_bps_true[0] == pytest.approx(gain / (y.sum() * np.log(2)), rel=1e-5)
     assert rows.n_stable_true == [8, 8]  # the 3-bit flip-flop's 2^3 attractors
     assert all(k >= 0 for k in rows.n_stable) and rows.skeleton_match == [k == 8 for k in rows.n_stable]
+    # the true skeleton: the 27 points of {-1, 0, 1}^3, a point's index its number of zero coordinates
+    assert [json.loads(t) for t in rows.index_counts_true] == [{"0": 8, "1": 12, "2": 6, "3": 1}] * 2
+    for counts, distance, stable in zip(rows.index_counts, rows.skeleton_distance, rows.n_stable):
+        found = {int(i): c for i, c in json.loads(counts).items()}
+        assert found.get(0, 0) >= stable  # index 0 holds the stable points (and any marginal ones)
+        diff = sum(abs(found.get(i, 0) - t) for i, t in {0: 8, 1: 12, 2: 6, 3: 1}.items()) + sum(
+            c for i, c in found.items() if i > 3)
+        assert distance == pytest.approx(diff / (sum(found.values()) + 27))
     assert all(r is not None for r in rows.rate_r2 + rows.latent_r2)
 
 

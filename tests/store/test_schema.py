@@ -61,7 +61,8 @@ FORMAT = {
     "fit_scores": [("network", pa.string()), ("group", pa.string()), ("arch", pa.string()), ("co_bps", pa.float64()),
                    ("co_bps_true", pa.float64()), ("rate_r2", pa.float64()), ("latent_r2", pa.float64()),
                    ("n_stable", pa.int64()), ("n_stable_true", pa.int64()), ("skeleton_match", pa.bool_()),
-                   ("train_metric", pa.float64())],
+                   ("train_metric", pa.float64()), ("index_counts", pa.string()),
+                   ("index_counts_true", pa.string()), ("skeleton_distance", pa.float64())],
 }
 
 

@@ -55,6 +55,8 @@ def score(run_path: Path, recordings: Path, metrics: tuple[str, ...] | None, nam
 
 def score_fits(run_path: Path) -> None:
     """Score the networks of a run fitted to a recording (CtDB metrics) and print them."""
+    import json
+
     import jax
 
     from dynascope.pipeline import open_run, score_fitted
@@ -74,17 +76,22 @@ def score_fits(run_path: Path) -> None:
     def number(x: float | int | bool | None) -> str:
         return "" if x is None else ("yes" if x is True else "no" if x is False else f"{x:.3g}")
 
-    shown = [[n, number(c), number(ct), number(r), number(lt), number(k), number(kt), number(m), number(t)]
-             for n, c, ct, r, lt, k, kt, m, t in zip(fits.network, fits.co_bps, fits.co_bps_true, fits.rate_r2,
-                                                     fits.latent_r2, fits.n_stable, fits.n_stable_true,
-                                                     fits.skeleton_match, fits.train_metric)]
+    def census(text: str | None) -> str:
+        return "" if text is None else " ".join(f"{i}:{c}" for i, c in json.loads(text).items())
+
+    shown = [[n, number(c), number(ct), number(r), number(lt), census(k), census(kt), number(d), number(t)]
+             for n, c, ct, r, lt, k, kt, d, t in zip(fits.network, fits.co_bps, fits.co_bps_true, fits.rate_r2,
+                                                     fits.latent_r2, fits.index_counts, fits.index_counts_true,
+                                                     fits.skeleton_distance, fits.train_metric)]
     console.print(table(f"networks fitted to a recording: {run_path}",
-                        ["network", "co-bps", "co-bps (true rates)", "rate R²", "latent R²", "stable",
-                         "stable (truth)", "skeleton match", "train score"], shown,
+                        ["network", "co-bps", "co-bps (true rates)", "rate R²", "latent R²", "fixed points by index",
+                         "truth", "skeleton distance", "train score"], shown,
                         caption="co-bps: bits per spike of the held-out neurons on held-out trials, read out of the "
                                 "network's states (higher is better; the true rates' own value is the best to "
-                                "expect). rate R², latent R²: against the ground truth on held-out trials. stable: "
-                                "stable fixed points under zero input. Empty: no ground truth in the recording."))
+                                "expect). rate R², latent R²: against the ground truth on held-out trials. fixed "
+                                "points by index: index:count under zero input in the visited region (0:8 1:12 = 8 "
+                                "attractors, 12 saddles with one unstable direction); skeleton distance: "
+                                "Σ|Δcount| / total against the truth's (0: the same). Empty: no ground truth."))
 
 
 @app.command("score")

@@ -20,7 +20,8 @@ from dynascope.data.fit_metrics import (
     fit_poisson_readout,
     linear_r2,
     r2,
-    stable_point_counts,
+    fixed_point_census,
+    index_count_distance,
 )
 from dynascope.data.recording_task import LOG_RATE_MAX, RecordingTask, Split, make_split, trial_inputs
 from dynascope.data.recording import TrialRecording
@@ -156,8 +157,10 @@ class FitScores:
     ground-truth latents linearly decoded from the states (map fitted on training trials, scored on held-out
     ones). `n_stable`: stable fixed points of the network under zero input within its visited region;
     `n_stable_true` the ground truth's count (None without a skeleton or when not counted); `skeleton_match`
-    whether they agree. `train_metric`: the
-    task metric (deviance explained on training trials).
+    whether they agree. `index_counts`: per network {index: count} of its fixed points in that region (empty
+    when not searched), `index_counts_true` the ground truth's (None without one); `skeleton_distance [n]` how
+    far apart they are, Σ_index |Δcount| / total in [0, 1] (`fit_metrics.index_count_distance`; NaN without
+    a ground truth). `train_metric`: the task metric (deviance explained on training trials).
     """
 
     co_bps: np.ndarray
@@ -168,6 +171,9 @@ class FitScores:
     n_stable_true: int | None
     skeleton_match: np.ndarray
     train_metric: np.ndarray
+    index_counts: list[dict[int, int]] = dataclasses.field(default_factory=list)
+    index_counts_true: dict[int, int] | None = None
+    skeleton_distance: np.ndarray | None = None
 
 
 def score_fit(
@@ -269,6 +275,7 @@ def score_networks(
     skeleton = None if truth is None else truth.skeleton
     co, rate_r2, latent_r2 = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
     n_stable = np.full(n, -1, np.int64)
+    census: list[dict[int, int]] = [{} for _ in range(n)]
     zero = jnp.zeros(model.n_inputs, jnp.float32)
     for i in range(n):
         if diverged[i] or not np.isfinite(states[i]).all():
@@ -288,10 +295,21 @@ def score_networks(
     usable = np.flatnonzero(~diverged & np.isfinite(states).all(axis=tuple(range(1, states.ndim))))
     if skeleton is not None and count_stable_points and usable.size:
         # one search over every usable network at once (a population), not one per network
-        n_stable[usable] = stable_point_counts(model, jax.tree.map(lambda a: a[usable], params), zero,
-                                               states[usable], key=key, n_initial_states=n_initial_states)
+        stable, found = fixed_point_census(model, jax.tree.map(lambda a: a[usable], params), zero, states[usable],
+                                           key=key, n_initial_states=n_initial_states)
+        n_stable[usable] = stable
+        for i, c in zip(usable, found):
+            census[i] = c
     co_true = None if rates is None else bits_per_spike(y_test, np.asarray(rates)[test][..., out] * bin_width, null)
     n_true = None if skeleton is None or not count_stable_points else int(np.asarray(skeleton.is_stable).sum())
+    counts_true = None
+    distance = np.full(n, np.nan)
+    if n_true is not None:
+        values, counts_of = np.unique(np.asarray(skeleton.n_unstable), return_counts=True)
+        counts_true = {int(v): int(c) for v, c in zip(values, counts_of)}
+        for i in np.flatnonzero(n_stable >= 0):
+            distance[i] = index_count_distance(census[i], counts_true)
     return FitScores(co_bps=co, co_bps_true=co_true, rate_r2=rate_r2, latent_r2=latent_r2, n_stable=n_stable,
                      n_stable_true=n_true, skeleton_match=(n_stable == n_true) if n_true is not None else
-                     np.zeros(n, bool), train_metric=train_metric)
+                     np.zeros(n, bool), train_metric=train_metric, index_counts=census,
+                     index_counts_true=counts_true, skeleton_distance=distance)

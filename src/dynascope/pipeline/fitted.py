@@ -7,6 +7,7 @@ table `fit_scores`, one shard per group.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import jax
@@ -79,12 +80,20 @@ def score_fitted(
             n_stable_true=[scores.n_stable_true] * n,
             skeleton_match=[bool(m) if scores.n_stable_true is not None and k >= 0 else None
                             for m, k in zip(scores.skeleton_match, scores.n_stable)],
-            train_metric=_floats(scores.train_metric))
+            train_metric=_floats(scores.train_metric),
+            index_counts=[_json(c) if k >= 0 else None for c, k in zip(scores.index_counts, scores.n_stable)],
+            index_counts_true=[None if scores.index_counts_true is None else _json(scores.index_counts_true)] * n,
+            skeleton_distance=_floats(scores.skeleton_distance))
         run.write(group, part)
         parts.append(part)
         if progress is not None:
             progress(group, 1, 1)
     return FitScoreRows.concat(parts)
+
+
+def _json(counts: dict[int, int]) -> str:
+    # the format of the skeletons table's index_counts
+    return json.dumps({str(i): c for i, c in sorted(counts.items())})
 
 
 def _float(x: float | None) -> float | None:

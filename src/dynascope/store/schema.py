@@ -323,3 +323,9 @@ class FitScoreRows(Rows):
     n_stable_true: Sequence[int | None] = column(pa.int64(), "the ground truth's stable points (ground truth only)")
     skeleton_match: Sequence[bool | None] = column(pa.bool_(), "n_stable equals n_stable_true (ground truth only)")
     train_metric: Sequence[float | None] = column(pa.float64(), "deviance explained on the training trials")
+    index_counts: Sequence[str | None] = column(pa.string(), "JSON {index: count} of its fixed points under zero "
+                                                            "input in the visited region")
+    index_counts_true: Sequence[str | None] = column(pa.string(), "JSON {index: count} of the ground truth's fixed "
+                                                                 "points (ground truth only)")
+    skeleton_distance: Sequence[float | None] = column(pa.float64(), "Σ_index |Δcount| / total between the two, in "
+                                                                    "[0, 1] (0: the same census; ground truth only)")
