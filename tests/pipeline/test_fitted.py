@@ -58,6 +58,19 @@ def test_every_fitted_network_gets_a_row_and_the_ground_truth_columns_are_right(
     assert all(r is not None for r in rows.rate_r2 + rows.latent_r2)
 
 
+def test_the_report_shows_the_fits(fitted):
+    from dynascope.report import render_report
+    from tests.report.test_figures import report_section
+
+    run = store.open(fitted / "run")
+    if not len(run.read(store.FitScoreRows)):  # the first test scored it, unless it ran alone
+        pipeline.score_fitted(run, key=jax.random.key(0))
+    page = render_report(run, max_networks=1, n_trials=1)
+    section = report_section(page, "fits")
+    assert 'href="#fits"' in page and section.count("<tr>") == 1 + 2 and "gru-6/s001" in section
+    assert "0:8 1:12 2:6 3:1" in section  # the ground truth's census
+
+
 def test_the_same_co_bps_whichever_way_the_file_is_read(fitted):
     run = store.open(fitted / "run")
     with_truth = pipeline.score_fitted(run, key=jax.random.key(0), count_stable_points=False)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import jax
+import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
 from dynascope import tasks
-from dynascope.report import plot_trial
+from dynascope.report import MAX_OUTPUTS, plot_trial
 
 
 @pytest.mark.parametrize("name", tasks.names())
@@ -24,4 +25,9 @@ def test_plot_trial_returns_a_labelled_figure(name, key):
     if task.input_names:
         assert labels == list(task.input_names)
     outputs = [ln for ln in ax_out.get_lines() if ln.get_label().startswith("network ")]
-    assert len(outputs) == task.n_outputs  # one solid line per output, drawn from `outputs`
+    # one solid line per output (the first MAX_OUTPUTS), drawn from `outputs` in the targets' units
+    assert len(outputs) == min(task.n_outputs, MAX_OUTPUTS)
+    if task.n_outputs > MAX_OUTPUTS:
+        assert f"of {task.n_outputs})" in ax_in.get_title()
+    drawn = np.asarray(task.predicted_targets(trials.targets * 0.5))[1, :, 0]
+    np.testing.assert_allclose(outputs[0].get_ydata(), drawn, rtol=1e-6)

@@ -317,6 +317,10 @@ class RecordingTask(Task):
         # Zero input: the recording's own inputs are pulses (or a first-bin cue), so its dynamics between them.
         return jnp.zeros((1, self.n_inputs), jnp.float32)
 
+    def predicted_targets(self, outputs: jax.Array) -> jax.Array:
+        # expected spike counts per bin
+        return jnp.exp(jnp.clip(outputs, -LOG_RATE_MAX, LOG_RATE_MAX))
+
     def outputs_for(self, targets: jax.Array) -> jax.Array:
         # log counts; a count of 0 (or below) maps to the smallest log-rate the loss sees
         return jnp.log(jnp.maximum(targets, jnp.exp(-LOG_RATE_MAX)))

@@ -17,7 +17,7 @@ from dynascope.report._spikes import RASTER_TRIALS, spike_figures, spike_view
 from dynascope.report._network import NetworkView, network_view, pca
 from dynascope.report._palette import PALETTE
 from dynascope.report._static import write_figures
-from dynascope.report._trial import plot_trial
+from dynascope.report._trial import MAX_OUTPUTS, plot_trial
 from dynascope.report.html import SECTIONS, render_report, write_report
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "network_view",
     "pca",
     "plot_trial",
+    "MAX_OUTPUTS",
     "psychometric_figure",
     "render_report",
     "signed_evidence",

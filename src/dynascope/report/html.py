@@ -32,7 +32,7 @@ from dynascope.compare import (
 from dynascope.pipeline import open_run
 from dynascope.errors import check_positive_int
 from dynascope.pipeline import load_group
-from dynascope.report import _ablation, _assets, _catalog, _interactive, _leaderboard, _over_training, figures
+from dynascope.report import _ablation, _assets, _catalog, _fits, _interactive, _leaderboard, _over_training, figures
 from dynascope.report import _captioned as _captioned_figures
 from dynascope.report._drawable import any_drawable, drawable_networks
 from dynascope.report._network import network_view
@@ -125,9 +125,11 @@ def render_report(run: Any, *, max_networks: int = 12, n_trials: int = 8) -> str
     body.insert(len(body) - 2, over_training)  # after the fixed points, before energy and population
     leaderboard = _leaderboard.leaderboard_html(run, table)  # only for a run scored with `dynascope score`
     body.append(leaderboard)
+    fits = _fits.fits_html(run, table)  # only for a run fitted to a recording and scored
+    body.append(fits)
     nav = "".join(f'<li><a href="#{i}">{t}</a></li>' for i, t in SECTIONS[:3] + (_ablation.SECTION,) * bool(ablation)
                   + SECTIONS[3:6] + (_over_training.SECTION,) * bool(over_training) + SECTIONS[6:]
-                  + (_leaderboard.SECTION,) * bool(leaderboard))
+                  + (_leaderboard.SECTION,) * bool(leaderboard) + (_fits.SECTION,) * bool(fits))
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'

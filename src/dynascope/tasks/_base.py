@@ -70,6 +70,11 @@ class Task(abc.ABC):
         counts) overrides it; the contract tests score these outputs."""
         return targets
 
+    def predicted_targets(self, outputs: jax.Array) -> jax.Array:
+        """The targets the network's `outputs [B,T,O]` predict, in the targets' units (what a plot draws beside
+        the targets); default: the outputs themselves. The inverse of `outputs_for`."""
+        return outputs
+
     def metric(self, outputs: jax.Array, trials: Trials) -> jax.Array:
         """Score in [0, 1] per trial `[B]` (higher is better); default: 1 − masked MSE / masked target variance."""
         m = trials.mask
