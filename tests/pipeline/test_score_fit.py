@@ -228,7 +228,7 @@ def test_the_one_step_bootstrap_matches_refitting_every_replicate():
     _, fit = held_out_bps(x, estimate)
     replicates = [split_halves(counts, labels, conditions, rows, rng=rng, resample=True) for _ in range(6)]
     exact = np.stack([held_out_bps(x, h)[0] for h in replicates])
-    approx = one_step_bps(x, fit, estimate, replicates, chunk=2, per_call=4)  # chunks that do not divide evenly
+    approx = one_step_bps(x, fit, counts, labels, conditions, estimate, replicates, chunk=2)  # chunks of 2, 1
     # measured: 1.3e-4 at most, against a spread over replicates of 1.5e-3 .. 6e-3
     np.testing.assert_allclose(approx, exact, atol=5e-4)
     assert (exact.std(0) > 1e-3).all()

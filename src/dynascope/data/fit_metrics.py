@@ -250,7 +250,7 @@ def poisson_regression(
 
     Args:
         x: regressors `[B, S, P]` (B batches, e.g. networks; S rows; P regressors).
-        counts: summed counts `[S, N]` per row and neuron, shared by every batch.
+        counts: summed counts `[S, N]` per row and neuron, shared by every batch, or `[B, S, N]`, one per batch.
         exposure: `[S]` units of exposure (trials) each row sums, > 0.
         alpha: L2 penalty on the weights (not the bias), ≥ 0.
         n_steps: Newton steps, ≥ 1.
@@ -266,23 +266,21 @@ def poisson_regression(
     y = jnp.asarray(counts, jnp.float32)
     e = jnp.asarray(exposure, jnp.float32)
     n_batch, _, n_reg = x.shape
+    each = y.ndim == 3  # counts of their own for every batch
     if init is None:
-        rate = np.asarray(counts, np.float64).sum(0) / float(np.sum(exposure))
-        bias0 = np.broadcast_to(np.log(np.maximum(rate, 1e-12)), (n_batch, y.shape[1]))
-        theta0 = np.concatenate([np.zeros((n_batch, n_reg, y.shape[1])), bias0[:, None, :]], axis=1)
+        rate = np.asarray(counts, np.float64).sum(-2) / float(np.sum(exposure))
+        bias0 = np.broadcast_to(np.log(np.maximum(rate, 1e-12)), (n_batch, y.shape[-1]))
+        theta0 = np.concatenate([np.zeros((n_batch, n_reg, y.shape[-1])), bias0[:, None, :]], axis=1)
     else:
         theta0 = np.concatenate([init.weights, init.bias[:, None, :]], axis=1)
     theta0 = theta0.astype(np.float32)
     size = max(1, min(int(chunk), n_batch))
-    fit = _newton(int(n_steps))
+    fit = _newton(int(n_steps), each)
     outs = []
     for start in range(0, n_batch, size):
         stop = min(start + size, n_batch)
-        xs, ts = x[start:stop], theta0[start:stop]
-        if stop - start < size:  # the same shapes every call: one compilation
-            xs = np.concatenate([xs, np.repeat(xs[:1], size - (stop - start), axis=0)])
-            ts = np.concatenate([ts, np.repeat(ts[:1], size - (stop - start), axis=0)])
-        theta, decrement = fit(jnp.asarray(xs), y, e, ts, jnp.float32(alpha))
+        idx = np.arange(start, start + size).clip(max=n_batch - 1)  # the same shapes every call: one compilation
+        theta, decrement = fit(jnp.asarray(x[idx]), y[idx] if each else y, e, theta0[idx], jnp.float32(alpha))
         outs.append((np.asarray(theta)[: stop - start], np.asarray(decrement)[: stop - start]))
     theta = np.concatenate([t for t, _ in outs])
     decrement = np.concatenate([d for _, d in outs])
@@ -290,8 +288,9 @@ def poisson_regression(
 
 
 @functools.cache
-def _newton(n_steps: int) -> Any:
-    """The compiled Newton iteration for `n_steps` steps (made once per step count)."""
+def _newton(n_steps: int, each: bool) -> Any:
+    """The compiled Newton iteration for at most `n_steps` steps (made once per step count), over batches that
+    share their counts or (`each`) have their own."""
 
     def one(x: jax.Array, y: jax.Array, e: jax.Array, theta: jax.Array, alpha: jax.Array
             ) -> tuple[jax.Array, jax.Array]:
@@ -321,4 +320,4 @@ def _newton(n_steps: int) -> Any:
         _, theta, decrement = jax.lax.while_loop(going, step, start)
         return theta, decrement
 
-    return jax.jit(jax.vmap(one, in_axes=(0, None, None, 0, None)))
+    return jax.jit(jax.vmap(one, in_axes=(0, 0 if each else None, None, 0, None)))

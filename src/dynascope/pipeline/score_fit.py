@@ -235,20 +235,21 @@ def held_out_bps(regressors: Any, halves: Halves, *, alpha: float = FIT_ALPHA, i
 
 def _held_out_gain(x: np.ndarray, fit: PoissonFit, test: np.ndarray, exposure: np.ndarray, null: np.ndarray,
                    active: np.ndarray, chunk: int) -> np.ndarray:
-    """Σ over held-out cells and neurons of LL(readout) − LL(null) (the log y! terms cancel) `[n]`, in chunks."""
+    """Σ over held-out cells and neurons of LL(readout) − LL(null) (the log y! terms cancel) `[n]`, in chunks;
+    `test [S, N]`, `null`, `active [N]` shared by every network, or `[n, S, N]`, `[n, N]` one per network."""
     size = max(1, min(chunk, len(x)))
-    args = (jnp.asarray(test, jnp.float32), jnp.asarray(exposure, jnp.float32), jnp.asarray(null, jnp.float32),
-            jnp.asarray(active, jnp.float32))
+    each = np.ndim(test) == 3
+    test, null, active = (np.asarray(a, np.float32) for a in (test, null, active))
     out = []
     for start in range(0, len(x), size):
         idx = np.arange(start, start + size).clip(max=len(x) - 1)  # the last chunk repeats a network: one compile
-        g = _gain(jnp.asarray(x[idx], jnp.float32), jnp.asarray(fit.weights[idx]), jnp.asarray(fit.bias[idx]), *args)
+        mine = [jnp.asarray(a[idx] if each else a) for a in (test, null, active)]
+        g = _GAIN[each](jnp.asarray(x[idx], jnp.float32), jnp.asarray(fit.weights[idx]), jnp.asarray(fit.bias[idx]),
+                        mine[0], jnp.asarray(exposure, jnp.float32), mine[1], mine[2])
         out.append(np.asarray(g, np.float64)[: min(size, len(x) - start)])
     return np.concatenate(out)
 
 
-@jax.jit
-@functools.partial(jax.vmap, in_axes=(0, 0, 0, None, None, None, None))
 def _gain(x: jax.Array, weights: jax.Array, bias: jax.Array, test: jax.Array, exposure: jax.Array,
           null: jax.Array, active: jax.Array) -> jax.Array:
     eta = x @ weights + bias  # [S, N] log expected count per trial bin
@@ -257,53 +258,66 @@ def _gain(x: jax.Array, weights: jax.Array, bias: jax.Array, test: jax.Array, ex
     return ((model - base) * active).sum()
 
 
-def one_step_bps(regressors: Any, fit: PoissonFit, estimate: Halves, replicates: list[Halves], *,
-                 alpha: float = FIT_ALPHA, chunk: int = 64, per_call: int = 8) -> np.ndarray:
+#: `_gain` over networks that share the held-out data (False) or have their own (True).
+_GAIN = {each: jax.jit(jax.vmap(_gain, in_axes=(0, 0, 0, *((0, None, 0, 0) if each else (None,) * 4))))
+         for each in (False, True)}
+
+
+def one_step_bps(regressors: Any, fit: PoissonFit, counts: Any, labels: Any, conditions: tuple[str, ...],
+                 estimate: Halves, replicates: list[Halves], *, alpha: float = FIT_ALPHA, chunk: int = 64
+                 ) -> np.ndarray:
     """Held-out bits per spike of every network's readout refitted on each bootstrap replicate, by one Newton step
     from `fit` (its fit on `estimate`) and the held-out log-likelihood expanded to second order around it.
 
-    A replicate only changes the summed counts (the exposure of each condition is the same for every split), so the
-    step −H⁻¹ g is linear in the replicate's training sums and the expansion of the held-out log-likelihood needs
-    only their products with the predictors: a few matrix products for all replicates, no refit and no exp per
-    replicate (the one-step bootstrap; accurate to second order in the replicate's perturbation). Neurons silent on
-    the estimate's training trials are left out of every replicate.
+    A replicate changes only which trials are summed, with what multiplicity (the exposure of each condition is the
+    same for every split), so the step −H⁻¹ g is linear in the replicate's training counts and the expansion of the
+    held-out log-likelihood needs only their products with the predictors. Those are made once per trial, [k+1, N]
+    each, and every replicate is then a weighted sum of trials: no refit and no exp per replicate (the one-step
+    bootstrap, accurate to second order in the replicate's perturbation). Neurons silent on the estimate's
+    training trials are left out of every replicate.
 
     Args:
         regressors: `[n, C·T, k]` (`standardised` activity).
         fit: the readouts fitted on `estimate` (`held_out_bps`).
+        counts: the recording's spike counts `[trials, T, N]`.
+        labels: the condition of each trial `[trials]`.
+        conditions: the C conditions, in the order of the regressors' rows.
         estimate: the split `fit` was fitted on.
         replicates: the bootstrap splits (`split_halves(..., resample=True)`).
         alpha: L2 penalty of the readout.
         chunk: networks per compiled call.
-        per_call: replicates per compiled call.
 
     Returns:
         float64 `[len(replicates), n]`.
     """
     x = np.asarray(regressors, np.float32)
-    n_cells = estimate.train_sum.shape[0] * estimate.train_sum.shape[1]
-    exposure = np.repeat(estimate.train_n, estimate.train_sum.shape[1]).astype(np.float32)
+    n_time = estimate.train_sum.shape[1]
+    exposure = np.repeat(estimate.train_n, n_time).astype(np.float32)
     if any(not np.array_equal(h.train_n, estimate.train_n) or not np.array_equal(h.test_n, estimate.train_n)
            for h in replicates):
         raise ShapeError("one_step_bps: every split must hold as many trials of each condition on each side, as "
                          "split_halves makes them.")
-    fitted = estimate.train_sum.reshape(n_cells, -1).sum(0) > 0
-    train = np.stack([h.train_sum.reshape(n_cells, -1) for h in replicates]).astype(np.float32)  # [R, S, N]
-    test = np.stack([h.test_sum.reshape(n_cells, -1) for h in replicates]).astype(np.float32)
-    # [R, n, N] held-out log-likelihood of each neuron (the log y! terms left out: they cancel against the null's)
-    ll = np.zeros((len(replicates), len(x), train.shape[-1]))
+    used = np.unique(np.concatenate([np.r_[h.train_rows, h.test_rows] for h in replicates]))
+    where = {c: i for i, c in enumerate(conditions)}
+    cond = np.array([where[c] for c in np.asarray(labels)[used]], np.int32)
+    position = np.full(np.shape(counts)[0], -1)
+    position[used] = np.arange(len(used))
+    train_w = np.stack([np.bincount(position[h.train_rows], minlength=len(used)) for h in replicates]).astype(np.float32)
+    test_w = np.stack([np.bincount(position[h.test_rows], minlength=len(used)) for h in replicates]).astype(np.float32)
+    trials = jnp.asarray(np.asarray(counts)[used], jnp.float32)  # [I, T, N]
+    ll = np.zeros((len(replicates), len(x), trials.shape[-1]))
     size = max(1, min(chunk, len(x)))
     for start in range(0, len(x), size):
         idx = np.arange(start, start + size).clip(max=len(x) - 1)  # the last chunk repeats a network: one compile
         keep = min(size, len(x) - start)
-        for r0 in range(0, len(replicates), per_call):
-            rs = np.arange(r0, r0 + per_call).clip(max=len(replicates) - 1)
-            got = np.asarray(_one_step(jnp.asarray(x[idx]), jnp.asarray(fit.weights[idx]), jnp.asarray(fit.bias[idx]),
-                                       jnp.asarray(train[rs]), jnp.asarray(test[rs]), jnp.asarray(exposure),
-                                       jnp.float32(alpha)), np.float64)  # [per_call, size, N]
-            n_r = min(per_call, len(replicates) - r0)
-            ll[r0: r0 + n_r, start: start + keep] = got[:n_r, :keep]
-    train_total, test_total = train.sum(1).astype(np.float64), test.sum(1).astype(np.float64)  # [R, N]
+        got = _one_step(jnp.asarray(x[idx]), jnp.asarray(fit.weights[idx]), jnp.asarray(fit.bias[idx]), trials,
+                        jnp.asarray(cond), jnp.asarray(train_w), jnp.asarray(test_w), jnp.asarray(exposure),
+                        jnp.float32(alpha))
+        ll[:, start: start + keep] = np.asarray(got, np.float64)[:, :keep]
+    n_cells = estimate.train_sum.shape[0] * n_time
+    fitted = estimate.train_sum.reshape(n_cells, -1).sum(0) > 0
+    train_total = np.stack([h.train_sum.reshape(n_cells, -1).sum(0) for h in replicates])  # [R, N]
+    test_total = np.stack([h.test_sum.reshape(n_cells, -1).sum(0) for h in replicates])
     active = fitted & (train_total > 0)
     null = np.where(active, train_total, 1.0) / exposure.sum(dtype=np.float64)
     null_ll = test_total * np.log(null) - exposure.sum(dtype=np.float64) * null  # [R, N]
@@ -314,25 +328,29 @@ def one_step_bps(regressors: Any, fit: PoissonFit, estimate: Halves, replicates:
 
 
 @jax.jit
-def _one_step(x: jax.Array, weights: jax.Array, bias: jax.Array, train: jax.Array, test: jax.Array,
-              exposure: jax.Array, alpha: jax.Array) -> jax.Array:
-    """`[R, B, N]` second-order held-out log-likelihood after one Newton step, for B networks × R replicates."""
-    x1 = jnp.concatenate([x, jnp.ones((*x.shape[:2], 1), x.dtype)], axis=2)  # [B, S, P1]
+def _one_step(x: jax.Array, weights: jax.Array, bias: jax.Array, trials: jax.Array, cond: jax.Array,
+              train_w: jax.Array, test_w: jax.Array, exposure: jax.Array, alpha: jax.Array) -> jax.Array:
+    """`[R, B, N]` second-order held-out log-likelihood (less the log y! terms) after one Newton step, for B
+    networks `x [B, C·T, P]` and R replicates given as trial multiplicities `train_w`, `test_w [R, I]`."""
+    n_batch, n_cells, _ = x.shape
+    n_time = trials.shape[1]
+    x1 = jnp.concatenate([x, jnp.ones((n_batch, n_cells, 1), x.dtype)], axis=2)  # [B, S, P1]
     p1 = x1.shape[2]
     theta = jnp.concatenate([weights, bias[:, None, :]], axis=1)  # [B, P1, N]
     penalty = jnp.concatenate([jnp.ones(p1 - 1, x.dtype), jnp.zeros(1, x.dtype)]) * alpha
-    eta = jnp.einsum("bsp,bpn->bsn", x1, theta)
-    w = exposure[None, :, None] * jnp.exp(eta)  # expected counts of a half (both halves have this exposure)
+    w = exposure[None, :, None] * jnp.exp(jnp.einsum("bsp,bpn->bsn", x1, theta))  # a half's expected counts
     total = exposure.sum()
-    outer = (x1[..., :, None] * x1[..., None, :]).reshape(*x1.shape[:2], p1 * p1)
-    curvature = jnp.einsum("bsn,bsq->bnq", w, outer).reshape(*w.shape[::2], p1, p1)  # Σ w x xᵀ [B, N, P1, P1]
+    outer = (x1[..., :, None] * x1[..., None, :]).reshape(n_batch, n_cells, p1 * p1)
+    curvature = jnp.einsum("bsn,bsq->bnq", w, outer).reshape(n_batch, -1, p1, p1)  # Σ w x xᵀ [B, N, P1, P1]
     hess = curvature / total + jnp.diag(penalty)
     x_w = jnp.einsum("bsp,bsn->bpn", x1, w)
-    x_train = jnp.einsum("bsp,rsn->rbpn", x1, train)  # one matrix product for every network and replicate
-    x_test = jnp.einsum("bsp,rsn->rbpn", x1, test)
+    # Each trial's counts against its condition's predictors, Σ_t y_itn x_ctp: [B, I, P1, N].
+    per_trial = jnp.einsum("itn,bitp->bipn", trials, x1.reshape(n_batch, -1, n_time, p1)[:, cond])
+    x_train = jnp.einsum("ri,bipn->rbpn", train_w, per_trial)
+    x_test = jnp.einsum("ri,bipn->rbpn", test_w, per_trial)
     grad = (x_w[None] - x_train) / total + (penalty[:, None] * theta)[None]  # [R, B, P1, N]
     step = -jnp.linalg.solve(hess[None], jnp.moveaxis(grad, 2, 3)[..., None])[..., 0]  # [R, B, N, P1]
-    at_fit = jnp.einsum("bsn,rsn->rbn", eta, test) - w.sum(1)[None]  # held-out log-likelihood at the fit
+    at_fit = (x_test * theta[None]).sum(2) - w.sum(1)[None]  # Σ y η − Σ μ on the held-out half, at the fit
     slope = (step * jnp.moveaxis(x_test - x_w[None], 2, 3)).sum(-1)
     bend = jnp.einsum("rbnp,bnpq,rbnq->rbn", step, curvature, step)
     return at_fit + slope - 0.5 * bend
@@ -357,22 +375,61 @@ def bps_ceiling(halves: Halves, k: int, *, alpha: float = FIT_ALPHA) -> float:
         alpha: L2 penalty of the readout.
 
     Returns:
-        Bits per spike on the held-out half, a Python float.
+        Bits per spike on the held-out half, a Python float (`bps_ceilings` makes many at once).
     """
+    return float(bps_ceilings([halves], k, alpha=alpha)[0])
 
-    def own(total: np.ndarray, n: np.ndarray) -> np.ndarray:
-        mean = np.log(total / n[:, None, None] + 0.5 / n[:, None, None])
-        flat = mean.reshape(-1, mean.shape[-1])
-        flat = flat - flat.mean(axis=0)
-        _, _, vt = np.linalg.svd(flat, full_matrices=False)
-        return (flat @ vt[:k].T).reshape(*mean.shape[:2], -1)
 
-    if halves.quarter_n.min() < 1:
-        return float(held_out_bps(standardised(own(halves.train_sum, halves.train_n)[None]), halves, alpha=alpha)[0][0])
-    x = standardised(np.stack([own(halves.train_sum, halves.train_n), own(halves.quarter_sum, halves.quarter_n)]))
-    c1, c2 = held_out_bps(x, halves, alpha=alpha)[0]
-    m1, m2 = halves.train_n.sum(), halves.quarter_n.sum()
-    return float((m1 * c1 - m2 * c2) / (m1 - m2))
+def bps_ceilings(splits: list[Halves], k: int, *, alpha: float = FIT_ALPHA, chunk: int = 64) -> np.ndarray:
+    """`bps_ceiling` of every split, all readouts in the same compiled calls.
+
+    Args:
+        splits: the splits (`split_halves`), each with the same trials per condition.
+        k: principal axes read out.
+        alpha: L2 penalty of the readouts.
+        chunk: readouts per compiled call.
+
+    Returns:
+        float64 `[len(splits)]`.
+    """
+    # A few splits at a time: each holds [C·T, N] arrays of counts twice over.
+    per_call = max(1, min(len(splits), chunk // 2))
+    return np.concatenate([_ceilings(splits[i: i + per_call], k, alpha, chunk)
+                           for i in range(0, len(splits), per_call)])
+
+
+def _ceilings(splits: list[Halves], k: int, alpha: float, chunk: int) -> np.ndarray:
+    first = splits[0]
+    extrapolate = first.quarter_n.min() >= 1  # a condition with one training trial: nothing to extrapolate from
+    copies = 2 if extrapolate else 1
+    sources = [pair for h in splits for pair in [(h.train_sum, h.train_n), (h.quarter_sum, h.quarter_n)][:copies]]
+    logs = np.stack([np.log((total + 0.5) / n[:, None, None]) for total, n in sources])
+    own = _principal_axes(jnp.asarray(logs.reshape(len(logs), -1, logs.shape[-1]), jnp.float32), k)
+    x = standardised(np.asarray(own, np.float64)[:, :, None, :])  # [B, C·T, 1, k] -> [B, C·T, k]
+    n_cells = first.train_sum.shape[0] * first.train_sum.shape[1]
+    train = np.stack([h.train_sum.reshape(n_cells, -1) for h in splits for _ in range(copies)])  # [B, S, N]
+    test = np.stack([h.test_sum.reshape(n_cells, -1) for h in splits for _ in range(copies)])
+    exposure = np.repeat(first.train_n, first.train_sum.shape[1])
+    fit = poisson_regression(x, train, exposure, alpha=alpha, chunk=chunk)
+    active = train.sum(1) > 0
+    null = np.where(active, train.sum(1), 1.0) / exposure.sum()
+    test = np.where(active[:, None, :], test, 0.0)
+    gain = _held_out_gain(x, fit, test, exposure, null, active, chunk)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        bps = (gain / (test.sum(axis=(1, 2)) * math.log(2.0))).reshape(len(splits), copies)
+    if not extrapolate:
+        return bps[:, 0]
+    m1, m2 = first.train_n.sum(), first.quarter_n.sum()
+    return (m1 * bps[:, 0] - m2 * bps[:, 1]) / (m1 - m2)
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _principal_axes(x: jax.Array, k: int) -> jax.Array:
+    """`x [B, S, N]` on each one's own first k principal axes `[B, S, k]` (eigenvectors of the [N, N] scatter: in
+    the compiled program, not NumPy's LAPACK, whose threads were measured 50× slower on a busy 2-core machine)."""
+    x = x - x.mean(axis=1, keepdims=True)
+    _, vectors = jnp.linalg.eigh(jnp.einsum("bsn,bsm->bnm", x, x))  # ascending eigenvalues
+    return jnp.einsum("bsn,bnk->bsk", x, vectors[:, :, ::-1][:, :, :k])
 
 
 def score_fit_metric(metric: str, predictors: Any, counts: Any, labels: Any, conditions: tuple[str, ...], rows: Any,
@@ -418,12 +475,8 @@ def score_fit_metric(metric: str, predictors: Any, counts: Any, labels: Any, con
     else:
         raw, fit = held_out_bps(x, estimate, alpha=alpha, chunk=chunk)
         ceiling = bps_ceiling(estimate, k, alpha=alpha)
-        values = one_step_bps(x, fit, estimate, resampled, alpha=alpha, chunk=chunk)
-        ceilings = []
-        for i, h in enumerate(resampled):
-            ceilings.append(bps_ceiling(h, k, alpha=alpha))
-            if progress is not None:
-                progress(i + 1)
+        values = one_step_bps(x, fit, counts, labels, conditions, estimate, resampled, alpha=alpha, chunk=chunk)
+        ceilings = bps_ceilings(resampled, k, alpha=alpha, chunk=chunk)
     replicates = np.stack([v / c if c > 0 else np.full(len(v), np.nan) for v, c in zip(values, ceilings)])
     if progress is not None:
         progress(n_bootstrap)
