@@ -208,6 +208,13 @@ def test_the_report_shows_each_mechanism_of_several(multi):
     assert text.count("Size-equivalence factor: <strong>") == 2 and text.count("<figure>") == 2
 
 
+def test_static_figures_include_each_mechanisms_score_against_size(multi, tmp_path):
+    from dynascope.report import write_figures
+
+    names = {p.name for p in write_figures(multi[0], tmp_path, formats=("png",), max_networks=1)}
+    assert {"ablation_score_vs_size_none.png", "ablation_score_vs_size_test_gain.png"} <= names
+
+
 def test_spiking_mechanisms_whose_arms_without_build_the_same_model_share_it():
     shared = AblationConfig(arch="lif", mechanism=("none", "hetero_tau"), model_options={"tau_spread": 0.0}, sizes=(4, 8))
     assert [g for g, side, *_ in shared.groups() if side == "without"] == ["lif.no_none+hetero_tau-4",

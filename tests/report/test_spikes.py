@@ -10,7 +10,7 @@ import pytest
 
 from dynascope import pipeline, store
 from dynascope.pipeline import SweepConfig, load_group
-from dynascope.report import RASTER_TRIALS, render_report, spike_figures, spike_view
+from dynascope.report import RASTER_TRIALS, render_report, spike_figures, spike_view, write_figures
 from dynascope.train import TrainOptions
 from tests.report.test_figures import check_accessible, report_section
 
@@ -53,6 +53,11 @@ def test_the_raster_and_histogram_show_the_models_spikes(lif_run) -> None:
     # The page's activity section carries it.
     page = render_report(lif_run, max_networks=1, n_trials=1)
     assert "Spike raster of every neuron of lif-10/s000" in report_section(page, "activity")
+
+
+def test_static_figures_include_the_raster(lif_run, tmp_path) -> None:
+    names = {p.name for p in write_figures(lif_run, tmp_path, formats=("png",), max_networks=1)}
+    assert "spike_raster_lif-10_s000.png" in names and "trial.png" in names
 
 
 def test_a_run_of_rate_networks_has_no_spike_figure(trained_run) -> None:

@@ -28,11 +28,13 @@ COLOURS = dict(zip(ARMS, PALETTE))
 
 @dataclasses.dataclass(frozen=True)
 class AblationParts:
-    """What the section shows: an introduction (HTML), table rows (`COLUMNS`), and (figure, alt, caption)."""
+    """What the section shows: an introduction (HTML), table rows (`COLUMNS`), (figure, alt, caption), and each
+    figure's file name for `report --static` (`names`: 'ablation_score_vs_size_<mechanism>', 'learned_tau')."""
 
     intro: str
     rows: list[list[Any]]
     figures: list[tuple[Figure, str, str]]
+    names: list[str] = dataclasses.field(default_factory=list)
 
 
 def ablation_parts(run: Any) -> AblationParts | None:
@@ -75,7 +77,9 @@ def ablation_parts(run: Any) -> AblationParts | None:
         figures.append((tau_figure(run, learned), "Histograms of the trained membrane time constants "
                         "of every neuron at the largest size, per arm that learns them.",
                         f"Learned membrane time constants τ_mem (ms) at size {c.sizes[-1]}, all networks."))
-    return AblationParts(intro=intro, rows=rows, figures=figures)
+    names = [f"ablation_score_vs_size_{''.join(ch if ch.isalnum() or ch in '-_' else '-' for ch in m)}"
+             for m in c.mechanisms] + ["learned_tau"] * bool(learned)
+    return AblationParts(intro=intro, rows=rows, figures=figures, names=names)
 
 
 def performance_figure(summary: AblationSummary, mechanism: str | None = None) -> Figure:

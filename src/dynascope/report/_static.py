@@ -13,7 +13,9 @@ from dynascope.pipeline import open_run
 from dynascope.errors import ConfigError, check_positive_int
 from dynascope.report import _captioned, _catalog, figures
 from dynascope.report._drawable import any_drawable, drawable_networks
+from dynascope.report._ablation import ablation_parts
 from dynascope.report._network import network_view
+from dynascope.report._spikes import spike_figures
 
 FORMATS = ("png", "svg")
 
@@ -29,7 +31,8 @@ def write_figures(
     """Write every figure the run's data allows to a folder, once per format.
 
     Figures: loss_curves, trial, psychometric (decision tasks), per architecture unit_activity and
-    activity_heatmap of its best network, state_spaces_side_by_side and per network (up to
+    activity_heatmap of its best network (and spike_raster for a spiking one), for an ablation run
+    ablation_score_vs_size per mechanism and learned_tau, state_spaces_side_by_side and per network (up to
     `max_networks`, chosen as in the report: never one that diverged in training) state_space,
     eigenvalue_spectrum and skeleton_graph, fixed_point_speeds and time_constants,
     score_against_operations (from the energy counts of `dynascope analyze`), per metric
@@ -74,8 +77,12 @@ def write_figures(
         curves = _captioned.psychometric_figure(run, groups)
         if curves is not None:
             save(curves.figure, curves.name)
-        for c in _captioned.activity_figures(run, groups):
+        for c in _captioned.activity_figures(run, groups) + spike_figures(run, groups):  # spikes: spiking nets only
             save(c.figure, c.name)
+    parts = ablation_parts(run)  # an ablation run: score against size per mechanism, learned time constants
+    if parts is not None:
+        for (fig, _, _), name in zip(parts.figures, parts.names):
+            save(fig, name)
     key = jax.random.key(figures.EXAMPLE_TRIAL_SEED)  # the trials the page draws
     views = [network_view(run, n, key=key, groups=groups) for n in drawable_networks(run, max_networks, 8, groups)[0]]
     if views:
