@@ -49,6 +49,18 @@ def test_a_relative_folder_whose_first_part_has_a_colon_is_refused_and_its_absol
     assert store.open(tmp_path / "a:b").groups() == ["vanilla-4"] and len(run.read(store.NetworkRows).network) == 1
 
 
+def test_an_empty_folder_name_is_refused_not_taken_for_the_current_folder(tmp_path, monkeypatch, dynascope_main,
+                                                                         capsys):
+    monkeypatch.chdir(tmp_path)
+    for empty in ("", "  "):
+        with pytest.raises(RunFolderError, match=r"run folder is empty; give a folder name"):
+            pipeline.prepare_run(CONFIG, empty)
+    assert dynascope_main("train", "--n-hidden", "4", "--n-networks", "1", "--steps", "1", "--out", "") == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: run folder is empty; give a folder name (e.g. --out runs/my-run)."]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_command_says_so_in_one_line(tmp_path):
     res = subprocess.run([sys.executable, "-m", "dynascope", "train", "--task", "flipflop", "--arch", "vanilla",
                           "--n-hidden", "4", "--n-networks", "1", "--steps", "1", "--out", "s3://bucket/ff"],

@@ -3,7 +3,6 @@ each arm's scores and the size-equivalence factor."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Optional
 
 import typer
@@ -28,7 +27,7 @@ def ablate_cmd(
     batch: int = typer.Option(128, help="trials per step"),
     lr: float = typer.Option(1e-3, help="learning rate (Adam)"),
     seed: int = typer.Option(0, help="master random seed"),
-    out: Path = typer.Option(..., help="run folder to create (or continue with --resume)"),
+    out: str = typer.Option(..., help="run folder to create (or continue with --resume)"),
     resume: bool = typer.Option(False, "--resume", help="continue an interrupted ablation in --out"),
     task_opt: list[str] = typer.Option([], "--task-opt", help="task option KEY=VALUE (repeatable)"),
     model_opt: list[str] = typer.Option([], "--model-opt", help="model option KEY=VALUE of --arch (repeatable)"),
@@ -43,6 +42,9 @@ def ablate_cmd(
     from dynascope.pipeline import AblationConfig, ablation_summary, prepare_run, run_ablation
     from dynascope.train import TrainOptions
 
+    from dynascope.store import run_path
+
+    out = run_path(out)  # a str, not a Path: Path('') would be '.', the folder the command runs in
     names = parse_list("--mechanism", mechanism, str)
     config = AblationConfig(
         task=task,

@@ -103,7 +103,7 @@ def train_cmd(
     batch: int = typer.Option(128, help="trials per step"),
     lr: float = typer.Option(1e-3, help="learning rate (Adam)"),
     seed: int = typer.Option(0, help="master random seed"),
-    out: Path = typer.Option(..., help="run folder to create (or continue with --resume)"),
+    out: str = typer.Option(..., help="run folder to create (or continue with --resume)"),
     resume: bool = typer.Option(False, "--resume", help="continue an interrupted run in --out"),
     task_opt: list[str] = typer.Option([], "--task-opt", help="task option KEY=VALUE (repeatable)"),
     model_opt: list[str] = typer.Option([], "--model-opt", help="model option KEY=VALUE for every arch (repeatable)"),
@@ -128,6 +128,9 @@ def train_cmd(
 
     check_backend(backend)
 
+    from dynascope.store import run_path
+
+    folder = run_path(out)  # a str, not a Path: Path('') would be '.', the folder the command runs in
     archs = parse_list("--arch", arch)
     model_options = parse_options("--model-opt", model_opt)
     config = SweepConfig(
@@ -151,10 +154,10 @@ def train_cmd(
         ),
     )
     if backend == "ray":
-        train_run_ray(config, out, resume, address=address, shard_size=shard_size, cpus_per_shard=cpus_per_shard,
+        train_run_ray(config, folder, resume, address=address, shard_size=shard_size, cpus_per_shard=cpus_per_shard,
                       gpus_per_shard=gpus_per_shard, max_retries=max_retries)
         return
-    train_run(config, out, resume)
+    train_run(config, folder, resume)
 
 
 @app.command("runs")

@@ -160,7 +160,7 @@ def _require_two(n: int, trained_only: bool, skipped: dict[str, str]) -> None:
     left_out = f" after leaving out {len(skipped)} ({_listed(skipped)})" if skipped else ""
     raise ConfigError(
         f"the run has {n} {which}{left_out}; a population study needs at least 2"
-        + (" (pass trained_only=False, or --all on the command line, to include untrained ones)."
+        + (" (include untrained ones with --all; in Python, StudyOptions(trained_only=False))."
            if trained_only else ".")
     )
 

@@ -423,7 +423,7 @@ _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")
 
 
 def run_path(path: str | Path) -> Path:
-    """`path` as the local path of a run folder; RunFolderError for a URL.
+    """`path` as the local path of a run folder; RunFolderError for a URL or an empty path.
 
     A run folder is read and written with local file operations (atomic renames, file locks, DuckDB over
     Parquet), so it must be a path: on one machine, or on a file system every node of a cluster mounts
@@ -431,6 +431,8 @@ def run_path(path: str | Path) -> Path:
     rather than created as a local folder named after its scheme.
     """
     text = str(path)
+    if not text.strip():  # Path('') is '.', the folder the command runs in: never what an empty --out meant
+        raise RunFolderError("run folder is empty; give a folder name (e.g. --out runs/my-run).")
     if _URL.match(text):
         raise RunFolderError(
             f"run folder {text!r} is a URL; run folders are paths: use a local folder, or the cluster's shared "
@@ -439,7 +441,7 @@ def run_path(path: str | Path) -> Path:
     # '~' as the shell would have expanded it (a quoted '~/runs' otherwise became a folder named '~' here,
     # while DuckDB expanded it for its reads).
     local = Path(path).expanduser()
-    if not local.is_absolute() and ":" in local.parts[0]:
+    if not local.is_absolute() and local.parts and ":" in local.parts[0]:
         # Parquet's and DuckDB's readers take 'a:b/catalog/...' for a URL of scheme 'a'.
         raise RunFolderError(
             f"run folder {text!r} starts with {local.parts[0]!r}, which the catalog's Parquet and DuckDB readers "
