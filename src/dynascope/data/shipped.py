@@ -36,10 +36,12 @@ class Recipe:
 
 #: name -> recipe of every shipped recording.
 SHIPPED: dict[str, Recipe] = {
+    # Pulsed twice per trial (start and middle): with one pulse, a fit can hold each memory on slow points
+    # that the recording cannot tell from attractors; flipping between memories needs the attractors.
     "flipflop3": Recipe(
-        "flipflop", {"n_bits": 3, "switch": False}, n_trials=128, n_neurons=40, seed=0,
-        description="a 3-bit flip-flop (8 stable points) pulsed once per trial, 8 conditions of 16 trials, "
-                    "40 Poisson neurons, 100 bins of 10 ms"),
+        "flipflop", {"n_bits": 3}, n_trials=192, n_neurons=40, seed=0,
+        description="a 3-bit flip-flop (8 stable points) pulsed at the start and the middle of every trial, 64 "
+                    "conditions ('start>end' patterns) of 3 trials, 40 Poisson neurons, 100 bins of 10 ms"),
 }
 
 
