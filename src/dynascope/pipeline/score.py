@@ -55,7 +55,8 @@ ScoreProgress = Callable[[str, int, int], None]
 
 @dataclasses.dataclass(frozen=True)
 class ScoreOptions:
-    """n_bootstrap: resamples of the trials (each paired with one random split for the ceiling). n_seed_bootstrap:
+    """n_bootstrap: resamples of the trials (each paired with one random split for the ceiling; for the fit metrics
+    a fresh split with each half resampled, `pipeline.score_fit`). n_seed_bootstrap:
     resamples of a group's networks. confidence: of the intervals. trained_only: leave out networks below the
     task criterion. chunk: networks compared together on the device. seed: of every random draw."""
 
@@ -80,8 +81,8 @@ class Leaderboard:
     """What `score` wrote for `benchmark`: `scores` (per network and per group, every metric), `agreement`
     (Kendall's tau between every two metrics' rankings of the networks), the recording's pooled
     `reliability` (`split_half_ceiling`), the `conditions` scored, the networks left out with the reason
-    (`skipped_networks`), and per metric the similarity of the two halves of each split
-    (`split_similarity [n_bootstrap]`, before the Spearman-Brown correction)."""
+    (`skipped_networks`), and per trajectory metric the similarity of the two halves of each split
+    (`split_similarity [n_bootstrap]`, before the Spearman-Brown correction; the fit metrics have none)."""
 
     benchmark: Benchmark
     scores: ScoreRows

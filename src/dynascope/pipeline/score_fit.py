@@ -27,11 +27,14 @@ poisson_regression`) from the predictors to the training half's spike counts sum
 exposure: the condition's training trials; a condition-locked prediction makes this the same fit as one on
 every training trial), scored as bits per spike of the held-out trials against each neuron's mean training rate
 (`data.bits_per_spike`, pooled over neurons; a neuron silent on the training trials has no null rate and is left
-out). Ceiling (`bps_ceiling`): the same readout with the recording's own training-half condition averages (their log,
-the readout's link), on their own first k principal axes, as the predictors — what the recording's own low-dimensional trajectories,
-measured on the training trials alone, predict about the held-out ones: the split-half ceiling of the other
-metrics, in this metric. On simulated recordings it matches the bits per spike of the true rates on the held-out
-trials (measured in tests/pipeline/test_score_fit.py; the bias is in benchmarks/RESULTS.md §14).
+out). Ceiling (`bps_ceiling`): the same readout with the recording's own training-half condition averages (their
+log, the readout's link), on their own first k principal axes, as the predictors — what the recording's own
+low-dimensional trajectories, measured on the training trials alone, predict about the held-out ones (the
+split-half ceiling of the other metrics, in this metric), extrapolated to predictors without trial noise, which
+a network's are. On simulated recordings it matches the bits per spike of the true rates on the held-out trials
+to a few per cent where there are enough neurons, trials and spikes, and falls below them where there are not
+(the bias measured in tests/pipeline/test_score_fit.py and benchmarks/RESULTS.md §14): there the normalised
+fit_bps of a good network errs high.
 
 Intervals. Each of `n_bootstrap` replicates draws a fresh split and resamples the trials of each half with
 replacement within each condition (resampling before splitting would put copies of one trial on both sides),
