@@ -59,6 +59,11 @@ def test_ablate_prints_one_block_per_mechanism(tmp_path, monkeypatch):
     # each block: the mechanism's arm with and the shared arm without, at both sizes
     assert sum(ln.startswith("│ with ") for ln in out.stdout.splitlines()) == 4
     assert sum(ln.startswith("│ without ") for ln in out.stdout.splitlines()) == 4
+    # `show` lists every mechanism's arms with their options, not only the first arm's model options
+    shown = CliRunner().invoke(app, ["show", str(tmp_path / "r")], terminal_width=200).stdout
+    arms = [ln.split("│")[1].strip() for ln in shown.splitlines() if "ablation.arms." in ln]
+    assert arms == [f"ablation.arms.{m}.{side}" for m in ("none", "test_gain") for side in ("with", "without")]
+    assert "model_options.vanilla" not in shown
 
 
 @pytest.mark.parametrize(

@@ -214,8 +214,14 @@ def show_cmd(run_path: Path = typer.Argument(..., metavar="RUN", help="run folde
 
     run = open_run(run_path)  # refuses an invalid config, naming the key and the value
     cfg = run.config
-    sections = ("sweep", "task_options", "model_options", "train", "versions")
+    ablation = cfg.get("ablation")
+    # An ablation's [sweep] model options are only the first arm's: its arms say what each group is.
+    sections = ("sweep", "task_options") + (("model_options",) if ablation is None else ()) + ("train", "versions")
     rows = [[f"{section}.{k}", v] for section in sections for k, v in cfg.get(section, {}).items()]
+    if ablation is not None:
+        rows += [[f"ablation.{k}", v] for k, v in ablation.items() if k != "arms"]
+        rows += [[f"ablation.arms.{m}.{side}", f"{arm.get('arch')} {arm.get('model_options', {})}"]
+                 for m, sides in ablation.get("arms", {}).items() for side, arm in sides.items()]
     console.print(table(f"config of {run_path}", ["key", "value"], rows))
     damaged = run.verify()  # every shard and weights file against its checksum, schema and shapes
     if damaged:
