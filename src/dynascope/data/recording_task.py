@@ -194,9 +194,9 @@ class RecordingTask(Task):
     recording: str = option("flipflop3", doc="an NWB file (units with spike times, a trials table) or the name "
                                              "of a shipped recording")
     condition_column: str = option("condition", doc="the trials column that labels conditions")
-    input_series: str | None = option("ground_truth/inputs", doc="the TimeSeries of each trial's input "
-                                      "('name' in acquisition, 'module/name' in processing); None: a one-hot "
-                                      "cue of the condition in the first bin")
+    input_series: str = option("ground_truth/inputs", doc="the TimeSeries of each trial's input ('name' in "
+                               "acquisition, 'module/name' in processing); '': none, a one-hot cue of the "
+                               "condition in the first bin")
     bin_width: float | None = option(None, gt=0, doc="seconds per bin; None: from a file dynascope wrote")
     n_bins: int | None = option(None, gt=0, doc="bins per trial from start_time; None: from a file dynascope "
                                 "wrote")
@@ -216,7 +216,7 @@ class RecordingTask(Task):
         from dynascope.data.trials import read_trials
 
         path = str(shipped_recording(self.recording)) if self.recording in SHIPPED else self._file()
-        rec = read_trials(path, condition_column=self.condition_column, inputs=self.input_series,
+        rec = read_trials(path, condition_column=self.condition_column, inputs=self.input_series or None,
                           bin_width=self.bin_width, n_bins=self.n_bins)
         split = make_split(rec.n_trials, rec.n_neurons, key=jax.random.key(self.split_seed),
                            held_out_neurons=self.held_out_neurons, held_out_trials=self.held_out_trials)
@@ -265,7 +265,7 @@ class RecordingTask(Task):
                 return read_synthetic(self.file)
             except DataError:
                 pass  # a recording without dynascope's ground truth: read as any NWB file
-        return read_trials(self.file, condition_column=self.condition_column, inputs=self.input_series,
+        return read_trials(self.file, condition_column=self.condition_column, inputs=self.input_series or None,
                            bin_width=self.bin_width, n_bins=self.n_bins)
 
     def _file(self) -> str:
