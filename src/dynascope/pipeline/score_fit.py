@@ -94,7 +94,7 @@ class Halves:
 
 
 @dataclasses.dataclass(frozen=True)
-class FitScores:
+class FitMetricScores:
     """One fit metric for every network: `raw [n]` and `ceiling` on the estimate's split, `replicates [R, n]`
     the normalised score of each bootstrap replicate (its raw over its own ceiling)."""
 
@@ -437,7 +437,7 @@ def _principal_axes(x: jax.Array, k: int) -> jax.Array:
 
 def score_fit_metric(metric: str, predictors: Any, counts: Any, labels: Any, conditions: tuple[str, ...], rows: Any,
               project: Callable[[np.ndarray], np.ndarray], *, n_bootstrap: int, seed: int, alpha: float = FIT_ALPHA,
-              chunk: int = 64, progress: Callable[[int], None] | None = None) -> FitScores:
+              chunk: int = 64, progress: Callable[[int], None] | None = None) -> FitMetricScores:
     """Score every network under the fit metric `metric` ('fit_r2' or 'fit_bps'): the estimate on one seeded
     split, and `n_bootstrap` replicates (a fresh split, each half resampled within conditions).
 
@@ -456,7 +456,7 @@ def score_fit_metric(metric: str, predictors: Any, counts: Any, labels: Any, con
         progress: called with the number of replicates done, or None.
 
     Returns:
-        `FitScores` (`raw [n]`, `ceiling`, `replicates [n_bootstrap, n]`).
+        `FitMetricScores` (`raw [n]`, `ceiling`, `replicates [n_bootstrap, n]`).
     """
     rng = np.random.default_rng([seed, 14])  # its own stream: the same splits whichever other metrics are scored
     x = standardised(predictors)
@@ -483,7 +483,7 @@ def score_fit_metric(metric: str, predictors: Any, counts: Any, labels: Any, con
     replicates = np.stack([v / c if c > 0 else np.full(len(v), np.nan) for v, c in zip(values, ceilings)])
     if progress is not None:
         progress(n_bootstrap)
-    return FitScores(raw, ceiling, replicates)
+    return FitMetricScores(raw, ceiling, replicates)
 
 
 def _networks_per_call(chunk: int, halves: Halves) -> int:
