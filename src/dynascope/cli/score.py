@@ -9,20 +9,25 @@ import typer
 
 from dynascope.cli._app import app, parse_list
 from dynascope.cli._display import console, progress, table
+from dynascope.errors import ConfigError
 
 
-def score(run_path: Path, recordings: Path, metrics: tuple[str, ...] | None, name: str | None, version: str,
+def score(run_path: Path, recordings: Path | str, metrics: tuple[str, ...] | None, name: str | None, version: str,
           condition_column: str, inputs: str, bin_width: float | None, n_bins: int | None, bootstrap: int,
           include_untrained: bool) -> None:
-    """Score the run against the recording with a progress bar, then print the leaderboard."""
+    """Score the run against the recording (a file, or a registered benchmark 'name@version' as a str) with a
+    progress bar, then print the leaderboard."""
     from dynascope.pipeline import open_run
-    from dynascope.pipeline.benchmarks import DEFAULT_METRICS, Benchmark
+    from dynascope.pipeline.benchmarks import DEFAULT_METRICS, Benchmark, get_benchmark
     from dynascope.pipeline.score import ScoreOptions
     from dynascope.pipeline.score import score as score_run
 
-    benchmark = Benchmark(name or recordings.stem, version, recordings, metrics=DEFAULT_METRICS,
-                          condition_column=condition_column, inputs=inputs or None, bin_width=bin_width,
-                          n_bins=n_bins)
+    if isinstance(recordings, str):
+        benchmark = get_benchmark(recordings)  # registered: its own conditions, inputs and metrics
+    else:
+        benchmark = Benchmark(name or recordings.stem, version, recordings, metrics=DEFAULT_METRICS,
+                              condition_column=condition_column, inputs=inputs or None, bin_width=bin_width,
+                              n_bins=n_bins)
     if metrics is not None:
         benchmark = benchmark.with_metrics(metrics)
     benchmark.validate()  # before anything is read
@@ -100,6 +105,9 @@ def score_cmd(
     recordings: Path = typer.Option(None, "--recordings", help="NWB file: units with spike times, a trials table, "
                                     "inputs (omit it on a run fitted to a recording: the fits are scored on what "
                                     "they did not see)"),
+    benchmark: str = typer.Option("", "--benchmark", help="a registered benchmark 'name@version' instead of "
+                                  "--recordings: flipflop3@1 (the shipped 3-bit flip-flop recording, for networks "
+                                  "trained on flipflop with n_bits=3)"),
     metric: str = typer.Option("", "--metric", "--metrics",
                                help="comma-separated metrics: geometry cca, shape, rsa; dynamics dsa; fit fit_r2 "
                                     "(held-out R²), fit_bps (held-out bits per spike) (default: cca,shape,rsa,fit_r2)"),
@@ -118,8 +126,10 @@ def score_cmd(
     where the metrics disagree on the ranking. On a run fitted to a recording (`train --task recording`), without
     --recordings: each fit's co-smoothing bits per spike on held-out neurons and trials, and with a ground truth
     its rate and latent R² and stable points (the Computation-through-Dynamics Benchmark's metrics)."""
-    if recordings is None:
+    if recordings is not None and benchmark:
+        raise ConfigError("give --recordings FILE or --benchmark NAME@VERSION, not both.")
+    if recordings is None and not benchmark:
         score_fits(run_path)
         return
-    score(run_path, recordings, parse_list("--metric", metric) if metric else None, name or None, version,
+    score(run_path, recordings if recordings is not None else benchmark, parse_list("--metric", metric) if metric else None, name or None, version,
           condition_column, inputs, bin_width, n_bins, bootstrap, include_untrained)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from dynascope._registry import Registry
 from dynascope.compare import SIGNATURES, get_metric, metric_names
+from dynascope.data.shipped import shipped_recording
 from dynascope.errors import ConfigError, unknown_name
 
 #: How a benchmark's ceiling is measured; the only one: split halves of each condition's trials, the halves
@@ -133,3 +134,10 @@ def get_benchmark(name: str) -> Benchmark:
 def benchmark_names() -> list[str]:
     """'name@version' of every registered benchmark, in the order registered."""
     return _BENCHMARKS.names()
+
+
+#: The benchmark of the recording that ships with the package (`data.shipped_recording('flipflop3')`, a 3-bit
+#: flip-flop): networks trained on the `flipflop` task with n_bits=3 are run on its inputs. Its conditions are the
+#: trials' end patterns, 8 of 24 trials each: its 64 'start>end' conditions have 3 trials each, too few for a
+#: split-half ceiling (pooled reliability 0.07 against 0.29).
+FLIPFLOP3 = register_benchmark(Benchmark("flipflop3", "1", shipped_recording("flipflop3"), condition_column="end_pattern"))
