@@ -28,6 +28,7 @@ def test_ablate_prints_the_arms_and_the_factor_and_resumes(tmp_path):
     # `show` counts the ablation's own groups (arms × sizes), not those of its [sweep] view
     shown = CliRunner().invoke(app, ["show", str(tmp_path / "r")], terminal_width=200)
     assert shown.exit_code == 0 and "incomplete" not in shown.stdout and "vanilla.no_none-8/s002" in shown.stdout
+    assert "ablation.arms.with" in shown.stdout and "ablation.arms.without" in shown.stdout  # one mechanism's arms
 
 
 @dataclasses.dataclass(frozen=True)

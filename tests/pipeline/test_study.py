@@ -176,7 +176,7 @@ def test_bad_options_and_empty_populations_name_the_fix(run):
         study(run, StudyOptions(metrics=("ccaa",)))
     with pytest.raises(ConfigError, match="n_trials must be a positive integer, got 0"):
         study(run, StudyOptions(n_trials=0))
-    with pytest.raises(ConfigError, match=r"the run has 0 trained networks; .* trained_only=False"):
+    with pytest.raises(ConfigError, match=r"the run has 0 trained networks; .*--all.*trained_only=False"):
         study(run, StudyOptions(metrics=("cca",)))  # 20 steps train nothing to criterion
 
 

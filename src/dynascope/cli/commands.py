@@ -207,6 +207,18 @@ def _completeness(run) -> str:
             f"{', '.join(missing)}); rerun the {command} command with --resume")
 
 
+def _arms(table: dict, prefix: str = "") -> list[tuple[str, dict]]:
+    """('<mechanism>.<side>' or '<side>', arm) of an ablation config's [ablation.arms]: one mechanism's arms are
+    keyed by side, several mechanisms' by mechanism, then side."""
+    out = []
+    for key, value in table.items():
+        if isinstance(value, dict) and "arch" in value:
+            out.append((prefix + key, value))
+        elif isinstance(value, dict):
+            out += _arms(value, f"{prefix}{key}.")
+    return out
+
+
 @app.command("show")
 def show_cmd(run_path: Path = typer.Argument(..., metavar="RUN", help="run folder")) -> None:
     """Show a run's config, versions and networks."""
@@ -220,8 +232,8 @@ def show_cmd(run_path: Path = typer.Argument(..., metavar="RUN", help="run folde
     rows = [[f"{section}.{k}", v] for section in sections for k, v in cfg.get(section, {}).items()]
     if ablation is not None:
         rows += [[f"ablation.{k}", v] for k, v in ablation.items() if k != "arms"]
-        rows += [[f"ablation.arms.{m}.{side}", f"{arm.get('arch')} {arm.get('model_options', {})}"]
-                 for m, sides in ablation.get("arms", {}).items() for side, arm in sides.items()]
+        rows += [[f"ablation.arms.{name}", f"{arm.get('arch')} {arm.get('model_options', {})}"]
+                 for name, arm in _arms(ablation.get("arms", {}))]
     console.print(table(f"config of {run_path}", ["key", "value"], rows))
     damaged = run.verify()  # every shard and weights file against its checksum, schema and shapes
     if damaged:

@@ -22,7 +22,8 @@ from dynascope.data.shipped import shipped_recording
 from dynascope.errors import ConfigError, unknown_name
 
 #: How a benchmark's ceiling is measured; the only one: split halves of each condition's trials, the halves
-#: scored against each other under the same metric, Spearman-Brown corrected to the whole recording.
+#: scored against each other under the same metric, Spearman-Brown corrected to the whole recording, and its square
+#: root for the trajectory metrics (a model's similarity is a correlation; `score.correlation_ceiling`).
 CEILINGS = ("split_half",)
 #: Metrics that fit a readout of each network's activity to some trials of the recording and score it on the
 #: others (`pipeline.score_fit`): held-out R² of a linear map to the recording's projected condition averages, and

@@ -8,9 +8,10 @@ conditions, in the same order, by construction. A recording without inputs, or w
 task's input channels, cannot be matched and is refused with a DataError naming `inputs`.
 
 How a score is made: a metric's distance d becomes a similarity (cos d for an angle, units 'rad'; 1 − d for the
-unitless distances, which are 1 − a similarity: CCA, CKA, RSA). The ceiling is the same similarity between two
-random halves of each condition's trials, Spearman-Brown corrected to the whole recording (Spearman 1910; Brown
-1910); normalised = raw / ceiling. Its interval over trials pairs each bootstrap resample of the trials (within
+unitless distances, which are 1 − a similarity: CCA, CKA, RSA). The ceiling comes from the same similarity
+between two random halves of each condition's trials: Spearman-Brown corrected to the whole recording (Spearman
+1910; Brown 1910), then its square root, since the similarity of a model to data is a correlation and the halves'
+is a reliability (`correlation_ceiling`); normalised = raw / ceiling. Its interval over trials pairs each bootstrap resample of the trials (within
 each condition) with one random split; a group's interval is a bootstrap over its networks (seeds). The recording
 is projected on the first k principal axes of its condition averages first (`Benchmark.n_components`; by
 default as many as are reliable across split halves) and each network on its own first k, so that both are
@@ -111,6 +112,26 @@ def agreement_statements(scores: ScoreRows, agreement: ScoreAgreementRows) -> li
         else:
             out.append(f"{a} and {b} agree on the ranking (Kendall tau {t}).")
     return out
+
+
+def correlation_ceiling(split: np.ndarray | float) -> np.ndarray:
+    """The similarity a perfect model reaches against the whole recording, from the similarity `split` of its two
+    halves: sqrt(Spearman-Brown(split)), 0 where the halves do not agree (split ≤ 0).
+
+    Every trajectory metric's similarity is a normalised inner product — a correlation — between two sets of
+    trajectories. Two halves of a recording are two noisy copies of the signal: their correlation r is the
+    reliability of a half, a squared correlation (signal variance / total). Spearman-Brown gives the whole
+    recording's reliability, and a noise-free model correlates with the recording as the signal does, by the
+    square root of that reliability (the classical attenuation bound; Spearman 1904). Without the root, a
+    perfect model scored above 1 wherever the recording is noisy (RESULTS §14b).
+
+    Args:
+        split: similarity of the two halves, a number or an array.
+
+    Returns:
+        The ceiling, an array of `split`'s shape.
+    """
+    return np.sqrt(np.clip(spearman_brown(np.asarray(split, np.float64)), 0.0, None))
 
 
 def similarity(metric: Metric, distance: np.ndarray) -> np.ndarray:
@@ -362,11 +383,12 @@ def score(
             raw = similarity(metric, compare(reference, states))
             split = np.array([similarity(metric, compare(a, [b]))[0] for a, b in halves])
             splits[name] = split
-            ceiling = float(spearman_brown(split.mean()))
-            per_split = spearman_brown(split)
-            boot = np.stack([similarity(metric, compare(r, states)) / c
-                             for r, c in zip(resamples, per_split)])  # [bootstrap, networks]
-            normalised = raw / ceiling
+            ceiling = float(correlation_ceiling(split.mean()))
+            per_split = correlation_ceiling(split)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                boot = np.stack([similarity(metric, compare(r, states)) / c
+                                 for r, c in zip(resamples, per_split)])  # [bootstrap, networks]
+                normalised = raw / ceiling if ceiling > 0 else np.full(len(raw), np.nan)
         # The bootstrap gives the spread, centred on the estimate: averages of resampled trials (with repeats) are
         # noisier than the recording's own, which lowers every resampled similarity alike.
         with np.errstate(invalid="ignore"), warnings.catch_warnings():

@@ -267,7 +267,8 @@ class ScoreRows(Rows):
     group: Sequence[str] = column(pa.string(), "group")
     arch: Sequence[str] = column(pa.string(), "registered model name")
     raw: Sequence[float | None] = column(pa.float64(), "similarity to the recording (1 − distance; cos for angles)")
-    ceiling: Sequence[float | None] = column(pa.float64(), "the recording's split-half similarity, Spearman-Brown corrected")
+    ceiling: Sequence[float | None] = column(pa.float64(), "what a noise-free model reaches: sqrt of the Spearman-Brown corrected "
+                                                        "split-half similarity (fit metrics: their own)")
     normalised: Sequence[float | None] = column(pa.float64(), "raw / ceiling")
     low: Sequence[float | None] = column(pa.float64(), "lower end of the interval of normalised (trials; groups: seeds)")
     high: Sequence[float | None] = column(pa.float64(), "upper end of that interval")
