@@ -26,7 +26,7 @@ from dynascope.errors import ConfigError, unknown_name
 #: root for the trajectory metrics (a model's similarity is a correlation; `score.correlation_ceiling`).
 CEILINGS = ("split_half",)
 #: Metrics that fit a readout of each network's activity to some trials of the recording and score it on the
-#: others (`pipeline.score_fit`): held-out R² of a linear map to the recording's projected condition averages, and
+#: others (`pipeline.readout`): held-out R² of a linear map to the recording's projected condition averages, and
 #: held-out bits per spike of a Poisson readout of every recorded neuron. They are not distances between two
 #: networks, so they are not in the compare registry; their one option is `alpha`, the readout's L2 penalty.
 FIT_METRICS = ("fit_r2", "fit_bps")

@@ -20,7 +20,7 @@ Brain-Score (Schrimpf et al. 2018) is the model.
 
 The fit metrics (`fit_r2`, `fit_bps`; `benchmarks.FIT_METRICS`) are no similarity between two trajectories: a
 readout of each network's k principal axes is fitted on half of each condition's trials and scored on the other
-half, against a ceiling made from the recording alone; they are computed in `pipeline.score_fit` (see there for
+half, against a ceiling made from the recording alone; they are computed in `pipeline.readout` (see there for
 the split, the ceilings and their intervals) and land in the same rows, ranks and agreement.
 """
 
@@ -42,7 +42,7 @@ from dynascope.data.trials import TrialRecording, read_trials
 from dynascope.errors import ConfigError, DataError
 from dynascope.pipeline.benchmarks import FIT_METRICS, Benchmark
 from dynascope.pipeline.populations import load_group
-from dynascope.pipeline.score_fit import FIT_ALPHA, score_fit_metric
+from dynascope.pipeline.readout import FIT_ALPHA, score_fit_metric
 from dynascope.pipeline.study import unusable
 from dynascope.store import NetworkRows, RunFolder
 from dynascope.store.schema import ScoreAgreementRows, ScoreRows
@@ -57,7 +57,7 @@ ScoreProgress = Callable[[str, int, int], None]
 @dataclasses.dataclass(frozen=True)
 class ScoreOptions:
     """n_bootstrap: resamples of the trials (each paired with one random split for the ceiling; for the fit metrics
-    a fresh split with each half resampled, `pipeline.score_fit`). n_seed_bootstrap:
+    a fresh split with each half resampled, `pipeline.readout`). n_seed_bootstrap:
     resamples of a group's networks. confidence: of the intervals. trained_only: leave out networks below the
     task criterion. chunk: networks compared together on the device. seed: of every random draw."""
 

@@ -26,7 +26,7 @@ def leaderboard_html(run: Any, table: Callable[..., str]) -> str:
     parts = ['<p>Each network run on the recorded trials\' inputs, its condition-averaged activity compared with '
              "the recording's under each metric (as a similarity), divided by the recording's own split-half "
              "ceiling (Spearman-Brown corrected, then its square root for the trajectory metrics: what a noise-free "
-             "model of the recorded signal reaches; the fit metrics' own ceilings are in pipeline.score_fit): 1 is "
+             "model of the recorded signal reaches; the fit metrics' own ceilings are in pipeline.readout): 1 is "
              "as good as the recording allows. Intervals: "
              "bootstrap over trials (networks) or over seeds (groups).</p>"]
     for shard in shards:

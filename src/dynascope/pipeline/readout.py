@@ -33,7 +33,7 @@ low-dimensional trajectories, measured on the training trials alone, predict abo
 split-half ceiling of the other metrics, in this metric), extrapolated to predictors without trial noise, which
 a network's are. On simulated recordings it matches the bits per spike of the true rates on the held-out trials
 to a few per cent where there are enough neurons, trials and spikes, and falls below them where there are not
-(the bias measured in tests/pipeline/test_score_fit.py and benchmarks/RESULTS.md §14): there the normalised
+(the bias measured in tests/pipeline/test_readout.py and benchmarks/RESULTS.md §14): there the normalised
 fit_bps of a good network errs high.
 
 Intervals. Each of `n_bootstrap` replicates draws a fresh split and resamples the trials of each half with

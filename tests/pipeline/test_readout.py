@@ -1,4 +1,4 @@
-"""The fit metrics of `score` (`fit_r2`, `fit_bps`; `pipeline.score_fit`): a network scored against a recording of
+"""The fit metrics of `score` (`fit_r2`, `fit_bps`; `pipeline.readout`): a network scored against a recording of
 its own activity reaches the ceiling, one against an unrelated system's recording does not; the R² ceiling is the
 closed form on data of known signal and noise; the batched Poisson readout is scikit-learn's `PoissonRegressor`;
 the bits-per-spike ceiling is the true rates' own held-out bits per spike; `dynascope score --metrics fit_r2`."""
@@ -18,7 +18,7 @@ from dynascope.errors import DynascopeError
 from dynascope.pipeline import SweepConfig
 from dynascope.pipeline.benchmarks import FIT_METRICS, Benchmark
 from dynascope.pipeline.score import ScoreOptions, score
-from dynascope.pipeline.score_fit import (bps_ceiling, held_out_bps, held_out_r2, one_step_bps, r2_ceiling,
+from dynascope.pipeline.readout import (bps_ceiling, held_out_bps, held_out_r2, one_step_bps, r2_ceiling,
                                           split_halves, standardised)
 from dynascope.store.schema import ScoreAgreementRows, ScoreRows
 from dynascope.train import Population, TrainOptions
