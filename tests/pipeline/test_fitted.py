@@ -81,7 +81,9 @@ def test_the_same_co_bps_whichever_way_the_file_is_read(fitted):
     assert plain.digest == group.task.digest and type(plain.read_recording()) is data.TrialRecording
     scores = data.score_networks(plain, group.model, group.params, plain.read_recording(), key=jax.random.key(0))
     np.testing.assert_allclose(scores.co_bps, with_truth.co_bps, rtol=1e-6)
-    assert scores.co_bps_true is None and np.isnan(scores.rate_r2).all() and (scores.n_stable == -1).all()
+    assert scores.co_bps_true is None and np.isnan(scores.rate_r2).all() and scores.index_counts_true is None
+    # without a ground truth the fixed points are still counted, with nothing to compare them to
+    assert (scores.n_stable >= 0).all() and all(scores.index_counts) and np.isnan(scores.skeleton_distance).all()
 
 
 def test_the_cli_prints_the_fits_and_refuses_a_run_without_one(fitted, tmp_path, dynascope_main, capsys):

@@ -42,8 +42,40 @@ def test_the_cli_scores_a_run_against_it(tmp_path, dynascope_main, capsys):
     assert "flipflop3@1" in out and "8 conditions" in out
     scores = store.open(tmp_path / "run").read(ScoreRows, shard="flipflop3@1")
     assert sorted(set(scores.metric)) == ["cca", "fit_r2"] and set(scores.network) >= {"gru-4/s000", "gru-4/s001"}
+    capsys.readouterr()
+    # without --all, untrained networks are left out, and with none left the message says why and what to do
+    assert dynascope_main("score", str(tmp_path / "run"), "--benchmark", "flipflop3@1", "--bootstrap", "4") == 2
+    err = capsys.readouterr().err
+    assert "2 did not reach the task's criterion" in err and "--all" in err
+    assert dynascope_main("score", str(tmp_path / "run"), "--metrics", "cca") == 2  # no recording to score against
+    assert "--metrics applies to scoring against --recordings" in capsys.readouterr().err
     assert dynascope_main("score", str(tmp_path / "run"), "--benchmark", "flipflop3@1", "--recordings",
                           "x.nwb") == 2
     assert dynascope_main("score", str(tmp_path / "run"), "--benchmark", "flipflop9@1") == 2
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
     assert len(err) == 2 and "not both" in err[0] and "flipflop3@1" in err[1]
+
+
+def test_metrics_without_a_ranking_are_not_said_to_disagree():
+    from dynascope.pipeline.score import agreement_statements
+    from dynascope.store.schema import ScoreAgreementRows
+
+    one = ScoreRows(benchmark=["b", "b"], version=["1", "1"], metric=["cca", "rsa"], level=["network"] * 2,
+                    network=["n/s000"] * 2, group=["n"] * 2, arch=["gru"] * 2, raw=[0.5, 0.5], ceiling=[1.0, 1.0],
+                    normalised=[0.5, 0.5], low=[0.4, 0.4], high=[0.6, 0.6], rank=[1, 1])
+    agree = ScoreAgreementRows(benchmark=["b"], metric_a=["cca"], metric_b=["rsa"], kendall_tau=[None],
+                               p_value=[None], disagree=[True])
+    (line,) = agreement_statements(one, agree)
+    assert "disagree" not in line and "no ranking to compare" in line
+
+
+def test_options_read_python_booleans_and_a_recording_file_is_stored_absolute(tmp_path, monkeypatch, dynascope_main):
+    from dynascope.cli.commands import recording_path
+
+    # 'False' as Python writes it (TOML's is 'false'): one pulse per trial, so no 'start>end' conditions
+    assert dynascope_main("data", "synth", "--system", "flipflop", "--neurons", "4", "--trials", "4",
+                          "--system-opt", "switch=False", "--out", str(tmp_path / "one.nwb")) == 0
+    assert not any(">" in c for c in data.read_trials(tmp_path / "one.nwb").labels)
+    monkeypatch.chdir(tmp_path)
+    assert recording_path({"recording": "rec.nwb"}) == {"recording": str(tmp_path / "rec.nwb")}
+    assert recording_path({"recording": "flipflop3"}) == {"recording": "flipflop3"}  # a shipped name stays

@@ -185,12 +185,16 @@ def renamed_flag(new_flag: str, new: Any, old_flag: str, old: Any, default: Any)
 
 
 def parse_options(flag: str, pairs: list[str]) -> dict[str, Any]:
-    """Parse repeated KEY=VALUE flags; VALUE is read as TOML (3, 0.5, true, "text", [1, 2]) or else as text."""
+    """Parse repeated KEY=VALUE flags; VALUE is read as TOML (3, 0.5, true, "text", [1, 2]) or else as text, and
+    True/False as booleans."""
     out: dict[str, Any] = {}
     for pair in pairs:
         if "=" not in pair:
             raise ConfigError(f"{flag} takes KEY=VALUE, got {pair!r} (e.g. {flag} n_bits=3).")
         k, v = pair.split("=", 1)
+        if v.strip() in ("True", "False"):  # Python's spelling of TOML's true/false
+            out[k.strip()] = v.strip() == "True"
+            continue
         try:
             out[k.strip()] = tomllib.loads(f"v = {v}")["v"]
         except tomllib.TOMLDecodeError:

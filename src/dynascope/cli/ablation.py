@@ -42,6 +42,7 @@ def ablate_cmd(
     from dynascope.pipeline import AblationConfig, ablation_summary, prepare_run, run_ablation
     from dynascope.train import TrainOptions
 
+    from dynascope.cli.commands import recording_path
     from dynascope.store import run_path
 
     out = run_path(out)  # a str, not a Path: Path('') would be '.', the folder the command runs in
@@ -55,7 +56,7 @@ def ablate_cmd(
         steps=steps,
         seed=seed,
         mechanism_options=parse_options("--mechanism-opt", mechanism_opt),
-        task_options=parse_options("--task-opt", task_opt),
+        task_options=recording_path(parse_options("--task-opt", task_opt)),
         model_options=parse_options("--model-opt", model_opt),
         train=TrainOptions(batch_size=batch, learning_rate=lr, checkpoint_every=checkpoint_every),
     )

@@ -140,7 +140,7 @@ def train_cmd(
         n_networks=renamed_flag("--n-networks", n_networks, "--seeds", seeds, 10),
         steps=steps,
         seed=seed,
-        task_options=parse_options("--task-opt", task_opt),
+        task_options=recording_path(parse_options("--task-opt", task_opt)),
         model_options={a: dict(model_options) for a in archs} if model_options else {},
         train=TrainOptions(
             batch_size=batch,
@@ -205,6 +205,15 @@ def _completeness(run) -> str:
         return "ok"
     return (f"incomplete: {len(expected) - len(missing)} of {len(expected)} groups trained (missing "
             f"{', '.join(missing)}); rerun the {command} command with --resume")
+
+
+def recording_path(options: dict) -> dict:
+    """`--task-opt` options with a `recording` file made absolute: the run folder rebuilds its task from them, and
+    may be opened from another folder."""
+    value = options.get("recording")
+    if isinstance(value, str) and value.lower().endswith(".nwb"):
+        return {**options, "recording": str(Path(value).expanduser().resolve())}
+    return options
 
 
 def _arms(table: dict, prefix: str = "") -> list[tuple[str, dict]]:

@@ -45,17 +45,29 @@ def score(run_path: Path, recordings: Path | str, metrics: tuple[str, ...] | Non
 
         board = score_run(run, benchmark, options, progress=on_progress)
     s = board.scores
-    shown = [[m, lvl, n, raw, c, x, f"[{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else "", r]
+    def value(x: float | None) -> float | str:
+        return "–" if x is None else x  # no ceiling (the recording has no reliable signal for this metric)
+
+    shown = [[m, lvl, n, value(raw), value(c), value(x),
+              f"[{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else "–", r]
              for m, lvl, n, raw, c, x, lo, hi, r in zip(s.metric, s.level, s.network, s.raw, s.ceiling, s.normalised,
                                                         s.low, s.high, s.rank)]
     shown.sort(key=lambda row: (row[0], row[1] != "group", row[7]))
     console.print(table(f"leaderboard: {run_path} against {benchmark.name}@{benchmark.version} "
                         f"({len(board.conditions)} conditions, pooled reliability {board.reliability.pooled:.2f})",
-                        ["metric", "level", "network", "raw", "ceiling", "normalised", "interval", "rank"], shown))
+                        ["metric", "level", "network", "raw", "ceiling", "normalised", "interval", "rank"], shown,
+                        caption="raw: similarity to the recording (fit metrics: held-out R² or bits per spike); "
+                                "ceiling: what a noise-free model of the recording reaches; normalised = raw / "
+                                f"ceiling; interval: {options.confidence:.0%} bootstrap over trials (networks) or "
+                                "over the group's networks (groups); –: the recording gives this metric no "
+                                "ceiling (no reliable signal), so it is not normalised."))
     for line in board.statements():
         console.print(line, markup=False)
-    for network, why in list(board.skipped_networks.items())[:10]:
+    skipped = list(board.skipped_networks.items())
+    for network, why in skipped[:10]:
         console.print(f"skipped {network}: {why}", markup=False)
+    if len(skipped) > 10:
+        console.print(f"... and {len(skipped) - 10} more networks skipped.", markup=False)
 
 
 def score_fits(run_path: Path) -> None:
@@ -96,7 +108,9 @@ def score_fits(run_path: Path) -> None:
                                 "expect). rate R², latent R²: against the ground truth on held-out trials. fixed "
                                 "points by index: index:count under zero input in the visited region (0:8 1:12 = 8 "
                                 "attractors, 12 saddles with one unstable direction); skeleton distance: "
-                                "Σ|Δcount| / total against the truth's (0: the same). Empty: no ground truth."))
+                                "Σ|Δcount| / total against the truth's (0: the same). train score: deviance explained "
+                                "on the training trials (the recording task's metric; a fit counts as trained from "
+                                "0.01). Empty: no ground truth."))
 
 
 @app.command("score")
@@ -129,6 +143,9 @@ def score_cmd(
     if recordings is not None and benchmark:
         raise ConfigError("give --recordings FILE or --benchmark NAME@VERSION, not both.")
     if recordings is None and not benchmark:
+        if metric:
+            raise ConfigError("--metrics applies to scoring against --recordings FILE or --benchmark NAME@VERSION; "
+                              "a run fitted to a recording is scored without it (co-bps and the ground truth).")
         score_fits(run_path)
         return
     score(run_path, recordings if recordings is not None else benchmark, parse_list("--metric", metric) if metric else None, name or None, version,

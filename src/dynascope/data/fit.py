@@ -293,7 +293,7 @@ def score_networks(
         if latents is not None:
             latent_r2[i] = linear_r2(s_train, latents[train], s_test, latents[test])
     usable = np.flatnonzero(~diverged & np.isfinite(states).all(axis=tuple(range(1, states.ndim))))
-    if skeleton is not None and count_stable_points and usable.size:
+    if count_stable_points and usable.size:  # with or without a ground truth to compare the census with
         # one search over every usable network at once (a population), not one per network
         stable, found = fixed_point_census(model, jax.tree.map(lambda a: a[usable], params), zero, states[usable],
                                            key=key, n_initial_states=n_initial_states)

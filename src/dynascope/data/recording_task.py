@@ -157,8 +157,10 @@ def _smallest_uint(counts: np.ndarray) -> np.ndarray:
 @register("recording")
 @dataclasses.dataclass(frozen=True, eq=True)
 class RecordingTask(Task):
-    """Fit a network to a recording: inputs `[B,T,I]` are trials' task inputs, targets `[B,T,N_in]` their
-    held-in neurons' spike counts per bin, and the network's outputs are log expected counts per bin.
+    """Fit networks to a recording (an NWB file or a shipped one): predict its held-in neurons' spike counts.
+
+    Inputs `[B,T,I]` are trials' task inputs, targets `[B,T,N_in]` their held-in neurons' spike counts per bin,
+    and the network's outputs are log expected counts per bin.
 
     Registered as the task `recording`, so a fit is an ordinary sweep stored in a run folder
     (`dynascope train --task recording --task-opt recording=rec.nwb`) that `analyze`, `compare`, `score` and

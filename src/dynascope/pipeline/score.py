@@ -106,7 +106,10 @@ def agreement_statements(scores: ScoreRows, agreement: ScoreAgreementRows) -> li
     out = []
     for a, b, tau, bad in zip(agreement.metric_a, agreement.metric_b, agreement.kendall_tau, agreement.disagree):
         t = "undefined" if tau is None else f"{tau:.2f}"
-        if bad:
+        if tau is None:  # one network, or a metric that scores every network alike: there is no ranking
+            out.append(f"{a} and {b}: no ranking to compare (fewer than 2 networks scored, or one metric gives "
+                       "every network the same score).")
+        elif bad:
             out.append(f"{a} and {b} disagree on the ranking (Kendall tau {t}): {a} ranks {best.get(a)} first, "
                        f"{b} ranks {best.get(b)} first.")
         else:
@@ -203,7 +206,8 @@ def _held_out_r(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _network_activity(run: RunFolder, rec: TrialRecording, rows: np.ndarray, weights: np.ndarray,
                       trained_only: bool) -> tuple[list[tuple[str, str, str]], list[np.ndarray], dict[str, str]]:
     """Condition-averaged activity `[C, T, units]` of every network run on the recorded trials' inputs."""
-    nets = run.read(NetworkRows, where={"trained": True} if trained_only else None, order_by=("network",))
+    every = run.read(NetworkRows, order_by=("network",))
+    nets = every.where(every.trained) if trained_only else every
     if rec.inputs is None:
         raise DataError(f"{rec.source} stores no inputs; the networks must be run on each recorded trial's input "
                         "to match its conditions. Name the input TimeSeries with Benchmark(inputs=...).")
@@ -234,9 +238,15 @@ def _network_activity(run: RunFolder, rec: TrialRecording, rows: np.ndarray, wei
                 continue
             ids.append((net, group, arch))
             states.append(np.einsum("cu,u...->c...", per_input, x))
+    untrained = len(every) - len(nets)
+    if trained_only:
+        skipped.update({n: "did not reach the task's criterion (--all includes it)"
+                        for n, t in zip(every.network, every.trained) if not t})
     if not ids:
-        raise ConfigError(f"no network of the run can be scored ({len(skipped)} left out); "
-                          + ("pass trained_only=False (--all) to include untrained ones." if trained_only else ""))
+        raise ConfigError(f"no network of the run can be scored: {untrained} did not reach the task's criterion, "
+                          f"{len(skipped) - untrained} could not be run (diverged or not finite)"
+                          + ("; include untrained ones with --all (in Python, ScoreOptions(trained_only=False))."
+                             if trained_only and untrained else "."))
     return ids, states, skipped
 
 
