@@ -80,3 +80,5 @@ def test_the_shipped_recording_is_what_its_recipe_makes(tmp_path):
     assert np.mean(made.counts == shipped.counts) > 0.999
     np.testing.assert_array_equal(made.labels, shipped.labels)
     assert len(set(shipped.labels)) == 64 and shipped.skeleton.is_stable.sum() == 8
+    assert repr(shipped).startswith("SyntheticRecording(192 trials × 100 bins × 40 neurons, bin_width=0.01 s, 64 "
+                                    "conditions") and len(repr(shipped)) < 300

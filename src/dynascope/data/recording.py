@@ -11,7 +11,7 @@ import dataclasses
 import numpy as np
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, repr=False)
 class TrialRecording:
     """`counts [trials, T, N]` spikes per bin (whole numbers), `labels [trials]` the condition of each trial
     (str), `inputs [trials, T, I]` the input held during each bin (float32; None, or zero channels, when the
@@ -35,3 +35,9 @@ class TrialRecording:
     @property
     def n_neurons(self) -> int:
         return int(self.counts.shape[2])
+
+    def __repr__(self) -> str:
+        # the sizes, not the arrays (a recording's repr printed thousands of counts)
+        return (f"{type(self).__name__}({self.n_trials} trials × {self.n_time} bins × {self.n_neurons} neurons, "
+                f"bin_width={self.bin_width:g} s, {len(set(map(str, self.labels)))} conditions, "
+                f"source={self.source!r})")

@@ -16,7 +16,7 @@ from dynascope.data.observation import LINKS, SPIKING, Embedding, random_embeddi
 from dynascope.errors import ConfigError, check_positive_int
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, repr=False)
 class SyntheticRecording(TrialRecording):
     """A `TrialRecording` whose mechanism is known: everything it holds, as NumPy arrays.
 
