@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from dynascope import data, pipeline, store, tasks
-from dynascope.errors import ConfigError, DataError
+from dynascope.errors import ConfigError, DataError, RunFolderError
 from dynascope.train import TrainOptions
 
 pytest.importorskip("pynwb")
@@ -58,6 +58,10 @@ def test_a_fit_in_a_run_folder_reloads_and_a_changed_recording_is_refused(tmp_pa
     data.write_nwb(other, path, overwrite=True)
     with pytest.raises(DataError, match=r"no longer holds the data this task was fitted to"):
         pipeline.load_group(run, "gru-4")
+    path.unlink()  # the config is fine; what it points at is gone, and the message says so
+    with pytest.raises(RunFolderError, match=r"the data this run's task reads cannot be used: recording file .* "
+                                             r"does not exist"):
+        pipeline.open_run(tmp_path / "run")
 
 
 def test_bad_recording_options_are_refused_by_name():

@@ -5,91 +5,22 @@ the bits-per-spike ceiling is the true rates' own held-out bits per spike; `dyna
 
 from __future__ import annotations
 
-import itertools
-
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from dynascope import data, models, pipeline, store, tasks
+from dynascope import data, store
 from dynascope.data.fit_metrics import poisson_regression
 from dynascope.errors import DynascopeError
-from dynascope.pipeline import SweepConfig
 from dynascope.pipeline.benchmarks import FIT_METRICS, Benchmark
-from dynascope.pipeline.score import ScoreOptions, score
+from dynascope.pipeline.score import score
 from dynascope.pipeline.readout import (bps_ceiling, held_out_bps, held_out_r2, one_step_bps, r2_ceiling,
                                           split_halves, standardised)
 from dynascope.store.schema import ScoreAgreementRows, ScoreRows
-from dynascope.train import Population, TrainOptions
+# The run and the recordings of tests/pipeline/test_score.py: 2 vanilla and 2 GRU networks, a recording of the
+# first GRU's own activity and one of an unrelated system on the same trials (`scored` is its fixture).
+from tests.pipeline.test_score import FAST, scored  # noqa: F401
 
 pytest.importorskip("pynwb")
-T, DT, PER_CONDITION = 12, 0.05, 16
-CONFIG = SweepConfig(task="flipflop", archs=("vanilla", "gru"), n_hidden=(5,), n_networks=2, steps=1,
-                     task_options={"n_bits": 2, "n_time": T}, train=TrainOptions(batch_size=4))
-FAST = ScoreOptions(n_bootstrap=8, n_seed_bootstrap=200, trained_only=False)
-
-
-def _design() -> tuple[np.ndarray, np.ndarray]:
-    """8 conditions of 2-bit flip-flop pulses (a start pattern, and in half of them a flip at the middle)."""
-    patterns = np.array(list(itertools.product((-1.0, 1.0), repeat=2)))
-    labels = np.repeat(np.arange(8), PER_CONDITION)
-    inputs = np.zeros((len(labels), T, 2), np.float32)
-    inputs[:, :2] = patterns[labels % 4][:, None, :]
-    inputs[:, 6:8] = -patterns[labels % 4][:, None, :] * (labels >= 4)[:, None, None]
-    return labels, inputs
-
-
-def _recording(*, dt: float, system: str, trials: dict[str, np.ndarray], **fields) -> data.SyntheticRecording:
-    """The one place a `SyntheticRecording` is constructed here (its constructor changes now and then)."""
-    return data.SyntheticRecording(labels=trials["condition"], bin_width=dt, source=f"synthetic:{system}",
-                                   system=system, trials=trials, **fields)
-
-
-def _record(latents: np.ndarray, labels: np.ndarray, inputs: np.ndarray, path, *, key: jax.Array) -> None:
-    """Observe `latents [trials, T, d]` through Poisson neurons (12 per latent, ± weights: an isometric, nearly
-    linear embedding on the softplus link) and write the NWB file."""
-    d = latents.shape[-1]
-    weights = np.kron(np.eye(d), np.tile([0.7, -0.7], 6))  # [d, 12 d]: each neuron reads one latent
-    flat = latents.reshape(-1, d)
-    embedding = data.Embedding(weights, np.full(weights.shape[1], 5.0), flat.mean(0), np.full(d, flat.std()),
-                               40.0, "softplus")
-    k_count, k_time = jax.random.split(key)
-    rates = np.asarray(embedding.rates(jnp.asarray(latents, jnp.float32)))
-    counts = data.spike_counts(rates, DT, key=k_count)
-    starts = np.arange(len(labels)) * (T * DT + 0.5)
-    rec = _recording(
-        system="network", options={}, dt=DT, latents=latents.astype(np.float32), inputs=inputs, rates=rates,
-        counts=counts, spike_times=tuple(data.spike_times(counts, starts, DT, key=k_time)),
-        trials={"start_time": starts, "stop_time": starts + T * DT,
-                "condition": np.array([f"c{label}" for label in labels])},
-        skeleton=data.Skeleton(np.zeros((1, d)), np.zeros(1, np.int64), np.zeros(1, np.int64)), embedding=embedding)
-    data.write_nwb(rec, path)
-
-
-@pytest.fixture(scope="module")
-def scored(tmp_path_factory):
-    """A run of 2 vanilla and 2 GRU networks (initial weights), a recording of the first GRU's own activity and one
-    of an unrelated system on the same trials."""
-    root = tmp_path_factory.mktemp("score_fit")
-    run = pipeline.prepare_run(CONFIG, root / "run")
-    task = tasks.get("flipflop", n_bits=2, n_time=T)
-    for i, arch in enumerate(CONFIG.archs):
-        model = models.get(arch, n_inputs=2, n_hidden=5, n_outputs=2)
-        params = jax.vmap(model.init)(jax.random.split(jax.random.key(i), 2))
-        pipeline.save_population(run, f"{arch}-5", Population(
-            task=task, model=model, params=params, seeds=np.arange(2), learning_rates=np.full(2, 1e-3),
-            loss_history=np.zeros((2, 1), np.float32), final_loss=np.ones(2), metric=np.zeros(2),
-            trained=np.zeros(2, bool), diverged=np.zeros(2, bool), stopped_at=np.ones(2, np.int64), seconds=0.0,
-            options=CONFIG.train))
-    labels, inputs = _design()
-    own = pipeline.load_group(run, "gru-5")
-    states, _ = own.model.run(own.network(0), jnp.asarray(inputs))
-    _record(np.asarray(own.model.activity(states), np.float64), labels, inputs, root / "self.nwb",
-            key=jax.random.key(1))
-    walks = np.tanh(np.cumsum(np.random.default_rng(0).standard_normal((8, T, 5)), axis=1) * 0.3)
-    _record(walks[labels], labels, inputs, root / "other.nwb", key=jax.random.key(2))
-    return root
 
 
 def _rows(board, metric: str, network: str):

@@ -3,13 +3,27 @@ metrics, each divided by the recording's noise ceiling; the leaderboard stored i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from dynascope.cli._app import app, parse_list
 from dynascope.cli._display import console, progress, table
 from dynascope.errors import ConfigError
+
+
+def _rows(bar: Any, running: str) -> Callable[[str, int, int], None]:
+    """A `progress(name, done, total)` callback that gives each name (a metric, a group) its row of `bar`."""
+    rows: dict[str, int] = {}
+
+    def on_progress(name: str, done: int, total: int) -> None:
+        if name not in rows:
+            rows[name] = bar.add_task(name, total=total, status="")
+        bar.update(rows[name], completed=done, status="done" if done == total else running)
+
+    return on_progress
 
 
 def score(run_path: Path, recordings: Path | str, metrics: tuple[str, ...] | None, name: str | None, version: str,
@@ -36,14 +50,7 @@ def score(run_path: Path, recordings: Path | str, metrics: tuple[str, ...] | Non
     run = open_run(run_path)
     run.check_intact()
     with run.writing("dynascope score"), progress() as bar:
-        rows: dict[str, int] = {}
-
-        def on_progress(metric: str, done: int, total: int) -> None:
-            if metric not in rows:
-                rows[metric] = bar.add_task(metric, total=total, status="")
-            bar.update(rows[metric], completed=done, status="done" if done == total else "bootstrap")
-
-        board = score_run(run, benchmark, options, progress=on_progress)
+        board = score_run(run, benchmark, options, progress=_rows(bar, "bootstrap"))
     s = board.scores
     def value(x: float | None) -> float | str:
         return "–" if x is None else x  # no ceiling (the recording has no reliable signal for this metric)
@@ -81,14 +88,7 @@ def score_fits(run_path: Path) -> None:
     run = open_run(run_path)
     run.check_intact()
     with run.writing("dynascope score"), progress() as bar:
-        rows: dict[str, int] = {}
-
-        def on_progress(group: str, done: int, total: int) -> None:
-            if group not in rows:
-                rows[group] = bar.add_task(group, total=total, status="")
-            bar.update(rows[group], completed=done, status="done" if done == total else "scoring")
-
-        fits = score_fitted(run, key=jax.random.key(0), progress=on_progress)
+        fits = score_fitted(run, key=jax.random.key(0), progress=_rows(bar, "scoring"))
 
     def number(x: float | int | bool | None) -> str:
         return "" if x is None else ("yes" if x is True else "no" if x is False else f"{x:.3g}")

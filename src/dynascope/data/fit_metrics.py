@@ -136,18 +136,6 @@ def linear_r2(states_train: Any, target_train: Any, states_test: Any, target_tes
     return r2(predicted, np.asarray(target_test).reshape(-1, d))
 
 
-def _search(model: Any, params: Any, inputs: Any, states: Any, key: jax.Array, n_initial_states: int,
-            seed_noise: float) -> list[Any]:
-    """One fixed-point search for every network, seeded from its visited states (as `pipeline.analyze` seeds)."""
-    states = np.asarray(states)
-    seeds = np.stack([
-        np.asarray(sample_initial_states(s, n_initial_states, key=jax.random.fold_in(key, i),
-                                         noise_std=seed_noise * (float(np.std(s)) or 1.0)))
-        for i, s in enumerate(states)
-    ])
-    return find_fixed_points(model, params, inputs, seeds, reachable_states=states)
-
-
 def stable_point_counts(
     model: Any, params: Any, inputs: Any, states: Any, *, key: jax.Array, n_initial_states: int = 256, seed_noise: float = 0.05
 ) -> np.ndarray:
@@ -155,8 +143,8 @@ def stable_point_counts(
     the constant `inputs [I]` inside the region its visited `states [n, ..., S]` span: converged, every mode
     decaying, not outside the reachable region -> `[n]`. Seeds: per network, `n_initial_states` of its visited states
     plus Gaussian noise of `seed_noise` x their std (as `pipeline.analyze` seeds); one search for all."""
-    found = _search(model, params, inputs, states, key, n_initial_states, seed_noise)
-    return np.array([int((f.is_stable & f.converged & ~f.outside_reachable).sum()) for f in found])
+    return fixed_point_census(model, params, inputs, states, key=key, n_initial_states=n_initial_states,
+                              seed_noise=seed_noise)[0]
 
 
 def fixed_point_census(
@@ -179,7 +167,13 @@ def fixed_point_census(
         (`n_stable [n]`, per network {index: count} of the converged fixed points inside the visited region,
         the index being the number of unstable directions).
     """
-    found = _search(model, params, inputs, states, key, n_initial_states, seed_noise)
+    states = np.asarray(states)
+    seeds = np.stack([  # per network, from its own visited states (as `pipeline.analyze` seeds)
+        np.asarray(sample_initial_states(s, n_initial_states, key=jax.random.fold_in(key, i),
+                                         noise_std=seed_noise * (float(np.std(s)) or 1.0)))
+        for i, s in enumerate(states)
+    ])
+    found = find_fixed_points(model, params, inputs, seeds, reachable_states=states)  # one search for all
     stable = np.array([int((f.is_stable & f.converged & ~f.outside_reachable).sum()) for f in found])
     census = []
     for f in found:

@@ -189,7 +189,7 @@ def read_synthetic(path: str | os.PathLike[str]) -> SyntheticRecording:
     pynwb = import_pynwb()
     path = str(path)
     if not Path(path).is_file():
-        raise DataError(f"recordings file {path!r} does not exist (or is not a file); check the path.")
+        raise DataError(f"recording file {path!r} does not exist (or is not a file); check the path.")
     try:
         with pynwb.NWBHDF5IO(path, "r") as io:
             nwb = io.read()

@@ -60,7 +60,7 @@ def read_trials(
     pynwb = import_pynwb()
     path = str(path)
     if not Path(path).is_file():
-        raise DataError(f"recordings file {path!r} does not exist (or is not a file); check the path.")
+        raise DataError(f"recording file {path!r} does not exist (or is not a file); check the path.")
     for name, value in (("bin_width", bin_width), ("n_bins", n_bins)):
         if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool)
                                       and np.isfinite(value) and value > 0):

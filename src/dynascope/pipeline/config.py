@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from dynascope import models, store, tasks
-from dynascope.errors import ConfigError, DynascopeError, RunFolderError, check_positive_int
+from dynascope.errors import ConfigError, DataError, DynascopeError, RunFolderError, check_positive_int
 from dynascope.models import Model
 from dynascope.store import CONFIG, RunFolder
 from dynascope.tasks import Task
@@ -181,6 +181,8 @@ def _validate_config(path: Path, config: dict[str, Any]) -> None:
         raise RunFolderError(f"{path} holds an invalid config: {str(err).removeprefix(f'{CONFIG}: ')}") from err
     try:
         parsed.validate()
+    except DataError as err:  # the config is fine; a file its task reads (a recording) is missing or changed
+        raise RunFolderError(f"{path}: the data this run's task reads cannot be used: {err}") from err
     except DynascopeError as err:
         raise RunFolderError(
             f"{path} holds an invalid config: {err} Correct that value in {path.name}, or retrain into a new folder."
