@@ -93,7 +93,7 @@ def test_nir_resistances_and_leak_are_read_by_their_equations(trained) -> None:
         ("alif", {}, r"cannot export an 'alif' network: NIR has no node with an adaptive threshold"),
         ("lif", {"reset": "subtract"}, r"cannot export reset='subtract'"),
         ("lif", {"reset": "zero", "refractory": 2.0}, r"cannot export refractory=2\.0 \(2 steps\)"),
-        ("vanilla", {}, r"exports 'lif' spiking networks, got model 'vanilla'"),
+        ("vanilla", {}, r"exports 'lif' \(and 'modular_lif'\) spiking networks, got model 'vanilla'"),
     ],
 )
 def test_what_nir_cannot_express_is_refused(name: str, options: dict, pattern: str) -> None:

@@ -107,7 +107,7 @@ def synaptic_operations(model: Any, params: dict[str, jax.Array], states: jax.Ar
     # population's counts are one jit(vmap(...)) program.
     if getattr(model, "spiking", False):
         events = spike_operations(model.spikes(states), model.effective_weights(params), params["W_out"])
-        return events + n_time * _nonzeros(params["W_in"])
+        return events + n_time * _nonzeros(model.effective_inputs(params))
     per_step = _nonzeros(*connection_matrices(model, params))
     return jnp.full(states.shape[0], n_time * per_step, jnp.float32)
 

@@ -78,7 +78,7 @@ def to_nir(model: Model, params: Params) -> Any:
     zeros, ones = np.zeros(h, np.float32), np.ones(h, np.float32)
     nodes = {
         "input": nir.Input(input_type=np.array([model.n_inputs])),
-        "W_in": nir.Affine(weight=f32(params["W_in"]), bias=f32(params["b"])),
+        "W_in": nir.Affine(weight=f32(model.effective_inputs(params)), bias=f32(params["b"])),
         "lif": nir.LIF(
             tau=tau_m, r=ones, v_leak=zeros, v_threshold=np.full(h, model.threshold, np.float32), v_reset=zeros,
             metadata={"initial_state": start.v},
@@ -101,8 +101,10 @@ def _check_exportable(model: Model) -> None:
             "to_nir cannot export an 'alif' network: NIR has no node with an adaptive threshold, and dropping the "
             "adaptation would change its spikes. Export a 'lif' network (models.get('lif', ...))."
         )
-    if name != "lif":
-        raise ConfigError(f"to_nir exports 'lif' spiking networks, got model {name!r}.")
+    # A modular_lif network is a lif network whose masks the exported matrices already apply; it comes back
+    # from NIR as that lif network (same spikes), without the module labels.
+    if name not in ("lif", "modular_lif"):
+        raise ConfigError(f"to_nir exports 'lif' (and 'modular_lif') spiking networks, got model {name!r}.")
     if model.reset != "zero":
         raise ConfigError(
             f"to_nir cannot export reset={model.reset!r}: NIR's LIF node resets the membrane to v_reset after a "

@@ -15,6 +15,7 @@ from dynascope.models.dale import Dale
 from dynascope.models.lif import LIF
 from dynascope.models.alif import ALIF
 from dynascope.models.modular import Modular
+from dynascope.models.modular_lif import ModularLIF
 
 __all__ = [
     "CTRNN",
@@ -25,6 +26,7 @@ __all__ = [
     "LowRank",
     "Model",
     "Modular",
+    "ModularLIF",
     "Params",
     "Vanilla",
     "get",

@@ -234,6 +234,10 @@ class Spiking(Model):
             w = w * jax.lax.stop_gradient(params["M_rec"])
         return w
 
+    def effective_inputs(self, params: Params) -> jax.Array:
+        """The input matrix `[H, I]` the step uses: W_in (a subclass may mask it)."""
+        return params["W_in"]
+
     def delays(self, params: Params) -> jax.Array:
         """The delays `[H, H]` (post × pre, steps) the step uses: clip(delays, 0, `max_delay`); frozen (no
         gradient) unless `learn_delays`. Only for `max_delay` > 0."""
@@ -297,7 +301,7 @@ class Spiking(Model):
         a_m, a_s = jnp.exp(-dt / tau_m), jnp.exp(-dt / tau_s)
         kappa = psp(jnp.asarray(dt, a_m.dtype), tau_m, tau_s)
         free = n.refractory <= 0
-        drive = params["W_in"] @ x + params["b"]
+        drive = self.effective_inputs(params) @ x + params["b"]
         v = jnp.where(free, a_m * n.v + (1.0 - a_m) * drive + kappa * n.i, n.v)
         z = spike(v - threshold, self.surrogate, self.surrogate_scale) * free.astype(v.dtype)
         w = self.effective_weights(params)
