@@ -42,6 +42,11 @@ FORMAT = {
                  ("n_scored", pa.int64()), ("score_mean", pa.float64()), ("score_low", pa.float64()),
                  ("score_high", pa.float64()), ("operations_per_trial", pa.float64()),
                  ("mean_rate_hz", pa.float64())],
+    # added with `dynascope specialize`: the three specialization measures per network, step, module and sub-task
+    "specialization": [("network", pa.string()), ("group", pa.string()), ("arch", pa.string()),
+                       ("n_hidden", pa.int64()), ("inter_fraction", pa.float64()), ("modularity", pa.float64()),
+                       ("step", pa.int64()), ("measure", pa.string()), ("module", pa.int64()),
+                       ("subtask", pa.string()), ("score", pa.float64())],
     "distances": [("metric", pa.string()), ("a", pa.string()), ("b", pa.string()), ("distance", pa.float64())],
     "embedding": [("metric", pa.string()), ("network", pa.string()), ("x", pa.float64()), ("y", pa.float64()),
                   ("cluster", pa.int64())],

@@ -114,6 +114,8 @@ def train_cmd(
     checkpoint_every: int = typer.Option(100, "--checkpoint-every", help="steps between checkpoints"),
     snapshot_every: int = typer.Option(0, "--snapshot-every",
                                        help="keep every network's weights every N steps, for `analyze --over-training` (0: none)"),
+    rule: str = typer.Option("bptt", help="learning rule: bptt (backpropagation through time) or eprop (e-prop, "
+                                          "Bellec et al. 2020: memory independent of trial length; lif/alif only)"),
     backend: str = typer.Option("embedded", help="embedded (this process) or ray (a Ray cluster, docs/scale.md)"),
     address: Optional[str] = typer.Option(None, help="--backend ray: the cluster ('auto', HOST:PORT) [default: local]"),
     shard_size: Optional[int] = typer.Option(None, "--shard-size", help="--backend ray: networks per shard"),
@@ -151,6 +153,7 @@ def train_cmd(
             stop_loss=stop_loss,
             checkpoint_every=checkpoint_every,
             snapshot_every=snapshot_every,
+            rule=rule,
         ),
     )
     if backend == "ray":
@@ -197,6 +200,10 @@ def _completeness(run) -> str:
         from dynascope.pipeline import AblationConfig
 
         expected, command = [g for g, *_ in AblationConfig.from_dict(run.config).groups()], "ablate"
+    elif "specialization" in run.config:  # a modularity sweep's groups are its fractions × sizes per arch
+        from dynascope.pipeline import SpecializationConfig
+
+        expected, command = [g for g, *_ in SpecializationConfig.from_dict(run.config).groups()], "specialize"
     else:
         expected, command = [g for g, _, _ in SweepConfig.from_dict(run.config).groups()], "train"
     finished = set(run.groups()) & {p.stem for p in run.shards(NetworkRows)}
@@ -243,6 +250,7 @@ def show_cmd(run_path: Path = typer.Argument(..., metavar="RUN", help="run folde
         rows += [[f"ablation.{k}", v] for k, v in ablation.items() if k != "arms"]
         rows += [[f"ablation.arms.{name}", f"{arm.get('arch')} {arm.get('model_options', {})}"]
                  for name, arm in _arms(ablation.get("arms", {}))]
+    rows += [[f"specialization.{k}", v] for k, v in cfg.get("specialization", {}).items()]
     console.print(table(f"config of {run_path}", ["key", "value"], rows))
     damaged = run.verify()  # every shard and weights file against its checksum, schema and shapes
     if damaged:

@@ -1,5 +1,5 @@
 """Run-level work on a run folder: train a sweep or an ablation, analyse every network, study the population,
-score it against a benchmark recording.
+score it against a benchmark recording, map where modules specialise.
 
 Each step reads and writes the run folder through the store's declared tables (`dynascope.store`); the
 compute layers it calls (`train`, `dynamics`, `compare`) never see a run folder.
@@ -23,6 +23,12 @@ from dynascope.pipeline.study import MAX_ABS_STATE, MetricResult, Study, StudyOp
 from dynascope.pipeline.benchmarks import Benchmark, benchmark_names, get_benchmark, register_benchmark
 from dynascope.pipeline.score import Leaderboard, ScoreOptions, score
 from dynascope.pipeline.fitted import fitted_groups, score_fitted
+from dynascope.pipeline.specialization import (
+    SpecializationConfig,
+    SpecializationSummary,
+    run_specialization,
+    specialization_summary,
+)
 from dynascope.pipeline.sweep import group_key, prepare_run, run_sweep, train_groups
 
 __all__ = [
@@ -49,6 +55,10 @@ __all__ = [
     "option",
     "register_mechanism",
     "run_ablation",
+    "SpecializationConfig",
+    "SpecializationSummary",
+    "run_specialization",
+    "specialization_summary",
     "train_groups",
     "DIVERGED",
     "MAX_ABS_STATE",

@@ -17,6 +17,7 @@ from dynascope.store.schema import (
     NetworkRows,
     Rows,
     SkeletonRows,
+    SpecializationRows,
     TrainingSkeletonRows,
     SummaryRows,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "RunFolder",
     "Rows",
     "SkeletonRows",
+    "SpecializationRows",
     "TrainingSkeletonRows",
     "SummaryRows",
     "TABLES",

@@ -221,6 +221,25 @@ class AblationRows(Rows):
     mean_rate_hz: Sequence[float | None] = column(pa.float64(), "mean firing rate in Hz (null for rate models)")
 
 
+@table("specialization", shard="group")
+class SpecializationRows(Rows):
+    """The three measures of functional specialization (`compare.specialization`) of every network of a
+    modularity sweep (`dynascope specialize`), at each parameter snapshot and at the end: one row per network,
+    step, measure, module and sub-task; one shard per group, written once the group has trained."""
+
+    network: Sequence[str] = column(pa.string(), "network id")
+    group: Sequence[str] = column(pa.string(), "group")
+    arch: Sequence[str] = column(pa.string(), "registered model name")
+    n_hidden: Sequence[int] = column(pa.int64(), "hidden units")
+    inter_fraction: Sequence[float] = column(pa.float64(), "fraction of the between-module connections that exist")
+    modularity: Sequence[float] = column(pa.float64(), "Newman's Q of the network's recurrent mask (structural modularity)")
+    step: Sequence[int] = column(pa.int64(), "training step of the parameters measured (the last is the trained network)")
+    measure: Sequence[str] = column(pa.string(), "'decodability', 'lesion' or 'correlation'")
+    module: Sequence[int] = column(pa.int64(), "module (0: A, 1: B)")
+    subtask: Sequence[str] = column(pa.string(), "sub-task name (the task's subtask_names)")
+    score: Sequence[float | None] = column(pa.float64(), "how much the module serves the sub-task by the measure, in [0, 1]")
+
+
 @table("distances", shard="metric")
 class DistanceRows(Rows):
     """Pairwise distances between networks, upper triangle only (a < b); one shard per metric."""
