@@ -36,6 +36,8 @@ def ablate_cmd(
                                                  "mechanisms MECHANISM.KEY=VALUE, e.g. hetero_tau.spread=1.0 "
                                                  "(repeatable)"),
     checkpoint_every: int = typer.Option(100, "--checkpoint-every", help="steps between checkpoints"),
+    rule: str = typer.Option("bptt", help="learning rule: bptt (backpropagation through time) or eprop (e-prop, "
+                                          "Bellec et al. 2020; lif/alif arms only)"),
 ) -> None:
     """Train matched populations with and without each mechanism at every size; print each mechanism's arms and
     its factor."""
@@ -58,7 +60,7 @@ def ablate_cmd(
         mechanism_options=parse_options("--mechanism-opt", mechanism_opt),
         task_options=recording_path(parse_options("--task-opt", task_opt)),
         model_options=parse_options("--model-opt", model_opt),
-        train=TrainOptions(batch_size=batch, learning_rate=lr, checkpoint_every=checkpoint_every),
+        train=TrainOptions(batch_size=batch, learning_rate=lr, checkpoint_every=checkpoint_every, rule=rule),
     )
     # Bad names, options, sizes, a mechanism that does not apply or a bad folder fail here, before any bar.
     prepare_run(config, out, resume=resume)  # type: ignore[arg-type]

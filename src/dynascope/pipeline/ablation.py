@@ -39,7 +39,7 @@ from dynascope.pipeline.populations import load_group
 from dynascope.pipeline.sweep import SweepProgress, group_key, prepare_run, train_groups
 from dynascope.store import CONFIG, AblationRows, NetworkRows, RunFolder
 from dynascope.tasks import Task
-from dynascope.train import Population, TrainOptions
+from dynascope.train import Population, TrainOptions, check_rule
 
 __all__ = ["ARMS", "AblationConfig", "AblationSummary", "ablation_summary", "run_ablation", "size_key"]
 
@@ -210,6 +210,8 @@ class AblationConfig:
         for _, _, arm, n in self.groups():
             self.build_model(task, arm, n)
         self.train.validate(self.n_networks)
+        for _, _, arm, n in self.groups():  # a learning rule the model or task cannot use (e-prop on a gru)
+            check_rule(task, self.build_model(task, arm, n), self.train)
 
     def check_memory(self) -> None:
         """Refuse (ConfigError with the estimate) a group one of whose networks alone is too large to train on
@@ -219,7 +221,8 @@ class AblationConfig:
         task = self.build_task()
         for _, _, arm, n in self.groups():
             check_training_memory(task, self.build_model(task, arm, n), self.n_networks, self.steps,
-                                  batch_size=self.train.batch_size, optimizer=self.train.optimizer)
+                                  batch_size=self.train.batch_size, optimizer=self.train.optimizer,
+                                  rule=self.train.rule)
 
     def to_dict(self) -> dict[str, Any]:
         """TOML-able form: the [sweep] view plus the [ablation] section."""

@@ -11,7 +11,7 @@ from dynascope.errors import ConfigError, DataError, DynascopeError, RunFolderEr
 from dynascope.models import Model
 from dynascope.store import CONFIG, RunFolder
 from dynascope.tasks import Task
-from dynascope.train import TrainOptions
+from dynascope.train import TrainOptions, check_rule
 
 __all__ = ["SweepConfig", "open_run"]
 
@@ -64,6 +64,8 @@ class SweepConfig:
         for _, arch, h in self.groups():
             self.build_model(task, arch, h)
         self.train.validate(self.n_networks)
+        for _, arch, h in self.groups():  # a learning rule the model or task cannot use (e-prop on a gru)
+            check_rule(task, self.build_model(task, arch, h), self.train)
 
     def check_memory(self) -> None:
         """Refuse (ConfigError with the estimate) a group one of whose networks alone would not fit in this
@@ -74,7 +76,8 @@ class SweepConfig:
         task = self.build_task()
         for _, arch, n_hidden in self.groups():
             check_training_memory(task, self.build_model(task, arch, n_hidden), self.n_networks, self.steps,
-                                  batch_size=self.train.batch_size, optimizer=self.train.optimizer)
+                                  batch_size=self.train.batch_size, optimizer=self.train.optimizer,
+                                  rule=self.train.rule)
 
     def to_dict(self) -> dict[str, Any]:
         """TOML-able form."""

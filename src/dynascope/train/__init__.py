@@ -1,6 +1,10 @@
 """Population training: every network of one shape in one compiled program."""
 
-from dynascope.train.options import TrainOptions
+from dynascope.train.eprop import check_rule, eprop_value_and_grad, supports_eprop
+from dynascope.train.options import RULES, TrainOptions
 from dynascope.train.population import Population, masked_mse, train_population
 
-__all__ = ["Population", "TrainOptions", "masked_mse", "train_population"]
+__all__ = [
+    "RULES", "Population", "TrainOptions", "check_rule", "eprop_value_and_grad", "masked_mse", "supports_eprop",
+    "train_population",
+]

@@ -38,6 +38,8 @@ class MemoryEstimate:
     activations: what backpropagation through time keeps for every step of every trial: the values the
     backward pass of one step needs (counted from JAX's own linearization of `model.step`), the state and
     the output, plus the trial's inputs, targets and mask (`batch_size · n_time · per_step` per network).
+    With `rule='eprop'`, the trial's inputs, targets and mask, plus the eligibility traces and state each
+    trial carries (`eprop.trace_size`), which do not grow with the trial length.
     history: the loss history `[n_networks, steps]`.
     """
 
@@ -73,7 +75,8 @@ def step_residuals(model: Any) -> int:
 
 
 def estimate_training_memory(
-    model: Any, n_networks: int, *, batch_size: int, n_time: int, n_outputs: int, steps: int, optimizer: str = "adam"
+    model: Any, n_networks: int, *, batch_size: int, n_time: int, n_outputs: int, steps: int, optimizer: str = "adam",
+    rule: str = "bptt",
 ) -> MemoryEstimate:
     """Estimate the bytes `train_population` needs to train `n_networks` copies of `model` with trials of
     `batch_size × n_time` steps. It is a lower bound of XLA's own memory analysis of the compiled program
@@ -83,12 +86,26 @@ def estimate_training_memory(
 
     params `n_params · (3 + moments) · n_networks` numbers; activations
     `batch_size · n_time · (residuals + n_state + n_inputs + 3·n_outputs) · n_networks`; history
-    `n_networks · steps`; 4 bytes each (float32).
+    `n_networks · steps`; 4 bytes each (float32). With `rule='eprop'` (`dynascope.train.eprop`) the
+    activations are `batch_size · (n_time · (n_inputs + 2·n_outputs) + trace_size(model)) · n_networks`.
     """
     n_params = sum(math.prod(leaf.shape) for leaf in jax.tree_util.tree_leaves(jax.eval_shape(model.init, jax.random.key(0))))
+    copies = PARAM_COPIES + MOMENTS.get(optimizer, 2)
+    if rule == "eprop":
+        from dynascope.train.eprop import trace_size
+
+        # per trial: its inputs, targets and mask, and the traces carried from step to step (none stacked)
+        per_trial = n_time * (model.n_inputs + 2 * n_outputs) + trace_size(model)
+        return MemoryEstimate(
+            n_networks=n_networks,
+            n_params=n_params,
+            per_step=model.n_inputs + 2 * n_outputs,
+            params=FLOAT_BYTES * n_networks * n_params * copies,
+            activations=FLOAT_BYTES * n_networks * batch_size * per_trial,
+            history=FLOAT_BYTES * n_networks * steps,
+        )
     # per step of a trial: the backward pass's residuals, the stored state and output, the input, target, mask
     per_step = step_residuals(model) + model.n_state + model.n_inputs + 3 * n_outputs
-    copies = PARAM_COPIES + MOMENTS.get(optimizer, 2)
     return MemoryEstimate(
         n_networks=n_networks,
         n_params=n_params,
@@ -101,16 +118,16 @@ def estimate_training_memory(
 
 def check_training_memory(
     task: Any, model: Any, n_networks: int, steps: int, *, batch_size: int, optimizer: str = "adam",
-    budget: int | str | Budget | None = None,
+    budget: int | str | Budget | None = None, rule: str = "bptt",
 ) -> MemoryEstimate:
     """Estimate the memory of training `n_networks` networks (`estimate_training_memory`) and raise
     ConfigError, with the estimate and what to change, when ONE network exceeds the memory budget (default:
     `dynascope._memory.memory_budget()`: $DYNASCOPE_MEMORY_BUDGET, else the device's memory). More networks
     than fit at once are not refused: `train_population` trains them in chunks (`networks_per_chunk`).
-    Returns the estimate for all `n_networks`."""
+    Returns the estimate for all `n_networks`. `rule` is the learning rule ('bptt' or 'eprop')."""
     est = estimate_training_memory(
         model, n_networks, batch_size=batch_size, n_time=task.n_time, n_outputs=task.n_outputs, steps=steps,
-        optimizer=optimizer,
+        optimizer=optimizer, rule=rule,
     )
     limit = memory_budget(budget)
     one = est.total // n_networks  # every part of the estimate is proportional to the number of networks
@@ -119,8 +136,10 @@ def check_training_memory(
     raise ConfigError(
         f"training one {model.name} network of {model.n_hidden} units needs about {format_bytes(one)} of memory "
         f"({format_bytes(est.params // n_networks)} for {est.n_params:,} parameters with their gradients and "
-        f"optimizer state, {format_bytes(est.activations // n_networks)} for backpropagation through "
-        f"{task.n_time} steps × {batch_size} trials), but {limit.where} is {format_bytes(limit.total)}; use fewer "
+        f"optimizer state, {format_bytes(est.activations // n_networks)} for "
+        + (f"e-prop's eligibility traces of {batch_size} trials" if rule == "eprop" else
+           f"backpropagation through {task.n_time} steps × {batch_size} trials")
+        + f"), but {limit.where} is {format_bytes(limit.total)}; use fewer "
         f"units (--n-hidden, n_hidden) or fewer trials per step (--batch, batch_size)"
         + (", or raise the budget." if limit.given else ".")
     )
@@ -128,12 +147,12 @@ def check_training_memory(
 
 def networks_per_chunk(
     task: Any, model: Any, n_networks: int, steps: int, *, batch_size: int, optimizer: str = "adam",
-    budget: int | str | Budget | None = None,
+    budget: int | str | Budget | None = None, rule: str = "bptt",
 ) -> int:
     """How many of `n_networks` networks one training program takes: as many as fit in the memory budget's
     usable share (`dynascope._memory.chunk_size` over the per-network estimate), at least 1."""
     est = estimate_training_memory(
         model, 1, batch_size=batch_size, n_time=task.n_time, n_outputs=task.n_outputs, steps=steps,
-        optimizer=optimizer,
+        optimizer=optimizer, rule=rule,
     )
     return chunk_size(est.total, n_networks, budget)

@@ -9,6 +9,8 @@ from typing import Any
 from dynascope.errors import ConfigError, check_positive_int
 
 OPTIMIZERS = ("adam", "sgd")
+#: Learning rules: backpropagation through time, or e-prop (`dynascope.train.eprop`, spiking models only).
+RULES = ("bptt", "eprop")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,6 +26,9 @@ class TrainOptions:
     snapshot_every: keep every network's parameters at step 0, every `snapshot_every` steps and at the end
     (`Population.snapshots`), for analysing the dynamics over training; 0 (the default) keeps none.
     eval_batch: trials used for the final loss and task metric.
+    rule: how the gradient is computed: 'bptt' (backpropagation through time, exact through the surrogate
+    derivative) or 'eprop' (Bellec et al. 2020: one forward pass carrying eligibility traces, memory
+    independent of the trial length; `lif`/`alif` models only, see `dynascope.train.eprop`).
     divergence_factor: a network has diverged (and is frozen, flagged `diverged`, never `trained`) once its
     training loss is non-finite or exceeds `divergence_factor` times its reference loss: the larger of the
     task's zero-output loss (the mean squared target over the scored entries of the evaluation trials: what a
@@ -44,6 +49,7 @@ class TrainOptions:
     snapshot_every: int = 0
     eval_batch: int = 256
     divergence_factor: float = 1e6
+    rule: str = "bptt"
 
     def validate(self, n_networks: int) -> None:
         """Raise ConfigError naming the first bad option."""
@@ -54,6 +60,9 @@ class TrainOptions:
         if isinstance(se, bool) or not isinstance(se, int) or se < 0:
             raise ConfigError(f"snapshot_every must be an integer ≥ 0 (steps between parameter snapshots; 0: none), "
                               f"got {se!r}.")
+        if self.rule not in RULES:
+            raise ConfigError(f"rule must be one of {', '.join(map(repr, RULES))} (the learning rule), got "
+                              f"{self.rule!r}; e.g. rule='eprop' (--rule eprop) for e-prop on a lif network.")
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}.")
         lrs = self.learning_rates(n_networks)

@@ -18,6 +18,7 @@ from dynascope.errors import ConfigError, RunFolderError, check_positive_int
 from dynascope.models import Model, Params
 from dynascope.tasks import Task, Trials
 from dynascope.train import checkpoint
+from dynascope.train.eprop import check_rule, eprop_value_and_grad
 from dynascope.train.memory import check_training_memory, networks_per_chunk
 from dynascope.train.options import TrainOptions
 
@@ -138,14 +139,18 @@ _CHUNKS: dict[Any, Callable[..., Any]] = {}
 
 
 def _build_chunk(task: Task, model: Model, opts: TrainOptions, length: int) -> Callable[..., tuple[_State, jax.Array]]:
-    loss = _loss_fn(task, model, opts)
+    # BPTT differentiates the loss through the whole trial; e-prop gets (loss, grads) from one forward pass.
+    if opts.rule == "eprop":
+        value_and_grad = eprop_value_and_grad(task, model, opts)
+    else:
+        value_and_grad = jax.value_and_grad(_loss_fn(task, model, opts))
     opt = _optimizer(opts)
 
     def net_step(params, opt_state, diverged, stopped_at, reference, key, lr, t, baseline):
         k = jax.random.fold_in(key, t)
         k_data, k_noise = jax.random.split(k)
         trials = task.sample(k_data, opts.batch_size)
-        value, grads = jax.value_and_grad(loss)(params, trials, k_noise)
+        value, grads = value_and_grad(params, trials, k_noise)
         # optax mixes int32 step counts with Python floats, which strict promotion rejects.
         with jax.numpy_dtype_promotion("standard"):
             updates, new_opt = opt.update(grads, opt_state, params)
@@ -249,7 +254,8 @@ def fingerprint(task: Task, model: Model, n_networks: int, steps: int, seeds: tu
         "steps": steps,
         "seeds": list(seeds),
         "key": np.asarray(jax.random.key_data(key)).tolist(),
-        "options": opts.to_dict(),
+        # A BPTT run's options hash as they did before `rule` existed, so its checkpoints still resume.
+        "options": {k: v for k, v in opts.to_dict().items() if (k, v) != ("rule", "bptt")},
     }
     return hashlib.sha256(json.dumps(desc, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -301,7 +307,8 @@ def train_population(
 
     Raises:
         ConfigError: `task`/`model` of the wrong type or mismatched sizes, `n_networks`/`steps` not
-        positive, `seeds` not one distinct seed per network, a bad training option, or a single network
+        positive, `seeds` not one distinct seed per network, a bad training option (`rule='eprop'` on a model
+        or task it cannot train, `eprop.check_rule`), or a single network
         too large for the memory budget (refused before anything is compiled).
     """
     if not isinstance(task, Task):
@@ -318,13 +325,14 @@ def train_population(
         )
     opts = TrainOptions.from_dict(options) if options else TrainOptions()
     opts.validate(n_networks)
+    check_rule(task, model, opts)
     seeds = tuple(range(n_networks)) if seeds is None else tuple(int(s) for s in seeds)
     if len(seeds) != n_networks:
         raise ConfigError(f"seeds has {len(seeds)} entries but n_networks is {n_networks}; give one seed per network.")
     if len(set(seeds)) != len(seeds):
         raise ConfigError("seeds must be distinct: two networks with one seed would be identical copies.")
     # Before anything is allocated or compiled: a network too large for the device fails here, at once.
-    sizes = dict(batch_size=opts.batch_size, optimizer=opts.optimizer, budget=memory_budget)
+    sizes = dict(batch_size=opts.batch_size, optimizer=opts.optimizer, budget=memory_budget, rule=opts.rule)
     check_training_memory(task, model, n_networks, steps, **sizes)
     per_chunk = networks_per_chunk(task, model, n_networks, steps, **sizes)
     lrs = np.asarray(opts.learning_rates(n_networks), np.float32)
