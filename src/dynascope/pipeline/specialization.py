@@ -149,7 +149,7 @@ class SpecializationConfig:
             probe = models.get(arch, n_inputs=task.n_inputs, n_hidden=2, n_outputs=task.n_outputs,
                                **self.model_options.get(arch, {}))
             if not hasattr(probe, "modules") or "inter_fraction" not in probe.options():
-                two_module = [n for n in models.names() if "inter_fraction" in models.options(n)]
+                two_module = [n for n in models.names() if any(o.name == "inter_fraction" for o in models.options(n))]
                 raise ConfigError(f"architecture {arch!r} is not a two-module network (no modules and no "
                                   f"inter_fraction option); use one of {', '.join(two_module)}.")
         for _, arch, fraction, size in self.groups():

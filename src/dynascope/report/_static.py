@@ -14,6 +14,7 @@ from dynascope.errors import ConfigError, check_positive_int
 from dynascope.report import _captioned, _catalog, figures
 from dynascope.report._drawable import any_drawable, drawable_networks
 from dynascope.report._ablation import ablation_parts
+from dynascope.report._specialization import specialization_parts
 from dynascope.report._network import network_view
 from dynascope.report._spikes import spike_figures
 
@@ -32,7 +33,8 @@ def write_figures(
 
     Figures: loss_curves, trial, psychometric (decision tasks), per architecture unit_activity and
     activity_heatmap of its best network (and spike_raster for a spiking one), for an ablation run
-    ablation_score_vs_size per mechanism and learned_tau, state_spaces_side_by_side and per network (up to
+    ablation_score_vs_size per mechanism and learned_tau, for a modularity sweep specialization_map and
+    specialization_over_training, state_spaces_side_by_side and per network (up to
     `max_networks`, chosen as in the report: never one that diverged in training) state_space,
     eigenvalue_spectrum and skeleton_graph, fixed_point_speeds and time_constants,
     score_against_operations (from the energy counts of `dynascope analyze`), per metric
@@ -82,6 +84,10 @@ def write_figures(
     parts = ablation_parts(run)  # an ablation run: score against size per mechanism, learned time constants
     if parts is not None:
         for (fig, _, _), name in zip(parts.figures, parts.names):
+            save(fig, name)
+    special = specialization_parts(run)  # a modularity sweep: the map and its course over training
+    if special is not None:
+        for (fig, _, _), name in zip(special.figures, special.names):
             save(fig, name)
     key = jax.random.key(figures.EXAMPLE_TRIAL_SEED)  # the trials the page draws
     views = [network_view(run, n, key=key, groups=groups) for n in drawable_networks(run, max_networks, 8, groups)[0]]

@@ -33,6 +33,7 @@ from dynascope.pipeline import open_run
 from dynascope.errors import check_positive_int
 from dynascope.pipeline import load_group
 from dynascope.report import _ablation, _assets, _catalog, _fits, _interactive, _leaderboard, _over_training, figures
+from dynascope.report import _specialization
 from dynascope.report import _captioned as _captioned_figures
 from dynascope.report._drawable import any_drawable, drawable_networks
 from dynascope.report._network import network_view
@@ -121,6 +122,8 @@ def render_report(run: Any, *, max_networks: int = 12, n_trials: int = 8) -> str
     ]
     ablation = _ablation_section(run)  # only for a run written by `dynascope ablate`
     body.insert(3, ablation)
+    specialization = _specialization_section(run)  # only for a run written by `dynascope specialize`
+    body.insert(4, specialization)
     over_training = _over_training_section(run)  # only for a run that kept weight snapshots
     body.insert(len(body) - 2, over_training)  # after the fixed points, before energy and population
     leaderboard = _leaderboard.leaderboard_html(run, table)  # only for a run scored with `dynascope score`
@@ -128,6 +131,7 @@ def render_report(run: Any, *, max_networks: int = 12, n_trials: int = 8) -> str
     fits = _fits.fits_html(run, table)  # only for a run fitted to a recording and scored
     body.append(fits)
     nav = "".join(f'<li><a href="#{i}">{t}</a></li>' for i, t in SECTIONS[:3] + (_ablation.SECTION,) * bool(ablation)
+                  + (_specialization.SECTION,) * bool(specialization)
                   + SECTIONS[3:6] + (_over_training.SECTION,) * bool(over_training) + SECTIONS[6:]
                   + (_leaderboard.SECTION,) * bool(leaderboard) + (_fits.SECTION,) * bool(fits))
     return (
@@ -258,6 +262,15 @@ def _ablation_section(run: Any) -> str:
         return ""
     sid, title = _ablation.SECTION
     body = parts.intro + table(_ablation.COLUMNS, parts.rows) + "".join(img(*f) for f in parts.figures)
+    return f'<section id="{sid}" aria-labelledby="{sid}-h"><h2 id="{sid}-h">{title}</h2>\n{body}\n</section>'
+
+
+def _specialization_section(run: Any) -> str:
+    parts = _specialization.specialization_parts(run)
+    if parts is None:
+        return ""
+    sid, title = _specialization.SECTION
+    body = parts.intro + table(_specialization.COLUMNS, parts.rows) + "".join(img(*f) for f in parts.figures)
     return f'<section id="{sid}" aria-labelledby="{sid}-h"><h2 id="{sid}-h">{title}</h2>\n{body}\n</section>'
 
 
