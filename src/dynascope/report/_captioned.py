@@ -49,7 +49,7 @@ def activity_figures(run: Any, groups: dict[str, Any]) -> list[Captioned]:
             f"Condition-averaged activity of three units of {network} ({arch}) against time, one line per "
             "condition, with the condition-averaged inputs as steps below.",
             f"{arch}: {network} (best task score). Each line is one unit's activity averaged over the trials of "
-            f"one condition ({conds} conditions: the trial's tonic inputs and final target); the three units "
+            f"one condition ({conds} condition{'s' * (conds != 1)}: the trial's tonic inputs and final target); the three units "
             "shown differ most between conditions. Lines that split after an input step show the units that "
             "carry that input's effect."))
         out.append(Captioned(
