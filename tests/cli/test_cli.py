@@ -58,34 +58,76 @@ def test_train_then_show_and_runs(tmp_path):
     assert "deprecated: --hidden is now --n-hidden" in again.output and "--seeds is now --n-networks" in again.output
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["train", "--task", "flipflp", "--out", "x"], "unknown task 'flipflp'. Did you mean 'flipflop'?"),
-        (["train", "--arch", "gru,lstn", "--out", "x"], "unknown model 'lstn'. Did you mean 'lstm'?"),
-        (["train", "--n-hidden", "sixty", "--out", "x"], "--n-hidden must be a comma-separated list of ints"),
-        (["train", "--task-opt", "n_bits", "--out", "x"], "--task-opt takes KEY=VALUE"),
-        (["train", "--task-opt", "bits=3", "--out", "x"], "task 'flipflop' has no option 'bits'"),
-        (["train", "--n-networks", "0", "--out", "x"], "n_networks must be a positive integer, got 0"),
-        (["train", "--seeds", "2", "--n-networks", "3", "--out", "x"],
-         "--seeds is the old name of --n-networks; give only --n-networks."),
-        (["show", "no/such/run"], "run folder no/such/run does not exist"),
-        (["train", "--arch", "vanilla", "--model-opt", "gain=abc", "--out", "x"],
-         "model 'vanilla': option gain must be a number, got 'abc' (str); e.g. gain=1.0 (the default)."),
-        (["train", "--task-opt", "pulse_prob=abc", "--out", "x"],
-         "task 'flipflop': option pulse_prob (pulse probability per step) must be a number in (0, 1], got 'abc' (str)"),
-        (["train", "--n-hidden", "100000", "--out", "x"],
-         "training one gru network of 100000 units needs about 632.8 GB of memory"),
-    ],
-)
-def test_user_errors_are_one_line_with_exit_code_2(args, message, tmp_path):
-    res = subprocess.run([sys.executable, "-m", "dynascope", *args], capture_output=True, text=True,
-                         timeout=300, cwd=tmp_path)
-    assert res.returncode == 2, res.stderr
-    assert "Traceback" not in res.stderr
-    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and message in lines[0], res.stderr
-    assert not (tmp_path / "x").exists()
+# The refused commands below: each in a folder of its own, all in ONE child process (the console script's
+# `main`, as `python -m dynascope` runs it), so the suite starts one Python with JAX instead of one per case.
+# A marker line on stderr after each command splits the output; a command's exit code is its SystemExit's.
+REFUSED_IN_ONE_CHILD = """
+import os, sys
+from dynascope.cli import main
+
+for i, argv in enumerate({argvs!r}):
+    os.chdir({root!r} + f"/{{i}}")
+    sys.argv = ["dynascope", *argv]
+    try:
+        main()
+        code = 0
+    except SystemExit as done:
+        code = 0 if done.code is None else done.code if isinstance(done.code, int) else 1
+    sys.stdout.flush()
+    print(f"-- dynascope refused: {{code}}", file=sys.stderr, flush=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def refusals(tmp_path_factory):
+    """`refusals(args) -> (exit code, stderr, the folder it ran in)` for every command refused in this module's
+    tests (USER_ERRORS and USAGE_ERRORS), all run in one child process the first time one is asked for."""
+    argvs = [list(args) for args, _ in USER_ERRORS + USAGE_ERRORS]
+    root = tmp_path_factory.mktemp("refused")
+    for i in range(len(argvs)):
+        (root / str(i)).mkdir()
+    res = subprocess.run([sys.executable, "-c", REFUSED_IN_ONE_CHILD.format(argvs=argvs, root=str(root))],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    said, codes = [[]], []
+    for line in res.stderr.splitlines(keepends=True):
+        if line.startswith("-- dynascope refused: "):
+            codes.append(int(line.split(": ")[1]))
+            said.append([])
+        else:
+            said[-1].append(line)
+    assert len(codes) == len(argvs) and said[-1] == [], res.stderr
+    results = {tuple(a): (c, "".join(lines), root / str(i)) for i, (a, c, lines) in enumerate(zip(argvs, codes, said))}
+    return lambda args: results[tuple(args)]
+
+
+USER_ERRORS = [
+    (["train", "--task", "flipflp", "--out", "x"], "unknown task 'flipflp'. Did you mean 'flipflop'?"),
+    (["train", "--arch", "gru,lstn", "--out", "x"], "unknown model 'lstn'. Did you mean 'lstm'?"),
+    (["train", "--n-hidden", "sixty", "--out", "x"], "--n-hidden must be a comma-separated list of ints"),
+    (["train", "--task-opt", "n_bits", "--out", "x"], "--task-opt takes KEY=VALUE"),
+    (["train", "--task-opt", "bits=3", "--out", "x"], "task 'flipflop' has no option 'bits'"),
+    (["train", "--n-networks", "0", "--out", "x"], "n_networks must be a positive integer, got 0"),
+    (["train", "--seeds", "2", "--n-networks", "3", "--out", "x"],
+     "--seeds is the old name of --n-networks; give only --n-networks."),
+    (["show", "no/such/run"], "run folder no/such/run does not exist"),
+    (["train", "--arch", "vanilla", "--model-opt", "gain=abc", "--out", "x"],
+     "model 'vanilla': option gain must be a number, got 'abc' (str); e.g. gain=1.0 (the default)."),
+    (["train", "--task-opt", "pulse_prob=abc", "--out", "x"],
+     "task 'flipflop': option pulse_prob (pulse probability per step) must be a number in (0, 1], got 'abc' (str)"),
+    (["train", "--n-hidden", "100000", "--out", "x"],
+     "training one gru network of 100000 units needs about 632.8 GB of memory"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), USER_ERRORS)
+def test_user_errors_are_one_line_with_exit_code_2(args, message, refusals):
+    code, stderr, cwd = refusals(args)
+    assert code == 2, stderr
+    assert "Traceback" not in stderr
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and message in lines[0], stderr
+    assert not (cwd / "x").exists()
 
 
 def test_the_command_keeps_compiled_programs_where_it_is_told(tmp_path):
@@ -116,21 +158,20 @@ def test_resume_of_a_different_config_is_refused(tmp_path):
     assert again.stdout.strip() == ""
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["train", "--bogus"], "No such option: --bogus"),
-        (["train", "--n-networks", "abc", "--out", "x"], "Invalid value for '--n-networks'"),
-        (["nosuch"], "No such command 'nosuch'"),
-        (["compare"], "Missing argument 'RUN'"),
-    ],
-)
-def test_usage_errors_exit_2_with_the_usage_line_and_no_traceback(args, message, tmp_path):
-    res = subprocess.run([sys.executable, "-m", "dynascope", *args], capture_output=True, text=True,
-                         timeout=300, cwd=tmp_path)
-    assert res.returncode == 2, res.stderr
-    assert "Traceback" not in res.stderr and message in res.stderr and "Usage: dynascope" in res.stderr
-    assert not (tmp_path / "x").exists()
+USAGE_ERRORS = [
+    (["train", "--bogus"], "No such option: --bogus"),
+    (["train", "--n-networks", "abc", "--out", "x"], "Invalid value for '--n-networks'"),
+    (["nosuch"], "No such command 'nosuch'"),
+    (["compare"], "Missing argument 'RUN'"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), USAGE_ERRORS)
+def test_usage_errors_exit_2_with_the_usage_line_and_no_traceback(args, message, refusals):
+    code, stderr, cwd = refusals(args)
+    assert code == 2, stderr
+    assert "Traceback" not in stderr and message in stderr and "Usage: dynascope" in stderr
+    assert not (cwd / "x").exists()
 
 
 def test_the_python_api_keeps_compiled_programs_too_unless_the_user_chose_a_cache(tmp_path):
