@@ -194,6 +194,7 @@ ANALYSIS_CASES = {
     "delayed_match": {},
     "perceptual_dm": {"noise_std": 0.0},
     "sign_match": {"noise_std": 0.0},
+    "spike_pattern": {"noise_hz": 0.0},
     "recording": {},  # zero input between the shipped flip-flop's pulses
 }
 

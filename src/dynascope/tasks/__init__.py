@@ -13,6 +13,7 @@ from dynascope.tasks.perceptual_dm import PerceptualDecision
 from dynascope.tasks.rsg import ReadySetGo
 from dynascope.tasks.sign_match import SignMatch
 from dynascope.tasks.sinewave import SineWave
+from dynascope.tasks.spike_pattern import SpikePattern
 
 __all__ = [
     "ContextDependentIntegration",
@@ -23,6 +24,7 @@ __all__ = [
     "ReadySetGo",
     "SignMatch",
     "SineWave",
+    "SpikePattern",
     "Task",
     "Trials",
     "get",
