@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dynascope.dynamics._compile import program, work
 from dynascope.dynamics._scheduler import Batch, compacted_size, over_points, put_points, schedule, take_points
 from dynascope.dynamics._system import System
 from dynascope.dynamics.solvers import AbstractSolver, Adam, LevenbergMarquardt, Newton, Result, iterate
@@ -59,7 +60,7 @@ def _advance_point(
     return iterate(solver, residual(system, params, u), state, until, going=lambda s: _inside(s.y, region))
 
 
-@functools.partial(jax.jit, static_argnames=("system", "solver"))
+@program(static_argnames=("system", "solver"))
 def _advance(
     system: System, solver: AbstractSolver, params: Any, u: jax.Array, region: jax.Array, state: Any,
     networks: jax.Array, points: jax.Array, until: jax.Array,
@@ -93,7 +94,7 @@ def _drive(
         nonlocal state
         # an inactive point (a network with none active) runs no iteration
         state, still = _advance(
-            system, solver, params, u, region, state, np.asarray(batch.networks, np.int32),
+            work(n, k, n_state), system, solver, params, u, region, state, np.asarray(batch.networks, np.int32),
             np.asarray(batch.points, np.int32), np.asarray(_ROUND * (batch.round + 1), np.int32),
         )
         return still
@@ -208,7 +209,7 @@ def _measure_point(system: System, params: Any, x: jax.Array, u: jax.Array) -> t
     return 0.5 * jnp.sum(r * r), min_step, step
 
 
-@functools.partial(jax.jit, static_argnames=("system",))
+@program(static_argnames=("system",))
 def _measure(system: System, params: Any, u: jax.Array, x: jax.Array) -> tuple:
     return over_points(functools.partial(_measure_point, system))(params, x, u)
 
@@ -221,7 +222,7 @@ def measure(
     minimum of q its quadratic model predicts; ~0 at every minimum, inf where ∇²q is not positive
     definite); and the length of the Newton correction on r, ‖J_r⁻¹ r‖ (the distance to a root the
     linearization predicts; inf where J − I is singular, 0 at an exact root)."""
-    out = _measure(system, params, inputs, points)
+    out = _measure(work(*points.shape), system, params, inputs, points)
     return tuple(np.asarray(a) for a in out)
 
 
