@@ -6,7 +6,6 @@ them, so this module draws and says, and the page's markup stays in one place (`
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any
 
@@ -17,6 +16,7 @@ from matplotlib.figure import Figure
 from dynascope.pipeline import load_group
 from dynascope.pipeline.ablation import ARMS, AblationSummary, ablation_summary
 from dynascope.report._palette import PALETTE
+from dynascope.report._parts import SectionParts
 
 #: The section's id and heading.
 SECTION = ("ablation", "Ablation")
@@ -26,18 +26,7 @@ COLUMNS = ["arm", "model", "size", "networks", "score (mean)", "95 % interval", 
 COLOURS = dict(zip(ARMS, PALETTE))
 
 
-@dataclasses.dataclass(frozen=True)
-class AblationParts:
-    """What the section shows: an introduction (HTML), table rows (`COLUMNS`), (figure, alt, caption), and each
-    figure's file name for `report --static` (`names`: 'ablation_score_vs_size_<mechanism>', 'learned_tau')."""
-
-    intro: str
-    rows: list[list[Any]]
-    figures: list[tuple[Figure, str, str]]
-    names: list[str] = dataclasses.field(default_factory=list)
-
-
-def ablation_parts(run: Any) -> AblationParts | None:
+def ablation_parts(run: Any) -> SectionParts | None:
     """The section's pieces, or None when `run` is not an ablation (its config has no [ablation])."""
     if "ablation" not in run.config:
         return None
@@ -79,7 +68,7 @@ def ablation_parts(run: Any) -> AblationParts | None:
                         f"Learned membrane time constants τ_mem (ms) at size {c.sizes[-1]}, all networks."))
     names = [f"ablation_score_vs_size_{''.join(ch if ch.isalnum() or ch in '-_' else '-' for ch in m)}"
              for m in c.mechanisms] + ["learned_tau"] * bool(learned)
-    return AblationParts(intro=intro, rows=rows, figures=figures, names=names)
+    return SectionParts(intro=intro, rows=rows, figures=figures, names=names)
 
 
 def performance_figure(summary: AblationSummary, mechanism: str | None = None) -> Figure:

@@ -6,7 +6,6 @@ them, so this module draws and says, and the page's markup stays in one place (`
 
 from __future__ import annotations
 
-import dataclasses
 import html
 from typing import Any
 
@@ -15,6 +14,7 @@ from matplotlib.figure import Figure
 
 from dynascope.pipeline.specialization import MEASURES, SpecializationSummary, specialization_summary
 from dynascope.report._palette import PALETTE
+from dynascope.report._parts import SectionParts
 
 #: The section's id and heading.
 SECTION = ("specialization", "Specialization")
@@ -26,18 +26,7 @@ TITLES = {"decodability": "decodability", "lesion": "lesion damage", "correlatio
 STYLES = ["-", "--", ":", "-."]
 
 
-@dataclasses.dataclass(frozen=True)
-class SpecializationParts:
-    """What the section shows: an introduction (HTML), table rows (`COLUMNS`), (figure, alt, caption), and each
-    figure's file name for `report --static` ('specialization_map', 'specialization_over_training')."""
-
-    intro: str
-    rows: list[list[Any]]
-    figures: list[tuple[Figure, str, str]]
-    names: list[str] = dataclasses.field(default_factory=list)
-
-
-def specialization_parts(run: Any) -> SpecializationParts | None:
+def specialization_parts(run: Any) -> SectionParts | None:
     """The section's pieces, or None when `run` is not a modularity sweep (its config has no [specialization])."""
     if "specialization" not in run.config:
         return None
@@ -56,7 +45,7 @@ def specialization_parts(run: Any) -> SpecializationParts | None:
              "of the recurrent wiring. Diverged networks are left out.</p>")
     if not s.networks:
         intro += "<p class='note'>No group has been measured yet: resume with <code>dynascope specialize ... --resume</code>.</p>"
-        return SpecializationParts(intro=intro, rows=[], figures=[])
+        return SectionParts(intro=intro, rows=[], figures=[])
     if s.agreement is None:
         intro += f"<p>Rank agreement of the three measures: not defined ({html.escape(s.agreement_note)}).</p>"
     else:
@@ -77,7 +66,7 @@ def specialization_parts(run: Any) -> SpecializationParts | None:
                         f"Specialization over training at size {c.sizes[-1]}: mean index over the networks, per "
                         "between-module fraction (colour) and architecture (line style)."))
         names.append("specialization_over_training")
-    return SpecializationParts(intro=intro, rows=rows, figures=figures, names=names)
+    return SectionParts(intro=intro, rows=rows, figures=figures, names=names)
 
 
 def map_figure(s: SpecializationSummary) -> Figure:

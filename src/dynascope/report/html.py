@@ -257,20 +257,20 @@ def _fixed_points_section(run: Any, groups: dict[str, Any]) -> str:
 
 
 def _ablation_section(run: Any) -> str:
-    parts = _ablation.ablation_parts(run)
-    if parts is None:
-        return ""
-    sid, title = _ablation.SECTION
-    body = parts.intro + table(_ablation.COLUMNS, parts.rows) + "".join(img(*f) for f in parts.figures)
-    return f'<section id="{sid}" aria-labelledby="{sid}-h"><h2 id="{sid}-h">{title}</h2>\n{body}\n</section>'
+    return _parts_section(_ablation, _ablation.ablation_parts(run))
 
 
 def _specialization_section(run: Any) -> str:
-    parts = _specialization.specialization_parts(run)
+    return _parts_section(_specialization, _specialization.specialization_parts(run))
+
+
+def _parts_section(module: Any, parts: Any) -> str:
+    """The section of a run written by one command, from its pieces (`SectionParts`, None: no section) and
+    its module's SECTION (id, heading) and COLUMNS."""
     if parts is None:
         return ""
-    sid, title = _specialization.SECTION
-    body = parts.intro + table(_specialization.COLUMNS, parts.rows) + "".join(img(*f) for f in parts.figures)
+    sid, title = module.SECTION
+    body = parts.intro + table(module.COLUMNS, parts.rows) + "".join(img(*f) for f in parts.figures)
     return f'<section id="{sid}" aria-labelledby="{sid}-h"><h2 id="{sid}-h">{title}</h2>\n{body}\n</section>'
 
 
