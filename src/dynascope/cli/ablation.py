@@ -11,7 +11,7 @@ from dynascope.cli._app import app, parse_list, parse_options, renamed_flag
 from dynascope.cli._display import console, progress, table
 
 #: Shown in --help without importing the pipeline (and JAX) to list the registry.
-MECHANISMS = "none, hetero_tau, learned_tau, adaptation, dale, sparsity, spiking, delays"  # the registered ones (tested)
+MECHANISMS = "none, hetero_tau, learned_tau, adaptation, dale, sparsity, spiking, delays, inter_module"  # the registered ones (tested)
 
 
 @app.command("ablate")

@@ -16,7 +16,8 @@ applies to (`archs`); asking for another is refused with a ConfigError naming bo
             return Arm(arch, {**options, "tau_mem": self.tau}), Arm(arch, dict(options))
 
 References: Perez-Nieves, Leung, Dragotti & Goodman 2021, "Neural heterogeneity promotes robust learning",
-Nat. Commun. (heterogeneous and learned time constants); Bellec et al. 2018 (adaptation).
+Nat. Commun. (heterogeneous and learned time constants); Bellec et al. 2018 (adaptation); Béna & Goodman 2025
+(connected modules).
 """
 
 from __future__ import annotations
@@ -217,3 +218,18 @@ class Delays(Mechanism):
         with_delays = {**options, "max_delay": self.max_delay, "learn_delays": self.learn}
         without = {k: v for k, v in options.items() if k not in ("learn_delays", "delay_init")}
         return Arm(arch, with_delays), Arm(arch, {**without, "max_delay": 0})
+
+
+@register_mechanism("inter_module")
+@dataclasses.dataclass(frozen=True)
+class InterModule(Mechanism):
+    """Connected vs disconnected modules of a two-module network: a fraction `fraction` of the possible
+    between-module links (`inter_fraction`) against none, every within-module link and each module's own input
+    stream kept in both arms. A task whose output needs both streams (`sign_match`) cannot be solved without
+    it; one whose inputs all reach one module cannot need it. Béna & Goodman 2025."""
+
+    archs = ("modular", "modular_lif")
+    fraction: float = option(1.0, gt=0, le=1, doc="fraction of the between-module links in the arm with them")
+
+    def split(self, arch: str, options: dict[str, Any]) -> tuple[Arm, Arm]:
+        return Arm(arch, {**options, "inter_fraction": self.fraction}), Arm(arch, {**options, "inter_fraction": 0.0})
