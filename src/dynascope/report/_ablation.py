@@ -1,5 +1,6 @@
 """The report's ablation section (a run written by `dynascope ablate`): per mechanism, performance against size
-per arm with its bootstrap band and the size-equivalence factor; and the learned time constants when τ is trained.
+per arm with its bootstrap band and the size-equivalence factor; and the learned time constants and delays when
+they are trained.
 
 `ablation_parts` returns the section's pieces (text, table rows, captioned figures); the HTML page places
 them, so this module draws and says, and the page's markup stays in one place (`report.html`)."""
@@ -66,8 +67,15 @@ def ablation_parts(run: Any) -> SectionParts | None:
         figures.append((tau_figure(run, learned), "Histograms of the trained membrane time constants "
                         "of every neuron at the largest size, per arm that learns them.",
                         f"Learned membrane time constants τ_mem (ms) at size {c.sizes[-1]}, all networks."))
+    delayed = {c.group(side, c.sizes[-1], m): f"{side} {m}" for m in c.mechanisms
+               for side, a in c.arms(m).items() if a.options.get("learn_delays") and a.options.get("max_delay", 0) > 0}
+    if delayed:
+        figures.append((delay_figure(run, delayed), "Histograms of the trained recurrent delays of every "
+                        "connection at the largest size, per arm that learns them.",
+                        f"Learned recurrent delays (steps) at size {c.sizes[-1]}, all connections of all networks; "
+                        "they started as whole numbers, so mass between integers is what training moved."))
     names = [f"ablation_score_vs_size_{''.join(ch if ch.isalnum() or ch in '-_' else '-' for ch in m)}"
-             for m in c.mechanisms] + ["learned_tau"] * bool(learned)
+             for m in c.mechanisms] + ["learned_tau"] * bool(learned) + ["learned_delays"] * bool(delayed)
     return SectionParts(intro=intro, rows=rows, figures=figures, names=names)
 
 
@@ -111,6 +119,21 @@ def tau_figure(run: Any, groups: dict[str, str]) -> Figure:
         ax.hist(np.asarray(tau_mem).ravel(), bins=30, color=COLOURS[title.split()[0]])
         ax.set_xlabel("τ_mem (ms)")
         ax.set_ylabel("neurons")
+        ax.set_title(title, fontsize="medium")
+    return fig
+
+
+def delay_figure(run: Any, groups: dict[str, str]) -> Figure:
+    """Histograms of the recurrent delays (steps, as the step uses them: clipped to [0, max_delay]) of every
+    connection of every network of each group of `groups` ({group: panel title}), one panel per group."""
+    fig = Figure(figsize=(3.5 * len(groups), 3), layout="constrained")
+    for k, (name, title) in enumerate(groups.items()):
+        ax = fig.add_subplot(1, len(groups), k + 1)
+        group = load_group(run, name)
+        delays = jax.vmap(group.model.delays)(group.params)  # type: ignore[attr-defined]
+        ax.hist(np.asarray(delays).ravel(), bins=40, color=COLOURS[title.split()[0]])
+        ax.set_xlabel("delay (steps)")
+        ax.set_ylabel("connections")
         ax.set_title(title, fontsize="medium")
     return fig
 

@@ -33,7 +33,7 @@ def write_figures(
 
     Figures: loss_curves, trial, psychometric (decision tasks), per architecture unit_activity and
     activity_heatmap of its best network (and spike_raster for a spiking one), for an ablation run
-    ablation_score_vs_size per mechanism and learned_tau, for a modularity sweep specialization_map and
+    ablation_score_vs_size per mechanism, learned_tau and learned_delays, for a modularity sweep specialization_map and
     specialization_over_training, state_spaces_side_by_side and per network (up to
     `max_networks`, chosen as in the report: never one that diverged in training) state_space,
     eigenvalue_spectrum and skeleton_graph, fixed_point_speeds and time_constants,
