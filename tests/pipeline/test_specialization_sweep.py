@@ -25,12 +25,12 @@ from dynascope.report import render_report, write_figures
 from dynascope.store import SpecializationRows
 from dynascope.train import TrainOptions
 
-#: Two fractions (disconnected, fully connected) × two sizes, 3 networks, measured at steps 0, 15 and 30.
-TINY = SpecializationConfig(archs=("modular",), inter_fractions=(0.0, 1.0), sizes=(4, 6), n_networks=3, steps=30,
+#: Two fractions (disconnected, fully connected) at one size, 3 networks, measured at steps 0, 15 and 30.
+TINY = SpecializationConfig(archs=("modular",), inter_fractions=(0.0, 1.0), sizes=(6,), n_networks=3, steps=30,
                             n_trials=64, train=TrainOptions(batch_size=16, learning_rate=1e-2, checkpoint_every=30,
                                                             snapshot_every=15))
 #: The same sweep through the command line (same programs, compiled once per worker).
-FLAGS = ["--arch", "modular", "--inter", "0,1", "--sizes", "4,6", "--n-networks", "3", "--steps", "30", "--batch", "16",
+FLAGS = ["--arch", "modular", "--inter", "0,1", "--sizes", "6", "--n-networks", "3", "--steps", "30", "--batch", "16",
          "--trials", "64", "--checkpoint-every", "30", "--snapshot-every", "15"]
 
 
@@ -56,9 +56,9 @@ def swept(tmp_path_factory):
 
 def test_every_network_step_measure_module_and_subtask_has_a_row(swept):
     rows = swept.read(SpecializationRows)
-    assert sorted(set(rows.group)) == ["modular.inter0-4", "modular.inter0-6", "modular.inter1-4", "modular.inter1-6"]
+    assert sorted(set(rows.group)) == ["modular.inter0-6", "modular.inter1-6"]
     assert sorted(set(rows.step)) == [0, 15, 30]
-    assert len(rows) == 4 * 3 * 3 * 3 * 2 * 2  # groups × networks × steps × measures × modules × sub-tasks
+    assert len(rows) == 2 * 3 * 3 * 3 * 2 * 2  # groups × networks × steps × measures × modules × sub-tasks
     assert set(rows.measure) == {"decodability", "lesion", "correlation"} and set(rows.subtask) == {"sign A", "sign B"}
     assert all(0.0 <= s <= 1.0 for s in rows.score)
 
@@ -94,12 +94,12 @@ def test_rows_are_the_measures_of_the_stored_weights(swept):
     """The last snapshot's rows equal `compare.specialization_measures` recomputed from the trained weights."""
     import jax
 
-    stored = load_group(swept, "modular.inter1-4")
+    stored = load_group(swept, "modular.inter1-6")
     key = jax.random.fold_in(jax.random.key(TINY.seed), 0x5EC)
     trials = stored.task.sample(key, TINY.n_trials)
     got = specialization_measures(stored.model, stored.network(2), trials.inputs, stored.task.latents(key, TINY.n_trials),
                                   stored.model.modules, key=jax.random.fold_in(jax.random.key(TINY.seed), 0x5ED))
-    rows = swept.read(SpecializationRows, shard="modular.inter1-4")
+    rows = swept.read(SpecializationRows, shard="modular.inter1-6")
     for measure, scores in zip(("decodability", "lesion", "correlation"), got):
         for module in (0, 1):
             for k, sub in enumerate(("sign A", "sign B")):
@@ -111,10 +111,10 @@ def test_rows_are_the_measures_of_the_stored_weights(swept):
 
 def test_summary_maps_disconnected_modules_as_specialised(swept):
     s = specialization_summary(swept)
-    assert len(s.networks) == 12 and list(s.steps) == [0, 15, 30]
+    assert len(s.networks) == 6 and list(s.steps) == [0, 15, 30]
     cells = {(c["inter_fraction"], c["n_hidden"]): c for c in s.map}
-    assert set(cells) == {(0.0, 4), (0.0, 6), (1.0, 4), (1.0, 6)}
-    for n in (4, 6):
+    assert set(cells) == {(0.0, 6), (1.0, 6)}
+    for n in (6,):
         # Disconnected modules, each fed one stream: by construction neither module can know the other sign.
         assert cells[(0.0, n)]["decodability"] > 0.8 and cells[(0.0, n)]["lesion"] > 0.8
         assert cells[(0.0, n)]["modularity"] == pytest.approx(0.5)
@@ -139,7 +139,7 @@ def test_an_interrupted_sweep_resumes_by_measuring_only_what_is_missing(swept):
 def test_the_report_has_the_section_and_its_figures(swept, tmp_path):
     page = render_report(swept, max_networks=1, n_trials=2)
     assert '<section id="specialization"' in page and '<a href="#specialization">Specialization</a>' in page
-    assert "Rank agreement of the measures across the 12 networks" in page
+    assert "Rank agreement of the measures across the 6 networks" in page
     names = {p.stem for p in write_figures(swept, tmp_path / "figs", formats=("png",), max_networks=1)}
     assert {"specialization_map", "specialization_over_training"} <= names
 
@@ -148,7 +148,7 @@ def test_the_command_prints_the_maps_and_the_agreement(tmp_path):
     out = CliRunner().invoke(app, ["specialize", *FLAGS, "--out", str(tmp_path / "r")], terminal_width=220)
     assert out.exit_code == 0, out.stdout
     for title in ("task score on sign_match", "specialization by decodability", "specialization by lesion damage",
-                  "specialization by latent correlation", "rank agreement of the measures across 12 networks"):
+                  "specialization by latent correlation", "rank agreement of the measures across 6 networks"):
         assert title in out.stdout
     assert "inter 0 (Q 0.50)" in out.stdout and "inter 1 (Q 0.00)" in out.stdout
     shown = CliRunner().invoke(app, ["show", str(tmp_path / "r")], terminal_width=220)
