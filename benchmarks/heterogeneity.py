@@ -3,7 +3,7 @@
 `learned_tau` in a recurrent LIF network (τ_mem 20 ms, τ_syn 5 ms, dt 1 ms) per task, on `spike_pattern` with
 a SHORT pattern window (`--short-ms`, default 20 ms: one membrane time constant) and a LONG one (`--long-ms`,
 default 200 ms: ten), everything else equal (classes, channels, spikes per channel, jitter, background rate,
-a 10 ms response epoch right after the window; Adam, lr 0.01, batch 32; the same seeds and data streams; the
+a 10 ms response epoch right after the window; Adam, lr 0.01 (`--lr`), batch 32; the same seeds and data streams; the
 arm without either mechanism is shared and trained once per size).
 
 The classes differ only in spike timing (every class has the same spike count on every channel), so the
@@ -56,6 +56,7 @@ def main() -> None:
     p.add_argument("--jitter", type=float, default=2.0, help="jitter of each spike, ms")
     p.add_argument("--noise-hz", type=float, default=5.0, help="background spike rate per channel, Hz")
     p.add_argument("--mechanisms", default=",".join(MECHANISMS))
+    p.add_argument("--lr", type=float, default=0.01, help="Adam's learning rate")
     p.add_argument("--out", type=Path, required=True, help="folder for the two run folders")
     args = p.parse_args()
     sizes = tuple(int(s) for s in args.sizes.split(","))
@@ -65,7 +66,7 @@ def main() -> None:
             task="spike_pattern", arch="lif", mechanism=mechanisms, sizes=sizes, n_networks=args.seeds,
             steps=args.steps, mechanism_options={"hetero_tau.spread": args.spread},
             task_options=task_options(pattern_ms, args),
-            train=TrainOptions(batch_size=32, learning_rate=0.01, checkpoint_every=args.steps, eval_batch=256),
+            train=TrainOptions(batch_size=32, learning_rate=args.lr, checkpoint_every=args.steps, eval_batch=256),
         )
         t0 = time.perf_counter()
         run = run_ablation(config, args.out / f"pattern-{int(pattern_ms)}", resume=True, energy_trials=32)
