@@ -19,7 +19,9 @@ from dynascope.pipeline.ablation import size_key
 def test_every_mechanism_gives_two_arms_that_build(name):
     mech = get_mechanism(name)
     arch = "lif" if mech.archs is None else mech.archs[0]
-    with_, without = mech.arms(arch, {"tau_out": 10.0})
+    # An option of the user's that the arms must carry through (the spiking models' readout filter).
+    base = {"tau_out": 10.0} if any(o.name == "tau_out" for o in models.options(arch)) else {}
+    with_, without = mech.arms(arch, base)
     for arm in (with_, without):
         models.get(arm.arch, n_inputs=2, n_hidden=8, n_outputs=1, **arm.options)
     assert (with_ == without) == (name == "none")
@@ -35,6 +37,8 @@ def test_each_mechanism_changes_only_what_it_names():
         Arm("alif", {**base, "adaptive_fraction": 0.5}), Arm("lif", base))
     assert get_mechanism("adaptation").arms("alif", base)[1] == Arm("alif", {**base, "adaptive_fraction": 0.0})
     assert get_mechanism("dale").arms("lif", base)[1] == Arm("lif", {**base, "dale": False})
+    assert get_mechanism("inter_module", fraction=0.2).arms("modular_lif", base) == (
+        Arm("modular_lif", {**base, "inter_fraction": 0.2}), Arm("modular_lif", {**base, "inter_fraction": 0.0}))
     assert get_mechanism("sparsity", connectivity=0.1).arms("lif", base) == (
         Arm("lif", {**base, "connectivity": 0.1}), Arm("lif", {**base, "connectivity": 1.0}))
     # spiking vs rate: a ctrnn of the same size whose Euler step is the membrane's dt / tau_mem
