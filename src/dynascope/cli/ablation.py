@@ -38,6 +38,9 @@ def ablate_cmd(
     checkpoint_every: int = typer.Option(100, "--checkpoint-every", help="steps between checkpoints"),
     rule: str = typer.Option("bptt", help="learning rule: bptt (backpropagation through time) or eprop (e-prop, "
                                           "Bellec et al. 2020; lif/alif arms only)"),
+    checkpoint_steps: int = typer.Option(0, "--checkpoint-steps",
+                                         help="bptt: keep the state every K steps and recompute the rest in the "
+                                              "backward pass (memory ~ T/K + K instead of T; 0: off)"),
 ) -> None:
     """Train matched populations with and without each mechanism at every size; print each mechanism's arms and
     its factor."""
@@ -60,7 +63,8 @@ def ablate_cmd(
         mechanism_options=parse_options("--mechanism-opt", mechanism_opt),
         task_options=recording_path(parse_options("--task-opt", task_opt)),
         model_options=parse_options("--model-opt", model_opt),
-        train=TrainOptions(batch_size=batch, learning_rate=lr, checkpoint_every=checkpoint_every, rule=rule),
+        train=TrainOptions(batch_size=batch, learning_rate=lr, checkpoint_every=checkpoint_every, rule=rule,
+                           checkpoint_steps=checkpoint_steps),
     )
     # Bad names, options, sizes, a mechanism that does not apply or a bad folder fail here, before any bar.
     prepare_run(config, out, resume=resume)  # type: ignore[arg-type]

@@ -116,6 +116,9 @@ def train_cmd(
                                        help="keep every network's weights every N steps, for `analyze --over-training` (0: none)"),
     rule: str = typer.Option("bptt", help="learning rule: bptt (backpropagation through time) or eprop (e-prop, "
                                           "Bellec et al. 2020: memory independent of trial length; lif/alif only)"),
+    checkpoint_steps: int = typer.Option(0, "--checkpoint-steps",
+                                         help="bptt: keep the state every K steps and recompute the rest in the "
+                                              "backward pass (memory ~ T/K + K instead of T; 0: off)"),
     backend: str = typer.Option("embedded", help="embedded (this process) or ray (a Ray cluster, docs/scale.md)"),
     address: Optional[str] = typer.Option(None, help="--backend ray: the cluster ('auto', HOST:PORT) [default: local]"),
     shard_size: Optional[int] = typer.Option(None, "--shard-size", help="--backend ray: networks per shard"),
@@ -154,6 +157,7 @@ def train_cmd(
             checkpoint_every=checkpoint_every,
             snapshot_every=snapshot_every,
             rule=rule,
+            checkpoint_steps=checkpoint_steps,
         ),
     )
     if backend == "ray":

@@ -5,6 +5,7 @@ from dynascope._registry import option  # a field with a declared constraint, fo
 from dynascope.models._registry import get, names, options, register
 from dynascope.models._modules import module_mask
 from dynascope.models._surrogate import spike
+from dynascope.models._spiking import spike_input
 from dynascope.models.vanilla import Vanilla
 from dynascope.models.ctrnn import CTRNN
 from dynascope.models.gru import GRU
@@ -36,4 +37,5 @@ __all__ = [
     "options",
     "register",
     "spike",
+    "spike_input",
 ]

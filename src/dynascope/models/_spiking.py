@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.custom_derivatives import SymbolicZero
 
 from dynascope._registry import option
 from dynascope.errors import ConfigError
@@ -55,6 +56,38 @@ def psp_peak(dt: float, tau_mem: jax.Array, tau_syn: jax.Array) -> jax.Array:
     t_star = tau_mem * jnp.where(near, 1.0 - (r - 1.0) / 2, jnp.log(r) / jnp.where(near, 2.0, r - 1.0))
     k = jnp.maximum(jnp.floor(t_star / dt), 1.0)
     return jnp.maximum(psp(k * dt, tau_mem, tau_syn), psp((k + 1.0) * dt, tau_mem, tau_syn))
+
+
+@jax.custom_jvp
+def spike_input(w: jax.Array, z: jax.Array) -> jax.Array:
+    """The recurrent input `w @ z` `[H]` of spikes `z [H]` (each exactly 0 or 1) through weights `w [H, H]`, whose
+    derivative keeps the spikes as bytes: the weight gradient of a step, (∂L/∂I) zᵀ, reads z from an int8
+    copy (exact, since z is 0 or 1), so reverse-mode differentiation stores one byte per spike and step instead
+    of four (what Spyx's bit-packed spikes save; Heckel & Nowotny 2024). The value and both derivatives are
+    those of `w @ z`.
+
+    Args:
+        w: the recurrent matrix `[H, H]` (post × pre).
+        z: the spikes of the step `[H]`, 0.0 or 1.0 (other values are not spikes: the weight derivative
+            would read them rounded toward zero to integers).
+    """
+    return w @ z
+
+
+def _spike_input_jvp(primals: tuple[jax.Array, jax.Array], tangents: tuple[Any, Any]) -> tuple[jax.Array, jax.Array]:
+    (w, z), (dw, dz) = primals, tangents
+    out = w @ z
+    dout = jnp.zeros_like(out)
+    if not isinstance(dz, SymbolicZero):
+        dout = dout + w @ dz
+    if not isinstance(dw, SymbolicZero):
+        # Mixed float × int8 product: the int8 copy of z, not z, is what a reverse pass keeps for it.
+        bits = z.astype(jnp.int8)
+        dout = dout + jax.lax.dot_general(dw, bits, (((dw.ndim - 1,), (0,)), ((), ())), preferred_element_type=out.dtype)
+    return out, dout
+
+
+spike_input.defjvp(_spike_input_jvp, symbolic_zeros=True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -303,9 +336,11 @@ class Spiking(Model):
         free = n.refractory <= 0
         drive = self.effective_inputs(params) @ x + params["b"]
         v = jnp.where(free, a_m * n.v + (1.0 - a_m) * drive + kappa * n.i, n.v)
-        z = spike(v - threshold, self.surrogate, self.surrogate_scale) * free.astype(v.dtype)
+        # `where` (not a product with `free` as a float) and `spike_input` (not `w @ z`) let the backward pass
+        # keep the refractory mask and the spikes as bytes instead of float32 (the same gradient).
+        z = jnp.where(free, spike(v - threshold, self.surrogate, self.surrogate_scale), 0.0)
         w = self.effective_weights(params)
-        i = a_s * n.i + (w @ z if history is None else delayed_input(w, self.delays(params), z, history))
+        i = a_s * n.i + (spike_input(w, z) if history is None else delayed_input(w, self.delays(params), z, history))
         fired = jax.lax.stop_gradient(z)
         v = v - threshold * fired if self.reset == "subtract" else v * (1.0 - fired)
         refractory = jnp.where(fired > 0, float(self.n_refractory), jnp.maximum(n.refractory - 1.0, 0.0))

@@ -222,7 +222,7 @@ class AblationConfig:
         for _, _, arm, n in self.groups():
             check_training_memory(task, self.build_model(task, arm, n), self.n_networks, self.steps,
                                   batch_size=self.train.batch_size, optimizer=self.train.optimizer,
-                                  rule=self.train.rule)
+                                  rule=self.train.rule, checkpoint_steps=self.train.checkpoint_steps)
 
     def to_dict(self) -> dict[str, Any]:
         """TOML-able form: the [sweep] view plus the [ablation] section."""

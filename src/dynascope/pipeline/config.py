@@ -77,7 +77,7 @@ class SweepConfig:
         for _, arch, n_hidden in self.groups():
             check_training_memory(task, self.build_model(task, arch, n_hidden), self.n_networks, self.steps,
                                   batch_size=self.train.batch_size, optimizer=self.train.optimizer,
-                                  rule=self.train.rule)
+                                  rule=self.train.rule, checkpoint_steps=self.train.checkpoint_steps)
 
     def to_dict(self) -> dict[str, Any]:
         """TOML-able form."""

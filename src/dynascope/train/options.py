@@ -29,6 +29,9 @@ class TrainOptions:
     rule: how the gradient is computed: 'bptt' (backpropagation through time, exact through the surrogate
     derivative) or 'eprop' (Bellec et al. 2020: one forward pass carrying eligibility traces, memory
     independent of the trial length; `lif`/`alif` models only, see `dynascope.train.eprop`).
+    checkpoint_steps: with 'bptt', K > 0 checkpoints through time (`dynascope.train.remat`): the backward pass
+    keeps the state every K steps and recomputes the steps between, so memory grows as T/K + K instead of T,
+    for one more forward pass; the same gradient to float rounding. 0 (the default): plain BPTT.
     divergence_factor: a network has diverged (and is frozen, flagged `diverged`, never `trained`) once its
     training loss is non-finite or exceeds `divergence_factor` times its reference loss: the larger of the
     task's zero-output loss (the mean squared target over the scored entries of the evaluation trials: what a
@@ -50,6 +53,7 @@ class TrainOptions:
     eval_batch: int = 256
     divergence_factor: float = 1e6
     rule: str = "bptt"
+    checkpoint_steps: int = 0
 
     def validate(self, n_networks: int) -> None:
         """Raise ConfigError naming the first bad option."""
@@ -63,6 +67,14 @@ class TrainOptions:
         if self.rule not in RULES:
             raise ConfigError(f"rule must be one of {', '.join(map(repr, RULES))} (the learning rule), got "
                               f"{self.rule!r}; e.g. rule='eprop' (--rule eprop) for e-prop on a lif network.")
+        k = self.checkpoint_steps
+        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+            raise ConfigError(f"checkpoint_steps must be an integer ≥ 0 (steps between the states BPTT keeps; 0: "
+                              f"every step, plain BPTT), got {k!r}; e.g. checkpoint_steps=25 for trials of ~500 steps.")
+        if k and self.rule != "bptt":
+            raise ConfigError(f"checkpoint_steps={k} checkpoints backpropagation through time, but rule="
+                              f"{self.rule!r} has no backward pass to checkpoint; use checkpoint_steps=0 with "
+                              f"rule={self.rule!r}, or rule='bptt'.")
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}.")
         lrs = self.learning_rates(n_networks)

@@ -21,6 +21,7 @@ from dynascope.train import checkpoint
 from dynascope.train.eprop import check_rule, eprop_value_and_grad
 from dynascope.train.memory import check_training_memory, networks_per_chunk
 from dynascope.train.options import TrainOptions
+from dynascope.train.remat import run_checkpointed
 
 Progress = Callable[[int, np.ndarray], None]
 
@@ -100,12 +101,18 @@ def masked_mse(outputs: jax.Array, trials: Trials) -> jax.Array:
 
 def _loss_fn(task: Task, model: Model, opts: TrainOptions) -> Callable[..., jax.Array]:
     def loss(params: Params, trials: Trials, noise_key: jax.Array) -> jax.Array:
-        states, outputs = model.run(params, trials.inputs, noise_key=noise_key, noise_std=opts.state_noise)
+        if opts.checkpoint_steps:  # checkpointed through time: no states stacked, only outputs (train.remat)
+            outputs, mean_sq_activity = run_checkpointed(model, params, trials.inputs, noise_key=noise_key,
+                                                         noise_std=opts.state_noise,
+                                                         checkpoint_steps=opts.checkpoint_steps)
+        else:
+            states, outputs = model.run(params, trials.inputs, noise_key=noise_key, noise_std=opts.state_noise)
         total = task.loss(outputs, trials)
         if opts.l2_weight:
             total = total + opts.l2_weight * sum(jnp.mean(params[k] ** 2) for k in model.weight_names(params))
         if opts.l2_activity:
-            total = total + opts.l2_activity * jnp.mean(model.activity(states) ** 2)
+            activity = mean_sq_activity if opts.checkpoint_steps else jnp.mean(model.activity(states) ** 2)
+            total = total + opts.l2_activity * activity
         return total
 
     return loss
@@ -255,7 +262,8 @@ def fingerprint(task: Task, model: Model, n_networks: int, steps: int, seeds: tu
         "seeds": list(seeds),
         "key": np.asarray(jax.random.key_data(key)).tolist(),
         # A BPTT run's options hash as they did before `rule` existed, so its checkpoints still resume.
-        "options": {k: v for k, v in opts.to_dict().items() if (k, v) != ("rule", "bptt")},
+        # Likewise for `checkpoint_steps`.
+        "options": {k: v for k, v in opts.to_dict().items() if (k, v) not in (("rule", "bptt"), ("checkpoint_steps", 0))},
     }
     return hashlib.sha256(json.dumps(desc, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -332,7 +340,8 @@ def train_population(
     if len(set(seeds)) != len(seeds):
         raise ConfigError("seeds must be distinct: two networks with one seed would be identical copies.")
     # Before anything is allocated or compiled: a network too large for the device fails here, at once.
-    sizes = dict(batch_size=opts.batch_size, optimizer=opts.optimizer, budget=memory_budget, rule=opts.rule)
+    sizes = dict(batch_size=opts.batch_size, optimizer=opts.optimizer, budget=memory_budget, rule=opts.rule,
+                 checkpoint_steps=opts.checkpoint_steps)
     check_training_memory(task, model, n_networks, steps, **sizes)
     per_chunk = networks_per_chunk(task, model, n_networks, steps, **sizes)
     lrs = np.asarray(opts.learning_rates(n_networks), np.float32)
