@@ -151,6 +151,7 @@ def test_the_command_prints_the_maps_and_the_agreement(tmp_path):
                   "specialization by latent correlation", "rank agreement of the measures across 6 networks"):
         assert title in out.stdout
     assert "inter 0 (Q 0.50)" in out.stdout and "inter 1 (Q 0.00)" in out.stdout
+    assert "all networks after 30 steps" in out.stdout and "/3 trained)" in out.stdout
     shown = CliRunner().invoke(app, ["show", str(tmp_path / "r")], terminal_width=220)
     assert shown.exit_code == 0 and "incomplete" not in shown.stdout and "specialization.inter_fractions" in shown.stdout
 
@@ -162,6 +163,7 @@ def test_the_command_prints_the_maps_and_the_agreement(tmp_path):
     (["--inter", "0,1.5"], "inter_fractions must be distinct, increasing and within [0, 1]"),
     (["--model-opt", "inter_fraction=0.2"], "set inter_fraction, which the sweep sets per group; give the fractions with --inter"),
     (["--trials", "4"], "n_trials must be at least 8"),
+    (["--n-networks", "1"], "n_networks must be at least 2 for an interval over networks"),
 ])
 def test_bad_input_is_one_line_with_exit_code_2(args, message, tmp_path, dynascope_main, capsys):
     code = dynascope_main("specialize", "--steps", "5", *args, "--out", str(tmp_path / "r"))
@@ -175,3 +177,11 @@ def test_the_config_names_the_architectures_and_tasks_that_fit():
         SpecializationConfig(task="flipflop").validate()
     with pytest.raises(ConfigError, match=r"use one of .*modular, modular_lif"):
         SpecializationConfig(archs=("lif",)).validate()
+
+
+def test_another_command_cannot_resume_the_sweep_s_folder(swept, dynascope_main, capsys):
+    code = dynascope_main("train", "--task", "sign_match", "--arch", "modular", "--n-hidden", "6", "--steps", "5",
+                          "--out", str(swept.path), "--resume")
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "holds a run written by `dynascope specialize`, which `dynascope train` cannot continue" in err

@@ -26,7 +26,7 @@ def ray_options(what: str) -> dict[str, Any]:
     """The typer options of `--backend ray` (as keyword defaults of a command), `what` naming a shard's unit."""
     return dict(
         backend=typer.Option("embedded", "--backend", help="embedded (this process) or ray (a Ray cluster, docs/scale.md)"),
-        address=typer.Option(None, "--address", help="--backend ray: the cluster ('auto', HOST:PORT) [default: local]"),
+        address=typer.Option(None, "--address", help="--backend ray: the cluster ('auto', HOST:PORT) \\[default: local]"),
         shard_size=typer.Option(None, "--shard-size", help=f"--backend ray: {what} per shard"),
         cpus_per_shard=typer.Option(1.0, "--cpus-per-shard", help="--backend ray: CPUs each shard asks for"),
         gpus_per_shard=typer.Option(0.0, "--gpus-per-shard", help="--backend ray: GPUs per shard (0.25: 4 a GPU)"),

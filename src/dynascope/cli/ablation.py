@@ -21,7 +21,7 @@ def ablate_cmd(
     mechanism: str = typer.Option(..., help=f"mechanism(s) to train with and without, comma-separated (one shared "
                                               f"arm without where they agree): {MECHANISMS}"),
     sizes: str = typer.Option("8,16,32", help="comma-separated hidden sizes, increasing, e.g. 8,16,32,64"),
-    n_networks: Optional[int] = typer.Option(None, "--n-networks", help="networks per arm and size (at least 2)  [default: 10]"),
+    n_networks: Optional[int] = typer.Option(None, "--n-networks", help="networks per arm and size (at least 2)  \\[default: 10]"),
     seeds: Optional[int] = typer.Option(None, "--seeds", hidden=True, help="old name of --n-networks"),
     steps: int = typer.Option(2000, help="optimizer steps"),
     batch: int = typer.Option(128, help="trials per step"),
@@ -96,9 +96,11 @@ def ablate_cmd(
         if factor.relation != "=":
             # A bound says the curves did not cross within the sizes trained, however close they are: say so,
             # so that two arms with overlapping intervals are not read as a measured effect.
-            where = (f"the arm without {name} reaches the score of the arm with it at none of the sizes trained"
-                     if factor.relation == ">" else
-                     f"the arm without {name} is above the scores of the arm with it already at the smallest size")
+            # The factor compares the arms' non-decreasing fits over size, not the raw scores, which can cross.
+            where = (f"on the non-decreasing fit of its scores over size, the arm without {name} reaches the arm "
+                     "with it at none of the sizes trained" if factor.relation == ">" else
+                     f"on the non-decreasing fit of its scores over size, the arm without {name} is above the arm "
+                     "with it already at the smallest size")
             console.print(f"  a bound, not a measurement: {where}, however close the two are (compare the "
                           "intervals above; more sizes, seeds or steps can settle it).", highlight=False)
 

@@ -150,7 +150,7 @@ def skipped_note(skipped: dict[str, str]) -> str:
 def analyze_cmd(
     run_path: Path = typer.Argument(..., metavar="RUN", help="run folder"),
     n_initial_states: Optional[int] = typer.Option(
-        None, "--n-initial-states", help="search starting points per network and analysis input  [default: 256]"),
+        None, "--n-initial-states", help="search starting points per network and analysis input  \\[default: 256]"),
     seeds: Optional[int] = typer.Option(None, "--seeds", hidden=True, help="old name of --n-initial-states"),
     force: bool = typer.Option(False, "--force", help="re-analyse groups already analysed"),
     over_training: bool = typer.Option(

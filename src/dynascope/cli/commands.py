@@ -95,8 +95,8 @@ def train_run(config, out: Path, resume: bool) -> None:
 def train_cmd(
     task: str = typer.Option("flipflop", help="task name (see `dynascope tasks`)"),
     arch: str = typer.Option("gru", help="comma-separated architectures, e.g. gru,lstm,vanilla"),
-    n_hidden: Optional[str] = typer.Option(None, "--n-hidden", help="comma-separated hidden sizes, e.g. 32,64  [default: 64]"),
-    n_networks: Optional[int] = typer.Option(None, "--n-networks", help="networks per architecture and size  [default: 10]"),
+    n_hidden: Optional[str] = typer.Option(None, "--n-hidden", help="comma-separated hidden sizes, e.g. 32,64  \\[default: 64]"),
+    n_networks: Optional[int] = typer.Option(None, "--n-networks", help="networks per architecture and size  \\[default: 10]"),
     hidden: Optional[str] = typer.Option(None, "--hidden", hidden=True, help="old name of --n-hidden"),
     seeds: Optional[int] = typer.Option(None, "--seeds", hidden=True, help="old name of --n-networks"),
     steps: int = typer.Option(2000, help="optimizer steps"),
@@ -120,7 +120,7 @@ def train_cmd(
                                          help="bptt: keep the state every K steps and recompute the rest in the "
                                               "backward pass (memory ~ T/K + K instead of T; 0: off)"),
     backend: str = typer.Option("embedded", help="embedded (this process) or ray (a Ray cluster, docs/scale.md)"),
-    address: Optional[str] = typer.Option(None, help="--backend ray: the cluster ('auto', HOST:PORT) [default: local]"),
+    address: Optional[str] = typer.Option(None, help="--backend ray: the cluster ('auto', HOST:PORT) \\[default: local]"),
     shard_size: Optional[int] = typer.Option(None, "--shard-size", help="--backend ray: networks per shard"),
     cpus_per_shard: float = typer.Option(1.0, "--cpus-per-shard", help="--backend ray: CPUs each shard asks for"),
     gpus_per_shard: float = typer.Option(0.0, "--gpus-per-shard", help="--backend ray: GPUs per shard (0.25: 4 a GPU)"),

@@ -34,7 +34,7 @@ def specialize_cmd(
     model_opt: list[str] = typer.Option([], "--model-opt", help="model option KEY=VALUE for every arch (repeatable)"),
     snapshot_every: Optional[int] = typer.Option(None, "--snapshot-every",
                                                  help="measure every N steps of training too (0: at the end only) "
-                                                      "[default: steps/4]"),
+                                                      "\\[default: steps/4]"),
     trials: int = typer.Option(256, "--trials", help="trials the measures are computed on"),
     checkpoint_every: int = typer.Option(100, "--checkpoint-every", help="steps between checkpoints"),
 ) -> None:
@@ -80,16 +80,20 @@ def specialize_cmd(
     cells = {(c["arch"], c["inter_fraction"], c["n_hidden"]): c for c in summary.map}
     caption = ("Each cell: the mean over networks of their specialization index (per module, max − min of its "
                "scores over the sub-tasks, averaged over the two modules; 1: each module serves one sub-task, 0: "
-               "both serve both alike), with its 95 % bootstrap interval over networks. Columns: fraction of the between-module "
-               "connections that exist, and Newman's Q of that wiring.")
-    q = {f: next((c["modularity"] for k, c in cells.items() if k[1] == f), None) for f in fractions}
-    columns = ["model", "size", *(f"inter {f:g} (Q {_num(q[f])})" for f in fractions)]
+               "both serve both alike), with its 95 % bootstrap interval over networks, measured on the activity at "
+               "the last step of each trial (readouts trained on half the trials, scored on the other half). "
+               "Columns: fraction of the between-module connections that exist, and Newman's Q of that wiring (its "
+               "range over the sizes). Disconnected modules (inter 0) are specialised by construction.")
+    columns = ["model", "size", *(f"inter {f:g} (Q {_q_range(summary.map, f)})" for f in fractions)]
     for measure, title in (("metric", "task score"), *((m, f"specialization by {t}") for m, t in TITLES.items())):
         rows = [[a, n, *(_cell(cells.get((a, f, n)), measure) for f in fractions)] for a in config.archs for n in config.sizes]
-        console.print(table(f"{title} on {task}, trained networks at step {config.steps}", columns, rows,
-                            caption=caption if measure == "correlation" else None))
+        note = (f"Mean task score of all {config.n_networks} networks of each cell after {config.steps} steps "
+                f"(trained: how many reached the task's criterion); the specialization tables below measure every "
+                "network, trained or not." if measure == "metric" else caption if measure == "correlation" else None)
+        console.print(table(f"{title} on {task}, all networks after {config.steps} steps", columns, rows, caption=note))
     if summary.agreement is None:
-        console.print(f"rank agreement of the three measures: not defined ({summary.agreement_note})", highlight=False)
+        console.print(f"rank agreement of the three measures: not defined ({summary.agreement_note})", highlight=False,
+                      markup=False)
     else:
         a = summary.agreement
         console.print(f"rank agreement of the measures across {len(summary.networks)} networks (Spearman ρ): "
@@ -103,8 +107,16 @@ def _cell(c: Optional[dict], measure: str) -> str:
     if c is None:
         return "–"
     if measure == "metric":  # the task score: a mean over the networks, without an interval
-        return _num(c["metric"])
+        return f"{_num(c['metric'])} ({c['trained']}/{c['networks']} trained)"
     return f"{_num(c[measure])} [{_num(c[measure + '_low'])}, {_num(c[measure + '_high'])}]"
+
+
+def _q_range(cells: list[dict], fraction: float) -> str:
+    """Newman's Q of the wiring at `fraction`: one value, or its range over sizes (Q depends on the module sizes)."""
+    qs = sorted({round(c["modularity"], 2) for c in cells if c["inter_fraction"] == fraction})
+    if not qs:
+        return "–"
+    return f"{qs[0]:.2f}" if len(qs) == 1 else f"{qs[0]:.2f}–{qs[-1]:.2f}"
 
 
 def _num(v: Optional[float]) -> str:

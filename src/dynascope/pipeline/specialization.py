@@ -125,6 +125,9 @@ class SpecializationConfig:
             raise ConfigError(f"inter_fractions must be distinct, increasing and within [0, 1], got {fractions}; "
                               "e.g. --inter 0,0.1,0.3,1.")
         check_positive_int("n_networks", self.n_networks)
+        if self.n_networks < 2:
+            raise ConfigError(f"n_networks must be at least 2 for an interval over networks, got {self.n_networks}; "
+                              "e.g. --n-networks 4.")
         check_positive_int("steps", self.steps)
         check_positive_int("n_trials", self.n_trials)
         if self.n_trials < 8:
@@ -323,7 +326,8 @@ class SpecializationSummary:
     max − min over the sub-tasks, in [0, 1]). steps: the measured training steps `[m]`; over_training:
     `{measure: [n, m]}` the index at each (NaN where not measured). map: one dict per (arch, fraction, size)
     with the networks measured, the mean Q, the mean task score, and per measure the mean index with its 95 %
-    bootstrap interval over networks ('<measure>', '<measure>_low', '<measure>_high'). agreement: the
+    bootstrap interval over networks ('<measure>', '<measure>_low', '<measure>_high'), and how many of its
+    networks reached the task's criterion ('trained'); every measured network counts, trained or not. agreement: the
     measures' Spearman rank correlation `[3, 3]` across the networks' final indices, or None with the reason
     in `agreement_note`.
     """
@@ -361,6 +365,7 @@ def specialization_summary(run: RunFolder, *, n_boot: int = 1000) -> Specializat
     rows = run.read(SpecializationRows)
     nets = run.read(NetworkRows, where={"group": [g for g, *_ in config.groups()]})
     metric = dict(zip(nets.network, nets.metric))
+    trained = dict(zip(nets.network, nets.trained))
     ids = list(dict.fromkeys(rows.network))  # unique, in the order written
     steps = np.asarray(sorted(set(rows.step)), np.int64)
     pos, col = {n: i for i, n in enumerate(ids)}, {int(s): j for j, s in enumerate(steps)}
@@ -393,6 +398,7 @@ def specialization_summary(run: RunFolder, *, n_boot: int = 1000) -> Specializat
         if not sel.any():
             continue
         cell: dict[str, Any] = {"arch": a, "inter_fraction": f, "n_hidden": n, "networks": int(sel.sum()),
+                                "trained": sum(bool(trained.get(i)) for i, k in zip(ids, sel) if k),
                                 "modularity": float(q[sel].mean()), "metric": float(np.nanmean(score[sel]))
                                 if np.isfinite(score[sel]).any() else float("nan")}
         for m in MEASURES:
@@ -401,10 +407,13 @@ def specialization_summary(run: RunFolder, *, n_boot: int = 1000) -> Specializat
     agreement, note = None, ""
     table = np.stack([final[m] for m in MEASURES], axis=1) if ids else np.zeros((0, 3))
     table = table[np.isfinite(table).all(axis=1)]
-    try:
-        agreement = rank_agreement(table)
-    except (ShapeError, DataError) as err:
-        note = str(err)
+    if table.shape[0] < 3:
+        note = f"{table.shape[0]} network(s) measured; it needs at least 3"
+    else:
+        try:
+            agreement = rank_agreement(table)
+        except (ShapeError, DataError) as err:
+            note = str(err)
     return SpecializationSummary(config=config, networks=ids, arch=arch, inter_fraction=frac, n_hidden=size,
                                  modularity=q, metric=score, index=final, steps=steps, over_training=over, map=cells,
                                  agreement=agreement, agreement_note=note)

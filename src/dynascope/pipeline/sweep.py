@@ -75,6 +75,14 @@ def prepare_run(config: SweepConfig, out: str | Path, *, resume: bool = False, c
         raise RunFolderError(f"{out} already holds a run; pass --resume to continue it, or choose another --out.")
     run = open_run(out)
     stored = {k: v for k, v in run.config.items() if k != "versions"}
+    # Which command wrote the folder, and which is resuming it: flags of one cannot continue the other's run.
+    commands = {"ablation": "ablate", "specialization": "specialize"}
+    written_by = next((cmd for section, cmd in commands.items() if section in stored), "train")
+    resuming = {"AblationConfig": "ablate", "SpecializationConfig": "specialize"}.get(type(config).__name__, "train")
+    if written_by != resuming:
+        raise RunFolderError(f"{out} holds a run written by `dynascope {written_by}`, which `dynascope {resuming}` "
+                             f"cannot continue; resume it with `dynascope {written_by} ... --resume`, or choose "
+                             "another --out.")
     if type(config).from_dict(stored) != config:  # a sweep's or an ablation's config (pipeline.ablation)
         raise RunFolderError(
             f"{out} was created with a different config; resume with the original flags "

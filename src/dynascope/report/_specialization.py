@@ -42,7 +42,9 @@ def specialization_parts(run: Any) -> SectionParts | None:
              "and <strong>latent correlation</strong> (the module's units' r² with each sub-task's latent). A "
              "network's index is max − min of a module's scores over the sub-tasks, averaged over its modules: 1 "
              "when each module serves one sub-task only, 0 when both serve both alike. Q is Newman's modularity "
-             "of the recurrent wiring. Diverged networks are left out.</p>")
+             "of the recurrent wiring. Every network is measured, trained or not; diverged networks are left out. "
+             "Disconnected modules (fraction 0) are specialised by construction, which raises the rank agreement "
+             "below.</p>")
     if not s.networks:
         intro += "<p class='note'>No group has been measured yet: resume with <code>dynascope specialize ... --resume</code>.</p>"
         return SectionParts(intro=intro, rows=[], figures=[])
@@ -57,8 +59,9 @@ def specialization_parts(run: Any) -> SectionParts | None:
              *(f"{_fmt(m[k])} [{_fmt(m[k + '_low'])}, {_fmt(m[k + '_high'])}]" for k in MEASURES)] for m in s.map]
     figures = [(map_figure(s), "Heat maps of the mean specialization index by each measure, and of the task score, "
                 "with the between-module fraction across and the network size down, one row per architecture.",
-                "Where specialization emerges: mean index of the trained networks per measure (0 to 1, darker is "
-                "lower) and their task score, per between-module fraction (Q under it) and size.")]
+                "Where specialization emerges: mean index of all networks of each cell per measure (0 to 1, darker "
+                "is lower; trained or not) and their task score, per between-module fraction (Q under it, its "
+                "range over the sizes) and size.")]
     names = ["specialization_map"]
     if s.steps.size > 1:
         figures.append((over_training_figure(s), "Line plots of the mean specialization index against the training "
@@ -77,7 +80,7 @@ def map_figure(s: SpecializationSummary) -> Figure:
     panels = (*MEASURES, "metric")
     fig = Figure(figsize=(3.2 * len(panels), 0.5 + 2.4 * len(c.archs)), layout="constrained")
     axes = fig.subplots(len(c.archs), len(panels), squeeze=False)
-    q = {f: next((m["modularity"] for k, m in cells.items() if k[1] == f), float("nan")) for f in c.inter_fractions}
+    q = {f: sorted({round(m["modularity"], 2) for k, m in cells.items() if k[1] == f}) for f in c.inter_fractions}
     for r, arch in enumerate(c.archs):
         for k, key in enumerate(panels):
             ax = axes[r, k]
@@ -87,7 +90,7 @@ def map_figure(s: SpecializationSummary) -> Figure:
                 if np.isfinite(v):
                     ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize="small",
                             color="black" if v > 0.6 else "white")
-            ax.set_xticks(range(len(c.inter_fractions)), [f"{f:g}\nQ {q[f]:.2f}" for f in c.inter_fractions],
+            ax.set_xticks(range(len(c.inter_fractions)), [f"{f:g}\nQ {_range(q[f])}" for f in c.inter_fractions],
                           fontsize="small")
             ax.set_yticks(range(len(c.sizes)), [str(n) for n in c.sizes])
             ax.set_xlabel("between-module fraction")
@@ -121,6 +124,12 @@ def over_training_figure(s: SpecializationSummary) -> Figure:
         ax.set_title(TITLES[measure], fontsize="medium")
     axes[-1].legend(fontsize="x-small", loc="best")
     return fig
+
+
+def _range(values: list[float]) -> str:
+    if not values:
+        return "–"
+    return f"{values[0]:.2f}" if len(values) == 1 else f"{values[0]:.2f}–{values[-1]:.2f}"
 
 
 def _nan(v: float | None) -> float:
