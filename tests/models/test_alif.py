@@ -93,7 +93,7 @@ def test_without_adaptive_neurons_alif_is_lif() -> None:
         ({"tau_adapt": -10.0}, r"option tau_adapt .*must be a number > 0, got -10\.0"),
         ({"beta": -1.0}, r"option beta .*must be a number >= 0, got -1\.0"),
         ({"adaptive_fraction": 1.5}, r"option adaptive_fraction .*in \[0, 1\], got 1\.5"),
-        ({"surrogate": "sigmoid"}, r"option surrogate must be one of 'fast_sigmoid', 'arctan', 'triangle', got 'sigmoid'"),
+        ({"surrogate": "sigmoid"}, r"option surrogate \(derivative used for the spike in training\) must be one of 'fast_sigmoid', 'arctan', 'triangle', got 'sigmoid'"),
         ({"tau_mem": -1.0}, r"option tau_mem .*must be a number > 0, got -1\.0"),
     ],
 )

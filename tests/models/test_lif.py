@@ -149,7 +149,7 @@ def test_spike_is_a_heaviside_whose_gradient_is_the_surrogate(name: str, scale: 
 def test_unknown_surrogate_is_refused_with_the_names() -> None:
     with pytest.raises(ConfigError, match=r"'fast_sigmoid', 'arctan', 'triangle', got 'relu'"):
         spike(jnp.zeros(2), "relu")
-    with pytest.raises(ConfigError, match=r"option surrogate must be one of 'fast_sigmoid', 'arctan', 'triangle', got 'relu'"):
+    with pytest.raises(ConfigError, match=r"option surrogate \(derivative used for the spike in training\) must be one of 'fast_sigmoid', 'arctan', 'triangle', got 'relu'"):
         lif(surrogate="relu")
 
 
@@ -160,7 +160,7 @@ def test_unknown_surrogate_is_refused_with_the_names() -> None:
         ({"tau_syn": 0}, r"option tau_syn .*must be a number > 0, got 0"),
         ({"refractory": -1.0}, r"option refractory .*must be a number >= 0, got -1\.0"),
         ({"dt": -0.1}, r"option dt .*must be a number > 0, got -0\.1"),
-        ({"reset": "hold"}, r"option reset must be one of 'subtract', 'zero', got 'hold'"),
+        ({"reset": "hold"}, r"option reset \(after a spike: v − threshold, or v = 0\) must be one of 'subtract', 'zero', got 'hold'"),
         ({"surrogate_scale": -2.0}, r"option surrogate_scale .*> 0 or None, got -2\.0"),
         ({"connectivity": 0.0}, r"option connectivity .*in \(0, 1\], got 0\.0"),
         ({"tau_spread": -0.2}, r"option tau_spread .*>= 0, got -0\.2"),

@@ -173,20 +173,20 @@ class Spiking(Model):
     tau_syn: float = option(5.0, gt=0, doc="synaptic time constant in ms")
     tau_out: float = option(20.0, gt=0, doc="time constant in ms of the spike filter that is read out")
     threshold: float = option(1.0, gt=0, doc="firing threshold θ of the membrane potential")
-    reset: str = option("subtract", choices=("subtract", "zero"))
+    reset: str = option("subtract", choices=("subtract", "zero"), doc="after a spike: v − threshold, or v = 0")
     refractory: float = option(0.0, ge=0, doc="absolute refractory period in ms, rounded to steps")
-    surrogate: str = option("fast_sigmoid", choices=tuple(SURROGATES))
+    surrogate: str = option("fast_sigmoid", choices=tuple(SURROGATES), doc="derivative used for the spike in training")
     surrogate_scale: float | None = option(None, gt=0, doc="sharpness of the surrogate; None: its default")
     tau_spread: float = option(0.0, ge=0, doc="coefficient of variation of the per-neuron time constants")
-    learn_tau: bool = False
+    learn_tau: bool = option(False, doc="train per-neuron time constants within [tau_min, tau_max]")
     tau_min: float = option(1.0, gt=0, doc="lower bound in ms of per-neuron time constants")
     tau_max: float = option(200.0, gt=0, doc="upper bound in ms of per-neuron time constants")
     connectivity: float = option(1.0, gt=0, le=1, doc="probability of each recurrent connection")
-    dale: bool = False
+    dale: bool = option(False, doc="sign-constrained recurrent weights (Dale's law), e_fraction excitatory")
     e_fraction: float = option(0.8, gt=0, lt=1, doc="the fraction of excitatory neurons (with dale)")
     gain: float = option(1.0, gt=0, doc="rms size of the initial recurrent weights")
     max_delay: int = option(0, ge=0, doc="largest recurrent synaptic delay in steps (0: no delays)")
-    learn_delays: bool = False
+    learn_delays: bool = option(False, doc="train the recurrent delays (with max_delay > 0)")
     delay_init: float | None = option(None, ge=0, doc="initial delay in steps of every connection (None: drawn)")
 
     # -- options -----------------------------------------------------------------------------------

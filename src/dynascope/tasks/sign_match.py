@@ -39,9 +39,9 @@ class SignMatch(Task):
     """
 
     strength: float = option(1.0, gt=0, doc="mean size of a stream's evidence per step")
-    noise_std: float = option(0.5, ge=0)
-    stimulus_ms: float = 200.0
-    score_stimulus: bool = True
+    noise_std: float = option(0.5, ge=0, doc="standard deviation of each stream's noise per step")
+    stimulus_ms: float = option(200.0, doc="duration of the stimulus epoch, ms (the response epoch is the rest)")
+    score_stimulus: bool = option(True, doc="also score the stimulus epoch (at 0)")
     n_time: int = 20
     dt: float = 20.0
     criterion = 0.9
