@@ -84,7 +84,7 @@ def specialize_cmd(
                "the last step of each trial (readouts trained on half the trials, scored on the other half). "
                "Columns: fraction of the between-module connections that exist, and Newman's Q of that wiring (its "
                "range over the sizes). Disconnected modules (inter 0) are specialised by construction.")
-    columns = ["model", "size", *(f"inter {f:g} (Q {_q_range(summary.map, f)})" for f in fractions)]
+    columns = ["model", "size", *(f"inter {f:g} (Q {summary.modularity_range(f)})" for f in fractions)]
     for measure, title in (("metric", "task score"), *((m, f"specialization by {t}") for m, t in TITLES.items())):
         rows = [[a, n, *(_cell(cells.get((a, f, n)), measure) for f in fractions)] for a in config.archs for n in config.sizes]
         note = (f"Mean task score of all {config.n_networks} networks of each cell after {config.steps} steps "
@@ -109,14 +109,6 @@ def _cell(c: Optional[dict], measure: str) -> str:
     if measure == "metric":  # the task score: a mean over the networks, without an interval
         return f"{_num(c['metric'])} ({c['trained']}/{c['networks']} trained)"
     return f"{_num(c[measure])} [{_num(c[measure + '_low'])}, {_num(c[measure + '_high'])}]"
-
-
-def _q_range(cells: list[dict], fraction: float) -> str:
-    """Newman's Q of the wiring at `fraction`: one value, or its range over sizes (Q depends on the module sizes)."""
-    qs = sorted({round(c["modularity"], 2) for c in cells if c["inter_fraction"] == fraction})
-    if not qs:
-        return "–"
-    return f"{qs[0]:.2f}" if len(qs) == 1 else f"{qs[0]:.2f}–{qs[-1]:.2f}"
 
 
 def _num(v: Optional[float]) -> str:

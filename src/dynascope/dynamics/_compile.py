@@ -31,7 +31,6 @@ class Program:
     def __init__(self, fun: Callable[..., Any], static_argnames: Sequence[str]) -> None:
         self.optimised = jax.jit(fun, static_argnames=tuple(static_argnames))
         self.quick = jax.jit(fun, static_argnames=tuple(static_argnames), compiler_options=QUICK)
-        self.__wrapped__ = fun
 
     def __call__(self, work: float, *args: Any, **kwargs: Any) -> Any:
         quick = work <= QUICK_WORK and jax.default_backend() == "cpu"

@@ -346,6 +346,14 @@ class SpecializationSummary:
     agreement: np.ndarray | None
     agreement_note: str = ""
 
+    def modularity_range(self, fraction: float) -> str:
+        """Newman's Q of the wiring at between-module fraction `fraction`, to 2 decimals: one value, or its range
+        over the sizes (Q depends on the module sizes); '–' when no network at that fraction was measured."""
+        qs = sorted({round(c["modularity"], 2) for c in self.map if c["inter_fraction"] == fraction})
+        if not qs:
+            return "–"
+        return f"{qs[0]:.2f}" if len(qs) == 1 else f"{qs[0]:.2f}–{qs[-1]:.2f}"
+
 
 def specialization_summary(run: RunFolder, *, n_boot: int = 1000) -> SpecializationSummary:
     """Read a modularity sweep's `specialization` rows from `run` and summarise them (see

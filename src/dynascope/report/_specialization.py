@@ -80,7 +80,6 @@ def map_figure(s: SpecializationSummary) -> Figure:
     panels = (*MEASURES, "metric")
     fig = Figure(figsize=(3.2 * len(panels), 0.5 + 2.4 * len(c.archs)), layout="constrained")
     axes = fig.subplots(len(c.archs), len(panels), squeeze=False)
-    q = {f: sorted({round(m["modularity"], 2) for k, m in cells.items() if k[1] == f}) for f in c.inter_fractions}
     for r, arch in enumerate(c.archs):
         for k, key in enumerate(panels):
             ax = axes[r, k]
@@ -90,7 +89,7 @@ def map_figure(s: SpecializationSummary) -> Figure:
                 if np.isfinite(v):
                     ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize="small",
                             color="black" if v > 0.6 else "white")
-            ax.set_xticks(range(len(c.inter_fractions)), [f"{f:g}\nQ {_range(q[f])}" for f in c.inter_fractions],
+            ax.set_xticks(range(len(c.inter_fractions)), [f"{f:g}\nQ {s.modularity_range(f)}" for f in c.inter_fractions],
                           fontsize="small")
             ax.set_yticks(range(len(c.sizes)), [str(n) for n in c.sizes])
             ax.set_xlabel("between-module fraction")
@@ -124,12 +123,6 @@ def over_training_figure(s: SpecializationSummary) -> Figure:
         ax.set_title(TITLES[measure], fontsize="medium")
     axes[-1].legend(fontsize="x-small", loc="best")
     return fig
-
-
-def _range(values: list[float]) -> str:
-    if not values:
-        return "–"
-    return f"{values[0]:.2f}" if len(values) == 1 else f"{values[0]:.2f}–{values[-1]:.2f}"
 
 
 def _nan(v: float | None) -> float:
