@@ -18,7 +18,7 @@ import typer
 from typer.core import TyperGroup
 
 from dynascope._cache import use_compilation_cache
-from dynascope.errors import ConfigError, DynascopeError
+from dynascope.errors import ConfigError, DynascopeError, RunFolderError
 
 #: The signal that interrupted the command, recorded by `_on_signal` (which `main` installs); None if none.
 _signal_received: int | None = None
@@ -92,8 +92,10 @@ def _interrupted(command: str | None) -> int:
     so 130 for Ctrl-C (SIGINT, also a KeyboardInterrupt raised in-process) and 143 for SIGTERM."""
     from dynascope.cli._display import err_console
 
-    # Only train and ablate take --resume; analyze, compare, report and demo pick up where they stopped by themselves.
-    again = "rerun the same command with --resume" if command in ("train", "ablate") else "rerun the same command"
+    # Only train, ablate and specialize take --resume; analyze, compare, report and demo pick up where they
+    # stopped by themselves.
+    resumable = ("train", "ablate", "specialize")
+    again = "rerun the same command with --resume" if command in resumable else "rerun the same command"
     err_console.print(f"[yellow]interrupted[/]: finished work is saved; {again} to continue.", highlight=False)
     return 128 + int(_signal_received or signal.SIGINT)
 
@@ -182,6 +184,26 @@ def renamed_flag(new_flag: str, new: Any, old_flag: str, old: Any, default: Any)
     err_console.print(f"[yellow]deprecated[/]: {old_flag} is now {new_flag}; the old name goes in the next release.",
                       highlight=False)
     return old
+
+
+def check_resume(out: Path, resume: bool) -> None:
+    """Refuse --resume on a folder that holds no run (RunFolderError): there is nothing to continue there.
+
+    Without this check the pipeline's `prepare_run` creates the run, so a mistyped --out silently started a
+    new run instead of continuing the interrupted one. The Python API keeps that "create or continue" meaning
+    of `resume=True` (the demo relies on it); only the flag, which promises a continuation, is refused.
+
+    Args:
+        out: the run folder (--out).
+        resume: whether --resume was given.
+    """
+    from dynascope.store import CONFIG
+
+    if not resume or (out / CONFIG).is_file():
+        return
+    where = "does not exist" if not out.exists() else f"holds no run (no {CONFIG})"
+    raise RunFolderError(f"{out} {where}, so there is nothing to resume; drop --resume to start a new run there, "
+                         "or give the folder of the interrupted run as --out.")
 
 
 def parse_options(flag: str, pairs: list[str]) -> dict[str, Any]:

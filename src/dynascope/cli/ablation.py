@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import typer
 
-from dynascope.cli._app import app, parse_list, parse_options, renamed_flag
+from dynascope.cli._app import app, check_resume, parse_list, parse_options, renamed_flag
 from dynascope.cli._display import console, progress, table
 
 #: Shown in --help without importing the pipeline (and JAX) to list the registry.
@@ -51,6 +51,7 @@ def ablate_cmd(
     from dynascope.store import run_path
 
     out = run_path(out)  # a str, not a Path: Path('') would be '.', the folder the command runs in
+    check_resume(out, resume)
     names = parse_list("--mechanism", mechanism, str)
     config = AblationConfig(
         task=task,

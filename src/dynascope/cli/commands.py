@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from dynascope.cli._app import app, parse_list, parse_options, renamed_flag
+from dynascope.cli._app import app, check_resume, parse_list, parse_options, renamed_flag
 from dynascope.cli._display import console, networks_table, progress, table
 from dynascope.errors import RunFolderError
 
@@ -136,6 +136,7 @@ def train_cmd(
     from dynascope.store import run_path
 
     folder = run_path(out)  # a str, not a Path: Path('') would be '.', the folder the command runs in
+    check_resume(folder, resume)
     archs = parse_list("--arch", arch)
     model_options = parse_options("--model-opt", model_opt)
     config = SweepConfig(

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import typer
 
-from dynascope.cli._app import app, parse_list, parse_options
+from dynascope.cli._app import app, check_resume, parse_list, parse_options
 from dynascope.cli._display import console, progress, table
 
 #: The measures as the tables name them (pipeline.specialization.MEASURES, in order; tested).
@@ -46,6 +46,7 @@ def specialize_cmd(
     from dynascope.train import TrainOptions
 
     out = run_path(out)  # a str, not a Path: Path('') would be '.', the folder the command runs in
+    check_resume(out, resume)
     archs = parse_list("--arch", arch, str)
     every = max(steps // 4, 1) if snapshot_every is None else snapshot_every
     model_options = parse_options("--model-opt", model_opt)
