@@ -159,19 +159,35 @@ def test_resume_of_a_different_config_is_refused(tmp_path):
 
 
 USAGE_ERRORS = [
-    (["train", "--bogus"], "No such option: --bogus"),
-    (["train", "--n-networks", "abc", "--out", "x"], "Invalid value for '--n-networks'"),
-    (["nosuch"], "No such command 'nosuch'"),
-    (["compare"], "Missing argument 'RUN'"),
+    (["train", "--bogus"], "error: No such option: --bogus"),
+    (["train", "--lrr", "0.1", "--out", "x"], "error: No such option: --lrr. Did you mean --lr or --l2? "
+                                              "See `dynascope train --help`."),
+    (["train", "--n-networks", "abc", "--out", "x"], "error: Invalid value for '--n-networks': "),
+    (["train", "--out"], "error: Option '--out' requires an argument; see `dynascope train --help`."),
+    (["nosuch"], "error: No such command 'nosuch'"),
+    (["trian", "--out", "x"], "error: No such command 'trian'. Did you mean 'train'? See `dynascope --help`."),
+    (["compare"], "error: Missing argument 'RUN'; see `dynascope compare --help`."),
+    (["train"], "error: Missing option '--out'; see `dynascope train --help`."),
 ]
 
 
 @pytest.mark.parametrize(("args", "message"), USAGE_ERRORS)
-def test_usage_errors_exit_2_with_the_usage_line_and_no_traceback(args, message, refusals):
+def test_usage_errors_are_one_line_naming_the_command_s_help_with_exit_code_2(args, message, refusals):
     code, stderr, cwd = refusals(args)
     assert code == 2, stderr
-    assert "Traceback" not in stderr and message in stderr and "Usage: dynascope" in stderr
+    assert "Traceback" not in stderr and "Usage:" not in stderr  # not click's usage block
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and message in lines[0] and lines[0].endswith(" --help`."), stderr
+    assert f"dynascope {args[0]} --help" in lines[0] or "No such command" in lines[0]
     assert not (cwd / "x").exists()
+
+
+def test_help_and_a_bare_command_still_print_the_help(dynascope_main, capsys):
+    assert dynascope_main("train", "--help") == 0
+    assert "Usage: dynascope train [OPTIONS]" in capsys.readouterr().out
+    assert dynascope_main() == 2  # no command: the help text, as click prints it, with click's exit code
+    said = capsys.readouterr()
+    assert "Usage: dynascope [OPTIONS] COMMAND [ARGS]..." in said.out + said.err
 
 
 def test_the_python_api_keeps_compiled_programs_too_unless_the_user_chose_a_cache(tmp_path):

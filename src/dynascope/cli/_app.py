@@ -280,12 +280,40 @@ def _run() -> int:
     except Exception as err:
         if _signal_received is not None:  # a consequence of the interrupt (see _Group)
             return _interrupted(command)
-        # Usage errors (unknown option or command, a value of the wrong type) are click exceptions, which
-        # print themselves and carry exit code 2. typer >= 0.29 vendors click privately, older typer uses
-        # the click package, so recognise them by that interface rather than by class.
+        # Usage errors (unknown option or command, a value of the wrong type, a missing argument) are click
+        # exceptions carrying exit code 2. typer >= 0.29 vendors click privately, older typer uses the click
+        # package, so recognise them by that interface rather than by class.
         if callable(getattr(err, "show", None)) and isinstance(getattr(err, "exit_code", None), int):
-            err.show()
+            if type(err).__name__ == "NoArgsIsHelpError" or not callable(getattr(err, "format_message", None)):
+                err.show()  # a bare `dynascope`: the help text is the answer, not an error
+            else:
+                err_console.print(f"[bold red]error:[/] {escape(usage_line(err, command))}", highlight=False)
             return err.exit_code
         raise
     return code if isinstance(code, int) else 0
 
+
+
+def usage_line(err: Any, command: str | None = None) -> str:
+    """One line for a click usage error: what was wrong (the bad flag, click's "did you mean" suggestion when
+    it has one) and the command's --help, instead of click's usage block and blank line.
+
+    Args:
+        err: a click `UsageError` (or a subclass: `NoSuchOption`, `BadParameter`, `MissingParameter`, ...).
+        command: the command's name as typed (the first argument), for an error that carries no click
+            context (a flag missing its value), or None.
+    """
+    ctx = getattr(err, "ctx", None)
+    if ctx is not None:
+        where = ctx.command_path
+    else:
+        where = "dynascope" if not command or command.startswith("-") else f"dynascope {command}"
+    if type(err).__name__ == "NoSuchOption" and getattr(err, "message", None):
+        # click's own wording lists close flags sorted ("(Possible options: --l2, --lr)"); keep its
+        # closest-first order and ask, as its "No such command 'x'. Did you mean 'y'?" does.
+        close = list(dict.fromkeys(getattr(err, "possibilities", None) or ()))
+        message = err.message + (f". Did you mean {' or '.join(close)}?" if close else "")
+    else:
+        message = err.format_message()
+    message = " ".join(str(message).split()).rstrip(".")
+    return f"{message} See `{where} --help`." if message.endswith("?") else f"{message}; see `{where} --help`."
