@@ -38,3 +38,37 @@ def test_resume_of_a_folder_without_a_run_is_refused(tmp_path, dynascope_main, c
     assert dynascope_main("train", *SMALL["train"], "--out", str(out), "--resume") == 2
     assert f"{out} holds no run (no config.toml), so there is nothing to resume; drop --resume" in _one_line(capsys)
     assert list(out.iterdir()) == []
+
+
+def _row(out: str, first: str) -> str:
+    """The table row (one line: the consoles are wide under the tests) whose first cell is `first`."""
+    [line] = [ln for ln in out.splitlines() if ln.startswith(f"│ {first} ")]
+    return line
+
+
+def test_the_task_listing_shows_sub_tasks_score_and_criterion(dynascope_main, capsys):
+    from dynascope import tasks
+
+    assert dynascope_main("tasks") == 0
+    out = capsys.readouterr().out
+    for name in tasks.names():  # every task's criterion, as the trainer applies it (population.trained)
+        assert f"≥ {tasks.get(name).criterion:g}" in _row(out, name)
+    row = _row(out, "sign_match")
+    assert "sign A, sign B" in row and "whose output has the sign of s_A·s_B" in row and "`[B]`" not in row
+    assert "Fraction of scored steps and bits whose output has the sign of the target" in _row(out, "flipflop")
+    assert "≥ 0.95" in _row(out, "flipflop") and "≥ 0.85" in _row(out, "cdi")
+    assert "1 − relative error of the produced Go time" in _row(out, "rsg") and "(see" not in _row(out, "rsg")
+    assert "1 − masked mean squared error / variance of the targets" in _row(out, "sinewave")  # the default score
+    assert "Poisson deviance explained" in _row(out, "recording")
+
+
+def test_one_task_shows_its_sub_tasks_score_and_criterion(dynascope_main, capsys):
+    assert dynascope_main("tasks", "sign_match") == 0
+    out = capsys.readouterr().out
+    assert "sign A, sign B" in _row(out, "sub-tasks") and "2 (stream A, stream B)" in _row(out, "inputs")
+    assert "Fraction of response-epoch steps whose output has the sign of s_A·s_B" in _row(out, "score")
+    assert "a network whose mean score reaches 0.9 (the task's criterion)" in _row(out, "trained")
+    assert "stimulus_ms" in out  # the options table follows
+    assert dynascope_main("tasks", "flipflop") == 0
+    out = capsys.readouterr().out
+    assert "–" in _row(out, "sub-tasks") and "reaches 0.95" in _row(out, "trained")

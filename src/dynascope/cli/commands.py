@@ -18,18 +18,55 @@ def tasks_cmd(name: Optional[str] = typer.Argument(None, help="a task: list its 
     from dynascope import tasks
 
     if name is not None:
-        tasks.get(name)  # an unknown name is refused (with the closest one) before anything prints
+        t = tasks.get(name)  # an unknown name is refused (with the closest one) before anything prints
+        console.print(table(f"task {name}", ["", ""], [
+            ["description", _first_line(type(t).__doc__)],
+            ["inputs", f"{t.n_inputs}" + (f" ({', '.join(t.input_names)})" if t.input_names else "")],
+            ["outputs", f"{t.n_outputs}" + (f" ({', '.join(t.output_names)})" if t.output_names else "")],
+            ["sub-tasks", _subtasks(t)],
+            ["score", f"{_score_text(type(t))}; per trial, in [0, 1], higher is better"],
+            ["trained", f"a network whose mean score reaches {t.criterion:g} (the task's criterion) and whose "
+                        "training did not diverge"],
+        ]))
         console.print(_options_table(f"options of task {name} (--task-opt KEY=VALUE)", tasks.options(name)))
         return
+    from dynascope.tasks import NeuroGymTask
+
     rows = []
     for name in tasks.names():
         t = tasks.get(name)
-        doc = (type(t).__doc__ or "").strip().splitlines()[0]
         opts = ", ".join(f"{k}={v}" for k, v in t.options().items())
-        rows.append([name, t.n_inputs, t.n_outputs, t.n_time, t.dt, opts, doc])
-    rows.append(["neurogym:<Env>", "", "", "", "", "", "any NeuroGym supervised task (pip install 'dynascope[neurogym]')"])
+        rows.append([name, t.n_inputs, t.n_outputs, t.n_time, t.dt, _subtasks(t), _score_text(type(t)),
+                     f"≥ {t.criterion:g}", opts, _first_line(type(t).__doc__)])
+    rows.append(["neurogym:<Env>", "", "", "", "", "–", _score_text(NeuroGymTask), f"≥ {NeuroGymTask.criterion:g}", "",
+                 "any NeuroGym supervised task (pip install 'dynascope[neurogym]')"])
     console.print(table("tasks (dynascope tasks NAME: types and meaning of each option)",
-                        ["name", "inputs", "outputs", "steps", "dt (ms)", "options (defaults)", "description"], rows))
+                        ["name", "inputs", "outputs", "steps", "dt (ms)", "sub-tasks", "score (per trial, in [0, 1])",
+                         "trained at score", "options (defaults)", "description"], rows))
+
+
+def _first_line(doc: Optional[str]) -> str:
+    return (doc or "").strip().splitlines()[0] if (doc or "").strip() else ""
+
+
+def _subtasks(task) -> str:
+    """The task's sub-tasks (`subtask_names`, which the specialization measures read), or '–' for none."""
+    names = getattr(task, "subtask_names", ())
+    return ", ".join(names) if names else "–"
+
+
+def _score_text(cls) -> str:
+    """What the task class's `metric` scores, from its docstring's words without the shape notation."""
+    import re
+
+    from dynascope.tasks import Task
+
+    if cls.metric is Task.metric:  # the base class's doc describes it as the default, not as this task's score
+        return "1 − masked mean squared error / variance of the targets"
+    doc = " ".join((cls.metric.__doc__ or "–").split())
+    doc = re.sub(r",?\s*(per trial\s*)?`\[B\]`(\s*float32)?", "", doc)  # the shape `[B]` (one per trial)
+    doc = re.sub(r"\s*\(see [^)]*\)", "", doc)  # pointers to a docstring the listing does not show
+    return doc.rstrip(".")
 
 
 @app.command("models")

@@ -331,6 +331,8 @@ class RecordingTask(Task):
         return poisson_nll(outputs, trials.targets, trials.mask)
 
     def metric(self, outputs: jax.Array, trials: Trials) -> jax.Array:
+        """Poisson deviance explained against the null (each neuron at its mean training rate),
+        1 − D(model) / D(null) clipped to [0, 1], per trial `[B]`."""
         y, m = trials.targets, trials.mask
         mu = jnp.exp(jnp.clip(outputs, -LOG_RATE_MAX, LOG_RATE_MAX))
         mu0 = jnp.broadcast_to(jnp.asarray(self.null_rates), y.shape)
