@@ -72,3 +72,42 @@ def test_one_task_shows_its_sub_tasks_score_and_criterion(dynascope_main, capsys
     assert dynascope_main("tasks", "flipflop") == 0
     out = capsys.readouterr().out
     assert "–" in _row(out, "sub-tasks") and "reaches 0.95" in _row(out, "trained")
+
+
+def test_runs_names_the_kind_of_each_run(tmp_path, dynascope_main, capsys):
+    """Folders as each command creates them before training (config.toml, no group yet): `runs` says which command
+    wrote each, and so which one continues it."""
+    from dynascope.pipeline import AblationConfig, SpecializationConfig, SweepConfig, prepare_run, written_by
+    from dynascope.train import TrainOptions
+
+    tiny = TrainOptions(batch_size=4)
+    configs = {
+        "t": SweepConfig(task="flipflop", archs=("vanilla",), n_hidden=(4,), n_networks=2, steps=5, train=tiny),
+        "a": AblationConfig(task="flipflop", arch="lif", mechanism="none", sizes=(4, 8), n_networks=2, steps=5,
+                            train=tiny),
+        "s": SpecializationConfig(archs=("modular",), inter_fractions=(0.0, 1.0), sizes=(4,), n_networks=2, steps=5,
+                                  n_trials=8, train=tiny),
+    }
+    for name, config in configs.items():
+        prepare_run(config, tmp_path / name)
+    toml = tmp_path / "a" / "config.toml"
+    toml.write_text(toml.read_text().replace("n_networks = 2", "n_networks = -7", 1))
+    assert dynascope_main("runs", str(tmp_path)) == 0
+    out = capsys.readouterr().out
+    assert "┃ kind " in out
+    assert _row(out, str(tmp_path / "t")).split("│")[2].strip() == "train"
+    assert _row(out, str(tmp_path / "s")).split("│")[2].strip() == "specialize"
+    assert "rerun the specialize command with --resume" in _row(out, str(tmp_path / "s"))
+    damaged = _row(out, str(tmp_path / "a"))  # a config that no longer opens still says who wrote it
+    assert damaged.split("│")[2].strip() == "ablate" and "damaged" in damaged
+    assert [written_by(c.to_dict()) for c in configs.values()] == ["train", "ablate", "specialize"]
+
+
+def test_resume_by_another_command_names_the_one_that_wrote_the_folder(tmp_path, dynascope_main, capsys):
+    from dynascope.pipeline import AblationConfig, prepare_run
+    from dynascope.train import TrainOptions
+
+    prepare_run(AblationConfig(task="flipflop", arch="lif", mechanism="none", sizes=(4, 8), n_networks=2, steps=5,
+                               train=TrainOptions(batch_size=4)), tmp_path / "a")
+    assert dynascope_main("train", *SMALL["train"], "--out", str(tmp_path / "a"), "--resume") == 2
+    assert "holds a run written by `dynascope ablate`, which `dynascope train` cannot continue" in _one_line(capsys)

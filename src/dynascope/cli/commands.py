@@ -208,7 +208,7 @@ def train_cmd(
 @app.command("runs")
 def runs_cmd(root: Path = typer.Argument(Path("runs"), help="folder holding run folders")) -> None:
     """List the run folders under ROOT."""
-    from dynascope.pipeline import open_run
+    from dynascope.pipeline import open_run, written_by
     from dynascope.store import FixedPointRows, NetworkRows
 
     if not root.is_dir():
@@ -225,29 +225,36 @@ def runs_cmd(root: Path = typer.Argument(Path("runs"), help="folder holding run 
             n_fp = run.count(FixedPointRows)
             run.check_intact()  # weights too: a truncated or deleted weights file is damage the catalog hides
         except RunFolderError as err:
-            rows.append([str(p), "", "", "", "", "", "", f"damaged: {err}"])
+            rows.append([str(p), _kind(p), "", "", "", "", "", "", f"damaged: {err}"])
             continue
-        rows.append([str(p), s["task"], ",".join(s["archs"]), n, trained, n_fp,
+        rows.append([str(p), written_by(run.config), s["task"], ",".join(s["archs"]), n, trained, n_fp,
                      "yes" if (p / "report.html").exists() else "no", _completeness(run)])
-    columns = ["run", "task", "archs", "networks", "trained", "fixed points", "report", "status"]
+    columns = ["run", "kind", "task", "archs", "networks", "trained", "fixed points", "report", "status"]
     console.print(table(f"runs in {root}", columns, rows))
+
+
+def _kind(folder: Path) -> str:
+    """The command that wrote a damaged run (whose config may still be readable as TOML), or '' if unknown."""
+    import tomllib
+
+    from dynascope.pipeline import written_by
+
+    try:
+        return written_by(tomllib.loads((folder / "config.toml").read_text()))
+    except (OSError, ValueError):
+        return ""
 
 
 def _completeness(run) -> str:
     """'ok', or 'incomplete: k of n groups trained' with the fix, for a run whose training was interrupted."""
-    from dynascope.pipeline import SweepConfig
+    from dynascope.pipeline import AblationConfig, SpecializationConfig, SweepConfig, written_by
     from dynascope.store import NetworkRows
 
-    if "ablation" in run.config:  # an ablation's groups are its arms × sizes, not its [sweep] view's
-        from dynascope.pipeline import AblationConfig
-
-        expected, command = [g for g, *_ in AblationConfig.from_dict(run.config).groups()], "ablate"
-    elif "specialization" in run.config:  # a modularity sweep's groups are its fractions × sizes per arch
-        from dynascope.pipeline import SpecializationConfig
-
-        expected, command = [g for g, *_ in SpecializationConfig.from_dict(run.config).groups()], "specialize"
-    else:
-        expected, command = [g for g, _, _ in SweepConfig.from_dict(run.config).groups()], "train"
+    # An ablation's groups are its arms × sizes and a modularity sweep's its fractions × sizes per arch, not
+    # their [sweep] view's.
+    command = written_by(run.config)
+    kind = {"ablate": AblationConfig, "specialize": SpecializationConfig}.get(command, SweepConfig)
+    expected = [g for g, *_ in kind.from_dict(run.config).groups()]  # type: ignore[attr-defined]
     finished = set(run.groups()) & {p.stem for p in run.shards(NetworkRows)}
     missing = [g for g in expected if g not in finished]
     if not missing:

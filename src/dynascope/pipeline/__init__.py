@@ -7,7 +7,7 @@ compute layers it calls (`train`, `dynamics`, `compare`) never see a run folder.
 
 from dynascope.pipeline.ablation import AblationConfig, AblationSummary, ablation_summary, run_ablation
 from dynascope.pipeline.analyze import DIVERGED, NON_FINITE, AnalysisOptions, analyze_group, analyze_run
-from dynascope.pipeline.config import SweepConfig, open_run
+from dynascope.pipeline.config import SweepConfig, open_run, written_by
 from dynascope.pipeline.populations import (
     StoredGroup,
     group_damage,
@@ -80,4 +80,5 @@ __all__ = [
     "run_sweep",
     "save_population",
     "study",
+    "written_by",
 ]

@@ -13,7 +13,24 @@ from dynascope.store import CONFIG, RunFolder
 from dynascope.tasks import Task
 from dynascope.train import TrainOptions, check_rule
 
-__all__ = ["SweepConfig", "open_run"]
+__all__ = ["SweepConfig", "open_run", "written_by"]
+
+
+#: The config section each command that creates a run folder adds to the [sweep] view of its groups.
+_SECTIONS = {"ablation": "ablate", "specialization": "specialize"}
+
+
+def written_by(config: dict[str, Any]) -> str:
+    """The command that wrote a run folder, from its config ('train', 'ablate' or 'specialize'): the only one
+    that can continue it with --resume, and the kind of run `dynascope runs` lists.
+
+    Args:
+        config: the folder's config as `config.toml` holds it (`RunFolder.config`).
+
+    Returns:
+        'ablate' for a config with an [ablation] section, 'specialize' for one with [specialization], else 'train'.
+    """
+    return next((command for section, command in _SECTIONS.items() if section in config), "train")
 
 
 @dataclasses.dataclass(frozen=True)

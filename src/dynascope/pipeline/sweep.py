@@ -12,7 +12,7 @@ import jax
 import numpy as np
 
 from dynascope.errors import RunFolderError
-from dynascope.pipeline.config import SweepConfig, open_run
+from dynascope.pipeline.config import SweepConfig, open_run, written_by
 from dynascope.pipeline.populations import group_damage, save_population
 from dynascope.store import CONFIG, NetworkRows, RunFolder, busy, run_path
 from dynascope.models import Model
@@ -76,12 +76,11 @@ def prepare_run(config: SweepConfig, out: str | Path, *, resume: bool = False, c
     run = open_run(out)
     stored = {k: v for k, v in run.config.items() if k != "versions"}
     # Which command wrote the folder, and which is resuming it: flags of one cannot continue the other's run.
-    commands = {"ablation": "ablate", "specialization": "specialize"}
-    written_by = next((cmd for section, cmd in commands.items() if section in stored), "train")
-    resuming = {"AblationConfig": "ablate", "SpecializationConfig": "specialize"}.get(type(config).__name__, "train")
-    if written_by != resuming:
-        raise RunFolderError(f"{out} holds a run written by `dynascope {written_by}`, which `dynascope {resuming}` "
-                             f"cannot continue; resume it with `dynascope {written_by} ... --resume`, or choose "
+    writer = written_by(stored)
+    resuming = written_by(config.to_dict())
+    if writer != resuming:
+        raise RunFolderError(f"{out} holds a run written by `dynascope {writer}`, which `dynascope {resuming}` "
+                             f"cannot continue; resume it with `dynascope {writer} ... --resume`, or choose "
                              "another --out.")
     if type(config).from_dict(stored) != config:  # a sweep's or an ablation's config (pipeline.ablation)
         raise RunFolderError(
