@@ -36,9 +36,10 @@ pytestmark = pytest.mark.filterwarnings("ignore::pyparsing.warnings.PyparsingDep
 N, I, T, DT = 30, 3, 400, 0.5  # neurons, inputs, steps, ms
 
 
-def brian2_spikes(params: dict, taus: tuple[np.ndarray, np.ndarray], drive: np.ndarray, *, threshold: float,
-                  reset: str, n_ref: int) -> np.ndarray:
-    """Spikes `[T, N]` of the network simulated by Brian2 (numpy code generation, float64)."""
+def brian2_spikes(connections: tuple[np.ndarray, np.ndarray, np.ndarray], taus: tuple[np.ndarray, np.ndarray],
+                  drive: np.ndarray, *, threshold: float, reset: str, n_ref: int) -> np.ndarray:
+    """Spikes `[T, N]` of the network simulated by Brian2 (numpy code generation, float64); `connections` are
+    the (presynaptic, postsynaptic, weight) lists of its synapses."""
     b2.prefs.codegen.target = "numpy"
     b2.start_scope()
     b2.defaultclock.dt = DT * b2.ms
@@ -56,11 +57,10 @@ def brian2_spikes(params: dict, taus: tuple[np.ndarray, np.ndarray], drive: np.n
     group.tau_m, group.tau_s = taus[0] * b2.ms, taus[1] * b2.ms
     table = b2.TimedArray(drive, dt=DT * b2.ms)
     group.run_regularly("I_ext = table(t, i)", when="before_groups")
-    w = np.asarray(params["W_rec"], np.float64)
-    post, pre = np.nonzero(w)
+    pre, post, w = connections
     synapses = b2.Synapses(group, group, "w : 1", on_pre="I_post += w")
     synapses.connect(i=pre, j=post)
-    synapses.w = w[post, pre]
+    synapses.w = w
     monitor = b2.SpikeMonitor(group)
     b2.run(T * DT * b2.ms, namespace={"table": table, "theta": threshold})
     out = np.zeros((T, N))
@@ -104,8 +104,42 @@ def test_lif_network_spikes_like_brian2(reset: str) -> None:
     p64 = {k: np.asarray(v, np.float64) for k, v in params.items()}
     drive = inputs.astype(np.float64) @ p64["W_in"].T + p64["b"]
     taus = tuple(np.asarray(t, np.float64) for t in model.time_constants(params))
-    theirs = brian2_spikes(p64, taus, drive, threshold=threshold, reset=reset, n_ref=n_ref)
+    post, pre = np.nonzero(p64["W_rec"])
+    theirs = brian2_spikes((pre, post, p64["W_rec"][post, pre]), taus, drive, threshold=threshold, reset=reset,
+                           n_ref=n_ref)
 
     assert theirs.sum() > 10 * N  # every neuron fires repeatedly: a real test of the recurrent dynamics
     assert (ours.sum(axis=0) > 0).mean() >= 0.7  # most neurons take part
+    assert coincidence(ours, theirs) >= 0.99, (ours.sum(), theirs.sum(), coincidence(ours, theirs, 0))
+
+
+@pytest.mark.slow
+def test_sparse_lif_network_spikes_like_brian2() -> None:
+    """Sparse storage (`sparse=True`): Brian2's synapses are built from the stored lists themselves, neuron j
+    receiving W_rec[j, k] from neuron pre_rec[j, k], with Dale's signs applied by presynaptic type."""
+    threshold, n_ref, n_exc = 1.0, 2, 24
+    model = models.get(
+        "lif", n_inputs=I, n_hidden=N, n_outputs=1, dt=DT, threshold=threshold, reset="subtract",
+        refractory=n_ref * DT, connectivity=0.3, sparse=True, dale=True, gain=4.0,
+    )
+    params = model.init(jax.random.key(5))
+    assert params["W_rec"].shape == params["pre_rec"].shape == (N, 9) and model.n_exc == n_exc
+    rng = np.random.default_rng(1)
+    params = dict(params, b=jnp.asarray(rng.uniform(0.6, 1.3, N), jnp.float32))
+    inputs = (0.05 * rng.normal(size=(T, I))).astype(np.float32)
+
+    states, _ = jax.jit(model.run)(params, jnp.asarray(inputs)[None])
+    ours = np.asarray(model.spikes(states))[0]
+    p64 = {k: np.asarray(v, np.float64) for k, v in params.items()}
+    pre = p64["pre_rec"].astype(int)
+    assert all(len(set(row)) == len(row) for row in pre)  # distinct partners: one synapse per pair
+    weights = np.abs(p64["W_rec"]) * np.where(pre < n_exc, 1.0, -1.0)
+    post = np.repeat(np.arange(N), pre.shape[1])
+    drive = inputs.astype(np.float64) @ p64["W_in"].T + p64["b"]
+    taus = tuple(np.broadcast_to(np.asarray(t, np.float64), (N,)) for t in model.time_constants(params))
+    theirs = brian2_spikes((pre.ravel(), post, weights.ravel()), taus, drive, threshold=threshold,
+                           reset="subtract", n_ref=n_ref)
+
+    assert theirs.sum() > 10 * N
+    assert (ours.sum(axis=0) > 0).mean() >= 0.7
     assert coincidence(ours, theirs) >= 0.99, (ours.sum(), theirs.sum(), coincidence(ours, theirs, 0))

@@ -27,11 +27,14 @@ import jax
 import jax.numpy as jnp
 
 
-def delayed_input(weights: jax.Array, delays: jax.Array, z: jax.Array, history: jax.Array) -> jax.Array:
+def delayed_input(
+    weights: jax.Array, delays: jax.Array, z: jax.Array, history: jax.Array, pre: jax.Array | None = None
+) -> jax.Array:
     """The recurrent input r `[H]` of a step: spikes of this step `z [H]` and of the D steps before it
     (`history [D·H]`, most recent first) sent through `weights [H, H]` (post × pre) with `delays [H, H]`
     (steps, already inside [0, D]), each read by linear interpolation between its two neighbouring integer
-    delays."""
+    delays. With sparse storage (`models._sparse`), `weights` and `delays` are `[H, K]` and `pre [H, K]`
+    (int32) names the presynaptic neuron of each."""
     h = z.shape[-1]
     d_max = history.shape[-1] // h
     past = jnp.concatenate((z[None, :], history.reshape(d_max, h)))  # [D + 1, H]: slot m holds z(t − m)
@@ -39,7 +42,7 @@ def delayed_input(weights: jax.Array, delays: jax.Array, z: jax.Array, history: 
     frac = delays - lower  # carries the gradient of the delay
     near = lower.astype(jnp.int32)
     far = jnp.minimum(near + 1, d_max)  # at d = D, frac = 0 and the far slot is never weighted
-    pre = jnp.arange(h)[None, :]
+    pre = jnp.arange(h)[None, :] if pre is None else pre
     arriving = (1.0 - frac) * past[near, pre] + frac * past[far, pre]  # [H, H]
     return jnp.sum(weights * arriving, axis=-1)
 
@@ -49,9 +52,10 @@ def shifted(history: jax.Array, z: jax.Array) -> jax.Array:
     return jnp.concatenate((z, history[: history.shape[-1] - z.shape[-1]]))
 
 
-def draw_delays(key: jax.Array, n_hidden: int, max_delay: int, start: float | None) -> jax.Array:
-    """Initial delays `[H, H]` in steps: every one equal to `start`, or (None) whole numbers drawn uniformly
-    from {0, …, `max_delay`}, so the untrained network is an exact network with integer delays."""
+def draw_delays(key: jax.Array, shape: tuple[int, int], max_delay: int, start: float | None) -> jax.Array:
+    """Initial delays of the given `shape` (`[H, H]`, or `[H, K]` with sparse storage) in steps: every one
+    equal to `start`, or (None) whole numbers drawn uniformly from {0, …, `max_delay`}, so the untrained
+    network is an exact network with integer delays."""
     if start is not None:
-        return jnp.full((n_hidden, n_hidden), float(start))
-    return jax.random.randint(key, (n_hidden, n_hidden), 0, max_delay + 1).astype(jnp.float32)
+        return jnp.full(shape, float(start))
+    return jax.random.randint(key, shape, 0, max_delay + 1).astype(jnp.float32)

@@ -16,6 +16,7 @@ from dynascope.errors import ConfigError
 from dynascope.models._base import Model, Params
 from dynascope.models._delays import delayed_input, draw_delays, shifted
 from dynascope.models._init import readout_matrix
+from dynascope.models._sparse import MAX_NEURONS, dense_weights, draw_partners, partner_index, sparse_input
 from dynascope.models._surrogate import SURROGATES, check_surrogate, spike
 
 
@@ -131,6 +132,11 @@ class Spiking(Model):
       - `M_rec [H, H]` (0/1) when `connectivity` p < 1: a fixed random mask drawn per network, each
         connection present with probability p; the step sees it through `stop_gradient` and `weight_names`
         leaves it out of L2 regularisation, so training never changes it;
+      - with `sparse` (and p < 1) instead: `W_rec [H, K]` and `pre_rec [H, K]`, K = round(p·H)
+        (`fan_in`): neuron j receives exactly K inputs, W_rec[j, k] from neuron pre_rec[j, k], a fixed
+        uniformly random set of K distinct neurons drawn per network (float-coded integers, frozen like
+        `M_rec`; `models._sparse`). A copy of the recurrent weights is then H·K numbers instead of H², and
+        the step's recurrent input costs H·K multiply-adds; `effective_weights` builds the dense matrix;
       - `tau_mem_raw [H]`, `tau_syn_raw [H]` when `tau_spread` > 0 or `learn_tau`: per-neuron time
         constants τ = τ_min + (τ_max − τ_min)·sigmoid(raw), which keeps them inside [`tau_min`, `tau_max`]
         however they are trained (`time_constants(params)` returns them). They are drawn at init from a
@@ -182,6 +188,7 @@ class Spiking(Model):
     tau_min: float = option(1.0, gt=0, doc="lower bound in ms of per-neuron time constants")
     tau_max: float = option(200.0, gt=0, doc="upper bound in ms of per-neuron time constants")
     connectivity: float = option(1.0, gt=0, le=1, doc="probability of each recurrent connection")
+    sparse: bool = option(False, doc="store only each neuron's round(connectivity·H) inputs (memory H·K, not H²)")
     dale: bool = option(False, doc="sign-constrained recurrent weights (Dale's law), e_fraction excitatory")
     e_fraction: float = option(0.8, gt=0, lt=1, doc="the fraction of excitatory neurons (with dale)")
     gain: float = option(1.0, gt=0, doc="rms size of the initial recurrent weights")
@@ -203,6 +210,11 @@ class Spiking(Model):
     def per_neuron_tau(self) -> bool:
         """Whether the time constants are per-neuron parameters (`tau_spread` > 0 or `learn_tau`)."""
         return self.tau_spread > 0 or self.learn_tau
+
+    @property
+    def fan_in(self) -> int:
+        """Inputs K per neuron with `sparse` storage: round(`connectivity`·H), at least 1."""
+        return max(1, round(self.connectivity * self.n_hidden))
 
     @property
     def n_exc(self) -> int:
@@ -241,6 +253,15 @@ class Spiking(Model):
                 f"{self.name}: delay_init={self.delay_init} is above max_delay={self.max_delay}; delays lie in "
                 f"[0, max_delay] steps. Lower delay_init or raise max_delay."
             )
+        if self.sparse and self.connectivity == 1:
+            raise ConfigError(
+                f"{self.name}: sparse=True stores only the connections that exist, but connectivity=1 makes every "
+                "connection exist; set connectivity below 1 (e.g. 0.1), or leave sparse off for a dense network."
+            )
+        if self.sparse and self.n_hidden > MAX_NEURONS:
+            raise ConfigError(
+                f"{self.name}: sparse storage indexes at most {MAX_NEURONS} neurons, got n_hidden={self.n_hidden}."
+            )
         check_surrogate(self.surrogate, self.surrogate_scale)
 
     # -- the pieces of the parameters ---------------------------------------------------------------
@@ -258,7 +279,10 @@ class Spiking(Model):
 
     def effective_weights(self, params: Params) -> jax.Array:
         """The recurrent matrix `[H, H]` the step uses: W_rec, made sign-constrained by `dale`
-        (|W_rec|·D) and masked by `M_rec` when `connectivity` < 1."""
+        (|W_rec|·D) and masked by `M_rec` when `connectivity` < 1. With `sparse` storage, the dense matrix of
+        `sparse_weights` (H² numbers: for export and analysis of networks that fit, not for the step)."""
+        if self.sparse:
+            return dense_weights(self.sparse_weights(params), params["pre_rec"])
         w = params["W_rec"]
         if self.dale:
             signs = jnp.where(jnp.arange(self.n_hidden) < self.n_exc, 1.0, -1.0).astype(w.dtype)
@@ -267,20 +291,30 @@ class Spiking(Model):
             w = w * jax.lax.stop_gradient(params["M_rec"])
         return w
 
+    def sparse_weights(self, params: Params) -> jax.Array:
+        """With `sparse` storage, the weights `[H, K]` the step uses: neuron j's k-th input W_rec[j, k] from
+        neuron `pre_rec[j, k]`, made sign-constrained by `dale` (|W_rec| times the sign of the presynaptic
+        neuron's type)."""
+        w = params["W_rec"]
+        if self.dale:
+            excitatory = partner_index(params["pre_rec"]) < self.n_exc
+            w = jnp.abs(w) * jnp.where(excitatory, 1.0, -1.0).astype(w.dtype)
+        return w
+
     def effective_inputs(self, params: Params) -> jax.Array:
         """The input matrix `[H, I]` the step uses: W_in (a subclass may mask it)."""
         return params["W_in"]
 
     def delays(self, params: Params) -> jax.Array:
-        """The delays `[H, H]` (post × pre, steps) the step uses: clip(delays, 0, `max_delay`); frozen (no
+        """The delays `[H, H]` (post × pre, steps; `[H, K]` with `sparse` storage) the step uses: clip(delays, 0, `max_delay`); frozen (no
         gradient) unless `learn_delays`. Only for `max_delay` > 0."""
         d = params["delays"] if self.learn_delays else jax.lax.stop_gradient(params["delays"])
         return jnp.clip(d, 0.0, float(self.max_delay))
 
     def weight_names(self, params: Params) -> list[str]:
         """Weight matrices L2 regularisation acts on: every one with ndim ≥ 2 but the fixed mask `M_rec` and
-        the delays."""
-        return [k for k, v in params.items() if v.ndim >= 2 and k not in ("M_rec", "delays")]
+        the delays (and, with `sparse` storage, the partner indices `pre_rec`)."""
+        return [k for k, v in params.items() if v.ndim >= 2 and k not in ("M_rec", "delays", "pre_rec")]
 
     # -- the state ------------------------------------------------------------------------------------
     def neurons(self, state: jax.Array) -> Neurons:
@@ -339,13 +373,23 @@ class Spiking(Model):
         # `where` (not a product with `free` as a float) and `spike_input` (not `w @ z`) let the backward pass
         # keep the refractory mask and the spikes as bytes instead of float32 (the same gradient).
         z = jnp.where(free, spike(v - threshold, self.surrogate, self.surrogate_scale), 0.0)
-        w = self.effective_weights(params)
-        i = a_s * n.i + (spike_input(w, z) if history is None else delayed_input(w, self.delays(params), z, history))
+        i = a_s * n.i + self.recurrent_input(params, z, history)
         fired = jax.lax.stop_gradient(z)
         v = v - threshold * fired if self.reset == "subtract" else v * (1.0 - fired)
         refractory = jnp.where(fired > 0, float(self.n_refractory), jnp.maximum(n.refractory - 1.0, 0.0))
         trace = math.exp(-dt / self.tau_out) * n.trace + z
         return Neurons(v, i, refractory.astype(v.dtype), z, trace)
+
+    def recurrent_input(self, params: Params, z: jax.Array, history: jax.Array | None) -> jax.Array:
+        """What the spikes `z [H]` of this step (and, with delays, the spike history `history [D·H]`) add to
+        the synaptic currents `[H]`."""
+        if self.sparse:
+            w, pre = self.sparse_weights(params), partner_index(params["pre_rec"])
+            if history is None:
+                return sparse_input(w, pre, z)
+            return delayed_input(w, self.delays(params), z, history, pre)
+        w = self.effective_weights(params)
+        return spike_input(w, z) if history is None else delayed_input(w, self.delays(params), z, history)
 
     # -- init ----------------------------------------------------------------------------------------------
     def init(self, key: jax.Array) -> Params:  # type: ignore[override]
@@ -361,11 +405,17 @@ class Spiking(Model):
             tau_m, tau_s = jnp.full((h,), self.tau_mem), jnp.full((h,), self.tau_syn)
         a_m = jnp.exp(-self.dt / tau_m)
         w_in = jax.random.normal(k_in, (h, i)) / jnp.sqrt(i) * (theta / (1.0 - a_m))[:, None]
-        w_rec = jax.random.normal(k_rec, (h, h)) * (self.gain / math.sqrt(p * h))
+        # With sparse storage, row j holds neuron j's K inputs: drawn like the dense matrix's entries, with
+        # the same rms effect per spike (K = p·H inputs, as the dense mask gives on average).
+        n_pre = self.fan_in if self.sparse else h
+        w_rec = jax.random.normal(k_rec, (h, n_pre)) * (self.gain / math.sqrt(p * h))
         w_rec = w_rec * (theta / psp_peak(self.dt, tau_m, tau_s))[:, None]
+        # A key of its own (not a seventh split), so dense networks keep their initial weights.
+        pre = draw_partners(jax.random.fold_in(key, 8), h, n_pre) if self.sparse else None
         if self.dale:
             n_e = self.n_exc
-            w_rec = jnp.abs(w_rec) * jnp.where(jnp.arange(h) < n_e, 1.0, n_e / (h - n_e))[None, :]
+            presynaptic = jnp.arange(h)[None, :] if pre is None else pre
+            w_rec = jnp.abs(w_rec) * jnp.where(presynaptic < n_e, 1.0, n_e / (h - n_e))
         params.update(
             W_in=w_in,
             W_rec=w_rec,
@@ -374,11 +424,13 @@ class Spiking(Model):
             b_out=jnp.zeros(o),
             h0=jnp.zeros(self.n_state),
         )
-        if p < 1:
+        if pre is not None:
+            params["pre_rec"] = pre
+        elif p < 1:
             params["M_rec"] = jax.random.bernoulli(k_mask, p, (h, h)).astype(jnp.float32)
         if self.max_delay > 0:
             # A key of its own (not a seventh split), so networks without delays keep their initial weights.
-            params["delays"] = draw_delays(jax.random.fold_in(key, 7), h, self.max_delay, self.delay_init)
+            params["delays"] = draw_delays(jax.random.fold_in(key, 7), (h, n_pre), self.max_delay, self.delay_init)
         return params
 
     def _draw_tau(self, key: jax.Array, mean: float) -> jax.Array:
