@@ -79,9 +79,9 @@ def test_ablate_prints_one_block_per_mechanism(tmp_path, monkeypatch):
          "names mechanism 'hetero_tau', which is not one of this ablation's mechanisms (none, dale)"),
         (["--mechanism", "none,dale", "--mechanism-opt", "dale.spread=1"], "spread"),
         (["--mechanism", "dale,none,dale"], "mechanism lists a mechanism twice"),
-        (["--mechanism", "none", "--sizes", "16,8"], "sizes must be at least two distinct sizes in increasing order, "
+        (["--mechanism", "none", "--sizes", "16,8"], "--sizes must be at least two distinct sizes in increasing order, "
                                                      "got [16, 8]"),
-        (["--mechanism", "none", "--n-networks", "1"], "n_networks must be at least 2 for a confidence interval over seeds"),
+        (["--mechanism", "none", "--n-networks", "1"], "--n-networks (n_networks) must be at least 2 for a confidence interval over seeds"),
         (["--mechanism", "hetero_tau", "--mechanism-opt", "spread=-1"], "option spread"),
     ],
 )

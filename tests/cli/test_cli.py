@@ -107,7 +107,7 @@ USER_ERRORS = [
     (["train", "--n-hidden", "sixty", "--out", "x"], "--n-hidden must be a comma-separated list of ints"),
     (["train", "--task-opt", "n_bits", "--out", "x"], "--task-opt takes KEY=VALUE"),
     (["train", "--task-opt", "bits=3", "--out", "x"], "task 'flipflop' has no option 'bits'"),
-    (["train", "--n-networks", "0", "--out", "x"], "n_networks must be a positive integer, got 0"),
+    (["train", "--n-networks", "0", "--out", "x"], "--n-networks (n_networks) must be a positive integer, got 0"),
     (["train", "--seeds", "2", "--n-networks", "3", "--out", "x"],
      "--seeds is the old name of --n-networks; give only --n-networks."),
     (["show", "no/such/run"], "run folder no/such/run does not exist"),

@@ -111,3 +111,23 @@ def test_resume_by_another_command_names_the_one_that_wrote_the_folder(tmp_path,
                                train=TrainOptions(batch_size=4)), tmp_path / "a")
     assert dynascope_main("train", *SMALL["train"], "--out", str(tmp_path / "a"), "--resume") == 2
     assert "holds a run written by `dynascope ablate`, which `dynascope train` cannot continue" in _one_line(capsys)
+
+
+@pytest.mark.parametrize(("command", "args", "message"), [
+    ("specialize", ["--inter", "0,2"], "--inter (inter_fractions) must be distinct, increasing and within [0, 1], "
+                                       "got [0.0, 2.0]; e.g. --inter 0,0.1,0.3,1."),
+    ("specialize", ["--trials", "4"], "--trials (n_trials) must be at least 8"),
+    ("train", ["--arch", "gru", "--rule", "eprop"], "--rule eprop (rule='eprop') trains the spiking models lif and "
+                                                     "alif (and models built on them), got 'gru'; use --arch lif or alif "
+                                                     "with --rule eprop, or --rule bptt (rule='bptt') for 'gru'."),
+    ("train", ["--batch", "0"], "--batch (batch_size) must be a positive integer, got 0."),
+    ("train", ["--noise", "-1"], "--noise (state_noise) must be a finite number ≥ 0, got -1.0."),
+    ("ablate", ["--lr", "0"], "--lr (learning_rate) must be positive, got 0.0."),
+    ("ablate", ["--rule", "eprop", "--checkpoint-steps", "5"],
+     "--checkpoint-steps 5 (checkpoint_steps=5) checkpoints backpropagation through time, but --rule eprop"),
+])
+def test_refusals_name_the_flag_and_the_python_name(command, args, message, tmp_path, dynascope_main, capsys):
+    out = tmp_path / "r"
+    assert dynascope_main(command, *SMALL[command], *args, "--out", str(out)) == 2
+    assert message in _one_line(capsys)
+    assert not out.exists()

@@ -6,9 +6,9 @@ import pytest
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["train", "--arch", "gru", "--rule", "eprop"], "rule='eprop' trains the spiking models lif and alif"),
+    (["train", "--arch", "gru", "--rule", "eprop"], "--rule eprop (rule='eprop') trains the spiking models lif and alif"),
     (["ablate", "--arch", "gru", "--mechanism", "none", "--rule", "eprop"], "got 'gru'"),
-    (["train", "--arch", "lif", "--rule", "backprop"], "rule must be one of 'bptt', 'eprop'"),
+    (["train", "--arch", "lif", "--rule", "backprop"], "--rule (rule) must be one of 'bptt', 'eprop'"),
 ])
 def test_a_rule_the_model_cannot_use_is_one_line_with_exit_code_2(args, message, tmp_path, dynascope_main, capsys):
     assert dynascope_main(*args, "--steps", "1", "--out", str(tmp_path / "x")) == 2

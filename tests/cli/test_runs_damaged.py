@@ -114,7 +114,7 @@ def test_show_lists_damaged_files_and_exits_2(trained, tmp_path):
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [("task", "nosuchtask", "unknown task 'nosuchtask'"),
-     ("n_networks", -7, "n_networks must be a positive integer, got -7"),
+     ("n_networks", -7, "--n-networks (n_networks) must be a positive integer, got -7"),
      ("n_hidden", ["big", 8], "sweep.n_hidden = ['big', 8] is not a list of integers")],
 )
 @pytest.mark.parametrize("command", [["show"], ["analyze"], ["report"]])

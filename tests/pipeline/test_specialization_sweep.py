@@ -159,11 +159,12 @@ def test_the_command_prints_the_maps_and_the_agreement(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--task", "flipflop"], "task 'flipflop' has no sub-tasks whose latent variables the specialization measures read"),
     (["--arch", "gru"], "architecture 'gru' is not a two-module network"),
-    (["--inter", "0.5,0.1"], "inter_fractions must be distinct, increasing and within [0, 1], got [0.5, 0.1]"),
-    (["--inter", "0,1.5"], "inter_fractions must be distinct, increasing and within [0, 1]"),
-    (["--model-opt", "inter_fraction=0.2"], "set inter_fraction, which the sweep sets per group; give the fractions with --inter"),
-    (["--trials", "4"], "n_trials must be at least 8"),
-    (["--n-networks", "1"], "n_networks must be at least 2 for an interval over networks"),
+    (["--inter", "0.5,0.1"], "--inter (inter_fractions) must be distinct, increasing and within [0, 1], got [0.5, 0.1]"),
+    (["--inter", "0,1.5"], "--inter (inter_fractions) must be distinct, increasing and within [0, 1]"),
+    (["--model-opt", "inter_fraction=0.2"], "--model-opt inter_fraction (model_options of modular) sets inter_fraction, "
+                                            "which the sweep sets per group; give the fractions with --inter"),
+    (["--trials", "4"], "--trials (n_trials) must be at least 8"),
+    (["--n-networks", "1"], "--n-networks (n_networks) must be at least 2 for an interval over networks"),
 ])
 def test_bad_input_is_one_line_with_exit_code_2(args, message, tmp_path, dynascope_main, capsys):
     code = dynascope_main("specialize", "--steps", "5", *args, "--out", str(tmp_path / "r"))

@@ -55,7 +55,7 @@ def test_safetensors_alone_would_write_0600(tmp_path, umask):
 
 def test_no_config_is_written_before_every_option_is_valid(tmp_path):
     bad = dataclasses.replace(TINY, train=dataclasses.replace(TINY.train, batch_size=0))
-    with pytest.raises(ConfigError, match="batch_size must be a positive integer, got 0"):
+    with pytest.raises(ConfigError, match=r"--batch \(batch_size\) must be a positive integer, got 0"):
         pipeline.run_sweep(bad, tmp_path / "r")
     assert not (tmp_path / "r").exists()
     with pytest.raises(ConfigError, match="unknown task option|has no option"):

@@ -232,11 +232,11 @@ def test_eprop_memory_does_not_grow_with_the_trial_length(key):
 
 
 def test_bad_rules_and_combinations_are_refused(key):
-    with pytest.raises(ConfigError, match=r"rule must be one of 'bptt', 'eprop'.*got 'foo'"):
+    with pytest.raises(ConfigError, match=r"--rule \(rule\) must be one of 'bptt', 'eprop'.*got 'foo'"):
         TrainOptions(rule="foo").validate(1)
     gru = lif("gru", 4)
     assert not supports_eprop(gru) and supports_eprop(lif()) and supports_eprop(lif("alif"))
-    with pytest.raises(ConfigError, match=r"rule='eprop' trains the spiking models lif and alif.*got 'gru'"):
+    with pytest.raises(ConfigError, match=r"--rule eprop \(rule='eprop'\) trains the spiking models lif and alif.*got 'gru'.*--rule bptt"):
         train_population(TASK, gru, 1, 1, key, rule="eprop")
     with pytest.raises(ConfigError, match="learn_tau=True"):
         train_population(TASK, lif(learn_tau=True), 1, 1, key, rule="eprop")

@@ -281,15 +281,15 @@ def test_resume_with_a_different_config_is_refused(key, tmp_path):
         (dict(n_networks=0), "n_networks must be a positive integer, got 0"),
         (dict(steps=-3), "steps must be a positive integer, got -3"),
         (dict(learning_rate=(1e-3, 1e-3)), "learning_rate has 2 values but there are 3 networks"),
-        (dict(learning_rate=-1.0), "learning_rate must be positive"),
+        (dict(learning_rate=-1.0), r"--lr \(learning_rate\) must be positive"),
         (dict(optimizer="adagrad"), "optimizer must be one of adam, sgd, got 'adagrad'"),
-        (dict(batch_size=0), "batch_size must be a positive integer"),
+        (dict(batch_size=0), r"--batch \(batch_size\) must be a positive integer"),
         (dict(seeds=(1, 1, 2)), "seeds must be distinct"),
-        (dict(l2_weight=-0.1), "l2_weight must be a finite number ≥ 0"),
+        (dict(l2_weight=-0.1), r"--l2 \(l2_weight\) must be a finite number ≥ 0"),
         (dict(grad_clip=float("nan")), "grad_clip must be a finite number ≥ 0, got nan"),  # NaN < 0 is False
         (dict(momentum=0.9), "unknown training option"),
         (dict(divergence_factor=0.5), "divergence_factor must be a number > 1"),
-        (dict(snapshot_every=-1), "snapshot_every must be an integer ≥ 0"),
+        (dict(snapshot_every=-1), r"--snapshot-every \(snapshot_every\) must be an integer ≥ 0"),
     ],
 )
 def test_bad_options_name_the_problem(kwargs, message, key):

@@ -167,9 +167,9 @@ def test_spike_input_differentiates_exactly_as_a_float_product(key):
 # -- options ---------------------------------------------------------------------------------------------------
 def test_bad_checkpoint_steps_are_refused(key):
     for bad in (-1, 2.5, True):
-        with pytest.raises(ConfigError, match=rf"checkpoint_steps must be an integer ≥ 0.*got {bad!r}"):
+        with pytest.raises(ConfigError, match=rf"--checkpoint-steps \(checkpoint_steps\) must be an integer ≥ 0.*got {bad!r}"):
             TrainOptions(checkpoint_steps=bad).validate(1)
-    with pytest.raises(ConfigError, match=r"checkpoint_steps=5 checkpoints backpropagation.*rule='eprop'"):
+    with pytest.raises(ConfigError, match=r"--checkpoint-steps 5 \(checkpoint_steps=5\) checkpoints backpropagation.*--rule eprop \(rule='eprop'\)"):
         train_population(TASK, net("lif"), 1, 1, key, rule="eprop", checkpoint_steps=5)
 
 

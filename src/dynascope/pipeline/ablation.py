@@ -194,17 +194,18 @@ class AblationConfig:
         mechanism that does not apply fail before any training."""
         if not self.sizes:
             raise ConfigError("give at least two sizes (--sizes 8,16,32).")
+        # Named as the flag and, in parentheses, as config.toml and the Python API do (train.TrainOptions.validate).
         for n in self.sizes:
-            check_positive_int("sizes", n)
+            check_positive_int("--sizes", n)
         if len(self.sizes) < 2 or list(self.sizes) != sorted(set(self.sizes)):
-            raise ConfigError(f"sizes must be at least two distinct sizes in increasing order, got "
+            raise ConfigError(f"--sizes must be at least two distinct sizes in increasing order, got "
                               f"{list(self.sizes)}; e.g. --sizes 8,16,32.")
         if not self.mechanisms:
             raise ConfigError("give at least one mechanism (--mechanism hetero_tau, or several: none,dale).")
-        check_positive_int("n_networks", self.n_networks)
-        check_positive_int("steps", self.steps)
+        check_positive_int("--n-networks (n_networks)", self.n_networks)
+        check_positive_int("--steps", self.steps)
         if self.n_networks < 2:
-            raise ConfigError(f"n_networks must be at least 2 for a confidence interval over seeds, got "
+            raise ConfigError(f"--n-networks (n_networks) must be at least 2 for a confidence interval over seeds, got "
                               f"{self.n_networks}; e.g. --n-networks 10.")
         task = self.build_task()
         for _, _, arm, n in self.groups():

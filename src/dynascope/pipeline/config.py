@@ -70,10 +70,11 @@ class SweepConfig:
             raise ConfigError("give at least one architecture (--arch gru,lstm,...).")
         if not self.n_hidden:
             raise ConfigError("give at least one hidden size (--n-hidden 64).")
-        check_positive_int("n_networks", self.n_networks)
-        check_positive_int("steps", self.steps)
+        # Named as the flag and, in parentheses, as config.toml and the Python API do (train.TrainOptions.validate).
+        check_positive_int("--n-networks (n_networks)", self.n_networks)
+        check_positive_int("--steps", self.steps)
         for h in self.n_hidden:
-            check_positive_int("n_hidden", h)
+            check_positive_int("--n-hidden (n_hidden)", h)
         unknown = sorted(set(self.model_options) - set(self.archs))
         if unknown:
             raise ConfigError(f"model_options given for {unknown} which are not in archs {list(self.archs)}.")

@@ -116,23 +116,24 @@ class SpecializationConfig:
             raise ConfigError("give at least one two-module architecture (--arch modular,modular_lif).")
         if not self.sizes:
             raise ConfigError("give at least one size (--sizes 8,16,32).")
+        # Named as the flag and, in parentheses, as config.toml and the Python API do (train.TrainOptions.validate).
         for n in self.sizes:
-            check_positive_int("sizes", n)
+            check_positive_int("--sizes", n)
         if list(self.sizes) != sorted(set(self.sizes)):
-            raise ConfigError(f"sizes must be distinct and increasing, got {list(self.sizes)}; e.g. --sizes 8,16,32.")
+            raise ConfigError(f"--sizes must be distinct and increasing, got {list(self.sizes)}; e.g. --sizes 8,16,32.")
         fractions = list(self.inter_fractions)
         if not fractions or fractions != sorted(set(fractions)) or not all(0 <= f <= 1 for f in fractions):
-            raise ConfigError(f"inter_fractions must be distinct, increasing and within [0, 1], got {fractions}; "
-                              "e.g. --inter 0,0.1,0.3,1.")
-        check_positive_int("n_networks", self.n_networks)
+            raise ConfigError(f"--inter (inter_fractions) must be distinct, increasing and within [0, 1], got "
+                              f"{fractions}; e.g. --inter 0,0.1,0.3,1.")
+        check_positive_int("--n-networks (n_networks)", self.n_networks)
         if self.n_networks < 2:
-            raise ConfigError(f"n_networks must be at least 2 for an interval over networks, got {self.n_networks}; "
-                              "e.g. --n-networks 4.")
-        check_positive_int("steps", self.steps)
-        check_positive_int("n_trials", self.n_trials)
+            raise ConfigError(f"--n-networks (n_networks) must be at least 2 for an interval over networks, got "
+                              f"{self.n_networks}; e.g. --n-networks 4.")
+        check_positive_int("--steps", self.steps)
+        check_positive_int("--trials (n_trials)", self.n_trials)
         if self.n_trials < 8:
-            raise ConfigError(f"n_trials must be at least 8 (the decoders train on half and test on the other), "
-                              f"got {self.n_trials}.")
+            raise ConfigError(f"--trials (n_trials) must be at least 8 (the decoders train on half and test on the "
+                              f"other), got {self.n_trials}.")
         if self.readout not in READOUTS:
             raise ConfigError(f"readout must be one of {', '.join(READOUTS)}, got {self.readout!r}.")
         unknown = sorted(set(self.model_options) - set(self.archs))
@@ -140,8 +141,8 @@ class SpecializationConfig:
             raise ConfigError(f"model_options given for {unknown} which are not in archs {list(self.archs)}.")
         for arch, options in self.model_options.items():
             if "inter_fraction" in options:
-                raise ConfigError(f"model_options of {arch} set inter_fraction, which the sweep sets per group; give "
-                                  "the fractions with --inter instead.")
+                raise ConfigError(f"--model-opt inter_fraction (model_options of {arch}) sets inter_fraction, which "
+                                  "the sweep sets per group; give the fractions with --inter instead.")
         task = self.build_task()
         if not callable(getattr(task, "latents", None)) or len(getattr(task, "subtask_names", ())) < 2:
             with_subtasks = [n for n in tasks.names() if len(getattr(tasks.get(n), "subtask_names", ())) >= 2]

@@ -86,23 +86,25 @@ def check_rule(task: Task, model: Model, opts: TrainOptions) -> None:
         return
     if not supports_eprop(model):
         raise ConfigError(
-            f"rule='eprop' trains the spiking models lif and alif (and models built on them), got "
-            f"{model.name!r}; use --arch lif or alif with --rule eprop, or rule='bptt' for {model.name!r}."
+            f"--rule eprop (rule='eprop') trains the spiking models lif and alif (and models built on them), got "
+            f"{model.name!r}; use --arch lif or alif with --rule eprop, or --rule bptt (rule='bptt') for "
+            f"{model.name!r}."
         )
     if model.learn_tau:
         raise ConfigError(
-            f"rule='eprop' does not train time constants (learn_tau=True on {model.name!r}); set learn_tau=False "
-            "(per-neuron time constants via tau_spread stay frozen and work), or use rule='bptt'."
+            f"--rule eprop (rule='eprop') does not train time constants (learn_tau=True on {model.name!r}); set "
+            "--model-opt learn_tau=false (per-neuron time constants via tau_spread stay frozen and work), or use "
+            "--rule bptt (rule='bptt')."
         )
     if model.max_delay > 0:
         raise ConfigError(
-            f"rule='eprop' does not support synaptic delays (max_delay={model.max_delay} on {model.name!r}); set "
-            "max_delay=0, or use rule='bptt'."
+            f"--rule eprop (rule='eprop') does not support synaptic delays (max_delay={model.max_delay} on "
+            f"{model.name!r}); set --model-opt max_delay=0, or use --rule bptt (rule='bptt')."
         )
     if type(task).loss is not Task.loss:
         raise ConfigError(
-            f"rule='eprop' sends back the derivative of the masked mean squared error, but task {task.name!r} has "
-            "its own loss; use rule='bptt' for it."
+            f"--rule eprop (rule='eprop') sends back the derivative of the masked mean squared error, but task "
+            f"{task.name!r} has its own loss; use --rule bptt (rule='bptt') for it."
         )
 
 

@@ -57,33 +57,38 @@ class TrainOptions:
 
     def validate(self, n_networks: int) -> None:
         """Raise ConfigError naming the first bad option."""
-        check_positive_int("batch_size", self.batch_size)
-        check_positive_int("checkpoint_every", self.checkpoint_every)
+        # A message names the option as the command line spells it and, in parentheses, as the Python API and
+        # config.toml do ("--batch (batch_size)"): the same check answers both.
+        check_positive_int("--batch (batch_size)", self.batch_size)
+        check_positive_int("--checkpoint-every (checkpoint_every)", self.checkpoint_every)
         check_positive_int("eval_batch", self.eval_batch)
         se = self.snapshot_every
         if isinstance(se, bool) or not isinstance(se, int) or se < 0:
-            raise ConfigError(f"snapshot_every must be an integer ≥ 0 (steps between parameter snapshots; 0: none), "
-                              f"got {se!r}.")
+            raise ConfigError(f"--snapshot-every (snapshot_every) must be an integer ≥ 0 (steps between parameter "
+                              f"snapshots; 0: none), got {se!r}.")
         if self.rule not in RULES:
-            raise ConfigError(f"rule must be one of {', '.join(map(repr, RULES))} (the learning rule), got "
-                              f"{self.rule!r}; e.g. rule='eprop' (--rule eprop) for e-prop on a lif network.")
+            raise ConfigError(f"--rule (rule) must be one of {', '.join(map(repr, RULES))} (the learning rule), got "
+                              f"{self.rule!r}; e.g. --rule eprop (rule='eprop') for e-prop on a lif network.")
         k = self.checkpoint_steps
         if isinstance(k, bool) or not isinstance(k, int) or k < 0:
-            raise ConfigError(f"checkpoint_steps must be an integer ≥ 0 (steps between the states BPTT keeps; 0: "
-                              f"every step, plain BPTT), got {k!r}; e.g. checkpoint_steps=25 for trials of ~500 steps.")
+            raise ConfigError(f"--checkpoint-steps (checkpoint_steps) must be an integer ≥ 0 (steps between the "
+                              f"states BPTT keeps; 0: every step, plain BPTT), got {k!r}; e.g. --checkpoint-steps 25 "
+                              "for trials of ~500 steps.")
         if k and self.rule != "bptt":
-            raise ConfigError(f"checkpoint_steps={k} checkpoints backpropagation through time, but rule="
-                              f"{self.rule!r} has no backward pass to checkpoint; use checkpoint_steps=0 with "
-                              f"rule={self.rule!r}, or rule='bptt'.")
+            raise ConfigError(f"--checkpoint-steps {k} (checkpoint_steps={k}) checkpoints backpropagation through "
+                              f"time, but --rule {self.rule} (rule={self.rule!r}) has no backward pass to checkpoint; "
+                              f"use --checkpoint-steps 0 with --rule {self.rule}, or --rule bptt.")
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}.")
         lrs = self.learning_rates(n_networks)
         if any(not (lr > 0) for lr in lrs):
-            raise ConfigError(f"learning_rate must be positive, got {self.learning_rate!r}.")
-        for name in ("grad_clip", "l2_weight", "l2_activity", "state_noise"):
+            raise ConfigError(f"--lr (learning_rate) must be positive, got {self.learning_rate!r}.")
+        for name, flag in (("grad_clip", ""), ("l2_weight", "--l2"), ("l2_activity", "--l2-activity"),
+                           ("state_noise", "--noise")):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 <= v < math.inf):
-                raise ConfigError(f"{name} must be a finite number ≥ 0, got {v!r}.")
+                named = f"{flag} ({name})" if flag else name  # grad_clip has no flag
+                raise ConfigError(f"{named} must be a finite number ≥ 0, got {v!r}.")
         f = self.divergence_factor
         if isinstance(f, bool) or not isinstance(f, (int, float)) or not 1 < f < math.inf:
             raise ConfigError(
@@ -91,7 +96,8 @@ class TrainOptions:
                 "the default is 1e6."
             )
         if self.stop_loss is not None and not self.stop_loss > 0:
-            raise ConfigError(f"stop_loss must be positive or None, got {self.stop_loss!r}.")
+            raise ConfigError(f"--stop-loss (stop_loss) must be positive (or None: no early stop), got "
+                              f"{self.stop_loss!r}.")
 
     def snapshot_steps(self, steps: int) -> tuple[int, ...]:
         """The steps at which `train_population` keeps the parameters: 0, every `snapshot_every`, and `steps`
