@@ -7,6 +7,7 @@ test_spiking_brian2.py."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import jax
@@ -43,6 +44,17 @@ def test_each_neuron_has_k_distinct_inputs_drawn_uniformly() -> None:
     assert abs(self_links - 0.2) < 0.02
     # Networks drawn from different keys have different graphs.
     assert not np.array_equal(pre[0], pre[1])
+
+
+def test_every_set_of_inputs_is_equally_likely() -> None:
+    """H = 5, K = 2: each of the C(5, 2) = 10 possible input sets of a neuron is drawn with probability 1/10
+    (chi-square over 1000 networks × 5 neurons), as a uniformly random fixed-in-degree graph requires."""
+    model = sparse_lif(n_hidden=5, connectivity=0.4)
+    pre = np.asarray(jax.vmap(model.init)(jax.random.split(jax.random.key(1), 1000))["pre_rec"]).astype(int)
+    sets = {pair: n for n, pair in enumerate(itertools.combinations(range(5), 2))}
+    counts = np.bincount([sets[tuple(row)] for row in pre.reshape(-1, 2)], minlength=10)
+    assert counts.sum() == 5000
+    assert scipy.stats.chisquare(counts).pvalue > 1e-3, counts
 
 
 def test_recurrent_input_is_the_sum_over_the_stored_inputs() -> None:

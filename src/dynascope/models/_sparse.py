@@ -28,9 +28,9 @@ import jax
 import jax.numpy as jnp
 from jax.custom_derivatives import SymbolicZero
 
-#: Draws of partners are made for this many uniform numbers at a time (rows × H), so that drawing the graph
-#: of a 100 000-neuron network never holds an H × H array.
-_DRAW_CHUNK = 1 << 22
+#: Partners are drawn for as many neurons at a time as keep their membership table (neurons × H booleans)
+#: within this many bytes, so that drawing the graph of a 100 000-neuron network never holds an H × H array.
+_DRAW_BYTES = 1 << 26
 
 #: Partner indices are stored as float32 parameters (the trainer, the run store and vmap handle one dtype);
 #: float32 holds every integer up to 2²⁴ exactly.
@@ -39,23 +39,35 @@ MAX_NEURONS = 1 << 24
 
 def draw_partners(key: jax.Array, n_hidden: int, fan_in: int) -> jax.Array:
     """The presynaptic partners `[H, K]` of each of `n_hidden` neurons: `fan_in` distinct neurons per row,
-    a uniformly random K-subset of {0, …, H − 1} (the K largest of H uniform numbers), in increasing order,
-    as float32 (exact integers).
+    a uniformly random K-subset of {0, …, H − 1}, in increasing order, as float32 (exact integers).
+
+    Floyd's algorithm (Bentley & Floyd 1987, "A sample of brilliance", Commun. ACM 30(9)) draws each subset
+    in K steps: for j = H − K, …, H − 1, draw t uniformly from {0, …, j} and take t, or j if t was already
+    taken; every K-subset comes out with probability 1/C(H, K). It costs O(H·K) work in all (not the H² of
+    ranking H random numbers per neuron), with a table of taken neurons for a block of rows at a time.
 
     Args:
         key: PRNG key of the graph.
         n_hidden: number of neurons H.
         fan_in: inputs per neuron K, 1 ≤ K ≤ H.
     """
-    rows = max(1, min(n_hidden, _DRAW_CHUNK // n_hidden))
-    n_chunks = math.ceil(n_hidden / rows)
-    keys = jax.random.split(key, n_chunks * rows).reshape(n_chunks, rows)
+    h, k = n_hidden, fan_in
+    rows = max(1, min(h, _DRAW_BYTES // h))
+    n_blocks = math.ceil(h / rows)
+    index = jnp.arange(rows)
 
-    def row(k: jax.Array) -> jax.Array:
-        _, chosen = jax.lax.top_k(jax.random.uniform(k, (n_hidden,)), fan_in)
-        return jnp.sort(chosen)
+    def block(block_key: jax.Array) -> jax.Array:
+        def draw(step: jax.Array, carry: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
+            taken, chosen = carry
+            j = h - k + step
+            t = jax.random.randint(jax.random.fold_in(block_key, step), (rows,), 0, j + 1)
+            pick = jnp.where(taken[index, t], j, t)
+            return taken.at[index, pick].set(True), chosen.at[:, step].set(pick)
 
-    partners = jax.lax.map(jax.vmap(row), keys).reshape(n_chunks * rows, fan_in)[:n_hidden]
+        start = (jnp.zeros((rows, h), bool), jnp.zeros((rows, k), jnp.int32))
+        return jnp.sort(jax.lax.fori_loop(0, k, draw, start)[1], axis=1)
+
+    partners = jax.lax.map(block, jax.random.split(key, n_blocks)).reshape(n_blocks * rows, k)[:h]
     return partners.astype(jnp.float32)
 
 
