@@ -131,3 +131,19 @@ def test_refusals_name_the_flag_and_the_python_name(command, args, message, tmp_
     assert dynascope_main(command, *SMALL[command], *args, "--out", str(out)) == 2
     assert message in _one_line(capsys)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("arch", ["modular", "modular_lif"])
+def test_inputs_a_that_leaves_module_b_without_input_is_refused(arch, tmp_path, dynascope_main, capsys):
+    """sign_match has 2 input channels: inputs_a=2 would give both to module A and train B on nothing."""
+    out = tmp_path / "r"
+    small = [a if a != "modular" else arch for a in SMALL["specialize"]]
+    assert dynascope_main("specialize", *small, "--model-opt", "inputs_a=2", "--out", str(out)) == 2
+    line = _one_line(capsys)
+    assert f"{arch}: inputs_a=2 gives all 2 input channels to module A, which leaves module B no input" in line
+    assert "pass at most 1 (e.g. --model-opt inputs_a=1)" in line and not out.exists()
+    # inputs_a=1 (one stream per module, the default here) is accepted.
+    from dynascope import models
+
+    assert models.get(arch, n_inputs=2, n_hidden=4, n_outputs=1, inputs_a=1).inputs_a == 1
+    models.get(arch, n_inputs=1, n_hidden=4, n_outputs=1, inputs_a=1)  # one channel: it can only drive A

@@ -21,6 +21,27 @@ INTER_DOC = "fraction of the possible between-module connections that exist (0: 
 INPUTS_A_DOC = "number of leading input channels that drive module A (the others drive B); None: ⌈I/2⌉"
 
 
+def check_inputs_a(model: str, inputs_a: int | None, n_inputs: int) -> None:
+    """Refuse an `inputs_a` that leaves module B no input channel (ConfigError naming `model`).
+
+    With every channel on module A, B learns only from what A passes on and the network trains without a
+    word, which is never what a two-stream experiment meant. One input channel is the exception: it can drive
+    only one module, as the default split (⌈1/2⌉ = 1) does.
+
+    Args:
+        model: the model's registered name, for the message.
+        inputs_a: the option (None: the default split).
+        n_inputs: the model's input channels I.
+    """
+    if inputs_a is None or inputs_a < n_inputs or inputs_a == n_inputs == 1:
+        return
+    what = f"exceeds n_inputs={n_inputs}" if inputs_a > n_inputs else f"gives all {n_inputs} input channels to module A"
+    fix = (f"pass at most {n_inputs - 1} (e.g. --model-opt inputs_a={n_inputs - 1}), or leave inputs_a unset for "
+           "the first half of the channels" if n_inputs > 1 else "with one input channel leave inputs_a unset")
+    raise ConfigError(f"{model}: inputs_a={inputs_a} {what}, which leaves module B no input: B would learn only from "
+                      f"what module A passes on; {fix}.")
+
+
 @register("modular")
 @dataclasses.dataclass(frozen=True)
 class Modular(Model):
@@ -59,11 +80,7 @@ class Modular(Model):
         # Rules between options only; each option's own constraint is declared on its field.
         if self.n_hidden < 2:
             raise ConfigError(f"modular needs n_hidden >= 2 (one unit per module at least), got {self.n_hidden}.")
-        if self.inputs_a is not None and self.inputs_a > self.n_inputs:
-            raise ConfigError(
-                f"modular: inputs_a={self.inputs_a} exceeds n_inputs={self.n_inputs}; pass at most "
-                f"{self.n_inputs} (or None for the first half of the channels)."
-            )
+        check_inputs_a("modular", self.inputs_a, self.n_inputs)
 
     @property
     def modules(self) -> np.ndarray:

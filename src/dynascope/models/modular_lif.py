@@ -14,7 +14,7 @@ from dynascope.models._base import Params
 from dynascope.models._modules import input_mask, module_labels, module_mask
 from dynascope.models._registry import register
 from dynascope.models.lif import LIF
-from dynascope.models.modular import INPUTS_A_DOC, INTER_DOC
+from dynascope.models.modular import INPUTS_A_DOC, INTER_DOC, check_inputs_a
 
 
 @register("modular_lif")
@@ -53,9 +53,7 @@ class ModularLIF(LIF):
         super().validate()
         if self.n_hidden < 2:
             raise ConfigError(f"modular_lif needs n_hidden >= 2 (one neuron per module at least), got {self.n_hidden}.")
-        if self.inputs_a is not None and self.inputs_a > self.n_inputs:
-            raise ConfigError(f"modular_lif: inputs_a={self.inputs_a} exceeds n_inputs={self.n_inputs}; pass at most "
-                              f"{self.n_inputs} (or None for the first half of the channels).")
+        check_inputs_a("modular_lif", self.inputs_a, self.n_inputs)
         if self.connectivity < 1:
             raise ConfigError(f"modular_lif: connectivity={self.connectivity} is not supported; its recurrent "
                               "mask is the module mask, whose sparsity between modules inter_fraction sets. Leave "
