@@ -147,3 +147,41 @@ def test_inputs_a_that_leaves_module_b_without_input_is_refused(arch, tmp_path, 
 
     assert models.get(arch, n_inputs=2, n_hidden=4, n_outputs=1, inputs_a=1).inputs_a == 1
     models.get(arch, n_inputs=1, n_hidden=4, n_outputs=1, inputs_a=1)  # one channel: it can only drive A
+
+
+def test_a_network_that_cannot_be_measured_is_named_not_dropped(tmp_path, dynascope_main, capsys):
+    """A network whose activity is not finite (its input weights set to NaN after training) gets a 'skipped' row,
+    the summary names it, and `specialize` prints it in one line instead of counting one network fewer."""
+    import numpy as np
+
+    from dynascope import store
+    from dynascope.pipeline import SpecializationConfig, specialization_summary
+    from dynascope.pipeline.specialization import measure_group
+    from dynascope.store import SpecializationRows
+
+    out = tmp_path / "r"
+    flags = [*SMALL["specialize"][:3], "1", *SMALL["specialize"][4:], "--snapshot-every", "0"]  # one fraction
+    assert dynascope_main("specialize", *flags, "--out", str(out)) == 0
+    assert "not measured" not in capsys.readouterr().out
+    run = store.open(out)
+    group = "modular.inter1-4"
+    params, meta = run.read_weights(group)
+    params["W_in"][1] = np.nan  # network s001: NaN input weights make its activity NaN from the first step
+    with run.writing():
+        run.write_weights(group, params, meta)
+    config = SpecializationConfig.from_dict(run.config)
+    rows = measure_group(run, config, group, "modular", 1.0)
+    flagged = [(n, s, mo, su, sc) for n, s, m, mo, su, sc in zip(rows.network, rows.step, rows.measure, rows.module,
+                                                                  rows.subtask, rows.score) if m == "skipped"]
+    assert flagged == [(f"{group}/s001", 5, -1, "", None)]
+    assert f"{group}/s001" not in {n for n, m in zip(rows.network, rows.measure) if m != "skipped"}
+    [shard] = run.shards(SpecializationRows)
+    shard.unlink()  # measured again by the resumed command
+    assert dynascope_main("specialize", *flags, "--out", str(out), "--resume") == 0
+    said = capsys.readouterr().out
+    lines = [ln for ln in said.splitlines() if "not measured" in ln]
+    assert len(lines) == 1 and "1 network(s) diverged in training or had activity that is not finite" in lines[0]
+    assert lines[0].endswith(f"{group}/s001 (step 5)")
+    summary = specialization_summary(run)
+    assert summary.skipped == [(f"{group}/s001", 5)] and summary.networks == [f"{group}/s000"]
+    assert summary.map[0]["networks"] == 1

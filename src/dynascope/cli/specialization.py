@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import typer
+from rich.markup import escape
 
 from dynascope.cli._app import app, check_resume, parse_list, parse_options
 from dynascope.cli._display import console, progress, table
@@ -92,6 +93,15 @@ def specialize_cmd(
                 f"(trained: how many reached the task's criterion); the specialization tables below measure every "
                 "network, trained or not." if measure == "metric" else caption if measure == "correlation" else None)
         console.print(table(f"{title} on {task}, all networks after {config.steps} steps", columns, rows, caption=note))
+    if summary.skipped:
+        # Said, not silently left out: the tables' counts and means are over the networks measured.
+        steps: dict[str, list[int]] = {}
+        for network, step in summary.skipped:
+            steps.setdefault(network, []).append(step)
+        named = "; ".join(f"{n} (step{'s' if len(st) > 1 else ''} {', '.join(map(str, st))})" for n, st in steps.items())
+        console.print(f"[yellow]not measured[/]: {len(steps)} network(s) diverged in training or had activity that "
+                      f"is not finite, left out of the specialization tables at those steps: {escape(named)}",
+                      highlight=False)
     if summary.agreement is None:
         console.print(f"rank agreement of the three measures: not defined ({summary.agreement_note})", highlight=False,
                       markup=False)

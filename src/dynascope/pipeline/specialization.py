@@ -49,6 +49,8 @@ __all__ = ["MEASURES", "SpecializationConfig", "SpecializationSummary", "run_spe
 
 #: The measures, in the order of `compare.specialization.Specialization`'s fields.
 MEASURES = ("decodability", "lesion", "correlation")
+#: The `measure` of the one row of a network at a step where it could not be measured (`measure_group`).
+SKIPPED = "skipped"
 
 
 def fraction_label(fraction: float) -> str:
@@ -259,8 +261,13 @@ def measure_group(
     *,
     progress: MeasureProgress | None = None,
 ) -> SpecializationRows:
-    """The `specialization` rows of one trained group: every network that did not diverge, at each snapshot
-    (the last being the trained network) or, without snapshots, at the end.
+    """The `specialization` rows of one trained group: every network at each snapshot (the last being the
+    trained network) or, without snapshots, at the end.
+
+    A network that diverged in training, or whose activity is not finite at a step, cannot be measured there:
+    it gets one row with measure 'skipped' (module -1, no sub-task, no score) at that step instead of the
+    measures' rows, so that the summary can name it (`SpecializationSummary.skipped`) rather than count
+    fewer networks without a word.
 
     Args:
         run: the run folder.
@@ -271,7 +278,7 @@ def measure_group(
         progress: called as `progress(group, networks_done, n_networks)` once before and after each network.
 
     Returns:
-        The rows (none for a group whose every network diverged).
+        The rows.
 
     Raises:
         RunFolderError: the group's files cannot be read.
@@ -295,23 +302,28 @@ def measure_group(
     for i, network in enumerate(stored.networks):
         if progress is not None:
             progress(group, i, n)
-        if diverged.get(network, False):
-            continue
         q = float(modularity(stored.network(i)["M_rec"], labels))
+
+        def add(step: int, measure: str, module: int, subtask: str, score: float | None) -> None:
+            for col, v in (("network", network), ("group", group), ("arch", arch), ("n_hidden", model.n_hidden),
+                           ("inter_fraction", float(fraction)), ("modularity", q), ("step", int(step)),
+                           ("measure", measure), ("module", module), ("subtask", subtask), ("score", score)):
+                cols[col].append(v)
+
         for step, snapshot in zip(steps, at):
+            if diverged.get(network, False):
+                add(step, SKIPPED, -1, "", None)
+                continue
             try:
                 measured = specialization_measures(model, snapshot.network(i), inputs, latents, labels, key=key,
                                                    readout=config.readout)
             except (DataError, ShapeError):  # activity not finite at this step: nothing to measure
+                add(step, SKIPPED, -1, "", None)
                 continue
             for measure, scores in zip(MEASURES, measured):
                 for module in range(scores.shape[0]):
                     for k, subtask in enumerate(names):
-                        for col, v in (("network", network), ("group", group), ("arch", arch),
-                                       ("n_hidden", model.n_hidden), ("inter_fraction", float(fraction)),
-                                       ("modularity", q), ("step", int(step)), ("measure", measure),
-                                       ("module", module), ("subtask", subtask), ("score", float(scores[module, k]))):
-                            cols[col].append(v)
+                        add(step, measure, module, subtask, float(scores[module, k]))
     if progress is not None:
         progress(group, n, n)
     return SpecializationRows(**cols)
@@ -330,7 +342,9 @@ class SpecializationSummary:
     bootstrap interval over networks ('<measure>', '<measure>_low', '<measure>_high'), and how many of its
     networks reached the task's criterion ('trained'); every measured network counts, trained or not. agreement: the
     measures' Spearman rank correlation `[3, 3]` across the networks' final indices, or None with the reason
-    in `agreement_note`.
+    in `agreement_note`. skipped: `(network, step)` of every network at every step where it could not be
+    measured (it diverged in training, or its activity was not finite there), in the order written; the arrays
+    above leave those out (a network skipped at every step is not among `networks`).
     """
 
     config: SpecializationConfig
@@ -346,6 +360,7 @@ class SpecializationSummary:
     map: list[dict[str, Any]]
     agreement: np.ndarray | None
     agreement_note: str = ""
+    skipped: list[tuple[str, int]] = dataclasses.field(default_factory=list)
 
     def modularity_range(self, fraction: float) -> str:
         """Newman's Q of the wiring at between-module fraction `fraction`, to 2 decimals: one value, or its range
@@ -371,7 +386,9 @@ def specialization_summary(run: RunFolder, *, n_boot: int = 1000) -> Specializat
         RunFolderError: `run` is not a modularity sweep, or its catalog cannot be read.
     """
     config = SpecializationConfig.from_dict({k: v for k, v in run.config.items() if k != "versions"})
-    rows = run.read(SpecializationRows)
+    flagged = run.read(SpecializationRows, where={"measure": SKIPPED})
+    skipped = [(n, int(s)) for n, s in zip(flagged.network, flagged.step)]
+    rows = run.read(SpecializationRows, where={"measure": list(MEASURES)})
     nets = run.read(NetworkRows, where={"group": [g for g, *_ in config.groups()]})
     metric = dict(zip(nets.network, nets.metric))
     trained = dict(zip(nets.network, nets.trained))
@@ -425,7 +442,7 @@ def specialization_summary(run: RunFolder, *, n_boot: int = 1000) -> Specializat
             note = str(err)
     return SpecializationSummary(config=config, networks=ids, arch=arch, inter_fraction=frac, n_hidden=size,
                                  modularity=q, metric=score, index=final, steps=steps, over_training=over, map=cells,
-                                 agreement=agreement, agreement_note=note)
+                                 agreement=agreement, agreement_note=note, skipped=skipped)
 
 
 def _last(values: np.ndarray) -> float:

@@ -234,7 +234,8 @@ class SpecializationRows(Rows):
     inter_fraction: Sequence[float] = column(pa.float64(), "fraction of the between-module connections that exist")
     modularity: Sequence[float] = column(pa.float64(), "Newman's Q of the network's recurrent mask (structural modularity)")
     step: Sequence[int] = column(pa.int64(), "training step of the parameters measured (the last is the trained network)")
-    measure: Sequence[str] = column(pa.string(), "'decodability', 'lesion' or 'correlation'")
+    measure: Sequence[str] = column(pa.string(), "'decodability', 'lesion' or 'correlation'; 'skipped' (module -1, "
+                                    "no sub-task, no score) where the network could not be measured at that step")
     module: Sequence[int] = column(pa.int64(), "module (0: A, 1: B)")
     subtask: Sequence[str] = column(pa.string(), "sub-task name (the task's subtask_names)")
     score: Sequence[float | None] = column(pa.float64(), "how much the module serves the sub-task by the measure, in [0, 1]")
