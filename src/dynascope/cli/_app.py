@@ -186,7 +186,7 @@ def renamed_flag(new_flag: str, new: Any, old_flag: str, old: Any, default: Any)
     return old
 
 
-def check_resume(out: Path, resume: bool) -> None:
+def check_resume(out: Path | str, resume: bool) -> None:
     """Refuse --resume on a folder that holds no run (RunFolderError): there is nothing to continue there.
 
     Without this check the pipeline's `prepare_run` creates the run, so a mistyped --out silently started a
@@ -194,14 +194,17 @@ def check_resume(out: Path, resume: bool) -> None:
     of `resume=True` (the demo relies on it); only the flag, which promises a continuation, is refused.
 
     Args:
-        out: the run folder (--out).
+        out: the run folder (--out): a path, or a URL as `store.run_location` gives it.
         resume: whether --resume was given.
     """
-    from dynascope.store import CONFIG
+    from dynascope.store import CONFIG, holds_run, is_url
 
-    if not resume or (out / CONFIG).is_file():
+    if not resume or holds_run(out):
         return
-    where = "does not exist" if not out.exists() else f"holds no run (no {CONFIG})"
+    if is_url(out):
+        where = "holds no run written to a URL (no pushed.json)"
+    else:
+        where = "does not exist" if not Path(out).exists() else f"holds no run (no {CONFIG})"
     raise RunFolderError(f"{out} {where}, so there is nothing to resume; drop --resume to start a new run there, "
                          "or give the folder of the interrupted run as --out.")
 

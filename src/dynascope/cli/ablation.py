@@ -48,9 +48,9 @@ def ablate_cmd(
     from dynascope.train import TrainOptions
 
     from dynascope.cli.commands import recording_path
-    from dynascope.store import run_path
+    from dynascope.store import run_location
 
-    out = run_path(out)  # a str, not a Path: Path('') would be '.', the folder the command runs in
+    out = run_location(out)  # a str, not a Path: Path('') is '.' (the current folder); a URL stays one
     check_resume(out, resume)
     names = parse_list("--mechanism", mechanism, str)
     config = AblationConfig(

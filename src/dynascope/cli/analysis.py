@@ -49,7 +49,7 @@ def _by_index(counts_json: str) -> str:
     return " ".join(f"{k}:{counts[k]}" for k in sorted(counts, key=int)) or "none"
 
 
-def analyze(run_path: Path, n_initial_states: int, force: bool, over_training: bool = False,
+def analyze(run_path: Path | str, n_initial_states: int, force: bool, over_training: bool = False,
             ray: dict | None = None) -> None:
     """Analyse every group of the run with a progress bar, then print the summary table and which networks
     were skipped (diverged in training, or non-finite states) and why. With `over_training`, then every
@@ -148,7 +148,7 @@ def skipped_note(skipped: dict[str, str]) -> str:
 
 @app.command("analyze")
 def analyze_cmd(
-    run_path: Path = typer.Argument(..., metavar="RUN", help="run folder"),
+    run_path: str = typer.Argument(..., metavar="RUN", help="run folder (a path or a URL: s3://, gs://, ...)"),
     n_initial_states: Optional[int] = typer.Option(
         None, "--n-initial-states", help="search starting points per network and analysis input  \\[default: 256]"),
     seeds: Optional[int] = typer.Option(None, "--seeds", hidden=True, help="old name of --n-initial-states"),

@@ -98,7 +98,7 @@ def _options_table(title: str, specs) -> object:
                   for s in specs])
 
 
-def train_run(config, out: Path, resume: bool) -> None:
+def train_run(config, out: Path | str, resume: bool) -> None:
     """Run a sweep with a progress bar per group, then print the network table."""
     from dynascope.pipeline import prepare_run, run_sweep
 
@@ -170,9 +170,10 @@ def train_cmd(
 
     check_backend(backend)
 
-    from dynascope.store import run_path
+    from dynascope.store import run_location
 
-    folder = run_path(out)  # a str, not a Path: Path('') would be '.', the folder the command runs in
+    # a str, not a Path: Path('') would be '.', the folder the command runs in; a URL stays a URL
+    folder = run_location(out)
     check_resume(folder, resume)
     archs = parse_list("--arch", arch)
     model_options = parse_options("--model-opt", model_opt)
@@ -285,7 +286,7 @@ def _arms(table: dict, prefix: str = "") -> list[tuple[str, dict]]:
 
 
 @app.command("show")
-def show_cmd(run_path: Path = typer.Argument(..., metavar="RUN", help="run folder")) -> None:
+def show_cmd(run_path: str = typer.Argument(..., metavar="RUN", help="run folder (a path or a URL: s3://, gs://, ...)")) -> None:
     """Show a run's config, versions and networks."""
     from dynascope.pipeline import open_run
 

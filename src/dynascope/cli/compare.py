@@ -49,7 +49,7 @@ def summary_table(run, title: str):
 _RAY = ray_options("pairs")
 
 
-def compare(run_path: Path, metrics: tuple[str, ...] | None, n_trials: int, include_untrained: bool, force: bool,
+def compare(run_path: Path | str, metrics: tuple[str, ...] | None, n_trials: int, include_untrained: bool, force: bool,
             ray: dict | None = None) -> None:
     """Run the population study with a progress bar, then print the summary table. `ray`: the `--backend
     ray` options (address, shard_size, cpus_per_shard, gpus_per_shard, max_retries), to compute each
@@ -123,7 +123,7 @@ def _metric_option() -> OptionInfo:
 
 @app.command("compare")
 def compare_cmd(
-    run_path: Path = typer.Argument(..., metavar="RUN", help="run folder"),
+    run_path: str = typer.Argument(..., metavar="RUN", help="run folder (a path or a URL: s3://, gs://, ...)"),
     metric: str = _metric_option(),
     trials: int = typer.Option(16, "--trials", help="task trials (conditions) every network is run on"),
     include_untrained: bool = typer.Option(False, "--all", help="include networks that did not reach the criterion"),

@@ -13,7 +13,7 @@ from dynascope.cli._display import console
 
 @app.command("report")
 def report_cmd(
-    run_path: Path = typer.Argument(..., metavar="RUN", help="run folder"),
+    run_path: str = typer.Argument(..., metavar="RUN", help="run folder (a path or a URL: s3://, gs://, ...)"),
     static: bool = typer.Option(False, "--static", help="also write every figure of the page as PNG and SVG to RUN/figures/ (the same --networks)"),
     networks: int = typer.Option(12, "--networks", help="networks shown one by one (state space, skeleton, spectra)"),
     out: Optional[Path] = typer.Option(
@@ -44,8 +44,10 @@ def report_cmd(
         with console.status("writing the report"):
             path = write_report(run, path, max_networks=networks)
         size = path.stat().st_size / 1e6
-        console.print(f"wrote [bold]{path}[/] ({size:.1f} MB)")
+        console.print(f"wrote [bold]{path}[/] ({size:.1f} MB)" + (
+            f", uploaded to {run.location}" if inside and run.remote is not None else ""))
         if static:
             with console.status("writing static figures"):
                 paths = write_figures(run, folder, max_networks=networks)
-            console.print(f"wrote {len(paths)} figure files to [bold]{folder}[/]")
+            console.print(f"wrote {len(paths)} figure files to [bold]{folder}[/]" + (
+                f", uploaded to {run.location}" if run.remote is not None else ""))

@@ -43,10 +43,10 @@ def specialize_cmd(
     map and how well the three measures agree."""
     from dynascope.pipeline.specialization import SpecializationConfig, run_specialization, specialization_summary
     from dynascope.pipeline import prepare_run
-    from dynascope.store import run_path
+    from dynascope.store import run_location
     from dynascope.train import TrainOptions
 
-    out = run_path(out)  # a str, not a Path: Path('') would be '.', the folder the command runs in
+    out = run_location(out)  # a str, not a Path: Path('') is '.' (the current folder); a URL stays one
     check_resume(out, resume)
     archs = parse_list("--arch", arch, str)
     every = max(steps // 4, 1) if snapshot_every is None else snapshot_every

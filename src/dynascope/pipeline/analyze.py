@@ -334,6 +334,7 @@ def analyze_run(
         run.write(name, fixed_points)
         run.write(name, energy_rows(group, simulated, scores))
         run.write(name, skeletons)  # last: its presence marks the group analysed
+        run.publish()  # a run at a URL: the analysed group is uploaded now
         analysed.append(name)
         if progress is not None:
             progress(name, len(group.networks), len(group.networks))

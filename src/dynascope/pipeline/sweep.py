@@ -14,7 +14,7 @@ import numpy as np
 from dynascope.errors import RunFolderError
 from dynascope.pipeline.config import SweepConfig, open_run, written_by
 from dynascope.pipeline.populations import group_damage, save_population
-from dynascope.store import CONFIG, NetworkRows, RunFolder, busy, run_path
+from dynascope.store import CONFIG, NetworkRows, Remote, RunFolder, busy, holds_run, is_url, run_location
 from dynascope.models import Model
 from dynascope.tasks import Task
 from dynascope.train import Population, TrainOptions, train_population
@@ -62,11 +62,11 @@ def prepare_run(config: SweepConfig, out: str | Path, *, resume: bool = False, c
     config.validate()
     if check_memory:
         config.check_memory()
-    out = run_path(out)
-    if not (out / CONFIG).exists():
+    out = run_location(out)  # a URL (str) or a local path
+    if not holds_run(out):
         return RunFolder.create(out, config.to_dict())
     if not resume:
-        writer = busy(out)
+        writer = busy(Remote(out).path if is_url(out) else out)  # type: ignore[arg-type]
         if writer is not None:  # a second `train` started at the same time: say so, --resume would wait on it
             raise RunFolderError(
                 f"{out} is being written by {writer}; only one command may write a run folder at a time: "
@@ -85,7 +85,7 @@ def prepare_run(config: SweepConfig, out: str | Path, *, resume: bool = False, c
     if type(config).from_dict(stored) != config:  # a sweep's or an ablation's config (pipeline.ablation)
         raise RunFolderError(
             f"{out} was created with a different config; resume with the original flags "
-            f"(see {out / CONFIG}) or choose another --out."
+            f"(see {run.location.rstrip('/')}/{CONFIG}) or choose another --out."
         )
     run.check_writable()
     return run
@@ -191,6 +191,7 @@ def train_groups(
         )
         save_population(run, group, pop)
         shutil.rmtree(ckpt, ignore_errors=True)
+        run.publish()  # a run at a URL: the finished group is uploaded now, not only at the end
         if on_group is not None:
             on_group(group, pop)
     with contextlib.suppress(OSError):  # only if empty: no group left unfinished

@@ -38,6 +38,7 @@ from dynascope.scale._ray import (
     connect,
     default_size,
     execute_shards,
+    refuse_url,
     require_ray,
 )
 from dynascope.scale._shards import Shard
@@ -212,6 +213,7 @@ def analyze_run_ray(
         ConfigError: Ray not installed, `options` not an `AnalysisOptions` or invalid, or a bad shard
         option; RunFolderError: naming every shard that failed after its retries.
     """
+    refuse_url(run)
     ray = require_ray()
     if not isinstance(options, AnalysisOptions):
         raise ConfigError(f"options must be an AnalysisOptions, got {type(options).__name__}.")

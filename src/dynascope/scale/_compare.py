@@ -34,6 +34,7 @@ from dynascope.scale._ray import (
     connect,
     default_size,
     execute_shards,
+    refuse_url,
     require_ray,
 )
 from dynascope.scale._shards import Shard
@@ -215,6 +216,7 @@ def study_ray(
         ConfigError: Ray not installed, `options` not a `StudyOptions` or invalid, or a bad shard option;
         RunFolderError: naming every block that failed after its retries.
     """
+    refuse_url(run)
     ray = require_ray()
     if not isinstance(options, StudyOptions):
         raise ConfigError(f"options must be a StudyOptions, got {type(options).__name__}.")

@@ -104,6 +104,7 @@ def run_sweep_ray(
         ConfigError: Ray not installed, an invalid config or a bad shard option; RunFolderError: as
         `prepare_run`, or naming every shard that failed after its retries.
     """
+    refuse_url(out)
     ray = require_ray()
     check_shard_options(shard_size, num_cpus, num_gpus, max_retries)
     if not (Path(out) / CONFIG).exists():  # a new run has work: a cluster that cannot do it fails before the folder
@@ -151,6 +152,18 @@ def run_sweep_ray(
         with contextlib.suppress(OSError):
             (run.path / _shards.SHARDS).rmdir()  # only when empty
     return run
+
+
+def refuse_url(location: object) -> None:
+    """ConfigError for a run folder at a URL: its shards would need each worker to pull and push the run
+    (`store.remote`), which the Ray backend does not do yet."""
+    from dynascope.store import RunFolder, is_url
+
+    url = location.remote.url if isinstance(location, RunFolder) and location.remote is not None else (
+        str(location) if isinstance(location, (str, Path)) and is_url(location) else None)
+    if url is not None:
+        raise ConfigError(f"--backend ray does not take a run folder at a URL yet ({url}); use the embedded "
+                          "backend for it, or give a path on a file system every node mounts.")
 
 
 def check_shard_options(shard_size: int | None, num_cpus: float, num_gpus: float, max_retries: int) -> None:

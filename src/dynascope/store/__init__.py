@@ -1,10 +1,12 @@
 """Run folders: config.toml, a Parquet catalog whose tables are declared once (`schema`), safetensors
 weights, a SHA-256 manifest verified on read, and a writer lock (`RunFolder.writing()`) so one command
-writes a folder at a time. The store keeps what it is given: it imports no task, model or trainer."""
+writes a folder at a time; a run folder at an fsspec URL is worked on in a local copy (`remote`). The store
+keeps what it is given: it imports no task, model or trainer."""
 
 from dynascope.store._files import write_atomic
 from dynascope.store._lock import busy
-from dynascope.store.run import CONFIG, RunFolder, check_writable, open, run_path, versions
+from dynascope.store.remote import Remote, is_url
+from dynascope.store.run import CONFIG, RunFolder, check_writable, holds_run, open, run_location, run_path, versions
 from dynascope.store.schema import (
     TABLES,
     AblationRows,
@@ -32,6 +34,7 @@ __all__ = [
     "FixedPointRows",
     "LossRows",
     "NetworkRows",
+    "Remote",
     "RunFolder",
     "Rows",
     "SkeletonRows",
@@ -41,7 +44,10 @@ __all__ = [
     "TABLES",
     "busy",
     "check_writable",
+    "holds_run",
+    "is_url",
     "open",
+    "run_location",
     "run_path",
     "versions",
     "write_atomic",

@@ -24,15 +24,16 @@ import tomli_w
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
-from dynascope.errors import ConfigError, RunFolderError
+from dynascope.errors import ConfigError, DynascopeError, RunFolderError
 from dynascope.store._files import check_writable, is_temp, storage_error, temp_path, write_atomic
-from dynascope.store._lock import HOLDER, OWN_FILES, is_held_here, writer_lock
+from dynascope.store._lock import HOLDER, OWN_FILES, busy, is_held_here, writer_lock
 from dynascope.store._manifest import MANIFEST, Manifest
+from dynascope.store.remote import Remote, is_url
 from dynascope.store.schema import TABLES, Rows
 
 CONFIG = "config.toml"
 
-__all__ = ["CONFIG", "RunFolder", "check_writable", "open", "versions"]
+__all__ = ["CONFIG", "RunFolder", "check_writable", "holds_run", "open", "run_location", "versions"]
 
 R = TypeVar("R", bound=Rows)
 
@@ -81,12 +82,23 @@ def _recovery(run: Path, table: str, stem: str) -> str:
 
 class RunFolder:
     """Handle on one run folder. Build with `create` or `open`; `read` and `write` catalog rows (the tables of
-    `schema`) and weights; hold `writing()` around a command that writes."""
+    `schema`) and weights; hold `writing()` around a command that writes.
 
-    def __init__(self, path: Path) -> None:
+    A run at a URL (`s3://...`, see `store.remote`) is worked on in its local working copy `path`, which
+    `open` and `create` pull and `writing()` pushes when the command ends (`publish` after each unit).
+    """
+
+    def __init__(self, path: Path, remote: Remote | None = None) -> None:
         self.path = path
+        #: The URL's `Remote` for a run at a URL, else None.
+        self.remote = remote
         self._tables: dict[str, tuple[tuple, pa.Table]] = {}
         self._manifest = Manifest(path)
+
+    @property
+    def location(self) -> str:
+        """Where the run lives, as the user named it: its URL, or its local path."""
+        return self.remote.url if self.remote is not None else str(self.path)
 
     # -- creation and config ---------------------------------------------------------------------
     @classmethod
@@ -94,8 +106,16 @@ class RunFolder:
         """Make a new run folder holding `config` (a TOML-able dict, already validated) and the current versions.
 
         The folder may exist if it is empty; our own leftovers (a temp file of a killed process, a lock
-        file) do not count as content.
+        file) do not count as content. A URL (`s3://bucket/run`) is created in its local working copy and
+        pushed: the URL must not hold a run yet.
         """
+        remote = None
+        if is_url(path):
+            remote = Remote(path)
+            if remote.holds_run():
+                raise RunFolderError(f"{remote.url} already holds a run; choose another URL or resume it.")
+            _pull(remote)  # empties a working copy left by an earlier run at this URL
+            path = remote.path
         path = run_path(path)
         if (path / CONFIG).exists():
             raise RunFolderError(f"{path} already holds a run; choose another folder or resume it.")
@@ -107,7 +127,7 @@ class RunFolder:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise storage_error(path, err) from err
-        run = cls(path)
+        run = cls(path, remote)
         doc = dict(config)
         doc["versions"] = versions()
         with run.writing():
@@ -125,7 +145,21 @@ class RunFolder:
         """Open an existing run folder; RunFolderError if it is missing, or its config or manifest is unreadable.
 
         What the config says is not checked here: `dynascope.pipeline.open_run` checks the sweep it describes.
+        A URL is pulled into its local working copy first (unless this process is writing it already).
         """
+        if is_url(path):
+            remote = Remote(path)
+            _pull(remote)
+            if not (remote.path / CONFIG).is_file():
+                raise RunFolderError(
+                    f"{remote.url} holds no dynascope run (no {remote.url}/pushed.json, which a run written to a "
+                    f"URL has); check the URL, or train one first with `dynascope train --out {remote.url}` (a "
+                    "folder written by path is opened by its path)."
+                )
+            run = cls(remote.path, remote)
+            _ = run.config
+            run._manifest.entries()
+            return run
         path = run_path(path)
         if not path.is_dir():
             raise RunFolderError(f"run folder {path} does not exist; train one first with `dynascope train --out {path}`.")
@@ -203,11 +237,31 @@ class RunFolder:
         a read-only or full folder fails at once (`check_writable`), and a second process that tries to
         write the folder meanwhile gets a RunFolderError naming this one (pid, host, `command` — by
         default this process's command line). Reentrant; every write takes it for its own duration too.
+        A run at a URL is pushed when the outermost block ends, also when it ends by an error (what was
+        finished is kept; a failing push then does not hide the error).
         """
-        if not is_held_here(self.path):
+        outermost = not is_held_here(self.path)
+        if outermost:
             self.check_writable()
         with writer_lock(self.path, command):
-            yield
+            if not outermost or self.remote is None:
+                yield
+                return
+            try:
+                yield
+            except BaseException:
+                with contextlib.suppress(DynascopeError):
+                    self.remote.push()
+                raise
+            self.remote.push()
+
+    def publish(self) -> None:
+        """Upload the finished work of a run at a URL (`store.remote`), under the writer lock the caller
+        holds; nothing for a local run. Called after each unit of work is committed (a trained group, an
+        analysed group), so an interrupted command loses at most the unit it was on."""
+        if self.remote is not None:
+            with self.writing():
+                self.remote.push()
 
     def _write(self, path: Path, write: Any) -> None:
         """Write `path` atomically under the lock, recording its checksum in the manifest."""
@@ -426,17 +480,17 @@ def run_path(path: str | Path) -> Path:
     """`path` as the local path of a run folder; RunFolderError for a URL or an empty path.
 
     A run folder is read and written with local file operations (atomic renames, file locks, DuckDB over
-    Parquet), so it must be a path: on one machine, or on a file system every node of a cluster mounts
-    (NFS, Lustre, GPFS; an object store through a FUSE mount such as s3fs or gcsfuse). A URL is refused
-    rather than created as a local folder named after its scheme.
+    Parquet), so this is a path: on one machine, or on a file system every node of a cluster mounts. A URL
+    is refused here rather than created as a local folder named after its scheme; `RunFolder.open` and
+    `create` take URLs (`run_location`), working on a local copy (`store.remote`).
     """
     text = str(path)
     if not text.strip():  # Path('') is '.', the folder the command runs in: never what an empty --out meant
         raise RunFolderError("run folder is empty; give a folder name (e.g. --out runs/my-run).")
     if _URL.match(text):
         raise RunFolderError(
-            f"run folder {text!r} is a URL; run folders are paths: use a local folder, or the cluster's shared "
-            "file system (mount an object store with s3fs or gcsfuse and pass the mounted path)."
+            f"run folder {text!r} is a URL, which this step takes only as a path: use a local folder, or the "
+            "cluster's shared file system (mount an object store with s3fs or gcsfuse and pass the mounted path)."
         )
     # '~' as the shell would have expanded it (a quoted '~/runs' otherwise became a folder named '~' here,
     # while DuckDB expanded it for its reads).
@@ -448,6 +502,39 @@ def run_path(path: str | Path) -> Path:
             f"take for a URL scheme; choose a name without ':' there, or give the absolute path {str(local.absolute())!r}."
         )
     return local
+
+
+def run_location(location: str | Path) -> str | Path:
+    """`location` as a run folder's URL (a str, its scheme and file system checked) or local path (as
+    `run_path`); RunFolderError for an unknown scheme, a missing file-system package or an empty path.
+
+    Args:
+        location: a path, or a URL that fsspec knows (`s3://bucket/run`, `file:///data/run`, ...).
+    """
+    if is_url(location):
+        return Remote(location).url
+    return run_path(location)
+
+
+def holds_run(location: str | Path) -> bool:
+    """Whether the run folder at `location` (a path or a URL) holds a run.
+
+    Args:
+        location: a path, or a URL that fsspec knows.
+    """
+    if is_url(location):
+        return Remote(location).holds_run()
+    return (run_path(location) / CONFIG).is_file()
+
+
+def _pull(remote: Remote) -> None:
+    """Pull `remote` into its working copy, under the copy's writer lock; not while a command writes the copy:
+    one in this process holds newer work than the URL, one in another process pushes when it is done."""
+    remote.path.mkdir(parents=True, exist_ok=True)
+    if is_held_here(remote.path) or busy(remote.path) is not None:
+        return
+    with writer_lock(remote.path, f"dynascope (pulling {remote.url})"):
+        remote.pull()
 
 
 def open(path: str | Path) -> RunFolder:  # noqa: A001  (the contract: dynascope.store.open)
