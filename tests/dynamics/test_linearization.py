@@ -117,3 +117,17 @@ def test_linearize_errors():
     lin = linearize(linear_map, p, np.zeros(2), np.zeros(1))
     with pytest.raises(ConfigError, match=r"dt must be the positive time step in milliseconds .* got 0"):
         lin.time_constants_ms(0)
+
+
+def test_a_defective_jacobian_is_decomposed_not_refused() -> None:
+    """A Jordan block (eigenvalue 0 twice, one eigenvector) next to an ordinary matrix in the same batch: the
+    decomposition returns finite left vectors for both, and the ordinary one's are exactly R⁻¹ (NumPy)."""
+    from dynascope.dynamics.linearization import eigendecompose
+
+    jordan = np.array([[0.0, 1.0], [0.0, 0.0]])
+    ordinary = np.array([[0.5, 0.2], [0.1, -0.3]])
+    w, right, left = eigendecompose(np.stack([jordan, ordinary]), continuous=False)
+    assert np.all(np.isfinite(left))
+    np.testing.assert_allclose(w[0], [0.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(left[1] @ right[1], np.eye(2), atol=1e-12)
+    np.testing.assert_allclose(right[1] @ np.diag(w[1]) @ left[1], ordinary, atol=1e-12)

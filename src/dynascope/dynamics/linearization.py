@@ -120,7 +120,13 @@ def eigendecompose(jac: np.ndarray, continuous: bool) -> tuple[np.ndarray, np.nd
     w = np.take_along_axis(w, order, axis=-1)
     right = np.take_along_axis(right, order[..., None, :], axis=-1)
     with one_blas_thread():
-        return w, right, np.linalg.inv(right)
+        try:
+            return w, right, np.linalg.inv(right)
+        except np.linalg.LinAlgError:
+            # A defective Jacobian (a repeated eigenvalue with fewer eigenvectors than its multiplicity, such
+            # as the exact zeros of a spiking network's spike and refractory blocks) has no invertible
+            # eigenvector matrix; the pseudo-inverse still gives the left vectors of the modes that have them.
+            return w, right, np.linalg.pinv(right)
 
 
 def linearize(
