@@ -1,5 +1,5 @@
-"""A run folder is a path: a URL (s3://, gs://, even as a Path that collapsed it to s3:/) is refused by name,
-before anything is created — not made into a local folder called 's3:'."""
+"""A run folder's path: a URL (s3://, gs://, even as a Path that collapsed it to s3:/) is never made into a local
+folder called 's3:'; one whose file system package is missing is refused by name before anything is created."""
 
 from __future__ import annotations
 
@@ -18,16 +18,30 @@ CONFIG = SweepConfig(task="flipflop", archs=("vanilla",), n_hidden=(4,), n_netwo
                      task_options={"n_bits": 1, "n_time": 8})
 
 
-@pytest.mark.parametrize("url", ["s3://bucket/runs/ff", "gs://bucket/ff", "file:///tmp/ff", Path("s3://bucket/ff")])
-def test_a_url_is_refused_by_every_entry_and_nothing_is_created(url, tmp_path, monkeypatch):
+def _installed(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+@pytest.mark.parametrize("url", ["s3://bucket/runs/ff", "gs://bucket/ff", Path("s3://bucket/ff")])
+def test_a_url_whose_file_system_is_not_installed_is_refused_and_nothing_is_created(url, tmp_path, monkeypatch):
+    # URLs are run folders (tests/store/test_remote_runs.py); one whose fsspec file system package is missing
+    # is refused naming the package, before anything is created.
+    package = "s3fs" if str(url).startswith("s3") else "gcsfs"
+    if _installed(package):
+        pytest.skip(f"{package} is installed here")
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(RunFolderError, match=r"is a URL; run folders are paths: .*s3fs or gcsfuse"):
+    monkeypatch.setenv("DYNASCOPE_STAGING_DIR", str(tmp_path / "staging"))
+    with pytest.raises(RunFolderError, match=rf"run folder .*://bucket/.*: .*install .*{package}"):
         store.RunFolder.create(url, CONFIG.to_dict())
-    with pytest.raises(RunFolderError, match=r"is a URL"):
+    with pytest.raises(RunFolderError, match=package):
         store.open(url)
-    with pytest.raises(RunFolderError, match=r"is a URL"):
+    with pytest.raises(RunFolderError, match=package):
         pipeline.prepare_run(CONFIG, url)
-    assert list(tmp_path.iterdir()) == []  # no 's3:' or 'file:' folder made here
+    assert list(tmp_path.iterdir()) == []  # no 's3:' folder made here, and no working copy either
+    with pytest.raises(RunFolderError, match=r"is a URL, which this step takes only as a path"):
+        store.run_path(url)  # the steps that need a local path (the Ray backend) still refuse it
 
 
 def test_paths_that_only_look_like_urls_are_paths(tmp_path):
@@ -61,12 +75,13 @@ def test_an_empty_folder_name_is_refused_not_taken_for_the_current_folder(tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.skipif(_installed("s3fs"), reason="s3fs is installed here, so s3:// URLs are accepted")
 def test_the_command_says_so_in_one_line(tmp_path):
     res = subprocess.run([sys.executable, "-m", "dynascope", "train", "--task", "flipflop", "--arch", "vanilla",
                           "--n-hidden", "4", "--n-networks", "1", "--steps", "1", "--out", "s3://bucket/ff"],
                          capture_output=True, text=True, cwd=tmp_path, timeout=300,
-                         env={**os.environ, "COLUMNS": "300"})
+                         env={**os.environ, "COLUMNS": "300", "DYNASCOPE_STAGING_DIR": str(tmp_path / "staging")})
     assert res.returncode == 2, res.stderr
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and "is a URL; run folders are paths" in lines[0], res.stderr
+    assert len(lines) == 1 and "pip install s3fs" in lines[0], res.stderr
     assert list(tmp_path.iterdir()) == []

@@ -254,13 +254,18 @@ class Remote:
             return
         for rel in changed:
             self._upload(rel)
-        doc = json.dumps({"format": FORMAT, "files": digests}, indent=1, sort_keys=True).encode()
-        self._call("write to", self.fs.pipe_file, self._remote(f".{PUSHED}.tmp"), doc)
-        self._call("write to", self.fs.mv, self._remote(f".{PUSHED}.tmp"), self._remote(PUSHED))
+        self._commit(digests)
         for rel in set(committed) - set(digests):
             with contextlib.suppress(Exception):  # best effort: the marker no longer lists it, so no one reads it
                 self.fs.rm_file(self._remote(rel))
         self._save_seen(digests, stats)
+
+    def _commit(self, files: dict[str, dict]) -> None:
+        """Write the marker listing `files`: under a temp name, then moved into place, so that no reader sees
+        half of it (an object store's move is a copy, which is atomic per object)."""
+        doc = json.dumps({"format": FORMAT, "files": files}, indent=1, sort_keys=True).encode()
+        self._call("write to", self.fs.pipe_file, self._remote(f".{PUSHED}.tmp"), doc)
+        self._call("write to", self.fs.mv, self._remote(f".{PUSHED}.tmp"), self._remote(PUSHED))
 
     def _upload(self, rel: str) -> None:
         """Upload one file of the working copy to its place at the URL."""

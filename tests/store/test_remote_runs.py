@@ -1,0 +1,202 @@
+"""Run folders at an fsspec URL (memory://, file://): train, analyze, report and show work on them from a local
+working copy; the remote holds the run's files and a `pushed.json` marker; a push cut off before its marker
+leaves the previous state readable and --resume completes only what is missing; bad URLs are one line."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import fsspec
+import numpy as np
+import pytest
+
+from dynascope import pipeline, scale, store
+from dynascope.errors import ConfigError, RunFolderError
+from dynascope.pipeline import SweepConfig
+from dynascope.train import TrainOptions
+
+# Two groups (two sizes), so that an interrupted run can hold one finished group and miss the other.
+FLAGS = ["--task", "flipflop", "--arch", "vanilla", "--n-hidden", "3,4", "--steps", "5", "--n-networks", "2",
+         "--batch", "16", "--task-opt", "n_bits=2", "--task-opt", "n_time=12"]
+CONFIG = SweepConfig(task="flipflop", archs=("vanilla",), n_hidden=(3, 4), n_networks=2, steps=5, seed=0,
+                     task_options={"n_bits": 2, "n_time": 12}, train=TrainOptions(batch_size=16))
+GROUPS = ["vanilla-3", "vanilla-4"]
+#: Network columns that must be equal run to run (train_seconds is wall time).
+SAME = ["network", "group", "index", "arch", "n_hidden", "seed", "learning_rate", "task", "steps", "final_loss",
+        "metric", "trained", "diverged", "stopped_at"]
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory):
+    """The same sweep written to a local path: the reference every URL run must equal."""
+    return pipeline.run_sweep(CONFIG, tmp_path_factory.mktemp("local") / "run")
+
+
+@pytest.fixture
+def staging(tmp_path, monkeypatch):
+    """A fresh folder for working copies; `staging.fresh()` moves to another one, as a second machine would
+    start with no working copy."""
+
+    class Staging:
+        n = 0
+
+        def fresh(self):
+            self.n += 1
+            monkeypatch.setenv("DYNASCOPE_STAGING_DIR", str(tmp_path / f"staging{self.n}"))
+
+    s = Staging()
+    s.fresh()
+    return s
+
+
+@pytest.fixture
+def memory_url(tmp_path):
+    """A memory:// URL of this test's own (the memory file system is one per process), removed afterwards."""
+    url = f"memory://bucket-{tmp_path.name}/run"
+    yield url
+    fs = fsspec.filesystem("memory")
+    if fs.exists(f"/bucket-{tmp_path.name}"):
+        fs.rm(f"/bucket-{tmp_path.name}", recursive=True)
+
+
+def networks(run) -> dict[str, dict]:
+    """The network table, network by network, without the wall-time column."""
+    rows = run.read(store.NetworkRows)
+    return {net: {c: getattr(rows, c)[i] for c in SAME} for i, net in enumerate(rows.network)}
+
+
+def assert_same_run(run, reference) -> None:
+    assert run.groups() == reference.groups() == GROUPS
+    assert networks(run) == networks(reference)
+    for group in GROUPS:
+        mine, theirs = run.read_weights(group)[0], reference.read_weights(group)[0]
+        assert mine.keys() == theirs.keys()
+        for k in mine:
+            np.testing.assert_array_equal(mine[k], theirs[k])
+
+
+def one_line(capsys) -> str:
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_train_analyze_report_show_a_memory_url(memory_url, staging, local_run, dynascope_main, capsys):
+    assert dynascope_main("train", *FLAGS, "--out", memory_url) == 0
+    fs, root = fsspec.core.url_to_fs(memory_url)
+    assert {"config.toml", "manifest.json", "pushed.json"} <= {p.rsplit("/", 1)[-1] for p in fs.ls(root, detail=False)}
+    for group in GROUPS:
+        assert fs.exists(f"{root}/weights/{group}.safetensors")
+        assert fs.exists(f"{root}/catalog/networks/{group}.parquet")
+    # The marker lists every file with the digest of its uploaded content.
+    marker = json.loads(fs.cat_file(f"{root}/pushed.json"))["files"]
+    assert f"weights/{GROUPS[0]}.safetensors" in marker
+    digest = hashlib.sha256(fs.cat_file(f"{root}/catalog/networks/{GROUPS[1]}.parquet")).hexdigest()
+    assert marker[f"catalog/networks/{GROUPS[1]}.parquet"]["sha256"] == digest
+
+    staging.fresh()  # as on another machine: everything comes from the URL
+    assert dynascope_main("analyze", memory_url, "--n-initial-states", "4") == 0
+    assert fs.exists(f"{root}/catalog/skeletons/{GROUPS[0]}.parquet")
+    staging.fresh()
+    assert dynascope_main("report", memory_url) == 0
+    assert f"uploaded to {memory_url}" in capsys.readouterr().out.replace("\n", "")
+    assert fs.exists(f"{root}/report.html")
+    staging.fresh()
+    assert dynascope_main("show", memory_url) == 0
+    out = capsys.readouterr().out
+    assert "sweep.task" in out and memory_url in out.replace("\n", "")  # the title names the URL (it may wrap)
+
+    staging.fresh()
+    run = pipeline.open_run(memory_url)
+    assert run.location == memory_url and run.remote is not None
+    assert_same_run(run, local_run)
+    assert len(run.read(store.SkeletonRows).network) == 4  # analysed, as pulled from the URL
+    assert run.verify() == {}
+
+
+def test_a_file_url_lands_in_its_folder(tmp_path, staging, local_run, dynascope_main):
+    folder = tmp_path / "shared" / "run"
+    url = f"file://{folder}"
+    assert dynascope_main("train", *FLAGS, "--out", url) == 0
+    assert (folder / "config.toml").is_file() and (folder / "pushed.json").is_file()
+    assert sorted(p.name for p in (folder / "weights").iterdir()) == [f"{g}.safetensors" for g in GROUPS]
+    assert_same_run(store.open(folder), local_run)  # the folder is a run folder, readable by its path
+    staging.fresh()
+    assert_same_run(pipeline.open_run(url), local_run)
+    # Resuming a finished run trains nothing and changes no file.
+    before = {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+    staging.fresh()
+    assert dynascope_main("train", *FLAGS, "--out", url, "--resume") == 0
+    assert {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()} == before
+
+
+def test_a_push_cut_off_before_its_marker_is_redone_by_resume(memory_url, staging, local_run, dynascope_main,
+                                                              capsys, monkeypatch):
+    memory = type(fsspec.filesystem("memory"))
+    pipe_file = memory.pipe_file
+    markers = []
+
+    def cut_off(self, path, value, *args, **kwargs):
+        # The marker is written last (under a temp name, then moved into place). The config's and the first
+        # group's pushes commit; in the second group's, its files are uploaded, then the connection drops
+        # before the marker.
+        if path.endswith("pushed.json.tmp"):
+            if len(markers) == 2:
+                raise ConnectionResetError("connection reset by peer")
+            markers.append(path)
+        return pipe_file(self, path, value, *args, **kwargs)
+
+    monkeypatch.setattr(memory, "pipe_file", cut_off)
+    assert dynascope_main("train", *FLAGS, "--out", memory_url) == 2
+    line = one_line(capsys)
+    assert f"cannot write to {memory_url}: ConnectionResetError: connection reset by peer" in line
+    assert "rerun the same command" in line
+    fs, root = fsspec.core.url_to_fs(memory_url)
+    assert fs.exists(f"{root}/weights/{GROUPS[1]}.safetensors")  # uploaded, but no marker lists it
+    monkeypatch.setattr(memory, "pipe_file", pipe_file)
+
+    staging.fresh()  # the rerun on another machine: only what the marker commits is there
+    run = pipeline.open_run(memory_url)
+    assert run.groups() == GROUPS[:1]
+    first = run.read(store.NetworkRows)
+    assert set(first.group) == {GROUPS[0]}
+    assert run.verify() == {}
+
+    staging.fresh()
+    assert dynascope_main("train", *FLAGS, "--out", memory_url, "--resume") == 0
+    staging.fresh()
+    run = pipeline.open_run(memory_url)
+    assert_same_run(run, local_run)
+    again = run.read(store.NetworkRows)
+    # The first group was not trained again: its wall time is the one recorded before the interruption.
+    assert [s for s, g in zip(again.train_seconds, again.group) if g == GROUPS[0]] == list(first.train_seconds)
+
+
+def test_bad_urls_are_refused_in_one_line(tmp_path, staging, memory_url, dynascope_main, capsys, monkeypatch):
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    assert dynascope_main("train", *FLAGS, "--out", "foo://bucket/run") == 2
+    assert "unknown URL scheme 'foo'" in one_line(capsys)
+    assert dynascope_main("analyze", "foo://bucket/run") == 2
+    assert "unknown URL scheme 'foo'" in one_line(capsys)
+    assert dynascope_main("show", memory_url) == 2
+    line = one_line(capsys)
+    assert f"{memory_url} holds no dynascope run" in line and "dynascope train --out" in line
+    assert dynascope_main("train", *FLAGS, "--out", memory_url, "--resume") == 2
+    assert "holds no run written to a URL" in one_line(capsys)
+    blocker = cwd / "a-file"
+    blocker.write_text("not a folder")
+    assert dynascope_main("train", *FLAGS, "--out", f"file://{blocker}/run") == 2
+    assert f"cannot write to file://{blocker}/run" in one_line(capsys)
+    assert list(cwd.iterdir()) == [blocker]  # nothing made in the folder the command ran in
+    import importlib.util
+
+    if importlib.util.find_spec("s3fs") is None:
+        assert dynascope_main("report", "s3://bucket/run") == 2
+        assert "pip install s3fs" in one_line(capsys)
+    with pytest.raises(ConfigError, match=r"--backend ray does not take a run folder at a URL yet"):
+        scale.run_sweep_ray(CONFIG, memory_url)
+    with pytest.raises(RunFolderError, match=r"is a URL, which this step takes only as a path"):
+        store.run_path(memory_url)
