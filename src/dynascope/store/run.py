@@ -259,9 +259,13 @@ class RunFolder:
         """Upload the finished work of a run at a URL (`store.remote`), under the writer lock the caller
         holds; nothing for a local run. Called after each unit of work is committed (a trained group, an
         analysed group), so an interrupted command loses at most the unit it was on."""
-        if self.remote is not None:
+        if self.remote is None:
+            return
+        if is_held_here(self.path):
+            self.remote.push()
+        else:
             with self.writing():
-                self.remote.push()
+                pass  # the outermost block pushes when it ends
 
     def _write(self, path: Path, write: Any) -> None:
         """Write `path` atomically under the lock, recording its checksum in the manifest."""
