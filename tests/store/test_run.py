@@ -146,7 +146,7 @@ def test_weights_with_wrong_shapes_are_refused(run, tmp_path):
 def test_bad_sweep_configs_fail_before_training(tmp_path):
     with pytest.raises(ConfigError, match="give at least one architecture"):
         pipeline.run_sweep(dataclasses.replace(CONFIG, archs=()), tmp_path / "a")
-    with pytest.raises(ConfigError, match="hidden must be a positive integer"):
+    with pytest.raises(ConfigError, match=r"--n-hidden \(n_hidden\) must be a positive integer"):
         pipeline.run_sweep(dataclasses.replace(CONFIG, n_hidden=(0,)), tmp_path / "b")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
