@@ -1,5 +1,5 @@
 """The Ray backend (`dynascope.scale`) on a local two-CPU Ray cluster: a sharded sweep against the single-process
-sweep of the same config, network by network; a worker killed mid-shard; a driver that died after some
+sweep of the same config, network by network (also to a file:// URL); a worker killed mid-shard; a driver that died after some
 shards; the train command on Ray.
 
 Not collected by the suite's own run (the name lacks `test_`): test_ray_backend.py runs this file in a
@@ -121,6 +121,26 @@ def test_a_sharded_sweep_equals_the_single_process_sweep(cluster, single, tmp_pa
     run = scale.run_sweep_ray(CONFIG, tmp_path / "run", shard_size=2, progress=seen.append)
     assert_same_run(run, single)
     assert seen[-1] == scale.ShardCounts(total=2, done=2)
+
+
+def test_a_sharded_sweep_to_a_url_equals_the_single_process_sweep(cluster, single, tmp_path, monkeypatch):
+    # The driver's working copy lies in a staging folder of its own; the workers (started with the cluster)
+    # build their shards in theirs and reach the driver only through the URL.
+    monkeypatch.setenv("DYNASCOPE_STAGING_DIR", str(tmp_path / "staging"))
+    folder = tmp_path / "shared" / "run"
+    url = f"file://{folder}"
+    seen: list[scale.ShardCounts] = []
+    run = scale.run_sweep_ray(CONFIG, url, shard_size=2, progress=seen.append)
+    assert run.location == url and seen[-1] == scale.ShardCounts(total=2, done=2)
+    assert_same_run(run, single)
+    assert (folder / "pushed.json").is_file() and not (folder / scale.SHARDS).exists()  # merged shards are gone
+    monkeypatch.setenv("DYNASCOPE_STAGING_DIR", str(tmp_path / "elsewhere"))  # as on another machine
+    assert_same_run(pipeline.open_run(url), single)
+    # A rerun trains nothing and changes no file at the URL.
+    before = {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+    scale.run_sweep_ray(CONFIG, url, resume=True, shard_size=2, progress=seen.append)
+    assert seen[-1] == scale.ShardCounts(total=0)
+    assert {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()} == before
 
 
 def test_a_worker_killed_mid_shard_is_retried_and_nothing_is_duplicated(cluster, single, tmp_path, monkeypatch):

@@ -28,7 +28,7 @@ def test_the_cluster_cases_pass_in_a_process_of_their_own(tmp_path):
          "--basetemp", str(tmp_path / "cases")],
         cwd=root, capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stdout[-8000:] + res.stderr[-4000:]
-    assert "8 passed" in res.stdout, res.stdout[-4000:]
+    assert "9 passed" in res.stdout, res.stdout[-4000:]
 
 
 def test_shards_plan_only_the_missing_networks():

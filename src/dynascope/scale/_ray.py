@@ -1,7 +1,9 @@
 """A sweep trained as Ray tasks, one per shard, on the CPUs and GPUs of a Ray cluster (or a local one).
 
 The driver (this process) holds the run folder's writer lock throughout; workers write only their own
-shard folders (`scale._shards`), so the run folder must lie on storage every node of the cluster sees.
+shard folders (`scale._shards`), so a run folder at a path must lie on storage every node of the cluster
+sees. A run at a URL needs no shared disk: each worker builds its shard locally and pushes it to the URL,
+and the driver pulls finished shards into its working copy (`scale._remote_shards`).
 Ray retries a shard whose worker died (`max_retries`); a retried attempt continues from the shard's
 checkpoint. The driver merges each group once all its shards are finished. Re-running the same call with
 `resume=True` after the driver itself died trains only the shards that are not finished.
@@ -20,9 +22,10 @@ from typing import Any, Callable
 
 from dynascope.errors import ConfigError, RunFolderError, check_positive_int
 from dynascope.pipeline import SweepConfig, group_damage, prepare_run
+import dynascope.scale._remote_shards as _remote
 import dynascope.scale._shards as _shards
 from dynascope.scale._shards import Shard
-from dynascope.store import CONFIG, NetworkRows, RunFolder
+from dynascope.store import NetworkRows, RunFolder, holds_run, is_url
 
 __all__ = ["CRASH_ENV", "ShardCounts", "check_shard_options", "connect", "default_size", "execute_shards",
            "require_ray", "run_sweep_ray"]
@@ -104,10 +107,9 @@ def run_sweep_ray(
         ConfigError: Ray not installed, an invalid config or a bad shard option; RunFolderError: as
         `prepare_run`, or naming every shard that failed after its retries.
     """
-    refuse_url(out)
     ray = require_ray()
     check_shard_options(shard_size, num_cpus, num_gpus, max_retries)
-    if not (Path(out) / CONFIG).exists():  # a new run has work: a cluster that cannot do it fails before the folder
+    if not holds_run(out):  # a new run has work: a cluster that cannot do it fails before the folder
         config.validate()
         connect(ray, address, num_cpus, num_gpus)
     run = prepare_run(config, out, resume=resume, check_memory=False)  # each shard's is checked where it runs
@@ -119,7 +121,7 @@ def run_sweep_ray(
         for group, _, _ in config.groups():
             if group in stored and group_damage(run, group) is None:
                 continue  # a damaged group is trained again, as `run_sweep` does
-            done, _ = _shards.finished_shards(run.path, group)
+            done = _finished(run, group)
             earlier += len(done)
             todo[group] = _shards.missing_networks(config.n_networks, done)
         pending = {g: m for g, m in todo.items() if m}
@@ -141,14 +143,15 @@ def run_sweep_ray(
                     _merge(run, config, shard.group)
 
             as_dict, crash = config.to_dict(), os.environ.get(CRASH_ENV, "")
-            execute_shards(ray, run.path, "", shards, counts, _attempt,
-                           lambda s: (as_dict, str(run.path), s.group, s.start, s.stop, crash), finished,
+            execute_shards(ray, _attempts_folder(run), "", shards, counts, _attempt,
+                           lambda s: (as_dict, run.location, s.group, s.start, s.stop, crash), finished,
                            num_cpus=num_cpus, num_gpus=num_gpus, max_retries=max_retries, progress=progress,
                            rerun="rerun the same command with --resume to train only the missing ones")
         elif progress is not None:
             progress(counts)
         for group, _, _ in config.groups():  # training's leftovers; another stage's shards stay for its rerun
             shutil.rmtree(_shards.group_folder(run.path, group), ignore_errors=True)
+            _remote.drop_shards(run, group)
         with contextlib.suppress(OSError):
             (run.path / _shards.SHARDS).rmdir()  # only when empty
     return run
@@ -206,20 +209,43 @@ def default_size(ray: Any, n_networks: int, num_cpus: float, num_gpus: float) ->
     return max(1, math.ceil(n_networks / max(1, int(slots))))
 
 
+def _finished(run: RunFolder, group: str) -> list[Shard]:
+    """The group's finished training shards (at a URL: those whose marker is there, pulled first)."""
+    return _remote.pull_shards(run, group, lambda: _shards.finished_shards(run.path, group)[0])
+
+
 def _merge(run: RunFolder, config: SweepConfig, group: str) -> None:
-    done, _ = _shards.finished_shards(run.path, group)
-    _shards.merge_group(run, group, config.n_networks, done)
+    _shards.merge_group(run, group, config.n_networks, _finished(run, group))
+    run.publish()  # a run at a URL: the merged group is uploaded now; then its shards there are spent
+    _remote.drop_shards(run, group)
+
+
+def _attempts_folder(run: RunFolder) -> Path:
+    """Where workers leave the attempt markers the driver counts: the run folder, or for a run at a URL this
+    machine's worker folder (attempts on other machines are not counted as retries there)."""
+    return _remote.worker_root(run.remote.url) if run.remote is not None else run.path
 
 
 def _attempt(config: dict[str, Any], run: str, group: str, start: int, stop: int, crash: str) -> bool:
-    """One attempt at a shard, in a Ray worker (module-level, so workers import it rather than unpickle code)."""
+    """One attempt at a shard, in a Ray worker (module-level, so workers import it rather than unpickle code).
+    `run`: the run folder's path, or its URL (the shard is built in this machine's worker folder, then
+    pushed; one already pushed is never redone)."""
     shard = Shard(group, start, stop)
-    attempt = _shards.record_attempt(Path(run), shard)
-    progress = None
-    if crash == str(shard) and attempt == 1:
-        def progress(step: int, losses: Any) -> None:  # after the first checkpoint: a death mid-shard
-            os._exit(1)
-    return _shards.train_shard(SweepConfig.from_dict(config), Path(run), shard, progress=progress)
+    url = run if is_url(run) else None
+    if url is not None and _remote.shard_is_pushed(url, shard):
+        return False
+    root = _remote.worker_root(url) if url is not None else Path(run)
+    attempt = _shards.record_attempt(root, shard)
+    def die(step: int, losses: Any) -> None:  # after the first checkpoint: a death mid-shard
+        os._exit(1)
+
+    drill = crash == str(shard) and attempt == 1
+    committed = _shards.train_shard(SweepConfig.from_dict(config), root, shard, progress=die if drill else None)
+    if url is None:
+        return committed
+    if _shards.shard_path(root, shard).is_dir():  # committed here (maybe by an attempt that died before its push)
+        _remote.push_shard(url, shard)
+    return True
 
 
 def execute_shards(ray: Any, run: Path, stage: str, shards: list[Shard], counts: ShardCounts,

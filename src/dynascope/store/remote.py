@@ -46,6 +46,9 @@ _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/")
 #: machine), our temp files, and training checkpoints (unfinished work, kept for a resume on this machine).
 _LOCAL_ONLY = (".dynascope.lock", ".dynascope.lock.json")
 _CHECKPOINTS = "checkpoints"
+#: The Ray backend's shards (`dynascope.scale`): each travels as a folder of its own with its own marker
+#: (`<url>/shards/.../<start>-<stop>/pushed.json`), never as part of the run's push or pull.
+_SHARDS = "shards"
 
 
 def is_url(location: str | Path) -> bool:
@@ -100,7 +103,7 @@ def _sha256(path: Path) -> str:
 
 def _is_local_only(rel: str) -> bool:
     name = rel.rsplit("/", 1)[-1]
-    return (rel.split("/", 1)[0] == _CHECKPOINTS or name in _LOCAL_ONLY
+    return (rel.split("/", 1)[0] in (_CHECKPOINTS, _SHARDS) or name in _LOCAL_ONLY
             or (name.startswith(".") and name.endswith(".tmp")))
 
 
@@ -109,14 +112,20 @@ class Remote:
 
     Args:
         url: the run folder's URL, e.g. `s3://bucket/runs/ff` (a Path-collapsed `s3:/bucket/runs/ff` too).
+        path: the local working copy; None: `<staging_dir>/<hash of the URL>/run`. (A shard of the Ray
+            backend is pushed from the folder a worker built it in.)
     """
 
-    def __init__(self, url: str | Path) -> None:
+    def __init__(self, url: str | Path, path: Path | None = None) -> None:
         self.url = as_url(url)
         self.fs, self.root = _filesystem(self.url)
-        base = staging_dir(os.environ) / hashlib.sha256(self.url.encode()).hexdigest()[:16]
-        self.path = base / "run"  # the working copy: an ordinary run folder
-        self._seen = base / PUSHED  # the marker of the last pull or push, with the local files' stat
+        if path is None:
+            base = staging_dir(os.environ) / hashlib.sha256(self.url.encode()).hexdigest()[:16]
+            self.path = base / "run"  # the working copy: an ordinary run folder
+            self._seen = base / PUSHED  # the marker of the last pull or push, with the local files' stat
+        else:
+            self.path = Path(path)
+            self._seen = self.path.with_name(f".{self.path.name}.{PUSHED}")
 
     def __repr__(self) -> str:
         return f"Remote({self.url!r})"
@@ -159,7 +168,50 @@ class Remote:
         """Whether the URL holds a run (a committed push)."""
         return self.marker() is not None
 
+    def child(self, rel: str, path: Path | None = None) -> "Remote":
+        """The folder `rel` under this URL as a `Remote` of its own (a Ray shard: `shards/<group>/<range>`),
+        its working copy at `path` (None: under the staging folder).
+
+        Args:
+            rel: the folder's path relative to this URL ('/'-separated).
+            path: the child's local working copy, or None.
+        """
+        return Remote(f"{self.url}/{rel.strip('/')}", path)
+
+    def folders(self, rel: str) -> list[str]:
+        """The names of the folders directly under `rel` at the URL, sorted ([] when there is none).
+
+        Args:
+            rel: a folder's path relative to this URL ('/'-separated).
+        """
+        target = self._remote(rel.strip("/"))
+        if not self._call("read", self.fs.isdir, target):
+            return []
+        entries = self._call("read", self.fs.ls, target, True)
+        return sorted(e["name"].rstrip("/").rsplit("/", 1)[-1] for e in entries if e.get("type") == "directory")
+
+    def remove(self, rel: str) -> None:
+        """Delete `rel` and everything under it at the URL, and the folders that leaves empty, best effort
+        (spent shards: a leftover is never read, since no marker of the run lists it).
+
+        Args:
+            rel: a path relative to this URL ('/'-separated).
+        """
+        rel = rel.strip("/")
+        with contextlib.suppress(Exception):  # noqa: BLE001  (a file system's own error classes)
+            self.fs.rm(self._remote(rel), recursive=True)
+            while "/" in rel:  # folders left empty (a file system with real folders keeps them)
+                rel = rel.rsplit("/", 1)[0]
+                if self.fs.ls(self._remote(rel), detail=False):
+                    break
+                self.fs.rmdir(self._remote(rel))
+
     # -- the local side ----------------------------------------------------------------------------------
+    def drop_working_copy(self) -> None:
+        """Delete the local working copy and the record of its last pull or push (the URL is untouched)."""
+        shutil.rmtree(self.path, ignore_errors=True)
+        self._seen.unlink(missing_ok=True)
+
     def _local_files(self) -> dict[str, Path]:
         if not self.path.is_dir():
             return {}
@@ -239,6 +291,7 @@ class Remote:
                 p.unlink(missing_ok=True)
         if not same_run:
             shutil.rmtree(self.path / _CHECKPOINTS, ignore_errors=True)
+            shutil.rmtree(self.path / _SHARDS, ignore_errors=True)
         _remove_empty_folders(self.path)
         self._save_seen(*self._digests(self._local_files()))
         return files
