@@ -38,11 +38,11 @@ from dynascope.scale._ray import (
     connect,
     default_size,
     execute_shards,
-    refuse_url,
     require_ray,
 )
+import dynascope.scale._remote_shards as _remote
 from dynascope.scale._shards import Shard
-from dynascope.store import EnergyRows, FixedPointRows, NetworkRows, RunFolder, SkeletonRows
+from dynascope.store import EnergyRows, FixedPointRows, NetworkRows, Remote, RunFolder, SkeletonRows, is_url
 
 __all__ = ["analysis_stage", "analyze_run_ray", "analyze_shard", "finished_analysis", "merge_analysis"]
 
@@ -67,7 +67,8 @@ def _within(sim: Simulated, networks: range) -> Simulated:
     return dataclasses.replace(sim, keep=sim.keep & inside, params=params, states=states)
 
 
-def analyze_shard(run: Path, shard: Shard, options: AnalysisOptions, *, crash: bool = False) -> bool:
+def analyze_shard(run: Path, shard: Shard, options: AnalysisOptions, *, crash: bool = False,
+                  into: Path | None = None) -> bool:
     """Analyse the networks of one shard and commit their rows to the shard's folder.
 
     Args:
@@ -75,11 +76,13 @@ def analyze_shard(run: Path, shard: Shard, options: AnalysisOptions, *, crash: b
         shard: the shard (positions start … stop − 1 of its group).
         options: the analysis settings (`AnalysisOptions`); they name the shard's stage folder.
         crash: the fault drill, which kills this process after the search, before the commit.
+        into: the folder whose `shards/` receives the shard (None: `run`; a worker's own folder for a run
+            at a URL).
 
     Returns:
         True when this attempt committed the shard; False when another attempt committed it first.
     """
-    final = _shards.shard_path(run, shard, analysis_stage(options))
+    final = _shards.shard_path(run if into is None else into, shard, analysis_stage(options))
     if final.is_dir():  # committed by an attempt whose worker died before Ray heard back
         return False
     folder = store.open(run)
@@ -164,11 +167,40 @@ def merge_analysis(run: RunFolder, group: str, shards: list[Shard], options: Ana
 
 
 def _attempt(run: str, group: str, start: int, stop: int, options: dict[str, Any], crash: str) -> bool:
-    """One attempt at an analysis shard, in a Ray worker (module-level: workers import it)."""
+    """One attempt at an analysis shard, in a Ray worker (module-level: workers import it). `run`: the run
+    folder's path, or its URL (the run is pulled into this machine's worker folder, the shard built there
+    and pushed; one already pushed is never redone)."""
     shard = Shard(group, start, stop)
     opts = AnalysisOptions(**options)
-    attempt = _shards.record_attempt(Path(run), shard, analysis_stage(opts))
-    return analyze_shard(Path(run), shard, opts, crash=crash == str(shard) and attempt == 1)
+    stage = analysis_stage(opts)
+    if not is_url(run):
+        attempt = _shards.record_attempt(Path(run), shard, stage)
+        return analyze_shard(Path(run), shard, opts, crash=crash == str(shard) and attempt == 1)
+    if _remote.shard_is_pushed(run, shard, stage):
+        return False
+    root = _remote.worker_root(run)
+    attempt = _shards.record_attempt(root, shard, stage)
+    copy = _pull_run(run, root)
+    analyze_shard(copy, shard, opts, crash=crash == str(shard) and attempt == 1, into=root)
+    _remote.push_shard(run, shard, stage)
+    return True
+
+
+def _pull_run(url: str, root: Path) -> Path:
+    """This machine's read-only copy of the run at `url` (`root/run`), brought up to date; one worker of the
+    machine pulls at a time (the others wait), since they share the copy."""
+    from filelock import FileLock
+
+    copy = root / "run"
+    root.mkdir(parents=True, exist_ok=True)
+    with FileLock(root / ".pull.lock"):
+        Remote(url, copy).pull()
+    return copy
+
+
+def _finished(run: RunFolder, group: str, options: AnalysisOptions) -> list[Shard]:
+    """The group's finished analysis shards (at a URL: those whose marker is there, pulled first)."""
+    return _remote.pull_shards(run, group, lambda: finished_analysis(run.path, group, options), analysis_stage(options))
 
 
 def analyze_run_ray(
@@ -213,7 +245,6 @@ def analyze_run_ray(
         ConfigError: Ray not installed, `options` not an `AnalysisOptions` or invalid, or a bad shard
         option; RunFolderError: naming every shard that failed after its retries.
     """
-    refuse_url(run)
     ray = require_ray()
     if not isinstance(options, AnalysisOptions):
         raise ConfigError(f"options must be an AnalysisOptions, got {type(options).__name__}.")
@@ -229,7 +260,7 @@ def analyze_run_ray(
         for g in todo:
             if force:  # recomputed from scratch, as `analyze_run(force=True)` does
                 shutil.rmtree(_shards.group_folder(run.path, g, stage), ignore_errors=True)
-            finished[g] = finished_analysis(run.path, g, options)
+            finished[g] = _finished(run, g, options)
             missing[g] = _shards.missing_networks(sizes[g], finished[g])
         shards: list[Shard] = []
         if any(missing.values()):
@@ -241,7 +272,11 @@ def analyze_run_ray(
         diverged = diverged_networks(run) if todo else {}
 
         def merge(group: str) -> None:
+            if run.remote is not None:  # shards the workers pushed since the plan
+                finished[group] = _finished(run, group, options)
             merge_analysis(run, group, sorted(set(finished[group])), options)
+            run.publish()  # a run at a URL: the analysed group is uploaded now; then its shards there are spent
+            _remote.drop_shards(run, group, stage)
             if on_skip is not None:  # a network analysed has skeleton rows; the others were left out
                 have = set(run.read(SkeletonRows, shard=group).network)
                 for net in run.read(NetworkRows, where={"group": group}, order_by=("index",)).network:
@@ -261,13 +296,15 @@ def analyze_run_ray(
 
         if shards:
             as_dict, crash = dataclasses.asdict(options), os.environ.get(CRASH_ENV, "")
-            execute_shards(ray, run.path, stage, shards, counts, _attempt,
-                           lambda s: (str(run.path), s.group, s.start, s.stop, as_dict, crash), finish,
+            execute_shards(ray, _remote.attempts_folder(run), stage, shards, counts, _attempt,
+                           lambda s: (run.location, s.group, s.start, s.stop, as_dict, crash), finish,
                            num_cpus=num_cpus, num_gpus=num_gpus, max_retries=max_retries, progress=progress,
                            rerun="rerun the same command to analyse only the missing networks")
         elif progress is not None:
             progress(counts)
         shutil.rmtree(run.path / _shards.SHARDS / "analyze", ignore_errors=True)  # other options' leftovers too
+        if run.remote is not None:
+            run.remote.remove(f"{_shards.SHARDS}/analyze")
         with contextlib.suppress(OSError):
             (run.path / _shards.SHARDS).rmdir()  # only when empty
         analyze_run(run, options)  # the energy counts of groups an older dynascope analysed (else nothing)

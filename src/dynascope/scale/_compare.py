@@ -34,11 +34,11 @@ from dynascope.scale._ray import (
     connect,
     default_size,
     execute_shards,
-    refuse_url,
     require_ray,
 )
+import dynascope.scale._remote_shards as _remote
 from dynascope.scale._shards import Shard
-from dynascope.store import RunFolder
+from dynascope.store import RunFolder, is_url
 
 __all__ = ["compare_stage", "distances_on_ray", "finished_blocks", "pair_block", "study_ray"]
 
@@ -119,11 +119,19 @@ def finished_blocks(run: Path, metric: str, stage: str) -> list[Shard]:
 
 def _attempt(metric: Metric, items: list[Any], run: str, stage: str, start: int, stop: int,
              chunk: int | None, crash: str) -> bool:
-    """One attempt at a block of pairs, in a Ray worker (module-level: workers import it)."""
+    """One attempt at a block of pairs, in a Ray worker (module-level: workers import it). `run`: the run
+    folder's path, or its URL (the block is built in this machine's worker folder and pushed; one already
+    pushed is never redone)."""
     block = Shard(metric.name, start, stop)
-    attempt = _shards.record_attempt(Path(run), block, stage)
-    final = _shards.shard_path(Path(run), block, stage)
-    if final.is_dir():  # committed by an attempt whose worker died before Ray heard back
+    url = run if is_url(run) else None
+    if url is not None and _remote.shard_is_pushed(url, block, stage):
+        return False
+    root = _remote.worker_root(url) if url is not None else Path(run)
+    attempt = _shards.record_attempt(root, block, stage)
+    final = _shards.shard_path(root, block, stage)
+    if final.is_dir():  # committed by an attempt whose worker died before Ray heard back (or before its push)
+        if url is not None:
+            _remote.push_shard(url, block, stage)
         return False
     values = pair_distances(metric, items, pair_block(len(items), start, stop), chunk)
     if crash == str(block) and attempt == 1:  # the fault drill: dies before the commit
@@ -133,7 +141,15 @@ def _attempt(metric: Metric, items: list[Any], run: str, stage: str, start: int,
         tmp.mkdir(parents=True)
         np.save(tmp / _FILE, np.asarray(values, np.float64), allow_pickle=False)
 
-    return _shards.commit_folder(final, fill)
+    committed = _shards.commit_folder(final, fill)
+    if url is not None:
+        _remote.push_shard(url, block, stage)
+    return committed
+
+
+def _finished(run: RunFolder, metric: str, stage: str) -> list[Shard]:
+    """The metric's finished blocks (at a URL: those whose marker is there, pulled first)."""
+    return _remote.pull_shards(run, metric, lambda: finished_blocks(run.path, metric, stage), stage)
 
 
 def distances_on_ray(ray: Any, run: RunFolder, metric: Metric, items: list[Any], *, chunk: int | None,
@@ -145,7 +161,7 @@ def distances_on_ray(ray: Any, run: RunFolder, metric: Metric, items: list[Any],
     n = len(items)
     n_pairs = n * (n - 1) // 2
     stage = compare_stage(metric, items)
-    done = finished_blocks(run.path, metric.name, stage)
+    done = _finished(run, metric.name, stage)
     missing = _shards.missing_networks(n_pairs, done)  # here: pair indices no committed block holds
     blocks: list[Shard] = []
     if missing:
@@ -162,14 +178,14 @@ def distances_on_ray(ray: Any, run: RunFolder, metric: Metric, items: list[Any],
 
     if blocks:
         ref, crash = ray.put(items), os.environ.get(CRASH_ENV, "")
-        execute_shards(ray, run.path, stage, blocks, counts, _attempt,
-                       lambda b: (metric, ref, str(run.path), stage, b.start, b.stop, chunk, crash), finish,
+        execute_shards(ray, _remote.attempts_folder(run), stage, blocks, counts, _attempt,
+                       lambda b: (metric, ref, run.location, stage, b.start, b.stop, chunk, crash), finish,
                        num_cpus=num_cpus, num_gpus=num_gpus, max_retries=max_retries, progress=shard_progress,
                        rerun="rerun the same command to compute only the missing pairs")
     elif shard_progress is not None:
         shard_progress(counts)
     values = np.zeros(n_pairs)
-    for b in finished_blocks(run.path, metric.name, stage):
+    for b in _finished(run, metric.name, stage):
         values[b.start:b.stop] = np.load(_shards.shard_path(run.path, b, stage) / _FILE, allow_pickle=False)
     iu, ju = np.triu_indices(n, k=1)
     d = np.zeros((n, n))
@@ -216,7 +232,6 @@ def study_ray(
         ConfigError: Ray not installed, `options` not a `StudyOptions` or invalid, or a bad shard option;
         RunFolderError: naming every block that failed after its retries.
     """
-    refuse_url(run)
     ray = require_ray()
     if not isinstance(options, StudyOptions):
         raise ConfigError(f"options must be a StudyOptions, got {type(options).__name__}.")
@@ -232,6 +247,8 @@ def study_ray(
         result = study(run, options, force=force, progress=progress, distances=distances)
         # Every metric is written: its blocks (and those of other options or networks) are spent.
         shutil.rmtree(run.path / _shards.SHARDS / "compare", ignore_errors=True)
+        if run.remote is not None:
+            run.remote.remove(f"{_shards.SHARDS}/compare")
         with contextlib.suppress(OSError):
             (run.path / _shards.SHARDS).rmdir()  # only when empty
     return result

@@ -143,7 +143,7 @@ def run_sweep_ray(
                     _merge(run, config, shard.group)
 
             as_dict, crash = config.to_dict(), os.environ.get(CRASH_ENV, "")
-            execute_shards(ray, _attempts_folder(run), "", shards, counts, _attempt,
+            execute_shards(ray, _remote.attempts_folder(run), "", shards, counts, _attempt,
                            lambda s: (as_dict, run.location, s.group, s.start, s.stop, crash), finished,
                            num_cpus=num_cpus, num_gpus=num_gpus, max_retries=max_retries, progress=progress,
                            rerun="rerun the same command with --resume to train only the missing ones")
@@ -155,18 +155,6 @@ def run_sweep_ray(
         with contextlib.suppress(OSError):
             (run.path / _shards.SHARDS).rmdir()  # only when empty
     return run
-
-
-def refuse_url(location: object) -> None:
-    """ConfigError for a run folder at a URL: its shards would need each worker to pull and push the run
-    (`store.remote`), which the Ray backend does not do yet."""
-    from dynascope.store import RunFolder, is_url
-
-    url = location.remote.url if isinstance(location, RunFolder) and location.remote is not None else (
-        str(location) if isinstance(location, (str, Path)) and is_url(location) else None)
-    if url is not None:
-        raise ConfigError(f"--backend ray does not take a run folder at a URL yet ({url}); use the embedded "
-                          "backend for it, or give a path on a file system every node mounts.")
 
 
 def check_shard_options(shard_size: int | None, num_cpus: float, num_gpus: float, max_retries: int) -> None:
@@ -218,12 +206,6 @@ def _merge(run: RunFolder, config: SweepConfig, group: str) -> None:
     _shards.merge_group(run, group, config.n_networks, _finished(run, group))
     run.publish()  # a run at a URL: the merged group is uploaded now; then its shards there are spent
     _remote.drop_shards(run, group)
-
-
-def _attempts_folder(run: RunFolder) -> Path:
-    """Where workers leave the attempt markers the driver counts: the run folder, or for a run at a URL this
-    machine's worker folder (attempts on other machines are not counted as retries there)."""
-    return _remote.worker_root(run.remote.url) if run.remote is not None else run.path
 
 
 def _attempt(config: dict[str, Any], run: str, group: str, start: int, stop: int, crash: str) -> bool:

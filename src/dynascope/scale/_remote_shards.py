@@ -18,7 +18,7 @@ from typing import Callable
 from dynascope.scale._shards import SHARDS, Shard, group_folder, shard_path
 from dynascope.store import Remote, RunFolder
 
-__all__ = ["drop_shards", "pull_shards", "push_shard", "shard_is_pushed", "worker_root"]
+__all__ = ["attempts_folder", "drop_shards", "pull_shards", "push_shard", "shard_is_pushed", "worker_root"]
 
 
 def _rel(group: str, stage: str = "") -> str:
@@ -83,3 +83,9 @@ def drop_shards(run: RunFolder, group: str, stage: str = "") -> None:
         return
     run.remote.remove(_rel(group, stage))
     shutil.rmtree(group_folder(worker_root(run.remote.url), group, stage), ignore_errors=True)
+
+
+def attempts_folder(run: RunFolder) -> Path:
+    """Where workers leave the attempt markers the driver counts: the run folder, or for a run at a URL this
+    machine's worker folder (attempts on other machines are not counted as retries there)."""
+    return worker_root(run.remote.url) if run.remote is not None else run.path
