@@ -207,29 +207,39 @@ def train_cmd(
 
 
 @app.command("runs")
-def runs_cmd(root: Path = typer.Argument(Path("runs"), help="folder holding run folders")) -> None:
+def runs_cmd(root: str = typer.Argument("runs", help="folder holding run folders (a path or a URL: s3://, gs://, ...)")) -> None:
     """List the run folders under ROOT."""
     from dynascope.pipeline import open_run, written_by
-    from dynascope.store import FixedPointRows, NetworkRows
+    from dynascope.store import FixedPointRows, NetworkRows, Remote, is_url, run_location
 
-    if not root.is_dir():
-        raise RunFolderError(f"{root} does not exist; train a run with `dynascope train --out {root}/NAME`.")
+    found: list[tuple[str, Path]] = []  # (where the run is, as shown; its local folder or working copy)
+    if is_url(root):
+        remote = Remote(run_location(root))
+        root = remote.url
+        names = remote.folders("")
+        if not names:
+            raise RunFolderError(f"{root} holds no folders; train a run with `dynascope train --out {root}/NAME`.")
+        # Each run is pulled into its working copy: the listing reads its catalog and checks its weights.
+        found = [(f"{root}/{n}", Remote(f"{root}/{n}").path) for n in names if remote.child(n).holds_run()]
+    else:
+        folder = Path(root)
+        if not folder.is_dir():
+            raise RunFolderError(f"{root} does not exist; train a run with `dynascope train --out {root}/NAME`.")
+        found = [(str(p), p) for p in sorted(folder.iterdir()) if (p / "config.toml").is_file()]
     rows = []
-    for p in sorted(root.iterdir()):
-        if not (p / "config.toml").is_file():
-            continue
+    for where, local in found:
         try:  # one damaged run is listed as such; it does not hide the others
-            run = open_run(p)
+            run = open_run(where)
             s = run.config["sweep"]
             nets = run.read(NetworkRows)
             n, trained = len(nets), sum(nets.trained)
             n_fp = run.count(FixedPointRows)
             run.check_intact()  # weights too: a truncated or deleted weights file is damage the catalog hides
         except RunFolderError as err:
-            rows.append([str(p), _kind(p), "", "", "", "", "", "", f"damaged: {err}"])
+            rows.append([where, _kind(local), "", "", "", "", "", "", f"damaged: {err}"])
             continue
-        rows.append([str(p), written_by(run.config), s["task"], ",".join(s["archs"]), n, trained, n_fp,
-                     "yes" if (p / "report.html").exists() else "no", _completeness(run)])
+        rows.append([where, written_by(run.config), s["task"], ",".join(s["archs"]), n, trained, n_fp,
+                     "yes" if (run.path / "report.html").exists() else "no", _completeness(run)])
     columns = ["run", "kind", "task", "archs", "networks", "trained", "fixed points", "report", "status"]
     console.print(table(f"runs in {root}", columns, rows))
 

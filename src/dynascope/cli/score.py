@@ -26,7 +26,7 @@ def _rows(bar: Any, running: str) -> Callable[[str, int, int], None]:
     return on_progress
 
 
-def score(run_path: Path, recordings: Path | str, metrics: tuple[str, ...] | None, name: str | None, version: str,
+def score(run_path: Path | str, recordings: Path | str, metrics: tuple[str, ...] | None, name: str | None, version: str,
           condition_column: str, inputs: str, bin_width: float | None, n_bins: int | None, bootstrap: int,
           include_untrained: bool) -> None:
     """Score the run against the recording (a file, or a registered benchmark 'name@version' as a str) with a
@@ -77,7 +77,7 @@ def score(run_path: Path, recordings: Path | str, metrics: tuple[str, ...] | Non
         console.print(f"... and {len(skipped) - 10} more networks skipped.", markup=False)
 
 
-def score_fits(run_path: Path) -> None:
+def score_fits(run_path: Path | str) -> None:
     """Score the networks of a run fitted to a recording (CtDB metrics) and print them."""
     import json
 
@@ -115,7 +115,7 @@ def score_fits(run_path: Path) -> None:
 
 @app.command("score")
 def score_cmd(
-    run_path: Path = typer.Argument(..., metavar="RUN", help="run folder"),
+    run_path: str = typer.Argument(..., metavar="RUN", help="run folder (a path or a URL: s3://, gs://, ...)"),
     recordings: Path = typer.Option(None, "--recordings", help="NWB file: units with spike times, a trials table, "
                                     "inputs (omit it on a run fitted to a recording: the fits are scored on what "
                                     "they did not see)"),

@@ -55,7 +55,7 @@ def score_fitted(
     """
     groups = fitted_groups(run)
     if not groups:
-        raise ConfigError(f"{run.path} has no network fitted to a recording (trained on task 'recording'); "
+        raise ConfigError(f"{run.location} has no network fitted to a recording (trained on task 'recording'); "
                           "score task-trained networks against a recording with --recordings rec.nwb.")
     nets = run.read(NetworkRows, order_by=("network",))
     parts = []

@@ -59,7 +59,7 @@ def analyze_over_training(
     options.validate()
     groups = run.snapshot_groups()
     if not groups:
-        raise ConfigError(f"{run.path} kept no parameter snapshots during training, so there is nothing to analyse "
+        raise ConfigError(f"{run.location} kept no parameter snapshots during training, so there is nothing to analyse "
                           "over training; train with --snapshot-every N (e.g. 100) into a new folder.")
     done = {p.stem for p in run.shards(TrainingSkeletonRows)}
     todo = [g for g in groups if force or g not in done]

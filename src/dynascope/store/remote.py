@@ -182,9 +182,9 @@ class Remote:
         """The names of the folders directly under `rel` at the URL, sorted ([] when there is none).
 
         Args:
-            rel: a folder's path relative to this URL ('/'-separated).
+            rel: a folder's path relative to this URL ('/'-separated; '' for the URL itself).
         """
-        target = self._remote(rel.strip("/"))
+        target = self._remote(rel.strip("/")) if rel.strip("/") else self.root
         if not self._call("read", self.fs.isdir, target):
             return []
         entries = self._call("read", self.fs.ls, target, True)

@@ -62,10 +62,12 @@ def _trained_by_ablate(run: Path) -> bool:
         return False
 
 
-def _recovery(run: Path, table: str, stem: str) -> str:
-    """How to rewrite a damaged shard of `table` named `stem`: which command writes it again."""
-    trainer = "dynascope ablate" if _trained_by_ablate(run) else "dynascope train"
-    train = (f"rerun the training command with --resume (`{trainer} ... --out {run} --resume`): it "
+def _recovery(run: "RunFolder", table: str, stem: str) -> str:
+    """How to rewrite a damaged shard of `table` named `stem`: which command writes it again, naming the run
+    as the user does (its URL for a run at a URL: the working copy is only this machine's copy)."""
+    where = run.location
+    trainer = "dynascope ablate" if _trained_by_ablate(run.path) else "dynascope train"
+    train = (f"rerun the training command with --resume (`{trainer} ... --out {where} --resume`): it "
              f"retrains the damaged group {stem!r} and rewrites its files")
     done_marker = {"fixed_points": "skeletons", "distances": "summary", "embedding": "summary"}
     # energy has no done marker: `analyze` rewrites a group's missing energy shard without redoing the rest
@@ -73,11 +75,14 @@ def _recovery(run: Path, table: str, stem: str) -> str:
                "embedding": "compare", "summary": "compare", "training_skeletons": "analyze"}
     if table in ("networks", "losses", "weights", "snapshots"):
         return train
+    # At a URL the file is deleted there: a pull would bring back the working copy's file.
+    it = f"{where}/catalog/{table}/{stem}.parquet" if run.remote is not None else "it"
     if table not in command:
-        return "delete it and rerun the command that wrote it"
-    also = f" and {run / 'catalog' / done_marker[table] / f'{stem}.parquet'}" if table in done_marker else ""
+        return f"delete {it} and rerun the command that wrote it"
+    marker = f"catalog/{done_marker[table]}/{stem}.parquet" if table in done_marker else ""
+    also = (f" and {where}/{marker}" if run.remote is not None else f" and {run.path / marker}") if marker else ""
     flag = " --over-training" if table == "training_skeletons" else ""
-    return f"delete it{also}, then rerun `dynascope {command[table]} {run}{flag}`"
+    return f"delete {it}{also}, then rerun `dynascope {command[table]} {where}{flag}`"
 
 
 class RunFolder:
@@ -207,7 +212,7 @@ class RunFolder:
             if not path.exists():
                 parts = Path(rel).parts
                 table, stem = (parts[1], path.stem) if parts[0] == "catalog" else (parts[0], path.stem)
-                problems[str(path)] = f"{path} is missing (recorded in {MANIFEST}); {_recovery(self.path, table, stem)}."
+                problems[str(path)] = f"{path} is missing (recorded in {MANIFEST}); {_recovery(self, table, stem)}."
         return problems
 
     def check_intact(self) -> None:
@@ -329,7 +334,7 @@ class RunFolder:
         else:
             path = self.path / "catalog" / rows.TABLE / f"{shard}.parquet"
             if not path.is_file():
-                raise RunFolderError(f"catalog shard {path} does not exist; {_recovery(self.path, rows.TABLE, shard)}.")
+                raise RunFolderError(f"catalog shard {path} does not exist; {_recovery(self, rows.TABLE, shard)}.")
             data = self._read_shard(rows.TABLE, path)
         for name, value in (where or {}).items():
             many = isinstance(value, (list, tuple, set, frozenset))
@@ -352,11 +357,11 @@ class RunFolder:
         return data
 
     def _read_shard(self, table: str, path: Path) -> pa.Table:
-        self._manifest.verify(path, _recovery(self.path, table, path.stem))
+        self._manifest.verify(path, _recovery(self, table, path.stem))
         try:
             t = pq.read_table(path)
         except (pa.ArrowInvalid, OSError) as err:
-            raise RunFolderError(f"catalog shard {path} is corrupt ({err}); {_recovery(self.path, table, path.stem)}.") from err
+            raise RunFolderError(f"catalog shard {path} is corrupt ({err}); {_recovery(self, table, path.stem)}.") from err
         if not t.schema.equals(TABLES[table].SCHEMA, check_metadata=False):
             raise RunFolderError(
                 f"catalog shard {path} does not have the {table!r} schema of this dynascope version "
@@ -392,7 +397,7 @@ class RunFolder:
         path = self.path / "weights" / f"{group}.safetensors"
         if not path.is_file():
             raise RunFolderError(f"{path} does not exist; the group {group!r} has not finished training (resume the run).")
-        self._manifest.verify(path, _recovery(self.path, "weights", group))
+        self._manifest.verify(path, _recovery(self, "weights", group))
         try:
             from safetensors import safe_open
 
@@ -402,7 +407,7 @@ class RunFolder:
             metadata = json.loads(meta["dynascope"])
         except (SafetensorError, KeyError, json.JSONDecodeError, OSError) as err:
             raise RunFolderError(
-                f"weights file {path} is corrupt or foreign ({err}); {_recovery(self.path, 'weights', group)}."
+                f"weights file {path} is corrupt or foreign ({err}); {_recovery(self, 'weights', group)}."
             ) from err
         return params, metadata
 
@@ -429,10 +434,10 @@ class RunFolder:
         if not path.is_file():
             if self.expects_snapshots(group):
                 raise RunFolderError(f"{path} is missing (recorded in {MANIFEST}); "
-                                     f"{_recovery(self.path, 'snapshots', group)}.")
-            raise RunFolderError(f"group {group!r} of {self.path} kept no parameter snapshots; train with "
+                                     f"{_recovery(self, 'snapshots', group)}.")
+            raise RunFolderError(f"group {group!r} of {self.location} kept no parameter snapshots; train with "
                                  "--snapshot-every N (TrainOptions.snapshot_every) to keep them.")
-        self._manifest.verify(path, _recovery(self.path, "snapshots", group))
+        self._manifest.verify(path, _recovery(self, "snapshots", group))
         try:
             from safetensors import safe_open
 
@@ -442,11 +447,11 @@ class RunFolder:
             steps = np.asarray(json.loads(meta["dynascope"])["steps"], np.int64)
         except (SafetensorError, KeyError, TypeError, json.JSONDecodeError, OSError) as err:
             raise RunFolderError(
-                f"snapshots file {path} is corrupt or foreign ({err}); {_recovery(self.path, 'snapshots', group)}."
+                f"snapshots file {path} is corrupt or foreign ({err}); {_recovery(self, 'snapshots', group)}."
             ) from err
         if any(v.shape[:1] != steps.shape for v in params.values()):
             raise RunFolderError(f"snapshots file {path} holds arrays whose first axis is not its {len(steps)} "
-                                 f"steps; {_recovery(self.path, 'snapshots', group)}.")
+                                 f"steps; {_recovery(self, 'snapshots', group)}.")
         return steps, params
 
     def expects_snapshots(self, group: str) -> bool:
