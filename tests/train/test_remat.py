@@ -188,3 +188,13 @@ def test_the_memory_refusal_suggests_checkpointing(key):
     est = [estimate_training_memory(model, 1, batch_size=16, n_time=400, n_outputs=2, steps=1, checkpoint_steps=k)
            for k in (0, 20)]
     assert est[1].activations < est[0].activations / 8
+
+
+def test_a_network_whose_activity_count_passes_two_to_the_31_traces() -> None:
+    """batch × T × H = 16 × 500 × 2¹⁹ > 2³¹: the activity mean's divisor is no int32 operand (traced
+    abstractly; nothing is allocated)."""
+    model = models.get("lif", n_inputs=2, n_hidden=1 << 19, n_outputs=1, connectivity=1e-4, sparse=True)
+    params = jax.eval_shape(model.init, jax.random.key(0))
+    inputs = jax.ShapeDtypeStruct((16, 500, 2), jnp.float32)
+    outputs, activity = jax.eval_shape(lambda p, x: run_checkpointed(model, p, x, checkpoint_steps=25), params, inputs)
+    assert outputs.shape == (16, 500, 1) and activity.shape == ()

@@ -168,7 +168,7 @@ def eprop_value_and_grad(task: Task, model: Model, opts: TrainOptions) -> ValueA
             beta = jnp.where(jnp.arange(h) < model.n_adaptive, model.beta, 0.0).astype(dtype)
         w_out, b_out, b = params["W_out"], params["b_out"], params["b"]
         norm = jnp.maximum(trials.mask.sum(), 1.0)
-        n_act = batch * n_time * h
+        n_act = float(batch * n_time * h)  # a float: past 2³¹ for large networks, no int32 operand holds it
 
         def advance(e: tuple[jax.Array, ...], f: jax.Array, psi: jax.Array, z: jax.Array, c_v: Any, c_i: Any):
             """One step of the eligibility vectors (ε_v, ε_I[, ε_a]) and the filtered trace ē of one weight."""

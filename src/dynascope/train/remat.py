@@ -91,4 +91,5 @@ def run_checkpointed(
         carry, tail = remat(params, carry, (xs[n_full * k :], None if keys is None else keys[n_full * k :]))
         outs = jnp.concatenate((outs, tail))
     n_units = jax.eval_shape(model.activity, s0).shape[-1]
-    return jnp.swapaxes(outs, 0, 1), carry[1] / (batch * n_time * n_units)
+    # A Python float: the count passes 2³¹ for large networks, which JAX cannot read as an int32 operand.
+    return jnp.swapaxes(outs, 0, 1), carry[1] / float(batch * n_time * n_units)
