@@ -1,18 +1,23 @@
-"""Run folders at an fsspec URL (memory://, file://): train, analyze, report and show work on them from a local
-working copy; the remote holds the run's files and a `pushed.json` marker; a push cut off before its marker
-leaves the previous state readable and --resume completes only what is missing; bad URLs are one line."""
+"""Run folders at an fsspec URL (memory://, file://): train, analyze, report, show, runs and score work on them
+from a local working copy; the remote holds the run's files and a `pushed.json` marker; a push cut off before
+its marker leaves the previous state readable and --resume completes only what is missing; bad URLs are one
+line, and recovery commands name the URL.
+
+One trained and analysed memory:// run (`shared`) serves every test that only reads it."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import signal
+import sys
 
 import fsspec
 import numpy as np
 import pytest
 
-from dynascope import pipeline, scale, store
-from dynascope.errors import ConfigError, RunFolderError
+from dynascope import pipeline, store
+from dynascope.errors import RunFolderError
 from dynascope.pipeline import SweepConfig
 from dynascope.train import TrainOptions
 
@@ -31,6 +36,38 @@ SAME = ["network", "group", "index", "arch", "n_hidden", "seed", "learning_rate"
 def local_run(tmp_path_factory):
     """The same sweep written to a local path: the reference every URL run must equal."""
     return pipeline.run_sweep(CONFIG, tmp_path_factory.mktemp("local") / "run")
+
+
+def _main(monkeypatch, *args: str) -> int:
+    """The `dynascope` console script in-process (as conftest's `dynascope_main`, for module fixtures)."""
+    from dynascope.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["dynascope", *args])
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        main()
+    except SystemExit as done:
+        return int(done.code or 0)
+    finally:
+        for s, h in handlers.items():
+            signal.signal(s, h)
+    return 0
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    """A run trained to a memory:// URL, then analysed from another working copy (as on another machine);
+    tests only read it. Yields its URL."""
+    bucket = f"bucket-shared-{tmp_path_factory.getbasetemp().name}"
+    url = f"memory://{bucket}/run"
+    staging = tmp_path_factory.mktemp("shared-staging")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DYNASCOPE_STAGING_DIR", str(staging / "1"))
+        assert _main(mp, "train", *FLAGS, "--out", url) == 0
+        mp.setenv("DYNASCOPE_STAGING_DIR", str(staging / "2"))
+        assert _main(mp, "analyze", url, "--n-initial-states", "4") == 0
+    yield url
+    fsspec.filesystem("memory").rm(f"/{bucket}", recursive=True)
 
 
 @pytest.fixture
@@ -82,37 +119,69 @@ def one_line(capsys) -> str:
     return lines[0]
 
 
-def test_train_analyze_report_show_a_memory_url(memory_url, staging, local_run, dynascope_main, capsys):
-    assert dynascope_main("train", *FLAGS, "--out", memory_url) == 0
-    fs, root = fsspec.core.url_to_fs(memory_url)
+def test_train_analyze_report_show_a_memory_url(shared, staging, local_run, dynascope_main, capsys):
+    fs, root = fsspec.core.url_to_fs(shared)
     assert {"config.toml", "manifest.json", "pushed.json"} <= {p.rsplit("/", 1)[-1] for p in fs.ls(root, detail=False)}
     for group in GROUPS:
         assert fs.exists(f"{root}/weights/{group}.safetensors")
         assert fs.exists(f"{root}/catalog/networks/{group}.parquet")
+        assert fs.exists(f"{root}/catalog/skeletons/{group}.parquet")  # analysed from another working copy
     # The marker lists every file with the digest of its uploaded content.
     marker = json.loads(fs.cat_file(f"{root}/pushed.json"))["files"]
     assert f"weights/{GROUPS[0]}.safetensors" in marker
     digest = hashlib.sha256(fs.cat_file(f"{root}/catalog/networks/{GROUPS[1]}.parquet")).hexdigest()
     assert marker[f"catalog/networks/{GROUPS[1]}.parquet"]["sha256"] == digest
 
-    staging.fresh()  # as on another machine: everything comes from the URL
-    assert dynascope_main("analyze", memory_url, "--n-initial-states", "4") == 0
-    assert fs.exists(f"{root}/catalog/skeletons/{GROUPS[0]}.parquet")
     staging.fresh()
-    assert dynascope_main("report", memory_url) == 0
-    assert f"uploaded to {memory_url}" in capsys.readouterr().out.replace("\n", "")
-    assert fs.exists(f"{root}/report.html")
-    staging.fresh()
-    assert dynascope_main("show", memory_url) == 0
+    assert dynascope_main("show", shared) == 0
     out = capsys.readouterr().out
-    assert "sweep.task" in out and memory_url in out.replace("\n", "")  # the title names the URL (it may wrap)
+    assert "sweep.task" in out and shared in out.replace("\n", "")  # the title names the URL (it may wrap)
 
-    staging.fresh()
-    run = pipeline.open_run(memory_url)
-    assert run.location == memory_url and run.remote is not None
+    staging.fresh()  # as on another machine: everything comes from the URL
+    run = pipeline.open_run(shared)
+    assert run.location == shared and run.remote is not None
     assert_same_run(run, local_run)
     assert len(run.read(store.SkeletonRows).network) == 4  # analysed, as pulled from the URL
     assert run.verify() == {}
+
+
+def test_report_of_a_url_run_is_uploaded(shared, staging, dynascope_main, capsys, tmp_path):
+    # On a copy of the shared run, which the other tests read unchanged.
+    fs, root = fsspec.core.url_to_fs(shared)
+    url = f"memory://bucket-{tmp_path.name}/run"
+    fs.copy(root, f"/bucket-{tmp_path.name}/run", recursive=True)
+    try:
+        assert dynascope_main("report", url) == 0
+        assert f"uploaded to {url}" in capsys.readouterr().out.replace("\n", "")
+        assert fs.exists(f"/bucket-{tmp_path.name}/run/report.html")
+        # A damaged file at the URL: the recovery command names the URL, not this machine's working copy.
+        fs.rm_file(f"/bucket-{tmp_path.name}/run/catalog/skeletons/{GROUPS[0]}.parquet")
+        staging.fresh()
+        assert dynascope_main("show", url) == 2
+        line = capsys.readouterr().err.strip().splitlines()[-1]
+        recovery = line.split("(recorded in manifest.json); ", 1)[1]  # the damaged file is named in the working copy
+        assert f"delete {url}/catalog/skeletons/{GROUPS[0]}.parquet, then rerun `dynascope analyze {url}`" in recovery
+        assert str(store.Remote(url).path) not in recovery, line
+    finally:
+        fs.rm(f"/bucket-{tmp_path.name}", recursive=True)
+
+
+def test_runs_lists_the_runs_under_a_url(shared, staging, dynascope_main, capsys):
+    parent = shared.rsplit("/", 1)[0]
+    assert dynascope_main("runs", parent) == 0
+    out = capsys.readouterr().out
+    assert f"runs in {parent}" in out and shared in out and "flipflop" in out and "vanilla" in out
+    row = next(ln for ln in out.splitlines() if shared in ln)
+    assert " 4 " in row and "ok" in row  # 4 networks, complete
+    assert dynascope_main("runs", f"{parent}-missing") == 2
+    assert f"{parent}-missing holds no folders" in one_line(capsys)
+
+
+def test_score_takes_a_url(shared, staging, dynascope_main, capsys):
+    # RUN is text: a typer Path would collapse memory:// to memory:/. A run not fitted to a recording is
+    # refused naming the URL, after it was pulled and opened.
+    assert dynascope_main("score", shared) == 2
+    assert f"{shared} has no network fitted to a recording" in one_line(capsys)
 
 
 def test_a_file_url_lands_in_its_folder(tmp_path, staging, local_run, dynascope_main):
@@ -196,7 +265,5 @@ def test_bad_urls_are_refused_in_one_line(tmp_path, staging, memory_url, dynasco
     if importlib.util.find_spec("s3fs") is None:
         assert dynascope_main("report", "s3://bucket/run") == 2
         assert "pip install s3fs" in one_line(capsys)
-    with pytest.raises(ConfigError, match=r"--backend ray does not take a run folder at a URL yet"):
-        scale.run_sweep_ray(CONFIG, memory_url)
     with pytest.raises(RunFolderError, match=r"is a URL, which this step takes only as a path"):
         store.run_path(memory_url)
