@@ -80,7 +80,8 @@ def synaptic_operations(model: Any, params: dict[str, jax.Array], states: jax.Ar
 
     - Spiking models (`model.spiking`): spikes × fan-out through the recurrent matrix the step uses
       (`model.effective_weights`, masks and Dale's signs applied) and the readout `W_out`, plus the analog
-      input, a dense multiply-accumulate per nonzero entry of `W_in` per step.
+      input, a dense multiply-accumulate per nonzero entry of `W_in` per step (with a delta encoder,
+      `input_encoding`='delta': the encoder's spikes × their fan-out through `W_in` instead).
     - Rate models: multiply-accumulates per step (`macs_per_step` of `connection_matrices`: every weight
       matrix, masks applied) times the number of steps T; the same for every trial.
 
@@ -107,6 +108,9 @@ def synaptic_operations(model: Any, params: dict[str, jax.Array], states: jax.Ar
     # population's counts are one jit(vmap(...)) program.
     if getattr(model, "spiking", False):
         events = spike_operations(model.spikes(states), model.effective_weights(params), params["W_out"])
+        encoded = model.input_spikes(states) if hasattr(model, "input_spikes") else None
+        if encoded is not None:  # input as spikes of an encoder: events through W_in as well
+            return events + spike_operations(encoded, model.effective_inputs(params))
         return events + n_time * _nonzeros(model.effective_inputs(params))
     per_step = _nonzeros(*connection_matrices(model, params))
     return jnp.full(states.shape[0], n_time * per_step, jnp.float32)

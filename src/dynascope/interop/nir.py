@@ -116,6 +116,11 @@ def _check_exportable(model: Model) -> None:
             "has its own delay, and NIR's Delay node delays a whole channel, so the graph would not spike like the "
             "network. Train with max_delay=0 to export."
         )
+    if getattr(model, "input_encoding", "current") != "current":
+        raise ConfigError(
+            f"to_nir cannot export input_encoding={model.input_encoding!r}: NIR has no delta-modulation encoder "
+            "node, and the network's input spikes would be lost. Train with input_encoding='current' to export."
+        )
     if model.n_refractory > 0:
         raise ConfigError(
             f"to_nir cannot export refractory={model.refractory} ({model.n_refractory} steps): NIR's LIF node has "

@@ -157,6 +157,15 @@ class Spiking(Model):
     the inhibitory columns scaled by N_E/N_I so every row is balanced in expectation; b = 0; W_out ~ N(0, 1/H);
     b_out = 0; h0 = 0.
 
+    Input (`input_encoding`): 'current' injects the task's analog input as the current I_ext = W_in x + b above.
+    'delta' first turns each input channel c into the spikes of two encoder neurons (delta modulation, the
+    level-crossing code of neuromorphic sensors): the up neuron fires when x_c has risen by `input_threshold`
+    θ_in above its reference level r_c, the down neuron when it has fallen by θ_in below it, and each spike moves
+    r_c by θ_in toward x_c (r_c starts at h0's value, 0 by default; at most one spike per neuron and step, so a
+    jump of m·θ_in is sent over m steps). The 2I encoder spikes u reach the synaptic currents through
+    `W_in [H, 2I]` like recurrent spikes, I ← α_s I + W_rec z + W_in u, and I_ext is b alone. The state then
+    ends with the encoder's blocks, r `[I]` and u `[2I]` (`encoder(state)`, `input_spikes(state)`).
+
     `state_noise` in training adds Gaussian noise to every block of the state, refractory counters and
     spikes included; spiking models are meant to be trained without it.
 
@@ -195,11 +204,29 @@ class Spiking(Model):
     max_delay: int = option(0, ge=0, doc="largest recurrent synaptic delay in steps (0: no delays)")
     learn_delays: bool = option(False, doc="train the recurrent delays (with max_delay > 0)")
     delay_init: float | None = option(None, ge=0, doc="initial delay in steps of every connection (None: drawn)")
+    input_encoding: str = option("current", choices=("current", "delta"),
+                                 doc="the task's input as a current, or as up/down spikes per change of input_threshold")
+    input_threshold: float = option(0.1, gt=0, doc="input change per encoder spike (input_encoding='delta')")
 
     # -- options -----------------------------------------------------------------------------------
     @property
     def n_state(self) -> int:
-        return (len(Neurons._fields) + self.extra_blocks + self.max_delay) * self.n_hidden
+        return (len(Neurons._fields) + self.extra_blocks + self.max_delay) * self.n_hidden + self.n_encoder_state
+
+    @property
+    def delta_input(self) -> bool:
+        """Whether the input arrives as spikes of a delta-modulation encoder (`input_encoding`='delta')."""
+        return self.input_encoding == "delta"
+
+    @property
+    def n_input_channels(self) -> int:
+        """Columns of W_in: the task's I channels, or the encoder's 2I neurons (up and down per channel)."""
+        return 2 * self.n_inputs if self.delta_input else self.n_inputs
+
+    @property
+    def n_encoder_state(self) -> int:
+        """Numbers the encoder keeps in the state: each channel's reference level and the 2I spikes (3I)."""
+        return 3 * self.n_inputs if self.delta_input else 0
 
     @property
     def n_refractory(self) -> int:
@@ -255,8 +282,9 @@ class Spiking(Model):
             )
         if self.sparse and self.connectivity == 1:
             raise ConfigError(
-                f"{self.name}: sparse=True stores only the connections that exist, but connectivity=1 makes every "
-                "connection exist; set connectivity below 1 (e.g. 0.1), or leave sparse off for a dense network."
+                f"{self.name}: sparse=True stores only the connections that exist, but connectivity=1 (the default) "
+                "makes every connection exist; set connectivity below 1 too (e.g. --model-opt connectivity=0.1), or "
+                "leave sparse off for a dense network."
             )
         if self.sparse and self.n_hidden > MAX_NEURONS:
             raise ConfigError(
@@ -332,21 +360,53 @@ class Spiking(Model):
         recent first; None without delays."""
         if self.max_delay == 0:
             return None
-        return state[..., (len(Neurons._fields) + self.extra_blocks) * self.n_hidden :]
+        start = (len(Neurons._fields) + self.extra_blocks) * self.n_hidden
+        return state[..., start : start + self.max_delay * self.n_hidden]
+
+    def encoder(self, state: jax.Array) -> tuple[jax.Array, jax.Array] | None:
+        """With `input_encoding`='delta', the encoder's blocks of a state `[..., S]`: each channel's reference
+        level `[..., I]` and the input spikes of the step that produced it `[..., 2I]` (up spikes, then down
+        spikes); None for current input."""
+        if not self.delta_input:
+            return None
+        i, start = self.n_inputs, self.n_state - self.n_encoder_state
+        return state[..., start : start + i], state[..., start + i :]
+
+    def input_spikes(self, state: jax.Array) -> jax.Array | None:
+        """The encoder's spikes `[..., 2I]` of the step that produced `state`; None for current input."""
+        blocks = self.encoder(state)
+        return None if blocks is None else blocks[1]
+
+    def encode(self, state: jax.Array, x: jax.Array) -> jax.Array:
+        """What the step injects for the task's input `x [I]`: `x` itself (current input), or the encoder's
+        spikes `[2I]`: channel c's up neuron fires when x_c ≥ r_c + `input_threshold`, its down neuron when
+        x_c ≤ r_c − `input_threshold`, r_c being the level of its last spike (at most one spike per neuron and
+        step; `pack` moves r_c by one threshold per spike)."""
+        if not self.delta_input:
+            return x
+        reference, _ = self.encoder(state)
+        theta = self.input_threshold
+        return jnp.concatenate((x - reference >= theta, reference - x >= theta)).astype(state.dtype)
 
     def initial_state(self, params: Params) -> jax.Array:
-        """The trained initial state h0 `[S]`; its spike-history blocks pass no gradient to h0."""
+        """The trained initial state h0 `[S]`; its spike-history and encoder blocks pass no gradient to h0."""
         h0 = params["h0"]
-        if self.max_delay == 0:
+        if self.max_delay == 0 and not self.delta_input:
             return h0
         core = (len(Neurons._fields) + self.extra_blocks) * self.n_hidden
         return jnp.concatenate((h0[:core], jax.lax.stop_gradient(h0[core:])))
 
-    def pack(self, state: jax.Array, n: Neurons, *extra: jax.Array) -> jax.Array:
-        """The next flat state `[S]`: the advanced neurons `n`, the subclass's `extra` blocks, and (with
-        delays) the spike history of `state` shifted by this step's spikes."""
+    def pack(self, state: jax.Array, n: Neurons, *extra: jax.Array, inputs: jax.Array | None = None) -> jax.Array:
+        """The next flat state `[S]`: the advanced neurons `n`, the subclass's `extra` blocks, (with delays)
+        the spike history of `state` shifted by this step's spikes, and (with the delta encoder) its reference
+        levels moved by this step's input spikes `inputs [2I]` (`encode`) and those spikes."""
         history = self.history(state)
         tail = () if history is None else (shifted(history, n.spikes),)
+        if self.delta_input:
+            reference, _ = self.encoder(state)
+            i = self.n_inputs
+            reference = reference + self.input_threshold * (inputs[:i] - inputs[i:])
+            tail = (*tail, reference, inputs)
         return jnp.concatenate((*n, *extra, *tail))
 
     def spikes(self, state: jax.Array) -> jax.Array:
@@ -361,19 +421,23 @@ class Spiking(Model):
     def advance(
         self, params: Params, n: Neurons, x: jax.Array, threshold: jax.Array, history: jax.Array | None = None
     ) -> Neurons:
-        """One step (see the class docstring) of the neurons `n` under input `x [I]`, firing at `threshold`
-        (a scalar or `[H]`), with the spike history `history [D·H]` when the model has delays."""
+        """One step (see the class docstring) of the neurons `n` under input `x` (`encode`'s: the task's input
+        `[I]`, or the encoder's spikes `[2I]`), firing at `threshold` (a scalar or `[H]`), with the spike history
+        `history [D·H]` when the model has delays."""
         tau_m, tau_s = self.time_constants(params)
         dt = self.dt
         a_m, a_s = jnp.exp(-dt / tau_m), jnp.exp(-dt / tau_s)
         kappa = psp(jnp.asarray(dt, a_m.dtype), tau_m, tau_s)
         free = n.refractory <= 0
-        drive = self.effective_inputs(params) @ x + params["b"]
+        # Current input drives the membrane directly; encoder spikes arrive through synapses, like recurrent ones.
+        drive = params["b"] if self.delta_input else self.effective_inputs(params) @ x + params["b"]
         v = jnp.where(free, a_m * n.v + (1.0 - a_m) * drive + kappa * n.i, n.v)
         # `where` (not a product with `free` as a float) and `spike_input` (not `w @ z`) let the backward pass
         # keep the refractory mask and the spikes as bytes instead of float32 (the same gradient).
         z = jnp.where(free, spike(v - threshold, self.surrogate, self.surrogate_scale), 0.0)
         i = a_s * n.i + self.recurrent_input(params, z, history)
+        if self.delta_input:
+            i = i + spike_input(self.effective_inputs(params), x)
         fired = jax.lax.stop_gradient(z)
         v = v - threshold * fired if self.reset == "subtract" else v * (1.0 - fired)
         refractory = jnp.where(fired > 0, float(self.n_refractory), jnp.maximum(n.refractory - 1.0, 0.0))
@@ -404,7 +468,11 @@ class Spiking(Model):
         else:
             tau_m, tau_s = jnp.full((h,), self.tau_mem), jnp.full((h,), self.tau_syn)
         a_m = jnp.exp(-self.dt / tau_m)
-        w_in = jax.random.normal(k_in, (h, i)) / jnp.sqrt(i) * (theta / (1.0 - a_m))[:, None]
+        if self.delta_input:
+            # An encoder spike moves its targets' membranes by θ/√(2I) at the PSP peak (rms), as a recurrent one.
+            w_in = jax.random.normal(k_in, (h, 2 * i)) / math.sqrt(2 * i) * (theta / psp_peak(self.dt, tau_m, tau_s))[:, None]
+        else:
+            w_in = jax.random.normal(k_in, (h, i)) / jnp.sqrt(i) * (theta / (1.0 - a_m))[:, None]
         # With sparse storage, row j holds neuron j's K inputs: drawn like the dense matrix's entries, with
         # the same rms effect per spike (K = p·H inputs, as the dense mask gives on average).
         n_pre = self.fan_in if self.sparse else h

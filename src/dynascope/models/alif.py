@@ -58,6 +58,7 @@ class ALIF(Spiking):
     def step(self, params: Params, state: jax.Array, x: jax.Array) -> jax.Array:
         a = self.adaptation(state)
         beta = jnp.where(jnp.arange(self.n_hidden) < self.n_adaptive, self.beta, 0.0).astype(state.dtype)
-        n = self.advance(params, self.neurons(state), x, self.threshold + beta * a, self.history(state))
+        u = self.encode(state, x)
+        n = self.advance(params, self.neurons(state), u, self.threshold + beta * a, self.history(state))
         rho = math.exp(-self.dt / self.tau_adapt)
-        return self.pack(state, n, rho * a + (1.0 - rho) * n.spikes)
+        return self.pack(state, n, rho * a + (1.0 - rho) * n.spikes, inputs=u)

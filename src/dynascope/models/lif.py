@@ -35,5 +35,6 @@ class LIF(Spiking):
     """
 
     def step(self, params: Params, state: jax.Array, x: jax.Array) -> jax.Array:
-        n = self.advance(params, self.neurons(state), x, jnp.asarray(self.threshold, state.dtype), self.history(state))
-        return self.pack(state, n)
+        u = self.encode(state, x)
+        n = self.advance(params, self.neurons(state), u, jnp.asarray(self.threshold, state.dtype), self.history(state))
+        return self.pack(state, n, inputs=u)

@@ -50,6 +50,10 @@ class ModularLIF(LIF):
     inputs_a: int | None = option(None, gt=0, doc=INPUTS_A_DOC)
 
     def validate(self) -> None:
+        if self.sparse:  # before lif's checks, whose advice (lower connectivity) modular_lif refuses too
+            raise ConfigError("modular_lif: sparse=True is not supported; its recurrent mask is the module mask "
+                              "(set by inter_fraction), stored dense. Use lif with sparse=True and connectivity < 1 "
+                              "for a large sparse network.")
         super().validate()
         if self.n_hidden < 2:
             raise ConfigError(f"modular_lif needs n_hidden >= 2 (one neuron per module at least), got {self.n_hidden}.")
@@ -58,6 +62,9 @@ class ModularLIF(LIF):
             raise ConfigError(f"modular_lif: connectivity={self.connectivity} is not supported; its recurrent "
                               "mask is the module mask, whose sparsity between modules inter_fraction sets. Leave "
                               "connectivity at 1, or use lif for a random sparse network.")
+        if self.delta_input:
+            raise ConfigError("modular_lif: input_encoding='delta' is not supported (its input mask gives each module "
+                              "its own channels, not encoder neurons); leave input_encoding='current', or use lif.")
         if self.dale:
             raise ConfigError("modular_lif: dale=True is not supported (Dale's layout makes the first neurons "
                               "excitatory, which would be all of module A); use lif for Dale's law.")

@@ -101,6 +101,11 @@ def check_rule(task: Task, model: Model, opts: TrainOptions) -> None:
             f"--rule eprop (rule='eprop') does not support synaptic delays (max_delay={model.max_delay} on "
             f"{model.name!r}); set --model-opt max_delay=0, or use --rule bptt (rule='bptt')."
         )
+    if model.input_encoding != "current":
+        raise ConfigError(
+            f"--rule eprop (rule='eprop') takes the input as a current, got input_encoding="
+            f"{model.input_encoding!r} on {model.name!r}; set input_encoding='current', or use --rule bptt."
+        )
     if type(task).loss is not Task.loss:
         raise ConfigError(
             f"--rule eprop (rule='eprop') sends back the derivative of the masked mean squared error, but task "
