@@ -41,6 +41,9 @@ def test_each_mechanism_changes_only_what_it_names():
         Arm("modular_lif", {**base, "inter_fraction": 0.2}), Arm("modular_lif", {**base, "inter_fraction": 0.0}))
     assert get_mechanism("sparsity", connectivity=0.1).arms("lif", base) == (
         Arm("lif", {**base, "connectivity": 0.1}), Arm("lif", {**base, "connectivity": 1.0}))
+    # sparse storage is for the sparse arm only: the dense arm has every connection (sparse would be refused)
+    assert get_mechanism("sparsity", connectivity=0.1).arms("lif", {**base, "sparse": True}) == (
+        Arm("lif", {**base, "sparse": True, "connectivity": 0.1}), Arm("lif", {**base, "connectivity": 1.0}))
     # spiking vs rate: a ctrnn of the same size whose Euler step is the membrane's dt / tau_mem
     assert get_mechanism("spiking").arms("lif", {"tau_mem": 40.0, "dt": 2.0})[1] == Arm("ctrnn", {"alpha": 0.05})
 
@@ -99,3 +102,13 @@ def test_both_arms_of_a_size_start_from_the_same_weights_where_shapes_allow(arch
             np.testing.assert_allclose(params["with"][k], params["without"][k], rtol=1e-5, atol=0, err_msg=k)
         else:
             np.testing.assert_array_equal(params["with"][k], params["without"][k], err_msg=k)
+
+
+def test_sparse_storage_is_given_to_the_sparse_arm_only():
+    """`--model-opt sparse=true` with `--mechanism sparsity`: lif refuses sparse storage at connectivity 1 on its
+    own, but each arm builds (sparse arm stored sparse, dense arm dense); options no arm can take stay refused."""
+    arms = AblationConfig(arch="lif", mechanism="sparsity", model_options={"sparse": True}, sizes=(4, 8)).arms()
+    assert arms["with"] == Arm("lif", {"sparse": True, "connectivity": 0.2})
+    assert arms["without"] == Arm("lif", {"connectivity": 1.0})
+    with pytest.raises(ConfigError, match="connectivity=1 .the default."):
+        AblationConfig(arch="lif", mechanism="dale", model_options={"sparse": True}, sizes=(4, 8)).arms()

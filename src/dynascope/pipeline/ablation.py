@@ -126,7 +126,18 @@ class AblationConfig:
     def arms(self, mechanism: str | None = None) -> dict[str, Arm]:
         """{'with': Arm, 'without': Arm} of `mechanism` (default: the only one; ConfigError if it does not
         apply to `arch`)."""
-        models.get(self.arch, n_inputs=1, n_hidden=2, n_outputs=1, **self.model_options)  # name and options first
+        try:
+            models.get(self.arch, n_inputs=1, n_hidden=2, n_outputs=1, **self.model_options)  # name and options first
+        except ConfigError as refused:
+            # Options that hold in one arm only (sparse storage, for the sparse arm of `sparsity`) are refused
+            # on their own; if every arm builds, the arms decide, otherwise the options' own refusal stands.
+            arms = self.build_mechanism(mechanism).arms(self.arch, self.model_options)
+            try:
+                for arm in arms:
+                    models.get(arm.arch, n_inputs=1, n_hidden=2, n_outputs=1, **arm.options)
+            except ConfigError:
+                raise refused from None
+            return dict(zip(ARMS, arms))
         return dict(zip(ARMS, self.build_mechanism(mechanism).arms(self.arch, self.model_options)))
 
     @functools.cached_property

@@ -178,13 +178,16 @@ class DaleLaw(Mechanism):
 @dataclasses.dataclass(frozen=True)
 class Sparsity(Mechanism):
     """Sparse vs dense recurrent connectivity: each connection present with probability `connectivity` (a
-    fixed random mask per network) against all present. Run it at several levels to map the effect."""
+    fixed random mask per network) against all present. Run it at several levels to map the effect. With
+    `--model-opt sparse=true` the sparse arm stores only its connections (`lif`'s `sparse`); the dense arm,
+    where every connection exists, is stored dense."""
 
     archs = SPIKING
     connectivity: float = option(0.2, gt=0, lt=1, doc="probability of each recurrent connection in the sparse arm")
 
     def split(self, arch: str, options: dict[str, Any]) -> tuple[Arm, Arm]:
-        return Arm(arch, {**options, "connectivity": self.connectivity}), Arm(arch, {**options, "connectivity": 1.0})
+        dense = {k: v for k, v in options.items() if k != "sparse"}
+        return Arm(arch, {**options, "connectivity": self.connectivity}), Arm(arch, {**dense, "connectivity": 1.0})
 
 
 @register_mechanism("spiking")
