@@ -267,3 +267,13 @@ def test_bad_urls_are_refused_in_one_line(tmp_path, staging, memory_url, dynasco
         assert "pip install s3fs" in one_line(capsys)
     with pytest.raises(RunFolderError, match=r"is a URL, which this step takes only as a path"):
         store.run_path(memory_url)
+
+
+def test_memory_storage_is_said_to_end_with_the_process(dynascope_main, memory_url, staging, capsys):
+    """A dynascope command is a process of its own: after writing to memory:// it says the run ends with it, and
+    a command that finds no run at a memory:// URL says why that is likely."""
+    assert dynascope_main("train", *FLAGS, "--n-hidden", "3", "--out", memory_url) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"note: {memory_url} is memory:// storage" in err and "gone when it ends" in err
+    assert dynascope_main("show", memory_url + "-other") == 2
+    assert "memory:// storage lives in one process only" in one_line(capsys)

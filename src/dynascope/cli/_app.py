@@ -260,6 +260,13 @@ def main() -> None:
     sys.exit(code)
 
 
+def _process_local_urls(args: list[str]) -> list[str]:
+    """The memory:// locations among a command's arguments. A memory:// file system lives in one Python
+    process, and a `dynascope` command is a process of its own: what it writes there is gone when it ends."""
+    values = (arg.split("=", 1)[1] if arg.startswith("--") and "=" in arg else arg for arg in args)
+    return [v for v in values if v.lower().startswith("memory:/")]
+
+
 def _run() -> int:
     from rich.markup import escape
 
@@ -293,7 +300,13 @@ def _run() -> int:
                 err_console.print(f"[bold red]error:[/] {escape(usage_line(err, command))}", highlight=False)
             return err.exit_code
         raise
-    return code if isinstance(code, int) else 0
+    code = code if isinstance(code, int) else 0
+    for url in _process_local_urls(sys.argv[2:]) if code == 0 else ():
+        err_console.print(
+            f"[bold yellow]note:[/] {escape(url)} is memory:// storage, which lives only as long as this process: "
+            "what this command wrote there is gone when it ends. Use a folder, a file:// URL or shared storage "
+            "(s3://, gs://) to keep a run; memory:// is for use from Python.", highlight=False)
+    return code
 
 
 

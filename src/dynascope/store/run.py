@@ -156,10 +156,13 @@ class RunFolder:
             remote = Remote(path)
             _pull(remote)
             if not (remote.path / CONFIG).is_file():
+                volatile = (" memory:// storage lives in one process only: a run that another process (an earlier "
+                            "dynascope command) wrote there is gone." if remote.url.lower().startswith("memory:")
+                            else "")
                 raise RunFolderError(
                     f"{remote.url} holds no dynascope run (no {remote.url}/pushed.json, which a run written to a "
                     f"URL has); check the URL, or train one first with `dynascope train --out {remote.url}` (a "
-                    "folder written by path is opened by its path)."
+                    f"folder written by path is opened by its path).{volatile}"
                 )
             run = cls(remote.path, remote)
             _ = run.config
