@@ -185,3 +185,22 @@ def test_a_network_that_cannot_be_measured_is_named_not_dropped(tmp_path, dynasc
     summary = specialization_summary(run)
     assert summary.skipped == [(f"{group}/s001", 5)] and summary.networks == [f"{group}/s000"]
     assert summary.map[0]["networks"] == 1
+
+
+def test_model_options_can_be_given_to_one_architecture(tmp_path, dynascope_main, capsys):
+    """`--model-opt ARCH.KEY=VALUE` reaches that architecture only (a sparse lif beside a dense one is what a
+    reviewer could not ask for), wins over KEY=VALUE for it, and names a missing architecture in one line."""
+    import tomllib
+
+    out = tmp_path / "run"
+    assert dynascope_main("train", "--task", "flipflop", "--arch", "lif,alif", "--n-hidden", "4", "--steps", "2",
+                          "--n-networks", "1", "--model-opt", "lif.sparse=true", "--model-opt", "connectivity=0.5",
+                          "--model-opt", "alif.connectivity=0.75", "--out", str(out)) == 0
+    options = tomllib.loads((out / "config.toml").read_text())["model_options"]
+    assert options == {"lif": {"sparse": True, "connectivity": 0.5}, "alif": {"connectivity": 0.75}}
+    capsys.readouterr()
+    assert dynascope_main("train", "--task", "flipflop", "--arch", "lif", "--model-opt", "gru.gain=2",
+                          "--out", str(tmp_path / "other")) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 1 and "names architecture 'gru', which is not in --arch (lif)" in err[0]
+    assert not (tmp_path / "other").exists()

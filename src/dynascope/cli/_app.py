@@ -227,6 +227,32 @@ def parse_options(flag: str, pairs: list[str]) -> dict[str, Any]:
     return out
 
 
+def options_per_arch(archs: tuple[str, ...] | list[str], pairs: list[str]) -> dict[str, dict[str, Any]]:
+    """Repeated `--model-opt` flags as each architecture's options: KEY=VALUE for every architecture,
+    ARCH.KEY=VALUE for that one only (it wins over KEY=VALUE for it, whatever the order); architectures
+    without options are left out.
+
+    Args:
+        archs: the `--arch` list.
+        pairs: the `--model-opt` values as typed.
+    """
+    per_arch: dict[str, dict[str, Any]] = {a: {} for a in archs}
+    scoped: list[tuple[str, str, Any]] = []
+    for key, value in parse_options("--model-opt", pairs).items():
+        arch, dot, name = key.partition(".")
+        if not dot:
+            for options in per_arch.values():
+                options[key] = value
+        elif arch not in per_arch:
+            raise ConfigError(f"--model-opt {key}={value!r} names architecture {arch!r}, which is not in --arch "
+                              f"({', '.join(archs)}); use ARCH.KEY=VALUE with one of them, or KEY=VALUE for all.")
+        else:
+            scoped.append((arch, name, value))
+    for arch, name, value in scoped:
+        per_arch[arch][name] = value
+    return {a: o for a, o in per_arch.items() if o}
+
+
 def _enable_compilation_cache() -> None:
     # The command owns its process: the cache is on unless $DYNASCOPE_CACHE_DIR says off (dynascope._cache).
     use_compilation_cache(override=True)

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from dynascope.cli._app import app, check_resume, parse_list, parse_options, renamed_flag
+from dynascope.cli._app import app, check_resume, options_per_arch, parse_list, parse_options, renamed_flag
 from dynascope.cli._display import console, networks_table, progress, table
 from dynascope.errors import RunFolderError
 
@@ -143,7 +143,7 @@ def train_cmd(
     out: str = typer.Option(..., help="run folder to create (or continue with --resume)"),
     resume: bool = typer.Option(False, "--resume", help="continue an interrupted run in --out"),
     task_opt: list[str] = typer.Option([], "--task-opt", help="task option KEY=VALUE (repeatable)"),
-    model_opt: list[str] = typer.Option([], "--model-opt", help="model option KEY=VALUE for every arch (repeatable)"),
+    model_opt: list[str] = typer.Option([], "--model-opt", help="model option KEY=VALUE for every arch, or ARCH.KEY=VALUE for one (repeatable)"),
     l2: float = typer.Option(0.0, help="L2 penalty on weights"),
     l2_activity: float = typer.Option(0.0, "--l2-activity", help="L2 penalty on activity"),
     noise: float = typer.Option(0.0, help="state noise std during training"),
@@ -176,7 +176,7 @@ def train_cmd(
     folder = run_location(out)
     check_resume(folder, resume)
     archs = parse_list("--arch", arch)
-    model_options = parse_options("--model-opt", model_opt)
+    model_options = options_per_arch(archs, model_opt)
     config = SweepConfig(
         task=task,
         archs=archs,
@@ -185,7 +185,7 @@ def train_cmd(
         steps=steps,
         seed=seed,
         task_options=recording_path(parse_options("--task-opt", task_opt)),
-        model_options={a: dict(model_options) for a in archs} if model_options else {},
+        model_options=model_options,
         train=TrainOptions(
             batch_size=batch,
             learning_rate=lr,

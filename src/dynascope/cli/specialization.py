@@ -8,7 +8,7 @@ from typing import Any, Optional
 import typer
 from rich.markup import escape
 
-from dynascope.cli._app import app, check_resume, parse_list, parse_options
+from dynascope.cli._app import app, check_resume, options_per_arch, parse_list, parse_options
 from dynascope.cli._display import console, progress, table
 
 #: The measures as the tables name them (pipeline.specialization.MEASURES, in order; tested).
@@ -32,7 +32,7 @@ def specialize_cmd(
     out: str = typer.Option(..., help="run folder to create (or continue with --resume)"),
     resume: bool = typer.Option(False, "--resume", help="continue an interrupted sweep in --out"),
     task_opt: list[str] = typer.Option([], "--task-opt", help="task option KEY=VALUE (repeatable)"),
-    model_opt: list[str] = typer.Option([], "--model-opt", help="model option KEY=VALUE for every arch (repeatable)"),
+    model_opt: list[str] = typer.Option([], "--model-opt", help="model option KEY=VALUE for every arch, or ARCH.KEY=VALUE for one (repeatable)"),
     snapshot_every: Optional[int] = typer.Option(None, "--snapshot-every",
                                                  help="measure every N steps of training too (0: at the end only) "
                                                       "\\[default: steps/4]"),
@@ -50,12 +50,11 @@ def specialize_cmd(
     check_resume(out, resume)
     archs = parse_list("--arch", arch, str)
     every = max(steps // 4, 1) if snapshot_every is None else snapshot_every
-    model_options = parse_options("--model-opt", model_opt)
     config = SpecializationConfig(
         task=task, archs=archs, inter_fractions=parse_list("--inter", inter, float), sizes=parse_list("--sizes", sizes, int),
         n_networks=n_networks, steps=steps, seed=seed, n_trials=trials,
         task_options=parse_options("--task-opt", task_opt),
-        model_options={a: dict(model_options) for a in archs} if model_options else {},
+        model_options=options_per_arch(archs, model_opt),
         train=TrainOptions(batch_size=batch, learning_rate=lr, checkpoint_every=checkpoint_every, snapshot_every=every),
     )
     prepare_run(config, out, resume=resume)  # type: ignore[arg-type]  (bad options fail here, before any bar)
