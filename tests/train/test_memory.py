@@ -96,6 +96,23 @@ def test_a_network_too_large_is_refused_with_the_estimate_and_the_fix():
     assert check_training_memory(task, small, 2, 10, batch_size=4, budget=est.total // 2) == est
 
 
+def test_a_spiking_network_too_large_to_train_is_told_to_store_its_weights_sparse():
+    """100 000 dense LIF neurons: the H² copies are most of the estimate, so the refusal suggests sparse storage;
+    stored sparse and still too large, it suggests fewer inputs per neuron."""
+    task = tasks.get("flipflop", n_bits=2, n_time=20)
+    machine = Budget(24 * 2**30, "this machine's memory", given=False)
+    dense = models.get("lif", n_inputs=2, n_hidden=100_000, n_outputs=2)
+    with pytest.raises(ConfigError, match=r", or store the recurrent weights sparse \(--model-opt connectivity=0\.01 "
+                                          r"--model-opt sparse=true\)\.$"):
+        check_training_memory(task, dense, 1, 10, batch_size=2, budget=machine)
+    sparse = models.get("lif", n_inputs=2, n_hidden=100_000, n_outputs=2, connectivity=0.5, sparse=True)
+    with pytest.raises(ConfigError, match=r", or give each neuron fewer inputs \(a lower --model-opt connectivity\)\.$"):
+        check_training_memory(task, sparse, 1, 10, batch_size=2, budget=machine)
+    # 1 % connectivity fits: the advice leads somewhere.
+    fits = models.get("lif", n_inputs=2, n_hidden=100_000, n_outputs=2, connectivity=0.01, sparse=True)
+    assert check_training_memory(task, fits, 1, 10, batch_size=2, budget=machine).total < machine.total
+
+
 def test_train_population_checks_memory_before_compiling(key):
     task = tasks.get("flipflop", n_bits=2, n_time=8)
     model = models.get("vanilla", n_inputs=2, n_hidden=200_000, n_outputs=2)

@@ -354,9 +354,12 @@ def _filesystem(url: str) -> tuple[Any, str]:
     try:
         return url_to_fs(url)
     except ImportError as err:
-        raise RunFolderError(f"run folder {url}: {_cause(err).split(': ', 1)[-1]} (the file system of "
-                             f"{scheme}:// URLs); install it, e.g. pip install {_PACKAGES.get(scheme, 'the package')}, "
-                             "then rerun.") from err
+        package = _PACKAGES.get(scheme)
+        if package is None:  # fsspec's own message names what is missing
+            raise RunFolderError(f"run folder {url}: {_cause(err).split(': ', 1)[-1]} (the file system of "
+                                 f"{scheme}:// URLs); install it, then rerun.") from err
+        raise RunFolderError(f"run folder {url}: {scheme}:// URLs need the package {package}, which is not "
+                             f"installed; pip install {package}, then rerun.") from err
     except Exception as err:  # noqa: BLE001  (each file system validates its URL its own way)
         raise RunFolderError(f"run folder {url} cannot be used: {_cause(err)}; check the URL, or give a local "
                              "folder.") from err

@@ -165,8 +165,19 @@ def check_training_memory(
         + ("" if rule == "eprop" or checkpoint_steps or 2 * est.activations < est.total else
            ", checkpoint through time (--checkpoint-steps, checkpoint_steps, e.g. "
            f"{max(1, round(task.n_time ** 0.5))})")
+        + _sparse_advice(model, est)
         + (", or raise the budget." if limit.given else ".")
     )
+
+
+def _sparse_advice(model: Any, est: MemoryEstimate) -> str:
+    """For a spiking network whose parameters are most of the estimate: storing the recurrent weights sparse
+    (`sparse`), or with fewer inputs per neuron when they are."""
+    if getattr(model, "name", None) not in ("lif", "alif") or 2 * est.params < est.total:
+        return ""
+    if model.sparse:
+        return ", or give each neuron fewer inputs (a lower --model-opt connectivity)"
+    return ", or store the recurrent weights sparse (--model-opt connectivity=0.01 --model-opt sparse=true)"
 
 
 def networks_per_chunk(
