@@ -14,6 +14,7 @@ from jax.custom_derivatives import SymbolicZero
 from dynascope._registry import option
 from dynascope.errors import ConfigError
 from dynascope.models._base import Model, Params
+from dynascope.models._deferred import run_deferred
 from dynascope.models._delays import delayed_input, draw_delays, shifted
 from dynascope.models._init import readout_matrix
 from dynascope.models._sparse import MAX_NEURONS, dense_weights, draw_partners, partner_index, sparse_input
@@ -419,11 +420,13 @@ class Spiking(Model):
 
     # -- dynamics ----------------------------------------------------------------------------------------
     def advance(
-        self, params: Params, n: Neurons, x: jax.Array, threshold: jax.Array, history: jax.Array | None = None
+        self, params: Params, n: Neurons, x: jax.Array, threshold: jax.Array, history: jax.Array | None = None,
+        probe: jax.Array | None = None,
     ) -> Neurons:
         """One step (see the class docstring) of the neurons `n` under input `x` (`encode`'s: the task's input
         `[I]`, or the encoder's spikes `[2I]`), firing at `threshold` (a scalar or `[H]`), with the spike history
-        `history [D·H]` when the model has delays."""
+        `history [D·H]` when the model has delays; `probe [H]` (zero in value) is added where the recurrent input
+        enters the currents, so that its gradient is the recurrent input's (`models._deferred`)."""
         tau_m, tau_s = self.time_constants(params)
         dt = self.dt
         a_m, a_s = jnp.exp(-dt / tau_m), jnp.exp(-dt / tau_s)
@@ -436,6 +439,8 @@ class Spiking(Model):
         # keep the refractory mask and the spikes as bytes instead of float32 (the same gradient).
         z = jnp.where(free, spike(v - threshold, self.surrogate, self.surrogate_scale), 0.0)
         i = a_s * n.i + self.recurrent_input(params, z, history)
+        if probe is not None:
+            i = i + probe
         if self.delta_input:
             i = i + spike_input(self.effective_inputs(params), x)
         fired = jax.lax.stop_gradient(z)
@@ -454,6 +459,26 @@ class Spiking(Model):
             return delayed_input(w, self.delays(params), z, history, pre)
         w = self.effective_weights(params)
         return spike_input(w, z) if history is None else delayed_input(w, self.delays(params), z, history)
+
+    def run(
+        self,
+        params: Params,
+        inputs: jax.Array,
+        *,
+        noise_key: jax.Array | None = None,
+        noise_std: float = 0.0,
+        initial_states: jax.Array | None = None,
+    ) -> tuple[jax.Array, jax.Array]:
+        """`Model.run`: inputs `[B, T, I]` -> (states `[B, T, S]`, outputs `[B, T, O]`). Without noise, delays or
+        sparse storage, its reverse-mode derivative forms the recurrent matrix's gradient in one product after
+        the time loop rather than step by step (`models._deferred`; the same gradient to float rounding)."""
+        noiseless = noise_key is None or (isinstance(noise_std, (int, float)) and noise_std == 0.0)
+        if not noiseless or self.max_delay > 0 or self.sparse:
+            return super().run(params, inputs, noise_key=noise_key, noise_std=noise_std, initial_states=initial_states)
+        if initial_states is None:
+            initial_states = jnp.broadcast_to(self.initial_state(params), (inputs.shape[0], self.n_state))
+        states = run_deferred(self, params, inputs, initial_states)
+        return states, self.readout(params, states)
 
     # -- init ----------------------------------------------------------------------------------------------
     def init(self, key: jax.Array) -> Params:  # type: ignore[override]

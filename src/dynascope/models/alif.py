@@ -55,10 +55,10 @@ class ALIF(Spiking):
         """The adaptation variables a `[..., H]` of a state `[..., S]`."""
         return self.extra(state)
 
-    def step(self, params: Params, state: jax.Array, x: jax.Array) -> jax.Array:
+    def step(self, params: Params, state: jax.Array, x: jax.Array, probe: jax.Array | None = None) -> jax.Array:
         a = self.adaptation(state)
         beta = jnp.where(jnp.arange(self.n_hidden) < self.n_adaptive, self.beta, 0.0).astype(state.dtype)
         u = self.encode(state, x)
-        n = self.advance(params, self.neurons(state), u, self.threshold + beta * a, self.history(state))
+        n = self.advance(params, self.neurons(state), u, self.threshold + beta * a, self.history(state), probe)
         rho = math.exp(-self.dt / self.tau_adapt)
         return self.pack(state, n, rho * a + (1.0 - rho) * n.spikes, inputs=u)

@@ -34,7 +34,8 @@ class LIF(Spiking):
     with learnable spacings" (learned delays).
     """
 
-    def step(self, params: Params, state: jax.Array, x: jax.Array) -> jax.Array:
+    def step(self, params: Params, state: jax.Array, x: jax.Array, probe: jax.Array | None = None) -> jax.Array:
         u = self.encode(state, x)
-        n = self.advance(params, self.neurons(state), u, jnp.asarray(self.threshold, state.dtype), self.history(state))
+        n = self.advance(params, self.neurons(state), u, jnp.asarray(self.threshold, state.dtype), self.history(state),
+                         probe)
         return self.pack(state, n, inputs=u)
