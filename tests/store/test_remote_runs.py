@@ -260,6 +260,9 @@ def test_bad_urls_are_refused_in_one_line(tmp_path, staging, memory_url, dynasco
     assert dynascope_main("train", *FLAGS, "--out", f"file://{blocker}/run") == 2
     assert f"cannot write to file://{blocker}/run" in one_line(capsys)
     assert list(cwd.iterdir()) == [blocker]  # nothing made in the folder the command ran in
+    assert dynascope_main("train", *FLAGS, "--out", "file://relative/run") == 2
+    assert "takes an absolute path, file:///relative/run (three slashes)" in one_line(capsys)
+    assert list(cwd.iterdir()) == [blocker]
     import importlib.util
 
     if importlib.util.find_spec("s3fs") is None:

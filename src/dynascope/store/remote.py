@@ -346,6 +346,13 @@ def _filesystem(url: str) -> tuple[Any, str]:
         from fsspec.core import url_to_fs
     except ImportError as err:  # a dependency of dynascope; only a broken install lacks it
         raise RunFolderError(f"run folder {url} is a URL, which needs fsspec: pip install fsspec.") from err
+    rest = url.split("://", 1)[1] if "://" in url else ""
+    if scheme.lower() == "file" and rest and not rest.startswith("/"):
+        # file://host/path names a host; fsspec would read it as the relative path host/path instead.
+        raise RunFolderError(
+            f"run folder {url}: a file:// URL takes an absolute path, file:///{rest} (three slashes); for a folder "
+            f"relative to this one give its path, {rest}."
+        )
     if scheme not in fsspec.available_protocols():
         raise RunFolderError(
             f"run folder {url}: unknown URL scheme {scheme!r}; give a local folder, or a URL that fsspec knows "
