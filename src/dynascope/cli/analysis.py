@@ -36,7 +36,9 @@ def skeleton_table(run, title: str):
 SKELETON_COLUMNS = (
     "input: which of the task's analysis inputs (held constant). stable: stable fixed points (attractors). "
     "fixed points by index: index:count, the index being a point's number of unstable directions (0:8 1:12 = "
-    "8 points with none, 12 saddles with one). slow: slow points (minima of the speed q that are not zeros). "
+    "8 points with none, 12 saddles with one); index-0 points beyond the stable ones are marginal, with a mode on "
+    "the stability boundary (|λ| = 1 for maps, Re λ = 0 for flows; a spiking network's spike and refractory "
+    "blocks give such modes). slow: slow points (minima of the speed q that are not zeros). "
     "to cycles: saddle departures that end on a cycle, not a point. outside: fixed points beyond the region "
     "the task's trials reach (not used by the task)."
 )
