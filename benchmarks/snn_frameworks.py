@@ -192,7 +192,8 @@ def run_torch(framework: str, hidden: int, n_time: int, repeats: int) -> tuple[f
 
 
 # -- Spyx --------------------------------------------------------------------------------------------------------
-def spyx_program(hidden: int, n_time: int):
+def spyx_loss(hidden: int, inputs: np.ndarray, targets: np.ndarray):
+    """Spyx's recurrent LIF layer on the shared configuration: (loss(state, x, y), its arguments (state, x, y))."""
     import spyx.nn as snn
     from flax import nnx
 
@@ -207,10 +208,14 @@ def spyx_program(hidden: int, n_time: int):
         spikes, _ = snn.run(lif, jnp.einsum("tbi,hi->tbh", x, w_in.kernel[...].T), lif.initial_state(BATCH))
         return jnp.mean((out(spikes) - y) ** 2)
 
-    inputs, targets = data(n_time)
     x, y = jnp.asarray(np.swapaxes(inputs, 0, 1)), jnp.asarray(np.swapaxes(targets, 0, 1))
-    program = jax.jit(jax.value_and_grad(loss)).lower(state, x, y).compile()
-    return program, (state, x, y)
+    return loss, (state, x, y)
+
+
+def spyx_program(hidden: int, n_time: int):
+    loss, args = spyx_loss(hidden, *data(n_time))
+    program = jax.jit(jax.value_and_grad(loss)).lower(*args).compile()
+    return program, args
 
 
 def run_spyx(hidden: int, n_time: int, repeats: int) -> tuple[float, int]:

@@ -48,22 +48,16 @@ from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from dynascope import models
 from dynascope.tasks import Trials
 from dynascope.train import masked_mse
 
-N_IN, N_OUT, BATCH = 100, 10, 16
-TAU_MEM, TAU_SYN, TAU_OUT, DT, THETA = 20.0, 5.0, 20.0, 1.0, 1.0
+# The section-16 configuration, its data and Spyx's program come from snn_frameworks.py (this script's folder is
+# on sys.path when it runs as `python benchmarks/snn_profile.py`).
+from snn_frameworks import BATCH, DT, N_IN, N_OUT, TAU_MEM, TAU_SYN, data, spyx_loss  # noqa: E402
 
-
-def data(n_time: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Sparse input pulses `[B, T, I]` and random targets `[B, T, O]` (as `snn_frameworks.data`)."""
-    rng = np.random.default_rng(seed)
-    inputs = (rng.random((BATCH, n_time, N_IN)) < 0.05).astype(np.float32) * 5.0
-    targets = rng.standard_normal((BATCH, n_time, N_OUT)).astype(np.float32)
-    return inputs, targets
+TAU_OUT, THETA = 20.0, 1.0
 
 
 def lif_model(hidden: int):
@@ -245,26 +239,6 @@ def programs(names: list[str], hidden: int, n_time: int, modes: list[str]) -> di
             fn = loss if mode == "fwd" else jax.value_and_grad(loss)
             out[name, mode] = jax.jit(fn).lower(*args).compile(), args
     return out
-
-
-def spyx_loss(hidden: int, inputs: np.ndarray, targets: np.ndarray):
-    """Spyx's program as `snn_frameworks.spyx_program` builds it: (loss, its arguments)."""
-    import spyx.nn as snn
-    from flax import nnx
-
-    rngs = nnx.Rngs(0)
-    alpha, beta = math.exp(-DT / TAU_SYN), math.exp(-DT / TAU_MEM)
-    net = (nnx.Linear(N_IN, hidden, rngs=rngs), snn.RCuBaLIF((hidden,), alpha=alpha, beta=beta, rngs=rngs),
-           nnx.Linear(hidden, N_OUT, rngs=rngs))
-    graphdef, state = nnx.split(net)
-
-    def loss(state, x, y):
-        w_in, lif, out = nnx.merge(graphdef, state)
-        spikes, _ = snn.run(lif, jnp.einsum("tbi,hi->tbh", x, w_in.kernel[...].T), lif.initial_state(BATCH))
-        return jnp.mean((out(spikes) - y) ** 2)
-
-    x, y = jnp.asarray(np.swapaxes(inputs, 0, 1)), jnp.asarray(np.swapaxes(targets, 0, 1))
-    return loss, (state, x, y)
 
 
 # -- what runs in the loop -------------------------------------------------------------------------------------
