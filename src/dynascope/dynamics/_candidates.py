@@ -44,10 +44,13 @@ def located(states: np.ndarray, step: np.ndarray, opts: FixedPointOptions) -> np
 COINCIDENT_TOL = 1e-5
 
 
-def coincident(states: np.ndarray, inputs: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def coincident(
+    states: np.ndarray, inputs: np.ndarray, weight: np.ndarray, *, size: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """One representative of each group of coincident rows of `states [n, K, S]` (same input, within
     COINCIDENT_TOL), per network: indices `[n, P]` and the group's total weight `[n, P]` (0 on padding
-    rows). P is on the ladder 8·4^j (at most K), so the batches that follow compile for few sizes.
+    rows). P is `size` if given (at least the largest number of groups), else on the ladder 8·4^j (at most
+    K), so the batches that follow compile for few sizes.
 
     Phase 2 (the float64 polish and the measurement, an S×S factorization and Hessian per point) runs on
     the representatives only: from 1024 seeds a trained network typically has a few dozen."""
@@ -56,7 +59,8 @@ def coincident(states: np.ndarray, inputs: np.ndarray, weight: np.ndarray) -> tu
         r, t = _leaders(x, u, w, np.flatnonzero(w > 0), COINCIDENT_TOL)
         reps.append(np.asarray(r, np.int64))
         totals.append(np.asarray(t, np.float64))
-    size = compacted_size(max(1, max(len(r) for r in reps)), states.shape[1], 8)
+    largest = max(1, max(len(r) for r in reps))
+    size = compacted_size(largest, states.shape[1], 8) if size is None else max(size, largest)
     index = np.stack([np.resize(r, size) if r.size else np.zeros(size, np.int64) for r in reps])
     total = np.stack([np.concatenate([t, np.zeros(size - t.size)]) for t in totals])
     return index, total

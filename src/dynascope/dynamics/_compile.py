@@ -33,8 +33,12 @@ class Program:
         self.quick = jax.jit(fun, static_argnames=tuple(static_argnames), compiler_options=QUICK)
 
     def __call__(self, work: float, *args: Any, **kwargs: Any) -> Any:
-        quick = work <= QUICK_WORK and jax.default_backend() == "cpu"
-        return (self.quick if quick else self.optimised)(*args, **kwargs)
+        return (self.quick if is_quick(work) else self.optimised)(*args, **kwargs)
+
+
+def is_quick(work: float) -> bool:
+    """Whether a call of this `work` (see `work`) runs the quick build: on the CPU, at most QUICK_WORK."""
+    return work <= QUICK_WORK and jax.default_backend() == "cpu"
 
 
 def program(*, static_argnames: Sequence[str]) -> Callable[[Callable[..., Any]], Program]:

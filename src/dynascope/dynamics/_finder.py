@@ -1,8 +1,8 @@
 """The host-side pipeline of `find_fixed_points`: rounds of seeds, the two phases, classification,
 de-duplication and linearization, for n networks at once.
 
-Phase 1 runs the search (`_search.search`) from every seed in the working precision, inside its search
-region; seeds that phase 1 took to one point are merged; phase 2 polishes the representatives the same way
+Phase 1 runs the search (`_search.search`) from every seed in the working precision (a small search on the
+CPU: in phase 2's, see `_classify_endpoints`), inside its search region; seeds that phase 1 took to one point are merged; phase 2 polishes the representatives the same way
 in float64 (by default) and measures them; end points are classified CONVERGED / SLOW / FAILED
 (`solvers.Result`), de-duplicated (`_candidates`) and linearized into a `FixedPoints` per network. A second
 round seeds between the stable points found (`seeds.saddle_seeds`) and merges what it finds.
@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from dynascope.dynamics._candidates import Points, coincident, located, merge_valleys, unique
+from dynascope.dynamics._compile import is_quick, work
 from dynascope.dynamics._jacobians import jacobians
 from dynascope.dynamics._options import FixedPointOptions
 from dynascope.dynamics._points import FixedPoints
@@ -124,19 +125,25 @@ def _classify_endpoints(
     # programs are compiled): they run no iteration, so the batch shrinks to the real seeds at once.
     skip = weight <= 0
     chunk = chunk_networks(x0.shape[1] * n_state * n_state, opts.chunk_size, x0.shape[0], opts.memory_budget)
+    # A small search on the CPU runs both phases in the polish's precision and on batches of one size, so
+    # that phase 2 reuses phase 1's compiled programs: a first search compiles its iteration program once,
+    # not twice, and compiling is most of what a small search costs (float64 costs it little on the CPU).
+    shared = descends(opts) and is_quick(work(min(chunk, x0.shape[0]), x0.shape[1], n_state))
     x1, left = map_chunks(
-        lambda p, uu, xx, rr, sk: _phase_one(system, p, uu, xx, rr, sk, opts),
+        lambda p, uu, xx, rr, sk: _phase_one(system, p, uu, xx, rr, sk, opts, shared),
         params, (u, x0, region, skip), chunk,
     )
     escaped = [int(round(w[out].sum())) for w, out in zip(weight, left)]
     weight = np.where(left, 0.0, weight)
     # Seeds that phase 1 took to one point share its polish and measurement (which cost an S×S
     # factorization or Hessian each): one representative per group, carrying the group's weight.
-    rep, weight = coincident(x1, u, weight)
+    rep, weight = coincident(x1, u, weight, size=x0.shape[1] if shared else None)
     x1, u = (np.take_along_axis(a, rep[..., None], axis=1) for a in (x1, u))
+    unbounded = np.broadcast_to(np.array([-np.inf, np.inf])[:, None], x1.shape[:2] + (2, n_state))
     chunk = chunk_networks(rep.shape[1] * n_state * n_state, opts.chunk_size, rep.shape[0], opts.memory_budget)
     x, q, to_min, step = map_chunks(
-        lambda p, uu, xx: _phase_two(system, p, uu, xx, opts), params, (u, x1), chunk
+        lambda p, uu, xx, rr, sk: _phase_two(system, p, uu, xx, rr, sk, opts), params,
+        (u, x1, unbounded, weight <= 0), chunk,
     )
     finite = np.isfinite(q) & np.all(np.isfinite(x), axis=-1)
     converged = finite & (q < opts.tolerance("q_tol")) & (located(x, step, opts) | (q <= zero_floor(x)))
@@ -148,39 +155,53 @@ def _classify_endpoints(
     return points, escaped
 
 
+def descends(opts: FixedPointOptions) -> bool:
+    """Whether phase 1 runs the search of `_search.search` (not Adam, not skipped)."""
+    return opts.descent != "adam" and bool(opts.descent_steps)
+
+
 def _phase_one(
     system: System, params: Any, u: np.ndarray, x0: np.ndarray, region: np.ndarray, skip: np.ndarray,
-    opts: FixedPointOptions,
+    opts: FixedPointOptions, polish_precision: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Phase 1, in the working precision, from x0 [n, K, S] inside `region [n, K, 2, S]` (rows to
-    `skip` stay put) -> host end states [n, K, S] and which seeds left their region [n, K] (Adam runs
-    unbounded)."""
-    dtype = float_dtype(params, x0)
-    u1, x = np.asarray(u, dtype), np.asarray(x0, dtype)
+    """Phase 1 from x0 [n, K, S] inside `region [n, K, 2, S]` (rows to `skip` stay put), in the working
+    precision or, with `polish_precision`, in phase 2's -> host end states [n, K, S] and which seeds left
+    their region [n, K] (Adam runs unbounded)."""
     left = np.zeros(x0.shape[:-1], bool)
     if opts.descent == "adam":
+        dtype = float_dtype(params, x0)
         x = adam(
-            system, params, u1, x, steps=opts.descent_steps, learning_rate=float(opts.learning_rate),
-            tol=float(opts.descent_tol),
+            system, params, np.asarray(u, dtype), np.asarray(x0, dtype), steps=opts.descent_steps,
+            learning_rate=float(opts.learning_rate), tol=float(opts.descent_tol),
         )
-    elif opts.descent_steps:
-        steps, tol = opts.descent_steps, float(opts.descent_tol)
+        return np.asarray(x), left
+    if not opts.descent_steps:
+        return np.asarray(x0, float_dtype(params, x0)), left
+    with x64_scope(polish_precision and opts.float64):
+        dtype = _polish_dtype(params, x0, opts) if polish_precision else float_dtype(params, x0)
         x, left = search(
-            system, params, u1, x, steps=steps, tol=tol, region=region, skip=skip
+            system, cast(params, dtype) if polish_precision else params, np.asarray(u, dtype), np.asarray(x0, dtype), steps=opts.descent_steps,
+            tol=float(opts.descent_tol), region=region, skip=skip,
         )
     return np.asarray(x), left
 
 
 def _phase_two(
-    system: System, params: Any, u: np.ndarray, x1: np.ndarray, opts: FixedPointOptions
+    system: System, params: Any, u: np.ndarray, x1: np.ndarray, region: np.ndarray, skip: np.ndarray,
+    opts: FixedPointOptions,
 ) -> tuple[np.ndarray, ...]:
-    """Phase 2 (float64 if asked) from x1 [n, P, S] -> host states, q, Newton step on q and on r."""
-    dtype = float_dtype(params, x1)
+    """Phase 2 (float64 if asked) from x1 [n, P, S] (`region` unbounded; rows to `skip`, padding, stay put)
+    -> host states, q, Newton step on q and on r."""
     with x64_scope(opts.float64):
-        d = np.float64 if opts.float64 else dtype
+        d = _polish_dtype(params, x1, opts)
         p, u2 = cast(params, d), np.asarray(u, d)
-        x, _ = search(system, p, u2, np.asarray(x1, d), steps=opts.newton_steps, tol=0.0)
+        x, _ = search(system, p, u2, np.asarray(x1, d), steps=opts.newton_steps, tol=0.0, region=region, skip=skip)
         return (x, *measure(system, p, u2, x))
+
+
+def _polish_dtype(params: Any, x: np.ndarray, opts: FixedPointOptions) -> np.dtype:
+    """Phase 2's precision: float64 if asked (call inside its x64 scope), else the working precision."""
+    return np.dtype(np.float64) if opts.float64 else float_dtype(params, x)
 
 
 def _assemble(
