@@ -20,10 +20,10 @@ def demo_config():
         archs=("vanilla", "gru", "lstm"),
         n_hidden=(24,),
         n_networks=4,
-        steps=1500,
+        steps=400,
         seed=0,
         task_options={"n_bits": 3},
-        train=TrainOptions(batch_size=64, learning_rate=1e-2, checkpoint_every=250),
+        train=TrainOptions(batch_size=64, learning_rate=1e-2, checkpoint_every=200),
     )
 
 
@@ -38,7 +38,7 @@ def demo_cmd(out: Path = typer.Option(Path("runs/demo"), help="run folder to wri
     console.rule("[bold]train")
     train_run(demo_config(), out, resume=True)
     console.rule("[bold]fixed points and skeletons")
-    analyze(out, n_initial_states=256, force=False)
+    analyze(out, n_initial_states=128, force=False)
     console.rule("[bold]compare the population")
     compare(out, None, n_trials=16, include_untrained=False, force=False)
     console.rule("[bold]report")

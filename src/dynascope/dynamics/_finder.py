@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 
 from dynascope.dynamics._candidates import Points, coincident, located, merge_valleys, unique
-from dynascope.dynamics._compile import is_quick, work
+from dynascope._compile import is_quick, work
 from dynascope.dynamics._jacobians import jacobians
 from dynascope.dynamics._options import FixedPointOptions
 from dynascope.dynamics._points import FixedPoints
 from dynascope.dynamics._precision import cast, float_dtype, x64_scope, zero_floor
-from dynascope.dynamics._scheduler import bucket, chunk_networks, map_chunks, pad_rows
+from dynascope.dynamics._scheduler import bucket, chunk_networks, compacted_size, map_chunks, pad_rows
 from dynascope.dynamics._search import adam, measure, search
 from dynascope.dynamics._system import System
 from dynascope.dynamics.linearization import sorted_eigvals
@@ -139,12 +139,16 @@ def _classify_endpoints(
     # factorization or Hessian each): one representative per group, carrying the group's weight.
     rep, weight = coincident(x1, u, weight, size=x0.shape[1] if shared else None)
     x1, u = (np.take_along_axis(a, rep[..., None], axis=1) for a in (x1, u))
+    # The representatives come first; the rows after them (padding) are measured only as far as the ladder
+    # needs (the measurement compiles once either way, and its Hessians are its cost).
+    rows = compacted_size(max(1, int((weight > 0).sum(axis=1).max())), x1.shape[1], 8)
     unbounded = np.broadcast_to(np.array([-np.inf, np.inf])[:, None], x1.shape[:2] + (2, n_state))
     chunk = chunk_networks(rep.shape[1] * n_state * n_state, opts.chunk_size, rep.shape[0], opts.memory_budget)
     x, q, to_min, step = map_chunks(
-        lambda p, uu, xx, rr, sk: _phase_two(system, p, uu, xx, rr, sk, opts), params,
+        lambda p, uu, xx, rr, sk: _phase_two(system, p, uu, xx, rr, sk, opts, rows), params,
         (u, x1, unbounded, weight <= 0), chunk,
     )
+    u, weight = u[:, :rows], weight[:, :rows]
     finite = np.isfinite(q) & np.all(np.isfinite(x), axis=-1)
     converged = finite & (q < opts.tolerance("q_tol")) & (located(x, step, opts) | (q <= zero_floor(x)))
     at_minimum = to_min <= opts.tolerance("slow_tol") * (1.0 + np.linalg.norm(x, axis=-1))
@@ -188,14 +192,15 @@ def _phase_one(
 
 def _phase_two(
     system: System, params: Any, u: np.ndarray, x1: np.ndarray, region: np.ndarray, skip: np.ndarray,
-    opts: FixedPointOptions,
+    opts: FixedPointOptions, rows: int,
 ) -> tuple[np.ndarray, ...]:
     """Phase 2 (float64 if asked) from x1 [n, P, S] (`region` unbounded; rows to `skip`, padding, stay put)
-    -> host states, q, Newton step on q and on r."""
+    -> host states, q, Newton step on q and on r of the first `rows` points."""
     with x64_scope(opts.float64):
         d = _polish_dtype(params, x1, opts)
         p, u2 = cast(params, d), np.asarray(u, d)
         x, _ = search(system, p, u2, np.asarray(x1, d), steps=opts.newton_steps, tol=0.0, region=region, skip=skip)
+        x, u2 = x[:, :rows], u2[:, :rows]
         return (x, *measure(system, p, u2, x))
 
 

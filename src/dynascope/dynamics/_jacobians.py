@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dynascope._compile import once
 from dynascope.dynamics._precision import cast, float_dtype, x64_scope
 from dynascope.dynamics._scheduler import bucket, chunk_networks, map_chunks, pad_rows
 from dynascope.dynamics._system import System
@@ -33,7 +34,7 @@ def _jacobians_one(system: System, with_inputs: bool, params: Any, states: jax.A
     return jac, jac_in, residual
 
 
-@functools.partial(jax.jit, static_argnames=("system", "with_inputs"))
+@functools.partial(once, static_argnames=("system", "with_inputs"))
 def _jacobians(
     system: System,
     params: Any,

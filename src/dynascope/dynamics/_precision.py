@@ -10,6 +10,8 @@ from typing import Any, Iterator
 import jax
 import numpy as np
 
+from dynascope._compile import once
+
 
 def _dtype_of(leaf: Any) -> np.dtype:
     return np.dtype(leaf.dtype) if isinstance(leaf, (np.ndarray, np.generic, jax.Array)) else np.asarray(leaf).dtype
@@ -56,7 +58,7 @@ def cast(tree: Any, dtype: Any) -> Any:
     return jax.tree.unflatten(treedef, leaves)
 
 
-@functools.partial(jax.jit, static_argnums=1)
+@functools.partial(once, static_argnums=1)
 def _convert(leaves: list[jax.Array], dtype: np.dtype) -> list[jax.Array]:
     return [leaf.astype(dtype) for leaf in leaves]
 

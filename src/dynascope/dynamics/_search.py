@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dynascope.dynamics._compile import program, work
+from dynascope._compile import program, work
 from dynascope.dynamics._scheduler import Batch, compacted_size, over_points, put_points, schedule, take_points
 from dynascope.dynamics._system import System
 from dynascope.dynamics.solvers import AbstractSolver, Adam, LevenbergMarquardt, Newton, Result, iterate

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dynascope._compile import once
 from dynascope.errors import ConfigError, ShapeError, check_positive_int
 
 
@@ -41,7 +42,7 @@ def sample_initial_states(states: jax.Array, n: int, *, key: jax.Array, noise_st
     return _sample(key, states.reshape(-1, states.shape[-1]), float(noise_std), n=n)
 
 
-@functools.partial(jax.jit, static_argnames=("n",))
+@functools.partial(once, static_argnames=("n",))
 def _sample(key: jax.Array, flat: jax.Array, noise_std: jax.Array, *, n: int) -> jax.Array:
     k_pick, k_noise = jax.random.split(key)
     idx = jax.random.choice(k_pick, flat.shape[0], (n,), replace=n > flat.shape[0])

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dynascope._compile import once
 from dynascope._memory import parse_bytes
 from dynascope.compare import mean_firing_rate, synaptic_operations
 
@@ -153,7 +154,7 @@ def simulate_group(
     exclude = dict(exclude or {})
     key = jax.random.key(options.seed)
     # Compiled: an eager sample dispatches (and compiles) every op of the trial generator one by one.
-    trials = jax.jit(task.sample, static_argnums=1)(jax.random.fold_in(key, 0), options.n_trials)
+    trials = once(task.sample, static_argnums=1)(jax.random.fold_in(key, 0), options.n_trials)
     run = jax.jit(jax.vmap(model.run, in_axes=(0, None)))
     keep = np.array([net not in exclude for net in group.networks])
     params = _take(group.params, keep)
@@ -253,7 +254,7 @@ def energy_rows(group: StoredGroup, simulated: Simulated, scores: Mapping[str, f
         return jnp.mean(synaptic_operations(model, params, states)), rate
 
     # One program for the whole group (a population is the only shape).
-    ops, rate = jax.jit(jax.vmap(cost))(sim.params, sim.states)
+    ops, rate = once(jax.vmap(cost))(sim.params, sim.states)
     per_trial = np.asarray(ops, np.float64).tolist()
     rates = np.asarray(rate, np.float64).tolist() if spiking else [None] * len(ids)
     n_time = int(sim.trials.inputs.shape[1])

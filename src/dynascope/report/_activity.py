@@ -15,7 +15,7 @@ from matplotlib.patches import Rectangle
 from dynascope.pipeline import load_group
 from dynascope.report import _catalog
 from dynascope.report._conditions import trial_conditions
-from dynascope.report._network import _run
+from dynascope.report._network import _run, sample_trials
 from dynascope.report._palette import PALETTE
 
 #: Input channels drawn under the activity panels at most (NeuroGym tasks can have dozens).
@@ -69,7 +69,7 @@ def activity_view(
         cache[group_name] = load_group(run, group_name)
     group = cache[group_name]
     task, model = group.task, group.model
-    trials = task.sample(key, n_trials)
+    trials = sample_trials(task, key, n_trials)
     states = _run(model)(group.network(int(index)), trials.inputs)
     act = np.asarray(model.activity(states), dtype=float)  # [B, T, H]
     if not np.all(np.isfinite(act)):

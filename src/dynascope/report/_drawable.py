@@ -10,6 +10,7 @@ import numpy as np
 
 from dynascope.pipeline import load_group
 from dynascope.report import _catalog
+from dynascope.report._network import _run, sample_trials
 from dynascope.store import RunFolder
 
 
@@ -29,7 +30,7 @@ def drawable_networks(run: RunFolder, max_networks: int, n_trials: int, groups: 
         if group_name not in groups:
             groups[group_name] = load_group(run, group_name)
         group = groups[group_name]
-        trials = group.task.sample(jax.random.key(0), n_trials)
-        states, _ = group.model.run(group.network(int(index)), trials.inputs)
+        trials = sample_trials(group.task, jax.random.key(0), n_trials)
+        states = _run(group.model)(group.network(int(index)), trials.inputs)
         (chosen if bool(np.all(np.isfinite(np.asarray(states)))) else unfit).append(network)
     return chosen, unfit

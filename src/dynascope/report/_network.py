@@ -9,6 +9,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from dynascope._compile import once
 from dynascope.pipeline import load_group
 from dynascope.report import _catalog
 from dynascope.report._conditions import trial_conditions
@@ -134,7 +135,7 @@ def network_view(
         cache[group_name] = load_group(run, group_name)
     group = cache[group_name]
     task, model, params = group.task, group.model, group.network(int(index))
-    trials = task.sample(key, n_trials)
+    trials = sample_trials(task, key, n_trials)
     states = np.asarray(_run(model)(params, trials.inputs), dtype=float)  # [B, T, S]
     flat = states.reshape(-1, states.shape[-1])
     mean, comps, explained = pca(flat)
@@ -176,4 +177,16 @@ def network_view(
 @functools.lru_cache(maxsize=32)
 def _run(model: Any) -> Any:
     """A jitted `params, inputs -> states` for `model`, compiled once per model (models are hashable)."""
-    return jax.jit(lambda p, x: model.run(p, x)[0])
+    return once(lambda p, x: model.run(p, x)[0])
+
+
+@functools.lru_cache(maxsize=32)
+def _sampler(task: Any) -> Any:
+    """A jitted `key, n_trials -> Trials` for `task`, compiled once per task and batch size (tasks are
+    hashable): sampled eagerly, every random draw of the trial generator compiled a program of its own."""
+    return once(task.sample, static_argnums=1)
+
+
+def sample_trials(task: Any, key: jax.Array, n_trials: int) -> Any:
+    """`task.sample(key, n_trials)` from one compiled program (see `_sampler`)."""
+    return _sampler(task)(key, n_trials)

@@ -21,7 +21,7 @@ from matplotlib.lines import Line2D
 
 from dynascope.pipeline import load_group
 from dynascope.report import _catalog
-from dynascope.report._network import _run
+from dynascope.report._network import _run, sample_trials
 from dynascope.report.figures import arch_colours
 from dynascope.tasks import Task, Trials
 
@@ -131,7 +131,7 @@ def psychometric(run: Any, groups: dict[str, Any], *, n_trials: int = N_TRIALS) 
                 groups[group_name] = load_group(run, group_name)
             group = groups[group_name]
             task = group.task
-            trials = task.sample(jax.random.key(0), n_trials)
+            trials = sample_trials(task, jax.random.key(0), n_trials)
             if evidence is None:
                 evidence = signed_evidence(task, trials)
                 if evidence is None:

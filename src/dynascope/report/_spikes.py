@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from dynascope.pipeline import load_group
 from dynascope.report import _catalog
 from dynascope.report._captioned import Captioned
-from dynascope.report._network import EXAMPLE_TRIAL_SEED, _run
+from dynascope.report._network import EXAMPLE_TRIAL_SEED, _run, sample_trials
 from dynascope.report._palette import PALETTE
 
 #: Neurons drawn in the raster at most (the first ones; the histogram counts all of them).
@@ -66,7 +66,7 @@ def spike_view(
     model, task = group.model, group.task
     if not getattr(model, "spiking", False):
         return None
-    trials = task.sample(key, n_trials)
+    trials = sample_trials(task, key, n_trials)
     states = _run(model)(group.network(int(index)), trials.inputs)
     spikes = np.asarray(model.spikes(states), dtype=np.uint8)
     return SpikeView(network=network, arch=str(arch), task=task.name, dt=float(model.dt), spikes=spikes)

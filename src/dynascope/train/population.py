@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from dynascope._compile import once
 from dynascope.errors import ConfigError, RunFolderError, check_positive_int
 from dynascope.models import Model, Params
 from dynascope.tasks import Task, Trials
@@ -226,7 +227,7 @@ def _evaluate(task: Task, model: Model, params: Params, key: jax.Array, batch: i
 
             return jax.vmap(one)(params)
 
-        return jax.jit(evaluate)
+        return once(evaluate)
 
     return _cached(("evaluate", task, model, batch), build)(params, key)
 
@@ -241,7 +242,7 @@ def zero_output_loss(task: Task, key: jax.Array, batch: int) -> float:
             trials = task.sample(key, batch)
             return task.loss(jnp.zeros_like(trials.targets), trials)
 
-        return jax.jit(zero_loss)
+        return once(zero_loss)
 
     return float(_cached(("zero_loss", task, batch), build)(key))
 
@@ -391,7 +392,7 @@ def _train_networks(
     n_networks = len(seeds)
     net_keys = jnp.stack([jax.random.fold_in(key, s) for s in seeds])
     init_keys, train_keys = jax.vmap(jax.random.split, out_axes=1)(net_keys)
-    params = _cached(("init", model), lambda: jax.jit(jax.vmap(model.init)))(init_keys)
+    params = _cached(("init", model), lambda: once(jax.vmap(model.init)))(init_keys)
     opt_state = jax.vmap(_optimizer(opts).init)(params)
     lrs = jnp.asarray(lrs, jnp.float32)
     state = _State(
