@@ -49,14 +49,30 @@ def key() -> jax.Array:
     return jax.random.key(0)
 
 
+#: Memory mappings of the worker past which its compiled programs are dropped (see `_release_compiled_programs`).
+MAX_MAPPINGS = 20_000
+
+
+def _mappings() -> int | None:
+    """How many memory mappings this process holds (Linux), or None where that cannot be read."""
+    try:
+        with open("/proc/self/maps", "rb") as maps:
+            return sum(1 for _ in maps)
+    except OSError:
+        return None
+
+
 @pytest.fixture(autouse=True, scope="module")
 def _release_compiled_programs():
-    """Drop every compiled program after each test module. Each XLA CPU executable holds a few memory
-    mappings until it is freed, and a worker that kept all of a suite's thousands of programs crossed the
-    kernel's limit of 65 530 mappings (vm.max_map_count) and died with a segmentation fault inside a later
-    compilation. Modules rarely share programs, so little is compiled twice."""
+    """Drop every compiled program after a test module once the worker holds many memory mappings. Each XLA
+    CPU executable holds a few mappings until it is freed, and a worker that kept all of a suite's thousands
+    of programs crossed the kernel's limit of 65 530 (vm.max_map_count) and died with a segmentation fault
+    inside a later compilation. Below MAX_MAPPINGS the programs stay, so the modules that train or analyse
+    the same tiny networks share them instead of compiling them again."""
     yield
-    jax.clear_caches()
+    count = _mappings()
+    if count is None or count > MAX_MAPPINGS:
+        jax.clear_caches()
 
 
 @pytest.fixture

@@ -47,28 +47,32 @@ class _EulerFlow:
 
 
 class _Method:
-    """`owner.name` as a callable that is hashed and compared by the identity of `owner`: jit keys its
-    compiled programs on the System, and a user's model need not be hashable (a plain dataclass is not)."""
+    """`owner.name` as a callable that jit can key its compiled programs on (they are keyed on the System).
+    Equal for equal owners: by value where the owner is hashable (dynascope's models are frozen dataclasses,
+    so a model built again with the same options reuses the programs of the first), by identity otherwise (a
+    user's plain dataclass is not hashable). A bound method would not do: Python compares a bound method's
+    owner by identity, so every new but equal model compiled every program again."""
 
     def __init__(self, owner: Any, name: str):
         self.owner, self.name = owner, name
+        try:
+            self._key, self._by_value = hash((owner, name)), True
+        except TypeError:
+            self._key, self._by_value = hash((id(owner), name)), False
 
     def __call__(self, *args: Any) -> Any:
         return getattr(self.owner, self.name)(*args)
 
     def __hash__(self) -> int:
-        return hash((id(self.owner), self.name))
+        return self._key
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Method) and other.owner is self.owner and other.name == self.name
+        if not isinstance(other, _Method) or other.name != self.name or other._by_value != self._by_value:
+            return False
+        return bool(self.owner == other.owner) if self._by_value else other.owner is self.owner
 
-
-def _method(owner: Any, name: str) -> StepFn:
-    try:
-        hash(owner)
-    except TypeError:
-        return _Method(owner, name)
-    return getattr(owner, name)
+    def __repr__(self) -> str:
+        return f"{self.owner!r}.{self.name}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,8 +149,8 @@ def as_system(model: Any, *, continuous: bool | None = None, alpha: float | None
             cont, a = _kind(bool(declared), getattr(model, "alpha", None) if declared else None)
         else:
             cont, a = _kind(continuous, alpha)
-        step = _method(model, "step")
-        flow = _method(model, "flow") if callable(getattr(model, "flow", None)) else _EulerFlow(step, a)
+        step = _Method(model, "step")
+        flow = _Method(model, "flow") if callable(getattr(model, "flow", None)) else _EulerFlow(step, a)
         return System(step, flow, cont, a, str(name), _size(model, "n_state"), _size(model, "n_inputs"))
     if not callable(model):
         missing = [m for m in _METHODS if not callable(getattr(model, m, None))]

@@ -15,6 +15,12 @@ from dynascope.dynamics._system import System
 from dynascope.errors import ConfigError, ShapeError
 
 
+def one_network(params: Any) -> Any:
+    """The shapes and dtypes (`jax.ShapeDtypeStruct`) of one network of stacked `params`: what the shape checks
+    need, without indexing the arrays (on the host, each parameter shape would compile a program of its own)."""
+    return jax.tree.map(lambda a: jax.ShapeDtypeStruct(np.shape(a)[1:], np.result_type(a)), params)
+
+
 def check_params(model: Any, params: Any) -> None:
     """The model's own check of its parameters (`Model.check_params`), where it has one."""
     check = getattr(model, "check_params", None)
@@ -128,7 +134,7 @@ def network_count(model: Any, system: System, params: Any, n_state: int, n_input
         as_given = err
     try:
         n = population_size(params)
-        check_step(system, jax.tree.map(lambda a: a[0], params), n_state, n_inputs)
+        check_step(system, one_network(params), n_state, n_inputs)
     except ShapeError:
         raise as_given from None
     return n

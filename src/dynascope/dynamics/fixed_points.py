@@ -25,7 +25,9 @@ from dynascope.dynamics._finder import find
 from dynascope.dynamics._options import FixedPointOptions, make_options
 from dynascope.dynamics._points import FixedPoints
 from dynascope.dynamics._system import as_system
-from dynascope.dynamics._validation import check_finite, check_params, check_step, network_count, population_size
+from dynascope.dynamics._validation import (
+    check_finite, check_params, check_step, network_count, one_network, population_size,
+)
 from dynascope.dynamics.solvers import Result
 from dynascope.errors import ShapeError
 
@@ -108,7 +110,7 @@ def find_fixed_points(
     else:
         shape = "[I] or [K, I]" if single else "[I], [K, I] or [n, K, I]"
         u = np.broadcast_to(_per_point_inputs(u, x0.shape[1], shape), x0.shape[:2] + u.shape[-1:])
-    first = params if single else jax.tree.map(lambda a: a[0], params)
+    first = params if single else one_network(params)
     check_params(model, first)
     check_step(system, first, x0.shape[2], u.shape[2])
     _check_finite(params, inputs, initial_states, reachable_states, population=not single)

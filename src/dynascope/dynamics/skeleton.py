@@ -21,7 +21,7 @@ from dynascope.dynamics._departures import Config, config, departures, destinati
 from dynascope.dynamics._jacobians import jacobians
 from dynascope.dynamics._scheduler import bucket, pad_rows
 from dynascope.dynamics._system import System, as_system
-from dynascope.dynamics._validation import check_step, population_size
+from dynascope.dynamics._validation import check_step, one_network, population_size
 from dynascope.dynamics._points import FixedPoints
 from dynascope.dynamics.solvers import Result
 from dynascope.dynamics.linearization import eigendecompose
@@ -119,7 +119,7 @@ def skeleton(
             f"fixed_points must hold one FixedPoints per network of params (n = {n}), got {len(fps)}; "
             "for one network pass its FixedPoints and unstacked params."
         )
-    _check(system, jax.tree.map(lambda a: a[0], params), fps)
+    _check(system, one_network(params), fps)
     return _skeletons(system, params, fps, inputs, cfg)
 
 
