@@ -4,7 +4,7 @@ process, the cache the cold run filled), with the number of XLA compilations eac
 Every measurement runs in its own Python process, so nothing is compiled or imported beforehand; the wall
 time includes importing dynascope and JAX. Usage:
 
-    .venv/bin/python benchmarks/first_contact.py                 # everything (~15 min on 2 cores)
+    .venv/bin/python benchmarks/first_contact.py                 # everything (~8 min on 2 idle cores)
     .venv/bin/python benchmarks/first_contact.py --only find,train1,train8
 
 Items: quickstart (the README's Python quick start, verbatim), find (one find_fixed_points on a GRU-32 with

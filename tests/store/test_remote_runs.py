@@ -250,6 +250,8 @@ def test_bad_urls_are_refused_in_one_line(tmp_path, staging, memory_url, dynasco
     assert "unknown URL scheme 'foo'" in one_line(capsys)
     assert dynascope_main("analyze", "foo://bucket/run") == 2
     assert "unknown URL scheme 'foo'" in one_line(capsys)
+    assert dynascope_main("runs", "foo://bucket/runs") == 2  # a folder of runs, not a run folder
+    assert one_line(capsys).startswith("error: folder of runs foo://bucket/runs: unknown URL scheme 'foo'")
     assert dynascope_main("show", memory_url) == 2
     line = one_line(capsys)
     assert f"{memory_url} holds no dynascope run" in line and "dynascope train --out" in line

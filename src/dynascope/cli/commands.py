@@ -210,11 +210,11 @@ def train_cmd(
 def runs_cmd(root: str = typer.Argument("runs", help="folder holding run folders (a path or a URL: s3://, gs://, ...)")) -> None:
     """List the run folders under ROOT."""
     from dynascope.pipeline import open_run, written_by
-    from dynascope.store import FixedPointRows, NetworkRows, Remote, is_url, run_location
+    from dynascope.store import FixedPointRows, NetworkRows, Remote, is_url
 
     found: list[tuple[str, Path]] = []  # (where the run is, as shown; its local folder or working copy)
     if is_url(root):
-        remote = Remote(run_location(root))
+        remote = Remote(root, what="folder of runs")
         root = remote.url
         names = remote.folders("")
         if not names:

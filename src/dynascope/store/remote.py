@@ -114,11 +114,12 @@ class Remote:
         url: the run folder's URL, e.g. `s3://bucket/runs/ff` (a Path-collapsed `s3:/bucket/runs/ff` too).
         path: the local working copy; None: `<staging_dir>/<hash of the URL>/run`. (A shard of the Ray
             backend is pushed from the folder a worker built it in.)
+        what: what the URL names, for error messages ("folder of runs" where `dynascope runs` lists one).
     """
 
-    def __init__(self, url: str | Path, path: Path | None = None) -> None:
+    def __init__(self, url: str | Path, path: Path | None = None, *, what: str = "run folder") -> None:
         self.url = as_url(url)
-        self.fs, self.root = _filesystem(self.url)
+        self.fs, self.root = _filesystem(self.url, what)
         if path is None:
             base = staging_dir(os.environ) / hashlib.sha256(self.url.encode()).hexdigest()[:16]
             self.path = base / "run"  # the working copy: an ordinary run folder
@@ -337,25 +338,25 @@ def _remove_empty_folders(root: Path) -> None:
             p.rmdir()
 
 
-def _filesystem(url: str) -> tuple[Any, str]:
+def _filesystem(url: str, what: str = "run folder") -> tuple[Any, str]:
     """The fsspec file system of `url` and the path on it; RunFolderError for an unknown scheme or a missing
-    file-system package."""
+    file-system package, its message calling the URL `what`."""
     scheme = url.split(":", 1)[0]
     try:
         import fsspec
         from fsspec.core import url_to_fs
     except ImportError as err:  # a dependency of dynascope; only a broken install lacks it
-        raise RunFolderError(f"run folder {url} is a URL, which needs fsspec: pip install fsspec.") from err
+        raise RunFolderError(f"{what} {url} is a URL, which needs fsspec: pip install fsspec.") from err
     rest = url.split("://", 1)[1] if "://" in url else ""
     if scheme.lower() == "file" and rest and not rest.startswith("/"):
         # file://host/path names a host; fsspec would read it as the relative path host/path instead.
         raise RunFolderError(
-            f"run folder {url}: a file:// URL takes an absolute path, file:///{rest} (three slashes); for a folder "
+            f"{what} {url}: a file:// URL takes an absolute path, file:///{rest} (three slashes); for a folder "
             f"relative to this one give its path, {rest}."
         )
     if scheme not in fsspec.available_protocols():
         raise RunFolderError(
-            f"run folder {url}: unknown URL scheme {scheme!r}; give a local folder, or a URL that fsspec knows "
+            f"{what} {url}: unknown URL scheme {scheme!r}; give a local folder, or a URL that fsspec knows "
             "(s3://, gs://, az://, file://, memory://, ...)."
         )
     try:
@@ -363,12 +364,12 @@ def _filesystem(url: str) -> tuple[Any, str]:
     except ImportError as err:
         package = _PACKAGES.get(scheme)
         if package is None:  # fsspec's own message names what is missing
-            raise RunFolderError(f"run folder {url}: {_cause(err).split(': ', 1)[-1]} (the file system of "
+            raise RunFolderError(f"{what} {url}: {_cause(err).split(': ', 1)[-1]} (the file system of "
                                  f"{scheme}:// URLs); install it, then rerun.") from err
-        raise RunFolderError(f"run folder {url}: {scheme}:// URLs need the package {package}, which is not "
+        raise RunFolderError(f"{what} {url}: {scheme}:// URLs need the package {package}, which is not "
                              f"installed; pip install {package}, then rerun.") from err
     except Exception as err:  # noqa: BLE001  (each file system validates its URL its own way)
-        raise RunFolderError(f"run folder {url} cannot be used: {_cause(err)}; check the URL, or give a local "
+        raise RunFolderError(f"{what} {url} cannot be used: {_cause(err)}; check the URL, or give a local "
                              "folder.") from err
 
 
