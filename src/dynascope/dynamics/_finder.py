@@ -2,10 +2,11 @@
 de-duplication and linearization, for n networks at once.
 
 Phase 1 runs the search (`_search.search`) from every seed in the working precision (a small search on the
-CPU: in phase 2's, see `_classify_endpoints`), inside its search region; seeds that phase 1 took to one point are merged; phase 2 polishes the representatives the same way
-in float64 (by default) and measures them; end points are classified CONVERGED / SLOW / FAILED
-(`solvers.Result`), de-duplicated (`_candidates`) and linearized into a `FixedPoints` per network. A second
-round seeds between the stable points found (`seeds.saddle_seeds`) and merges what it finds.
+CPU: in phase 2's, see `_classify_endpoints`), inside its search region; seeds that phase 1 took to one point
+are merged; phase 2 polishes the representatives the same way in float64 (by default) and measures them;
+end points are classified CONVERGED / SLOW / FAILED (`solvers.Result`), de-duplicated (`_candidates`) and
+linearized into a `FixedPoints` per network. A second round seeds between the stable points found
+(`seeds.saddle_seeds`) and merges what it finds.
 References: Sussillo & Barak 2013; Golub & Sussillo 2018; Deuflhard 2004; Ursem 1999.
 """
 
@@ -15,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from dynascope.dynamics._candidates import Points, coincident, located, merge_valleys, unique
 from dynascope._compile import is_quick, work
+from dynascope.dynamics._candidates import Points, coincident, located, merge_valleys, unique
 from dynascope.dynamics._jacobians import jacobians
 from dynascope.dynamics._options import FixedPointOptions
 from dynascope.dynamics._points import FixedPoints
@@ -128,7 +129,7 @@ def _classify_endpoints(
     # A small search on the CPU runs both phases in the polish's precision and on batches of one size, so
     # that phase 2 reuses phase 1's compiled programs: a first search compiles its iteration program once,
     # not twice, and compiling is most of what a small search costs (float64 costs it little on the CPU).
-    shared = descends(opts) and is_quick(work(min(chunk, x0.shape[0]), x0.shape[1], n_state))
+    shared = _descends(opts) and is_quick(work(min(chunk, x0.shape[0]), x0.shape[1], n_state))
     x1, left = map_chunks(
         lambda p, uu, xx, rr, sk: _phase_one(system, p, uu, xx, rr, sk, opts, shared),
         params, (u, x0, region, skip), chunk,
@@ -159,7 +160,7 @@ def _classify_endpoints(
     return points, escaped
 
 
-def descends(opts: FixedPointOptions) -> bool:
+def _descends(opts: FixedPointOptions) -> bool:
     """Whether phase 1 runs the search of `_search.search` (not Adam, not skipped)."""
     return opts.descent != "adam" and bool(opts.descent_steps)
 
@@ -184,8 +185,8 @@ def _phase_one(
     with x64_scope(polish_precision and opts.float64):
         dtype = _polish_dtype(params, x0, opts) if polish_precision else float_dtype(params, x0)
         x, left = search(
-            system, cast(params, dtype) if polish_precision else params, np.asarray(u, dtype), np.asarray(x0, dtype), steps=opts.descent_steps,
-            tol=float(opts.descent_tol), region=region, skip=skip,
+            system, cast(params, dtype) if polish_precision else params, np.asarray(u, dtype),
+            np.asarray(x0, dtype), steps=opts.descent_steps, tol=float(opts.descent_tol), region=region, skip=skip,
         )
     return np.asarray(x), left
 
