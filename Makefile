@@ -12,13 +12,11 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # NeuroGym pins exact numpy/matplotlib minors (numpy==2.2.*) that would downgrade the whole test
-# environment; its task classes run fine on ours, so the tests install it without its pins.
-NEUROGYM_DEPS := 'gymnasium==0.29.*' pydantic-settings loguru tqdm tomlkit natsort
-
+# environment; its task classes run fine on ours, so the tests install it without its pins, after its other
+# dependencies (the neurogym extra), as the error message of a missing NeuroGym tells users to.
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
-	$(PIP) -e '.[dev]'
+	$(PIP) -e '.[dev,neurogym]'
 	$(PIP) --no-deps 'neurogym==2.3.1'
-	$(PIP) $(NEUROGYM_DEPS)
 	touch $@
 
 install: $(VENV)/.installed

@@ -104,7 +104,8 @@ def test_fake_env_score_period_and_n_time_options():
 
 def test_missing_neurogym_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "neurogym", None)  # makes `import neurogym` raise ImportError
-    with pytest.raises(ConfigError, match=r"pip install 'dynascope\[neurogym\]'"):
+    # The extra holds NeuroGym's dependencies; NeuroGym itself goes in without its exact numpy/matplotlib pins.
+    with pytest.raises(ConfigError, match=r"pip install 'dynascope\[neurogym\]' && pip install --no-deps 'neurogym==2\.3\.1'"):
         tasks.get("neurogym:PerceptualDecisionMaking-v0")
 
 

@@ -31,6 +31,7 @@ def tasks_cmd(name: Optional[str] = typer.Argument(None, help="a task: list its 
         console.print(_options_table(f"options of task {name} (--task-opt KEY=VALUE)", tasks.options(name)))
         return
     from dynascope.tasks import NeuroGymTask
+    from dynascope.tasks.neurogym import INSTALL as NEUROGYM_INSTALL
 
     rows = []
     for name in tasks.names():
@@ -39,7 +40,7 @@ def tasks_cmd(name: Optional[str] = typer.Argument(None, help="a task: list its 
         rows.append([name, t.n_inputs, t.n_outputs, t.n_time, t.dt, _subtasks(t), _score_text(type(t)),
                      f"≥ {t.criterion:g}", opts, _first_line(type(t).__doc__)])
     rows.append(["neurogym:<Env>", "", "", "", "", "–", _score_text(NeuroGymTask), f"≥ {NeuroGymTask.criterion:g}", "",
-                 "any NeuroGym supervised task (pip install 'dynascope[neurogym]')"])
+                 f"any NeuroGym supervised task ({NEUROGYM_INSTALL})"])
     console.print(table("tasks (dynascope tasks NAME: types and meaning of each option)",
                         ["name", "inputs", "outputs", "steps", "dt (ms)", "sub-tasks", "score (per trial, in [0, 1])",
                          "trained at score", "options (defaults)", "description"], rows))

@@ -19,6 +19,10 @@ from dynascope.tasks._base import Task, Trials
 ADAPTER_OPTIONS = ("n_time", "dt", "pool_size", "seed", "score_period")
 
 
+#: How to install NeuroGym without downgrading numpy and matplotlib (its releases pin them exactly).
+INSTALL = "pip install 'dynascope[neurogym]' && pip install --no-deps 'neurogym==2.3.1'"
+
+
 @dataclasses.dataclass(frozen=True)
 class _Pool:
     """Trials drawn once from the environment, padded to `n_time`: arrays `[P, n_time, ·]` float32."""
@@ -83,8 +87,9 @@ class NeuroGymTask(Task):
             from gymnasium.envs.registration import load_env_creator
         except ImportError as err:
             raise ConfigError(
-                f"task 'neurogym:{env_name}' needs NeuroGym, which is not installed ({err}); "
-                "install it with: pip install 'dynascope[neurogym]'."
+                f"task 'neurogym:{env_name}' needs NeuroGym, which is not installed ({err}); install it without "
+                "the exact numpy and matplotlib versions it pins, which would downgrade yours: "
+                f"{INSTALL}."
             ) from None
         known = sorted(
             k for k, spec in gymnasium.envs.registry.items()
