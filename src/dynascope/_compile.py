@@ -50,7 +50,7 @@ def program(**jit_kwargs: Any) -> Callable[[Callable[..., Any]], Program]:
 
 def once(fun: Callable[..., Any], **jit_kwargs: Any) -> Callable[..., Any]:
     """`jax.jit(fun, **jit_kwargs)` for a program that does little work each time it runs (an initialisation,
-    a batch of trials, an evaluation, a linearization), so its compilation is most of its cost: the quick
+    a batch of trials, an evaluation, a cast), so its compilation is most of its cost: the quick
     build on the CPU, the optimised one elsewhere."""
     compiled = Program(fun, **jit_kwargs)
     return functools.wraps(fun)(lambda *args, **kwargs: compiled(0.0, *args, **kwargs))

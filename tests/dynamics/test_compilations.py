@@ -28,12 +28,17 @@ print(json.dumps(counts))
 """
 
 
-def test_a_first_fixed_point_search_compiles_few_programs_and_a_second_batch_size_none():
+def compilations(program: str) -> list[int]:
+    """Run `program` (which prints a JSON list of compilation counts last) in a fresh Python, where nothing is
+    compiled yet and the persistent cache is off; its counts."""
     env = {**os.environ, "DYNASCOPE_CACHE_DIR": "off", "JAX_PLATFORMS": "cpu"}
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
-    res = subprocess.run([sys.executable, "-c", PROGRAM], capture_output=True, text=True, timeout=600, env=env)
+    res = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=600, env=env)
     assert res.returncode == 0, res.stderr
-    first, again = json.loads(res.stdout.strip().splitlines()[-1])
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+def test_a_first_fixed_point_search_compiles_few_programs_and_a_second_batch_size_none():
+    first, again = compilations(PROGRAM)
     # A small search on the CPU runs phase 1 in the float64 of the polish and both phases on one batch size,
     # so they share a start and an iteration program; with the measurement and the linearization that is 4
     # (7 when each phase compiled its own, 57 when every host-side array operation compiled a program of
@@ -68,11 +73,7 @@ print(json.dumps(counts))
 def test_analysing_three_networks_of_two_sizes_compiles_few_programs_and_again_none():
     # Fixed points and skeletons of 3 GRU networks at each of 2 sizes, then of 3 other networks at the same sizes
     # (other weights, other seeds, new model objects equal to the first).
-    env = {**os.environ, "DYNASCOPE_CACHE_DIR": "off", "JAX_PLATFORMS": "cpu"}
-    env.pop("JAX_COMPILATION_CACHE_DIR", None)
-    res = subprocess.run([sys.executable, "-c", POPULATIONS], capture_output=True, text=True, timeout=600, env=env)
-    assert res.returncode == 0, res.stderr
-    first, again = json.loads(res.stdout.strip().splitlines()[-1])
+    first, again = compilations(POPULATIONS)
     # 5 programs per size when this test was written: the search's start, iteration and measurement programs,
     # the linearization and the skeleton's simulation (a regression guard: the count may shrink, not grow; the
     # checks of stacked parameters used to add an indexing program per parameter shape, twice).

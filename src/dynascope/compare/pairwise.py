@@ -70,7 +70,7 @@ def _pair_values(
 _pair_values_program = Program(_pair_values, static_argnums=(0, 1, 2))
 
 
-def _pair_values_jit(
+def _compiled_pair_values(
     metric: Callable, prepare: Callable | None, chunk: int, xs: jax.Array, pairs: jax.Array
 ) -> jax.Array:
     """`_pair_values` compiled by its work (`dynascope._compile`): pairs × rows × units², the order of a
@@ -152,7 +152,7 @@ def pairwise_distances(
         return jnp.zeros((n, n), dtype=xs.dtype if jnp.issubdtype(xs.dtype, jnp.floating) else jnp.float32)
     pairs = jnp.asarray(np.stack([iu, ju], axis=1).astype(np.int32))
     chunk = chunk or pair_chunk(prepare, xs, iu.size, memory_budget)
-    values = _pair_values_jit(metric, prepare, chunk, xs, pairs)
+    values = _compiled_pair_values(metric, prepare, chunk, xs, pairs)
     d = jnp.zeros((n, n), dtype=values.dtype).at[iu, ju].set(values)
     return d + d.T
 
@@ -176,7 +176,7 @@ def pair_values(
     if pairs.size and (pairs.min() < 0 or pairs.max() >= xs.shape[0]):
         raise ShapeError(f"pairs must index the {xs.shape[0]} items of Xs, got indices {pairs.min()} … {pairs.max()}.")
     chunk = chunk or pair_chunk(prepare, xs, max(len(pairs), 1), memory_budget)
-    return _pair_values_jit(metric, prepare, chunk, xs, jnp.asarray(pairs.astype(np.int32)))
+    return _compiled_pair_values(metric, prepare, chunk, xs, jnp.asarray(pairs.astype(np.int32)))
 
 
 def distances_to(
@@ -231,7 +231,7 @@ def distances_to(
     check_population_finite(xs[1:])
     pairs = jnp.asarray(np.stack([np.zeros(len(items)), np.arange(1, len(items) + 1)], axis=1).astype(np.int32))
     chunk = chunk or pair_chunk(prepare, xs, len(items), memory_budget)
-    return _pair_values_jit(metric, prepare, chunk, xs, pairs)
+    return _compiled_pair_values(metric, prepare, chunk, xs, pairs)
 
 
 def pairwise_distances_loop(metric: Callable[[Any, Any], float], items: Sequence[Any]) -> np.ndarray:

@@ -121,7 +121,7 @@ def _classify_endpoints(
     within slow_tol·(1 + ‖s‖)). FAILED: neither."""
     n_state = x0.shape[2]
     if region is None:
-        region = np.broadcast_to(np.array([-np.inf, np.inf])[:, None], x0.shape[:2] + (2, n_state))
+        region = _unbounded(x0.shape)
     # Rows of weight 0 are padding (the saddle round pads its few seeds to the first round's batch, whose
     # programs are compiled): they run no iteration, so the batch shrinks to the real seeds at once.
     skip = weight <= 0
@@ -143,7 +143,7 @@ def _classify_endpoints(
     # The representatives come first; the rows after them (padding) are measured only as far as the ladder
     # needs (the measurement compiles once either way, and its Hessians are its cost).
     rows = compacted_size(max(1, int((weight > 0).sum(axis=1).max())), x1.shape[1], 8)
-    unbounded = np.broadcast_to(np.array([-np.inf, np.inf])[:, None], x1.shape[:2] + (2, n_state))
+    unbounded = _unbounded(x1.shape)
     chunk = chunk_networks(rep.shape[1] * n_state * n_state, opts.chunk_size, rep.shape[0], opts.memory_budget)
     x, q, to_min, step = map_chunks(
         lambda p, uu, xx, rr, sk: _phase_two(system, p, uu, xx, rr, sk, opts, rows), params,
@@ -158,6 +158,11 @@ def _classify_endpoints(
     ).astype(np.int8)
     points = [Points(x[i], np.asarray(u[i], x.dtype), q[i], status[i], weight[i], step[i]) for i in range(x.shape[0])]
     return points, escaped
+
+
+def _unbounded(shape: tuple[int, ...]) -> np.ndarray:
+    """The search region `[n, K, 2, S]` of no bounds for points of `shape [n, K, S]`."""
+    return np.broadcast_to(np.array([-np.inf, np.inf])[:, None], shape[:2] + (2, shape[2]))
 
 
 def _descends(opts: FixedPointOptions) -> bool:

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dynascope._compile import once
+from dynascope._compile import program, work
 from dynascope.dynamics._precision import cast, float_dtype, x64_scope
 from dynascope.dynamics._scheduler import bucket, chunk_networks, map_chunks, pad_rows
 from dynascope.dynamics._system import System
@@ -34,7 +34,7 @@ def _jacobians_one(system: System, with_inputs: bool, params: Any, states: jax.A
     return jac, jac_in, residual
 
 
-@functools.partial(once, static_argnames=("system", "with_inputs"))
+@program(static_argnames=("system", "with_inputs"))
 def _jacobians(
     system: System,
     params: Any,
@@ -71,7 +71,7 @@ def jacobians(
 
         def run(prm: Any, s: np.ndarray, u: np.ndarray) -> tuple:
             jac, jac_in, res = _jacobians(
-                system, cast(prm, dtype), jnp.asarray(s, dtype), jnp.asarray(u, dtype),
+                work(*s.shape), system, cast(prm, dtype), jnp.asarray(s, dtype), jnp.asarray(u, dtype),
                 with_inputs=with_inputs,
             )
             return np.asarray(jac), None if jac_in is None else np.asarray(jac_in), np.asarray(res)
